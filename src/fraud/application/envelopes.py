@@ -1,0 +1,124 @@
+"""How each topic's messages are written and read.
+
+``transactions`` carries a bare transaction in DESIGN.md's contract (any producer
+may write it); the later topics wrap the transaction with what the stages added.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.features import FeatureVector
+from fraud.domain.ports import Message, OutgoingMessage
+from fraud.domain.transaction import Transaction, format_instant, parse_instant
+
+TRANSACTION_ID_HEADER = "transaction_id"
+RECEIVED_AT_HEADER = "received_at"
+
+
+class MalformedMessage(ValueError):
+    """A message a stage cannot read; it goes to the dead-letter topic with this reason."""
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decode_json(message: Message) -> dict[str, Any]:
+    try:
+        data = json.loads(message.value.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedMessage("value is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise MalformedMessage(f"value is not JSON: {error.msg} at position {error.pos}") from None
+    if not isinstance(data, dict):
+        raise MalformedMessage("value is not a JSON object")
+    return data
+
+
+def transaction_message(transaction: Transaction, received_at: datetime) -> OutgoingMessage:
+    return OutgoingMessage(
+        key=transaction.user_id,
+        value=_dumps(transaction.to_dict()),
+        headers={
+            TRANSACTION_ID_HEADER: transaction.transaction_id,
+            RECEIVED_AT_HEADER: format_instant(received_at),
+        },
+    )
+
+
+def preprocessed_message(
+    transaction: Transaction, received_at: datetime, features: FeatureVector
+) -> OutgoingMessage:
+    return OutgoingMessage(
+        key=transaction.user_id,
+        value=_dumps(
+            {
+                "transaction": transaction.to_dict(),
+                "received_at": format_instant(received_at),
+                "features": features.as_dict(),
+            }
+        ),
+        headers={TRANSACTION_ID_HEADER: transaction.transaction_id},
+    )
+
+
+def read_preprocessed(message: Message) -> tuple[Transaction, datetime, FeatureVector]:
+    data = decode_json(message)
+    try:
+        transaction = Transaction.parse(data["transaction"])
+        received_at = parse_instant(data["received_at"])
+        features = FeatureVector.from_dict(data["features"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedMessage(f"not a preprocessed transaction: {error}") from None
+    return transaction, received_at, features
+
+
+def result_message(record: TransactionRecord) -> OutgoingMessage:
+    assessment = record.assessment
+    assert assessment is not None, "only scored records are results"
+    return OutgoingMessage(
+        key=record.transaction.user_id,
+        value=_dumps(
+            {
+                "transaction": record.transaction.to_dict(),
+                "received_at": format_instant(record.received_at),
+                "features": record.features or {},
+                "assessment": {
+                    "fraud_score": assessment.fraud_score,
+                    "decision": assessment.decision.value,
+                    "reasons": list(assessment.reasons),
+                    "model_version": assessment.model_version,
+                    "scored_at": format_instant(assessment.scored_at),
+                },
+            }
+        ),
+        headers={TRANSACTION_ID_HEADER: record.transaction.transaction_id},
+    )
+
+
+def read_result(message: Message) -> TransactionRecord:
+    data = decode_json(message)
+    try:
+        transaction = Transaction.parse(data["transaction"])
+        verdict = data["assessment"]
+        assessment = Assessment(
+            transaction_id=transaction.transaction_id,
+            fraud_score=float(verdict["fraud_score"]),
+            decision=Decision(verdict["decision"]),
+            reasons=tuple(str(reason) for reason in verdict["reasons"]),
+            model_version=str(verdict["model_version"]),
+            scored_at=parse_instant(verdict["scored_at"]),
+        )
+        return TransactionRecord(
+            transaction=transaction,
+            received_at=parse_instant(data["received_at"]),
+            status=Status.SCORED,
+            assessment=assessment,
+            features={str(k): float(v) for k, v in data.get("features", {}).items()},
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedMessage(f"not a fraud result: {error}") from None

@@ -1,0 +1,70 @@
+"""Preprocess: validate raw transactions and compute their behaviour features."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from fraud.application.envelopes import (
+    RECEIVED_AT_HEADER,
+    MalformedMessage,
+    decode_json,
+    preprocessed_message,
+)
+from fraud.application.stage import Outbox
+from fraud.domain.errors import InvalidTransaction
+from fraud.domain.features import BehaviourProfiles
+from fraud.domain.ports import Clock, Message, Topic
+from fraud.domain.transaction import Transaction, parse_instant
+
+log = structlog.get_logger(__name__)
+
+
+class PreprocessStage:
+    name = "preprocess"
+    topics = (Topic.TRANSACTIONS,)
+
+    def __init__(self, profiles: BehaviourProfiles, clock: Clock) -> None:
+        self.profiles = profiles
+        self.clock = clock
+
+    def handle(self, batch: Sequence[Message]) -> Outbox:
+        outbox = Outbox()
+        accepted: list[tuple[Transaction, datetime]] = []
+        for message in batch:
+            try:
+                transaction = Transaction.parse(
+                    decode_json(message), new_id=lambda m=message: _stable_id(m)
+                )
+            except (MalformedMessage, InvalidTransaction) as error:
+                outbox.dead_letter(message, self.name, str(error))
+                continue
+            accepted.append((transaction, self._received_at(message)))
+
+        vectors = self.profiles.observe(transaction for transaction, _ in accepted)
+        for (transaction, received_at), features in zip(accepted, vectors, strict=True):
+            outbox.add(Topic.PREPROCESSED, preprocessed_message(transaction, received_at, features))
+        log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
+        return outbox
+
+    def _received_at(self, message: Message) -> datetime:
+        """When the service accepted it: the API's header, else the bus's timestamp."""
+        header = message.headers.get(RECEIVED_AT_HEADER)
+        if header:
+            try:
+                return parse_instant(header)
+            except ValueError:
+                pass
+        if message.timestamp is not None:
+            return datetime.fromtimestamp(message.timestamp, UTC)
+        return self.clock.now()
+
+
+def _stable_id(message: Message) -> str:
+    """An id for a transaction sent without one, the same each time the message is redelivered."""
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{message.topic}/{message.partition}/{message.offset}")
+    )

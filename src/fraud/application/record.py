@@ -1,0 +1,59 @@
+"""Record: store verdicts (one upsert per batch) and mark dead-lettered transactions failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from fraud.application.dead_letters import ERROR, STAGE
+from fraud.application.envelopes import TRANSACTION_ID_HEADER, MalformedMessage, read_result
+from fraud.application.stage import Outbox
+from fraud.domain.assessment import TransactionRecord
+from fraud.domain.ports import Message, Topic, UnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+
+class RecordStage:
+    name = "record"
+    topics = (Topic.RESULTS, Topic.DEAD_LETTERS)
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self.unit_of_work = unit_of_work
+
+    def handle(self, batch: Sequence[Message]) -> Outbox:
+        outbox = Outbox()
+        verdicts: dict[str, TransactionRecord] = {}
+        failures: dict[str, str] = {}
+        for message in batch:
+            if message.topic == Topic.DEAD_LETTERS:
+                transaction_id = message.headers.get(TRANSACTION_ID_HEADER)
+                if transaction_id:
+                    stage = message.headers.get(STAGE, "unknown")
+                    failures[transaction_id] = (
+                        f"{stage} stage: {message.headers.get(ERROR, 'no reason given')}"
+                    )
+                continue
+            try:
+                record = read_result(message)
+            except MalformedMessage as error:
+                outbox.dead_letter(message, self.name, str(error))
+                continue
+            verdicts[record.transaction.transaction_id] = record  # the last one wins in a batch
+
+        if verdicts or failures:
+            with self.unit_of_work() as uow:
+                uow.verdicts.save_verdicts(list(verdicts.values()))
+                uow.verdicts.mark_failed(failures)
+                uow.commit()
+        for record in verdicts.values():
+            assert record.assessment is not None
+            log.info(
+                "verdict recorded",
+                transaction_id=record.transaction.transaction_id,
+                decision=record.assessment.decision.value,
+                fraud_score=round(record.assessment.fraud_score, 4),
+                latency_ms=round(record.latency_ms or 0.0, 1),
+            )
+        return outbox

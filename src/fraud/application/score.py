@@ -1,0 +1,89 @@
+"""Score: one model call per batch, then the policy's decision and reasons for each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import structlog
+
+from fraud.application.envelopes import MalformedMessage, read_preprocessed, result_message
+from fraud.application.stage import Outbox
+from fraud.domain.assessment import Assessment, Status, TransactionRecord
+from fraud.domain.features import FeatureVector
+from fraud.domain.policy import ScoringPolicy
+from fraud.domain.ports import Clock, FraudModel, Message, Topic
+from fraud.domain.transaction import Transaction
+
+log = structlog.get_logger(__name__)
+
+
+class ScoreStage:
+    name = "score"
+    topics = (Topic.PREPROCESSED,)
+
+    def __init__(self, model: FraudModel, policy: ScoringPolicy, clock: Clock) -> None:
+        self.model = model
+        self.policy = policy
+        self.clock = clock
+
+    def handle(self, batch: Sequence[Message]) -> Outbox:
+        outbox = Outbox()
+        readable = []
+        for message in batch:
+            try:
+                readable.append(read_preprocessed(message))
+            except MalformedMessage as error:
+                outbox.dead_letter(message, self.name, str(error))
+        if not readable:
+            return outbox
+
+        records = assess(
+            [transaction for transaction, _, _ in readable],
+            [features for _, _, features in readable],
+            self.model,
+            self.policy,
+            self.clock,
+            received=[received_at for _, received_at, _ in readable],
+        )
+        for record in records:
+            outbox.add(Topic.RESULTS, result_message(record))
+        log.debug("batch scored", count=len(records))
+        return outbox
+
+
+def assess(
+    transactions: Sequence[Transaction],
+    features: Sequence[FeatureVector],
+    model: FraudModel,
+    policy: ScoringPolicy,
+    clock: Clock,
+    *,
+    received: Sequence[datetime] | None = None,
+) -> list[TransactionRecord]:
+    """Score a batch in one model call and apply the policy to each transaction."""
+    scores = model.score(features)
+    scored_at = clock.now()
+    version = model.info.version
+    records = []
+    for i, (transaction, vector, score) in enumerate(
+        zip(transactions, features, scores, strict=True)
+    ):
+        decision, reasons = policy.assess(score, transaction, vector)
+        records.append(
+            TransactionRecord(
+                transaction=transaction,
+                received_at=received[i] if received is not None else scored_at,
+                status=Status.SCORED,
+                assessment=Assessment(
+                    transaction_id=transaction.transaction_id,
+                    fraud_score=score,
+                    decision=decision,
+                    reasons=reasons,
+                    model_version=version,
+                    scored_at=scored_at,
+                ),
+                features=vector.as_dict(),
+            )
+        )
+    return records

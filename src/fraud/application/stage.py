@@ -1,0 +1,150 @@
+"""The loop every pipeline stage runs: poll a batch, handle it, publish, then commit.
+
+Offsets are committed only after a batch's output is durable (published, or
+written to the database by the stage itself), so a crash redelivers the batch
+and nothing accepted is lost. Transient failures are retried with backoff and
+never dead-lettered; a batch that fails otherwise is split so that only the
+messages that fail on their own go to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from fraud.application.dead_letters import dead_letter
+from fraud.application.envelopes import TRANSACTION_ID_HEADER
+from fraud.domain.errors import TransientFailure
+from fraud.domain.ports import Message, MessageBus, MessageConsumer, OutgoingMessage, Topic
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Outbox:
+    """What handling a batch produced, per topic."""
+
+    messages: dict[str, list[OutgoingMessage]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, topic: str, message: OutgoingMessage) -> None:
+        self.messages[topic].append(message)
+
+    def dead_letter(self, message: Message, stage: str, error: str) -> None:
+        log.warning(
+            "message dead-lettered",
+            stage=stage,
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=error,
+            transaction_id=message.headers.get(TRANSACTION_ID_HEADER),
+        )
+        self.add(Topic.DEAD_LETTERS, dead_letter(message, stage, error))
+
+    def merge(self, other: Outbox) -> None:
+        for topic, messages in other.messages.items():
+            self.messages[topic].extend(messages)
+
+    def count(self, topic: str) -> int:
+        return len(self.messages.get(topic, ()))
+
+
+class Stage(Protocol):
+    name: str
+    topics: tuple[str, ...]
+
+    def handle(self, batch: Sequence[Message]) -> Outbox:
+        """Process a batch; messages it cannot read go to the outbox as dead letters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    initial: float = 0.05
+    maximum: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.maximum, self.initial * 2**attempt)
+
+
+class StageRunner:
+    def __init__(
+        self,
+        stage: Stage,
+        consumer: MessageConsumer,
+        bus: MessageBus,
+        *,
+        batch_size: int = 500,
+        poll_timeout: float = 0.1,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self.stage = stage
+        self.consumer = consumer
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.backoff = backoff
+        self.processed = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set; the batch in hand is finished and committed first."""
+        log.info("stage started", stage=self.stage.name, topics=list(self.stage.topics))
+        try:
+            while not stop.is_set():
+                self.run_once(stop)
+        finally:
+            self.consumer.close()
+            log.info("stage stopped", stage=self.stage.name, processed=self.processed)
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Handle one batch; returns how many messages it held (0 when none came)."""
+        batch = self.consumer.poll_batch(self.batch_size, self.poll_timeout)
+        if not batch:
+            return 0
+        attempt = 0
+        while True:
+            try:
+                self._deliver(batch)
+                break
+            except TransientFailure as failure:
+                delay = self.backoff.delay(attempt)
+                log.warning(
+                    "transient failure, retrying batch",
+                    stage=self.stage.name,
+                    error=str(failure),
+                    attempt=attempt + 1,
+                    retry_in_s=delay,
+                )
+                attempt += 1
+                if (stop or threading.Event()).wait(delay):
+                    return 0  # shutting down: the uncommitted batch is redelivered later
+        self.consumer.commit()
+        self.processed += len(batch)
+        return len(batch)
+
+    def _deliver(self, batch: Sequence[Message]) -> None:
+        try:
+            outbox = self.stage.handle(batch)
+        except TransientFailure:
+            raise
+        except Exception:
+            log.exception("batch failed, handling its messages one by one", stage=self.stage.name)
+            outbox = self._handle_one_by_one(batch)
+        for topic, messages in outbox.messages.items():
+            if messages:
+                self.bus.publish(topic, messages)
+
+    def _handle_one_by_one(self, batch: Sequence[Message]) -> Outbox:
+        outbox = Outbox()
+        for message in batch:
+            try:
+                outbox.merge(self.stage.handle([message]))
+            except TransientFailure:
+                raise
+            except Exception as error:
+                outbox.dead_letter(message, self.stage.name, f"{type(error).__name__}: {error}")
+        return outbox

@@ -1,0 +1,75 @@
+"""Submit: accept transactions from a client, publish them and remember them as pending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from fraud.application.envelopes import transaction_message
+from fraud.domain.assessment import Status, TransactionRecord
+from fraud.domain.errors import IdempotencyConflict
+from fraud.domain.ports import Clock, MessageBus, Topic, UnitOfWorkFactory
+from fraud.domain.transaction import Transaction
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    transaction_id: str
+    status: Status
+    duplicate: bool
+
+
+class SubmitTransactions:
+    """Idempotent by transaction_id: a resubmission publishes nothing and reports the stored state.
+
+    The message is published (durably) before the pending record is written, so a
+    failure in between is healed by the client's retry rather than leaving a
+    pending record nobody will ever score.
+    """
+
+    def __init__(self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+        self.bus = bus
+        self.unit_of_work = unit_of_work
+        self.clock = clock
+
+    def __call__(self, transactions: Sequence[Transaction]) -> list[Submission]:
+        ids = [transaction.transaction_id for transaction in transactions]
+        with self.unit_of_work() as uow:
+            stored = uow.verdicts.get_many(ids)
+
+        submissions: dict[str, Submission] = {}
+        fresh: dict[str, Transaction] = {}
+        for transaction in transactions:
+            known = stored.get(transaction.transaction_id)
+            if known is None:
+                earlier = fresh.setdefault(transaction.transaction_id, transaction)
+                if earlier != transaction:
+                    raise IdempotencyConflict(transaction.transaction_id)
+                continue
+            if known.transaction != transaction:
+                raise IdempotencyConflict(transaction.transaction_id)
+            submissions[transaction.transaction_id] = Submission(
+                transaction.transaction_id, known.status, duplicate=True
+            )
+
+        if fresh:
+            received_at = self.clock.now()
+            self.bus.publish(
+                Topic.TRANSACTIONS,
+                [transaction_message(t, received_at) for t in fresh.values()],
+            )
+            with self.unit_of_work() as uow:
+                uow.verdicts.add_pending(
+                    [TransactionRecord(t, received_at) for t in fresh.values()]
+                )
+                uow.commit()
+            for transaction_id in fresh:
+                log.info("transaction accepted", transaction_id=transaction_id)
+                submissions[transaction_id] = Submission(
+                    transaction_id, Status.PENDING, duplicate=False
+                )
+        return [submissions[transaction_id] for transaction_id in ids]

@@ -1,0 +1,42 @@
+"""Domain exceptions: each names what went wrong in the language of the business."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One broken rule of one field, e.g. ``amount``: ``must be greater than 0``."""
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+class InvalidTransaction(ValueError):
+    """A transaction that breaks the contract; carries one error per offending field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(str(error) for error in self.errors))
+
+
+class IdempotencyConflict(ValueError):
+    """A client reused a transaction_id with a different transaction."""
+
+    def __init__(self, transaction_id: str) -> None:
+        self.transaction_id = transaction_id
+        super().__init__(
+            f"transaction_id {transaction_id!r} was already submitted with different fields"
+        )
+
+
+class TransientFailure(RuntimeError):
+    """A failure that may pass by itself (database locked, broker away): retry, never dead-letter."""
+
+
+class ModelNotFound(FileNotFoundError):
+    """No trained model where one was expected."""

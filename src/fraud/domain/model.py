@@ -1,0 +1,52 @@
+"""What the core knows about a fraud model: its identity, thresholds and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraud.domain.features import FEATURE_NAMES
+from fraud.domain.policy import Thresholds
+from fraud.domain.transaction import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledTransaction:
+    transaction: Transaction
+    is_fraud: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The card saved beside a model: enough to know what it is and how it was judged."""
+
+    version: str
+    thresholds: Thresholds
+    trained_at: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    data_fingerprint: str = ""
+    training_rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "thresholds": {"review": self.thresholds.review, "decline": self.thresholds.decline},
+            "trained_at": self.trained_at,
+            "metrics": self.metrics,
+            "feature_names": list(self.feature_names),
+            "data_fingerprint": self.data_fingerprint,
+            "training_rows": self.training_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        return cls(
+            version=str(data["version"]),
+            thresholds=Thresholds(**data["thresholds"]),
+            trained_at=str(data["trained_at"]),
+            metrics=dict(data.get("metrics", {})),
+            feature_names=tuple(data.get("feature_names", FEATURE_NAMES)),
+            data_fingerprint=str(data.get("data_fingerprint", "")),
+            training_rows=int(data.get("training_rows", 0)),
+        )

@@ -1,0 +1,147 @@
+"""The ports: what the core needs from the outside world, named for the need.
+
+Adapters implement these protocols; use cases receive them as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from fraud.domain.assessment import Decision, TransactionRecord
+from fraud.domain.features import FeatureVector
+from fraud.domain.model import ModelInfo
+
+
+class Topic:
+    """The pipeline's topics; their names are the contract with other producers."""
+
+    TRANSACTIONS = "transactions"
+    PREPROCESSED = "preprocessed-transactions"
+    RESULTS = "fraud-results"
+    DEAD_LETTERS = "fraud-dlq"
+    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    key: str | None
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A consumed message; ``timestamp`` is when the bus accepted it (epoch seconds)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timestamp: float | None = None
+
+
+class MessageConsumer(Protocol):
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
+        """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds for the first."""
+
+    def commit(self) -> None:
+        """Mark everything polled so far as done; the uncommitted is redelivered after a restart."""
+
+    def close(self) -> None: ...
+
+
+class MessageBus(Protocol):
+    def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
+        """Returns once every message is durable; raises TransientFailure otherwise."""
+
+    def consumer(self, group: str, topics: Sequence[str]) -> MessageConsumer: ...
+
+
+class VerdictRepository(Protocol):
+    def get(self, transaction_id: str) -> TransactionRecord | None: ...
+
+    def get_many(self, transaction_ids: Collection[str]) -> dict[str, TransactionRecord]: ...
+
+    def add_pending(self, records: Sequence[TransactionRecord]) -> None:
+        """Insert records not stored yet; an existing record is left as it is."""
+
+    def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
+        """Insert or replace by transaction_id: a replay never creates a second record."""
+
+    def mark_failed(self, failures: Mapping[str, str]) -> None:
+        """Mark stored, not yet scored transactions as failed, with the reason for each id."""
+
+    def recent(
+        self, limit: int, decisions: Collection[Decision] | None = None
+    ) -> list[TransactionRecord]:
+        """The latest received records, newest first, optionally only some decisions."""
+
+    def status_counts(self) -> dict[str, int]:
+        """How many records per decision, plus ``pending`` and ``failed``."""
+
+
+class UnitOfWork(Protocol):
+    """A transaction on the verdict store: rolled back unless the use case commits."""
+
+    verdicts: VerdictRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class FraudModel(Protocol):
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def score(self, features: Sequence[FeatureVector]) -> list[float]:
+        """Fraud probability (0..1) of each vector, in one call for the whole batch."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, time-zone aware."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    """Feature vectors and their labels, in time order."""
+
+    features: Sequence[FeatureVector]
+    labels: Sequence[bool]
+
+
+class Scorer(Protocol):
+    def score(self, features: Sequence[FeatureVector]) -> list[float]: ...
+
+
+class ModelTrainer(Protocol):
+    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> Scorer:
+        """Train a new model, stopping early on the validation data's PR-AUC."""
+
+
+class ModelStore(Protocol):
+    """Where the model in use lives: saved with its card, loaded for serving."""
+
+    def exists(self) -> bool: ...
+
+    def save(self, scorer: Scorer, info: ModelInfo) -> None: ...
+
+    def load(self) -> FraudModel: ...

@@ -1,0 +1,215 @@
+"""The card transaction: a validated value object that follows DESIGN.md's contract."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fraud.domain.currencies import ISO_4217_CODES
+from fraud.domain.errors import FieldError, InvalidTransaction
+
+KNOWN_MERCHANT_TYPES = (
+    "online",
+    "retail",
+    "restaurant",
+    "grocery",
+    "gas",
+    "travel",
+    "entertainment",
+)
+KNOWN_DEVICE_TYPES = ("mobile", "desktop", "tablet", "pos")
+OTHER = "other"
+
+MAX_AMOUNT = 1_000_000_000
+MAX_ID_LENGTH = 64
+MAX_MERCHANT_LENGTH = 128
+MAX_CATEGORY_LENGTH = 64
+DEFAULT_CURRENCY = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A card payment as the service sees it. Build one with :meth:`parse`."""
+
+    transaction_id: str
+    user_id: str
+    amount: float
+    merchant: str
+    timestamp: datetime
+    merchant_type: str
+    device_type: str
+    location_match: bool
+    currency: str = DEFAULT_CURRENCY
+
+    @classmethod
+    def parse(
+        cls, data: Mapping[str, Any], *, new_id: Callable[[], str] | None = None
+    ) -> Transaction:
+        """Validate raw fields (decoded JSON, a CSV row) into a transaction.
+
+        Raises :class:`InvalidTransaction` naming every offending field at once.
+        ``new_id`` supplies an id when the client sent none.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidTransaction([FieldError("body", "must be a JSON object")])
+        errors: list[FieldError] = []
+
+        def check(field: str, parser: Callable[[Any], Any], *, default: Any = None) -> Any:
+            value = data.get(field)
+            if value is None:
+                if default is not None:
+                    return default
+                errors.append(FieldError(field, "is required"))
+                return None
+            try:
+                return parser(value)
+            except _RuleBroken as broken:
+                errors.append(FieldError(field, str(broken)))
+                return None
+
+        raw_id = data.get("transaction_id")
+        if raw_id is None:
+            if new_id is None:
+                errors.append(FieldError("transaction_id", "is required"))
+                transaction_id = None
+            else:
+                transaction_id = new_id()
+        else:
+            transaction_id = check("transaction_id", _identifier)
+        user_id = check("user_id", _identifier)
+        amount = check("amount", _amount)
+        currency = check("currency", _currency, default=DEFAULT_CURRENCY)
+        merchant = check("merchant", _merchant)
+        timestamp = check("timestamp", _timestamp)
+        merchant_type = check("merchant_type", _category)
+        device_type = check("device_type", _category)
+        location_match = check("location_match", _flag)
+
+        if errors:
+            raise InvalidTransaction(errors)
+        return cls(
+            transaction_id=transaction_id,
+            user_id=user_id,
+            amount=amount,
+            currency=currency,
+            merchant=merchant,
+            timestamp=timestamp,
+            merchant_type=merchant_type,
+            device_type=device_type,
+            location_match=location_match,
+        )
+
+    @property
+    def merchant_category(self) -> str:
+        """The merchant type as the features see it: a known type or ``other``."""
+        return self.merchant_type if self.merchant_type in KNOWN_MERCHANT_TYPES else OTHER
+
+    @property
+    def device_category(self) -> str:
+        """The device type as the features see it: a known type or ``other``."""
+        return self.device_type if self.device_type in KNOWN_DEVICE_TYPES else OTHER
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields in the contract's shape (timestamp in UTC with ``Z``)."""
+        return {
+            "transaction_id": self.transaction_id,
+            "user_id": self.user_id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "merchant": self.merchant,
+            "timestamp": format_instant(self.timestamp),
+            "merchant_type": self.merchant_type,
+            "device_type": self.device_type,
+            "location_match": int(self.location_match),
+        }
+
+
+def format_instant(instant: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO 8601 text with a time zone into an aware UTC datetime."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+class _RuleBroken(ValueError):
+    """Raised by a field parser; its message is the rule, worded for the client."""
+
+
+def _text(value: Any, *, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise _RuleBroken("must be a string")
+    if not 1 <= len(value) <= max_length:
+        raise _RuleBroken(f"must be 1 to {max_length} characters long")
+    return value
+
+
+def _identifier(value: Any) -> str:
+    text = _text(value, max_length=MAX_ID_LENGTH)
+    if not text.isprintable() or text != text.strip():
+        raise _RuleBroken("must contain only printable characters, without surrounding spaces")
+    return text
+
+
+def _amount(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _RuleBroken("must be a number")
+    amount = float(value)
+    if not math.isfinite(amount):
+        raise _RuleBroken("must be a finite number")
+    if amount <= 0:
+        raise _RuleBroken("must be greater than 0")
+    if amount > MAX_AMOUNT:
+        raise _RuleBroken(f"must be at most {MAX_AMOUNT:,}")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _RuleBroken("must be a string")
+    code = value.strip().upper()
+    if code not in ISO_4217_CODES:
+        raise _RuleBroken("must be an ISO 4217 currency code such as USD or EUR")
+    return code
+
+
+def _merchant(value: Any) -> str:
+    text = _text(value, max_length=MAX_MERCHANT_LENGTH).strip()
+    if not text:
+        raise _RuleBroken("must not be blank")
+    return text
+
+
+def _category(value: Any) -> str:
+    text = _text(value, max_length=MAX_CATEGORY_LENGTH).strip().lower()
+    if not text:
+        raise _RuleBroken("must not be blank")
+    return text
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _RuleBroken("must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _RuleBroken("must be ISO 8601, e.g. 2023-10-05T14:30:00Z") from None
+    if parsed.tzinfo is None:
+        raise _RuleBroken("must include a time zone (Z or an offset such as +02:00)")
+    return parsed.astimezone(UTC)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    raise _RuleBroken("must be 0, 1, true or false")
