@@ -96,6 +96,10 @@ class StageRunner:
         try:
             while not stop.is_set():
                 self.run_once(stop)
+        except Exception:
+            log.exception("stage crashed; uncommitted messages are redelivered on restart",
+                          stage=self.stage.name)
+            raise
         finally:
             self.consumer.close()
             log.info("stage stopped", stage=self.stage.name, processed=self.processed)

@@ -1,0 +1,140 @@
+"""An in-process message bus with Kafka's contract: partitioned logs, consumer groups,
+batch polls, commits, and redelivery of whatever a group had not committed.
+
+It is the embedded bus of ``fraud run`` and the bus of unit tests. Messages live
+in memory only: a process that stops loses its topics, which is why production
+runs on Kafka.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fraud.domain.ports import Message, OutgoingMessage, Topic
+
+
+@dataclass
+class _Group:
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)
+    members: int = 0
+
+
+class MemoryBus:
+    def __init__(self, topics: Sequence[str] = Topic.ALL, partitions: int = 1) -> None:
+        self.partitions = partitions
+        self._logs: dict[str, list[list[Message]]] = {
+            topic: [[] for _ in range(partitions)] for topic in topics
+        }
+        self._groups: dict[str, _Group] = {}
+        self._changed = threading.Condition()
+
+    def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
+        now = time.time()
+        with self._changed:
+            partitions = self._partitions_of(topic)
+            for outgoing in messages:
+                partition = self._partition_for(outgoing.key)
+                log = partitions[partition]
+                log.append(
+                    Message(
+                        topic=topic,
+                        partition=partition,
+                        offset=len(log),
+                        key=outgoing.key,
+                        value=outgoing.value,
+                        headers=dict(outgoing.headers),
+                        timestamp=now,
+                    )
+                )
+            self._changed.notify_all()
+
+    def consumer(self, group: str, topics: Sequence[str]) -> MemoryConsumer:
+        with self._changed:
+            for topic in topics:
+                self._partitions_of(topic)
+            state = self._groups.setdefault(group, _Group())
+            if state.members:
+                raise RuntimeError(
+                    f"group {group!r} already has a consumer; the memory bus has one per group"
+                )
+            state.members += 1
+        return MemoryConsumer(self, group, tuple(topics))
+
+    def end_offsets(self, topic: str) -> list[int]:
+        with self._changed:
+            return [len(log) for log in self._partitions_of(topic)]
+
+    def messages(self, topic: str) -> list[Message]:
+        """Everything ever published to ``topic``, partition by partition (for inspection)."""
+        with self._changed:
+            return [message for log in self._partitions_of(topic) for message in log]
+
+    def lag(self, group: str, topic: str) -> int:
+        with self._changed:
+            committed = self._groups.get(group, _Group()).committed
+            return sum(
+                len(log) - committed.get((topic, partition), 0)
+                for partition, log in enumerate(self._partitions_of(topic))
+            )
+
+    def _partitions_of(self, topic: str) -> list[list[Message]]:
+        if topic not in self._logs:
+            raise KeyError(f"unknown topic {topic!r}")
+        return self._logs[topic]
+
+    def _partition_for(self, key: str | None) -> int:
+        if key is None:
+            return 0
+        return zlib.crc32(key.encode("utf-8")) % self.partitions
+
+
+class MemoryConsumer:
+    """One group member; reads every partition of its topics from the group's committed offsets."""
+
+    def __init__(self, bus: MemoryBus, group: str, topics: tuple[str, ...]) -> None:
+        self._bus = bus
+        self._group = group
+        self._topics = topics
+        committed = bus._groups[group].committed
+        self._position = {
+            (topic, partition): committed.get((topic, partition), 0)
+            for topic in topics
+            for partition in range(bus.partitions)
+        }
+        self._closed = False
+
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        with self._bus._changed:
+            while True:
+                batch = self._take(max_messages)
+                remaining = deadline - time.monotonic()
+                if batch or remaining <= 0 or self._closed:
+                    return batch
+                self._bus._changed.wait(remaining)
+
+    def commit(self) -> None:
+        with self._bus._changed:
+            self._bus._groups[self._group].committed.update(self._position)
+
+    def close(self) -> None:
+        with self._bus._changed:
+            if not self._closed:
+                self._closed = True
+                self._bus._groups[self._group].members -= 1
+                self._bus._changed.notify_all()
+
+    def _take(self, max_messages: int) -> list[Message]:
+        batch: list[Message] = []
+        for (topic, partition), position in self._position.items():
+            log = self._bus._logs[topic][partition]
+            taken = log[position : position + max_messages - len(batch)]
+            batch.extend(taken)
+            self._position[(topic, partition)] = position + len(taken)
+            if len(batch) >= max_messages:
+                break
+        return batch

@@ -1,0 +1,103 @@
+"""An in-memory verdict store honouring the repository and unit-of-work contracts.
+
+Changes are staged in the unit of work and applied only on commit, like a
+database transaction, so use cases behave the same here as on SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import ChainMap
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Self
+
+from fraud.domain.assessment import Decision, Status, TransactionRecord
+
+
+class InMemoryVerdictRepository:
+    def __init__(self, rows: MutableMapping[str, TransactionRecord]) -> None:
+        self._rows = rows
+
+    def get(self, transaction_id: str) -> TransactionRecord | None:
+        return self._rows.get(transaction_id)
+
+    def get_many(self, transaction_ids: Collection[str]) -> dict[str, TransactionRecord]:
+        return {i: self._rows[i] for i in transaction_ids if i in self._rows}
+
+    def add_pending(self, records: Sequence[TransactionRecord]) -> None:
+        for record in records:
+            self._rows.setdefault(record.transaction.transaction_id, record)
+
+    def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
+        for record in records:
+            self._rows[record.transaction.transaction_id] = record
+
+    def mark_failed(self, failures: Mapping[str, str]) -> None:
+        for transaction_id, reason in failures.items():
+            record = self._rows.get(transaction_id)
+            if record is not None and record.status is not Status.SCORED:
+                self._rows[transaction_id] = replace(record, status=Status.FAILED, error=reason)
+
+    def recent(
+        self, limit: int, decisions: Collection[Decision] | None = None
+    ) -> list[TransactionRecord]:
+        rows = [
+            record
+            for record in self._rows.values()
+            if decisions is None
+            or (record.assessment is not None and record.assessment.decision in decisions)
+        ]
+        rows.sort(key=lambda record: record.received_at, reverse=True)
+        return rows[:limit]
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "failed": 0, **{d.value: 0 for d in Decision}}
+        for record in self._rows.values():
+            if record.assessment is not None:
+                counts[record.assessment.decision.value] += 1
+            else:
+                counts[record.status.value] += 1
+        return counts
+
+
+class InMemoryUnitOfWork:
+    """Reads a snapshot taken on entry; writes are staged and applied on commit only."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._staged: dict[str, TransactionRecord] = {}
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        with self._store.lock:
+            snapshot = dict(self._store.rows)
+        self._staged = {}
+        self.verdicts = InMemoryVerdictRepository(ChainMap(self._staged, snapshot))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._staged = {}
+
+    def commit(self) -> None:
+        with self._store.lock:
+            self._store.rows.update(self._staged)
+        self._staged.clear()
+        self.committed = True
+
+
+class InMemoryStore:
+    """The shared rows; call it to open a unit of work (it is a ``UnitOfWorkFactory``)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, TransactionRecord] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)

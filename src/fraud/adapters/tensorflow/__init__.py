@@ -1,0 +1,1 @@
+"""The TensorFlow/Keras fraud model: network, training and a saved-model store."""

@@ -1,0 +1,55 @@
+"""A trained Keras network behind the FraudModel port: one compiled call scores a whole batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from fraud.adapters.tensorflow.network import keras
+from fraud.domain.features import FEATURE_NAMES, FeatureVector
+from fraud.domain.model import ModelInfo
+
+
+def as_matrix(features: Sequence[FeatureVector]) -> np.ndarray:
+    if not features:
+        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    return np.asarray([vector.values for vector in features], dtype=np.float32)
+
+
+class KerasScorer:
+    """Scores batches with a ``tf.function`` traced once for any batch size.
+
+    ``model.predict`` costs tens of milliseconds per call whatever the batch;
+    the compiled function costs well under a millisecond for hundreds of rows.
+    """
+
+    def __init__(self, network: keras.Model) -> None:
+        self.network = network
+        self._predict = tf.function(
+            lambda x: self.network(x, training=False),
+            input_signature=[tf.TensorSpec(shape=[None, len(FEATURE_NAMES)], dtype=tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def score(self, features: Sequence[FeatureVector]) -> list[float]:
+        return self.score_matrix(as_matrix(features)).tolist()
+
+    def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) == 0:
+            return np.zeros(0, dtype=np.float64)
+        output = self._predict(tf.convert_to_tensor(matrix, dtype=tf.float32))
+        return np.asarray(output, dtype=np.float64).reshape(-1)
+
+
+class KerasFraudModel(KerasScorer):
+    """A loaded model with its card: what the score stage serves."""
+
+    def __init__(self, network: keras.Model, info: ModelInfo) -> None:
+        super().__init__(network)
+        self._info = info
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info

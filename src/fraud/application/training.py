@@ -1,0 +1,110 @@
+"""Train: replay labelled transactions through the stream's own features, fit, judge, save."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from fraud.domain.evaluation import summarize, threshold_at_fpr
+from fraud.domain.features import replay
+from fraud.domain.model import LabelledTransaction, ModelInfo
+from fraud.domain.policy import Thresholds
+from fraud.domain.ports import Clock, ModelStore, ModelTrainer, TrainingData
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingPlan:
+    epochs: int = 20
+    validation_fraction: float = 0.2
+    review_fpr: float = 0.01
+    decline_fpr: float = 0.001
+
+
+def train_model(
+    examples: Sequence[LabelledTransaction],
+    trainer: ModelTrainer,
+    store: ModelStore,
+    clock: Clock,
+    plan: TrainingPlan = TrainingPlan(),
+) -> ModelInfo:
+    """Fit on the earlier part of the data, choose thresholds and judge on the later part.
+
+    The split is by time, never random: a model is always used on transactions
+    that come after the ones it learnt from.
+    """
+    if len(examples) < 10:
+        raise ValueError(f"need at least 10 labelled transactions to train, got {len(examples)}")
+    ordered = sorted(examples, key=lambda example: example.transaction.timestamp)
+    features = replay([example.transaction for example in ordered])
+    labels = [example.is_fraud for example in ordered]
+    cut = int(len(ordered) * (1 - plan.validation_fraction))
+    train = TrainingData(features[:cut], labels[:cut])
+    validation = TrainingData(features[cut:], labels[cut:])
+    log.info(
+        "training started",
+        rows=len(ordered),
+        train_rows=cut,
+        validation_rows=len(ordered) - cut,
+        train_frauds=sum(train.labels),
+        validation_frauds=sum(validation.labels),
+        epochs=plan.epochs,
+    )
+
+    scorer = trainer.fit(train, validation, epochs=plan.epochs)
+    scores = scorer.score(validation.features)
+    metrics = summarize(validation.labels, scores)
+    thresholds = choose_thresholds(validation.labels, scores, plan)
+    metrics["review_threshold_fpr"] = plan.review_fpr
+    metrics["decline_threshold_fpr"] = plan.decline_fpr
+
+    fingerprint = fingerprint_of(ordered)
+    trained_at = clock.now()
+    info = ModelInfo(
+        version=f"{trained_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}",
+        thresholds=thresholds,
+        trained_at=trained_at.isoformat(),
+        metrics=metrics,
+        data_fingerprint=fingerprint,
+        training_rows=len(ordered),
+    )
+    store.save(scorer, info)
+    log.info(
+        "model saved",
+        version=info.version,
+        average_precision=round(metrics["average_precision"], 4),
+        roc_auc=round(metrics["roc_auc"], 4),
+        recall_at_1pct_fpr=round(metrics["recall_at_1pct_fpr"], 4),
+        review_threshold=round(thresholds.review, 4),
+        decline_threshold=round(thresholds.decline, 4),
+    )
+    return info
+
+
+def choose_thresholds(
+    labels: Sequence[bool], scores: Sequence[float], plan: TrainingPlan
+) -> Thresholds:
+    """Thresholds that flag at most the planned share of legitimate transactions."""
+    if not any(labels) or all(labels):
+        return Thresholds()
+    review = threshold_at_fpr(labels, scores, plan.review_fpr)
+    decline = threshold_at_fpr(labels, scores, plan.decline_fpr)
+    return Thresholds(review=min(review, decline), decline=decline)
+
+
+def fingerprint_of(examples: Sequence[LabelledTransaction]) -> str:
+    """A digest of the training data, so a model can be traced to what it learnt from."""
+    digest = hashlib.sha256()
+    for example in examples:
+        t = example.transaction
+        digest.update(
+            f"{t.transaction_id}|{t.user_id}|{t.amount!r}|{t.currency}|{t.merchant}|"
+            f"{t.timestamp.isoformat()}|{t.merchant_type}|{t.device_type}|"
+            f"{int(t.location_match)}|{int(example.is_fraud)}\n".encode()
+        )
+    return digest.hexdigest()
+

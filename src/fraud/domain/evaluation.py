@@ -1,0 +1,107 @@
+"""How a fraud model is judged: ranking metrics and threshold choice on labelled scores.
+
+Fraud is rare, so accuracy says nothing; average precision (the area under the
+precision-recall curve) and recall at a fixed false-positive rate say how many
+frauds are caught for how much friction put on good customers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """Scores sorted high to low, with cumulative true and false positives at each distinct score."""
+
+    thresholds: list[float]
+    true_positives: list[int]
+    false_positives: list[int]
+    positives: int
+    negatives: int
+
+
+def _rank(labels: Sequence[bool], scores: Sequence[float]) -> _Ranked:
+    if len(labels) != len(scores):
+        raise ValueError(f"{len(labels)} labels but {len(scores)} scores")
+    pairs = sorted(zip(scores, labels, strict=True), key=lambda pair: -pair[0])
+    thresholds: list[float] = []
+    tps: list[int] = []
+    fps: list[int] = []
+    tp = fp = 0
+    for i, (score, label) in enumerate(pairs):
+        if label:
+            tp += 1
+        else:
+            fp += 1
+        if i + 1 == len(pairs) or pairs[i + 1][0] != score:
+            thresholds.append(score)
+            tps.append(tp)
+            fps.append(fp)
+    return _Ranked(thresholds, tps, fps, tp, fp)
+
+
+def average_precision(labels: Sequence[bool], scores: Sequence[float]) -> float:
+    """Area under the precision-recall curve (step-wise, as scikit-learn computes it)."""
+    ranked = _rank(labels, scores)
+    if ranked.positives == 0:
+        return 0.0
+    area = 0.0
+    previous_recall = 0.0
+    for tp, fp in zip(ranked.true_positives, ranked.false_positives, strict=True):
+        recall = tp / ranked.positives
+        area += (recall - previous_recall) * (tp / (tp + fp))
+        previous_recall = recall
+    return area
+
+
+def roc_auc(labels: Sequence[bool], scores: Sequence[float]) -> float:
+    """Probability that a random fraud scores above a random legitimate transaction."""
+    ranked = _rank(labels, scores)
+    if ranked.positives == 0 or ranked.negatives == 0:
+        return 0.5
+    area = 0.0
+    previous_tp = previous_fp = 0
+    for tp, fp in zip(ranked.true_positives, ranked.false_positives, strict=True):
+        area += (fp - previous_fp) * (tp + previous_tp) / 2
+        previous_tp, previous_fp = tp, fp
+    return area / (ranked.positives * ranked.negatives)
+
+
+def threshold_at_fpr(labels: Sequence[bool], scores: Sequence[float], fpr: float) -> float:
+    """The lowest score threshold whose false-positive rate stays at or under ``fpr``."""
+    ranked = _rank(labels, scores)
+    allowed = fpr * ranked.negatives
+    chosen = 1.0
+    for threshold, fp in zip(ranked.thresholds, ranked.false_positives, strict=True):
+        if fp > allowed:
+            break
+        chosen = threshold
+    return chosen
+
+
+def recall_at_fpr(labels: Sequence[bool], scores: Sequence[float], fpr: float) -> float:
+    """Share of frauds caught when at most ``fpr`` of legitimate transactions are flagged."""
+    ranked = _rank(labels, scores)
+    if ranked.positives == 0:
+        return 0.0
+    allowed = fpr * ranked.negatives
+    caught = 0
+    for tp, fp in zip(ranked.true_positives, ranked.false_positives, strict=True):
+        if fp > allowed:
+            break
+        caught = tp
+    return caught / ranked.positives
+
+
+def summarize(labels: Sequence[bool], scores: Sequence[float]) -> dict[str, float]:
+    positives = sum(1 for label in labels if label)
+    return {
+        "average_precision": average_precision(labels, scores),
+        "roc_auc": roc_auc(labels, scores),
+        "recall_at_1pct_fpr": recall_at_fpr(labels, scores, 0.01),
+        "rows": float(len(labels)),
+        "frauds": float(positives),
+        "fraud_rate": positives / len(labels) if labels else 0.0,
+    }

@@ -1,0 +1,1 @@
+"""Driving adapters: the HTTP API and dashboard, the pipeline workers, the command line."""

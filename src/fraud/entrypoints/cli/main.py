@@ -1,0 +1,203 @@
+"""The ``fraud`` command line."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import structlog
+
+from fraud.containers import Container, build_container
+from fraud.entrypoints.cli.training import DEFAULT_EPOCHS, DEFAULT_SAMPLES
+from fraud.settings import BadSetting, Settings
+
+log = structlog.get_logger("fraud.cli")
+
+
+
+class CliContext:
+    """Settings read once, logging configured once, the container built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._container: Container | None = None
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            self._container = build_container(self.settings)
+        return self._container
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+def model_dir_option(command: Any) -> Any:
+    return click.option(
+        "--model-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Model directory [default: $FRAUD_MODEL_DIR or var/model].",
+    )(command)
+
+
+def _with_model_dir(ctx: CliContext, model_dir: Path | None) -> None:
+    if model_dir is not None:
+        ctx.container.config.model_dir.from_value(str(model_dir))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fraud")
+@click.pass_context
+def cli(click_ctx: click.Context) -> None:
+    """Real-time card-transaction fraud detection."""
+    from fraud.entrypoints.logs import configure_logging
+
+    try:
+        settings = Settings.from_env()
+    except BadSetting as error:
+        raise click.UsageError(str(error)) from None
+    configure_logging(settings.log_format, settings.log_level)
+    click_ctx.obj = CliContext(settings)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(ctx: CliContext, revision: str) -> None:
+    """Migrate the database to REVISION."""
+    from fraud.adapters.sqlalchemy.migrate import upgrade
+
+    upgrade(ctx.settings.database_url, revision)
+    click.echo(f"database {ctx.settings.database_url} is at {revision}")
+
+
+@cli.command()
+@click.option("--samples", type=click.IntRange(min=100), default=None,
+              help=f"Train on this many simulated transactions [default: {DEFAULT_SAMPLES}].")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).")
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@model_dir_option
+@pass_context
+def train(
+    ctx: CliContext,
+    samples: int | None,
+    data: Path | None,
+    epochs: int,
+    seed: int,
+    model_dir: Path | None,
+) -> None:
+    """Train a model and save it with its metrics and thresholds."""
+    from fraud.entrypoints.cli.training import train_and_report
+
+    if samples is not None and data is not None:
+        raise click.UsageError("give either --samples or --data, not both")
+    _with_model_dir(ctx, model_dir)
+    train_and_report(ctx.container, samples=samples, data=data, epochs=epochs, seed=seed)
+
+
+@cli.command()
+@click.option("--samples", type=click.IntRange(min=1), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--fraud-rate", type=click.FloatRange(0.0, 0.5), default=0.005, show_default=True)
+def simulate(samples: int, out: Path, seed: int, fraud_rate: float) -> None:
+    """Write labelled synthetic transactions to a CSV file."""
+    from fraud.adapters.csv.labelled import write_labelled
+    from fraud.adapters.simulation.simulator import simulate as run_simulation
+
+    rows = run_simulation(samples, seed=seed, fraud_rate=fraud_rate, progress=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_labelled(out, rows)
+    frauds = sum(row.is_fraud for row in rows)
+    click.echo(f"wrote {len(rows)} transactions ({frauds} fraudulent) to {out}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@model_dir_option
+@pass_context
+def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
+    """API and every pipeline stage in one process, on the embedded bus."""
+    from werkzeug.serving import make_server
+
+    from fraud.adapters.sqlalchemy.migrate import upgrade
+    from fraud.entrypoints.cli.training import ensure_model
+    from fraud.entrypoints.consumer.pipeline import Pipeline
+    from fraud.entrypoints.http.app import create_app
+
+    _with_model_dir(ctx, model_dir)
+    container = ctx.container
+    upgrade(ctx.settings.database_url)
+    ensure_model(container)
+    container.init_resources()
+    container.model()  # load before accepting traffic, not on the first transaction
+
+    pipeline = Pipeline(container)
+    app = create_app(container)
+    app.extensions["fraud.pipeline"] = pipeline
+    server = make_server(host, port, app, threaded=True)
+    stopping = threading.Event()
+
+    def shut_down(signum: int, _: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            log.info("shutting down", signal=signal.Signals(signum).name)
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    pipeline.start()
+    log.info(
+        "service started",
+        url=f"http://{host}:{server.server_port}",
+        broker=ctx.settings.broker,
+        database=ctx.settings.database_url,
+        model_version=container.model().info.version,
+    )
+    try:
+        server.serve_forever()
+    finally:
+        pipeline.stop()
+        container.shutdown_resources()
+        log.info("service stopped")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True)
+@pass_context
+def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> None:
+    """The HTTP API alone under gunicorn; the pipeline runs in `fraud worker` processes."""
+    if ctx.settings.broker == "memory":
+        raise click.UsageError(
+            "`fraud serve` publishes to Kafka for separate workers to consume; with "
+            "FRAUD_BROKER=memory nothing would consume what it accepts. Set FRAUD_BROKER=kafka, "
+            "or use `fraud run` for the API and pipeline in one process."
+        )
+    from fraud.entrypoints.http.server import serve_with_gunicorn
+
+    serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+
+
+def main() -> None:
+    cli(prog_name="fraud")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pipeline workers: stage loops on whichever bus the container provides."""

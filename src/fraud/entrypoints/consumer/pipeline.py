@@ -1,0 +1,65 @@
+"""Run pipeline stages in threads of this process, and stop them cleanly."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from fraud.application.stage import Stage, StageRunner
+from fraud.containers import Container
+
+log = structlog.get_logger(__name__)
+
+STAGES = ("preprocess", "score", "record")
+
+
+def consumer_group(stage: str, prefix: str = "fraud") -> str:
+    return f"{prefix}-{stage}"
+
+
+class Pipeline:
+    """The chosen stages, each a ``StageRunner`` on its own thread."""
+
+    def __init__(self, container: Container, stages: Iterable[str] = STAGES) -> None:
+        self.container = container
+        self.stop_event = threading.Event()
+        settings = container.config()
+        factories: dict[str, Callable[[], Stage]] = {
+            "preprocess": container.preprocess_stage,
+            "score": container.score_stage,
+            "record": container.record_stage,
+        }
+        bus = container.bus()
+        self.runners = []
+        for name in stages:
+            stage = factories[name]()
+            self.runners.append(
+                StageRunner(
+                    stage,
+                    bus.consumer(consumer_group(name), stage.topics),
+                    bus,
+                    batch_size=settings["batch_size"],
+                    poll_timeout=settings["poll_timeout_s"],
+                )
+            )
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for runner in self.runners:
+            thread = threading.Thread(
+                target=runner.run, args=(self.stop_event,), name=f"stage-{runner.stage.name}"
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def alive(self) -> bool:
+        return bool(self.threads) and all(thread.is_alive() for thread in self.threads)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Each stage finishes and commits the batch in hand, then closes its consumer."""
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        log.info("pipeline stopped")

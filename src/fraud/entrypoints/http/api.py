@@ -1,0 +1,102 @@
+"""The REST API: submit a transaction, read its verdict, check health."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import structlog
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from fraud.application.queries import get_transaction
+from fraud.application.submit import SubmitTransactions
+from fraud.containers import Container
+from fraud.domain.errors import IdempotencyConflict, InvalidTransaction
+from fraud.domain.ports import UnitOfWorkFactory
+from fraud.domain.transaction import Transaction
+from fraud.entrypoints.http.errors import ApiError
+from fraud.entrypoints.http.presenters import record_view
+
+api = Blueprint("api", __name__)
+log = structlog.get_logger(__name__)
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise ApiError(400, "request body is empty; send a JSON transaction")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise ApiError(400, "request body is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise ApiError(
+            400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+
+
+@api.post("/transaction")
+@inject
+def submit_transaction(
+    submit: SubmitTransactions = Provide[Container.submit],
+) -> tuple[Response, int, dict[str, str]]:
+    """Accept a transaction for scoring; 202 with where to read the verdict."""
+    body = _json_body()
+    try:
+        transaction = Transaction.parse(body, new_id=lambda: str(uuid.uuid4()))
+    except InvalidTransaction as invalid:
+        raise ApiError(
+            422,
+            "the transaction breaks the contract",
+            details=[{"field": e.field, "rule": e.rule} for e in invalid.errors],
+        ) from None
+    structlog.contextvars.bind_contextvars(transaction_id=transaction.transaction_id)
+    try:
+        (submission,) = submit([transaction])
+    except IdempotencyConflict as conflict:
+        raise ApiError(409, str(conflict)) from None
+    location = url_for("api.read_transaction", transaction_id=submission.transaction_id)
+    return (
+        jsonify(
+            transaction_id=submission.transaction_id,
+            status=submission.status.value,
+            duplicate=submission.duplicate,
+        ),
+        202,
+        {"Location": location},
+    )
+
+
+@api.get("/transaction/<transaction_id>")
+@inject
+def read_transaction(
+    transaction_id: str,
+    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
+) -> Response:
+    """The transaction and its verdict: ``pending`` until scored."""
+    structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
+    record = get_transaction(unit_of_work, transaction_id)
+    if record is None:
+        raise ApiError(404, f"no transaction with id {transaction_id!r}")
+    return jsonify(record_view(record))
+
+
+@api.get("/health")
+@inject
+def health(
+    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
+) -> tuple[Response, int]:
+    """Liveness and readiness: the database answers and, when embedded, the stages run."""
+    checks: dict[str, str] = {}
+    try:
+        get_transaction(unit_of_work, "health-check")
+        checks["database"] = "ok"
+    except Exception as error:  # a health check reports, it does not raise
+        checks["database"] = f"error: {type(error).__name__}"
+    pipeline = current_app.extensions.get("fraud.pipeline")
+    if pipeline is not None:
+        checks["pipeline"] = "ok" if pipeline.alive() else "stopped"
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify(status="ok" if healthy else "unhealthy", checks=checks), 200 if healthy else 503

@@ -1,0 +1,58 @@
+"""The Flask application factory (gunicorn-ready: ``fraud.entrypoints.http.app:create_app()``)."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from flask import Flask, Response, request
+
+from fraud.containers import Container, build_container
+from fraud.entrypoints.http import api as api_module
+from fraud.entrypoints.http import dashboard as dashboard_module
+from fraud.entrypoints.http.errors import register_error_handlers
+from fraud.entrypoints.logs import configure_logging
+from fraud.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(container: Container | None = None) -> Flask:
+    """Build the app around a container; without one, configure from the environment."""
+    if container is None:
+        settings = Settings.from_env()
+        configure_logging(settings.log_format, settings.log_level)
+        container = build_container(settings)
+    container.wire(modules=[api_module, dashboard_module])
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["fraud.container"] = container
+    app.register_blueprint(api_module.api)
+    app.register_blueprint(dashboard_module.dashboard)
+    register_error_handlers(app)
+
+    @app.before_request
+    def bind_request_context() -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=request.headers.get("X-Request-ID") or uuid.uuid4().hex,
+            method=request.method,
+            path=request.path,
+        )
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        if request.path.startswith("/static/"):
+            return response
+        log.info("request handled", status=response.status_code)
+        return response
+
+    @app.teardown_request
+    def clear_request_context(_: BaseException | None) -> None:
+        structlog.contextvars.clear_contextvars()
+
+    return app
