@@ -64,7 +64,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature("count_30d", Scale.LOG, "user's transactions in the previous 30 days"),
     Feature("amount_sum_1h", Scale.LOG, "user's spend in the previous hour"),
     Feature("amount_sum_24h", Scale.LOG, "user's spend in the previous 24 hours"),
-    Feature("amount_to_typical", Scale.LOG, "amount over the user's 30-day average"),
+    Feature(
+        "amount_to_typical",
+        Scale.LOG,
+        "amount over the user's 30-day average, leaving out the last hour's session",
+    ),
     Feature("amount_to_max", Scale.LOG, "amount over the user's 30-day largest"),
     Feature("new_device", Scale.LINEAR, "device type never used by this user"),
     Feature("new_merchant", Scale.LINEAR, "merchant never used by this user"),
@@ -127,7 +131,8 @@ class UserHistory:
 
     def features_for(self, txn: Transaction, at: float) -> FeatureVector:
         count_10m = count_1h = count_24h = count_7d = count_30d = 0
-        sum_1h = sum_24h = sum_30d = max_30d = 0.0
+        sum_1h = sum_24h = sum_30d = max_30d = sum_settled = 0.0
+        count_settled = 0
         mismatches_24h = small_1h = small_24h = 0
         merchants_1h: set[str] = set()
         devices_24h: set[str] = set()
@@ -142,6 +147,9 @@ class UserHistory:
             count_30d += 1
             sum_30d += event.amount
             max_30d = max(max_30d, event.amount)
+            if age >= HOUR:
+                count_settled += 1
+                sum_settled += event.amount
             if age < 7 * DAY:
                 count_7d += 1
             if age >= DAY:
@@ -179,7 +187,7 @@ class UserHistory:
                 float(count_30d),
                 sum_1h,
                 sum_24h,
-                amount / (sum_30d / count_30d) if has_history else 1.0,
+                _ratio(amount, sum_settled, count_settled, sum_30d, count_30d),
                 amount / max_30d if has_history else 1.0,
                 _is_new(self.devices, txn.device_category, at, has_history),
                 _is_new(self.merchants, txn.merchant, at, has_history),
@@ -207,6 +215,15 @@ class UserHistory:
         _remember(self.devices, txn.device_category, at, self.last_at)
         _remember(self.merchants, txn.merchant, at, self.last_at)
         _remember(self.merchant_types, txn.merchant_category, at, self.last_at)
+
+
+def _ratio(amount: float, settled: float, settled_count: int, total: float, count: int) -> float:
+    """Amount over the typical one: a burst in progress must not raise its own baseline."""
+    if settled_count:
+        return amount * settled_count / settled
+    if count:
+        return amount * count / total
+    return 1.0
 
 
 def _is_new(seen: dict[str, float], key: str, at: float, has_history: bool) -> float:

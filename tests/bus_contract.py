@@ -1,0 +1,96 @@
+"""The message bus contract, run against every bus adapter so they cannot drift apart.
+
+Subclass ``BusContract`` and provide a ``bus`` fixture and a ``topic`` fixture
+naming a fresh, empty topic of that bus.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fraud.domain.ports import MessageBus, OutgoingMessage
+
+
+def messages(count: int, key: str = "alice", start: int = 0) -> list[OutgoingMessage]:
+    return [
+        OutgoingMessage(key=key, value=f"m{i}".encode(), headers={"n": str(i)})
+        for i in range(start, start + count)
+    ]
+
+
+def drain(consumer, expected: int, timeout: float = 10.0) -> list:
+    got: list = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        got.extend(consumer.poll_batch(expected - len(got), 0.2))
+    return got
+
+
+class BusContract:
+    def test_a_key_keeps_its_order_with_headers(self, bus: MessageBus, topic: str, group: str) -> None:
+        bus.publish(topic, messages(20))
+        consumer = bus.consumer(group, [topic])
+        try:
+            got = drain(consumer, 20)
+        finally:
+            consumer.close()
+        assert [m.value for m in got] == [f"m{i}".encode() for i in range(20)]
+        assert [m.headers["n"] for m in got] == [str(i) for i in range(20)]
+        assert all(m.key == "alice" and m.topic == topic for m in got)
+
+    def test_a_poll_returns_at_most_the_batch_size(self, bus: MessageBus, topic: str, group: str) -> None:
+        bus.publish(topic, messages(10))
+        consumer = bus.consumer(group, [topic])
+        try:
+            drain(consumer, 1)  # wait until something is there
+            batch = consumer.poll_batch(3, 1.0)
+        finally:
+            consumer.close()
+        assert 1 <= len(batch) <= 3
+
+    def test_an_empty_poll_waits_then_returns_nothing(self, bus: MessageBus, topic: str, group: str) -> None:
+        consumer = bus.consumer(group, [topic])
+        try:
+            started = time.monotonic()
+            assert consumer.poll_batch(10, 0.3) == []
+            assert time.monotonic() - started >= 0.25
+        finally:
+            consumer.close()
+
+    def test_what_was_not_committed_is_redelivered(self, bus: MessageBus, topic: str, group: str) -> None:
+        bus.publish(topic, messages(6))
+        first = bus.consumer(group, [topic])
+        done = drain(first, 3)[:3]
+        first.commit()
+        rest = drain(first, 6 - len(done))  # polled, never committed
+        assert len(done) + len(rest) >= 6
+        first.close()
+
+        second = bus.consumer(group, [topic])
+        try:
+            again = drain(second, 6 - len(done))
+        finally:
+            second.close()
+        committed_values = {m.value for m in done}
+        assert {m.value for m in again} == {f"m{i}".encode() for i in range(6)} - committed_values
+
+    def test_committed_messages_are_not_redelivered(self, bus: MessageBus, topic: str, group: str) -> None:
+        bus.publish(topic, messages(4))
+        first = bus.consumer(group, [topic])
+        assert len(drain(first, 4)) == 4
+        first.commit()
+        first.close()
+        second = bus.consumer(group, [topic])
+        try:
+            assert second.poll_batch(10, 0.5) == []
+        finally:
+            second.close()
+
+    def test_each_group_reads_everything(self, bus: MessageBus, topic: str, group: str) -> None:
+        bus.publish(topic, messages(5))
+        for name in (f"{group}-a", f"{group}-b"):
+            consumer = bus.consumer(name, [topic])
+            try:
+                assert len(drain(consumer, 5)) == 5
+            finally:
+                consumer.close()

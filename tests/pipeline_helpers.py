@@ -1,0 +1,51 @@
+"""Drive the three stages on a memory bus, step by step, without threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.memory.repository import InMemoryStore
+from fraud.application.preprocess import PreprocessStage
+from fraud.application.record import RecordStage
+from fraud.application.score import ScoreStage
+from fraud.application.stage import Backoff, StageRunner
+from fraud.application.submit import SubmitTransactions
+from fraud.domain.features import BehaviourProfiles
+from fraud.domain.policy import ScoringPolicy
+
+
+@dataclass
+class EmbeddedPipeline:
+    bus: MemoryBus
+    store: InMemoryStore
+    submit: SubmitTransactions
+    runners: list[StageRunner]
+
+    def run_until_idle(self, max_rounds: int = 50) -> None:
+        for _ in range(max_rounds):
+            if sum(runner.run_once() for runner in self.runners) == 0:
+                return
+        raise AssertionError("pipeline did not settle")
+
+
+def embedded_pipeline(model, clock, *, store=None, record_stage=None, batch_size=500) -> EmbeddedPipeline:
+    bus = MemoryBus()
+    store = store or InMemoryStore()
+    stages = [
+        PreprocessStage(BehaviourProfiles(), clock),
+        ScoreStage(model, ScoringPolicy(model.info.thresholds), clock),
+        record_stage or RecordStage(store),
+    ]
+    runners = [
+        StageRunner(
+            stage,
+            bus.consumer(f"fraud-{stage.name}", stage.topics),
+            bus,
+            batch_size=batch_size,
+            poll_timeout=0.0,
+            backoff=Backoff(initial=0.001, maximum=0.01),
+        )
+        for stage in stages
+    ]
+    return EmbeddedPipeline(bus, store, SubmitTransactions(bus, store, clock), runners)

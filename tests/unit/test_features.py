@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fraud.domain.features import (
+    DAY,
+    FEATURE_NAMES,
+    HISTORY_SPAN,
+    BehaviourProfiles,
+    FeatureVector,
+    replay,
+)
+from tests.factories import txn
+
+
+def observe(*transactions):
+    return BehaviourProfiles().observe(transactions)
+
+
+def test_the_fifth_purchase_of_a_burst_sees_four_in_its_last_hour() -> None:
+    vectors = observe(*(txn(i, minutes=2 * i) for i in range(5)))
+    fifth = vectors[-1]
+    assert fifth["count_10m"] == 4
+    assert fifth["count_1h"] == 4
+    assert fifth["seconds_since_previous"] == pytest.approx(120.0)
+
+
+def test_a_first_transaction_has_no_history() -> None:
+    (first,) = observe(txn(0, amount=99.0))
+    assert first["no_history"] == 1.0
+    assert first["count_30d"] == 0.0
+    assert first["amount_to_typical"] == 1.0
+    assert first["new_device"] == first["new_merchant"] == 0.0
+
+
+def test_amount_is_compared_with_the_users_typical_amount() -> None:
+    history = [txn(i, minutes=60 * 24 * i, amount=a) for i, a in enumerate([40.0, 60.0, 50.0])]
+    *_, big = observe(*history, txn(9, minutes=60 * 24 * 4, amount=500.0))
+    assert big["amount_to_typical"] == pytest.approx(10.0)
+    assert big["amount_to_max"] == pytest.approx(500.0 / 60.0)
+
+
+def test_windows_forget_what_is_older_than_them() -> None:
+    *_, later = observe(txn(0, minutes=0), txn(1, minutes=61), txn(2, minutes=60 * 25))
+    assert later["count_1h"] == 0
+    assert later["count_24h"] == 1
+    assert later["count_7d"] == 2
+
+
+def test_novelty_of_device_merchant_and_merchant_type() -> None:
+    vectors = observe(
+        txn(0),
+        txn(1, minutes=5, device_type="desktop", merchant="Gadget Hub", merchant_type="online"),
+        txn(2, minutes=10, device_type="desktop", merchant="Gadget Hub", merchant_type="online"),
+    )
+    assert (vectors[1]["new_device"], vectors[1]["new_merchant"], vectors[1]["new_merchant_type"]) == (
+        1.0,
+        1.0,
+        1.0,
+    )
+    assert (vectors[2]["new_device"], vectors[2]["new_merchant"], vectors[2]["new_merchant_type"]) == (
+        0.0,
+        0.0,
+        0.0,
+    )
+
+
+def test_card_testing_shows_as_small_amounts_and_many_merchants() -> None:
+    tests = [txn(i, minutes=i, amount=1.5, merchant=f"Shop {i}") for i in range(4)]
+    *_, cash_out = observe(*tests, txn(9, minutes=6, amount=900.0, merchant="Gadget Hub"))
+    assert cash_out["small_count_1h"] == 4
+    assert cash_out["small_count_24h"] == 4
+    assert cash_out["distinct_merchants_1h"] == 4
+
+
+def test_location_mismatches_are_counted_over_a_day() -> None:
+    away = [txn(i, minutes=30 * i, location_match=0) for i in range(3)]
+    *_, last = observe(*away, txn(9, minutes=120, location_match=0))
+    assert last["location_mismatch"] == 1.0
+    assert last["mismatch_count_24h"] == 3
+
+
+def test_one_users_history_never_leaks_into_anothers() -> None:
+    _, bob = observe(txn(0), txn(1, minutes=1, user_id="bob"))
+    assert bob["no_history"] == 1.0
+
+
+def test_a_redelivered_transaction_is_not_counted_twice() -> None:
+    profiles = BehaviourProfiles()
+    first = profiles.observe([txn(0), txn(1, minutes=1)])
+    again = profiles.observe([txn(1, minutes=1)])
+    assert again == [first[1]]
+    (third,) = profiles.observe([txn(2, minutes=2)])
+    assert third["count_10m"] == 2
+
+
+def test_a_late_arrival_does_not_see_transactions_that_happened_after_it() -> None:
+    _, late = observe(txn(0, minutes=30), txn(1, minutes=0))
+    assert late["count_1h"] == 0
+
+
+def test_history_expires_so_state_stays_bounded() -> None:
+    profiles = BehaviourProfiles()
+    profiles.observe([txn(0), txn(1, user_id="bob", minutes=HISTORY_SPAN / 60 + 60)])
+    assert len(profiles) == 2
+    assert profiles.expire(now=txn(0).timestamp.timestamp() + HISTORY_SPAN + DAY) == 1
+    assert len(profiles) == 1
+
+
+def test_time_of_day_is_cyclic() -> None:
+    (morning,) = observe(txn(0))  # 09:00 UTC
+    angle = 2 * math.pi * 9 / 24
+    assert morning["hour_sin"] == pytest.approx(math.sin(angle))
+    assert morning["hour_cos"] == pytest.approx(math.cos(angle))
+
+
+def test_replay_sorts_by_time_but_answers_in_input_order() -> None:
+    shuffled = [txn(2, minutes=20), txn(0, minutes=0), txn(1, minutes=10)]
+    vectors = replay(shuffled)
+    assert [v["count_1h"] for v in vectors] == [2, 0, 1]
+
+
+def test_vectors_round_trip_through_a_dict() -> None:
+    (vector,) = observe(txn(0))
+    assert FeatureVector.from_dict(vector.as_dict()) == vector
+    assert list(vector.as_dict()) == list(FEATURE_NAMES)

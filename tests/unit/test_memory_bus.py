@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+
+from fraud.adapters.memory.bus import MemoryBus
+from fraud.domain.ports import OutgoingMessage
+from tests.bus_contract import BusContract, messages
+
+_names = itertools.count()
+
+
+class TestMemoryBusContract(BusContract):
+    @pytest.fixture
+    def bus(self) -> MemoryBus:
+        return MemoryBus(topics=["events"], partitions=3)
+
+    @pytest.fixture
+    def topic(self) -> str:
+        return "events"
+
+    @pytest.fixture
+    def group(self) -> str:
+        return f"group-{next(_names)}"
+
+
+def test_one_key_always_lands_on_one_partition() -> None:
+    bus = MemoryBus(topics=["events"], partitions=4)
+    bus.publish("events", messages(10, key="alice") + messages(10, key="bob"))
+    by_key: dict[str, set[int]] = {}
+    for message in bus.messages("events"):
+        by_key.setdefault(message.key, set()).add(message.partition)
+    assert all(len(partitions) == 1 for partitions in by_key.values())
+
+
+def test_a_waiting_poll_wakes_when_a_message_arrives() -> None:
+    bus = MemoryBus(topics=["events"])
+    consumer = bus.consumer("g", ["events"])
+    threading.Timer(0.1, bus.publish, args=("events", [OutgoingMessage("k", b"v")])).start()
+    assert [m.value for m in consumer.poll_batch(10, 5.0)] == [b"v"]
+
+
+def test_lag_counts_what_a_group_has_not_committed() -> None:
+    bus = MemoryBus(topics=["events"])
+    bus.publish("events", messages(5))
+    consumer = bus.consumer("g", ["events"])
+    consumer.poll_batch(2, 0.1)
+    assert bus.lag("g", "events") == 5
+    consumer.commit()
+    assert bus.lag("g", "events") == 3
+
+
+def test_unknown_topics_are_refused() -> None:
+    with pytest.raises(KeyError, match="unknown topic"):
+        MemoryBus(topics=["events"]).publish("nope", messages(1))

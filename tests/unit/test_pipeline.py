@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from structlog.testing import capture_logs
+
+from fraud.application import dead_letters
+from fraud.application.record import RecordStage
+from fraud.application.envelopes import transaction_message
+from fraud.domain.assessment import Decision, Status, TransactionRecord
+from fraud.domain.errors import IdempotencyConflict, TransientFailure
+from fraud.domain.ports import OutgoingMessage, Topic
+from tests.factories import txn
+from tests.pipeline_helpers import embedded_pipeline
+
+
+def get(pipeline, transaction_id):
+    with pipeline.store() as uow:
+        return uow.verdicts.get(transaction_id)
+
+
+def test_a_submitted_transaction_is_pending_then_scored(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    (submission,) = pipeline.submit([txn(1, amount=5_000.0, location_match=0)])
+    assert submission.status is Status.PENDING
+    assert get(pipeline, "t1").status is Status.PENDING
+
+    clock.advance(0.25)
+    pipeline.run_until_idle()
+
+    record = get(pipeline, "t1")
+    assert record.status is Status.SCORED
+    assert record.assessment.decision is Decision.DECLINE
+    assert record.assessment.model_version == "rule-model-1"
+    assert "away from the card holder's location" in record.assessment.reasons
+    assert record.latency_ms == pytest.approx(250.0)
+    assert record.features["amount"] == 5_000.0
+
+
+def test_a_batch_is_scored_in_one_model_call(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(i, minutes=i, user_id=f"u{i % 7}") for i in range(300)])
+    pipeline.run_until_idle()
+    assert model.calls == [300]
+    with pipeline.store() as uow:
+        assert uow.verdicts.status_counts()["pending"] == 0
+        assert sum(uow.verdicts.status_counts().values()) == 300
+
+
+def test_resubmitting_the_same_transaction_publishes_nothing_new(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(1)])
+    pipeline.run_until_idle()
+    (again,) = pipeline.submit([txn(1)])
+    assert again.duplicate and again.status is Status.SCORED
+    assert len(pipeline.bus.messages(Topic.TRANSACTIONS)) == 1
+
+
+def test_reusing_an_id_for_another_transaction_is_a_conflict(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(1)])
+    with pytest.raises(IdempotencyConflict, match="t1"):
+        pipeline.submit([txn(1, amount=99.0)])
+
+
+def test_a_poison_message_is_dead_lettered_and_the_next_one_still_scored(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.bus.publish(
+        Topic.TRANSACTIONS,
+        [
+            OutgoingMessage("mallory", b"{not json", {"transaction_id": "bad-1"}),
+            OutgoingMessage("mallory", json.dumps({"user_id": "mallory", "amount": -1}).encode()),
+            transaction_message(txn(2), clock.now()),
+        ],
+    )
+    pipeline.run_until_idle()
+
+    letters = pipeline.bus.messages(Topic.DEAD_LETTERS)
+    assert [letter.value for letter in letters][0] == b"{not json"
+    first, second = (letter.headers for letter in letters)
+    assert first[dead_letters.STAGE] == "preprocess"
+    assert first[dead_letters.SOURCE_TOPIC] == Topic.TRANSACTIONS
+    assert first[dead_letters.SOURCE_OFFSET] == "0"
+    assert first[dead_letters.ERROR].startswith("value is not JSON")
+    assert "amount: must be greater than 0" in second[dead_letters.ERROR]
+    assert get(pipeline, "t2").status is Status.SCORED
+
+
+def test_an_accepted_transaction_that_a_later_stage_cannot_read_is_marked_failed(
+    model, clock
+) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    with pipeline.store() as uow:
+        uow.verdicts.add_pending([TransactionRecord(txn(1), clock.now())])
+        uow.commit()
+    pipeline.bus.publish(
+        Topic.PREPROCESSED, [OutgoingMessage("alice", b"[]", {"transaction_id": "t1"})]
+    )
+    pipeline.run_until_idle()
+    record = get(pipeline, "t1")
+    assert record.status is Status.FAILED
+    assert record.error == "score stage: value is not a JSON object"
+
+
+def test_replaying_the_same_messages_leaves_one_verdict_each(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(i, minutes=i) for i in range(10)])
+    pipeline.run_until_idle()
+    pipeline.bus.publish(Topic.RESULTS, [
+        OutgoingMessage(m.key, m.value, m.headers) for m in pipeline.bus.messages(Topic.RESULTS)
+    ])
+    pipeline.run_until_idle()
+    with pipeline.store() as uow:
+        counts = uow.verdicts.status_counts()
+    assert sum(counts.values()) == 10 and counts["pending"] == 0
+
+
+class FlakyRecordStage(RecordStage):
+    """Fails like a locked database for the first ``failures`` batches."""
+
+    def __init__(self, store, failures: int) -> None:
+        super().__init__(store)
+        self.failures = failures
+
+    def handle(self, batch):
+        if self.failures:
+            self.failures -= 1
+            raise TransientFailure("database is locked")
+        return super().handle(batch)
+
+
+def test_a_transient_failure_is_retried_never_dead_lettered(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    flaky = FlakyRecordStage(pipeline.store, failures=3)
+    pipeline.runners[2].stage = flaky
+    pipeline.submit([txn(1)])
+    with capture_logs() as logs:
+        pipeline.run_until_idle()
+    assert get(pipeline, "t1").status is Status.SCORED
+    assert pipeline.bus.messages(Topic.DEAD_LETTERS) == []
+    assert [e["attempt"] for e in logs if e["event"] == "transient failure, retrying batch"] == [1, 2, 3]
+
+
+class BrokenScoreModel:
+    """A model that cannot score one particular amount (a bug, not a transient failure)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.info = inner.info
+
+    def score(self, features):
+        if any(vector["amount"] == 13.0 for vector in features):
+            raise ArithmeticError("cannot score 13")
+        return self.inner.score(features)
+
+
+def test_a_message_that_breaks_a_batch_is_isolated_and_the_rest_scored(model, clock) -> None:
+    pipeline = embedded_pipeline(BrokenScoreModel(model), clock)
+    pipeline.submit([txn(1, minutes=1), txn(2, minutes=2, amount=13.0), txn(3, minutes=3)])
+    pipeline.run_until_idle()
+    assert get(pipeline, "t1").status is Status.SCORED
+    assert get(pipeline, "t3").status is Status.SCORED
+    failed = get(pipeline, "t2")
+    assert failed.status is Status.FAILED
+    assert failed.error == "score stage: ArithmeticError: cannot score 13"
+
+
+def test_every_log_line_about_a_transaction_names_it(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    with capture_logs() as logs:
+        pipeline.submit([txn(7)])
+        pipeline.run_until_idle()
+    about = [entry for entry in logs if entry["event"] in ("transaction accepted", "verdict recorded")]
+    assert len(about) == 2
+    assert all(entry["transaction_id"] == "t7" for entry in about)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from fraud.domain.assessment import Decision
+from fraud.domain.features import BehaviourProfiles
+from fraud.domain.policy import ScoringPolicy, Thresholds
+from tests.factories import txn
+
+
+@pytest.mark.parametrize(
+    ("score", "decision"),
+    [(0.0, Decision.APPROVE), (0.49, Decision.APPROVE), (0.5, Decision.REVIEW),
+     (0.89, Decision.REVIEW), (0.9, Decision.DECLINE), (1.0, Decision.DECLINE)],
+)
+def test_thresholds_split_approve_review_decline(score: float, decision: Decision) -> None:
+    assert ScoringPolicy(Thresholds(review=0.5, decline=0.9)).decide(score) is decision
+
+
+def test_thresholds_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="review <= decline"):
+        Thresholds(review=0.9, decline=0.5)
+
+
+def test_reasons_name_what_stands_out_strongest_first_and_at_most_three() -> None:
+    history = [txn(i, minutes=60 * 24 * i, amount=40.0) for i in range(5)]
+    burst = [
+        txn(10 + i, minutes=60 * 24 * 6 + i, amount=800.0, device_type="desktop",
+            merchant=f"Gadgets {i}", merchant_type="online", location_match=0)
+        for i in range(4)
+    ]
+    transactions = [*history, *burst]
+    vectors = BehaviourProfiles().observe(transactions)
+    decision, reasons = ScoringPolicy().assess(0.95, transactions[-1], vectors[-1])
+    assert decision is Decision.DECLINE
+    assert len(reasons) == 3
+    assert reasons[0] == "amount is 20.0x this user's typical amount"
+    assert "4 purchases in the last 10 minutes" in reasons
+
+
+def test_a_flagged_transaction_without_behavioural_reason_still_says_why() -> None:
+    history = [txn(i, minutes=60 * 24 * i) for i in range(3)]
+    vectors = BehaviourProfiles().observe(history)
+    decision, reasons = ScoringPolicy().assess(0.7, history[-1], vectors[-1])
+    assert decision is Decision.REVIEW
+    assert reasons == ("model score 0.70 is at or above the review threshold 0.50",)
+
+
+def test_an_ordinary_purchase_is_approved_without_reasons() -> None:
+    history = [txn(i, minutes=60 * 24 * i) for i in range(3)]
+    vectors = BehaviourProfiles().observe(history)
+    assert ScoringPolicy().assess(0.01, history[-1], vectors[-1]) == (Decision.APPROVE, ())
