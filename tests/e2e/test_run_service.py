@@ -1,0 +1,118 @@
+"""`fraud run` as a real process: HTTP in, verdict out, through every stage and SQLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import FRAUD, fraud_env, stop_service
+from tests.factories import EXAMPLE
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for_verdict(url: str, transaction_id: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = requests.get(f"{url}/transaction/{transaction_id}", timeout=5).json()
+        if body["status"] != "pending":
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{transaction_id} still pending after {timeout}s")
+
+
+def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
+    response = requests.post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["status"] == "pending"
+    transaction_id = accepted["transaction_id"]
+    assert response.headers["Location"] == f"/transaction/{transaction_id}"
+
+    started = time.monotonic()
+    verdict = wait_for_verdict(service.url, transaction_id)
+    assert time.monotonic() - started < 2.0
+
+    card = json.loads((small_model / "model.json").read_text())
+    assert verdict["status"] == "scored"
+    assert verdict["transaction_id"] == transaction_id
+    assert verdict["transaction"] == {**EXAMPLE, "transaction_id": transaction_id, "currency": "USD"}
+    assert 0.0 <= verdict["fraud_score"] <= 1.0
+    expected = (
+        "decline" if verdict["fraud_score"] >= card["thresholds"]["decline"]
+        else "review" if verdict["fraud_score"] >= card["thresholds"]["review"]
+        else "approve"
+    )
+    assert verdict["decision"] == expected
+    assert isinstance(verdict["reasons"], list)
+    assert "away from the card holder's location" in verdict["reasons"]
+    assert verdict["model_version"] == card["version"]
+    assert verdict["scored_at"].endswith("Z")
+    assert 0.0 <= verdict["latency_ms"] < 2_000.0
+
+    page = requests.get(f"{service.url}/", timeout=5)
+    assert page.status_code == 200 and transaction_id in page.text
+
+    logs = [json.loads(line) for line in service.logs().splitlines() if line.startswith("{")]
+    about = [entry for entry in logs if entry.get("transaction_id") == transaction_id]
+    assert {"transaction accepted", "verdict recorded"} <= {entry["event"] for entry in about}
+
+
+def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
+    malformed = requests.post(
+        f"{service.url}/transaction", data="{oops", headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400 and "malformed JSON" in malformed.json()["error"]
+    invalid = requests.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0})
+    assert invalid.status_code == 422
+    assert invalid.json()["details"] == [{"field": "amount", "rule": "must be greater than 0"}]
+    too_big = requests.post(
+        f"{service.url}/transaction", data=b"x" * (65 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
+    assert too_big.status_code == 413 and too_big.json()["status"] == 413
+    assert requests.get(f"{service.url}/transaction/unknown").status_code == 404
+
+
+def test_a_stopped_service_keeps_its_verdicts(service, tmp_path, small_model) -> None:
+    from tests.e2e.conftest import start_service
+
+    ids = [
+        requests.post(f"{service.url}/transaction", json={**EXAMPLE, "transaction_id": f"keep-{i}"}).json()[
+            "transaction_id"
+        ]
+        for i in range(20)
+    ]
+    for transaction_id in ids:
+        wait_for_verdict(service.url, transaction_id)
+    assert stop_service(service) == 0
+
+    again = start_service(tmp_path, small_model)
+    try:
+        for transaction_id in ids:
+            assert requests.get(f"{again.url}/transaction/{transaction_id}").json()["status"] == "scored"
+    finally:
+        stop_service(again)
+
+
+def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
+    directory = tmp_path / "model"
+    result = subprocess.run(
+        [FRAUD, "train", "--samples", "2000", "--epochs", "2", "--model-dir", str(directory)],
+        env=fraud_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"model.keras", "model.json", "metrics.json", "features.json"} <= {
+        path.name for path in directory.iterdir()
+    }
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert {"average_precision", "roc_auc", "recall_at_1pct_fpr"} <= set(metrics)
+    assert "Epoch 2/2" in result.stdout  # Keras' progress bar, one per epoch
+    assert "average precision (PR-AUC)" in result.stdout

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.memory.repository import InMemoryStore
+from fraud.containers import Container, build_container
+from fraud.entrypoints.consumer.pipeline import Pipeline
+from fraud.entrypoints.http.app import create_app
+from fraud.settings import Settings
+from tests.factories import EXAMPLE, payload
+
+
+@pytest.fixture
+def container(model, clock) -> Container:
+    container = build_container(Settings(database_url="sqlite://", model_dir="unused"))
+    container.bus.override(MemoryBus())
+    container.unit_of_work.override(InMemoryStore())
+    container.model.override(model)
+    container.clock.override(clock)
+    yield container
+    container.unwire()
+
+
+@pytest.fixture
+def client(container: Container) -> FlaskClient:
+    return create_app(container).test_client()
+
+
+def settle(container: Container) -> None:
+    pipeline = Pipeline(container)
+    for _ in range(10):
+        if sum(runner.run_once() for runner in pipeline.runners) == 0:
+            break
+    for runner in pipeline.runners:
+        runner.consumer.close()
+
+
+def test_post_accepts_with_202_and_says_where_the_verdict_will_be(client) -> None:
+    response = client.post("/transaction", json=EXAMPLE)
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["status"] == "pending"
+    assert response.headers["Location"] == f"/transaction/{body['transaction_id']}"
+
+
+def test_get_is_pending_then_scored_with_every_verdict_field(client, container) -> None:
+    transaction_id = client.post("/transaction", json=EXAMPLE).get_json()["transaction_id"]
+    assert client.get(f"/transaction/{transaction_id}").get_json()["status"] == "pending"
+
+    settle(container)
+
+    verdict = client.get(f"/transaction/{transaction_id}").get_json()
+    assert verdict["status"] == "scored"
+    assert 0.0 <= verdict["fraud_score"] <= 1.0
+    assert verdict["decision"] in ("approve", "review", "decline")
+    assert isinstance(verdict["reasons"], list) and verdict["reasons"]
+    assert verdict["model_version"] == "rule-model-1"
+    assert verdict["scored_at"].endswith("Z")
+    assert verdict["latency_ms"] >= 0
+    assert verdict["transaction"]["merchant"] == "ElectronicsStore"
+    assert verdict["transaction"]["timestamp"] == "2023-10-05T14:30:00Z"
+
+
+def test_a_clients_own_id_makes_the_call_idempotent(client, container) -> None:
+    first = client.post("/transaction", json=payload(transaction_id="order-42"))
+    second = client.post("/transaction", json=payload(transaction_id="order-42"))
+    assert first.status_code == second.status_code == 202
+    assert second.get_json() == {"transaction_id": "order-42", "status": "pending", "duplicate": True}
+    assert len(container.bus().messages("transactions")) == 1
+
+
+def test_the_same_id_with_other_fields_is_a_conflict(client) -> None:
+    client.post("/transaction", json=payload(transaction_id="order-42"))
+    response = client.post("/transaction", json=payload(transaction_id="order-42", amount=1.0))
+    assert response.status_code == 409
+    assert "order-42" in response.get_json()["error"]
+
+
+def test_an_invalid_transaction_gets_422_with_one_message_per_field(client) -> None:
+    response = client.post("/transaction", json=payload(amount=-3, timestamp="2023-10-05 14:30"))
+    assert response.status_code == 422
+    details = response.get_json()["details"]
+    assert details == [
+        {"field": "amount", "rule": "must be greater than 0"},
+        {"field": "timestamp", "rule": "must include a time zone (Z or an offset such as +02:00)"},
+    ]
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe"])
+def test_malformed_json_gets_400(client, body: bytes) -> None:
+    response = client.post("/transaction", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.is_json and response.get_json()["error"]
+
+
+def test_json_that_is_not_an_object_gets_422(client) -> None:
+    response = client.post("/transaction", json=[1, 2])
+    assert response.status_code == 422
+    assert response.get_json()["details"] == [{"field": "body", "rule": "must be a JSON object"}]
+
+
+def test_a_body_over_64_kib_gets_413(client) -> None:
+    big = json.dumps(payload(merchant="x" * 70_000))
+    response = client.post("/transaction", data=big, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "request body is larger than 64 KiB"
+
+
+def test_an_unknown_id_gets_404(client) -> None:
+    response = client.get("/transaction/nope")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "no transaction with id 'nope'"
+
+
+def test_errors_are_json_even_for_unknown_routes_and_methods(client) -> None:
+    assert client.get("/no/such/page").get_json()["status"] == 404
+    response = client.delete("/transaction")
+    assert response.status_code == 405 and response.is_json
+
+
+def test_the_dashboard_shows_counts_and_latest_transactions(client, container) -> None:
+    for i in range(3):
+        client.post("/transaction", json=payload(transaction_id=f"d{i}", amount=10.0 + i))
+    settle(container)
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-count="total">3<' in html
+    assert all(f"d{i}" in html for i in range(3))
+    stats = client.get("/api/dashboard").get_json()
+    assert stats["total"] == 3
+    assert sum(stats["counts"][k] for k in ("approve", "review", "decline")) == 3
+    assert [row["transaction_id"] for row in stats["recent"]][0] == "d2"
+
+
+def test_health_reports_the_database(client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "checks": {"database": "ok"}}
