@@ -80,7 +80,8 @@ class VerdictRepository(Protocol):
     def recent(
         self, limit: int, decisions: Collection[Decision] | None = None
     ) -> list[TransactionRecord]:
-        """The latest received records, newest first, optionally only some decisions."""
+        """The latest received records, newest first (ties: highest transaction_id first),
+        optionally only some decisions."""
 
     def status_counts(self) -> dict[str, int]:
         """How many records per decision, plus ``pending`` and ``failed``."""

@@ -49,7 +49,10 @@ class InMemoryVerdictRepository:
             if decisions is None
             or (record.assessment is not None and record.assessment.decision in decisions)
         ]
-        rows.sort(key=lambda record: record.received_at, reverse=True)
+        rows.sort(
+            key=lambda record: (record.received_at, record.transaction.transaction_id),
+            reverse=True,
+        )
         return rows[:limit]
 
     def status_counts(self) -> dict[str, int]:

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A local single-node Apache Kafka (KRaft, no ZooKeeper, no Docker), fetched from Maven Central.
+#   ops/kafka/kafka.sh up     fetch the jars once, format storage once, start, wait until it answers
+#   ops/kafka/kafka.sh down   stop it
+#   ops/kafka/kafka.sh status
+# KAFKA_HOME (default var/kafka) holds jars, data, logs and the pid; KAFKA_PORT (default 9092).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+home="${KAFKA_HOME:-$root/var/kafka}"
+port="${KAFKA_PORT:-9092}"
+controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+lib="$home/lib"
+data="$home/data-$port"
+pidfile="$home/kafka-$port.pid"
+logfile="$home/kafka-$port.log"
+config="$home/server-$port.properties"
+
+fetch() {
+  if [ ! -f "$lib/.complete" ] || [ "$here/pom.xml" -nt "$lib/.complete" ]; then
+    echo "fetching Apache Kafka from Maven Central into $lib"
+    rm -rf "$lib"
+    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$lib" -DincludeScope=runtime
+    touch "$lib/.complete"
+  fi
+}
+
+write_config() {
+  mkdir -p "$home"
+  cat > "$config" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$data
+num.partitions=${KAFKA_PARTITIONS:-6}
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=${KAFKA_OFFSETS_PARTITIONS:-10}
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=${KAFKA_RETENTION_HOURS:-168}
+PROPS
+}
+
+java_run() {
+  java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC \
+    -Dlog4j2.configurationFile="$here/log4j2.xml" -cp "$lib/*" "$@"
+}
+
+running() {
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+answers() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+up() {
+  if running; then echo "kafka already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return; fi
+  command -v java >/dev/null || { echo "java is required (JDK 17+)" >&2; exit 1; }
+  command -v mvn >/dev/null || { echo "maven is required to fetch Kafka" >&2; exit 1; }
+  fetch
+  write_config
+  if [ ! -f "$data/meta.properties" ]; then
+    cluster_id="$(java_run kafka.tools.StorageTool random-uuid | tail -n 1)"
+    java_run kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$config" >/dev/null
+  fi
+  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC \
+    -Dlog4j2.configurationFile="$here/log4j2.xml" -cp "$lib/*" kafka.Kafka "$config" \
+    >"$logfile" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 120); do
+    if answers; then echo "kafka is up on 127.0.0.1:$port"; return; fi
+    if ! running; then echo "kafka failed to start; see $logfile" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
+    sleep 0.5
+  done
+  echo "kafka did not answer on 127.0.0.1:$port within 60s; see $logfile" >&2
+  exit 1
+}
+
+down() {
+  if ! running; then echo "kafka is not running"; rm -f "$pidfile"; return; fi
+  pid="$(cat "$pidfile")"
+  kill "$pid"
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "kafka stopped"; return; }
+    sleep 0.5
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+  echo "kafka killed after 30s"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) if running; then echo "running (pid $(cat "$pidfile"))"; else echo "stopped"; exit 1; fi ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

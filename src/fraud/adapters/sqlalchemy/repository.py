@@ -1,0 +1,119 @@
+"""The ``VerdictRepository`` port on SQLAlchemy Core.
+
+It works on a connection (or session) it is given and never commits: the unit
+of work owns the transaction, so a use case's writes land together or not at
+all. Every write is one statement per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+
+from fraud.adapters.sqlalchemy.errors import transient_errors_translated
+from fraud.adapters.sqlalchemy.rows import to_record, to_row
+from fraud.adapters.sqlalchemy.tables import transactions
+from fraud.adapters.sqlalchemy.upserts import chunks, insert_missing, insert_or_replace
+from fraud.domain.assessment import Decision, Status, TransactionRecord
+
+_BY_NEWEST = (transactions.c.received_at.desc(), transactions.c.transaction_id.desc())
+
+_MARK_FAILED = (
+    update(transactions)
+    .where(
+        transactions.c.transaction_id == bindparam("failed_id"),
+        transactions.c.status != Status.SCORED.value,
+    )
+    .values(status=Status.FAILED.value, error=bindparam("failed_reason"))
+)
+
+
+class SqlVerdictRepository:
+    """Verdicts in the ``transactions`` table, read and written on the caller's transaction."""
+
+    def __init__(self, connection: Connection | Session) -> None:
+        self._executor = connection
+
+    def get(self, transaction_id: str) -> TransactionRecord | None:
+        rows = self._fetch(
+            select(transactions).where(transactions.c.transaction_id == transaction_id)
+        )
+        return to_record(rows[0]) if rows else None
+
+    def get_many(self, transaction_ids: Collection[str]) -> dict[str, TransactionRecord]:
+        found: dict[str, TransactionRecord] = {}
+        for ids in chunks(list(dict.fromkeys(transaction_ids))):
+            statement = select(transactions).where(transactions.c.transaction_id.in_(ids))
+            for row in self._fetch(statement):
+                found[row["transaction_id"]] = to_record(row)
+        return found
+
+    def add_pending(self, records: Sequence[TransactionRecord]) -> None:
+        first_per_id: dict[str, TransactionRecord] = {}
+        for record in records:
+            first_per_id.setdefault(record.transaction.transaction_id, record)
+        now = _now()
+        rows = [to_row(record, now) for record in first_per_id.values()]
+        with transient_errors_translated():
+            insert_missing(self._executor, transactions, rows, self._dialect())
+
+    def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
+        # One row per id: PostgreSQL refuses to upsert the same key twice in a statement.
+        last_per_id = {record.transaction.transaction_id: record for record in records}
+        now = _now()
+        rows = [to_row(record, now) for record in last_per_id.values()]
+        with transient_errors_translated():
+            insert_or_replace(self._executor, transactions, rows, self._dialect())
+
+    def mark_failed(self, failures: Mapping[str, str]) -> None:
+        if not failures:
+            return
+        statement = _MARK_FAILED.values(updated_at=_now())
+        parameters = [
+            {"failed_id": transaction_id, "failed_reason": reason}
+            for transaction_id, reason in failures.items()
+        ]
+        with transient_errors_translated():
+            self._executor.execute(statement, parameters)
+
+    def recent(
+        self, limit: int, decisions: Collection[Decision] | None = None
+    ) -> list[TransactionRecord]:
+        if limit <= 0:
+            return []  # a negative LIMIT means "no limit" to SQLite
+        statement = select(transactions).order_by(*_BY_NEWEST).limit(limit)
+        if decisions is not None:
+            wanted = sorted(Decision(decision).value for decision in decisions)
+            statement = statement.where(transactions.c.decision.in_(wanted))
+        return [to_record(row) for row in self._fetch(statement)]
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, **{d.value: 0 for d in Decision}, "failed": 0}
+        statement = select(transactions.c.status, transactions.c.decision, func.count()).group_by(
+            transactions.c.status, transactions.c.decision
+        )
+        with transient_errors_translated():
+            grouped = self._executor.execute(statement).all()
+        for status, decision, count in grouped:
+            bucket = decision if decision is not None else status
+            counts[bucket] = counts.get(bucket, 0) + count
+        return counts
+
+    def _fetch(self, statement: Executable) -> list[RowMapping]:
+        with transient_errors_translated():
+            return list(self._executor.execute(statement).mappings())
+
+    def _dialect(self) -> str:
+        if isinstance(self._executor, Session):
+            return self._executor.get_bind().dialect.name
+        return self._executor.dialect.name
+
+
+def _now() -> datetime:
+    """When a row was last written: bookkeeping for operators, not a business fact."""
+    return datetime.now(UTC)

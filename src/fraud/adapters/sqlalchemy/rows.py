@@ -1,0 +1,76 @@
+"""Explicit translation between ``transactions`` rows and domain records.
+
+Kept apart from the repository so the mapping is read (and changed) in one
+place, and so no SQLAlchemy row ever reaches the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.transaction import Transaction
+
+
+def to_row(record: TransactionRecord, updated_at: datetime) -> dict[str, Any]:
+    """Every column of the record's row, ready to insert or to replace a stored one."""
+    transaction = record.transaction
+    assessment = record.assessment
+    return {
+        "transaction_id": transaction.transaction_id,
+        "user_id": transaction.user_id,
+        "amount": transaction.amount,
+        "currency": transaction.currency,
+        "merchant": transaction.merchant,
+        "timestamp": transaction.timestamp,
+        "merchant_type": transaction.merchant_type,
+        "device_type": transaction.device_type,
+        "location_match": transaction.location_match,
+        "received_at": record.received_at,
+        "status": record.status.value,
+        "fraud_score": None if assessment is None else assessment.fraud_score,
+        "decision": None if assessment is None else assessment.decision.value,
+        "reasons": None if assessment is None else list(assessment.reasons),
+        "model_version": None if assessment is None else assessment.model_version,
+        "scored_at": None if assessment is None else assessment.scored_at,
+        "latency_ms": record.latency_ms,
+        "features": None if record.features is None else dict(record.features),
+        "error": record.error,
+        "updated_at": updated_at,
+    }
+
+
+def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
+    """The domain record a stored row describes (rows were validated when written)."""
+    transaction = Transaction(
+        transaction_id=row["transaction_id"],
+        user_id=row["user_id"],
+        amount=float(row["amount"]),
+        currency=row["currency"],
+        merchant=row["merchant"],
+        timestamp=row["timestamp"],
+        merchant_type=row["merchant_type"],
+        device_type=row["device_type"],
+        location_match=bool(row["location_match"]),
+    )
+    assessment = None
+    if row["decision"] is not None:
+        assessment = Assessment(
+            transaction_id=row["transaction_id"],
+            fraud_score=float(row["fraud_score"]),
+            decision=Decision(row["decision"]),
+            reasons=tuple(row["reasons"] or ()),
+            model_version=row["model_version"],
+            scored_at=row["scored_at"],
+        )
+    features = row["features"]
+    return TransactionRecord(
+        transaction=transaction,
+        received_at=row["received_at"],
+        status=Status(row["status"]),
+        assessment=assessment,
+        features=None if features is None else {k: float(v) for k, v in features.items()},
+        error=row["error"],
+    )

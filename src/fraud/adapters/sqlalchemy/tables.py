@@ -1,0 +1,130 @@
+"""The verdict store's schema as SQLAlchemy Core tables.
+
+One row per transaction_id holds the transaction, where it stands in the
+pipeline and, once scored, its verdict. Alembic's revisions in ``migrations/``
+create this schema; ``metadata.create_all`` is only for throwaway databases.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints keep future migrations (and SQLite's batch mode) deterministic.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware instant stored as naive UTC, read back as aware UTC.
+
+    Naive UTC behaves the same on every backend (SQLite has no time zones, and
+    ``TIMESTAMP WITHOUT TIME ZONE`` never shifts with a session's zone), and its
+    fixed-width text form on SQLite sorts in time order. Naive input is refused
+    rather than guessed at.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is UTC:  # the usual case, and the hot path of every batch
+            return value.replace(tzinfo=None)
+        if value.tzinfo is None:
+            raise ValueError(f"refusing to store naive datetime {value!r}: give it a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stored: datetime = value
+        if stored.tzinfo is None:
+            return stored.replace(tzinfo=UTC)
+        return stored.astimezone(UTC)
+
+
+STATUSES = ("pending", "scored", "failed")
+DECISIONS = ("approve", "review", "decline")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+transactions = Table(
+    "transactions",
+    metadata,
+    # The transaction as submitted. Double keeps the float amount exact, so a
+    # resubmission compares equal to what was stored (the idempotency check).
+    Column("transaction_id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("amount", Double(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("merchant", String(128), nullable=False),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("merchant_type", String(64), nullable=False),
+    Column("device_type", String(64), nullable=False),
+    Column("location_match", Boolean(), nullable=False),
+    # Where it stands in the pipeline.
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    # The verdict, present once scored.
+    Column("fraud_score", Double(), nullable=True),
+    Column("decision", String(16), nullable=True),
+    Column("reasons", JSON(none_as_null=True), nullable=True),
+    Column("model_version", String(128), nullable=True),
+    Column("scored_at", UtcDateTime(), nullable=True),
+    Column("latency_ms", Double(), nullable=True),  # denormalised for SQL analytics
+    Column("features", JSON(none_as_null=True), nullable=True),
+    Column("error", Text(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint(_one_of("status", STATUSES), name="status"),
+    CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
+    CheckConstraint("fraud_score >= 0 AND fraud_score <= 1", name="fraud_score"),
+    CheckConstraint(
+        "decision IS NULL OR (fraud_score IS NOT NULL AND reasons IS NOT NULL"
+        " AND model_version IS NOT NULL AND scored_at IS NOT NULL)",
+        name="verdict_complete",
+    ),
+    CheckConstraint("status <> 'scored' OR decision IS NOT NULL", name="scored_has_verdict"),
+)
+
+# "Recent": newest first, transaction_id breaking ties within one submitted batch.
+Index(
+    "ix_transactions_received_at",
+    transactions.c.received_at.desc(),
+    transactions.c.transaction_id.desc(),
+)
+# "Recent flagged": the decisions asked for, newest first.
+Index(
+    "ix_transactions_decision_received_at",
+    transactions.c.decision,
+    transactions.c.received_at.desc(),
+)
+# Status look-ups, and status_counts() as a scan of this index alone.
+Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)

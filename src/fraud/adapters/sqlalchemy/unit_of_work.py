@@ -1,0 +1,73 @@
+"""The ``UnitOfWork`` port on an SQLAlchemy connection: rolled back unless committed.
+
+Each unit of work borrows one pooled connection for the length of a ``with``
+block; the use case decides when to commit. Transient database errors (a locked
+SQLite file, a dropped connection) leave here as ``TransientFailure`` so the
+pipeline retries the batch instead of dead-lettering it.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.engine import Connection, Engine
+
+from fraud.adapters.sqlalchemy.errors import transient_errors_translated
+from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
+from fraud.domain.ports import VerdictRepository
+
+
+class SqlUnitOfWork:
+    # Typed as the port: the protocol's attribute is settable, hence invariant.
+    verdicts: VerdictRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already open; ask the factory for another")
+        with transient_errors_translated():
+            connection = self._engine.connect()
+            try:
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+        self._connection = connection
+        self.verdicts = SqlVerdictRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            with transient_errors_translated():
+                connection.rollback()  # a no-op after commit(); discards anything after it
+        finally:
+            connection.close()
+
+    def commit(self) -> None:
+        """Make everything done so far durable; later work starts a new transaction."""
+        if self._connection is None:
+            raise RuntimeError("commit() outside the unit of work's with-block")
+        with transient_errors_translated():
+            self._connection.commit()
+
+
+class SqlUnitOfWorkFactory:
+    """The ``UnitOfWorkFactory`` port: a fresh unit of work on the shared engine per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

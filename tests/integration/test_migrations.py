@@ -1,0 +1,135 @@
+"""Every Alembic revision goes up, down to base and up again, and head matches ``tables``."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+
+from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.migrate import (
+    MigrationsNotFound,
+    current,
+    downgrade,
+    find_migrations,
+    head,
+    revisions,
+    upgrade,
+)
+from fraud.adapters.sqlalchemy.tables import metadata
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    engine = create_engine_for(url)
+    yield engine
+    engine.dispose()
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_every_revision_goes_up_down_and_up_again(url: str, engine: Engine) -> None:
+    steps = revisions()
+    assert steps, "no revisions found"
+    assert steps[-1] == head()
+    assert current(url) is None
+
+    for revision in steps:
+        upgrade(url, revision)
+        assert current(url) == revision
+    assert "transactions" in tables(engine)
+
+    for previous in [*reversed(steps[:-1]), None]:
+        downgrade(url, previous or "base")
+        assert current(url) == previous
+    assert tables(engine) == set()
+
+    upgrade(url)
+    assert current(url) == head()
+    assert "transactions" in tables(engine)
+
+
+def test_head_matches_the_tables_the_adapter_uses(url: str, engine: Engine) -> None:
+    upgrade(url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    indexes = {index["name"] for index in inspect(engine).get_indexes("transactions")}
+    assert indexes == {
+        "ix_transactions_received_at",
+        "ix_transactions_decision_received_at",
+        "ix_transactions_status_decision",
+    }
+
+
+def test_upgrading_twice_changes_nothing(url: str) -> None:
+    upgrade(url)
+    upgrade(url)
+    assert current(url) == head()
+
+
+def test_the_migrations_folder_is_found_from_the_package_or_given(tmp_path: Path) -> None:
+    found = find_migrations()
+    assert (found / "env.py").is_file()
+    assert revisions(migrations=found) == revisions()
+
+    foreign = tmp_path / "other-project" / "migrations"
+    foreign.mkdir(parents=True)
+    (foreign / "env.py").write_text("target_metadata = other_project.metadata\n")
+    with pytest.raises(MigrationsNotFound):
+        find_migrations(tmp_path / "other-project" / "src")
+    with pytest.raises(MigrationsNotFound):
+        upgrade(f"sqlite:///{tmp_path / 'x.db'}", migrations=tmp_path)
+
+
+BROKEN_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    op.add_column("transactions", sa.Column("note", sa.Text()))
+    raise RuntimeError("revision failed halfway")
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def test_a_failing_revision_leaves_the_schema_as_it_was(
+    url: str, engine: Engine, tmp_path: Path
+) -> None:
+    migrations = tmp_path / "migrations"
+    shutil.copytree(find_migrations(), migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "9999_broken.py").write_text(BROKEN_REVISION.format(down=head()))
+    upgrade(url)
+
+    with pytest.raises(RuntimeError, match="failed halfway"):
+        upgrade(url, migrations=migrations)
+
+    assert current(url) == head()
+    assert tables(engine) == {"transactions"}
+    columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
+    assert "note" not in columns

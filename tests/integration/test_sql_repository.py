@@ -1,0 +1,428 @@
+"""The SQLAlchemy verdict store on a real SQLite file whose schema came from Alembic.
+
+The behaviour tests also run against the in-memory store, so the fake that unit
+tests and ``fraud run --broker memory`` rely on cannot drift from the real one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from fraud.adapters.memory.repository import InMemoryStore
+from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
+from fraud.adapters.sqlalchemy.rows import to_row
+from fraud.adapters.sqlalchemy.tables import transactions
+from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from fraud.adapters.sqlalchemy.upserts import insert_missing, insert_or_replace
+from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.errors import TransientFailure
+from fraud.domain.ports import UnitOfWorkFactory
+from fraud.domain.transaction import Transaction
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def transaction(transaction_id: str, **fields: Any) -> Transaction:
+    return Transaction.parse(
+        {
+            "transaction_id": transaction_id,
+            "user_id": "user-1",
+            "amount": 42.5,
+            "currency": "eur",
+            "merchant": "Corner Shop",
+            "timestamp": "2024-03-01T13:00:00.123456+01:00",
+            "merchant_type": "Grocery",
+            "device_type": "pos",
+            "location_match": 1,
+            **fields,
+        }
+    )
+
+
+def pending(transaction_id: str, received_at: datetime = T0) -> TransactionRecord:
+    return TransactionRecord(transaction(transaction_id), received_at)
+
+
+def scored(
+    transaction_id: str,
+    decision: Decision = Decision.APPROVE,
+    *,
+    score: float = 0.1,
+    received_at: datetime = T0,
+    model_version: str = "v1",
+) -> TransactionRecord:
+    return TransactionRecord(
+        transaction=transaction(transaction_id),
+        received_at=received_at,
+        status=Status.SCORED,
+        assessment=Assessment(
+            transaction_id=transaction_id,
+            fraud_score=score,
+            decision=decision,
+            reasons=("amount is 7.4x this user's 7-day average", "new merchant"),
+            model_version=model_version,
+            scored_at=received_at + timedelta(milliseconds=37),
+        ),
+        features={"amount": 42.5, "count_10m": 2.0},
+    )
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'not-yet' / 'verdicts.db'}"
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    upgrade(url)  # the schema comes only from the migrations
+    engine = create_engine_for(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sql(engine: Engine) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(engine)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def unit_of_work(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+    """The real store and its in-memory fake, held to the same contract."""
+    if request.param == "memory":
+        return InMemoryStore()
+    factory: SqlUnitOfWorkFactory = request.getfixturevalue("sql")
+    return factory
+
+
+def save(unit_of_work: UnitOfWorkFactory, write: Callable[[Any], None]) -> None:
+    with unit_of_work() as uow:
+        write(uow.verdicts)
+        uow.commit()
+
+
+# --- the contract, on both stores -------------------------------------------------
+
+
+def test_a_pending_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory) -> None:
+    record = pending("t-1")
+    save(unit_of_work, lambda repo: repo.add_pending([record]))
+
+    with unit_of_work() as uow:
+        stored = uow.verdicts.get("t-1")
+        missing = uow.verdicts.get("nope")
+
+    assert stored == record
+    assert stored is not None
+    assert stored.transaction.timestamp == datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    assert stored.transaction.timestamp.utcoffset() == timedelta(0)
+    assert stored.status is Status.PENDING and stored.assessment is None
+    assert missing is None
+
+
+def test_a_scored_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory) -> None:
+    record = scored("t-1", Decision.REVIEW, score=0.61)
+    save(unit_of_work, lambda repo: repo.save_verdicts([record]))
+
+    with unit_of_work() as uow:
+        stored = uow.verdicts.get("t-1")
+
+    assert stored == record
+    assert stored is not None and stored.latency_ms == pytest.approx(37.0)
+
+
+def test_get_many_returns_only_stored_ids(unit_of_work: UnitOfWorkFactory) -> None:
+    save(unit_of_work, lambda repo: repo.add_pending([pending("a"), pending("b")]))
+
+    with unit_of_work() as uow:
+        found = uow.verdicts.get_many(["a", "b", "c", "a"])
+        none = uow.verdicts.get_many([])
+
+    assert set(found) == {"a", "b"}
+    assert found["a"] == pending("a")
+    assert none == {}
+
+
+def test_add_pending_never_overwrites_a_stored_record(unit_of_work: UnitOfWorkFactory) -> None:
+    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1", Decision.DECLINE)]))
+
+    later = pending("t-1", received_at=T0 + timedelta(hours=1))
+    save(unit_of_work, lambda repo: repo.add_pending([later, pending("t-2")]))
+
+    with unit_of_work() as uow:
+        kept = uow.verdicts.get("t-1")
+        added = uow.verdicts.get("t-2")
+    assert kept == scored("t-1", Decision.DECLINE)
+    assert added == pending("t-2")
+
+
+def test_add_pending_keeps_the_first_of_duplicate_ids_in_a_batch(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    first, second = pending("t-1"), pending("t-1", received_at=T0 + timedelta(seconds=5))
+    save(unit_of_work, lambda repo: repo.add_pending([first, second]))
+
+    with unit_of_work() as uow:
+        assert uow.verdicts.get("t-1") == first
+
+
+def test_saving_a_verdict_twice_keeps_one_record_with_the_latest(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    save(unit_of_work, lambda repo: repo.add_pending([pending("t-1")]))
+    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1", Decision.APPROVE)]))
+    latest = scored("t-1", Decision.DECLINE, score=0.97, model_version="v2")
+    save(unit_of_work, lambda repo: repo.save_verdicts([latest]))
+
+    with unit_of_work() as uow:
+        assert uow.verdicts.get("t-1") == latest
+        assert uow.verdicts.status_counts()["decline"] == 1
+        assert sum(uow.verdicts.status_counts().values()) == 1
+
+
+def test_the_last_verdict_in_a_batch_wins(unit_of_work: UnitOfWorkFactory) -> None:
+    latest = scored("t-1", Decision.REVIEW, score=0.5)
+    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1"), latest]))
+
+    with unit_of_work() as uow:
+        assert uow.verdicts.get("t-1") == latest
+
+
+def test_mark_failed_leaves_scored_records_alone(unit_of_work: UnitOfWorkFactory) -> None:
+    save(
+        unit_of_work,
+        lambda repo: (
+            repo.add_pending([pending("waiting")]),
+            repo.save_verdicts([scored("done", Decision.REVIEW)]),
+        ),
+    )
+
+    failures = {
+        "waiting": "score stage: model unavailable",
+        "done": "score stage: late duplicate",
+        "never-stored": "preprocess stage: bad JSON",
+    }
+    save(unit_of_work, lambda repo: repo.mark_failed(failures))
+
+    with unit_of_work() as uow:
+        failed = uow.verdicts.get("waiting")
+        done = uow.verdicts.get("done")
+        unknown = uow.verdicts.get("never-stored")
+    assert failed is not None
+    assert failed.status is Status.FAILED
+    assert failed.error == "score stage: model unavailable"
+    assert done == scored("done", Decision.REVIEW)
+    assert unknown is None
+
+
+def test_a_failed_record_can_still_be_scored_by_a_replay(unit_of_work: UnitOfWorkFactory) -> None:
+    save(unit_of_work, lambda repo: repo.add_pending([pending("t-1")]))
+    save(unit_of_work, lambda repo: repo.mark_failed({"t-1": "record stage: timeout"}))
+    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1")]))
+
+    with unit_of_work() as uow:
+        assert uow.verdicts.get("t-1") == scored("t-1")
+
+
+def test_recent_is_newest_received_first_and_filters_by_decision(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    at = [T0 + timedelta(minutes=minute) for minute in range(5)]
+    save(
+        unit_of_work,
+        lambda repo: (
+            repo.add_pending([pending("p0", at[0]), pending("p3", at[3])]),
+            repo.save_verdicts(
+                [
+                    scored("approve1", Decision.APPROVE, received_at=at[1]),
+                    scored("decline2", Decision.DECLINE, score=0.9, received_at=at[2]),
+                    scored("review4", Decision.REVIEW, score=0.5, received_at=at[4]),
+                ]
+            ),
+        ),
+    )
+
+    with unit_of_work() as uow:
+        everything = uow.verdicts.recent(10)
+        newest_two = uow.verdicts.recent(2)
+        flagged = uow.verdicts.recent(10, decisions={Decision.REVIEW, Decision.DECLINE})
+        approved = uow.verdicts.recent(10, decisions=[Decision.APPROVE])
+        nothing = uow.verdicts.recent(0)
+
+    def ids(records: list[TransactionRecord]) -> list[str]:
+        return [record.transaction.transaction_id for record in records]
+
+    assert ids(everything) == ["review4", "p3", "decline2", "approve1", "p0"]
+    assert ids(newest_two) == ["review4", "p3"]
+    assert ids(flagged) == ["review4", "decline2"]
+    assert ids(approved) == ["approve1"]
+    assert nothing == []
+
+
+def test_status_counts_name_every_bucket(unit_of_work: UnitOfWorkFactory) -> None:
+    with unit_of_work() as uow:
+        empty = uow.verdicts.status_counts()
+    assert empty == {"pending": 0, "approve": 0, "review": 0, "decline": 0, "failed": 0}
+
+    save(
+        unit_of_work,
+        lambda repo: (
+            repo.add_pending([pending("p1"), pending("p2"), pending("f1")]),
+            repo.save_verdicts(
+                [scored("a1"), scored("a2"), scored("d1", Decision.DECLINE, score=0.99)]
+            ),
+            repo.mark_failed({"f1": "score stage: boom"}),
+        ),
+    )
+    with unit_of_work() as uow:
+        counts = uow.verdicts.status_counts()
+    assert counts == {"pending": 2, "approve": 2, "review": 0, "decline": 1, "failed": 1}
+
+
+def test_nothing_is_stored_unless_the_unit_of_work_commits(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    with unit_of_work() as uow:
+        uow.verdicts.add_pending([pending("forgotten")])
+
+    with pytest.raises(RuntimeError, match="use case failed"), unit_of_work() as uow:
+        uow.verdicts.save_verdicts([scored("abandoned")])
+        raise RuntimeError("use case failed")
+
+    with unit_of_work() as uow:
+        uow.verdicts.add_pending([pending("kept")])
+        uow.commit()
+        uow.verdicts.add_pending([pending("after-commit")])
+
+    with unit_of_work() as uow:
+        found = uow.verdicts.get_many(["forgotten", "abandoned", "kept", "after-commit"])
+    assert set(found) == {"kept"}
+
+
+# --- SQLite and SQLAlchemy specifics ----------------------------------------------
+
+
+def test_the_engine_tunes_sqlite_for_concurrent_readers(url: str, engine: Engine) -> None:
+    with engine.connect() as connection:
+
+        def pragma(name: str) -> Any:
+            return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 5000
+    assert Path(url.removeprefix("sqlite:///")).is_file()
+
+
+def test_a_batch_of_5000_verdicts_is_one_statement(
+    engine: Engine, sql: SqlUnitOfWorkFactory
+) -> None:
+    batch = [
+        scored(f"t-{n:05d}", Decision.REVIEW, received_at=T0 + timedelta(milliseconds=n))
+        for n in range(5_000)
+    ]
+    writes: list[tuple[str, bool]] = []
+
+    def count_writes(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        executemany = args[-1]
+        if not statement.lstrip().upper().startswith(("SELECT", "BEGIN", "PRAGMA")):
+            writes.append((statement.split()[0].upper(), executemany))
+
+    event.listen(engine, "before_cursor_execute", count_writes)
+    try:
+        with sql() as uow:
+            uow.verdicts.save_verdicts(batch)
+            uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", count_writes)
+
+    assert writes == [("INSERT", True)]
+    with sql() as uow:
+        counts = uow.verdicts.status_counts()
+        newest = uow.verdicts.recent(1)
+    assert counts["review"] == 5_000
+    assert newest == [batch[-1]]
+
+
+def test_a_locked_database_is_a_transient_failure(url: str, sql: SqlUnitOfWorkFactory) -> None:
+    impatient = create_engine_for(url, busy_timeout_ms=50)
+    try:
+        with sql() as holder:
+            holder.verdicts.add_pending([pending("holds-the-write-lock")])
+            with (
+                pytest.raises(TransientFailure) as failure,
+                SqlUnitOfWorkFactory(impatient)() as blocked,
+            ):
+                blocked.verdicts.save_verdicts([scored("t-1")])
+    finally:
+        impatient.dispose()
+
+    assert isinstance(failure.value.__cause__, OperationalError)
+    assert isinstance(failure.value.__cause__.orig, sqlite3.OperationalError)
+
+
+def test_a_missing_table_is_not_transient(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(OperationalError), SqlUnitOfWorkFactory(engine)() as uow:
+            uow.verdicts.get("t-1")
+    finally:
+        engine.dispose()
+
+
+def test_the_repository_also_works_on_a_session(engine: Engine) -> None:
+    with Session(engine) as session:
+        repository = SqlVerdictRepository(session)
+        repository.save_verdicts([scored("t-1")])
+        repository.add_pending([pending("t-1"), pending("t-2")])
+        session.commit()
+    with Session(engine) as session:
+        stored = SqlVerdictRepository(session).get_many(["t-1", "t-2"])
+    assert stored == {"t-1": scored("t-1"), "t-2": pending("t-2")}
+
+
+def test_naive_datetimes_are_refused(sql: SqlUnitOfWorkFactory) -> None:
+    naive = TransactionRecord(transaction("t-1"), received_at=datetime(2024, 3, 1, 12, 0))
+    with pytest.raises(Exception, match="naive datetime"), sql() as uow:
+        uow.verdicts.add_pending([naive])
+
+
+def test_the_portable_fallback_upserts_like_the_native_statements(engine: Engine) -> None:
+    """Backends without ON CONFLICT support get the same results from two statements."""
+    with engine.begin() as connection:
+        insert_missing(connection, transactions, [to_row(pending("a"), T0)], "generic")
+        insert_missing(
+            connection,
+            transactions,
+            [to_row(scored("a"), T0), to_row(pending("b"), T0)],
+            "generic",
+        )
+        insert_or_replace(
+            connection,
+            transactions,
+            [to_row(scored("b", Decision.DECLINE, score=0.9), T0), to_row(scored("c"), T0)],
+            "generic",
+        )
+        stored = SqlVerdictRepository(connection).get_many(["a", "b", "c"])
+        rows = connection.execute(text("SELECT count(*) FROM transactions")).scalar()
+
+    assert stored == {
+        "a": pending("a"),
+        "b": scored("b", Decision.DECLINE, score=0.9),
+        "c": scored("c"),
+    }
+    assert rows == 3
