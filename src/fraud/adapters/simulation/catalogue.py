@@ -112,6 +112,7 @@ class Catalogue:
     online_cash_out: list[Merchant] = field(default_factory=list)
     in_person_cash_out: list[Merchant] = field(default_factory=list)
     unusual: list[Merchant] = field(default_factory=list)
+    bookings: list[Merchant] = field(default_factory=list)
     online: list[Merchant] = field(default_factory=list)
     in_person_shops: list[Merchant] = field(default_factory=list)
 
@@ -132,6 +133,8 @@ def build_catalogue(branches: int) -> Catalogue:
             catalogue.small.extend(merchants)
         if BIG in kind.roles:
             catalogue.big.extend(merchants)
+            if kind.merchant_type == "travel" and kind.online:
+                catalogue.bookings.extend(merchants)
         if CASH_OUT in kind.roles:
             cash_out = catalogue.online_cash_out if kind.online else catalogue.in_person_cash_out
             cash_out.extend(merchants)
