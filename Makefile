@@ -20,7 +20,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/fraud run --host $(HOST) --port $(PORT)
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest
 
 unit: install
@@ -28,7 +28,7 @@ unit: install
 
 lint: install
 	$(BIN)/ruff check src tests migrations
-	$(BIN)/lint-imports
+	$(BIN)/ruff format --check src tests migrations
 	$(BIN)/mypy
 
 clean:

@@ -27,7 +27,9 @@ def drain(consumer, expected: int, timeout: float = 10.0) -> list:
 
 
 class BusContract:
-    def test_a_key_keeps_its_order_with_headers(self, bus: MessageBus, topic: str, group: str) -> None:
+    def test_a_key_keeps_its_order_with_headers(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
         bus.publish(topic, messages(20))
         consumer = bus.consumer(group, [topic])
         try:
@@ -38,7 +40,9 @@ class BusContract:
         assert [m.headers["n"] for m in got] == [str(i) for i in range(20)]
         assert all(m.key == "alice" and m.topic == topic for m in got)
 
-    def test_a_poll_returns_at_most_the_batch_size(self, bus: MessageBus, topic: str, group: str) -> None:
+    def test_a_poll_returns_at_most_the_batch_size(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
         bus.publish(topic, messages(10))
         consumer = bus.consumer(group, [topic])
         try:
@@ -48,7 +52,9 @@ class BusContract:
             consumer.close()
         assert 1 <= len(batch) <= 3
 
-    def test_an_empty_poll_waits_then_returns_nothing(self, bus: MessageBus, topic: str, group: str) -> None:
+    def test_an_empty_poll_waits_then_returns_nothing(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
         consumer = bus.consumer(group, [topic])
         try:
             started = time.monotonic()
@@ -57,7 +63,9 @@ class BusContract:
         finally:
             consumer.close()
 
-    def test_what_was_not_committed_is_redelivered(self, bus: MessageBus, topic: str, group: str) -> None:
+    def test_what_was_not_committed_is_redelivered(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
         bus.publish(topic, messages(6))
         first = bus.consumer(group, [topic])
         done = drain(first, 3)[:3]
@@ -74,7 +82,9 @@ class BusContract:
         committed_values = {m.value for m in done}
         assert {m.value for m in again} == {f"m{i}".encode() for i in range(6)} - committed_values
 
-    def test_committed_messages_are_not_redelivered(self, bus: MessageBus, topic: str, group: str) -> None:
+    def test_committed_messages_are_not_redelivered(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
         bus.publish(topic, messages(4))
         first = bus.consumer(group, [topic])
         assert len(drain(first, 4)) == 4

@@ -29,7 +29,9 @@ class EmbeddedPipeline:
         raise AssertionError("pipeline did not settle")
 
 
-def embedded_pipeline(model, clock, *, store=None, record_stage=None, batch_size=500) -> EmbeddedPipeline:
+def embedded_pipeline(
+    model, clock, *, store=None, record_stage=None, batch_size=500
+) -> EmbeddedPipeline:
     bus = MemoryBus()
     store = store or InMemoryStore()
     stages = [

@@ -57,10 +57,13 @@ class Settings:
             poll_timeout_s=number("POLL_TIMEOUT_S", defaults.poll_timeout_s, float),
         )
         if settings.broker not in BROKERS:
-            raise BadSetting(f"FRAUD_BROKER: must be one of {', '.join(BROKERS)}, got {settings.broker!r}")
+            raise BadSetting(
+                f"FRAUD_BROKER: must be one of {', '.join(BROKERS)}, got {settings.broker!r}"
+            )
         if settings.log_format not in LOG_FORMATS:
             raise BadSetting(
-                f"FRAUD_LOG_FORMAT: must be one of {', '.join(LOG_FORMATS)}, got {settings.log_format!r}"
+                f"FRAUD_LOG_FORMAT: must be one of {', '.join(LOG_FORMATS)}, "
+                f"got {settings.log_format!r}"
             )
         return settings
 

@@ -67,7 +67,9 @@ def start_service(tmp_path: Path, model_dir: Path, timeout: float = 300.0) -> Se
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"fraud run exited with {process.returncode}:\n{log_path.read_text()[-5000:]}")
+            raise AssertionError(
+                f"fraud run exited with {process.returncode}:\n{log_path.read_text()[-5000:]}"
+            )
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return Service(url, process, log_path)

@@ -40,11 +40,17 @@ def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
     card = json.loads((small_model / "model.json").read_text())
     assert verdict["status"] == "scored"
     assert verdict["transaction_id"] == transaction_id
-    assert verdict["transaction"] == {**EXAMPLE, "transaction_id": transaction_id, "currency": "USD"}
+    assert verdict["transaction"] == {
+        **EXAMPLE,
+        "transaction_id": transaction_id,
+        "currency": "USD",
+    }
     assert 0.0 <= verdict["fraud_score"] <= 1.0
     expected = (
-        "decline" if verdict["fraud_score"] >= card["thresholds"]["decline"]
-        else "review" if verdict["fraud_score"] >= card["thresholds"]["review"]
+        "decline"
+        if verdict["fraud_score"] >= card["thresholds"]["decline"]
+        else "review"
+        if verdict["fraud_score"] >= card["thresholds"]["review"]
         else "approve"
     )
     assert verdict["decision"] == expected
@@ -71,7 +77,8 @@ def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
     assert invalid.status_code == 422
     assert invalid.json()["details"] == [{"field": "amount", "rule": "must be greater than 0"}]
     too_big = requests.post(
-        f"{service.url}/transaction", data=b"x" * (65 * 1024),
+        f"{service.url}/transaction",
+        data=b"x" * (65 * 1024),
         headers={"Content-Type": "application/json"},
     )
     assert too_big.status_code == 413 and too_big.json()["status"] == 413
@@ -82,9 +89,9 @@ def test_a_stopped_service_keeps_its_verdicts(service, tmp_path, small_model) ->
     from tests.e2e.conftest import start_service
 
     ids = [
-        requests.post(f"{service.url}/transaction", json={**EXAMPLE, "transaction_id": f"keep-{i}"}).json()[
-            "transaction_id"
-        ]
+        requests.post(
+            f"{service.url}/transaction", json={**EXAMPLE, "transaction_id": f"keep-{i}"}
+        ).json()["transaction_id"]
         for i in range(20)
     ]
     for transaction_id in ids:
@@ -94,7 +101,10 @@ def test_a_stopped_service_keeps_its_verdicts(service, tmp_path, small_model) ->
     again = start_service(tmp_path, small_model)
     try:
         for transaction_id in ids:
-            assert requests.get(f"{again.url}/transaction/{transaction_id}").json()["status"] == "scored"
+            assert (
+                requests.get(f"{again.url}/transaction/{transaction_id}").json()["status"]
+                == "scored"
+            )
     finally:
         stop_service(again)
 
@@ -116,3 +126,18 @@ def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
     assert {"average_precision", "roc_auc", "recall_at_1pct_fpr"} <= set(metrics)
     assert "Epoch 2/2" in result.stdout  # Keras' progress bar, one per epoch
     assert "average precision (PR-AUC)" in result.stdout
+
+
+def test_run_trains_the_default_model_when_there_is_none(tmp_path) -> None:
+    from tests.e2e.conftest import start_service
+
+    model_dir = tmp_path / "fresh-model"
+    service = start_service(tmp_path, model_dir)
+    try:
+        card = json.loads((model_dir / "model.json").read_text())
+        assert card["training_rows"] == 15_000
+        accepted = requests.post(f"{service.url}/transaction", json=EXAMPLE, timeout=5).json()
+        verdict = wait_for_verdict(service.url, accepted["transaction_id"])
+        assert verdict["model_version"] == card["version"]
+    finally:
+        assert stop_service(service) == 0

@@ -32,6 +32,9 @@ def test_the_domain_imports_nothing_but_the_standard_library_and_itself() -> Non
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and name.split(".")[:2] != ["fraud", "domain"]:
+                if top not in sys.stdlib_module_names and name.split(".")[:2] != [
+                    "fraud",
+                    "domain",
+                ]:
                     outside.add(f"{path.name}: {name}")
     assert not outside, sorted(outside)

@@ -39,7 +39,8 @@ def test_threshold_at_fpr_flags_no_more_legitimate_than_allowed() -> None:
     labels = [False] * 100 + [True] * 5
     scores = [i / 100 for i in range(100)] + [0.995] * 5
     threshold = threshold_at_fpr(labels, scores, 0.02)
-    flagged_legit = sum(1 for label, s in zip(labels, scores) if not label and s >= threshold)
+    pairs = zip(labels, scores, strict=True)
+    flagged_legit = sum(1 for label, score in pairs if not label and score >= threshold)
     assert flagged_legit == 2
     assert recall_at_fpr(labels, scores, 0.02) == 1.0
 

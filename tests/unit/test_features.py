@@ -55,12 +55,20 @@ def test_novelty_of_device_merchant_and_merchant_type() -> None:
         txn(1, minutes=5, device_type="desktop", merchant="Gadget Hub", merchant_type="online"),
         txn(2, minutes=10, device_type="desktop", merchant="Gadget Hub", merchant_type="online"),
     )
-    assert (vectors[1]["new_device"], vectors[1]["new_merchant"], vectors[1]["new_merchant_type"]) == (
+    assert (
+        vectors[1]["new_device"],
+        vectors[1]["new_merchant"],
+        vectors[1]["new_merchant_type"],
+    ) == (
         1.0,
         1.0,
         1.0,
     )
-    assert (vectors[2]["new_device"], vectors[2]["new_merchant"], vectors[2]["new_merchant_type"]) == (
+    assert (
+        vectors[2]["new_device"],
+        vectors[2]["new_merchant"],
+        vectors[2]["new_merchant_type"],
+    ) == (
         0.0,
         0.0,
         0.0,

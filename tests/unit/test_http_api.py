@@ -69,7 +69,11 @@ def test_a_clients_own_id_makes_the_call_idempotent(client, container) -> None:
     first = client.post("/transaction", json=payload(transaction_id="order-42"))
     second = client.post("/transaction", json=payload(transaction_id="order-42"))
     assert first.status_code == second.status_code == 202
-    assert second.get_json() == {"transaction_id": "order-42", "status": "pending", "duplicate": True}
+    assert second.get_json() == {
+        "transaction_id": "order-42",
+        "status": "pending",
+        "duplicate": True,
+    }
     assert len(container.bus().messages("transactions")) == 1
 
 
@@ -134,7 +138,7 @@ def test_the_dashboard_shows_counts_and_latest_transactions(client, container) -
     stats = client.get("/api/dashboard").get_json()
     assert stats["total"] == 3
     assert sum(stats["counts"][k] for k in ("approve", "review", "decline")) == 3
-    assert [row["transaction_id"] for row in stats["recent"]][0] == "d2"
+    assert stats["recent"][0]["transaction_id"] == "d2"
 
 
 def test_health_reports_the_database(client) -> None:

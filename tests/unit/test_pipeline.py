@@ -6,8 +6,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
-from fraud.application.record import RecordStage
 from fraud.application.envelopes import transaction_message
+from fraud.application.record import RecordStage
 from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, TransientFailure
 from fraud.domain.ports import OutgoingMessage, Topic
@@ -77,7 +77,7 @@ def test_a_poison_message_is_dead_lettered_and_the_next_one_still_scored(model, 
     pipeline.run_until_idle()
 
     letters = pipeline.bus.messages(Topic.DEAD_LETTERS)
-    assert [letter.value for letter in letters][0] == b"{not json"
+    assert letters[0].value == b"{not json"
     first, second = (letter.headers for letter in letters)
     assert first[dead_letters.STAGE] == "preprocess"
     assert first[dead_letters.SOURCE_TOPIC] == Topic.TRANSACTIONS
@@ -107,9 +107,10 @@ def test_replaying_the_same_messages_leaves_one_verdict_each(model, clock) -> No
     pipeline = embedded_pipeline(model, clock)
     pipeline.submit([txn(i, minutes=i) for i in range(10)])
     pipeline.run_until_idle()
-    pipeline.bus.publish(Topic.RESULTS, [
-        OutgoingMessage(m.key, m.value, m.headers) for m in pipeline.bus.messages(Topic.RESULTS)
-    ])
+    pipeline.bus.publish(
+        Topic.RESULTS,
+        [OutgoingMessage(m.key, m.value, m.headers) for m in pipeline.bus.messages(Topic.RESULTS)],
+    )
     pipeline.run_until_idle()
     with pipeline.store() as uow:
         counts = uow.verdicts.status_counts()
@@ -139,7 +140,11 @@ def test_a_transient_failure_is_retried_never_dead_lettered(model, clock) -> Non
         pipeline.run_until_idle()
     assert get(pipeline, "t1").status is Status.SCORED
     assert pipeline.bus.messages(Topic.DEAD_LETTERS) == []
-    assert [e["attempt"] for e in logs if e["event"] == "transient failure, retrying batch"] == [1, 2, 3]
+    assert [e["attempt"] for e in logs if e["event"] == "transient failure, retrying batch"] == [
+        1,
+        2,
+        3,
+    ]
 
 
 class BrokenScoreModel:
@@ -171,6 +176,8 @@ def test_every_log_line_about_a_transaction_names_it(model, clock) -> None:
     with capture_logs() as logs:
         pipeline.submit([txn(7)])
         pipeline.run_until_idle()
-    about = [entry for entry in logs if entry["event"] in ("transaction accepted", "verdict recorded")]
+    about = [
+        entry for entry in logs if entry["event"] in ("transaction accepted", "verdict recorded")
+    ]
     assert len(about) == 2
     assert all(entry["transaction_id"] == "t7" for entry in about)

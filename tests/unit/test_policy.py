@@ -10,8 +10,14 @@ from tests.factories import txn
 
 @pytest.mark.parametrize(
     ("score", "decision"),
-    [(0.0, Decision.APPROVE), (0.49, Decision.APPROVE), (0.5, Decision.REVIEW),
-     (0.89, Decision.REVIEW), (0.9, Decision.DECLINE), (1.0, Decision.DECLINE)],
+    [
+        (0.0, Decision.APPROVE),
+        (0.49, Decision.APPROVE),
+        (0.5, Decision.REVIEW),
+        (0.89, Decision.REVIEW),
+        (0.9, Decision.DECLINE),
+        (1.0, Decision.DECLINE),
+    ],
 )
 def test_thresholds_split_approve_review_decline(score: float, decision: Decision) -> None:
     assert ScoringPolicy(Thresholds(review=0.5, decline=0.9)).decide(score) is decision
@@ -25,8 +31,15 @@ def test_thresholds_must_be_ordered() -> None:
 def test_reasons_name_what_stands_out_strongest_first_and_at_most_three() -> None:
     history = [txn(i, minutes=60 * 24 * i, amount=40.0) for i in range(5)]
     burst = [
-        txn(10 + i, minutes=60 * 24 * 6 + i, amount=800.0, device_type="desktop",
-            merchant=f"Gadgets {i}", merchant_type="online", location_match=0)
+        txn(
+            10 + i,
+            minutes=60 * 24 * 6 + i,
+            amount=800.0,
+            device_type="desktop",
+            merchant=f"Gadgets {i}",
+            merchant_type="online",
+            location_match=0,
+        )
         for i in range(4)
     ]
     transactions = [*history, *burst]

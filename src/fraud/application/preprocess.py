@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 
@@ -37,7 +38,7 @@ class PreprocessStage:
         for message in batch:
             try:
                 transaction = Transaction.parse(
-                    decode_json(message), new_id=lambda m=message: _stable_id(m)
+                    decode_json(message), new_id=partial(_stable_id, message)
                 )
             except (MalformedMessage, InvalidTransaction) as error:
                 outbox.dead_letter(message, self.name, str(error))

@@ -8,7 +8,9 @@ from fraud.domain.assessment import Decision, TransactionRecord
 from fraud.domain.ports import UnitOfWorkFactory
 
 
-def get_transaction(unit_of_work: UnitOfWorkFactory, transaction_id: str) -> TransactionRecord | None:
+def get_transaction(
+    unit_of_work: UnitOfWorkFactory, transaction_id: str
+) -> TransactionRecord | None:
     with unit_of_work() as uow:
         return uow.verdicts.get(transaction_id)
 

@@ -68,7 +68,7 @@ class Backoff:
     maximum: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.maximum, self.initial * 2**attempt)
+        return min(self.maximum, self.initial * 2.0**attempt)
 
 
 class StageRunner:
@@ -97,8 +97,10 @@ class StageRunner:
             while not stop.is_set():
                 self.run_once(stop)
         except Exception:
-            log.exception("stage crashed; uncommitted messages are redelivered on restart",
-                          stage=self.stage.name)
+            log.exception(
+                "stage crashed; uncommitted messages are redelivered on restart",
+                stage=self.stage.name,
+            )
             raise
         finally:
             self.consumer.close()

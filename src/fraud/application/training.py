@@ -107,4 +107,3 @@ def fingerprint_of(examples: Sequence[LabelledTransaction]) -> str:
             f"{int(t.location_match)}|{int(example.is_fraud)}\n".encode()
         )
     return digest.hexdigest()
-

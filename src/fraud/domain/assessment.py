@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from fraud.domain.transaction import Transaction
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     APPROVE = "approve"
     REVIEW = "review"
     DECLINE = "decline"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PENDING = "pending"
     SCORED = "scored"
     FAILED = "failed"

@@ -35,7 +35,7 @@ class IdempotencyConflict(ValueError):
 
 
 class TransientFailure(RuntimeError):
-    """A failure that may pass by itself (database locked, broker away): retry, never dead-letter."""
+    """A failure that may pass by itself (a locked database, a broker away): retry, never DLQ."""
 
 
 class ModelNotFound(FileNotFoundError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class _Ranked:
-    """Scores sorted high to low, with cumulative true and false positives at each distinct score."""
+    """Scores high to low, with cumulative true and false positives at each distinct score."""
 
     thresholds: list[float]
     true_positives: list[int]

@@ -54,7 +54,6 @@ class ScoringPolicy:
                 self.thresholds.decline if decision is Decision.DECLINE else self.thresholds.review
             )
             reasons = [
-                f"model score {score:.2f} is at or above the {decision.value} "
-                f"threshold {line:.2f}"
+                f"model score {score:.2f} is at or above the {decision.value} threshold {line:.2f}"
             ]
         return decision, tuple(reasons)

@@ -124,4 +124,3 @@ def explain(transaction: Transaction, features: FeatureVector) -> list[str]:
     found = [hit for rule in RULES if (hit := rule(transaction, features)) is not None]
     found.sort(key=lambda hit: -hit[0])
     return [text for _, text in found]
-

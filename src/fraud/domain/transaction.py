@@ -70,13 +70,8 @@ class Transaction:
                 errors.append(FieldError(field, str(broken)))
                 return None
 
-        raw_id = data.get("transaction_id")
-        if raw_id is None:
-            if new_id is None:
-                errors.append(FieldError("transaction_id", "is required"))
-                transaction_id = None
-            else:
-                transaction_id = new_id()
+        if data.get("transaction_id") is None and new_id is not None:
+            transaction_id: str = new_id()
         else:
             transaction_id = check("transaction_id", _identifier)
         user_id = check("user_id", _identifier)

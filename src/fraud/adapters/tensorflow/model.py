@@ -32,6 +32,7 @@ class KerasScorer:
             input_signature=[tf.TensorSpec(shape=[None, len(FEATURE_NAMES)], dtype=tf.float32)],
             reduce_retracing=True,
         )
+        self._predict.get_concrete_function()  # trace now, not on the first transaction
 
     def score(self, features: Sequence[FeatureVector]) -> list[float]:
         return self.score_matrix(as_matrix(features)).tolist()

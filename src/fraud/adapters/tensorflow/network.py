@@ -9,21 +9,19 @@ training.
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+from keras import layers, ops
 
-from typing import Any  # noqa: E402
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import layers, ops  # noqa: E402
-
-from fraud.domain.features import FEATURES, Scale  # noqa: E402
+from fraud.domain.features import FEATURES, Scale
 
 NUMERIC_COLUMNS = [i for i, f in enumerate(FEATURES) if f.scale is not Scale.CATEGORY]
 LOG_COLUMNS = [i for i, f in enumerate(FEATURES) if f.scale is Scale.LOG]
-CATEGORY_COLUMNS = [(i, len(f.vocabulary)) for i, f in enumerate(FEATURES) if f.scale is Scale.CATEGORY]
+CATEGORY_COLUMNS = [
+    (i, len(f.vocabulary)) for i, f in enumerate(FEATURES) if f.scale is Scale.CATEGORY
+]
 
 
 def log_scaled(matrix: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A model directory: the saved Keras model, its card (version, thresholds, metrics) and features."""
+"""A model directory: the saved Keras model, its card (version, thresholds, metrics), features."""
 
 from __future__ import annotations
 

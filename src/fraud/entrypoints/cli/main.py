@@ -19,7 +19,6 @@ from fraud.settings import BadSetting, Settings
 log = structlog.get_logger("fraud.cli")
 
 
-
 class CliContext:
     """Settings read once, logging configured once, the container built on first use."""
 
@@ -83,10 +82,18 @@ def db_upgrade(ctx: CliContext, revision: str) -> None:
 
 
 @cli.command()
-@click.option("--samples", type=click.IntRange(min=100), default=None,
-              help=f"Train on this many simulated transactions [default: {DEFAULT_SAMPLES}].")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=100),
+    default=None,
+    help=f"Train on this many simulated transactions [default: {DEFAULT_SAMPLES}].",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @model_dir_option
