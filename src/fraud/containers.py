@@ -21,7 +21,7 @@ from fraud.application.score import ScoreStage
 from fraud.application.submit import SubmitTransactions
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.policy import ScoringPolicy
-from fraud.domain.ports import FraudModel, ModelStore, ModelTrainer
+from fraud.domain.ports import FraudModel, MessageBus, ModelStore, ModelTrainer
 from fraud.settings import Settings
 
 
@@ -31,6 +31,16 @@ def _engine(url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def _kafka_bus(bootstrap: str, topic_prefix: str) -> Iterator[MessageBus]:
+    from fraud.adapters.kafka.bus import KafkaBus
+
+    bus = KafkaBus(bootstrap, topic_prefix=topic_prefix)
+    try:
+        yield bus
+    finally:
+        bus.close()  # deliver what is in flight before the process ends
 
 
 def _model_store(directory: str) -> ModelStore:
@@ -66,6 +76,9 @@ class Container(containers.DeclarativeContainer):
     bus = providers.Selector(
         config.broker,
         memory=providers.Singleton(MemoryBus),
+        kafka=providers.Resource(
+            _kafka_bus, bootstrap=config.kafka_bootstrap, topic_prefix=config.topic_prefix
+        ),
     )
 
     model_store = providers.Singleton(_model_store, directory=config.model_dir)

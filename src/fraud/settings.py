@@ -21,6 +21,7 @@ class Settings:
     model_dir: str = "var/model"
     broker: str = "memory"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
     log_format: str = "auto"
     log_level: str = "info"
     batch_size: int = 500
@@ -51,6 +52,7 @@ class Settings:
             model_dir=text("MODEL_DIR", defaults.model_dir),
             broker=text("BROKER", defaults.broker).lower(),
             kafka_bootstrap=text("KAFKA_BOOTSTRAP", defaults.kafka_bootstrap),
+            topic_prefix=env.get("FRAUD_TOPIC_PREFIX", "").strip(),
             log_format=text("LOG_FORMAT", defaults.log_format).lower(),
             log_level=text("LOG_LEVEL", defaults.log_level).lower(),
             batch_size=number("BATCH_SIZE", defaults.batch_size, int),

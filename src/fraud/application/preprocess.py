@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import structlog
@@ -17,8 +17,8 @@ from fraud.application.envelopes import (
 )
 from fraud.application.stage import Outbox
 from fraud.domain.errors import InvalidTransaction
-from fraud.domain.features import BehaviourProfiles
-from fraud.domain.ports import Clock, Message, Topic
+from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles
+from fraud.domain.ports import AssignedPartition, Clock, Message, MessageBus, Topic
 from fraud.domain.transaction import Transaction, parse_instant
 
 log = structlog.get_logger(__name__)
@@ -37,9 +37,7 @@ class PreprocessStage:
         accepted: list[tuple[Transaction, datetime]] = []
         for message in batch:
             try:
-                transaction = Transaction.parse(
-                    decode_json(message), new_id=partial(_stable_id, message)
-                )
+                transaction = read_transaction(message)
             except (MalformedMessage, InvalidTransaction) as error:
                 outbox.dead_letter(message, self.name, str(error))
                 continue
@@ -50,6 +48,29 @@ class PreprocessStage:
             outbox.add(Topic.PREPROCESSED, preprocessed_message(transaction, received_at, features))
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
         return outbox
+
+    def restore(self, assigned: Sequence[AssignedPartition], bus: MessageBus) -> int:
+        """Rebuild the owned users' histories from the partitions' earlier transactions.
+
+        Only what was committed is replayed; what comes after is consumed as
+        usual. Transactions already observed are skipped, so a rebalance that
+        hands back a partition this worker had does not count anything twice.
+        """
+        since = self.clock.now() - timedelta(seconds=HISTORY_SPAN)
+        restored = 0
+        for partition in assigned:
+            history = bus.read_back(
+                partition.topic, partition.partition, since=since, until_offset=partition.resume_at
+            )
+            transactions = []
+            for message in history:
+                try:
+                    transactions.append(read_transaction(message))
+                except (MalformedMessage, InvalidTransaction):
+                    continue  # it went to the dead-letter topic when it first came
+            self.profiles.observe(transactions)
+            restored += len(transactions)
+        return restored
 
     def _received_at(self, message: Message) -> datetime:
         """When the service accepted it: the API's header, else the bus's timestamp."""
@@ -62,6 +83,11 @@ class PreprocessStage:
         if message.timestamp is not None:
             return datetime.fromtimestamp(message.timestamp, UTC)
         return self.clock.now()
+
+
+def read_transaction(message: Message) -> Transaction:
+    """A transaction from any producer, validated against the contract."""
+    return Transaction.parse(decode_json(message), new_id=partial(_stable_id, message))
 
 
 def _stable_id(message: Message) -> str:

@@ -10,17 +10,25 @@ messages that fail on their own go to the dead-letter topic.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 
 from fraud.application.dead_letters import dead_letter
 from fraud.application.envelopes import TRANSACTION_ID_HEADER
 from fraud.domain.errors import TransientFailure
-from fraud.domain.ports import Message, MessageBus, MessageConsumer, OutgoingMessage, Topic
+from fraud.domain.ports import (
+    AssignedPartition,
+    Message,
+    MessageBus,
+    MessageConsumer,
+    OutgoingMessage,
+    Topic,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +70,14 @@ class Stage(Protocol):
         """Process a batch; messages it cannot read go to the outbox as dead letters."""
 
 
+@runtime_checkable
+class StatefulStage(Stage, Protocol):
+    """A stage whose state is rebuilt from the log when it takes partitions over."""
+
+    def restore(self, assigned: Sequence[AssignedPartition], bus: MessageBus) -> int:
+        """Replay the history of newly owned partitions into the state; returns how many."""
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     initial: float = 0.05
@@ -89,6 +105,22 @@ class StageRunner:
         self.poll_timeout = poll_timeout
         self.backoff = backoff
         self.processed = 0
+        if isinstance(stage, StatefulStage):
+            consumer.on_assigned(lambda assigned: self._restore(stage, assigned))
+
+    def _restore(self, stage: StatefulStage, assigned: Sequence[AssignedPartition]) -> None:
+        mine = [p for p in assigned if p.topic in stage.topics]
+        if not mine:
+            return
+        started = time.monotonic()
+        restored = stage.restore(mine, self.bus)
+        log.info(
+            "state restored from the log",
+            stage=stage.name,
+            partitions=[f"{p.topic}[{p.partition}]@{p.resume_at}" for p in mine],
+            messages=restored,
+            seconds=round(time.monotonic() - started, 3),
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set; the batch in hand is finished and committed first."""

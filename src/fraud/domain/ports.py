@@ -5,7 +5,7 @@ Adapters implement these protocols; use cases receive them as arguments.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -46,7 +46,22 @@ class Message:
     timestamp: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AssignedPartition:
+    """A partition a consumer now owns, and the offset it resumes from (committed, or 0)."""
+
+    topic: str
+    partition: int
+    resume_at: int
+
+
+AssignmentListener = Callable[[Sequence[AssignedPartition]], None]
+
+
 class MessageConsumer(Protocol):
+    def on_assigned(self, listener: AssignmentListener) -> None:
+        """Have ``listener`` called with newly owned partitions, before their first message."""
+
     def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
         """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds for the first."""
 
@@ -61,6 +76,15 @@ class MessageBus(Protocol):
         """Returns once every message is durable; raises TransientFailure otherwise."""
 
     def consumer(self, group: str, topics: Sequence[str]) -> MessageConsumer: ...
+
+    def read_back(
+        self, topic: str, partition: int, *, since: datetime, until_offset: int
+    ) -> Iterator[Message]:
+        """The partition's messages accepted since ``since``, up to (excluding) ``until_offset``.
+
+        How a worker rebuilds per-partition state from the log when it takes a
+        partition over.
+        """
 
 
 class VerdictRepository(Protocol):

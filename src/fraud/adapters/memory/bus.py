@@ -11,10 +11,17 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from fraud.domain.ports import Message, OutgoingMessage, Topic
+from fraud.domain.ports import (
+    AssignedPartition,
+    AssignmentListener,
+    Message,
+    OutgoingMessage,
+    Topic,
+)
 
 
 @dataclass
@@ -64,6 +71,14 @@ class MemoryBus:
             state.members += 1
         return MemoryConsumer(self, group, tuple(topics))
 
+    def read_back(
+        self, topic: str, partition: int, *, since: datetime, until_offset: int
+    ) -> Iterator[Message]:
+        cutoff = since.timestamp()
+        with self._changed:
+            history = self._partitions_of(topic)[partition][:until_offset]
+        return (m for m in history if m.timestamp is None or m.timestamp >= cutoff)
+
     def end_offsets(self, topic: str) -> list[int]:
         with self._changed:
             return [len(log) for log in self._partitions_of(topic)]
@@ -106,8 +121,23 @@ class MemoryConsumer:
             for partition in range(bus.partitions)
         }
         self._closed = False
+        self._listener: AssignmentListener | None = None
+        self._announced = False
+
+    def on_assigned(self, listener: AssignmentListener) -> None:
+        self._listener = listener
 
     def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
+        if not self._announced:
+            # One member per group owns every partition, from the moment it first polls.
+            self._announced = True
+            if self._listener is not None:
+                self._listener(
+                    [
+                        AssignedPartition(topic, partition, position)
+                        for (topic, partition), position in self._position.items()
+                    ]
+                )
         deadline = time.monotonic() + timeout
         with self._bus._changed:
             while True:

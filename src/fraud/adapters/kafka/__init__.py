@@ -1,0 +1,1 @@
+"""Apache Kafka adapters (confluent-kafka): the message bus, consumers and topic administration."""

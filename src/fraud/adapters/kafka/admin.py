@@ -1,0 +1,63 @@
+"""Topic administration: the pipeline's four topics, created once, harmlessly re-run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from fraud.domain.ports import Topic
+
+DAY_MS = 24 * 3600 * 1000
+# The preprocess stage rebuilds 30 days of user history from `transactions`.
+RETENTION_MS = {
+    Topic.TRANSACTIONS: 35 * DAY_MS,
+    Topic.PREPROCESSED: 7 * DAY_MS,
+    Topic.RESULTS: 7 * DAY_MS,
+    Topic.DEAD_LETTERS: 30 * DAY_MS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicOutcome:
+    topic: str
+    created: bool
+    detail: str
+
+
+def create_topics(
+    bootstrap: str,
+    *,
+    partitions: int = 6,
+    replication: int = 1,
+    retention_ms: int | None = None,
+    topics: Sequence[str] = Topic.ALL,
+    prefix: str = "",
+    timeout_s: float = 30.0,
+) -> list[TopicOutcome]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    requests = [
+        NewTopic(
+            prefix + topic,
+            num_partitions=partitions,
+            replication_factor=replication,
+            config={
+                "retention.ms": str(retention_ms or RETENTION_MS.get(topic, 7 * DAY_MS)),
+                "min.insync.replicas": str(min(2, replication)),
+            },
+        )
+        for topic in topics
+    ]
+    outcomes = []
+    for topic, future in admin.create_topics(requests, request_timeout=timeout_s).items():
+        try:
+            future.result()
+            outcomes.append(TopicOutcome(topic, True, f"created with {partitions} partitions"))
+        except KafkaException as error:
+            kafka_error = error.args[0]
+            if kafka_error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            outcomes.append(TopicOutcome(topic, False, "already exists"))
+    return outcomes

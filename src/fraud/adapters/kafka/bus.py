@@ -1,0 +1,137 @@
+"""The message bus on Apache Kafka (confluent-kafka / librdkafka).
+
+Producing: idempotent, ``acks=all``, keyed by user, asynchronous within a batch
+and flushed once per batch; a delivery failure raises ``TransientFailure`` so
+the caller retries instead of believing the batch is safe.
+
+Consuming: batches, offsets committed explicitly and only after the batch's
+output is durable (the stage loop calls ``commit`` after publishing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka import Message as KafkaMessage
+
+from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
+from fraud.adapters.kafka.settings import consumer_config, producer_config
+from fraud.domain.errors import TransientFailure
+from fraud.domain.ports import Message, OutgoingMessage
+
+log = structlog.get_logger(__name__)
+
+DELIVERY_TIMEOUT_S = 30.0
+
+
+class KafkaBus:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "fraud",
+        topic_prefix: str = "",
+        delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic_prefix = topic_prefix
+        self.client_id = client_id
+        self.delivery_timeout_s = delivery_timeout_s
+        self._producer = Producer(producer_config(bootstrap, client_id))
+
+    def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, _: KafkaMessage) -> None:
+            if error is not None:
+                failures.append(error.str())
+
+        physical = self.topic_prefix + topic
+        for message in messages:
+            self._produce(physical, message, delivered)
+        pending = self._producer.flush(self.delivery_timeout_s)
+        if pending or failures:
+            reason = failures[0] if failures else f"{pending} messages still in flight"
+            raise TransientFailure(
+                f"publishing {len(messages)} messages to {topic} failed: {reason}"
+            )
+
+    def _produce(self, topic: str, message: OutgoingMessage, delivered: Any) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=message.value,
+                    key=message.key.encode("utf-8") if message.key is not None else None,
+                    headers=[
+                        (name, value.encode("utf-8")) for name, value in message.headers.items()
+                    ],
+                    on_delivery=delivered,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.05)  # the local queue is full: let deliveries drain
+            except KafkaException as error:
+                raise TransientFailure(f"cannot produce to {topic}: {error}") from error
+
+    def consumer(self, group: str, topics: Sequence[str]) -> KafkaMessageConsumer:
+        config = consumer_config(self.bootstrap, group, self.client_id)
+        return KafkaMessageConsumer(Consumer(config), list(topics), self.topic_prefix)
+
+    def read_back(
+        self, topic: str, partition: int, *, since: datetime, until_offset: int
+    ) -> Iterator[Message]:
+        """Reads with a group-less consumer of its own, so the group's offsets stay untouched."""
+        if until_offset <= 0:
+            return iter(())
+        reader = Consumer(
+            consumer_config(
+                self.bootstrap, f"{self.client_id}-reader-{uuid.uuid4().hex}", self.client_id
+            )
+        )
+        return _read_range(reader, self.topic_prefix, topic, partition, since, until_offset)
+
+    def close(self) -> None:
+        remaining = self._producer.flush(self.delivery_timeout_s)
+        if remaining:
+            log.error("messages not delivered at shutdown", count=remaining)
+
+
+def _read_range(
+    reader: Consumer, prefix: str, topic: str, partition: int, since: datetime, until_offset: int
+) -> Iterator[Message]:
+    try:
+        (start,) = reader.offsets_for_times(
+            [TopicPartition(prefix + topic, partition, int(since.timestamp() * 1000))], timeout=10
+        )
+        if start.offset < 0:
+            return  # nothing was accepted since then
+        reader.assign([TopicPartition(prefix + topic, partition, start.offset)])
+        idle_polls = 0
+        while idle_polls < 20:
+            batch = reader.consume(1000, 0.5)
+            if not batch:
+                idle_polls += 1
+                continue
+            idle_polls = 0
+            for raw in batch:
+                if raw.error() is not None:
+                    continue
+                if raw.offset() >= until_offset:
+                    return
+                yield to_domain(raw, prefix)
+                if raw.offset() + 1 >= until_offset:
+                    return
+    finally:
+        reader.close()

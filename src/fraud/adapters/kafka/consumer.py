@@ -1,0 +1,116 @@
+"""A group member that hands out batches and commits exactly what it handed out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Message as KafkaMessage
+
+from fraud.domain.errors import TransientFailure
+from fraud.domain.ports import AssignedPartition, AssignmentListener, Message
+
+log = structlog.get_logger(__name__)
+
+COMMITTED_LOOKUP_TIMEOUT_S = 10.0
+
+
+def to_domain(raw: KafkaMessage, prefix: str = "") -> Message:
+    """The message as the core sees it: text key and headers, the topic's logical name."""
+    key = raw.key()
+    _, timestamp_ms = raw.timestamp()
+    return Message(
+        topic=raw.topic().removeprefix(prefix),
+        partition=raw.partition(),
+        offset=raw.offset(),
+        key=key.decode("utf-8", errors="replace") if key is not None else None,
+        value=raw.value() or b"",
+        headers={
+            name: (value or b"").decode("utf-8", errors="replace")
+            for name, value in (raw.headers() or [])
+        },
+        timestamp=timestamp_ms / 1000.0 if timestamp_ms > 0 else None,
+    )
+
+
+class KafkaMessageConsumer:
+    def __init__(self, consumer: Consumer, topics: list[str], prefix: str = "") -> None:
+        self._consumer = consumer
+        self._topics = topics
+        self._prefix = prefix
+        self._listener: AssignmentListener | None = None
+        # Next offset to commit per partition: one past the last message handed out.
+        self._pending: dict[tuple[str, int], int] = {}
+        self._closed = False
+        consumer.subscribe(
+            [prefix + topic for topic in topics],
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            on_lost=self._revoked,
+        )
+
+    def on_assigned(self, listener: AssignmentListener) -> None:
+        self._listener = listener
+
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
+        batch: list[Message] = []
+        for raw in self._consumer.consume(max_messages, timeout):
+            error = raw.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error", error=error.str(), topics=self._topics)
+                continue
+            batch.append(to_domain(raw, self._prefix))
+            self._pending[(raw.topic(), raw.partition())] = raw.offset() + 1
+        return batch
+
+    def commit(self) -> None:
+        if not self._pending:
+            return
+        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._pending.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            kafka_error = error.args[0] if error.args else None
+            if isinstance(kafka_error, KafkaError) and kafka_error.code() in (
+                KafkaError.REBALANCE_IN_PROGRESS,
+                KafkaError.ILLEGAL_GENERATION,
+                KafkaError.UNKNOWN_MEMBER_ID,
+            ):
+                # The partitions moved on: their new owner re-reads from the last commit.
+                log.warning("commit refused after a rebalance", error=str(error))
+                self._pending.clear()
+                return
+            raise TransientFailure(f"commit failed: {error}") from error
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Leave the group at once, so partitions move without waiting for a session timeout."""
+        if not self._closed:
+            self._closed = True
+            self._consumer.close()
+
+    def _assigned(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        if not partitions:
+            return
+        committed = consumer.committed(list(partitions), timeout=COMMITTED_LOOKUP_TIMEOUT_S)
+        assigned = [
+            AssignedPartition(
+                p.topic.removeprefix(self._prefix), p.partition, p.offset if p.offset >= 0 else 0
+            )
+            for p in committed
+        ]
+        log.info(
+            "partitions assigned",
+            partitions=[f"{p.topic}[{p.partition}]@{p.resume_at}" for p in assigned],
+        )
+        if self._listener is not None:
+            self._listener(assigned)
+
+    def _revoked(self, _: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        for p in partitions:
+            self._pending.pop((p.topic, p.partition), None)
+        log.info("partitions revoked", partitions=[f"{p.topic}[{p.partition}]" for p in partitions])
