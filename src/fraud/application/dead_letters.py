@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from fraud.domain.ports import Message, OutgoingMessage
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from fraud.domain.ports import Message, MessageBus, OutgoingMessage
+
+DLQ_HEADER_PREFIX = "dlq."
 SOURCE_TOPIC = "dlq.source.topic"
 SOURCE_PARTITION = "dlq.source.partition"
 SOURCE_OFFSET = "dlq.source.offset"
@@ -25,3 +30,49 @@ def dead_letter(message: Message, stage: str, error: str) -> OutgoingMessage:
         }
     )
     return OutgoingMessage(key=message.key, value=message.value, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterView:
+    """A dead letter as an operator reads it."""
+
+    partition: int
+    offset: int
+    stage: str
+    source: str
+    error: str
+    transaction_id: str | None
+    preview: str
+
+
+def describe(letter: Message, preview_length: int = 160) -> DeadLetterView:
+    headers = letter.headers
+    source = (
+        f"{headers.get(SOURCE_TOPIC, '?')}[{headers.get(SOURCE_PARTITION, '?')}]"
+        f"@{headers.get(SOURCE_OFFSET, '?')}"
+    )
+    text = letter.value.decode("utf-8", errors="replace")
+    return DeadLetterView(
+        partition=letter.partition,
+        offset=letter.offset,
+        stage=headers.get(STAGE, "?"),
+        source=source,
+        error=headers.get(ERROR, "?"),
+        transaction_id=headers.get("transaction_id"),
+        preview=text if len(text) <= preview_length else text[:preview_length] + "...",
+    )
+
+
+def replay_dead_letters(bus: MessageBus, letters: Sequence[Message]) -> int:
+    """Publish each letter's original bytes and headers back to the topic it came from."""
+    by_topic: dict[str, list[OutgoingMessage]] = defaultdict(list)
+    for letter in letters:
+        source = letter.headers.get(SOURCE_TOPIC)
+        if not source:
+            where = f"{letter.partition}:{letter.offset}"
+            raise ValueError(f"dead letter {where} names no source topic")
+        headers = {k: v for k, v in letter.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)}
+        by_topic[source].append(OutgoingMessage(letter.key, letter.value, headers))
+    for topic, messages in by_topic.items():
+        bus.publish(topic, messages)
+    return sum(len(messages) for messages in by_topic.values())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -33,6 +33,7 @@ from fraud.domain.ports import Message, OutgoingMessage
 log = structlog.get_logger(__name__)
 
 DELIVERY_TIMEOUT_S = 30.0
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 class KafkaBus:
@@ -95,12 +96,34 @@ class KafkaBus:
         """Reads with a group-less consumer of its own, so the group's offsets stay untouched."""
         if until_offset <= 0:
             return iter(())
-        reader = Consumer(
-            consumer_config(
-                self.bootstrap, f"{self.client_id}-reader-{uuid.uuid4().hex}", self.client_id
-            )
-        )
-        return _read_range(reader, self.topic_prefix, topic, partition, since, until_offset)
+        return _read_range(self._reader(), self.topic_prefix, topic, partition, since, until_offset)
+
+    def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
+        """Everything the topic holds now, partition by partition (for operators' tools)."""
+        physical = self.topic_prefix + topic
+        reader = self._reader()
+        try:
+            metadata = reader.list_topics(physical, timeout=10).topics[physical]
+            if metadata.error is not None:
+                raise KafkaException(metadata.error)
+            ends = {
+                partition: reader.get_watermark_offsets(
+                    TopicPartition(physical, partition), timeout=10
+                )[1]
+                for partition in sorted(metadata.partitions)
+            }
+        finally:
+            reader.close()
+        found: list[Message] = []
+        for partition, end in ends.items():
+            found.extend(self.read_back(topic, partition, since=_EPOCH, until_offset=end))
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        return found
+
+    def _reader(self) -> Consumer:
+        group = f"{self.client_id}-reader-{uuid.uuid4().hex}"  # never commits, never joins
+        return Consumer(consumer_config(self.bootstrap, group, self.client_id))
 
     def close(self) -> None:
         remaining = self._producer.flush(self.delivery_timeout_s)

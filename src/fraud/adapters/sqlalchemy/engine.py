@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
+SQLITE_BEGIN_OPTION = "sqlite_begin"  # execution option: "IMMEDIATE" or "EXCLUSIVE"
 
 
 def create_engine_for(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
@@ -65,4 +66,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a transaction that reads and then
+        # writes (a migration) would otherwise fail at once when another process
+        # writes, because SQLite cannot wait for a lock upgrade.
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())

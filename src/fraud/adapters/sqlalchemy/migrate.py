@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.engine import SQLITE_BEGIN_OPTION, create_engine_for
 
 MIGRATIONS_FOLDER = "migrations"
 # How a found migrations/ proves it is this project's and not another Alembic project's.
@@ -107,8 +107,10 @@ def _alembic(url: str, migrations: str | Path | None) -> Iterator[Config]:
     config = _config(migrations)
     engine = create_engine_for(url)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            yield config
+        with engine.connect() as connection:
+            connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            with connection.begin():
+                config.attributes["connection"] = connection
+                yield config
     finally:
         engine.dispose()

@@ -12,28 +12,12 @@ from typing import Any
 import click
 import structlog
 
-from fraud.containers import Container, build_container
+from fraud.entrypoints.cli.context import CliContext, pass_context
+from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.training import DEFAULT_EPOCHS, DEFAULT_SAMPLES
 from fraud.settings import BadSetting, Settings
 
 log = structlog.get_logger("fraud.cli")
-
-
-class CliContext:
-    """Settings read once, logging configured once, the container built on first use."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._container: Container | None = None
-
-    @property
-    def container(self) -> Container:
-        if self._container is None:
-            self._container = build_container(self.settings)
-        return self._container
-
-
-pass_context = click.make_pass_decorator(CliContext)
 
 
 def model_dir_option(command: Any) -> Any:
@@ -197,9 +181,16 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
             "FRAUD_BROKER=memory nothing would consume what it accepts. Set FRAUD_BROKER=kafka, "
             "or use `fraud run` for the API and pipeline in one process."
         )
+    from fraud.adapters.sqlalchemy.migrate import upgrade
     from fraud.entrypoints.http.server import serve_with_gunicorn
 
+    upgrade(ctx.settings.database_url)  # once, before the workers fork
     serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+
+
+cli.add_command(topics)
+cli.add_command(worker)
+cli.add_command(dlq)
 
 
 def main() -> None:

@@ -22,7 +22,9 @@ def consumer_group(stage: str, prefix: str = "fraud") -> str:
 class Pipeline:
     """The chosen stages, each a ``StageRunner`` on its own thread."""
 
-    def __init__(self, container: Container, stages: Iterable[str] = STAGES) -> None:
+    def __init__(
+        self, container: Container, stages: Iterable[str] = STAGES, *, group_prefix: str = "fraud"
+    ) -> None:
         self.container = container
         self.stop_event = threading.Event()
         settings = container.config()
@@ -38,21 +40,31 @@ class Pipeline:
             self.runners.append(
                 StageRunner(
                     stage,
-                    bus.consumer(consumer_group(name), stage.topics),
+                    bus.consumer(consumer_group(name, group_prefix), stage.topics),
                     bus,
                     batch_size=settings["batch_size"],
                     poll_timeout=settings["poll_timeout_s"],
                 )
             )
         self.threads: list[threading.Thread] = []
+        self.failures: list[str] = []
 
     def start(self) -> None:
         for runner in self.runners:
             thread = threading.Thread(
-                target=runner.run, args=(self.stop_event,), name=f"stage-{runner.stage.name}"
+                target=self._run, args=(runner,), name=f"stage-{runner.stage.name}"
             )
             thread.start()
             self.threads.append(thread)
+
+    def _run(self, runner: StageRunner) -> None:
+        try:
+            runner.run(self.stop_event)
+        except Exception:  # logged by the runner; the worker reports it and exits non-zero
+            self.failures.append(runner.stage.name)
+
+    def stopped_cleanly(self) -> bool:
+        return not self.failures
 
     def alive(self) -> bool:
         return bool(self.threads) and all(thread.is_alive() for thread in self.threads)

@@ -8,6 +8,8 @@ import structlog
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from fraud.domain.errors import TransientFailure
+
 log = structlog.get_logger(__name__)
 
 
@@ -33,6 +35,13 @@ def register_error_handlers(app: Flask) -> None:
     def api_error(error: ApiError) -> Response:
         log.info("request refused", status=error.status, error=error.message)
         return _body(error.status, error.message, error.details)
+
+    @app.errorhandler(TransientFailure)
+    def unavailable(error: TransientFailure) -> Response:
+        log.warning("request could not be completed now", error=str(error))
+        response = _body(503, "temporarily unavailable, retry shortly; nothing was lost")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -1,0 +1,167 @@
+"""Commands for the Kafka deployment: topics, workers and the dead-letter topic."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import click
+import structlog
+
+from fraud.domain.ports import Topic
+from fraud.entrypoints.cli.context import CliContext, pass_context
+
+log = structlog.get_logger("fraud.cli")
+
+STAGE_CHOICES = ("preprocess", "score", "record", "all")
+
+
+def _require_kafka(ctx: CliContext, command: str) -> None:
+    if ctx.settings.broker != "kafka":
+        raise click.UsageError(
+            f"`fraud {command}` works on Kafka: set FRAUD_BROKER=kafka "
+            f"(and FRAUD_KAFKA_BOOTSTRAP, default 127.0.0.1:9092)"
+        )
+
+
+@click.group()
+def topics() -> None:
+    """The pipeline's Kafka topics."""
+
+
+@topics.command("create")
+@click.option("--partitions", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option("--replication", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--retention-hours",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Retention of every topic [default: 35 days for transactions, which the preprocess "
+    "stage replays to rebuild user history; 7 days for the others; 30 for dead letters].",
+)
+@pass_context
+def topics_create(
+    ctx: CliContext, partitions: int, replication: int, retention_hours: int | None
+) -> None:
+    """Create transactions, preprocessed-transactions, fraud-results and fraud-dlq (idempotent)."""
+    from fraud.adapters.kafka.admin import create_topics
+
+    outcomes = create_topics(
+        ctx.settings.kafka_bootstrap,
+        partitions=partitions,
+        replication=replication,
+        retention_ms=retention_hours * 3600 * 1000 if retention_hours else None,
+        prefix=ctx.settings.topic_prefix,
+    )
+    for outcome in outcomes:
+        click.echo(f"{outcome.topic}: {outcome.detail}")
+
+
+@click.command()
+@click.option("--stage", type=click.Choice(STAGE_CHOICES), default="all", show_default=True)
+@click.option(
+    "--group",
+    default="fraud",
+    show_default=True,
+    help="Consumer group prefix: each stage joins GROUP-<stage>.",
+)
+@pass_context
+def worker(ctx: CliContext, stage: str, group: str) -> None:
+    """Pipeline stage(s) consuming from Kafka; start several for more throughput."""
+    from fraud.adapters.sqlalchemy.migrate import upgrade
+    from fraud.entrypoints.consumer.pipeline import STAGES, Pipeline
+
+    _require_kafka(ctx, "worker")
+    stages = STAGES if stage == "all" else (stage,)
+    container = ctx.container
+    if "record" in stages:
+        upgrade(ctx.settings.database_url)
+    container.init_resources()
+    if "score" in stages:
+        container.model()  # load before joining the group, not on the first batch
+    pipeline = Pipeline(container, stages, group_prefix=group)
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        log.info("stopping: finishing the batch in hand", signal=signal.Signals(signum).name)
+        pipeline.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    pipeline.start()
+    log.info(
+        "worker started", stages=list(stages), group=group, bootstrap=ctx.settings.kafka_bootstrap
+    )
+    try:
+        while pipeline.alive() and not pipeline.stop_event.wait(1.0):
+            pass
+    finally:
+        pipeline.stop()
+        container.shutdown_resources()
+    if not pipeline.stopped_cleanly():
+        raise click.ClickException("a stage stopped on an error; see the log")
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect and replay the dead-letter topic."""
+
+
+@dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@pass_context
+def dlq_list(ctx: CliContext, limit: int) -> None:
+    """What is in fraud-dlq and why."""
+    from fraud.application.dead_letters import describe
+
+    _require_kafka(ctx, "dlq list")
+    letters = ctx.container.bus().read_topic(Topic.DEAD_LETTERS, limit=limit)
+    if not letters:
+        click.echo("fraud-dlq is empty")
+    for view in map(describe, letters):
+        click.echo(
+            f"{view.partition}:{view.offset}  stage={view.stage}  from={view.source}  "
+            f"transaction_id={view.transaction_id or '-'}\n"
+            f"    error: {view.error}\n    value: {view.preview}"
+        )
+    ctx.container.shutdown_resources()
+
+
+@dlq.command("replay")
+@click.option(
+    "--offset",
+    "offsets",
+    multiple=True,
+    metavar="PARTITION:OFFSET",
+    help="A dead letter to replay (repeatable), as `fraud dlq list` shows it.",
+)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+@pass_context
+def dlq_replay(ctx: CliContext, offsets: tuple[str, ...], replay_all: bool) -> None:
+    """Send dead letters back to the topic they came from, once what broke them is fixed."""
+    from fraud.application.dead_letters import replay_dead_letters
+
+    _require_kafka(ctx, "dlq replay")
+    if not offsets and not replay_all:
+        raise click.UsageError("name dead letters with --offset PARTITION:OFFSET, or use --all")
+    wanted = {_position(text) for text in offsets}
+    bus = ctx.container.bus()
+    letters = bus.read_topic(Topic.DEAD_LETTERS)
+    chosen = [m for m in letters if replay_all or (m.partition, m.offset) in wanted]
+    missing = wanted - {(m.partition, m.offset) for m in chosen}
+    if missing:
+        raise click.ClickException(
+            "no dead letter at " + ", ".join(f"{p}:{o}" for p, o in sorted(missing))
+        )
+    replayed = replay_dead_letters(bus, chosen)
+    ctx.container.shutdown_resources()
+    click.echo(f"replayed {replayed} dead letters to their source topics")
+
+
+def _position(text: str) -> tuple[int, int]:
+    try:
+        partition, offset = text.split(":")
+        return int(partition), int(offset)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not PARTITION:OFFSET", param_hint="--offset"
+        ) from None
