@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import FRAUD, fraud_env, stop_service
 from tests.factories import EXAMPLE
+from tests.processes import FRAUD, fraud_env, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,6 @@ def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
 
 
 def test_a_stopped_service_keeps_its_verdicts(service, tmp_path, small_model) -> None:
-    from tests.e2e.conftest import start_service
 
     ids = [
         requests.post(
@@ -129,7 +128,6 @@ def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
 
 
 def test_run_trains_the_default_model_when_there_is_none(tmp_path) -> None:
-    from tests.e2e.conftest import start_service
 
     model_dir = tmp_path / "fresh-model"
     service = start_service(tmp_path, model_dir)

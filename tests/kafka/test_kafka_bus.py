@@ -58,4 +58,6 @@ def test_read_back_returns_a_partitions_history_up_to_an_offset(kafka_bus) -> No
     history = list(kafka_bus.read_back(Topic.TRANSACTIONS, partition, since=since, until_offset=6))
     assert [m.value for m in history] == [f"m{i}".encode() for i in range(6)]
     assert all(m.topic == Topic.TRANSACTIONS for m in history)
-    assert list(kafka_bus.read_back(Topic.TRANSACTIONS, partition, since=since, until_offset=0)) == []
+    assert (
+        list(kafka_bus.read_back(Topic.TRANSACTIONS, partition, since=since, until_offset=0)) == []
+    )

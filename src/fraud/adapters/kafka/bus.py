@@ -121,6 +121,22 @@ class KafkaBus:
                 return found[:limit]
         return found
 
+    def lag(self, group: str, topic: str) -> int:
+        """Messages on ``topic`` that ``group`` has not committed yet (all partitions)."""
+        physical = self.topic_prefix + topic
+        probe = Consumer(consumer_config(self.bootstrap, group, self.client_id))
+        try:
+            metadata = probe.list_topics(physical, timeout=10).topics[physical]
+            partitions = [TopicPartition(physical, p) for p in sorted(metadata.partitions)]
+            committed = probe.committed(partitions, timeout=10)
+            total = 0
+            for position in committed:
+                low, high = probe.get_watermark_offsets(position, timeout=10)
+                total += high - (position.offset if position.offset >= 0 else low)
+            return total
+        finally:
+            probe.close()
+
     def _reader(self) -> Consumer:
         group = f"{self.client_id}-reader-{uuid.uuid4().hex}"  # never commits, never joins
         return Consumer(consumer_config(self.bootstrap, group, self.client_id))

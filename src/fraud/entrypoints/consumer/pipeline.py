@@ -26,6 +26,7 @@ class Pipeline:
         self, container: Container, stages: Iterable[str] = STAGES, *, group_prefix: str = "fraud"
     ) -> None:
         self.container = container
+        self.group_prefix = group_prefix
         self.stop_event = threading.Event()
         settings = container.config()
         factories: dict[str, Callable[[], Stage]] = {

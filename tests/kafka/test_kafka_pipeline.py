@@ -1,0 +1,170 @@
+"""The whole pipeline on a real broker: API -> three stages -> SQLite, dead letters, replays,
+state that survives a worker change."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.application import dead_letters
+from fraud.application.envelopes import transaction_message
+from fraud.application.queries import get_transaction
+from fraud.containers import Container, build_container
+from fraud.domain.ports import OutgoingMessage, Topic
+from fraud.entrypoints.consumer.pipeline import STAGES, Pipeline, consumer_group
+from fraud.entrypoints.http.app import create_app
+from fraud.settings import Settings
+from tests.factories import EXAMPLE, txn
+from tests.kafka.conftest import make_topics
+
+
+@pytest.fixture
+def settings(kafka_bootstrap, prefix, tmp_path, small_model) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'fraud.db'}",
+        model_dir=str(small_model),
+        broker="kafka",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+    )
+
+
+@pytest.fixture
+def container(settings, kafka_bootstrap, prefix) -> Iterator[Container]:
+    make_topics(kafka_bootstrap, prefix, partitions=3)
+    upgrade(settings.database_url)
+    container = build_container(settings)
+    container.init_resources()
+    yield container
+    container.unwire()
+    container.shutdown_resources()
+
+
+@pytest.fixture
+def pipeline(container) -> Iterator[Pipeline]:
+    running = Pipeline(container, group_prefix=f"g{uuid.uuid4().hex[:6]}")
+    running.start()
+    yield running
+    running.stop()
+
+
+def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def scored(container, transaction_id):
+    record = get_transaction(container.unit_of_work(), transaction_id)
+    return record if record is not None and record.status.value == "scored" else None
+
+
+def test_api_to_three_stages_to_the_database(container, pipeline) -> None:
+    client = create_app(container).test_client()
+    response = client.post("/transaction", json=EXAMPLE)
+    assert response.status_code == 202
+    transaction_id = response.get_json()["transaction_id"]
+
+    wait_until(lambda: scored(container, transaction_id), what="the verdict")
+    verdict = client.get(f"/transaction/{transaction_id}").get_json()
+    assert verdict["status"] == "scored"
+    assert verdict["decision"] in ("approve", "review", "decline")
+    assert verdict["model_version"] == container.model().info.version
+    assert verdict["latency_ms"] > 0
+
+    results = container.bus().read_topic(Topic.RESULTS)
+    (result,) = [m for m in results if m.headers.get("transaction_id") == transaction_id]
+    assert result.key == "user123"
+    assert json.loads(result.value)["assessment"]["fraud_score"] == pytest.approx(
+        verdict["fraud_score"], abs=1e-6
+    )
+
+
+def test_a_poison_message_lands_in_the_dlq_and_the_next_good_one_is_scored(
+    container, pipeline
+) -> None:
+    bus = container.bus()
+    bus.publish(
+        Topic.TRANSACTIONS,
+        [
+            OutgoingMessage("mallory", b"\x00\x01 definitely not json"),
+            OutgoingMessage("mallory", json.dumps({**EXAMPLE, "amount": "lots"}).encode()),
+            transaction_message(txn(1, user_id="mallory"), container.clock().now()),
+        ],
+    )
+    wait_until(lambda: scored(container, "t1"), what="the good message's verdict")
+    letters = wait_until(
+        lambda: len(found := bus.read_topic(Topic.DEAD_LETTERS)) == 2 and found,
+        what="two dead letters",
+    )
+    garbage, invalid = sorted(letters, key=lambda m: int(m.headers[dead_letters.SOURCE_OFFSET]))
+    assert garbage.value == b"\x00\x01 definitely not json"
+    assert garbage.headers[dead_letters.STAGE] == "preprocess"
+    assert garbage.headers[dead_letters.SOURCE_TOPIC] == Topic.TRANSACTIONS
+    assert garbage.headers[dead_letters.ERROR].startswith("value is not")
+    assert invalid.headers[dead_letters.ERROR] == "amount: must be a number"
+
+
+def test_replaying_the_same_messages_twice_leaves_one_verdict_each(container, pipeline) -> None:
+    bus = container.bus()
+    client = create_app(container).test_client()
+    ids = [
+        client.post(
+            "/transaction", json={**EXAMPLE, "transaction_id": f"r{i}", "user_id": f"u{i % 5}"}
+        ).get_json()["transaction_id"]
+        for i in range(30)
+    ]
+    wait_until(lambda: all(scored(container, i) for i in ids), what="30 verdicts")
+    first = {i: scored(container, i).assessment.fraud_score for i in ids}
+
+    originals = bus.read_topic(Topic.TRANSACTIONS)
+    for _ in range(2):
+        bus.publish(
+            Topic.TRANSACTIONS, [OutgoingMessage(m.key, m.value, m.headers) for m in originals]
+        )
+    record_group = consumer_group("record", pipeline.group_prefix)
+    wait_until(lambda: len(bus.read_topic(Topic.RESULTS)) == 90, what="90 results")
+    wait_until(lambda: bus.lag(record_group, Topic.RESULTS) == 0, what="the record stage")
+
+    with container.unit_of_work()() as uow:
+        counts = uow.verdicts.status_counts()
+    assert sum(counts.values()) == 30 and counts["pending"] == 0
+    assert {i: scored(container, i).assessment.fraud_score for i in ids} == pytest.approx(first)
+
+
+def test_user_history_survives_a_change_of_worker(container, settings) -> None:
+    group = f"g{uuid.uuid4().hex[:6]}"
+    bus = container.bus()
+    now = container.clock().now()
+    burst = [txn(i, minutes=i, user_id="carol") for i in range(5)]
+    bus.publish(Topic.TRANSACTIONS, [transaction_message(t, now) for t in burst])
+
+    first = Pipeline(container, ("preprocess",), group_prefix=group)
+    first.start()
+    wait_until(lambda: first.runners[0].processed == 5, what="the first worker")
+    first.stop()
+
+    # A new worker (fresh state) takes the partition over and must know carol's burst.
+    successor = build_container(settings)
+    successor.init_resources()
+    second = Pipeline(successor, STAGES, group_prefix=group)
+    second.start()
+    try:
+        bus.publish(
+            Topic.TRANSACTIONS, [transaction_message(txn(5, minutes=5, user_id="carol"), now)]
+        )
+        record = wait_until(lambda: scored(successor, "t5"), what="the sixth verdict")
+    finally:
+        second.stop()
+        successor.shutdown_resources()
+    assert record.features["count_10m"] == 5
+    assert record.features["no_history"] == 0.0
