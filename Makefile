@@ -1,4 +1,4 @@
-# fraud: make run (the service on http://127.0.0.1:5000) and make test (the whole suite).
+# fraud: `make run` serves http://127.0.0.1:5000; `make test` runs the whole suite.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -6,8 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+MODEL_DIR ?= var/model
+KAFKA_PORT ?= 9092
+# The tests get a broker of their own, on another port and from empty storage.
+TEST_KAFKA_PORT ?= 19092
 
-.PHONY: install run test unit lint clean
+.PHONY: install system-deps run run-kafka kafka-up kafka-down test unit lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,18 +21,44 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# kcat (a Kafka client nobody here wrote) for the tests; Java and Maven run the local broker.
+system-deps:
+	@command -v java >/dev/null && command -v mvn >/dev/null || \
+	  { echo "Java 17+ and Maven are needed for the local Kafka broker" >&2; exit 1; }
+	@command -v kcat >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
+	  else echo "kcat is missing: install it (Debian: apt-get install kcat)" >&2; exit 1; fi; }
+
 run: install
 	$(BIN)/fraud run --host $(HOST) --port $(PORT)
 
-test: install lint
-	$(BIN)/python -m pytest
+kafka-up:
+	KAFKA_PORT=$(KAFKA_PORT) ops/kafka/kafka.sh up
+
+kafka-down:
+	KAFKA_PORT=$(KAFKA_PORT) ops/kafka/kafka.sh down
+
+# The production topology on one machine: broker, topics, a worker for every stage, the API.
+run-kafka: install kafka-up
+	export FRAUD_BROKER=kafka FRAUD_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FRAUD_MODEL_DIR=$(MODEL_DIR); \
+	$(BIN)/fraud topics create && \
+	{ test -f $(MODEL_DIR)/model.json || $(BIN)/fraud train; } && \
+	{ $(BIN)/fraud worker --stage all & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	  $(BIN)/fraud serve --host $(HOST) --port $(PORT); }
+
+test: install system-deps lint
+	KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_FRESH=1 ops/kafka/kafka.sh up
+	FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) $(BIN)/python -m pytest; \
+	  status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; exit $$status
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
 lint: install
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations benchmarks
+	$(BIN)/ruff format --check src tests migrations benchmarks
 	$(BIN)/mypy
 
 clean:

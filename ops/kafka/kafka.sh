@@ -3,7 +3,8 @@
 #   ops/kafka/kafka.sh up     fetch the jars once, format storage once, start, wait until it answers
 #   ops/kafka/kafka.sh down   stop it
 #   ops/kafka/kafka.sh status
-# KAFKA_HOME (default var/kafka) holds jars, data, logs and the pid; KAFKA_PORT (default 9092).
+# KAFKA_HOME (default var/kafka) holds jars, data, logs and the pid; KAFKA_PORT (default 9092);
+# KAFKA_FRESH=1 starts from empty storage (the tests' broker).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -70,6 +71,7 @@ up() {
   command -v mvn >/dev/null || { echo "maven is required to fetch Kafka" >&2; exit 1; }
   fetch
   write_config
+  if [ "${KAFKA_FRESH:-0}" = 1 ]; then rm -rf "$data"; fi
   if [ ! -f "$data/meta.properties" ]; then
     cluster_id="$(java_run kafka.tools.StorageTool random-uuid | tail -n 1)"
     java_run kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$config" >/dev/null

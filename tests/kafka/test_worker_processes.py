@@ -1,0 +1,217 @@
+"""`fraud worker` processes on a real broker: a crash loses nothing, any producer is welcome,
+and dead letters can be listed and replayed from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.simulation.simulator import simulate
+from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.application.envelopes import transaction_message
+from fraud.domain.ports import OutgoingMessage, Topic
+from tests.factories import EXAMPLE
+from tests.kafka.conftest import make_topics
+from tests.processes import FRAUD, fraud_env
+
+
+class Workers:
+    """`fraud worker --stage all` processes sharing one set of consumer groups."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(
+            [FRAUD, "worker", "--stage", "all", "--group", "recovery"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def database(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'fraud.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def workers(kafka_bootstrap, prefix, database, small_model, tmp_path) -> Iterator[Workers]:
+    make_topics(kafka_bootstrap, prefix, partitions=3)
+    env = fraud_env(
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=database,
+        FRAUD_MODEL_DIR=str(small_model),
+    )
+    running = Workers(env, tmp_path)
+    yield running
+    running.stop_all()
+
+
+def rows(database: str, where: str = "1=1") -> int:
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(f"SELECT COUNT(*) FROM transactions WHERE {where}")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def wait_for_rows(database: str, count: int, where: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while rows(database, where) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {rows(database, where)} of {count} rows where {where}")
+        time.sleep(0.25)
+
+
+def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
+    kafka_bootstrap, prefix, workers, database
+) -> None:
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix)
+    transactions = [example.transaction for example in simulate(5_000, seed=11)]
+    received = datetime.now(UTC)
+    messages = [transaction_message(t, received) for t in transactions]
+
+    victim = workers.start()
+    workers.start()
+    bus.publish(Topic.TRANSACTIONS, messages[:1_500])
+    wait_for_rows(database, 300, "status = 'scored'", timeout=120)
+    victim.send_signal(signal.SIGKILL)  # no chance to finish, commit or leave the group
+    victim.wait(timeout=10)
+    for start in range(1_500, 5_000, 500):
+        bus.publish(Topic.TRANSACTIONS, messages[start : start + 500])
+    bus.close()
+
+    wait_for_rows(database, 5_000, "status = 'scored'", timeout=180)
+    assert rows(database) == 5_000
+    engine = create_engine(database)
+    with engine.connect() as connection:
+        stored = set(connection.execute(text("SELECT transaction_id FROM transactions")).scalars())
+    engine.dispose()
+    assert stored == {t.transaction_id for t in transactions}
+    assert victim.returncode == -signal.SIGKILL
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test`")
+def test_a_client_nobody_here_wrote_can_produce_straight_into_kafka(
+    kafka_bootstrap, prefix, workers, database
+) -> None:
+    workers.start()
+    lines = [
+        f"kcat-user-{i}|"
+        + json.dumps({**EXAMPLE, "transaction_id": f"kcat-{i}", "user_id": f"kcat-user-{i}"})
+        for i in range(10)
+    ]
+    subprocess.run(
+        ["kcat", "-P", "-b", kafka_bootstrap, "-t", f"{prefix}transactions", "-K", "|"],
+        input="\n".join(lines) + "\n",
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    wait_for_rows(database, 10, "status = 'scored' AND transaction_id LIKE 'kcat-%'", timeout=60)
+
+    consumed = subprocess.run(
+        [
+            "kcat",
+            "-C",
+            "-b",
+            kafka_bootstrap,
+            "-t",
+            f"{prefix}fraud-results",
+            "-e",
+            "-q",
+            "-f",
+            "%k\t%s\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.splitlines()
+    results = {
+        json.loads(value)["transaction"]["transaction_id"]: key
+        for key, value in (line.split("\t", 1) for line in consumed)
+    }
+    assert {f"kcat-{i}" for i in range(10)} <= set(results)
+    assert results["kcat-3"] == "kcat-user-3"
+
+
+def test_dead_letters_are_listed_and_replayed_from_the_command_line(
+    kafka_bootstrap, prefix, workers, database
+) -> None:
+    workers.start()
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix)
+    broken = {**EXAMPLE, "transaction_id": "fix-me", "timestamp": "2023-10-05 14:30"}
+    bus.publish(Topic.TRANSACTIONS, [OutgoingMessage("user123", json.dumps(broken).encode())])
+    bus.close()
+    env = workers.env
+    deadline = time.monotonic() + 60
+    while True:
+        listing = subprocess.run(
+            [FRAUD, "dlq", "list"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert listing.returncode == 0, listing.stderr
+        if "fraud-dlq is empty" not in listing.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "stage=preprocess" in listing.stdout
+    assert "timestamp: must include a time zone" in listing.stdout
+    position = listing.stdout.split()[0]
+
+    replay = subprocess.run(
+        [FRAUD, "dlq", "replay", "--offset", position],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert "replayed 1 dead letters" in replay.stdout
+    # Still broken, so it is dead-lettered again: the replay went through the pipeline.
+    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while len(KafkaBus(kafka_bootstrap, topic_prefix=prefix).read_topic(Topic.DEAD_LETTERS)) < 2:
+        assert time.monotonic() < deadline, "the replayed message never came back"
+        time.sleep(0.5)
+
+    missing = subprocess.run(
+        [FRAUD, "dlq", "replay", "--offset", "0:999"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "no dead letter at 0:999" in missing.stderr
