@@ -171,13 +171,16 @@ def test_a_message_that_breaks_a_batch_is_isolated_and_the_rest_scored(model, cl
     assert failed.error == "score stage: ArithmeticError: cannot score 13"
 
 
-def test_every_log_line_about_a_transaction_names_it(model, clock) -> None:
+def test_every_stage_logs_the_transaction_id_when_tracing(model, clock, caplog) -> None:
+    caplog.set_level("DEBUG", logger="fraud")
     pipeline = embedded_pipeline(model, clock)
     with capture_logs() as logs:
         pipeline.submit([txn(7)])
         pipeline.run_until_idle()
-    about = [
-        entry for entry in logs if entry["event"] in ("transaction accepted", "verdict recorded")
+    about = [entry for entry in logs if entry.get("transaction_id") == "t7"]
+    assert [entry["event"] for entry in about] == [
+        "transaction accepted",
+        "features computed",
+        "transaction scored",
+        "verdict recorded",
     ]
-    assert len(about) == 2
-    assert all(entry["transaction_id"] == "t7" for entry in about)

@@ -15,7 +15,7 @@ from fraud.application.envelopes import (
     decode_json,
     preprocessed_message,
 )
-from fraud.application.stage import Outbox
+from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles
 from fraud.domain.ports import AssignedPartition, Clock, Message, MessageBus, Topic
@@ -44,8 +44,11 @@ class PreprocessStage:
             accepted.append((transaction, self._received_at(message)))
 
         vectors = self.profiles.observe(transaction for transaction, _ in accepted)
+        trace = tracing(__name__)
         for (transaction, received_at), features in zip(accepted, vectors, strict=True):
             outbox.add(Topic.PREPROCESSED, preprocessed_message(transaction, received_at, features))
+            if trace:
+                log.debug("features computed", transaction_id=transaction.transaction_id)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
         return outbox
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import structlog
 
 from fraud.application.envelopes import MalformedMessage, read_preprocessed, result_message
-from fraud.application.stage import Outbox
+from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.policy import ScoringPolicy
@@ -46,8 +46,16 @@ class ScoreStage:
             self.clock,
             received=[received_at for _, received_at, _ in readable],
         )
+        trace = tracing(__name__)
         for record in records:
             outbox.add(Topic.RESULTS, result_message(record))
+            if trace and record.assessment is not None:
+                log.debug(
+                    "transaction scored",
+                    transaction_id=record.transaction.transaction_id,
+                    fraud_score=round(record.assessment.fraud_score, 4),
+                    decision=record.assessment.decision.value,
+                )
         log.debug("batch scored", count=len(records))
         return outbox
 

@@ -9,6 +9,7 @@ messages that fail on their own go to the dead-letter topic.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -31,6 +32,11 @@ from fraud.domain.ports import (
 )
 
 log = structlog.get_logger(__name__)
+
+
+def tracing(logger_name: str) -> bool:
+    """Whether per-transaction debug lines would be written: asked once a batch, not a line."""
+    return logging.getLogger(logger_name).isEnabledFor(logging.DEBUG)
 
 
 @dataclass
