@@ -105,3 +105,18 @@ def summarize(labels: Sequence[bool], scores: Sequence[float]) -> dict[str, floa
         "frauds": float(positives),
         "fraud_rate": positives / len(labels) if labels else 0.0,
     }
+
+
+def precision_recall_curve(
+    labels: Sequence[bool], scores: Sequence[float]
+) -> list[tuple[float, float, float]]:
+    """(recall, precision, threshold) at each distinct score, from the highest threshold down."""
+    ranked = _rank(labels, scores)
+    if ranked.positives == 0:
+        return []
+    return [
+        (tp / ranked.positives, tp / (tp + fp), threshold)
+        for threshold, tp, fp in zip(
+            ranked.thresholds, ranked.true_positives, ranked.false_positives, strict=True
+        )
+    ]

@@ -7,31 +7,18 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import click
 import structlog
 
 from fraud.entrypoints.cli.context import CliContext, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
+from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
+from fraud.entrypoints.cli.replay import evaluate, score
 from fraud.entrypoints.cli.training import DEFAULT_EPOCHS, DEFAULT_SAMPLES
 from fraud.settings import BadSetting, Settings
 
 log = structlog.get_logger("fraud.cli")
-
-
-def model_dir_option(command: Any) -> Any:
-    return click.option(
-        "--model-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Model directory [default: $FRAUD_MODEL_DIR or var/model].",
-    )(command)
-
-
-def _with_model_dir(ctx: CliContext, model_dir: Path | None) -> None:
-    if model_dir is not None:
-        ctx.container.config.model_dir.from_value(str(model_dir))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +82,7 @@ def train(
 
     if samples is not None and data is not None:
         raise click.UsageError("give either --samples or --data, not both")
-    _with_model_dir(ctx, model_dir)
+    use_model_dir(ctx, model_dir)
     train_and_report(ctx.container, samples=samples, data=data, epochs=epochs, seed=seed)
 
 
@@ -130,7 +117,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     from fraud.entrypoints.consumer.pipeline import Pipeline
     from fraud.entrypoints.http.app import create_app
 
-    _with_model_dir(ctx, model_dir)
+    use_model_dir(ctx, model_dir)
     container = ctx.container
     upgrade(ctx.settings.database_url)
     ensure_model(container)
@@ -191,6 +178,8 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
 cli.add_command(topics)
 cli.add_command(worker)
 cli.add_command(dlq)
+cli.add_command(evaluate)
+cli.add_command(score)
 
 
 def main() -> None:
