@@ -134,3 +134,34 @@ def test_vectors_round_trip_through_a_dict() -> None:
     (vector,) = observe(txn(0))
     assert FeatureVector.from_dict(vector.as_dict()) == vector
     assert list(vector.as_dict()) == list(FEATURE_NAMES)
+
+
+def test_incremental_windows_match_a_full_scan_even_with_late_arrivals() -> None:
+    import random
+
+    from fraud.domain.features import UserHistory
+
+    rng = random.Random(5)
+    minutes = 0.0
+    transactions = []
+    for i in range(600):
+        minutes += rng.choice([0.5, 3, 20, 90, 60 * 7, 60 * 24 * 3])
+        late = rng.random() < 0.05
+        transactions.append(
+            txn(
+                i,
+                minutes=minutes - (rng.uniform(1, 120) if late else 0.0),
+                amount=rng.choice([1.5, 12.0, 40.0, 400.0, 2_500.0]),
+                merchant=f"Shop {rng.randrange(8)}",
+                device_type=rng.choice(["mobile", "desktop", "pos"]),
+                location_match=rng.random() < 0.8,
+            )
+        )
+    fast = BehaviourProfiles().observe(transactions)
+
+    reference = UserHistory()
+    for transaction, vector in zip(transactions, fast, strict=True):
+        at = transaction.timestamp.timestamp()
+        expected = reference._features_by_scan(transaction, at)
+        reference._remember_late(transaction, at)
+        assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)

@@ -121,28 +121,182 @@ class _Event:
 
 @dataclass(slots=True)
 class UserHistory:
-    """What the features remember of one user: recent events and what was seen before."""
+    """What the features remember of one user: recent events, sliding windows over them,
+    and what was seen before.
 
-    events: deque[_Event] = field(default_factory=deque)
+    Transactions normally arrive in time order, and then every window is updated
+    incrementally (amortised constant work per transaction, however long the
+    history). One that arrives after a later one is answered by scanning the
+    history instead, and the windows are rebuilt; both ways give the same numbers.
+    """
+
+    events: deque[_Event] = field(default_factory=deque)  # the history span, oldest first
     devices: dict[str, float] = field(default_factory=dict)
     merchants: dict[str, float] = field(default_factory=dict)
     merchant_types: dict[str, float] = field(default_factory=dict)
     last_at: float = -math.inf
+    _last_10m: deque[float] = field(default_factory=deque)
+    _last_hour: deque[_Event] = field(default_factory=deque)
+    _last_day: deque[_Event] = field(default_factory=deque)
+    _last_week: deque[float] = field(default_factory=deque)
+    _maxima: deque[tuple[float, float]] = field(default_factory=deque)  # falling amounts
+    _sum_30d: float = 0.0
+    _sum_1h: float = 0.0
+    _small_1h: int = 0
+    _merchants_1h: dict[str, int] = field(default_factory=dict)
+    _sum_24h: float = 0.0
+    _small_24h: int = 0
+    _mismatches_24h: int = 0
+    _devices_24h: dict[str, int] = field(default_factory=dict)
 
-    def features_for(self, txn: Transaction, at: float) -> FeatureVector:
-        count_10m = count_1h = count_24h = count_7d = count_30d = 0
+    def observe(self, txn: Transaction, at: float) -> FeatureVector:
+        """The transaction's features from the user's earlier transactions, then remember it."""
+        if at < self.last_at:
+            vector = self._features_by_scan(txn, at)
+            self._remember_late(txn, at)
+            return vector
+        self._slide_to(at)
+        vector = self._features(txn, at)
+        self._add(_Event(at, txn.amount, txn.merchant, txn.device_category, not txn.location_match))
+        self._remember_seen(txn, at)
+        return vector
+
+    def _features(self, txn: Transaction, at: float) -> FeatureVector:
+        count_30d = len(self.events)
+        count_1h = len(self._last_hour)
+        has_history = count_30d > 0
+        return _vector(
+            txn,
+            at,
+            has_history=has_history,
+            previous_at=self.events[-1].at if has_history else -math.inf,
+            count_10m=len(self._last_10m),
+            count_1h=count_1h,
+            count_24h=len(self._last_day),
+            count_7d=len(self._last_week),
+            count_30d=count_30d,
+            sum_1h=self._sum_1h,
+            sum_24h=self._sum_24h,
+            sum_30d=self._sum_30d,
+            max_30d=self._maxima[0][1] if self._maxima else 0.0,
+            count_settled=count_30d - count_1h,
+            sum_settled=self._sum_30d - self._sum_1h,
+            mismatches_24h=self._mismatches_24h,
+            small_1h=self._small_1h,
+            small_24h=self._small_24h,
+            merchants_1h=len(self._merchants_1h),
+            devices_24h=len(self._devices_24h),
+            seen=self,
+        )
+
+    def _slide_to(self, at: float) -> None:
+        """Drop from each window what is now too old for it."""
+        horizon = at - 10 * MINUTE
+        while self._last_10m and self._last_10m[0] <= horizon:
+            self._last_10m.popleft()
+        horizon = at - HOUR
+        while self._last_hour and self._last_hour[0].at <= horizon:
+            event = self._last_hour.popleft()
+            self._sum_1h -= event.amount
+            self._small_1h -= event.amount < SMALL_AMOUNT
+            _forget(self._merchants_1h, event.merchant)
+        horizon = at - DAY
+        while self._last_day and self._last_day[0].at <= horizon:
+            event = self._last_day.popleft()
+            self._sum_24h -= event.amount
+            self._small_24h -= event.amount < SMALL_AMOUNT
+            self._mismatches_24h -= event.mismatch
+            _forget(self._devices_24h, event.device)
+        horizon = at - 7 * DAY
+        while self._last_week and self._last_week[0] <= horizon:
+            self._last_week.popleft()
+        horizon = at - HISTORY_SPAN
+        while self.events and (
+            self.events[0].at <= horizon or len(self.events) >= MAX_EVENTS_PER_USER
+        ):
+            self._sum_30d -= self.events.popleft().amount
+        while self._maxima and self._maxima[0][0] <= horizon:
+            self._maxima.popleft()
+        # Sums of what left and came back drift by rounding; an empty window is exactly 0.
+        if not self._last_hour:
+            self._sum_1h = 0.0
+        if not self._last_day:
+            self._sum_24h = 0.0
+        if not self.events:
+            self._sum_30d = 0.0
+
+    def _add(self, event: _Event) -> None:
+        small = event.amount < SMALL_AMOUNT
+        self.events.append(event)
+        self._sum_30d += event.amount
+        while self._maxima and self._maxima[-1][1] <= event.amount:
+            self._maxima.pop()
+        self._maxima.append((event.at, event.amount))
+        self._last_week.append(event.at)
+        self._last_day.append(event)
+        self._sum_24h += event.amount
+        self._small_24h += small
+        self._mismatches_24h += event.mismatch
+        self._devices_24h[event.device] = self._devices_24h.get(event.device, 0) + 1
+        self._last_hour.append(event)
+        self._sum_1h += event.amount
+        self._small_1h += small
+        self._merchants_1h[event.merchant] = self._merchants_1h.get(event.merchant, 0) + 1
+        self._last_10m.append(event.at)
+        self.last_at = event.at
+
+    def _remember_late(self, txn: Transaction, at: float) -> None:
+        """Slot a late arrival into its place in time and rebuild the windows around it."""
+        late = _Event(at, txn.amount, txn.merchant, txn.device_category, not txn.location_match)
+        events = sorted([*self.events, late], key=lambda event: event.at)
+        latest = self.last_at
+        self._reset_windows()
+        for event in events:
+            if event.at > latest - HISTORY_SPAN:
+                self._slide_to(event.at)
+                self._add(event)
+        self._slide_to(latest)
+        self.last_at = latest
+        self._remember_seen(txn, at)
+
+    def _reset_windows(self) -> None:
+        for window in (
+            self.events,
+            self._last_10m,
+            self._last_hour,
+            self._last_day,
+            self._last_week,
+            self._maxima,
+        ):
+            window.clear()
+        self._merchants_1h.clear()
+        self._devices_24h.clear()
+        self._sum_30d = self._sum_1h = self._sum_24h = 0.0
+        self._small_1h = self._small_24h = self._mismatches_24h = 0
+
+    def _remember_seen(self, txn: Transaction, at: float) -> None:
+        for seen, key in (
+            (self.devices, txn.device_category),
+            (self.merchants, txn.merchant),
+            (self.merchant_types, txn.merchant_category),
+        ):
+            if seen.get(key, -math.inf) < at:
+                seen[key] = at
+            if len(seen) > MAX_REMEMBERED_PER_KIND:
+                _forget_oldest(seen, self.last_at)
+
+    def _features_by_scan(self, txn: Transaction, at: float) -> FeatureVector:
+        """The same features from a walk over the history: for a transaction that came late."""
+        count_10m = count_1h = count_24h = count_7d = count_30d = count_settled = 0
         sum_1h = sum_24h = sum_30d = max_30d = sum_settled = 0.0
-        count_settled = 0
         mismatches_24h = small_1h = small_24h = 0
         merchants_1h: set[str] = set()
         devices_24h: set[str] = set()
         previous_at = -math.inf
-        for event in reversed(self.events):
+        for event in self.events:
             age = at - event.at
-            if age < 0:
-                continue  # arrived earlier but happened later: not in this one's past
-            if age >= HISTORY_SPAN:
-                break
+            if age < 0 or age >= HISTORY_SPAN:
+                continue  # not in this one's past
             previous_at = max(previous_at, event.at)
             count_30d += 1
             sum_30d += event.amount
@@ -167,54 +321,94 @@ class UserHistory:
                 merchants_1h.add(event.merchant)
                 if age < 10 * MINUTE:
                     count_10m += 1
-
-        has_history = count_30d > 0
-        amount = txn.amount
-        hour = (at % DAY) / HOUR
-        angle = 2 * math.pi * hour / 24
-        return FeatureVector(
-            (
-                amount,
-                math.sin(angle),
-                math.cos(angle),
-                0.0 if txn.location_match else 1.0,
-                0.0 if has_history else 1.0,
-                at - previous_at if has_history else HISTORY_SPAN,
-                float(count_10m),
-                float(count_1h),
-                float(count_24h),
-                float(count_7d),
-                float(count_30d),
-                sum_1h,
-                sum_24h,
-                _ratio(amount, sum_settled, count_settled, sum_30d, count_30d),
-                amount / max_30d if has_history else 1.0,
-                _is_new(self.devices, txn.device_category, at, has_history),
-                _is_new(self.merchants, txn.merchant, at, has_history),
-                _is_new(self.merchant_types, txn.merchant_category, at, has_history),
-                float(mismatches_24h),
-                float(small_1h),
-                float(small_24h),
-                float(len(merchants_1h)),
-                float(len(devices_24h)),
-                _MERCHANT_TYPE_CODE[txn.merchant_category],
-                _DEVICE_TYPE_CODE[txn.device_category],
-            )
+        return _vector(
+            txn,
+            at,
+            has_history=count_30d > 0,
+            previous_at=previous_at,
+            count_10m=count_10m,
+            count_1h=count_1h,
+            count_24h=count_24h,
+            count_7d=count_7d,
+            count_30d=count_30d,
+            sum_1h=sum_1h,
+            sum_24h=sum_24h,
+            sum_30d=sum_30d,
+            max_30d=max_30d,
+            count_settled=count_settled,
+            sum_settled=sum_settled,
+            mismatches_24h=mismatches_24h,
+            small_1h=small_1h,
+            small_24h=small_24h,
+            merchants_1h=len(merchants_1h),
+            devices_24h=len(devices_24h),
+            seen=self,
         )
 
-    def remember(self, txn: Transaction, at: float) -> None:
-        self.events.append(
-            _Event(at, txn.amount, txn.merchant, txn.device_category, not txn.location_match)
+
+def _vector(
+    txn: Transaction,
+    at: float,
+    *,
+    has_history: bool,
+    previous_at: float,
+    count_10m: int,
+    count_1h: int,
+    count_24h: int,
+    count_7d: int,
+    count_30d: int,
+    sum_1h: float,
+    sum_24h: float,
+    sum_30d: float,
+    max_30d: float,
+    count_settled: int,
+    sum_settled: float,
+    mismatches_24h: int,
+    small_1h: int,
+    small_24h: int,
+    merchants_1h: int,
+    devices_24h: int,
+    seen: UserHistory,
+) -> FeatureVector:
+    amount = txn.amount
+    angle = 2 * math.pi * (at % DAY) / DAY
+    return FeatureVector(
+        (
+            amount,
+            math.sin(angle),
+            math.cos(angle),
+            0.0 if txn.location_match else 1.0,
+            0.0 if has_history else 1.0,
+            at - previous_at if has_history else HISTORY_SPAN,
+            float(count_10m),
+            float(count_1h),
+            float(count_24h),
+            float(count_7d),
+            float(count_30d),
+            sum_1h,
+            sum_24h,
+            _ratio(amount, sum_settled, count_settled, sum_30d, count_30d),
+            amount / max_30d if has_history else 1.0,
+            _is_new(seen.devices, txn.device_category, at, has_history),
+            _is_new(seen.merchants, txn.merchant, at, has_history),
+            _is_new(seen.merchant_types, txn.merchant_category, at, has_history),
+            float(mismatches_24h),
+            float(small_1h),
+            float(small_24h),
+            float(merchants_1h),
+            float(devices_24h),
+            _MERCHANT_TYPE_CODE[txn.merchant_category],
+            _DEVICE_TYPE_CODE[txn.device_category],
         )
-        self.last_at = max(self.last_at, at)
-        horizon = self.last_at - HISTORY_SPAN
-        while self.events and (
-            self.events[0].at <= horizon or len(self.events) > MAX_EVENTS_PER_USER
-        ):
-            self.events.popleft()
-        _remember(self.devices, txn.device_category, at, self.last_at)
-        _remember(self.merchants, txn.merchant, at, self.last_at)
-        _remember(self.merchant_types, txn.merchant_category, at, self.last_at)
+    )
+
+
+def _forget(counts: dict[str, int], key: str) -> None:
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _ratio(amount: float, settled: float, settled_count: int, total: float, count: int) -> float:
@@ -233,14 +427,12 @@ def _is_new(seen: dict[str, float], key: str, at: float, has_history: bool) -> f
     return 0.0 if last_seen is not None and at - last_seen < NOVELTY_SPAN else 1.0
 
 
-def _remember(seen: dict[str, float], key: str, at: float, latest: float) -> None:
-    seen[key] = max(seen.get(key, at), at)
-    if len(seen) > MAX_REMEMBERED_PER_KIND:
-        horizon = latest - NOVELTY_SPAN
-        for stale in [k for k, when in seen.items() if when <= horizon]:
-            del seen[stale]
-        while len(seen) > MAX_REMEMBERED_PER_KIND:
-            del seen[min(seen, key=seen.__getitem__)]
+def _forget_oldest(seen: dict[str, float], latest: float) -> None:
+    horizon = latest - NOVELTY_SPAN
+    for stale in [key for key, when in seen.items() if when <= horizon]:
+        del seen[stale]
+    while len(seen) > MAX_REMEMBERED_PER_KIND:
+        del seen[min(seen, key=seen.__getitem__)]
 
 
 class BehaviourProfiles:
@@ -272,8 +464,7 @@ class BehaviourProfiles:
             history = self._users.get(txn.user_id)
             if history is None:
                 history = self._users[txn.user_id] = UserHistory()
-            vector = history.features_for(txn, at)
-            history.remember(txn, at)
+            vector = history.observe(txn, at)
             vectors.append(vector)
             observed[txn.transaction_id] = vector
             if len(observed) > self._remembered_ids:
