@@ -1,4 +1,14 @@
-"""Training: class-weighted binary cross-entropy, early stopping on validation PR-AUC."""
+"""Training: a small ensemble of MLPs, early-stopped on validation PR-AUC.
+
+Fraud is rare (about 0.5% of transactions), which the training handles three
+ways: each network's output starts at the fraud rate (no wasted epochs on a
+50% prior), early stopping and learning-rate decay watch the validation
+PR-AUC (not accuracy or loss, which rarity makes meaningless), and the decision
+thresholds are chosen afterwards on validation data for target false-positive
+rates. Averaging a few networks trained from different seeds smooths the
+ranking of the rare positives; the members are joined into one Keras model, so
+serving still makes one call per batch.
+"""
 
 from __future__ import annotations
 
@@ -17,63 +27,94 @@ class KerasTrainer:
         self,
         *,
         seed: int = 7,
-        batch_size: int = 256,
-        learning_rate: float = 1e-3,
-        patience: int = 5,
+        members: int = 3,
+        hidden: tuple[int, ...] = (128, 64),
+        batch_size: int = 512,
+        learning_rate: float = 2e-3,
+        patience: int = 8,
         verbose: bool = True,
     ) -> None:
         self.seed = seed
+        self.members = members
+        self.hidden = hidden
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.patience = patience
         self.verbose = verbose
 
     def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> KerasScorer:
-        keras.utils.set_random_seed(self.seed)
         x_train = as_matrix(train.features)
         y_train = np.asarray(train.labels, dtype=np.float32)
         x_val = as_matrix(validation.features)
         y_val = np.asarray(validation.labels, dtype=np.float32)
+        networks = []
+        for member in range(self.members):
+            if self.verbose and self.members > 1:
+                print(f"network {member + 1} of {self.members}", flush=True)
+            networks.append(self._fit_one(x_train, y_train, x_val, y_val, epochs, member))
+        return KerasScorer(ensemble(networks))
 
-        network = build_network(x_train)
+    def _fit_one(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+        epochs: int,
+        member: int,
+    ) -> keras.Model:
+        seed = self.seed + member
+        keras.utils.set_random_seed(seed)
+        network = build_network(
+            x_train,
+            hidden=self.hidden,
+            fraud_rate=float(y_train.mean()),
+            name=f"fraud_mlp_{member + 1}",
+        )
         network.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),
             loss=keras.losses.BinaryCrossentropy(),
-            metrics=[keras.metrics.AUC(curve="PR", name="pr_auc")],
+            metrics=[keras.metrics.AUC(curve="PR", name="pr_auc", num_thresholds=500)],
         )
-        callbacks = []
-        has_validation_fraud = bool(y_val.sum())
-        if has_validation_fraud:
-            callbacks.append(
+        callbacks: list[keras.callbacks.Callback] = []
+        if y_val.sum() > 0:
+            callbacks = [
                 keras.callbacks.EarlyStopping(
                     monitor="val_pr_auc",
                     mode="max",
                     patience=self.patience,
                     restore_best_weights=True,
-                )
-            )
-        network.fit(
+                ),
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_pr_auc", mode="max", factor=0.5, patience=2, min_lr=1e-5
+                ),
+            ]
+        history = network.fit(
             x_train,
             y_train,
             validation_data=(x_val, y_val) if len(x_val) else None,
             epochs=epochs,
             batch_size=self.batch_size,
-            class_weight=_balanced_weights(y_train),
             callbacks=callbacks,
             shuffle=True,
             verbose=1 if self.verbose else 0,
         )
-        return KerasScorer(network)
+        best = max(history.history.get("val_pr_auc", [float("nan")]))
+        log.info(
+            "network trained",
+            seed=seed,
+            epochs=len(history.history["loss"]),
+            val_pr_auc=round(best, 4),
+        )
+        return network
 
 
-def _balanced_weights(labels: np.ndarray) -> dict[int, float]:
-    """Weight the rare class up, by the square root of the imbalance.
-
-    Full balancing over-corrects with fraud this rare and makes the network
-    chase noise; the decision thresholds are chosen on validation data anyway.
-    """
-    positives = float(labels.sum())
-    negatives = float(len(labels) - positives)
-    if positives == 0 or negatives == 0:
-        return {0: 1.0, 1: 1.0}
-    return {0: 1.0, 1: float(np.sqrt(negatives / positives))}
+def ensemble(networks: list[keras.Model]) -> keras.Model:
+    """One model whose score is the members' average: one call scores the batch with all."""
+    if len(networks) == 1:
+        return networks[0]
+    inputs = keras.Input(shape=networks[0].input_shape[1:], dtype="float32", name="features")
+    outputs = keras.layers.Average(name="fraud_probability")(
+        [network(inputs) for network in networks]
+    )
+    return keras.Model(inputs, outputs, name="fraud_ensemble")
