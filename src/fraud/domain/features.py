@@ -93,7 +93,7 @@ _MERCHANT_TYPE_CODE = {name: float(i) for i, name in enumerate(FEATURES[-2].voca
 _DEVICE_TYPE_CODE = {name: float(i) for i, name in enumerate(FEATURES[-1].vocabulary)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeatureVector:
     """The model's input for one transaction, in :data:`FEATURE_NAMES` order."""
 
@@ -110,7 +110,7 @@ class FeatureVector:
         return cls(tuple(float(values[name]) for name in FEATURE_NAMES))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Event:
     at: float
     amount: float
@@ -168,25 +168,25 @@ class UserHistory:
         return _vector(
             txn,
             at,
-            has_history=has_history,
-            previous_at=self.events[-1].at if has_history else -math.inf,
-            count_10m=len(self._last_10m),
-            count_1h=count_1h,
-            count_24h=len(self._last_day),
-            count_7d=len(self._last_week),
-            count_30d=count_30d,
-            sum_1h=self._sum_1h,
-            sum_24h=self._sum_24h,
-            sum_30d=self._sum_30d,
-            max_30d=self._maxima[0][1] if self._maxima else 0.0,
-            count_settled=count_30d - count_1h,
-            sum_settled=self._sum_30d - self._sum_1h,
-            mismatches_24h=self._mismatches_24h,
-            small_1h=self._small_1h,
-            small_24h=self._small_24h,
-            merchants_1h=len(self._merchants_1h),
-            devices_24h=len(self._devices_24h),
-            seen=self,
+            has_history,
+            self.events[-1].at if has_history else -math.inf,  # previous_at
+            len(self._last_10m),  # count_10m
+            count_1h,
+            len(self._last_day),  # count_24h
+            len(self._last_week),  # count_7d
+            count_30d,
+            self._sum_1h,  # sum_1h
+            self._sum_24h,  # sum_24h
+            self._sum_30d,  # sum_30d
+            self._maxima[0][1] if self._maxima else 0.0,  # max_30d
+            count_30d - count_1h,  # count_settled
+            self._sum_30d - self._sum_1h,  # sum_settled
+            self._mismatches_24h,  # mismatches_24h
+            self._small_1h,  # small_1h
+            self._small_24h,  # small_24h
+            len(self._merchants_1h),  # merchants_1h
+            len(self._devices_24h),  # devices_24h
+            self,  # seen
         )
 
     def _slide_to(self, at: float) -> None:
@@ -324,32 +324,31 @@ class UserHistory:
         return _vector(
             txn,
             at,
-            has_history=count_30d > 0,
-            previous_at=previous_at,
-            count_10m=count_10m,
-            count_1h=count_1h,
-            count_24h=count_24h,
-            count_7d=count_7d,
-            count_30d=count_30d,
-            sum_1h=sum_1h,
-            sum_24h=sum_24h,
-            sum_30d=sum_30d,
-            max_30d=max_30d,
-            count_settled=count_settled,
-            sum_settled=sum_settled,
-            mismatches_24h=mismatches_24h,
-            small_1h=small_1h,
-            small_24h=small_24h,
-            merchants_1h=len(merchants_1h),
-            devices_24h=len(devices_24h),
-            seen=self,
+            count_30d > 0,  # has_history
+            previous_at,
+            count_10m,
+            count_1h,
+            count_24h,
+            count_7d,
+            count_30d,
+            sum_1h,
+            sum_24h,
+            sum_30d,
+            max_30d,
+            count_settled,
+            sum_settled,
+            mismatches_24h,
+            small_1h,
+            small_24h,
+            len(merchants_1h),  # merchants_1h
+            len(devices_24h),  # devices_24h
+            self,  # seen
         )
 
 
-def _vector(
+def _vector(  # positional: called once per transaction, where keywords cost a microsecond
     txn: Transaction,
     at: float,
-    *,
     has_history: bool,
     previous_at: float,
     count_10m: int,
@@ -369,6 +368,7 @@ def _vector(
     merchants_1h: int,
     devices_24h: int,
     seen: UserHistory,
+    /,
 ) -> FeatureVector:
     amount = txn.amount
     angle = 2 * math.pi * (at % DAY) / DAY
