@@ -165,3 +165,19 @@ def test_incremental_windows_match_a_full_scan_even_with_late_arrivals() -> None
         expected = reference._features_by_scan(transaction, at)
         reference._remember_late(transaction, at)
         assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)
+
+
+def test_spend_devices_and_categories_are_counted_over_their_windows() -> None:
+    *_, last = observe(
+        txn(0, minutes=0, amount=100.0, device_type="desktop"),
+        txn(1, minutes=30, amount=50.0),
+        txn(2, minutes=60 * 5, amount=20.0, device_type="tablet"),
+        txn(3, minutes=60 * 5 + 10, amount=7.0, merchant_type="crypto", device_type="watch"),
+    )
+    assert last["amount_sum_1h"] == 20.0
+    assert last["amount_sum_24h"] == 170.0
+    assert last["distinct_devices_24h"] == 3  # desktop, mobile, tablet
+    assert last["count_30d"] == 3
+    assert last["merchant_type"] == 7.0  # "other": crypto is not a known type
+    assert last["device_type"] == 4.0  # "other"
+    assert last["location_mismatch"] == 0.0

@@ -21,3 +21,9 @@ class CliContext:
 
 
 pass_context = click.make_pass_decorator(CliContext)
+
+
+class BadInput(click.ClickException):
+    """Input the command cannot use (a file breaking the contract): a message, exit code 2."""
+
+    exit_code = 2

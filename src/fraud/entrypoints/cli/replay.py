@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from fraud.application.replay import evaluate as evaluate_file
 from fraud.application.replay import score_transactions
-from fraud.entrypoints.cli.context import CliContext, pass_context
+from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
 from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
 
 SCORE_COLUMNS = ("transaction_id", "fraud_score", "decision", "reasons")
@@ -23,7 +23,7 @@ def _read(path: Path, *, labelled: bool):  # type: ignore[no-untyped-def]
     try:
         return read_labelled(path) if labelled else read_transactions(path)
     except BadLabelledFile as error:
-        raise click.ClickException(str(error)) from None
+        raise BadInput(str(error)) from None
 
 
 def _progress(total: int, what: str) -> tqdm:

@@ -10,6 +10,7 @@ import structlog
 from fraud.application.training import TrainingPlan, train_model
 from fraud.containers import Container
 from fraud.domain.model import LabelledTransaction, ModelInfo
+from fraud.entrypoints.cli.context import BadInput
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ def load_examples(samples: int | None, data: Path | None, seed: int) -> list[Lab
         try:
             return read_labelled(data)
         except BadLabelledFile as error:
-            raise click.ClickException(f"{data}: {error}") from None
+            raise BadInput(f"{data}: {error}") from None
     from fraud.adapters.simulation.simulator import simulate
 
     count = samples or DEFAULT_SAMPLES
@@ -46,7 +47,7 @@ def train_and_report(
             TrainingPlan(epochs=epochs),
         )
     except ValueError as error:
-        raise click.ClickException(str(error)) from None
+        raise BadInput(str(error)) from None
     metrics = info.metrics
     click.echo(
         f"model {info.version} saved to {container.config.model_dir()}\n"

@@ -1,0 +1,101 @@
+"""The model's command line as a data scientist uses it: simulate, train on a file, evaluate,
+score, all through real processes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+
+import pytest
+
+from tests.processes import FRAUD, fraud_env
+
+pytestmark = pytest.mark.e2e
+
+
+def fraud(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [FRAUD, *args], env=fraud_env(), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> None:
+    train_csv, eval_csv = tmp_path / "train.csv", tmp_path / "eval.csv"
+    fraud(
+        "simulate",
+        "--samples",
+        "6000",
+        "--seed",
+        "31",
+        "--fraud-rate",
+        "0.02",
+        "--out",
+        str(train_csv),
+    )
+    fraud(
+        "simulate",
+        "--samples",
+        "3000",
+        "--seed",
+        "32",
+        "--fraud-rate",
+        "0.02",
+        "--out",
+        str(eval_csv),
+    )
+
+    model_dir = tmp_path / "model"
+    trained = fraud(
+        "train", "--data", str(train_csv), "--epochs", "3", "--model-dir", str(model_dir)
+    )
+    assert "average precision (PR-AUC)" in trained.stdout
+    card = json.loads((model_dir / "model.json").read_text())
+    assert card["training_rows"] == 6000
+
+    reports = tmp_path / "report"
+    evaluated = fraud(
+        "evaluate",
+        "--data",
+        str(eval_csv),
+        "--model-dir",
+        str(model_dir),
+        "--report-dir",
+        str(reports),
+    )
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert metrics["rows"] == 3000 and metrics["frauds"] == 60
+    assert metrics["average_precision"] > 0.3  # far above the 2% a random ranking gets
+    assert f"average precision (PR-AUC)  {metrics['average_precision']:.4f}" in evaluated.stdout
+    for chart in ("pr_curve.png", "score_histogram.png"):
+        assert (reports / chart).read_bytes().startswith(b"\x89PNG")
+
+    scored = tmp_path / "scored.csv"
+    fraud("score", "--data", str(eval_csv), "--out", str(scored), "--model-dir", str(model_dir))
+    with scored.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3000
+    assert set(rows[0]) == {"transaction_id", "fraud_score", "decision", "reasons"}
+    assert {row["decision"] for row in rows} <= {"approve", "review", "decline"}
+    assert all(0.0 <= float(row["fraud_score"]) <= 1.0 for row in rows)
+
+
+def test_a_bad_labelled_file_is_refused_with_the_line_and_field(tmp_path) -> None:
+    data = tmp_path / "bad.csv"
+    data.write_text(
+        "user_id,amount,merchant,timestamp,merchant_type,device_type,location_match,is_fraud\n"
+        "u1,12.5,Shop,2025-01-01T10:00:00Z,grocery,mobile,1,0\n"
+        "u2,-3,Shop,2025-01-01T10:05:00Z,grocery,mobile,1,0\n"
+    )
+    result = subprocess.run(
+        [FRAUD, "train", "--data", str(data), "--model-dir", str(tmp_path / "m")],
+        env=fraud_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "line 3" in result.stderr and "amount: must be greater than 0" in result.stderr
+    assert "Traceback" not in result.stderr
