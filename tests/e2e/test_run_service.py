@@ -139,3 +139,26 @@ def test_run_trains_the_default_model_when_there_is_none(tmp_path) -> None:
         assert verdict["model_version"] == card["version"]
     finally:
         assert stop_service(service) == 0
+
+
+def test_what_a_killed_service_had_accepted_is_scored_after_a_restart(
+    service, tmp_path, small_model
+) -> None:
+    ids = []
+    for i in range(200):
+        response = requests.post(
+            f"{service.url}/transaction",
+            json={**EXAMPLE, "transaction_id": f"crash-{i}", "user_id": f"u{i % 9}"},
+            timeout=5,
+        )
+        assert response.status_code == 202
+        ids.append(response.json()["transaction_id"])
+    service.process.kill()  # no drain, no goodbye: the embedded bus is gone
+    service.process.wait(timeout=10)
+
+    again = start_service(tmp_path, small_model)
+    try:
+        for transaction_id in ids:
+            assert wait_for_verdict(again.url, transaction_id)["status"] == "scored"
+    finally:
+        stop_service(again)

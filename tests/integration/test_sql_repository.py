@@ -292,6 +292,23 @@ def test_status_counts_name_every_bucket(unit_of_work: UnitOfWorkFactory) -> Non
     assert counts == {"pending": 2, "approve": 2, "review": 0, "decline": 1, "failed": 1}
 
 
+def test_pending_lists_what_waits_for_a_verdict_oldest_first(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    save(
+        unit_of_work,
+        lambda repo: (
+            repo.add_pending(
+                [pending("late", T0 + timedelta(seconds=5)), pending("early"), pending("done")]
+            ),
+            repo.save_verdicts([scored("done")]),
+        ),
+    )
+    with unit_of_work() as uow:
+        assert [r.transaction.transaction_id for r in uow.verdicts.pending(10)] == ["early", "late"]
+        assert len(uow.verdicts.pending(1)) == 1
+
+
 def test_nothing_is_stored_unless_the_unit_of_work_commits(
     unit_of_work: UnitOfWorkFactory,
 ) -> None:

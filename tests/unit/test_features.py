@@ -5,9 +5,8 @@ import math
 import pytest
 
 from fraud.domain.features import (
-    DAY,
     FEATURE_NAMES,
-    HISTORY_SPAN,
+    NOVELTY_SPAN,
     BehaviourProfiles,
     FeatureVector,
     replay,
@@ -109,12 +108,32 @@ def test_a_late_arrival_does_not_see_transactions_that_happened_after_it() -> No
     assert late["count_1h"] == 0
 
 
-def test_history_expires_so_state_stays_bounded() -> None:
+def test_idle_users_are_forgotten_by_event_time_so_state_stays_bounded() -> None:
     profiles = BehaviourProfiles()
-    profiles.observe([txn(0), txn(1, user_id="bob", minutes=HISTORY_SPAN / 60 + 60)])
+    profiles.observe([txn(0), txn(1, user_id="bob", minutes=NOVELTY_SPAN / 60 + 60)])
     assert len(profiles) == 2
-    assert profiles.expire(now=txn(0).timestamp.timestamp() + HISTORY_SPAN + DAY) == 1
+    assert profiles.expire() == 1  # alice was idle longer than anything is remembered
     assert len(profiles) == 1
+
+
+def test_forgetting_idle_users_changes_no_feature() -> None:
+    history = [txn(i, minutes=60 * 24 * i, device_type="desktop") for i in range(3)]
+    comeback = txn(9, minutes=60 * 24 * 100, device_type="mobile")
+    later = txn(10, minutes=60 * 24 * 100 + 5, device_type="desktop")
+    kept = BehaviourProfiles().observe([*history, comeback, later])
+    expiring = BehaviourProfiles()
+    expiring.observe(history)
+    expiring.observe([txn(99, user_id="bob", minutes=60 * 24 * 99)])
+    assert expiring.expire() == 1
+    assert expiring.observe([comeback, later]) == kept[-2:]
+
+
+def test_a_clear_forgets_everything() -> None:
+    profiles = BehaviourProfiles()
+    profiles.observe([txn(0)])
+    profiles.clear()
+    (again,) = profiles.observe([txn(0)])
+    assert len(profiles) == 1 and again["no_history"] == 1.0
 
 
 def test_time_of_day_is_cyclic() -> None:

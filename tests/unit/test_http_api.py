@@ -145,3 +145,31 @@ def test_health_reports_the_database(client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+def test_nothing_is_accepted_while_the_embedded_pipeline_is_down(container) -> None:
+    class Stopped:
+        def alive(self) -> bool:
+            return False
+
+    app = create_app(container)
+    app.extensions["fraud.pipeline"] = Stopped()
+    response = app.test_client().post("/transaction", json=EXAMPLE)
+    assert response.status_code == 503
+    assert response.get_json()["error"].endswith("nothing was accepted")
+    health = app.test_client().get("/health")
+    assert health.status_code == 503
+    assert health.get_json()["checks"]["pipeline"] == "stopped"
+
+
+def test_a_transient_failure_is_a_503_with_retry_after(container) -> None:
+    from fraud.domain.errors import TransientFailure
+
+    class LockedBus:
+        def publish(self, topic, messages):
+            raise TransientFailure("database is locked")
+
+    container.bus.override(LockedBus())
+    response = create_app(container).test_client().post("/transaction", json=EXAMPLE)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"

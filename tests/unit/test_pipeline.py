@@ -184,3 +184,72 @@ def test_every_stage_logs_the_transaction_id_when_tracing(model, clock, caplog) 
         "transaction scored",
         "verdict recorded",
     ]
+
+
+def test_a_rebalance_that_hands_partitions_back_counts_nothing_twice(model, clock) -> None:
+    from fraud.domain.ports import AssignedPartition
+
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(i, minutes=i) for i in range(5)])
+    pipeline.run_until_idle()
+    preprocess = pipeline.runners[0].stage
+    everything = [AssignedPartition(Topic.TRANSACTIONS, 0, 5)]
+    for _ in range(2):  # eager rebalancing: the same assignment, announced again
+        assert preprocess.restore(everything, pipeline.bus) == 5
+
+    pipeline.submit([txn(5, minutes=5)])
+    pipeline.run_until_idle()
+    assert get(pipeline, "t5").features["count_10m"] == 5
+
+
+class BrokenStore:
+    """A verdict store that fails for good (a read-only disk, say): not a transient failure."""
+
+    def __call__(self):
+        raise PermissionError("attempt to write a readonly database")
+
+
+def test_a_dead_letter_the_record_stage_cannot_handle_stops_the_stage_not_loops(
+    model, clock
+) -> None:
+    pipeline = embedded_pipeline(model, clock, store=BrokenStore())
+    pipeline.bus.publish(Topic.DEAD_LETTERS, [OutgoingMessage("k", b"x", {"transaction_id": "t1"})])
+    with pytest.raises(PermissionError):
+        pipeline.runners[2].run_once()
+    assert len(pipeline.bus.messages(Topic.DEAD_LETTERS)) == 1
+
+
+class FlakyCommitConsumer:
+    def __init__(self, inner, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def commit(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise TransientFailure("coordinator moved")
+        self.inner.commit()
+
+
+def test_a_commit_that_fails_for_a_moment_is_retried(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    runner = pipeline.runners[0]
+    runner.consumer = FlakyCommitConsumer(runner.consumer, failures=2)
+    pipeline.submit([txn(1)])
+    assert runner.run_once() == 1
+    assert pipeline.bus.lag("fraud-preprocess", Topic.TRANSACTIONS) == 0
+
+
+def test_pending_transactions_are_published_again_after_the_bus_was_lost(model, clock) -> None:
+    from fraud.application.submit import republish_pending
+
+    first = embedded_pipeline(model, clock)
+    first.submit([txn(1), txn(2, minutes=1)])  # accepted, then the process dies
+    restarted = embedded_pipeline(model, clock, store=first.store)
+    assert republish_pending(restarted.bus, restarted.store) == 2
+    restarted.run_until_idle()
+    assert get(restarted, "t1").status is Status.SCORED
+    assert get(restarted, "t2").status is Status.SCORED

@@ -23,6 +23,8 @@ from fraud.domain.transaction import Transaction, parse_instant
 
 log = structlog.get_logger(__name__)
 
+EXPIRE_EVERY_BATCHES = 100
+
 
 class PreprocessStage:
     name = "preprocess"
@@ -31,6 +33,7 @@ class PreprocessStage:
     def __init__(self, profiles: BehaviourProfiles, clock: Clock) -> None:
         self.profiles = profiles
         self.clock = clock
+        self._batches = 0
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -44,6 +47,10 @@ class PreprocessStage:
             accepted.append((transaction, self._received_at(message)))
 
         vectors = self.profiles.observe(transaction for transaction, _ in accepted)
+        self._batches += 1
+        if self._batches % EXPIRE_EVERY_BATCHES == 0:
+            forgotten = self.profiles.expire()
+            log.debug("idle users forgotten", count=forgotten, users=len(self.profiles))
         trace = tracing(__name__)
         for (transaction, received_at), features in zip(accepted, vectors, strict=True):
             outbox.add(Topic.PREPROCESSED, preprocessed_message(transaction, received_at, features))
@@ -55,10 +62,13 @@ class PreprocessStage:
     def restore(self, assigned: Sequence[AssignedPartition], bus: MessageBus) -> int:
         """Rebuild the owned users' histories from the partitions' earlier transactions.
 
-        Only what was committed is replayed; what comes after is consumed as
-        usual. Transactions already observed are skipped, so a rebalance that
-        hands back a partition this worker had does not count anything twice.
+        ``assigned`` is the whole assignment (Kafka's eager rebalancing hands
+        every partition back at once), so the state starts again from empty:
+        users of partitions that moved away are forgotten, and nothing this
+        worker already held is counted twice. Only what was committed is
+        replayed; what comes after is consumed as usual.
         """
+        self.profiles.clear()
         since = self.clock.now() - timedelta(seconds=HISTORY_SPAN)
         restored = 0
         for partition in assigned:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -149,15 +149,26 @@ class StageRunner:
         batch = self.consumer.poll_batch(self.batch_size, self.poll_timeout)
         if not batch:
             return 0
+        if not self._retrying(lambda: self._deliver(batch), "batch", stop):
+            return 0  # shutting down: the uncommitted batch is redelivered later
+        # A commit that keeps failing is covered by the next one: only redelivery is at stake.
+        self._retrying(self.consumer.commit, "commit", stop)
+        self.processed += len(batch)
+        return len(batch)
+
+    def _retrying(
+        self, action: Callable[[], None], what: str, stop: threading.Event | None
+    ) -> bool:
+        """Run ``action`` until it gets past transient failures; False if stopped meanwhile."""
         attempt = 0
         while True:
             try:
-                self._deliver(batch)
-                break
+                action()
+                return True
             except TransientFailure as failure:
                 delay = self.backoff.delay(attempt)
                 log.warning(
-                    "transient failure, retrying batch",
+                    f"transient failure, retrying {what}",
                     stage=self.stage.name,
                     error=str(failure),
                     attempt=attempt + 1,
@@ -165,10 +176,7 @@ class StageRunner:
                 )
                 attempt += 1
                 if (stop or threading.Event()).wait(delay):
-                    return 0  # shutting down: the uncommitted batch is redelivered later
-        self.consumer.commit()
-        self.processed += len(batch)
-        return len(batch)
+                    return False
 
     def _deliver(self, batch: Sequence[Message]) -> None:
         try:
@@ -190,5 +198,7 @@ class StageRunner:
             except TransientFailure:
                 raise
             except Exception as error:
+                if message.topic == Topic.DEAD_LETTERS:
+                    raise  # a dead letter that fails again must not feed the topic it came from
                 outbox.dead_letter(message, self.stage.name, f"{type(error).__name__}: {error}")
         return outbox

@@ -73,3 +73,24 @@ class SubmitTransactions:
                     transaction_id, Status.PENDING, duplicate=False
                 )
         return [submissions[transaction_id] for transaction_id in ids]
+
+
+def republish_pending(
+    bus: MessageBus, unit_of_work: UnitOfWorkFactory, limit: int = 100_000
+) -> int:
+    """Publish again what was accepted but never scored: the database is the outbox.
+
+    The embedded bus lives in memory, so a restart of ``fraud run`` loses what
+    was between stages; the pending records say exactly what that was. (On
+    Kafka the messages themselves survive, so workers need not do this.)
+    """
+    with unit_of_work() as uow:
+        waiting = uow.verdicts.pending(limit)
+    for start in range(0, len(waiting), 1_000):
+        chunk = waiting[start : start + 1_000]
+        bus.publish(
+            Topic.TRANSACTIONS, [transaction_message(r.transaction, r.received_at) for r in chunk]
+        )
+    if waiting:
+        log.info("pending transactions published again", count=len(waiting))
+    return len(waiting)

@@ -28,7 +28,6 @@ DAY = 24 * HOUR
 
 HISTORY_SPAN = 30 * DAY
 NOVELTY_SPAN = 90 * DAY
-MAX_EVENTS_PER_USER = 2_000
 MAX_REMEMBERED_PER_KIND = 256
 SMALL_AMOUNT = 5.0
 MAX_REMEMBERED_IDS = 200_000
@@ -211,9 +210,7 @@ class UserHistory:
         while self._last_week and self._last_week[0] <= horizon:
             self._last_week.popleft()
         horizon = at - HISTORY_SPAN
-        while self.events and (
-            self.events[0].at <= horizon or len(self.events) >= MAX_EVENTS_PER_USER
-        ):
+        while self.events and self.events[0].at <= horizon:
             self._sum_30d -= self.events.popleft().amount
         while self._maxima and self._maxima[0][0] <= horizon:
             self._maxima.popleft()
@@ -446,6 +443,7 @@ class BehaviourProfiles:
     def __init__(self, remembered_ids: int = MAX_REMEMBERED_IDS) -> None:
         self._users: dict[str, UserHistory] = {}
         self._observed: OrderedDict[str, FeatureVector] = OrderedDict()
+        self._latest = -math.inf
         self._remembered_ids = remembered_ids
 
     def __len__(self) -> int:
@@ -466,14 +464,29 @@ class BehaviourProfiles:
                 history = self._users[txn.user_id] = UserHistory()
             vector = history.observe(txn, at)
             vectors.append(vector)
+            if at > self._latest:
+                self._latest = at
             observed[txn.transaction_id] = vector
             if len(observed) > self._remembered_ids:
                 observed.popitem(last=False)
         return vectors
 
-    def expire(self, now: float) -> int:
-        """Forget users with no transaction in the history span; returns how many."""
-        horizon = now - HISTORY_SPAN
+    def clear(self) -> None:
+        """Forget everything: before rebuilding the state from the log."""
+        self._users.clear()
+        self._observed.clear()
+        self._latest = -math.inf
+
+    def expire(self, now: float | None = None) -> int:
+        """Forget users idle for longer than anything of theirs is remembered.
+
+        After :data:`NOVELTY_SPAN` of silence a user's history and novelty
+        memory are both spent, so forgetting them changes no feature: the
+        stream, which expires, and offline replay, which need not, agree.
+        ``now`` defaults to the latest transaction time observed (event time,
+        not the wall clock). Returns how many users were forgotten.
+        """
+        horizon = (self._latest if now is None else now) - NOVELTY_SPAN
         stale = [user for user, history in self._users.items() if history.last_at <= horizon]
         for user in stale:
             del self._users[user]

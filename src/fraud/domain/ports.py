@@ -77,6 +77,9 @@ class MessageBus(Protocol):
 
     def consumer(self, group: str, topics: Sequence[str]) -> MessageConsumer: ...
 
+    def lag(self, group: str, topic: str) -> int:
+        """Messages on ``topic`` that ``group`` has not committed yet."""
+
     def read_back(
         self, topic: str, partition: int, *, since: datetime, until_offset: int
     ) -> Iterator[Message]:
@@ -106,6 +109,9 @@ class VerdictRepository(Protocol):
     ) -> list[TransactionRecord]:
         """The latest received records, newest first (ties: highest transaction_id first),
         optionally only some decisions."""
+
+    def pending(self, limit: int) -> list[TransactionRecord]:
+        """Accepted transactions still waiting for a verdict, oldest first."""
 
     def status_counts(self) -> dict[str, int]:
         """How many records per decision, plus ``pending`` and ``failed``."""

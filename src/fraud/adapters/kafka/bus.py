@@ -33,7 +33,16 @@ from fraud.domain.ports import Message, OutgoingMessage
 log = structlog.get_logger(__name__)
 
 DELIVERY_TIMEOUT_S = 30.0
+READ_BACK_IDLE_POLLS = 20  # half a second each: a broker silent this long is not catching up
 _EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+class PublishRejected(RuntimeError):
+    """The broker refused messages for a reason retrying cannot fix."""
+
+
+class IncompleteReadBack(TransientFailure):
+    """A partition's history could not be read to the end: the state would be partial."""
 
 
 class KafkaBus:
@@ -52,18 +61,22 @@ class KafkaBus:
         self._producer = Producer(producer_config(bootstrap, client_id))
 
     def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
-        failures: list[str] = []
+        failures: list[KafkaError] = []
 
         def delivered(error: KafkaError | None, _: KafkaMessage) -> None:
             if error is not None:
-                failures.append(error.str())
+                failures.append(error)
 
         physical = self.topic_prefix + topic
         for message in messages:
             self._produce(physical, message, delivered)
         pending = self._producer.flush(self.delivery_timeout_s)
+        permanent = [f for f in failures if f.fatal() or not f.retriable()]
+        if permanent:
+            # Retrying cannot help (a message too large, a fenced producer): stop loudly.
+            raise PublishRejected(f"publishing to {topic} refused: {permanent[0].str()}")
         if pending or failures:
-            reason = failures[0] if failures else f"{pending} messages still in flight"
+            reason = failures[0].str() if failures else f"{pending} messages still in flight"
             raise TransientFailure(
                 f"publishing {len(messages)} messages to {topic} failed: {reason}"
             )
@@ -157,20 +170,25 @@ def _read_range(
         if start.offset < 0:
             return  # nothing was accepted since then
         reader.assign([TopicPartition(prefix + topic, partition, start.offset)])
+        position = start.offset
         idle_polls = 0
-        while idle_polls < 20:
+        while position < until_offset:
             batch = reader.consume(1000, 0.5)
-            if not batch:
-                idle_polls += 1
-                continue
-            idle_polls = 0
+            idle_polls = 0 if batch else idle_polls + 1
+            if idle_polls >= READ_BACK_IDLE_POLLS:
+                raise IncompleteReadBack(
+                    f"{prefix}{topic}[{partition}] stopped at offset {position} "
+                    f"before {until_offset}"
+                )
             for raw in batch:
-                if raw.error() is not None:
-                    continue
+                error = raw.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise IncompleteReadBack(f"reading {prefix}{topic}[{partition}]: {error.str()}")
+                position = raw.offset() + 1
                 if raw.offset() >= until_offset:
                     return
                 yield to_domain(raw, prefix)
-                if raw.offset() + 1 >= until_offset:
-                    return
     finally:
         reader.close()

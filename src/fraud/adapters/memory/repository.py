@@ -55,6 +55,11 @@ class InMemoryVerdictRepository:
         )
         return rows[:limit]
 
+    def pending(self, limit: int) -> list[TransactionRecord]:
+        waiting = [r for r in self._rows.values() if r.status is Status.PENDING]
+        waiting.sort(key=lambda r: (r.received_at, r.transaction.transaction_id))
+        return waiting[:limit]
+
     def status_counts(self) -> dict[str, int]:
         counts = {"pending": 0, "failed": 0, **{d.value: 0 for d in Decision}}
         for record in self._rows.values():

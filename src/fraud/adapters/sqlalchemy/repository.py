@@ -92,6 +92,15 @@ class SqlVerdictRepository:
             statement = statement.where(transactions.c.decision.in_(wanted))
         return [to_record(row) for row in self._fetch(statement)]
 
+    def pending(self, limit: int) -> list[TransactionRecord]:
+        statement = (
+            select(transactions)
+            .where(transactions.c.status == Status.PENDING.value)
+            .order_by(transactions.c.received_at, transactions.c.transaction_id)
+            .limit(max(limit, 0))
+        )
+        return [to_record(row) for row in self._fetch(statement)]
+
     def status_counts(self) -> dict[str, int]:
         counts = {"pending": 0, **{d.value: 0 for d in Decision}, "failed": 0}
         statement = select(transactions.c.status, transactions.c.decision, func.count()).group_by(

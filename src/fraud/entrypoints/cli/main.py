@@ -11,6 +11,7 @@ from types import FrameType
 import click
 import structlog
 
+from fraud.entrypoints.cli.bench import bench
 from fraud.entrypoints.cli.context import CliContext, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
@@ -113,6 +114,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     from werkzeug.serving import make_server
 
     from fraud.adapters.sqlalchemy.migrate import upgrade
+    from fraud.application.submit import republish_pending
     from fraud.entrypoints.cli.training import ensure_model
     from fraud.entrypoints.consumer.pipeline import Pipeline
     from fraud.entrypoints.http.app import create_app
@@ -124,6 +126,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     container.init_resources()
     container.model()  # load before accepting traffic, not on the first transaction
 
+    republish_pending(container.bus(), container.unit_of_work())
     pipeline = Pipeline(container)
     app = create_app(container)
     app.extensions["fraud.pipeline"] = pipeline
@@ -149,6 +152,9 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     try:
         server.serve_forever()
     finally:
+        # The embedded bus dies with the process: finish what was accepted first.
+        if not pipeline.drain():
+            log.warning("stopping with work in flight; it is published again on the next start")
         pipeline.stop()
         container.shutdown_resources()
         log.info("service stopped")
@@ -180,6 +186,7 @@ cli.add_command(worker)
 cli.add_command(dlq)
 cli.add_command(evaluate)
 cli.add_command(score)
+cli.add_command(bench)
 
 
 def main() -> None:

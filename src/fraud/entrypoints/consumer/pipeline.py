@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import structlog
@@ -69,6 +70,21 @@ class Pipeline:
 
     def alive(self) -> bool:
         return bool(self.threads) and all(thread.is_alive() for thread in self.threads)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every stage has committed everything on its topics (or time is up)."""
+        bus = self.container.bus()
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            behind = sum(
+                bus.lag(consumer_group(runner.stage.name, self.group_prefix), topic)
+                for runner in self.runners
+                for topic in runner.stage.topics
+            )
+            if behind == 0:
+                return True
+            time.sleep(0.05)
+        return False
 
     def stop(self, timeout: float = 30.0) -> None:
         """Each stage finishes and commits the batch in hand, then closes its consumer."""

@@ -43,6 +43,9 @@ def submit_transaction(
     submit: SubmitTransactions = Provide[Container.submit],
 ) -> tuple[Response, int, dict[str, str]]:
     """Accept a transaction for scoring; 202 with where to read the verdict."""
+    pipeline = current_app.extensions.get("fraud.pipeline")
+    if pipeline is not None and not pipeline.alive():
+        raise ApiError(503, "the scoring pipeline is not running; nothing was accepted")
     body = _json_body()
     try:
         transaction = Transaction.parse(body, new_id=lambda: str(uuid.uuid4()))

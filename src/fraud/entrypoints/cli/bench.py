@@ -1,0 +1,176 @@
+"""``fraud bench``: the pipeline's throughput, latency and profile on the Kafka broker.
+
+The benchmark's code lives in ``benchmarks/`` at the root of the checkout, not
+in the installed package: like the tests it is a development tool, and it
+drives real worker processes. The command finds that folder the way the
+migrations are found (from this file, then from the working directory).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import click
+
+from fraud.entrypoints.cli.context import CliContext, pass_context
+from fraud.entrypoints.cli.options import model_dir_option
+
+PHASES = ("ceiling", "throughput", "latency", "profile")
+BENCHMARK = Path("benchmarks") / "pipeline_throughput.py"
+
+
+def _benchmark_module() -> ModuleType:
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            if (folder / BENCHMARK).is_file():
+                if str(folder) not in sys.path:
+                    sys.path.insert(0, str(folder))
+                return importlib.import_module("benchmarks.pipeline_throughput")
+    raise click.ClickException(f"{BENCHMARK} not found: run `fraud bench` from a checkout")
+
+
+def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a list like 1,2") from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("give one or more worker counts of at least 1, like 1,2")
+    return counts
+
+
+@click.command()
+@click.option(
+    "--transactions",
+    type=click.IntRange(min=1_000),
+    default=50_000,
+    show_default=True,
+    help="Transactions per throughput run (and for the broker ceiling).",
+)
+@click.option(
+    "--workers",
+    default="1,2",
+    show_default=True,
+    callback=_worker_counts,
+    help="Worker process counts to measure, comma-separated.",
+)
+@click.option("--partitions", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option(
+    "--rate",
+    type=click.IntRange(min=1),
+    default=2_000,
+    show_default=True,
+    help="Offered load of the latency run, transactions a second.",
+)
+@click.option("--duration", type=click.FloatRange(min=1.0), default=10.0, show_default=True)
+@click.option("--latency-workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--profile-transactions",
+    type=click.IntRange(min=0),
+    default=20_000,
+    show_default=True,
+    help="Transactions through the profiled in-process worker (0 skips the profile).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The workers' batch size [default: $FRAUD_BATCH_SIZE or 500].",
+)
+@click.option(
+    "--worker-log-level",
+    type=click.Choice(["debug", "info", "warning"]),
+    default="info",
+    show_default=True,
+    help="The workers' log level (info logs one line per verdict).",
+)
+@click.option("--skip", multiple=True, type=click.Choice(PHASES), help="Leave a phase out.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=10.0),
+    default=300.0,
+    show_default=True,
+    help="Longest wait for a run's verdicts, in seconds.",
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0.0),
+    default=60.0,
+    show_default=True,
+    help="Longest wait, before each run, for other work on the machine to finish.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Throughput runs per worker count; the best is reported (a shared machine is noisy).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Results JSON [default: var/bench/pipeline-<time>/results.json].",
+)
+@click.option("--keep-data", is_flag=True, help="Keep the runs' topics and databases.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@model_dir_option
+@pass_context
+def bench(
+    ctx: CliContext,
+    transactions: int,
+    workers: tuple[int, ...],
+    partitions: int,
+    rate: int,
+    duration: float,
+    latency_workers: int,
+    profile_transactions: int,
+    batch_size: int | None,
+    worker_log_level: str,
+    skip: tuple[str, ...],
+    timeout: float,
+    settle: float,
+    repeat: int,
+    out: Path | None,
+    keep_data: bool,
+    quiet: bool,
+    model_dir: Path | None,
+) -> None:
+    """Sustained transactions/s through Kafka, every stage and the database; latency; profile.
+
+    Needs the broker at $FRAUD_KAFKA_BOOTSTRAP and a trained model; starts its
+    own `fraud worker` processes on fresh topics and databases, and stops them.
+    """
+    module = _benchmark_module()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    config = module.BenchConfig(
+        bootstrap=ctx.settings.kafka_bootstrap,
+        model_dir=(model_dir or Path(ctx.settings.model_dir)).resolve(),
+        out_dir=Path("var/bench").resolve() / f"pipeline-{stamp}",
+        transactions=transactions,
+        workers=workers,
+        partitions=partitions,
+        rate=rate,
+        duration_s=duration,
+        latency_workers=latency_workers,
+        profile_transactions=profile_transactions,
+        batch_size=batch_size,
+        worker_log_level=worker_log_level,
+        run_timeout_s=timeout,
+        settle_s=settle,
+        repeat=repeat,
+        phases=tuple(phase for phase in PHASES if phase not in skip),
+        keep_data=keep_data,
+        progress=not quiet,
+        out_file=out,
+    )
+    try:
+        results = module.run_benchmark(config, echo=click.echo)
+    except module.BenchError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("")
+    click.echo(module.format_report(results))
