@@ -1,0 +1,555 @@
+"""How many transactions a second the Kafka pipeline sustains, and how fast each one gets through.
+
+``fraud bench`` runs four measurements, each on fresh topics and a fresh SQLite file:
+
+* **broker ceiling**: the same messages produced and consumed back with no
+  processing (see ``broker_ceiling``);
+* **throughput** with 1, 2, ... ``fraud worker --stage all`` processes: the
+  workers start and join their groups first (so start-up and rebalancing are
+  not timed), then N realistic transactions are published as the API would
+  publish them, and the clock runs until all N verdicts are in the database;
+* **latency** at a fixed offered load: transactions published at R a second,
+  each stamped ``received_at`` when sent; p50/p95/p99 of the pipeline's own
+  ``latency_ms`` (received to scored) and of received-to-stored;
+* **profile**: one worker's stages in a child process under cProfile (see
+  ``pipeline_profile``), to say what holds the throughput back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+from benchmarks.broker_ceiling import BATCH, measure_ceiling
+from benchmarks.pipeline_harness import (
+    REPOSITORY,
+    BenchError,
+    CpuMeter,
+    RunSpace,
+    VerdictCounter,
+    WorkerPool,
+    chunks,
+    wait_for_quiet,
+)
+from tqdm import tqdm
+
+from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.simulation.simulator import simulate
+from fraud.application.envelopes import transaction_message
+from fraud.domain.ports import OutgoingMessage, Topic
+from fraud.domain.transaction import Transaction
+
+PHASES = ("ceiling", "throughput", "latency", "profile")
+READY_TIMEOUT_S = 180.0
+POLL_INTERVAL_S = 0.2
+TARGET_PER_S = 20_000
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    bootstrap: str
+    model_dir: Path
+    out_dir: Path
+    transactions: int = 50_000
+    workers: tuple[int, ...] = (1, 2)
+    partitions: int = 6
+    rate: int = 2_000
+    duration_s: float = 10.0
+    latency_workers: int = 1
+    profile_transactions: int = 20_000
+    batch_size: int | None = None
+    worker_log_level: str = "info"
+    run_timeout_s: float = 300.0
+    settle_s: float = 60.0
+    repeat: int = 1
+    seed: int = 7
+    phases: tuple[str, ...] = PHASES
+    keep_data: bool = False
+    progress: bool = True
+    out_file: Path | None = None
+
+    def space(self, label: str) -> RunSpace:
+        return RunSpace(self.bootstrap, self.out_dir, label, self.partitions, keep=self.keep_data)
+
+
+@dataclass
+class Results:
+    config: dict[str, Any]
+    machine: dict[str, Any]
+    runs: dict[str, Any] = field(default_factory=dict)
+
+
+def run_benchmark(config: BenchConfig, echo: Echo = print) -> dict[str, Any]:
+    """Every phase in ``config.phases``; the results are written as JSON after each."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    results = Results(
+        config={k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        machine=_machine(),
+    )
+    needed = max(
+        config.transactions, round(config.rate * config.duration_s), config.profile_transactions
+    )
+    echo(f"simulating {needed:,} transactions (seed {config.seed})")
+    population = [row.transaction for row in simulate(needed, seed=config.seed)]
+    out_file = config.out_file or config.out_dir / "results.json"
+    phases: dict[str, Callable[[], None]] = {
+        "ceiling": lambda: _ceiling_phase(config, population, results, echo),
+        "throughput": lambda: _throughput_phase(config, population, results, echo),
+        "latency": lambda: _latency_phase(config, population, results, echo),
+        "profile": lambda: _profile_phase(config, population, results, echo),
+    }
+    for name, phase in phases.items():
+        if name in config.phases:
+            phase()
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            out_file.write_text(json.dumps(asdict(results), indent=2, default=str))
+    echo(f"results written to {out_file}")
+    return asdict(results)
+
+
+def _ceiling_phase(
+    config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
+) -> None:
+    echo(f"[ceiling] {config.transactions:,} messages: produce, consume, round trip")
+    with config.space("ceiling") as space:
+        messages = _envelopes(population[: config.transactions])
+        busy = _settle(config, echo)
+        ceiling = measure_ceiling(space, messages, config.run_timeout_s, config.progress)
+    results.runs["ceiling"] = {**ceiling, "background_busy_cores": busy}
+
+
+def _throughput_phase(
+    config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
+) -> None:
+    for workers in config.workers:
+        attempts = []
+        for attempt in range(1, config.repeat + 1):
+            echo(
+                f"[throughput] {workers} worker(s), {config.transactions:,} transactions"
+                + (f" (attempt {attempt}/{config.repeat})" if config.repeat > 1 else "")
+            )
+            run = measure_throughput(config, population[: config.transactions], workers, echo)
+            echo(f"  {run['per_s']:,} tx/s")
+            attempts.append(run)
+        # The best attempt is the one least disturbed by anything else on the machine.
+        best = max(attempts, key=lambda run: run["per_s"])
+        results.runs[f"workers_{workers}"] = {
+            **best,
+            "attempts": [_attempt_summary(run) for run in attempts],
+        }
+
+
+def _latency_phase(
+    config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
+) -> None:
+    echo(
+        f"[latency] {config.rate:,}/s for {config.duration_s:g}s "
+        f"on {config.latency_workers} worker(s)"
+    )
+    results.runs["latency"] = measure_latency(config, population, echo)
+
+
+def _profile_phase(
+    config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
+) -> None:
+    if config.profile_transactions:
+        echo(f"[profile] one worker's stages in-process, {config.profile_transactions:,} txns")
+        results.runs["profile"] = run_profile(config, population, echo)
+
+
+def _attempt_summary(run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "per_s": run["per_s"],
+        "steady_per_s": run["steady_per_s"],
+        "seconds": run["seconds"],
+        "other_cpu_s": run["cpu"]["other_cpu_s"],
+        "busiest_others": run["cpu"]["busiest_others"],
+    }
+
+
+def _envelopes(transactions: Sequence[Transaction]) -> list[OutgoingMessage]:
+    """The messages the API publishes for these transactions, received now."""
+    now = datetime.now(UTC)
+    return [transaction_message(transaction, now) for transaction in transactions]
+
+
+def _publish_as_api(bus: KafkaBus, transactions: Sequence[Transaction], progress: bool) -> float:
+    """Publish in API-sized batches, each stamped when sent; returns the seconds it took."""
+    started = time.perf_counter()
+    with tqdm(total=len(transactions), desc="publishing", unit="txn", disable=not progress) as bar:
+        for batch in chunks(transactions, BATCH):
+            bus.publish(Topic.TRANSACTIONS, _envelopes(batch))
+            bar.update(len(batch))
+    return time.perf_counter() - started
+
+
+class _Publisher(threading.Thread):
+    """Publishes beside the measurement, so the verdict count is followed from the first send."""
+
+    def __init__(self, send: Callable[[], float]) -> None:
+        super().__init__(name="bench-publisher", daemon=True)
+        self._send = send
+        self.seconds: float | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.seconds = self._send()
+        except BaseException as error:  # handed to the measuring thread by check()
+            self.error = error
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def result(self, timeout_s: float) -> float:
+        self.join(timeout_s)
+        self.check()
+        if self.seconds is None:
+            raise BenchError(f"publishing did not finish within {timeout_s:.0f}s")
+        return self.seconds
+
+
+def _follow(
+    counter: VerdictCounter,
+    expected: int,
+    started: float,
+    timeout_s: float,
+    checks: Sequence[Callable[[], None]],
+    progress: bool,
+) -> list[tuple[float, int]]:
+    """(seconds since ``started``, verdicts stored) until all are in or the time is up."""
+    timeline = [(0.0, 0)]
+    deadline = time.perf_counter() + timeout_s
+    with tqdm(total=expected, desc="verdicts stored", unit="txn", disable=not progress) as bar:
+        while timeline[-1][1] < expected and time.perf_counter() < deadline:
+            time.sleep(POLL_INTERVAL_S)
+            for check in checks:
+                check()
+            count = counter.scored()
+            timeline.append((time.perf_counter() - started, count))
+            bar.update(count - bar.n)
+    return timeline
+
+
+def _crossing(timeline: Sequence[tuple[float, int]], level: float) -> float | None:
+    """When the count reached ``level``, interpolated between polls."""
+    for (t0, c0), (t1, c1) in itertools.pairwise(timeline):
+        if c1 >= level:
+            return t0 if c1 == c0 else t0 + (t1 - t0) * (level - c0) / (c1 - c0)
+    return None
+
+
+def measure_throughput(
+    config: BenchConfig, transactions: Sequence[Transaction], workers: int, echo: Echo
+) -> dict[str, Any]:
+    """N transactions through K workers: from the first publish to the last verdict stored."""
+    count = len(transactions)
+    with config.space(f"w{workers}") as space:
+        space.migrate()
+        env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
+        pool = WorkerPool(workers, env, space.group, space.directory / f"logs-w{workers}")
+        counter = VerdictCounter(space.database_url)
+        bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
+        try:
+            pool.start()
+            ready_s = pool.wait_until_ready(space.bootstrap, space.partitions, READY_TIMEOUT_S)
+            echo(f"  workers ready after {ready_s:.1f}s (groups stable, partitions assigned)")
+            busy = _settle(config, echo)
+            cpu = CpuMeter(pool, space.broker_pid)
+            cpu.start()
+            publisher = _Publisher(lambda: _publish_as_api(bus, transactions, progress=False))
+            started = time.perf_counter()
+            publisher.start()
+            timeline = _follow(
+                counter,
+                count,
+                started,
+                config.run_timeout_s,
+                (pool.check_alive, publisher.check),
+                config.progress,
+            )
+            usage = cpu.stop()
+            publish_s = publisher.result(config.run_timeout_s)
+        finally:
+            bus.close()
+            exit_codes = pool.stop()
+            counter.close()
+    done_s, stored = timeline[-1]
+    ten, ninety = _crossing(timeline, 0.1 * count), _crossing(timeline, 0.9 * count)
+    steady = 0.8 * count / (ninety - ten) if ten is not None and ninety and ninety > ten else None
+    return {
+        "workers": workers,
+        "transactions": count,
+        "stored": stored,
+        "completed": stored >= count,
+        "ready_s": round(ready_s, 2),
+        "background_busy_cores": busy,
+        "publish_s": round(publish_s, 3),
+        "first_verdict_s": _crossing(timeline, 1),
+        "seconds": round(done_s, 3),
+        "per_s": round(stored / done_s) if done_s else 0,
+        "steady_per_s": round(steady) if steady else None,
+        "cpu": usage,
+        "worker_cpu_us_per_txn": round(1e6 * usage["workers_cpu_s"] / max(1, stored), 1),
+        "broker_cpu_us_per_txn": (
+            round(1e6 * usage["broker_cpu_s"] / max(1, stored), 1)
+            if usage["broker_cpu_s"] is not None
+            else None
+        ),
+        "worker_exit_codes": exit_codes,
+        "timeline": [(round(t, 2), c) for t, c in timeline],
+    }
+
+
+def measure_latency(
+    config: BenchConfig, population: Sequence[Transaction], echo: Echo
+) -> dict[str, Any]:
+    """Publish at ``config.rate`` a second, each batch stamped when sent; latency from the DB."""
+    count = round(config.rate * config.duration_s)
+    transactions = population[:count]
+    with config.space("latency") as space:
+        space.migrate()
+        env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
+        pool = WorkerPool(config.latency_workers, env, space.group, space.directory / "logs-lat")
+        counter = VerdictCounter(space.database_url)
+        bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
+        try:
+            pool.start()
+            ready_s = pool.wait_until_ready(space.bootstrap, space.partitions, READY_TIMEOUT_S)
+            echo(f"  workers ready after {ready_s:.1f}s")
+            busy = _settle(config, echo)
+            cpu = CpuMeter(pool, space.broker_pid)
+            cpu.start()
+            publisher = _Publisher(lambda: _publish_paced(bus, transactions, config.rate))
+            started = time.perf_counter()
+            publisher.start()
+            _follow(
+                counter,
+                count,
+                started,
+                config.run_timeout_s,
+                (pool.check_alive, publisher.check),
+                config.progress,
+            )
+            usage = cpu.stop()
+            sent_s = publisher.result(config.run_timeout_s)
+            timings = counter.timings()
+        finally:
+            bus.close()
+            exit_codes = pool.stop()
+            counter.close()
+    scored_ms = [latency for _, _, _, latency in timings]
+    stored_ms = [
+        (updated - received).total_seconds() * 1000.0 for received, _, updated, _ in timings
+    ]
+    return {
+        "workers": config.latency_workers,
+        "offered_per_s": config.rate,
+        "achieved_per_s": round(count / sent_s) if sent_s else None,
+        "transactions": count,
+        "stored": len(timings),
+        "received_to_scored_ms": _percentiles(scored_ms),
+        "received_to_stored_ms": _percentiles(stored_ms),
+        "received_to_stored_ms_by_second": _by_second(timings),
+        "background_busy_cores": busy,
+        "cpu": usage,
+        "worker_exit_codes": exit_codes,
+    }
+
+
+def _publish_paced(bus: KafkaBus, transactions: Sequence[Transaction], rate: int) -> float:
+    """Send what is due every few milliseconds, as a stream of API requests would arrive."""
+    sent = 0
+    started = time.perf_counter()
+    while sent < len(transactions):
+        due = min(len(transactions), int((time.perf_counter() - started) * rate) + 1)
+        if due > sent:
+            bus.publish(Topic.TRANSACTIONS, _envelopes(transactions[sent:due]))
+            sent = due
+        else:
+            time.sleep(min(0.005, 1.0 / rate))
+    return time.perf_counter() - started
+
+
+def _by_second(
+    timings: Sequence[tuple[datetime, datetime, datetime, float]],
+) -> list[dict[str, Any]]:
+    """Latency per second of sending: shows warm-up and queueing that one percentile hides."""
+    if not timings:
+        return []
+    first = min(received for received, _, _, _ in timings)
+    seconds: dict[int, list[float]] = {}
+    for received, _, updated, _ in timings:
+        second = int((received - first).total_seconds())
+        seconds.setdefault(second, []).append((updated - received).total_seconds() * 1000.0)
+    return [
+        {"second": second, "count": len(values), **(_percentiles(values) or {})}
+        for second, values in sorted(seconds.items())
+    ]
+
+
+def _settle(config: BenchConfig, echo: Echo) -> float:
+    busy = wait_for_quiet(config.settle_s)
+    if busy > 0.3:
+        echo(f"  warning: the machine is busy with other work ({busy} cores): figures will be low")
+    return busy
+
+
+def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
+    if len(values) < 2:
+        return None
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        "p50": round(cuts[49], 1),
+        "p95": round(cuts[94], 1),
+        "p99": round(cuts[98], 1),
+        "max": round(max(values), 1),
+        "mean": round(statistics.fmean(values), 1),
+    }
+
+
+def run_profile(
+    config: BenchConfig, population: Sequence[Transaction], echo: Echo
+) -> dict[str, Any]:
+    """Pre-produce two copies of the data, then let ``pipeline_profile`` drain them in a child."""
+    count = config.profile_transactions
+    profile_dir = config.out_dir / "profile"
+    profile_dir.mkdir(parents=True, exist_ok=True)
+    with config.space("prof-plain") as plain, config.space("prof-cprofile") as profiled:
+        for space in (plain, profiled):
+            bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
+            try:
+                _publish_as_api(bus, population[:count], config.progress)
+            finally:
+                bus.close()
+        env = plain.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
+        command = [sys.executable, "-m", "benchmarks.pipeline_profile"]
+        command += ["--plain-prefix", plain.prefix, "--plain-database", plain.database_url]
+        command += ["--profiled-prefix", profiled.prefix]
+        command += ["--profiled-database", profiled.database_url]
+        command += ["--group", plain.group, "--transactions", str(count)]
+        command += ["--out-dir", str(profile_dir)]
+        log_path = profile_dir / "profile-worker.log"
+        busy = _settle(config, echo)
+        echo("  running the stages (plain pass, then cProfile pass)")
+        with log_path.open("wb") as log:
+            try:
+                subprocess.run(
+                    command,
+                    env=env,
+                    cwd=REPOSITORY,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=config.run_timeout_s * 3,
+                    check=True,
+                )
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise BenchError(f"the profile run failed ({error}):\n{tail}") from None
+    summary: dict[str, Any] = json.loads((profile_dir / "profile.json").read_text())
+    summary["files"] = sorted(str(path) for path in profile_dir.iterdir())
+    summary["background_busy_cores"] = busy
+    return summary
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "confluent_kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "started_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _disturbance(usage: dict[str, Any]) -> str:
+    """A note when something outside the benchmark took a noticeable share of the machine."""
+    if usage["other_cpu_s"] < 0.1 * usage["wall_s"] * usage["cores"]:
+        return ""
+    names = ", ".join(usage["busiest_others"]) or "unnamed"
+    return f"; DISTURBED: {usage['other_cpu_s']} CPU-s by others ({names})"
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """The figures as a table, with the 20,000 tx/s target beside them."""
+    runs = results["runs"]
+    lines = [f"{'measurement':<34}{'tx/s':>10}{'steady tx/s':>13}{'seconds':>9}  notes"]
+    ceiling = runs.get("ceiling")
+    if ceiling:
+        lines.append(
+            f"{'broker produce (KafkaBus.publish)':<34}{ceiling['produce_per_s']:>10,}"
+            f"{'':>13}{ceiling['produce_s']:>9.2f}  {ceiling['message_bytes_avg']} B/msg"
+        )
+        lines.append(
+            f"{'broker consume (plain consumer)':<34}{ceiling['consume_per_s']:>10,}"
+            f"{'':>13}{ceiling['consume_s']:>9.2f}"
+        )
+        lines.append(
+            f"{'broker round trip (concurrent)':<34}{ceiling['round_trip_per_s']:>10,}"
+            f"{'':>13}{ceiling['round_trip_s']:>9.2f}  "
+            f"pipeline crosses it 3x: <= {ceiling['pipeline_bound_per_s']:,}/s"
+        )
+    for key, run in runs.items():
+        if not key.startswith("workers_"):
+            continue
+        steady = f"{run['steady_per_s']:,}" if run["steady_per_s"] else "-"
+        status = "" if run["completed"] else f"INCOMPLETE {run['stored']}/{run['transactions']} "
+        lines.append(
+            f"{'pipeline, ' + str(run['workers']) + ' worker(s)':<34}{run['per_s']:>10,}"
+            f"{steady:>13}{run['seconds']:>9.2f}  {status}busy "
+            f"{run['cpu']['machine_busy_cores']}/{run['cpu']['cores']} cores; CPU µs/txn: "
+            f"workers {run['worker_cpu_us_per_txn']}, broker {run['broker_cpu_us_per_txn']}"
+            + _disturbance(run["cpu"])
+        )
+    latency = runs.get("latency")
+    if latency:
+        lines.append("")
+        lines.append(
+            f"latency at {latency['offered_per_s']:,}/s offered ({latency['achieved_per_s']:,}/s "
+            f"sent, {latency['workers']} worker(s), {latency['stored']:,}/"
+            f"{latency['transactions']:,} stored):"
+        )
+        for label, key in (
+            ("received -> scored", "received_to_scored_ms"),
+            ("received -> recorded", "received_to_stored_ms"),
+        ):
+            figures = latency[key]
+            if figures:
+                lines.append(
+                    f"  {label:<20} p50 {figures['p50']:>8.1f} ms  p95 {figures['p95']:>8.1f} ms"
+                    f"  p99 {figures['p99']:>8.1f} ms  max {figures['max']:>8.1f} ms"
+                )
+    best = max(
+        (run["per_s"] for key, run in runs.items() if key.startswith("workers_")), default=None
+    )
+    if best is not None:
+        verdict = "meets" if best >= TARGET_PER_S else "is below"
+        lines.append("")
+        lines.append(
+            f"best pipeline figure {best:,} tx/s {verdict} the {TARGET_PER_S:,} tx/s target"
+        )
+    profile = runs.get("profile")
+    if profile:
+        lines.append("")
+        lines.append(profile["summary_text"])
+        lines.append(f"(full profile: {Path(profile['files'][0]).parent})")
+    return "\n".join(lines)
