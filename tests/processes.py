@@ -40,10 +40,12 @@ class Service:
         return self.log_path.read_text()
 
 
-def start_service(tmp_path: Path, model_dir: Path, timeout: float = 300.0) -> Service:
+def start_service(
+    tmp_path: Path, model_dir: Path, timeout: float = 300.0, **env_overrides: str
+) -> Service:
     port = free_port()
     log_path = tmp_path / "service.log"
-    env = fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}")
+    env = fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}", **env_overrides)
     process = subprocess.Popen(
         [FRAUD, "run", "--port", str(port), "--model-dir", str(model_dir)],
         env=env,

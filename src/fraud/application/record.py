@@ -8,8 +8,8 @@ import structlog
 
 from fraud.application.dead_letters import ERROR, STAGE
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, MalformedMessage, read_result
-from fraud.application.stage import Outbox
-from fraud.domain.assessment import TransactionRecord
+from fraud.application.stage import Outbox, tracing
+from fraud.domain.assessment import Decision, TransactionRecord
 from fraud.domain.ports import Message, Topic, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
@@ -47,13 +47,19 @@ class RecordStage:
                 uow.verdicts.save_verdicts(list(verdicts.values()))
                 uow.verdicts.mark_failed(failures)
                 uow.commit()
+        trace = tracing(__name__)
         for record in verdicts.values():
             assert record.assessment is not None
-            log.info(
-                "verdict recorded",
-                transaction_id=record.transaction.transaction_id,
-                decision=record.assessment.decision.value,
-                fraud_score=round(record.assessment.fraud_score, 4),
-                latency_ms=round(record.latency_ms or 0.0, 1),
-            )
+            # Flagged verdicts are rare and worth a line; approvals only when tracing,
+            # since a line per transaction would cost more than recording it.
+            if trace or record.assessment.decision is not Decision.APPROVE:
+                (log.debug if record.assessment.decision is Decision.APPROVE else log.info)(
+                    "verdict recorded",
+                    transaction_id=record.transaction.transaction_id,
+                    decision=record.assessment.decision.value,
+                    fraud_score=round(record.assessment.fraud_score, 4),
+                    latency_ms=round(record.latency_ms or 0.0, 1),
+                )
+        if verdicts:
+            log.debug("batch recorded", verdicts=len(verdicts), failures=len(failures))
         return outbox

@@ -9,10 +9,11 @@ migrations are found (from this file, then from the working directory).
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 
 import click
 
@@ -31,6 +32,10 @@ def _benchmark_module() -> ModuleType:
                     sys.path.insert(0, str(folder))
                 return importlib.import_module("benchmarks.pipeline_throughput")
     raise click.ClickException(f"{BENCHMARK} not found: run `fraud bench` from a checkout")
+
+
+def _exit_on_signal(signum: int, _: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
@@ -168,6 +173,8 @@ def bench(
         progress=not quiet,
         out_file=out,
     )
+    # SIGTERM (a timeout, a cancel) unwinds like Ctrl-C: every run's finally stops its workers.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         results = module.run_benchmark(config, echo=click.echo)
     except module.BenchError as error:
