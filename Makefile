@@ -53,6 +53,10 @@ test: install system-deps lint
 	FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) $(BIN)/python -m pytest; \
 	  status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; exit $$status
 
+# The Kafka pipeline benchmark (broker on KAFKA_PORT, a trained model in MODEL_DIR).
+bench: install kafka-up
+	FRAUD_BROKER=kafka FRAUD_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/fraud bench --model-dir $(MODEL_DIR)
+
 unit: install
 	$(BIN)/python -m pytest tests/unit
 

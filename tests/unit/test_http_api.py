@@ -173,3 +173,9 @@ def test_a_transient_failure_is_a_503_with_retry_after(container) -> None:
     response = create_app(container).test_client().post("/transaction", json=EXAMPLE)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
+
+
+def test_an_id_with_a_slash_can_be_read_back_where_location_says(client) -> None:
+    response = client.post("/transaction", json=payload(transaction_id="shop-7/order-42"))
+    assert response.status_code == 202
+    assert client.get(response.headers["Location"]).get_json()["status"] == "pending"

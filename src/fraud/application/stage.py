@@ -64,9 +64,6 @@ class Outbox:
         for topic, messages in other.messages.items():
             self.messages[topic].extend(messages)
 
-    def count(self, topic: str) -> int:
-        return len(self.messages.get(topic, ()))
-
 
 class Stage(Protocol):
     name: str

@@ -79,10 +79,6 @@ class MemoryBus:
             history = self._partitions_of(topic)[partition][:until_offset]
         return (m for m in history if m.timestamp is None or m.timestamp >= cutoff)
 
-    def end_offsets(self, topic: str) -> list[int]:
-        with self._changed:
-            return [len(log) for log in self._partitions_of(topic)]
-
     def messages(self, topic: str) -> list[Message]:
         """Everything ever published to ``topic``, partition by partition (for inspection)."""
         with self._changed:

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from fraud.domain.assessment import Decision, Status
+
 # Named constraints keep future migrations (and SQLite's batch mode) deterministic.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,8 +70,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return stored.astimezone(UTC)
 
 
-STATUSES = ("pending", "scored", "failed")
-DECISIONS = ("approve", "review", "decline")
+STATUSES = tuple(status.value for status in Status)
+DECISIONS = tuple(decision.value for decision in Decision)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from fraud.containers import Container, build_container
+from fraud.domain.errors import ModelNotFound
+from fraud.domain.ports import FraudModel
 from fraud.settings import Settings
 
 
@@ -27,3 +29,11 @@ class BadInput(click.ClickException):
     """Input the command cannot use (a file breaking the contract): a message, exit code 2."""
 
     exit_code = 2
+
+
+def load_model(container: Container) -> FraudModel:
+    """The model in use, or a clear message (exit code 2) saying how to make one."""
+    try:
+        return container.model()
+    except ModelNotFound as missing:
+        raise BadInput(str(missing)) from None

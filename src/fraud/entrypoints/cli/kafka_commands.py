@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from types import FrameType
 
 import click
 import structlog
 
 from fraud.domain.ports import Topic
-from fraud.entrypoints.cli.context import CliContext, pass_context
+from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
+from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
 
 log = structlog.get_logger("fraud.cli")
 
@@ -65,20 +67,22 @@ def topics_create(
     show_default=True,
     help="Consumer group prefix: each stage joins GROUP-<stage>.",
 )
+@model_dir_option
 @pass_context
-def worker(ctx: CliContext, stage: str, group: str) -> None:
+def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> None:
     """Pipeline stage(s) consuming from Kafka; start several for more throughput."""
     from fraud.adapters.sqlalchemy.migrate import upgrade
     from fraud.entrypoints.consumer.pipeline import STAGES, Pipeline
 
     _require_kafka(ctx, "worker")
+    use_model_dir(ctx, model_dir)
     stages = STAGES if stage == "all" else (stage,)
     container = ctx.container
     if "record" in stages:
         upgrade(ctx.settings.database_url)
     container.init_resources()
     if "score" in stages:
-        container.model()  # load before joining the group, not on the first batch
+        load_model(container)  # before joining the group, not on the first batch
     pipeline = Pipeline(container, stages, group_prefix=group)
 
     def stop(signum: int, _: FrameType | None) -> None:

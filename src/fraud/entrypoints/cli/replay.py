@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from fraud.application.replay import evaluate as evaluate_file
 from fraud.application.replay import score_transactions
-from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
+from fraud.entrypoints.cli.context import BadInput, CliContext, load_model, pass_context
 from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
 
 SCORE_COLUMNS = ("transaction_id", "fraud_score", "decision", "reasons")
@@ -52,7 +52,7 @@ def evaluate(ctx: CliContext, data: Path, report_dir: Path | None, model_dir: Pa
     use_model_dir(ctx, model_dir)
     examples = _read(data, labelled=True)
     container = ctx.container
-    model = container.model()
+    model = load_model(container)
     with _progress(len(examples), "scoring") as bar:
         result = evaluate_file(examples, model, container.policy(), container.clock(), bar.update)
     metrics = result.metrics
@@ -108,9 +108,10 @@ def score(ctx: CliContext, data: Path, out: Path, model_dir: Path | None) -> Non
     use_model_dir(ctx, model_dir)
     transactions = _read(data, labelled=False)
     container = ctx.container
+    model = load_model(container)
     with _progress(len(transactions), "scoring") as bar:
         records = score_transactions(
-            transactions, container.model(), container.policy(), container.clock(), bar.update
+            transactions, model, container.policy(), container.clock(), bar.update
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:

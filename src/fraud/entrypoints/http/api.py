@@ -72,7 +72,7 @@ def submit_transaction(
     )
 
 
-@api.get("/transaction/<transaction_id>")
+@api.get("/transaction/<path:transaction_id>")
 @inject
 def read_transaction(
     transaction_id: str,
