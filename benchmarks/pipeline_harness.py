@@ -7,6 +7,7 @@ database's state at the start of a run is the same every time.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from fraud.entrypoints.consumer.pipeline import consumer_group
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 STOP_GRACE_S = 20.0
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 class BenchError(RuntimeError):
@@ -127,6 +129,19 @@ class RunSpace:
         return env
 
 
+def end_with_parent() -> None:
+    """In a child before it runs: have Linux send it SIGTERM if the benchmark dies.
+
+    ``WorkerPool.stop`` covers every exit Python sees; this covers the one it
+    cannot (the benchmark killed outright), so no worker is left consuming.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the try/finally around every run still stops the workers
+
+
 def expected_assignments(partitions: int) -> dict[str, int]:
     """Partitions each stage's group must hold in all before the pipeline is ready."""
     return {
@@ -162,7 +177,13 @@ class WorkerPool:
             command = [sys.executable, "-m", "fraud.entrypoints.cli.main"]
             command += ["worker", "--stage", "all", "--group", self.group]
             self.processes.append(
-                subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                subprocess.Popen(
+                    command,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=end_with_parent,
+                )
             )
 
     def check_alive(self) -> None:

@@ -43,6 +43,7 @@ from benchmarks.pipeline_harness import (
     VerdictCounter,
     WorkerPool,
     chunks,
+    end_with_parent,
     wait_for_quiet,
 )
 from tqdm import tqdm
@@ -454,6 +455,7 @@ def run_profile(
                 subprocess.run(
                     command,
                     env=env,
+                    preexec_fn=end_with_parent,
                     cwd=REPOSITORY,
                     stdout=log,
                     stderr=subprocess.STDOUT,
