@@ -30,14 +30,15 @@ from typing import Any
 
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
+from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from fraud.adapters.sqlalchemy.upserts import insert_or_replace
 from fraud.adapters.tensorflow.model import KerasScorer
-from fraud.application import envelopes
-from fraud.application.preprocess import PreprocessStage, read_transaction
+from fraud.application.envelopes import Envelopes
+from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage, assess
 from fraud.application.stage import StageRunner
@@ -87,10 +88,10 @@ COMPONENTS: tuple[Component, ...] = (
     Component("stage.handle", PreprocessStage.handle, depth=1),
     Component("stage.handle", ScoreStage.handle, depth=1),
     Component("stage.handle", RecordStage.handle, depth=1),
-    Component("read_transaction", read_transaction, depth=2),
-    Component("read_preprocessed", envelopes.read_preprocessed, depth=2),
-    Component("read_result", envelopes.read_result, depth=2),
-    Component("json decode (decode_json)", envelopes.decode_json, depth=3),
+    Component("read_transaction", Envelopes.read_transaction, depth=2),
+    Component("read_preprocessed", Envelopes.read_preprocessed, depth=2),
+    Component("read_result", Envelopes.read_result, depth=2),
+    Component("json decode (Envelopes.decode)", Envelopes.decode, depth=3),
     Component("Transaction.parse", _PARSE, depth=3),
     Component("parse_instant", parse_instant, depth=3),
     Component("FeatureVector.from_dict", _FROM_DICT, depth=3),
@@ -98,9 +99,9 @@ COMPONENTS: tuple[Component, ...] = (
     Component("assess (model + policy)", assess, depth=2),
     Component("model call (KerasScorer.score)", KerasScorer.score, depth=3),
     Component("policy + reasons (ScoringPolicy.assess)", ScoringPolicy.assess, depth=3),
-    Component("preprocessed_message", envelopes.preprocessed_message, depth=2),
-    Component("result_message", envelopes.result_message, depth=2),
-    Component("json encode (_dumps)", envelopes._dumps, depth=3),
+    Component("preprocessed_message", Envelopes.preprocessed_message, depth=2),
+    Component("result_message", Envelopes.result_message, depth=2),
+    Component("json encode (JsonSerializer.dumps)", JsonSerializer.dumps, depth=3),
     Component("Transaction.to_dict", Transaction.to_dict, depth=3),
     Component("format_instant", format_instant, depth=3),
     Component("save_verdicts (SQL upsert)", SqlVerdictRepository.save_verdicts, depth=2),
@@ -213,8 +214,8 @@ def _lookup(stats: dict[Any, Any], component: Component) -> tuple[int, float]:
 
 # Costs paid in more than one stage, added up to show what a transaction pays for them in all.
 ACROSS_STAGES = (
-    "json decode (decode_json)",
-    "json encode (_dumps)",
+    "json decode (Envelopes.decode)",
+    "json encode (JsonSerializer.dumps)",
     "Transaction.parse",
     "format_instant",
     "parse_instant",

@@ -49,8 +49,9 @@ from benchmarks.pipeline_harness import (
 from tqdm import tqdm
 
 from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import simulate
-from fraud.application.envelopes import transaction_message
+from fraud.application.envelopes import Envelopes
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.domain.transaction import Transaction
 
@@ -187,7 +188,8 @@ def _attempt_summary(run: dict[str, Any]) -> dict[str, Any]:
 def _envelopes(transactions: Sequence[Transaction]) -> list[OutgoingMessage]:
     """The messages the API publishes for these transactions, received now."""
     now = datetime.now(UTC)
-    return [transaction_message(transaction, now) for transaction in transactions]
+    envelopes = Envelopes(JsonSerializer())
+    return [envelopes.transaction_message(transaction, now) for transaction in transactions]
 
 
 def _publish_as_api(bus: KafkaBus, transactions: Sequence[Transaction], progress: bool) -> float:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fraud.adapters.serialization.json import JsonSerializer
+from fraud.application.envelopes import Envelopes
 from fraud.domain.transaction import Transaction
+
+ENVELOPES = Envelopes(JsonSerializer())
 
 EXAMPLE = {
     "user_id": "user123",

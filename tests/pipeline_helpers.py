@@ -13,6 +13,7 @@ from fraud.application.stage import Backoff, StageRunner
 from fraud.application.submit import SubmitTransactions
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.policy import ScoringPolicy
+from tests.factories import ENVELOPES
 
 
 @dataclass
@@ -35,9 +36,9 @@ def embedded_pipeline(
     bus = MemoryBus()
     store = store or InMemoryStore()
     stages = [
-        PreprocessStage(BehaviourProfiles(), clock),
-        ScoreStage(model, ScoringPolicy(model.info.thresholds), clock),
-        record_stage or RecordStage(store),
+        PreprocessStage(BehaviourProfiles(), clock, ENVELOPES),
+        ScoreStage(model, ScoringPolicy(model.info.thresholds), clock, ENVELOPES),
+        record_stage or RecordStage(store, ENVELOPES),
     ]
     runners = [
         StageRunner(
@@ -50,4 +51,4 @@ def embedded_pipeline(
         )
         for stage in stages
     ]
-    return EmbeddedPipeline(bus, store, SubmitTransactions(bus, store, clock), runners)
+    return EmbeddedPipeline(bus, store, SubmitTransactions(bus, store, clock, ENVELOPES), runners)

@@ -12,9 +12,11 @@ from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
+from fraud.application.envelopes import Envelopes
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage
@@ -69,6 +71,7 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     clock = providers.Singleton(SystemClock)
+    envelopes = providers.Singleton(Envelopes, serializer=providers.Singleton(JsonSerializer))
 
     engine = providers.Resource(_engine, url=config.database_url)
     unit_of_work = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
@@ -87,10 +90,16 @@ class Container(containers.DeclarativeContainer):
     policy = providers.Singleton(_policy_for, model=model)
     profiles = providers.Singleton(BehaviourProfiles)
 
-    submit = providers.Factory(SubmitTransactions, bus=bus, unit_of_work=unit_of_work, clock=clock)
-    preprocess_stage = providers.Factory(PreprocessStage, profiles=profiles, clock=clock)
-    score_stage = providers.Factory(ScoreStage, model=model, policy=policy, clock=clock)
-    record_stage = providers.Factory(RecordStage, unit_of_work=unit_of_work)
+    submit = providers.Factory(
+        SubmitTransactions, bus=bus, unit_of_work=unit_of_work, clock=clock, envelopes=envelopes
+    )
+    preprocess_stage = providers.Factory(
+        PreprocessStage, profiles=profiles, clock=clock, envelopes=envelopes
+    )
+    score_stage = providers.Factory(
+        ScoreStage, model=model, policy=policy, clock=clock, envelopes=envelopes
+    )
+    record_stage = providers.Factory(RecordStage, unit_of_work=unit_of_work, envelopes=envelopes)
 
 
 def build_container(settings: Settings) -> Container:

@@ -12,14 +12,13 @@ import pytest
 
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.application import dead_letters
-from fraud.application.envelopes import transaction_message
 from fraud.application.queries import get_transaction
 from fraud.containers import Container, build_container
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.consumer.pipeline import STAGES, Pipeline, consumer_group
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
-from tests.factories import EXAMPLE, txn
+from tests.factories import ENVELOPES, EXAMPLE, txn
 from tests.kafka.conftest import make_topics
 
 
@@ -98,7 +97,7 @@ def test_a_poison_message_lands_in_the_dlq_and_the_next_good_one_is_scored(
         [
             OutgoingMessage("mallory", b"\x00\x01 definitely not json"),
             OutgoingMessage("mallory", json.dumps({**EXAMPLE, "amount": "lots"}).encode()),
-            transaction_message(txn(1, user_id="mallory"), container.clock().now()),
+            ENVELOPES.transaction_message(txn(1, user_id="mallory"), container.clock().now()),
         ],
     )
     wait_until(lambda: scored(container, "t1"), what="the good message's verdict")
@@ -146,7 +145,7 @@ def test_user_history_survives_a_change_of_worker(container, settings) -> None:
     bus = container.bus()
     now = container.clock().now()
     burst = [txn(i, minutes=i, user_id="carol") for i in range(5)]
-    bus.publish(Topic.TRANSACTIONS, [transaction_message(t, now) for t in burst])
+    bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in burst])
 
     first = Pipeline(container, ("preprocess",), group_prefix=group)
     first.start()
@@ -160,7 +159,8 @@ def test_user_history_survives_a_change_of_worker(container, settings) -> None:
     second.start()
     try:
         bus.publish(
-            Topic.TRANSACTIONS, [transaction_message(txn(5, minutes=5, user_id="carol"), now)]
+            Topic.TRANSACTIONS,
+            [ENVELOPES.transaction_message(txn(5, minutes=5, user_id="carol"), now)],
         )
         record = wait_until(lambda: scored(successor, "t5"), what="the sixth verdict")
     finally:

@@ -18,9 +18,8 @@ from sqlalchemy import create_engine, text
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.simulation.simulator import simulate
 from fraud.adapters.sqlalchemy.migrate import upgrade
-from fraud.application.envelopes import transaction_message
 from fraud.domain.ports import OutgoingMessage, Topic
-from tests.factories import EXAMPLE
+from tests.factories import ENVELOPES, EXAMPLE
 from tests.kafka.conftest import make_topics
 from tests.processes import FRAUD, fraud_env
 
@@ -102,7 +101,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix)
     transactions = [example.transaction for example in simulate(5_000, seed=11)]
     received = datetime.now(UTC)
-    messages = [transaction_message(t, received) for t in transactions]
+    messages = [ENVELOPES.transaction_message(t, received) for t in transactions]
 
     victim = workers.start()
     workers.start()

@@ -6,12 +6,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
-from fraud.application.envelopes import transaction_message
 from fraud.application.record import RecordStage
 from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, TransientFailure
 from fraud.domain.ports import OutgoingMessage, Topic
-from tests.factories import txn
+from tests.factories import ENVELOPES, txn
 from tests.pipeline_helpers import embedded_pipeline
 
 
@@ -71,7 +70,7 @@ def test_a_poison_message_is_dead_lettered_and_the_next_one_still_scored(model, 
         [
             OutgoingMessage("mallory", b"{not json", {"transaction_id": "bad-1"}),
             OutgoingMessage("mallory", json.dumps({"user_id": "mallory", "amount": -1}).encode()),
-            transaction_message(txn(2), clock.now()),
+            ENVELOPES.transaction_message(txn(2), clock.now()),
         ],
     )
     pipeline.run_until_idle()
@@ -121,7 +120,7 @@ class FlakyRecordStage(RecordStage):
     """Fails like a locked database for the first ``failures`` batches."""
 
     def __init__(self, store, failures: int) -> None:
-        super().__init__(store)
+        super().__init__(store, ENVELOPES)
         self.failures = failures
 
     def handle(self, batch):
@@ -249,7 +248,7 @@ def test_pending_transactions_are_published_again_after_the_bus_was_lost(model, 
     first = embedded_pipeline(model, clock)
     first.submit([txn(1), txn(2, minutes=1)])  # accepted, then the process dies
     restarted = embedded_pipeline(model, clock, store=first.store)
-    assert republish_pending(restarted.bus, restarted.store) == 2
+    assert republish_pending(restarted.bus, restarted.store, ENVELOPES) == 2
     restarted.run_until_idle()
     assert get(restarted, "t1").status is Status.SCORED
     assert get(restarted, "t2").status is Status.SCORED

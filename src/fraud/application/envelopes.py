@@ -2,17 +2,19 @@
 
 ``transactions`` carries a bare transaction in DESIGN.md's contract (any producer
 may write it); the later topics wrap the transaction with what the stages added.
+The bytes come from a :class:`~fraud.domain.ports.Serializer` (JSON by
+default), so the wire format is an adapter like the broker.
 """
 
 from __future__ import annotations
 
-import json
+import uuid
 from datetime import datetime
 from typing import Any
 
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
-from fraud.domain.ports import Message, OutgoingMessage
+from fraud.domain.ports import Message, OutgoingMessage, Serializer
 from fraud.domain.transaction import Transaction, format_instant, parse_instant
 
 TRANSACTION_ID_HEADER = "transaction_id"
@@ -23,102 +25,111 @@ class MalformedMessage(ValueError):
     """A message a stage cannot read; it goes to the dead-letter topic with this reason."""
 
 
-def _dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+class Envelopes:
+    def __init__(self, serializer: Serializer) -> None:
+        self.serializer = serializer
 
+    def decode(self, message: Message) -> dict[str, Any]:
+        try:
+            data = self.serializer.loads(message.value)
+        except ValueError as error:
+            raise MalformedMessage(f"value is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise MalformedMessage("value is not a JSON object")
+        return data
 
-def decode_json(message: Message) -> dict[str, Any]:
-    try:
-        data = json.loads(message.value.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise MalformedMessage("value is not UTF-8") from None
-    except json.JSONDecodeError as error:
-        raise MalformedMessage(f"value is not JSON: {error.msg} at position {error.pos}") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage("value is not a JSON object")
-    return data
+    def read_transaction(self, message: Message) -> Transaction:
+        """A transaction from any producer, validated against the contract.
 
+        One sent without a ``transaction_id`` gets an id derived from where the
+        message sits in the log, the same each time it is redelivered.
+        """
+        return Transaction.parse(self.decode(message), new_id=lambda: _stable_id(message))
 
-def transaction_message(transaction: Transaction, received_at: datetime) -> OutgoingMessage:
-    return OutgoingMessage(
-        key=transaction.user_id,
-        value=_dumps(transaction.to_dict()),
-        headers={
-            TRANSACTION_ID_HEADER: transaction.transaction_id,
-            RECEIVED_AT_HEADER: format_instant(received_at),
-        },
-    )
-
-
-def preprocessed_message(
-    transaction: Transaction, received_at: datetime, features: FeatureVector
-) -> OutgoingMessage:
-    return OutgoingMessage(
-        key=transaction.user_id,
-        value=_dumps(
-            {
-                "transaction": transaction.to_dict(),
-                "received_at": format_instant(received_at),
-                "features": features.as_dict(),
-            }
-        ),
-        headers={TRANSACTION_ID_HEADER: transaction.transaction_id},
-    )
-
-
-def read_preprocessed(message: Message) -> tuple[Transaction, datetime, FeatureVector]:
-    data = decode_json(message)
-    try:
-        transaction = Transaction.parse(data["transaction"])
-        received_at = parse_instant(data["received_at"])
-        features = FeatureVector.from_dict(data["features"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedMessage(f"not a preprocessed transaction: {error}") from None
-    return transaction, received_at, features
-
-
-def result_message(record: TransactionRecord) -> OutgoingMessage:
-    assessment = record.assessment
-    assert assessment is not None, "only scored records are results"
-    return OutgoingMessage(
-        key=record.transaction.user_id,
-        value=_dumps(
-            {
-                "transaction": record.transaction.to_dict(),
-                "received_at": format_instant(record.received_at),
-                "features": record.features or {},
-                "assessment": {
-                    "fraud_score": assessment.fraud_score,
-                    "decision": assessment.decision.value,
-                    "reasons": list(assessment.reasons),
-                    "model_version": assessment.model_version,
-                    "scored_at": format_instant(assessment.scored_at),
-                },
-            }
-        ),
-        headers={TRANSACTION_ID_HEADER: record.transaction.transaction_id},
-    )
-
-
-def read_result(message: Message) -> TransactionRecord:
-    data = decode_json(message)
-    try:
-        transaction = Transaction.parse(data["transaction"])
-        verdict = data["assessment"]
-        assessment = Assessment(
-            transaction_id=transaction.transaction_id,
-            fraud_score=float(verdict["fraud_score"]),
-            decision=Decision(verdict["decision"]),
-            reasons=tuple(str(reason) for reason in verdict["reasons"]),
-            model_version=str(verdict["model_version"]),
-            scored_at=parse_instant(verdict["scored_at"]),
+    def transaction_message(
+        self, transaction: Transaction, received_at: datetime
+    ) -> OutgoingMessage:
+        return OutgoingMessage(
+            key=transaction.user_id,
+            value=self.serializer.dumps(transaction.to_dict()),
+            headers={
+                TRANSACTION_ID_HEADER: transaction.transaction_id,
+                RECEIVED_AT_HEADER: format_instant(received_at),
+            },
         )
-        return TransactionRecord(
-            transaction=transaction,
-            received_at=parse_instant(data["received_at"]),
-            status=Status.SCORED,
-            assessment=assessment,
-            features={str(k): float(v) for k, v in data.get("features", {}).items()},
+
+    def preprocessed_message(
+        self, transaction: Transaction, received_at: datetime, features: FeatureVector
+    ) -> OutgoingMessage:
+        return OutgoingMessage(
+            key=transaction.user_id,
+            value=self.serializer.dumps(
+                {
+                    "transaction": transaction.to_dict(),
+                    "received_at": format_instant(received_at),
+                    "features": features.as_dict(),
+                }
+            ),
+            headers={TRANSACTION_ID_HEADER: transaction.transaction_id},
         )
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedMessage(f"not a fraud result: {error}") from None
+
+    def read_preprocessed(self, message: Message) -> tuple[Transaction, datetime, FeatureVector]:
+        data = self.decode(message)
+        try:
+            transaction = Transaction.parse(data["transaction"])
+            received_at = parse_instant(data["received_at"])
+            features = FeatureVector.from_dict(data["features"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise MalformedMessage(f"not a preprocessed transaction: {error}") from None
+        return transaction, received_at, features
+
+    def result_message(self, record: TransactionRecord) -> OutgoingMessage:
+        assessment = record.assessment
+        assert assessment is not None, "only scored records are results"
+        return OutgoingMessage(
+            key=record.transaction.user_id,
+            value=self.serializer.dumps(
+                {
+                    "transaction": record.transaction.to_dict(),
+                    "received_at": format_instant(record.received_at),
+                    "features": record.features or {},
+                    "assessment": {
+                        "fraud_score": assessment.fraud_score,
+                        "decision": assessment.decision.value,
+                        "reasons": list(assessment.reasons),
+                        "model_version": assessment.model_version,
+                        "scored_at": format_instant(assessment.scored_at),
+                    },
+                }
+            ),
+            headers={TRANSACTION_ID_HEADER: record.transaction.transaction_id},
+        )
+
+    def read_result(self, message: Message) -> TransactionRecord:
+        data = self.decode(message)
+        try:
+            transaction = Transaction.parse(data["transaction"])
+            verdict = data["assessment"]
+            assessment = Assessment(
+                transaction_id=transaction.transaction_id,
+                fraud_score=float(verdict["fraud_score"]),
+                decision=Decision(verdict["decision"]),
+                reasons=tuple(str(reason) for reason in verdict["reasons"]),
+                model_version=str(verdict["model_version"]),
+                scored_at=parse_instant(verdict["scored_at"]),
+            )
+            return TransactionRecord(
+                transaction=transaction,
+                received_at=parse_instant(data["received_at"]),
+                status=Status.SCORED,
+                assessment=assessment,
+                features={str(k): float(v) for k, v in data.get("features", {}).items()},
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise MalformedMessage(f"not a fraud result: {error}") from None
+
+
+def _stable_id(message: Message) -> str:
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{message.topic}/{message.partition}/{message.offset}")
+    )

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import structlog
 
-from fraud.application.envelopes import (
-    RECEIVED_AT_HEADER,
-    MalformedMessage,
-    decode_json,
-    preprocessed_message,
-)
+from fraud.application.envelopes import RECEIVED_AT_HEADER, Envelopes, MalformedMessage
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles
@@ -30,9 +23,10 @@ class PreprocessStage:
     name = "preprocess"
     topics = (Topic.TRANSACTIONS,)
 
-    def __init__(self, profiles: BehaviourProfiles, clock: Clock) -> None:
+    def __init__(self, profiles: BehaviourProfiles, clock: Clock, envelopes: Envelopes) -> None:
         self.profiles = profiles
         self.clock = clock
+        self.envelopes = envelopes
         self._batches = 0
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
@@ -40,7 +34,7 @@ class PreprocessStage:
         accepted: list[tuple[Transaction, datetime]] = []
         for message in batch:
             try:
-                transaction = read_transaction(message)
+                transaction = self.envelopes.read_transaction(message)
             except (MalformedMessage, InvalidTransaction) as error:
                 outbox.dead_letter(message, self.name, str(error))
                 continue
@@ -53,7 +47,10 @@ class PreprocessStage:
             log.debug("idle users forgotten", count=forgotten, users=len(self.profiles))
         trace = tracing(__name__)
         for (transaction, received_at), features in zip(accepted, vectors, strict=True):
-            outbox.add(Topic.PREPROCESSED, preprocessed_message(transaction, received_at, features))
+            outbox.add(
+                Topic.PREPROCESSED,
+                self.envelopes.preprocessed_message(transaction, received_at, features),
+            )
             if trace:
                 log.debug("features computed", transaction_id=transaction.transaction_id)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
@@ -78,7 +75,7 @@ class PreprocessStage:
             transactions = []
             for message in history:
                 try:
-                    transactions.append(read_transaction(message))
+                    transactions.append(self.envelopes.read_transaction(message))
                 except (MalformedMessage, InvalidTransaction):
                     continue  # it went to the dead-letter topic when it first came
             self.profiles.observe(transactions)
@@ -96,15 +93,3 @@ class PreprocessStage:
         if message.timestamp is not None:
             return datetime.fromtimestamp(message.timestamp, UTC)
         return self.clock.now()
-
-
-def read_transaction(message: Message) -> Transaction:
-    """A transaction from any producer, validated against the contract."""
-    return Transaction.parse(decode_json(message), new_id=partial(_stable_id, message))
-
-
-def _stable_id(message: Message) -> str:
-    """An id for a transaction sent without one, the same each time the message is redelivered."""
-    return str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{message.topic}/{message.partition}/{message.offset}")
-    )

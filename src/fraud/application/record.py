@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import structlog
 
 from fraud.application.dead_letters import ERROR, STAGE
-from fraud.application.envelopes import TRANSACTION_ID_HEADER, MalformedMessage, read_result
+from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Decision, TransactionRecord
 from fraud.domain.ports import Message, Topic, UnitOfWorkFactory
@@ -19,8 +19,9 @@ class RecordStage:
     name = "record"
     topics = (Topic.RESULTS, Topic.DEAD_LETTERS)
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, envelopes: Envelopes) -> None:
         self.unit_of_work = unit_of_work
+        self.envelopes = envelopes
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -36,7 +37,7 @@ class RecordStage:
                     )
                 continue
             try:
-                record = read_result(message)
+                record = self.envelopes.read_result(message)
             except MalformedMessage as error:
                 outbox.dead_letter(message, self.name, str(error))
                 continue

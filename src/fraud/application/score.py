@@ -7,7 +7,7 @@ from datetime import datetime
 
 import structlog
 
-from fraud.application.envelopes import MalformedMessage, read_preprocessed, result_message
+from fraud.application.envelopes import Envelopes, MalformedMessage
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
@@ -22,17 +22,20 @@ class ScoreStage:
     name = "score"
     topics = (Topic.PREPROCESSED,)
 
-    def __init__(self, model: FraudModel, policy: ScoringPolicy, clock: Clock) -> None:
+    def __init__(
+        self, model: FraudModel, policy: ScoringPolicy, clock: Clock, envelopes: Envelopes
+    ) -> None:
         self.model = model
         self.policy = policy
         self.clock = clock
+        self.envelopes = envelopes
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
         readable = []
         for message in batch:
             try:
-                readable.append(read_preprocessed(message))
+                readable.append(self.envelopes.read_preprocessed(message))
             except MalformedMessage as error:
                 outbox.dead_letter(message, self.name, str(error))
         if not readable:
@@ -48,7 +51,7 @@ class ScoreStage:
         )
         trace = tracing(__name__)
         for record in records:
-            outbox.add(Topic.RESULTS, result_message(record))
+            outbox.add(Topic.RESULTS, self.envelopes.result_message(record))
             if trace and record.assessment is not None:
                 log.debug(
                     "transaction scored",

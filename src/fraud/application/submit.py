@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from fraud.application.envelopes import transaction_message
+from fraud.application.envelopes import Envelopes
 from fraud.domain.assessment import Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict
 from fraud.domain.ports import Clock, MessageBus, Topic, UnitOfWorkFactory
@@ -31,10 +31,13 @@ class SubmitTransactions:
     pending record nobody will ever score.
     """
 
-    def __init__(self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, clock: Clock, envelopes: Envelopes
+    ) -> None:
         self.bus = bus
         self.unit_of_work = unit_of_work
         self.clock = clock
+        self.envelopes = envelopes
 
     def __call__(self, transactions: Sequence[Transaction]) -> list[Submission]:
         ids = [transaction.transaction_id for transaction in transactions]
@@ -60,7 +63,7 @@ class SubmitTransactions:
             received_at = self.clock.now()
             self.bus.publish(
                 Topic.TRANSACTIONS,
-                [transaction_message(t, received_at) for t in fresh.values()],
+                [self.envelopes.transaction_message(t, received_at) for t in fresh.values()],
             )
             with self.unit_of_work() as uow:
                 uow.verdicts.add_pending(
@@ -76,7 +79,7 @@ class SubmitTransactions:
 
 
 def republish_pending(
-    bus: MessageBus, unit_of_work: UnitOfWorkFactory, limit: int = 100_000
+    bus: MessageBus, unit_of_work: UnitOfWorkFactory, envelopes: Envelopes, limit: int = 100_000
 ) -> int:
     """Publish again what was accepted but never scored: the database is the outbox.
 
@@ -89,7 +92,8 @@ def republish_pending(
     for start in range(0, len(waiting), 1_000):
         chunk = waiting[start : start + 1_000]
         bus.publish(
-            Topic.TRANSACTIONS, [transaction_message(r.transaction, r.received_at) for r in chunk]
+            Topic.TRANSACTIONS,
+            [envelopes.transaction_message(r.transaction, r.received_at) for r in chunk],
         )
     if waiting:
         log.info("pending transactions published again", count=len(waiting))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from fraud.domain.assessment import Decision, TransactionRecord
 from fraud.domain.features import FeatureVector
@@ -56,6 +56,15 @@ class AssignedPartition:
 
 
 AssignmentListener = Callable[[Sequence[AssignedPartition]], None]
+
+
+class Serializer(Protocol):
+    """The wire format of the pipeline's messages."""
+
+    def dumps(self, data: Mapping[str, Any]) -> bytes: ...
+
+    def loads(self, data: bytes) -> Any:
+        """The decoded value; a ``ValueError`` saying what is wrong when it cannot be."""
 
 
 class MessageConsumer(Protocol):

@@ -126,7 +126,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     container.init_resources()
     container.model()  # load before accepting traffic, not on the first transaction
 
-    republish_pending(container.bus(), container.unit_of_work())
+    republish_pending(container.bus(), container.unit_of_work(), container.envelopes())
     pipeline = Pipeline(container)
     app = create_app(container)
     app.extensions["fraud.pipeline"] = pipeline

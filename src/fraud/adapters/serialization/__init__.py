@@ -1,0 +1,1 @@
+"""Wire formats for the pipeline's messages."""
