@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.sqlalchemy.engine import create_engine_for
@@ -133,3 +133,34 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
     assert tables(engine) == {"transactions"}
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
     assert "note" not in columns
+
+
+LABEL_COLUMNS = {"label_is_fraud", "label_analyst", "labelled_at"}
+
+
+def test_the_label_columns_come_and_go_keeping_the_rows(url: str, engine: Engine) -> None:
+    upgrade(url, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO transactions (transaction_id, user_id, amount, currency, merchant,"
+                " timestamp, merchant_type, device_type, location_match, received_at, status,"
+                " updated_at) VALUES ('t1', 'u1', 12.5, 'EUR', 'Shop', '2024-03-01 12:00:00',"
+                " 'grocery', 'pos', 1, '2024-03-01 12:00:01', 'pending', '2024-03-01 12:00:01')"
+            )
+        )
+
+    upgrade(url, "0002")
+    columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
+    assert columns >= LABEL_COLUMNS
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT transaction_id, label_is_fraud, labelled_at FROM transactions")
+        ).one()
+    assert tuple(row) == ("t1", None, None)
+
+    downgrade(url, "0001")
+    columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
+    assert not LABEL_COLUMNS & columns
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM transactions")).scalar() == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,16 @@ from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
-from fraud.adapters.sqlalchemy.tables import transactions
+from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.sqlalchemy.upserts import insert_missing, insert_or_replace
-from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.assessment import (
+    AnalystLabel,
+    Assessment,
+    Decision,
+    Status,
+    TransactionRecord,
+)
 from fraud.domain.errors import TransientFailure
 from fraud.domain.ports import UnitOfWorkFactory
 from fraud.domain.transaction import Transaction
@@ -443,3 +450,109 @@ def test_the_portable_fallback_upserts_like_the_native_statements(engine: Engine
         "c": scored("c"),
     }
     assert rows == 3
+
+
+# --- analyst labels, on both stores -------------------------------------------------
+
+
+def label(is_fraud: bool = True, *, minutes: int = 0, analyst: str = "ana") -> AnalystLabel:
+    return AnalystLabel(is_fraud, analyst, T0 + timedelta(hours=1, minutes=minutes))
+
+
+def test_labels_are_set_only_on_stored_records(unit_of_work: UnitOfWorkFactory) -> None:
+    save(unit_of_work, lambda v: v.save_verdicts([scored("a"), scored("b")]))
+    with unit_of_work() as uow:
+        labelled = uow.verdicts.set_labels({"a": label(), "missing": label()})
+        uow.commit()
+    assert labelled == {"a"}
+    with unit_of_work() as uow:
+        assert uow.verdicts.get("a") == replace(scored("a"), label=label())
+        assert uow.verdicts.get("b") == scored("b")
+        assert uow.verdicts.get("missing") is None
+
+
+def test_a_relabel_overwrites_the_label(unit_of_work: UnitOfWorkFactory) -> None:
+    save(unit_of_work, lambda v: v.add_pending([pending("a")]))
+    save(unit_of_work, lambda v: v.set_labels({"a": label(True)}))
+    save(unit_of_work, lambda v: v.set_labels({"a": label(False, minutes=3, analyst="bob")}))
+    with unit_of_work() as uow:
+        record = uow.verdicts.get("a")
+    assert record is not None
+    assert record.label == label(False, minutes=3, analyst="bob")
+
+
+def test_a_label_survives_verdicts_and_pending_writes(unit_of_work: UnitOfWorkFactory) -> None:
+    save(unit_of_work, lambda v: v.add_pending([pending("a")]))
+    save(unit_of_work, lambda v: v.set_labels({"a": label()}))
+    save(unit_of_work, lambda v: v.add_pending([pending("a")]))
+    save(unit_of_work, lambda v: v.save_verdicts([scored("a", Decision.DECLINE, score=0.9)]))
+    with unit_of_work() as uow:
+        record = uow.verdicts.get("a")
+    assert record == replace(scored("a", Decision.DECLINE, score=0.9), label=label())
+
+
+def test_labelled_lists_labelled_records_oldest_label_first(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    save(unit_of_work, lambda v: v.save_verdicts([scored(i) for i in ("a", "b", "c", "d")]))
+    save(
+        unit_of_work,
+        lambda v: v.set_labels({"c": label(minutes=1), "a": label(minutes=5), "b": label()}),
+    )
+    with unit_of_work() as uow:
+        assert [r.transaction.transaction_id for r in uow.verdicts.labelled()] == ["b", "c", "a"]
+        assert [r.transaction.transaction_id for r in uow.verdicts.labelled(2)] == ["b", "c"]
+        assert uow.verdicts.labelled(0) == []
+
+
+def test_label_precision_counts_flagged_decisions_since_a_date(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    old = T0 - timedelta(days=30)
+    records = [
+        scored("r1", Decision.REVIEW, score=0.6),
+        scored("r2", Decision.REVIEW, score=0.6),
+        scored("r3", Decision.REVIEW, score=0.6),
+        scored("d1", Decision.DECLINE, score=0.9),
+        scored("d2", Decision.DECLINE, score=0.9),
+        scored("d-old", Decision.DECLINE, score=0.9, received_at=old),
+        scored("ok", Decision.APPROVE),
+    ]
+    save(unit_of_work, lambda v: v.save_verdicts(records))
+    save(unit_of_work, lambda v: v.add_pending([pending("p")]))
+    labels = {
+        "r1": label(True),
+        "r2": label(False),
+        "d1": label(True),
+        "d-old": label(True),
+        "ok": label(True),
+        "p": label(False),
+    }
+    save(unit_of_work, lambda v: v.set_labels(labels))
+    with unit_of_work() as uow:
+        figures = uow.verdicts.label_precision(T0 - timedelta(days=7))
+        nothing = uow.verdicts.label_precision(T0 + timedelta(days=1))
+    assert figures == {
+        "review": {"confirmed": 1, "cleared": 1, "unlabelled": 1},
+        "decline": {"confirmed": 1, "cleared": 0, "unlabelled": 1},
+    }
+    assert nothing == {
+        "review": {"confirmed": 0, "cleared": 0, "unlabelled": 0},
+        "decline": {"confirmed": 0, "cleared": 0, "unlabelled": 0},
+    }
+
+
+def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -> None:
+    with engine.begin() as connection:
+        insert_or_replace(
+            connection,
+            transactions,
+            [to_row(replace(pending("a"), label=label()), T0)],
+            "generic",
+            keep=LABEL_COLUMNS,
+        )
+        insert_or_replace(
+            connection, transactions, [to_row(scored("a"), T0)], "generic", keep=LABEL_COLUMNS
+        )
+        stored = SqlVerdictRepository(connection).get("a")
+    assert stored == replace(scored("a"), label=label())

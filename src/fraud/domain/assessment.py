@@ -34,6 +34,15 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalystLabel:
+    """An analyst's verdict on a transaction: fraud or not, who said so and when."""
+
+    is_fraud: bool
+    analyst: str
+    labelled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionRecord:
     """A transaction as stored: pending until its assessment arrives."""
 
@@ -43,6 +52,7 @@ class TransactionRecord:
     assessment: Assessment | None = None
     features: dict[str, float] | None = None
     error: str | None = None
+    label: AnalystLabel | None = None
 
     @property
     def latency_ms(self) -> float | None:

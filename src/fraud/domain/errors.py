@@ -24,6 +24,14 @@ class InvalidTransaction(ValueError):
         super().__init__("; ".join(str(error) for error in self.errors))
 
 
+class InvalidLabel(ValueError):
+    """An analyst label that breaks the contract; carries one error per offending field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(str(error) for error in self.errors))
+
+
 class IdempotencyConflict(ValueError):
     """A client reused a transaction_id with a different transaction."""
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from fraud.domain.assessment import Decision, TransactionRecord
+from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.model import ModelInfo
 
@@ -124,6 +124,17 @@ class VerdictRepository(Protocol):
 
     def status_counts(self) -> dict[str, int]:
         """How many records per decision, plus ``pending`` and ``failed``."""
+
+    def set_labels(self, labels: Mapping[str, AnalystLabel]) -> set[str]:
+        """Record analysts' labels by transaction_id (a relabel overwrites); returns the ids
+        that exist and were labelled. Saving a verdict later never erases a label."""
+
+    def labelled(self, limit: int | None = None) -> list[TransactionRecord]:
+        """Records an analyst has labelled, oldest label first (ties: transaction_id)."""
+
+    def label_precision(self, since: datetime) -> dict[str, dict[str, int]]:
+        """For ``review`` and ``decline`` records received since ``since``: how many
+        analysts ``confirmed`` as fraud, ``cleared`` as not fraud, and left ``unlabelled``."""
 
 
 class UnitOfWork(Protocol):

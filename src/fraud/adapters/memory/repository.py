@@ -10,10 +10,13 @@ import threading
 from collections import ChainMap
 from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from fraud.domain.assessment import Decision, Status, TransactionRecord
+from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
+
+FLAGGED = (Decision.REVIEW, Decision.DECLINE)
 
 
 class InMemoryVerdictRepository:
@@ -32,7 +35,11 @@ class InMemoryVerdictRepository:
 
     def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
         for record in records:
-            self._rows[record.transaction.transaction_id] = record
+            transaction_id = record.transaction.transaction_id
+            stored = self._rows.get(transaction_id)
+            if stored is not None:
+                record = replace(record, label=stored.label)  # a verdict never erases a label
+            self._rows[transaction_id] = record
 
     def mark_failed(self, failures: Mapping[str, str]) -> None:
         for transaction_id, reason in failures.items():
@@ -68,6 +75,40 @@ class InMemoryVerdictRepository:
             else:
                 counts[record.status.value] += 1
         return counts
+
+    def set_labels(self, labels: Mapping[str, AnalystLabel]) -> set[str]:
+        labelled: set[str] = set()
+        for transaction_id, label in labels.items():
+            record = self._rows.get(transaction_id)
+            if record is not None:
+                self._rows[transaction_id] = replace(record, label=label)
+                labelled.add(transaction_id)
+        return labelled
+
+    def labelled(self, limit: int | None = None) -> list[TransactionRecord]:
+        rows = [record for record in self._rows.values() if record.label is not None]
+        rows.sort(
+            key=lambda r: (
+                r.label.labelled_at if r.label else r.received_at,
+                r.transaction.transaction_id,
+            )
+        )
+        return rows if limit is None else rows[: max(limit, 0)]
+
+    def label_precision(self, since: datetime) -> dict[str, dict[str, int]]:
+        figures = {d.value: {"confirmed": 0, "cleared": 0, "unlabelled": 0} for d in FLAGGED}
+        for record in self._rows.values():
+            assessment = record.assessment
+            if assessment is None or assessment.decision not in FLAGGED:
+                continue
+            if record.received_at < since:
+                continue
+            if record.label is None:
+                bucket = "unlabelled"
+            else:
+                bucket = "confirmed" if record.label.is_fraud else "cleared"
+            figures[assessment.decision.value][bucket] += 1
+        return figures
 
 
 class InMemoryUnitOfWork:

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
-from fraud.adapters.sqlalchemy.rows import to_record, to_row
-from fraud.adapters.sqlalchemy.tables import transactions
+from fraud.adapters.sqlalchemy.rows import label_columns, to_record, to_row
+from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions
 from fraud.adapters.sqlalchemy.upserts import chunks, insert_missing, insert_or_replace
-from fraud.domain.assessment import Decision, Status, TransactionRecord
+from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
 
 _BY_NEWEST = (transactions.c.received_at.desc(), transactions.c.transaction_id.desc())
 
@@ -31,6 +31,21 @@ _MARK_FAILED = (
     )
     .values(status=Status.FAILED.value, error=bindparam("failed_reason"))
 )
+
+
+_SET_LABEL = (
+    update(transactions)
+    .where(transactions.c.transaction_id == bindparam("labelled_id"))
+    .values(
+        label_is_fraud=bindparam("new_is_fraud"),
+        label_analyst=bindparam("new_analyst"),
+        labelled_at=bindparam("new_labelled_at"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+
+_FLAGGED = (Decision.REVIEW.value, Decision.DECLINE.value)
+_BUCKETS = {None: "unlabelled", True: "confirmed", False: "cleared"}  # by label_is_fraud
 
 
 class SqlVerdictRepository:
@@ -68,7 +83,9 @@ class SqlVerdictRepository:
         now = _now()
         rows = [to_row(record, now) for record in last_per_id.values()]
         with transient_errors_translated():
-            insert_or_replace(self._executor, transactions, rows, self._dialect())
+            insert_or_replace(
+                self._executor, transactions, rows, self._dialect(), keep=LABEL_COLUMNS
+            )
 
     def mark_failed(self, failures: Mapping[str, str]) -> None:
         if not failures:
@@ -112,6 +129,59 @@ class SqlVerdictRepository:
             bucket = decision if decision is not None else status
             counts[bucket] = counts.get(bucket, 0) + count
         return counts
+
+    def set_labels(self, labels: Mapping[str, AnalystLabel]) -> set[str]:
+        if not labels:
+            return set()
+        key = transactions.c.transaction_id
+        found: set[str] = set()
+        for ids in chunks(list(labels)):
+            with transient_errors_translated():
+                found.update(self._executor.execute(select(key).where(key.in_(ids))).scalars())
+        if not found:
+            return found
+        now = _now()
+        parameters = []
+        for transaction_id in sorted(found):
+            columns = label_columns(labels[transaction_id])
+            parameters.append(
+                {
+                    "labelled_id": transaction_id,
+                    "new_is_fraud": columns["label_is_fraud"],
+                    "new_analyst": columns["label_analyst"],
+                    "new_labelled_at": columns["labelled_at"],
+                    "new_updated_at": now,
+                }
+            )
+        with transient_errors_translated():
+            self._executor.execute(_SET_LABEL, parameters)
+        return found
+
+    def labelled(self, limit: int | None = None) -> list[TransactionRecord]:
+        statement = (
+            select(transactions)
+            .where(transactions.c.label_is_fraud.is_not(None))
+            .order_by(transactions.c.labelled_at, transactions.c.transaction_id)
+        )
+        if limit is not None:
+            statement = statement.limit(max(limit, 0))
+        return [to_record(row) for row in self._fetch(statement)]
+
+    def label_precision(self, since: datetime) -> dict[str, dict[str, int]]:
+        figures = {d: {"confirmed": 0, "cleared": 0, "unlabelled": 0} for d in _FLAGGED}
+        statement = (
+            select(transactions.c.decision, transactions.c.label_is_fraud, func.count())
+            .where(
+                transactions.c.decision.in_(_FLAGGED),
+                transactions.c.received_at >= since,
+            )
+            .group_by(transactions.c.decision, transactions.c.label_is_fraud)
+        )
+        with transient_errors_translated():
+            grouped = self._executor.execute(statement).all()
+        for decision, is_fraud, count in grouped:
+            figures[decision][_BUCKETS[None if is_fraud is None else bool(is_fraud)]] += count
+        return figures
 
     def _fetch(self, statement: Executable) -> list[RowMapping]:
         with transient_errors_translated():

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.assessment import (
+    AnalystLabel,
+    Assessment,
+    Decision,
+    Status,
+    TransactionRecord,
+)
 from fraud.domain.transaction import Transaction
 
 
@@ -38,7 +44,17 @@ def to_row(record: TransactionRecord, updated_at: datetime) -> dict[str, Any]:
         "latency_ms": record.latency_ms,
         "features": None if record.features is None else dict(record.features),
         "error": record.error,
+        **label_columns(record.label),
         "updated_at": updated_at,
+    }
+
+
+def label_columns(label: AnalystLabel | None) -> dict[str, Any]:
+    """The label's columns of a row: all None when there is no label."""
+    return {
+        "label_is_fraud": None if label is None else label.is_fraud,
+        "label_analyst": None if label is None else label.analyst,
+        "labelled_at": None if label is None else label.labelled_at,
     }
 
 
@@ -66,6 +82,13 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
             scored_at=row["scored_at"],
         )
     features = row["features"]
+    label = None
+    if row["label_is_fraud"] is not None:
+        label = AnalystLabel(
+            is_fraud=bool(row["label_is_fraud"]),
+            analyst=row["label_analyst"],
+            labelled_at=row["labelled_at"],
+        )
     return TransactionRecord(
         transaction=transaction,
         received_at=row["received_at"],
@@ -73,4 +96,5 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         assessment=assessment,
         features=None if features is None else {k: float(v) for k, v in features.items()},
         error=row["error"],
+        label=label,
     )

@@ -78,6 +78,8 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
+LABEL_COLUMNS = ("label_is_fraud", "label_analyst", "labelled_at")
+
 transactions = Table(
     "transactions",
     metadata,
@@ -104,6 +106,10 @@ transactions = Table(
     Column("latency_ms", Double(), nullable=True),  # denormalised for SQL analytics
     Column("features", JSON(none_as_null=True), nullable=True),
     Column("error", Text(), nullable=True),
+    # The analyst's label, once given (feedback for precision figures and training).
+    Column("label_is_fraud", Boolean(), nullable=True),
+    Column("label_analyst", String(64), nullable=True),
+    Column("labelled_at", UtcDateTime(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint(_one_of("status", STATUSES), name="status"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),

@@ -10,10 +10,10 @@ fallback that is correct inside one transaction but may raise an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, insert, select
+from sqlalchemy import Column, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -54,21 +54,46 @@ def insert_missing(executor: Executor, table: Table, rows: Sequence[Row], dialec
         executor.execute(insert(table), missing)
 
 
-def insert_or_replace(executor: Executor, table: Table, rows: Sequence[Row], dialect: str) -> None:
-    """Insert each row, or overwrite every column of the stored row with the same key."""
+def insert_or_replace(
+    executor: Executor,
+    table: Table,
+    rows: Sequence[Row],
+    dialect: str,
+    *,
+    keep: Collection[str] = (),
+) -> None:
+    """Insert each row, or overwrite the stored row with the same key.
+
+    Every column is overwritten except those named in ``keep``, which a stored
+    row holds on to (a new row is inserted with them as given).
+    """
     if not rows:
         return
     key = _key(table)
+    replaced = [c.name for c in table.columns if c.name != key.name and c.name not in keep]
     if dialect in NATIVE_DIALECTS:
         native = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-        replace_all = {
-            column.name: native.excluded[column.name]
-            for column in table.columns
-            if column.name != key.name
-        }
+        replace_all = {name: native.excluded[name] for name in replaced}
         statement = native.on_conflict_do_update(index_elements=[key], set_=replace_all)
         executor.execute(statement, list(rows))
         return
+    stored: set[Any] = set()
     for keys in chunks([row[key.name] for row in rows]):
-        executor.execute(delete(table).where(key.in_(keys)))
-    executor.execute(insert(table), list(rows))
+        stored.update(executor.execute(select(key).where(key.in_(keys))).scalars())
+    existing = [row for row in rows if row[key.name] in stored]
+    if existing:
+        statement = (
+            update(table)
+            .where(key == bindparam("_replaced_key"))
+            .values({name: bindparam(f"_new_{name}") for name in replaced})
+        )
+        executor.execute(
+            statement,
+            [
+                {"_replaced_key": row[key.name], **{f"_new_{n}": row[n] for n in replaced}}
+                for row in existing
+            ],
+        )
+    missing = [row for row in rows if row[key.name] not in stored]
+    if missing:
+        executor.execute(insert(table), missing)

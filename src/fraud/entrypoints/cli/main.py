@@ -14,6 +14,7 @@ import structlog
 from fraud.entrypoints.cli.bench import bench
 from fraud.entrypoints.cli.context import CliContext, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
+from fraud.entrypoints.cli.labels import export_labels
 from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
 from fraud.entrypoints.cli.replay import evaluate, score
 from fraud.entrypoints.cli.training import DEFAULT_EPOCHS, DEFAULT_SAMPLES
@@ -187,6 +188,7 @@ cli.add_command(dlq)
 cli.add_command(evaluate)
 cli.add_command(score)
 cli.add_command(bench)
+cli.add_command(export_labels)
 
 
 def main() -> None:

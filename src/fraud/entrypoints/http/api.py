@@ -10,11 +10,13 @@ import structlog
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from fraud.application.labels import label_transaction
 from fraud.application.queries import get_transaction
 from fraud.application.submit import SubmitTransactions
 from fraud.containers import Container
-from fraud.domain.errors import IdempotencyConflict, InvalidTransaction
-from fraud.domain.ports import UnitOfWorkFactory
+from fraud.domain.errors import IdempotencyConflict, InvalidLabel, InvalidTransaction
+from fraud.domain.labels import LabelRequest
+from fraud.domain.ports import Clock, UnitOfWorkFactory
 from fraud.domain.transaction import Transaction
 from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.presenters import record_view
@@ -83,6 +85,38 @@ def read_transaction(
     record = get_transaction(unit_of_work, transaction_id)
     if record is None:
         raise ApiError(404, f"no transaction with id {transaction_id!r}")
+    return jsonify(record_view(record))
+
+
+@api.post("/transaction/<path:transaction_id>/label")
+@inject
+def label(
+    transaction_id: str,
+    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
+    clock: Clock = Provide[Container.clock],
+) -> Response:
+    """An analyst's verdict on a transaction (fraud or not); a relabel overwrites."""
+    structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
+    body = _json_body()
+    try:
+        request_ = LabelRequest.parse(body, default_analyst=request.headers.get("X-Analyst"))
+    except InvalidLabel as invalid:
+        raise ApiError(
+            422,
+            "the label breaks the contract",
+            details=[{"field": e.field, "rule": e.rule} for e in invalid.errors],
+        ) from None
+    record = label_transaction(
+        unit_of_work, clock, transaction_id, request_.is_fraud, request_.analyst
+    )
+    if record is None:
+        raise ApiError(404, f"no transaction with id {transaction_id!r}")
+    log.info(
+        "transaction labelled",
+        transaction_id=transaction_id,
+        is_fraud=request_.is_fraud,
+        analyst=request_.analyst,
+    )
     return jsonify(record_view(record))
 
 

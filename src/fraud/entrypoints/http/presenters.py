@@ -30,4 +30,10 @@ def record_view(record: TransactionRecord) -> dict[str, Any]:
         view["features"] = record.features
     if record.error:
         view["error"] = record.error
+    if record.label is not None:
+        view["label"] = {
+            "is_fraud": record.label.is_fraud,
+            "analyst": record.label.analyst,
+            "labelled_at": format_instant(record.label.labelled_at),
+        }
     return view

@@ -1,0 +1,65 @@
+"""`fraud export-labels` writes what analysts labelled as a file `fraud train` reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fraud.adapters.csv.labelled import read_labelled
+from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from fraud.application.labels import label_transaction
+from fraud.domain.assessment import TransactionRecord
+from fraud.entrypoints.cli.main import cli
+from tests.factories import txn
+from tests.fakes import FixedClock
+
+RECEIVED = datetime(2025, 3, 1, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'verdicts.db'}"
+    for name in ("FRAUD_BROKER", "FRAUD_TOPIC_PREFIX", "FRAUD_MODEL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FRAUD_DATABASE_URL", url)
+    return url
+
+
+def test_export_labels_writes_the_labelled_transactions(database: str, tmp_path: Path) -> None:
+    upgrade(database)
+    engine = create_engine_for(database)
+    store = SqlUnitOfWorkFactory(engine)
+    with store() as uow:
+        uow.verdicts.add_pending([TransactionRecord(txn(n), RECEIVED) for n in range(4)])
+        uow.commit()
+    clock = FixedClock()
+    label_transaction(store, clock, "t2", True, "ana")
+    clock.advance(60)
+    label_transaction(store, clock, "t0", False, "bob")
+    engine.dispose()
+    out = tmp_path / "exports" / "labels.csv"
+
+    result = CliRunner().invoke(cli, ["export-labels", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert f"wrote 2 labelled transactions (1 fraudulent) to {out}" in result.output
+    rows = read_labelled(out)
+    assert [(row.transaction, row.is_fraud) for row in rows] == [
+        (txn(2), True),
+        (txn(0), False),
+    ]
+
+
+def test_export_labels_with_nothing_labelled_writes_a_header_only(
+    database: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "labels.csv"
+    result = CliRunner().invoke(cli, ["export-labels", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 0 labelled transactions" in result.output
+    assert read_labelled(out) == []
