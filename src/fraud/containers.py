@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
@@ -89,9 +90,15 @@ class Container(containers.DeclarativeContainer):
     model = providers.Singleton(_load_model, store=model_store)
     policy = providers.Singleton(_policy_for, model=model)
     profiles = providers.Singleton(BehaviourProfiles)
+    metrics = providers.Singleton(PrometheusMetrics)
 
     submit = providers.Factory(
-        SubmitTransactions, bus=bus, unit_of_work=unit_of_work, clock=clock, envelopes=envelopes
+        SubmitTransactions,
+        bus=bus,
+        unit_of_work=unit_of_work,
+        clock=clock,
+        envelopes=envelopes,
+        metrics=metrics,
     )
     preprocess_stage = providers.Factory(
         PreprocessStage, profiles=profiles, clock=clock, envelopes=envelopes
@@ -99,7 +106,9 @@ class Container(containers.DeclarativeContainer):
     score_stage = providers.Factory(
         ScoreStage, model=model, policy=policy, clock=clock, envelopes=envelopes
     )
-    record_stage = providers.Factory(RecordStage, unit_of_work=unit_of_work, envelopes=envelopes)
+    record_stage = providers.Factory(
+        RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, metrics=metrics
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 
 import structlog
 
 from fraud.application.dead_letters import ERROR, STAGE
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
+from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Decision, TransactionRecord
-from fraud.domain.ports import Message, Topic, UnitOfWorkFactory
+from fraud.domain.ports import Message, PipelineMetrics, Topic, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
@@ -19,9 +21,15 @@ class RecordStage:
     name = "record"
     topics = (Topic.RESULTS, Topic.DEAD_LETTERS)
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, envelopes: Envelopes) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        envelopes: Envelopes,
+        metrics: PipelineMetrics = NO_METRICS,
+    ) -> None:
         self.unit_of_work = unit_of_work
         self.envelopes = envelopes
+        self.metrics = metrics
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -48,6 +56,8 @@ class RecordStage:
                 uow.verdicts.save_verdicts(list(verdicts.values()))
                 uow.verdicts.mark_failed(failures)
                 uow.commit()
+        if verdicts:
+            self._report(verdicts.values())
         trace = tracing(__name__)
         for record in verdicts.values():
             assert record.assessment is not None
@@ -64,3 +74,10 @@ class RecordStage:
         if verdicts:
             log.debug("batch recorded", verdicts=len(verdicts), failures=len(failures))
         return outbox
+
+    def _report(self, verdicts: Collection[TransactionRecord]) -> None:
+        decisions = Counter(
+            record.assessment.decision.value for record in verdicts if record.assessment
+        )
+        latencies = [record.latency_ms for record in verdicts if record.latency_ms is not None]
+        self.metrics.verdicts_recorded(decisions, latencies)

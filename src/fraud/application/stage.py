@@ -21,6 +21,7 @@ import structlog
 
 from fraud.application.dead_letters import dead_letter
 from fraud.application.envelopes import TRANSACTION_ID_HEADER
+from fraud.application.metrics import NO_METRICS
 from fraud.domain.errors import TransientFailure
 from fraud.domain.ports import (
     AssignedPartition,
@@ -28,6 +29,7 @@ from fraud.domain.ports import (
     MessageBus,
     MessageConsumer,
     OutgoingMessage,
+    PipelineMetrics,
     Topic,
 )
 
@@ -100,6 +102,7 @@ class StageRunner:
         batch_size: int = 500,
         poll_timeout: float = 0.1,
         backoff: Backoff = Backoff(),
+        metrics: PipelineMetrics = NO_METRICS,
     ) -> None:
         self.stage = stage
         self.consumer = consumer
@@ -107,6 +110,7 @@ class StageRunner:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.backoff = backoff
+        self.metrics = metrics
         self.processed = 0
         if isinstance(stage, StatefulStage):
             consumer.on_assigned(lambda assigned: self._restore(stage, assigned))
@@ -146,11 +150,13 @@ class StageRunner:
         batch = self.consumer.poll_batch(self.batch_size, self.poll_timeout)
         if not batch:
             return 0
+        started = time.monotonic()
         if not self._retrying(lambda: self._deliver(batch), "batch", stop):
             return 0  # shutting down: the uncommitted batch is redelivered later
         # A commit that keeps failing is covered by the next one: only redelivery is at stake.
         self._retrying(self.consumer.commit, "commit", stop)
         self.processed += len(batch)
+        self.metrics.batch_handled(self.stage.name, len(batch), time.monotonic() - started)
         return len(batch)
 
     def _retrying(
@@ -163,6 +169,7 @@ class StageRunner:
                 action()
                 return True
             except TransientFailure as failure:
+                self.metrics.transient_failure(self.stage.name)
                 delay = self.backoff.delay(attempt)
                 log.warning(
                     f"transient failure, retrying {what}",
@@ -186,6 +193,9 @@ class StageRunner:
         for topic, messages in outbox.messages.items():
             if messages:
                 self.bus.publish(topic, messages)
+        # Counted once the whole outbox is durable, so a retried batch is not counted twice.
+        if dead := len(outbox.messages.get(Topic.DEAD_LETTERS, ())):
+            self.metrics.dead_lettered(self.stage.name, dead)
 
     def _handle_one_by_one(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()

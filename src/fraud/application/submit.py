@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import structlog
 
 from fraud.application.envelopes import Envelopes
+from fraud.application.metrics import NO_METRICS
 from fraud.domain.assessment import Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict
-from fraud.domain.ports import Clock, MessageBus, Topic, UnitOfWorkFactory
+from fraud.domain.ports import Clock, MessageBus, PipelineMetrics, Topic, UnitOfWorkFactory
 from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
@@ -32,12 +33,18 @@ class SubmitTransactions:
     """
 
     def __init__(
-        self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, clock: Clock, envelopes: Envelopes
+        self,
+        bus: MessageBus,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        envelopes: Envelopes,
+        metrics: PipelineMetrics = NO_METRICS,
     ) -> None:
         self.bus = bus
         self.unit_of_work = unit_of_work
         self.clock = clock
         self.envelopes = envelopes
+        self.metrics = metrics
 
     def __call__(self, transactions: Sequence[Transaction]) -> list[Submission]:
         ids = [transaction.transaction_id for transaction in transactions]
@@ -70,6 +77,7 @@ class SubmitTransactions:
                     [TransactionRecord(t, received_at) for t in fresh.values()]
                 )
                 uow.commit()
+            self.metrics.transactions_accepted(len(fresh))
             for transaction_id in fresh:
                 log.info("transaction accepted", transaction_id=transaction_id)
                 submissions[transaction_id] = Submission(

@@ -8,16 +8,34 @@ from collections.abc import Callable, Iterable
 
 import structlog
 
+from fraud.adapters.prometheus.metrics import WatchedConsumer
+from fraud.application.preprocess import PreprocessStage
+from fraud.application.record import RecordStage
+from fraud.application.score import ScoreStage
 from fraud.application.stage import Stage, StageRunner
 from fraud.containers import Container
 
 log = structlog.get_logger(__name__)
 
 STAGES = ("preprocess", "score", "record")
+STAGE_TOPICS: dict[str, tuple[str, ...]] = {
+    "preprocess": PreprocessStage.topics,
+    "score": ScoreStage.topics,
+    "record": RecordStage.topics,
+}
 
 
 def consumer_group(stage: str, prefix: str = "fraud") -> str:
     return f"{prefix}-{stage}"
+
+
+def watched_consumers(
+    stages: Iterable[str] = STAGES, prefix: str = "fraud"
+) -> list[WatchedConsumer]:
+    """The consumer groups whose lag ``/metrics`` reports."""
+    return [
+        WatchedConsumer(name, consumer_group(name, prefix), STAGE_TOPICS[name]) for name in stages
+    ]
 
 
 class Pipeline:
@@ -28,6 +46,7 @@ class Pipeline:
     ) -> None:
         self.container = container
         self.group_prefix = group_prefix
+        stages = tuple(stages)
         self.stop_event = threading.Event()
         settings = container.config()
         factories: dict[str, Callable[[], Stage]] = {
@@ -36,6 +55,7 @@ class Pipeline:
             "record": container.record_stage,
         }
         bus = container.bus()
+        metrics = container.metrics()
         self.runners = []
         for name in stages:
             stage = factories[name]()
@@ -46,8 +66,10 @@ class Pipeline:
                     bus,
                     batch_size=settings["batch_size"],
                     poll_timeout=settings["poll_timeout_s"],
+                    metrics=metrics,
                 )
             )
+        metrics.watch_consumer_lag(container.bus, watched_consumers(stages, group_prefix))
         self.threads: list[threading.Thread] = []
         self.failures: list[str] = []
 

@@ -8,8 +8,10 @@ import structlog
 from flask import Flask, Response, request
 
 from fraud.containers import Container, build_container
+from fraud.entrypoints.consumer.pipeline import watched_consumers
 from fraud.entrypoints.http import api as api_module
 from fraud.entrypoints.http import dashboard as dashboard_module
+from fraud.entrypoints.http import metrics as metrics_module
 from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.logs import configure_logging
 from fraud.settings import Settings
@@ -25,7 +27,9 @@ def create_app(container: Container | None = None) -> Flask:
         settings = Settings.from_env()
         configure_logging(settings.log_format, settings.log_level)
         container = build_container(settings)
-    container.wire(modules=[api_module, dashboard_module])
+    container.wire(modules=[api_module, dashboard_module, metrics_module])
+    # The default consumer groups; a pipeline in this process names its own.
+    container.metrics().watch_consumer_lag(container.bus, watched_consumers())
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -33,6 +37,7 @@ def create_app(container: Container | None = None) -> Flask:
     app.extensions["fraud.container"] = container
     app.register_blueprint(api_module.api)
     app.register_blueprint(dashboard_module.dashboard)
+    app.register_blueprint(metrics_module.metrics)
     register_error_handlers(app)
 
     @app.before_request
@@ -46,7 +51,7 @@ def create_app(container: Container | None = None) -> Flask:
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        if request.path.startswith("/static/"):
+        if request.path.startswith("/static/") or request.path == "/metrics":
             return response
         log.info("request handled", status=response.status_code)
         return response

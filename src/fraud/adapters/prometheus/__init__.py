@@ -1,0 +1,1 @@
+"""Prometheus adapters: the pipeline's metrics in the text exposition format."""

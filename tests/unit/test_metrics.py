@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.memory.repository import InMemoryStore
+from fraud.adapters.prometheus.metrics import PrometheusMetrics, WatchedConsumer
+from fraud.application.record import RecordStage
+from fraud.containers import Container, build_container
+from fraud.domain.errors import TransientFailure
+from fraud.domain.ports import OutgoingMessage, Topic
+from fraud.entrypoints.http.app import create_app
+from fraud.settings import Settings
+from tests.factories import ENVELOPES, payload, txn
+from tests.pipeline_helpers import embedded_pipeline
+from tests.unit.test_http_api import settle
+
+
+@pytest.fixture
+def container(model, clock) -> Container:
+    container = build_container(Settings(database_url="sqlite://", model_dir="unused"))
+    container.bus.override(MemoryBus())
+    container.unit_of_work.override(InMemoryStore())
+    container.model.override(model)
+    container.clock.override(clock)
+    yield container
+    container.unwire()
+
+
+def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_what_the_pipeline_did(container, clock) -> None:
+    client = create_app(container).test_client()
+    bodies = [
+        payload(transaction_id="small", amount=12.0, location_match=1),
+        payload(transaction_id="medium", amount=1500.0, location_match=0),
+        payload(transaction_id="big", amount=5000.0, location_match=0),
+    ]
+    for body in bodies:
+        assert client.post("/transaction", json=body).status_code == 202
+    container.bus().publish(Topic.TRANSACTIONS, [OutgoingMessage(key="x", value=b"{not json")])
+    clock.advance(0.25)
+
+    settle(container)
+
+    decisions = Counter(
+        client.get(f"/transaction/{body['transaction_id']}").get_json()["decision"]
+        for body in bodies
+    )
+    assert len(decisions) >= 2
+    samples = scrape(client)
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("fraud_transactions_accepted_total") == 3
+    assert value("fraud_messages_total", stage="preprocess") == 4
+    assert value("fraud_messages_total", stage="score") == 3
+    assert value("fraud_messages_total", stage="record") == 4  # three verdicts, one dead letter
+    assert value("fraud_dead_letters_total", stage="preprocess") == 1
+    assert ("fraud_dead_letters_total", (("stage", "score"),)) not in samples
+    for decision, count in decisions.items():
+        assert value("fraud_verdicts_total", decision=decision) == count
+    assert value("fraud_end_to_end_latency_seconds_count") == 3
+    assert value("fraud_end_to_end_latency_seconds_sum") == pytest.approx(0.75)
+    assert value("fraud_end_to_end_latency_seconds_bucket", le="0.1") == 0
+    assert value("fraud_end_to_end_latency_seconds_bucket", le="0.25") == 3
+    assert value("fraud_batch_seconds_count", stage="score") >= 1
+    for stage, topic in [
+        ("preprocess", Topic.TRANSACTIONS),
+        ("score", Topic.PREPROCESSED),
+        ("record", Topic.RESULTS),
+        ("record", Topic.DEAD_LETTERS),
+    ]:
+        assert value("fraud_consumer_lag", stage=stage, topic=topic) == 0
+
+
+def test_consumer_lag_counts_what_is_not_committed_yet(container) -> None:
+    client = create_app(container).test_client()
+    client.post("/transaction", json=payload(transaction_id="waiting"))
+    samples = scrape(client)
+    assert (
+        samples[("fraud_consumer_lag", (("stage", "preprocess"), ("topic", "transactions")))] == 1
+    )
+
+
+class BrokenBus(MemoryBus):
+    def lag(self, group: str, topic: str) -> int:
+        raise RuntimeError("broker unreachable")
+
+
+def test_a_bus_that_cannot_tell_the_lag_never_fails_a_scrape() -> None:
+    metrics = PrometheusMetrics()
+    metrics.watch_consumer_lag(BrokenBus, [WatchedConsumer("score", "fraud-score", ("x",))])
+    metrics.transactions_accepted(2)
+    names = {family.name for family in metrics.registry.collect()}
+    assert {"fraud_consumer_lag", "fraud_transactions_accepted"} <= names
+
+
+def test_each_container_counts_on_its_own_registry(container) -> None:
+    other = build_container(Settings(database_url="sqlite://", model_dir="unused"))
+    container.metrics().transactions_accepted(5)
+    assert other.metrics().registry.get_sample_value("fraud_transactions_accepted_total") == 0
+
+
+class RecordingMetrics(PrometheusMetrics):
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdict_batches: list[int] = []
+
+    def verdicts_recorded(self, decisions, latencies_ms) -> None:
+        self.verdict_batches.append(sum(decisions.values()))
+        super().verdicts_recorded(decisions, latencies_ms)
+
+
+class LockedOnce(RecordStage):
+    def __init__(self, store, metrics) -> None:
+        super().__init__(store, ENVELOPES, metrics)
+        self.locked = True
+
+    def handle(self, batch):
+        if self.locked:
+            self.locked = False
+            raise TransientFailure("database is locked")
+        return super().handle(batch)
+
+
+def test_verdicts_are_reported_once_a_batch_and_retries_counted(model, clock) -> None:
+    metrics = RecordingMetrics()
+    pipeline = embedded_pipeline(model, clock)
+    for runner in pipeline.runners:
+        runner.metrics = metrics
+    pipeline.runners[2].stage = LockedOnce(pipeline.store, metrics)
+    pipeline.submit([txn(i, minutes=i) for i in range(20)])
+    pipeline.run_until_idle()
+
+    assert metrics.verdict_batches == [20]
+    sample = metrics.registry.get_sample_value
+    assert sample("fraud_transient_failures_total", {"stage": "record"}) == 1
+    assert sample("fraud_messages_total", {"stage": "record"}) == 20
+    assert sample("fraud_batch_seconds_count", {"stage": "record"}) == 1
