@@ -8,33 +8,12 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from fraud.adapters.memory.bus import MemoryBus
-from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.labels import export_labelled, label_transaction
 from fraud.application.queries import dashboard_stats
-from fraud.containers import Container, build_container
 from fraud.domain.errors import InvalidLabel
 from fraud.domain.labels import LabelRequest
-from fraud.entrypoints.http.app import create_app
-from fraud.settings import Settings
 from tests.factories import payload
-from tests.unit.test_http_api import settle
-
-
-@pytest.fixture
-def container(model, clock) -> Container:
-    container = build_container(Settings(database_url="sqlite://", model_dir="unused"))
-    container.bus.override(MemoryBus())
-    container.unit_of_work.override(InMemoryStore())
-    container.model.override(model)
-    container.clock.override(clock)
-    yield container
-    container.unwire()
-
-
-@pytest.fixture
-def client(container: Container) -> FlaskClient:
-    return create_app(container).test_client()
+from tests.unit.conftest import settle
 
 
 def submitted(client: FlaskClient, transaction_id: str = "order-1") -> str:

@@ -6,28 +6,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fraud.adapters.memory.bus import MemoryBus
-from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.prometheus.metrics import PrometheusMetrics, WatchedConsumer
 from fraud.application.record import RecordStage
-from fraud.containers import Container, build_container
+from fraud.containers import build_container
 from fraud.domain.errors import TransientFailure
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
 from tests.factories import ENVELOPES, payload, txn
 from tests.pipeline_helpers import embedded_pipeline
-from tests.unit.test_http_api import settle
-
-
-@pytest.fixture
-def container(model, clock) -> Container:
-    container = build_container(Settings(database_url="sqlite://", model_dir="unused"))
-    container.bus.override(MemoryBus())
-    container.unit_of_work.override(InMemoryStore())
-    container.model.override(model)
-    container.clock.override(clock)
-    yield container
-    container.unwire()
+from tests.unit.conftest import settle
 
 
 def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
