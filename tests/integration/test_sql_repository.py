@@ -556,3 +556,15 @@ def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -
         )
         stored = SqlVerdictRepository(connection).get("a")
     assert stored == replace(scored("a"), label=label())
+
+
+def test_a_pending_write_never_overwrites_a_verdict_committed_meanwhile(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    with unit_of_work() as late:  # opened before the verdict landed
+        save(unit_of_work, lambda repo: repo.save_verdicts([scored("race")]))
+        late.verdicts.add_pending([pending("race")])
+        late.commit()
+    with unit_of_work() as uow:
+        stored = uow.verdicts.get("race")
+    assert stored is not None and stored.status is Status.SCORED

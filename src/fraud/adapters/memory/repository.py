@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections import ChainMap
-from collections.abc import Collection, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Self
 
@@ -19,9 +20,52 @@ from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionR
 FLAGGED = (Decision.REVIEW, Decision.DECLINE)
 
 
+Rows = MutableMapping[str, TransactionRecord]
+Write = Callable[[Rows], object]
+
+
+def _add_pending(rows: Rows, records: Sequence[TransactionRecord]) -> None:
+    for record in records:
+        rows.setdefault(record.transaction.transaction_id, record)
+
+
+def _save_verdicts(rows: Rows, records: Sequence[TransactionRecord]) -> None:
+    for record in records:
+        transaction_id = record.transaction.transaction_id
+        stored = rows.get(transaction_id)
+        if stored is not None:
+            record = replace(record, label=stored.label)  # a verdict never erases a label
+        rows[transaction_id] = record
+
+
+def _mark_failed(rows: Rows, failures: Mapping[str, str]) -> None:
+    for transaction_id, reason in failures.items():
+        record = rows.get(transaction_id)
+        if record is not None and record.status is not Status.SCORED:
+            rows[transaction_id] = replace(record, status=Status.FAILED, error=reason)
+
+
+def _set_labels(rows: Rows, labels: Mapping[str, AnalystLabel]) -> set[str]:
+    labelled: set[str] = set()
+    for transaction_id, label in labels.items():
+        record = rows.get(transaction_id)
+        if record is not None:
+            rows[transaction_id] = replace(record, label=label)
+            labelled.add(transaction_id)
+    return labelled
+
+
 class InMemoryVerdictRepository:
-    def __init__(self, rows: MutableMapping[str, TransactionRecord]) -> None:
+    """Reads and writes a unit of work's view; every write is also logged, so the commit
+    can apply it to the shared rows as they are then, like a database would."""
+
+    def __init__(self, rows: Rows) -> None:
         self._rows = rows
+        self.writes: list[Write] = []
+
+    def _write(self, write: Write) -> object:
+        self.writes.append(write)
+        return write(self._rows)
 
     def get(self, transaction_id: str) -> TransactionRecord | None:
         return self._rows.get(transaction_id)
@@ -30,22 +74,13 @@ class InMemoryVerdictRepository:
         return {i: self._rows[i] for i in transaction_ids if i in self._rows}
 
     def add_pending(self, records: Sequence[TransactionRecord]) -> None:
-        for record in records:
-            self._rows.setdefault(record.transaction.transaction_id, record)
+        self._write(partial(_add_pending, records=list(records)))
 
     def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
-        for record in records:
-            transaction_id = record.transaction.transaction_id
-            stored = self._rows.get(transaction_id)
-            if stored is not None:
-                record = replace(record, label=stored.label)  # a verdict never erases a label
-            self._rows[transaction_id] = record
+        self._write(partial(_save_verdicts, records=list(records)))
 
     def mark_failed(self, failures: Mapping[str, str]) -> None:
-        for transaction_id, reason in failures.items():
-            record = self._rows.get(transaction_id)
-            if record is not None and record.status is not Status.SCORED:
-                self._rows[transaction_id] = replace(record, status=Status.FAILED, error=reason)
+        self._write(partial(_mark_failed, failures=dict(failures)))
 
     def recent(
         self, limit: int, decisions: Collection[Decision] | None = None
@@ -77,12 +112,8 @@ class InMemoryVerdictRepository:
         return counts
 
     def set_labels(self, labels: Mapping[str, AnalystLabel]) -> set[str]:
-        labelled: set[str] = set()
-        for transaction_id, label in labels.items():
-            record = self._rows.get(transaction_id)
-            if record is not None:
-                self._rows[transaction_id] = replace(record, label=label)
-                labelled.add(transaction_id)
+        labelled = self._write(partial(_set_labels, labels=dict(labels)))
+        assert isinstance(labelled, set)
         return labelled
 
     def labelled(self, limit: int | None = None) -> list[TransactionRecord]:
@@ -112,18 +143,16 @@ class InMemoryVerdictRepository:
 
 
 class InMemoryUnitOfWork:
-    """Reads a snapshot taken on entry; writes are staged and applied on commit only."""
+    """Reads a snapshot taken on entry; writes are applied to the shared rows on commit only."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._staged: dict[str, TransactionRecord] = {}
         self.committed = False
 
     def __enter__(self) -> Self:
         with self._store.lock:
             snapshot = dict(self._store.rows)
-        self._staged = {}
-        self.verdicts = InMemoryVerdictRepository(ChainMap(self._staged, snapshot))
+        self.verdicts = InMemoryVerdictRepository(ChainMap({}, snapshot))
         return self
 
     def __exit__(
@@ -132,12 +161,13 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._staged = {}
+        self.verdicts.writes.clear()  # what was not committed is rolled back
 
     def commit(self) -> None:
         with self._store.lock:
-            self._store.rows.update(self._staged)
-        self._staged.clear()
+            for write in self.verdicts.writes:
+                write(self._store.rows)
+        self.verdicts.writes.clear()
         self.committed = True
 
 

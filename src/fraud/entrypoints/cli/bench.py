@@ -91,7 +91,7 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
     type=click.Choice(["debug", "info", "warning"]),
     default="info",
     show_default=True,
-    help="The workers' log level (info logs one line per verdict).",
+    help="The workers' log level (debug logs a line per transaction in every stage).",
 )
 @click.option("--skip", multiple=True, type=click.Choice(PHASES), help="Leave a phase out.")
 @click.option(
