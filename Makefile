@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Chart.js and Swagger UI, from the npm registry into the package (served locally).
+VENDOR := src/fraud/entrypoints/http/static/vendor/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 MODEL_DIR ?= var/model
@@ -19,16 +21,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+$(VENDOR): ops/web/package.json ops/web/package-lock.json ops/web/vendor.sh
+	ops/web/vendor.sh
+	touch $(VENDOR)
 
-# kcat (a Kafka client nobody here wrote) for the tests; Java and Maven run the local broker.
+install: $(STAMP) $(VENDOR)
+
+# What the tests need from Debian: kcat (a Kafka client nobody here wrote) and the headless
+# Chromium the browser test drives. Java and Maven run the local broker.
+SYSTEM_PACKAGES := kcat:kcat chromium:chromium
 system-deps:
 	@command -v java >/dev/null && command -v mvn >/dev/null || \
 	  { echo "Java 17+ and Maven are needed for the local Kafka broker" >&2; exit 1; }
-	@command -v kcat >/dev/null || { \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+	  command -v "$${entry%%:*}" >/dev/null || missing="$$missing $${entry#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
-	  else echo "kcat is missing: install it (Debian: apt-get install kcat)" >&2; exit 1; fi; }
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (apt-get install$$missing)" >&2; exit 1; fi; fi
 
 run: install
 	$(BIN)/fraud run --host $(HOST) --port $(PORT)
@@ -66,4 +77,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var test-output .pytest_cache
+	rm -rf $(VENV) var test-output .pytest_cache ops/web/node_modules src/fraud/entrypoints/http/static/vendor
