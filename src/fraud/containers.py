@@ -17,7 +17,9 @@ from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
+from fraud.adapters.tensorflow.card import read_card
 from fraud.application.envelopes import Envelopes
+from fraud.application.monitoring import ActivityMonitor
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage
@@ -88,6 +90,8 @@ class Container(containers.DeclarativeContainer):
     model_store = providers.Singleton(_model_store, directory=config.model_dir)
     trainer = providers.Factory(_trainer)
     model = providers.Singleton(_load_model, store=model_store)
+    # The card of the model on disk, re-read on every call: a retrain shows at once.
+    model_card = providers.Factory(read_card, directory=config.model_dir)
     policy = providers.Singleton(_policy_for, model=model)
     profiles = providers.Singleton(BehaviourProfiles)
     metrics = providers.Singleton(PrometheusMetrics)
@@ -109,6 +113,7 @@ class Container(containers.DeclarativeContainer):
     record_stage = providers.Factory(
         RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, metrics=metrics
     )
+    activity = providers.Singleton(ActivityMonitor, unit_of_work=unit_of_work, clock=clock)
 
 
 def build_container(settings: Settings) -> Container:

@@ -74,6 +74,7 @@ def test_head_matches_the_tables_the_adapter_uses(url: str, engine: Engine) -> N
         "ix_transactions_received_at",
         "ix_transactions_decision_received_at",
         "ix_transactions_status_decision",
+        "ix_transactions_scored_at",
     }
 
 

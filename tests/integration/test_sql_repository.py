@@ -542,6 +542,31 @@ def test_label_precision_counts_flagged_decisions_since_a_date(
     }
 
 
+def test_verdicts_since_samples_what_was_scored_from_then_on(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    save(
+        unit_of_work,
+        lambda v: v.save_verdicts(
+            [
+                scored("early", received_at=T0 - timedelta(seconds=10)),
+                scored("on-time", Decision.DECLINE, score=0.93, received_at=T0),
+                scored("late", Decision.REVIEW, score=0.4, received_at=T0 + timedelta(seconds=5)),
+            ]
+        ),
+    )
+    save(unit_of_work, lambda v: v.add_pending([pending("waiting", T0 + timedelta(seconds=6))]))
+    with unit_of_work() as uow:
+        samples = uow.verdicts.verdicts_since(T0)
+    by_time = sorted(samples, key=lambda sample: sample.scored_at)
+    assert [(s.decision, s.fraud_score) for s in by_time] == [
+        (Decision.DECLINE, 0.93),
+        (Decision.REVIEW, 0.4),
+    ]
+    assert by_time[0].scored_at == T0 + timedelta(milliseconds=37)
+    assert by_time[0].latency_ms == pytest.approx(37.0)
+
+
 def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -> None:
     with engine.begin() as connection:
         insert_or_replace(

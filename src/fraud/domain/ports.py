@@ -14,6 +14,7 @@ from typing import Any, Protocol, Self
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.model import ModelInfo
+from fraud.domain.monitoring import VerdictSample
 
 
 class Topic:
@@ -89,6 +90,9 @@ class MessageBus(Protocol):
     def lag(self, group: str, topic: str) -> int:
         """Messages on ``topic`` that ``group`` has not committed yet."""
 
+    def size(self, topic: str) -> int:
+        """Messages ``topic`` holds now (retention may have dropped older ones)."""
+
     def read_back(
         self, topic: str, partition: int, *, since: datetime, until_offset: int
     ) -> Iterator[Message]:
@@ -135,6 +139,9 @@ class VerdictRepository(Protocol):
     def label_precision(self, since: datetime) -> dict[str, dict[str, int]]:
         """For ``review`` and ``decline`` records received since ``since``: how many
         analysts ``confirmed`` as fraud, ``cleared`` as not fraud, and left ``unlabelled``."""
+
+    def verdicts_since(self, since: datetime) -> list[VerdictSample]:
+        """Every verdict scored at or after ``since``, in no particular order."""
 
 
 class UnitOfWork(Protocol):

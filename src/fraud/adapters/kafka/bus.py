@@ -113,26 +113,33 @@ class KafkaBus:
 
     def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
         """Everything the topic holds now, partition by partition (for operators' tools)."""
+        found: list[Message] = []
+        for partition, (_, end) in self._watermarks(topic).items():
+            found.extend(self.read_back(topic, partition, since=_EPOCH, until_offset=end))
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        return found
+
+    def size(self, topic: str) -> int:
+        """The sum over partitions of the high watermark less the low one."""
+        return sum(high - low for low, high in self._watermarks(topic).values())
+
+    def _watermarks(self, topic: str) -> dict[int, tuple[int, int]]:
+        """Each partition's low and high watermark offsets, by partition number."""
         physical = self.topic_prefix + topic
         reader = self._reader()
         try:
             metadata = reader.list_topics(physical, timeout=10).topics[physical]
             if metadata.error is not None:
                 raise KafkaException(metadata.error)
-            ends = {
+            return {
                 partition: reader.get_watermark_offsets(
                     TopicPartition(physical, partition), timeout=10
-                )[1]
+                )
                 for partition in sorted(metadata.partitions)
             }
         finally:
             reader.close()
-        found: list[Message] = []
-        for partition, end in ends.items():
-            found.extend(self.read_back(topic, partition, since=_EPOCH, until_offset=end))
-            if limit is not None and len(found) >= limit:
-                return found[:limit]
-        return found
 
     def lag(self, group: str, topic: str) -> int:
         """Messages on ``topic`` that ``group`` has not committed yet (all partitions)."""

@@ -92,6 +92,10 @@ class MemoryBus:
                 for partition, log in enumerate(self._partitions_of(topic))
             )
 
+    def size(self, topic: str) -> int:
+        with self._changed:
+            return sum(len(log) for log in self._partitions_of(topic))
+
     def _partitions_of(self, topic: str) -> list[list[Message]]:
         if topic not in self._logs:
             raise KeyError(f"unknown topic {topic!r}")

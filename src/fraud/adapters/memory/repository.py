@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
+from fraud.domain.monitoring import VerdictSample
 
 FLAGGED = (Decision.REVIEW, Decision.DECLINE)
 
@@ -140,6 +141,18 @@ class InMemoryVerdictRepository:
                 bucket = "confirmed" if record.label.is_fraud else "cleared"
             figures[assessment.decision.value][bucket] += 1
         return figures
+
+    def verdicts_since(self, since: datetime) -> list[VerdictSample]:
+        return [
+            VerdictSample(
+                scored_at=record.assessment.scored_at,
+                decision=record.assessment.decision,
+                fraud_score=record.assessment.fraud_score,
+                latency_ms=record.latency_ms or 0.0,
+            )
+            for record in self._rows.values()
+            if record.assessment is not None and record.assessment.scored_at >= since
+        ]
 
 
 class InMemoryUnitOfWork:

@@ -20,6 +20,7 @@ from fraud.adapters.sqlalchemy.rows import label_columns, to_record, to_row
 from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions
 from fraud.adapters.sqlalchemy.upserts import chunks, insert_missing, insert_or_replace
 from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
+from fraud.domain.monitoring import VerdictSample
 
 _BY_NEWEST = (transactions.c.received_at.desc(), transactions.c.transaction_id.desc())
 
@@ -182,6 +183,23 @@ class SqlVerdictRepository:
         for decision, is_fraud, count in grouped:
             figures[decision][_BUCKETS[None if is_fraud is None else bool(is_fraud)]] += count
         return figures
+
+    def verdicts_since(self, since: datetime) -> list[VerdictSample]:
+        columns = transactions.c
+        statement = select(
+            columns.scored_at, columns.decision, columns.fraud_score, columns.received_at
+        ).where(columns.scored_at >= since, columns.decision.is_not(None))
+        with transient_errors_translated():
+            rows = self._executor.execute(statement).all()
+        return [
+            VerdictSample(
+                scored_at=scored_at,
+                decision=Decision(decision),
+                fraud_score=fraud_score,
+                latency_ms=(scored_at - received_at).total_seconds() * 1000.0,
+            )
+            for scored_at, decision, fraud_score, received_at in rows
+        ]
 
     def _fetch(self, statement: Executable) -> list[RowMapping]:
         with transient_errors_translated():

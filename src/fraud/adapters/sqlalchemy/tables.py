@@ -136,3 +136,5 @@ Index(
 )
 # Status look-ups, and status_counts() as a scan of this index alone.
 Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)
+# The dashboard's live window: verdicts scored in the last seconds.
+Index("ix_transactions_scored_at", transactions.c.scored_at)

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fraud.adapters.tensorflow.card import INFO_FILE, read_card
 from fraud.adapters.tensorflow.model import KerasFraudModel, KerasScorer
 from fraud.adapters.tensorflow.network import FeatureEncoder, keras
 from fraud.domain.errors import ModelNotFound
@@ -15,7 +16,6 @@ from fraud.domain.model import ModelInfo
 from fraud.domain.ports import Scorer
 
 MODEL_FILE = "model.keras"
-INFO_FILE = "model.json"
 FEATURES_FILE = "features.json"
 METRICS_FILE = "metrics.json"
 
@@ -61,7 +61,8 @@ class KerasModelStore:
                 f"no model in {self.directory}: train one with `fraud train --model-dir "
                 f"{self.directory}`"
             )
-        info = ModelInfo.from_dict(json.loads((self.directory / INFO_FILE).read_text()))
+        info = read_card(self.directory)
+        assert info is not None  # exists() saw the card
         expected = tuple(f.name for f in FEATURES)
         if info.feature_names != expected:
             raise ModelNotFound(

@@ -69,7 +69,8 @@ class Pipeline:
                     metrics=metrics,
                 )
             )
-        metrics.watch_consumer_lag(container.bus, watched_consumers(stages, group_prefix))
+        self.watched = watched_consumers(stages, group_prefix)
+        metrics.watch_consumer_lag(container.bus, self.watched)
         self.threads: list[threading.Thread] = []
         self.failures: list[str] = []
 

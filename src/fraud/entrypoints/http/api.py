@@ -19,10 +19,27 @@ from fraud.domain.labels import LabelRequest
 from fraud.domain.ports import Clock, UnitOfWorkFactory
 from fraud.domain.transaction import Transaction
 from fraud.entrypoints.http.errors import ApiError
+from fraud.entrypoints.http.openapi import ERROR, header, operation, path, reply
 from fraud.entrypoints.http.presenters import record_view
+from fraud.entrypoints.http.schemas import (
+    ACCEPTED,
+    ANALYST,
+    BAD_BODY,
+    HEALTH,
+    IDENTIFIER,
+    LABEL_REQUEST,
+    LOCATION,
+    RETRY_AFTER,
+    TRANSACTION,
+    UNAVAILABLE,
+    UNKNOWN_TRANSACTION,
+    VERDICT,
+)
 
 api = Blueprint("api", __name__)
 log = structlog.get_logger(__name__)
+
+TRANSACTION_ID = path("transaction_id", IDENTIFIER, "the id the submission answered with")
 
 
 def _json_body() -> Any:
@@ -40,6 +57,26 @@ def _json_body() -> Any:
 
 
 @api.post("/transaction")
+@operation(
+    tags=["transactions"],
+    request=TRANSACTION,
+    responses={
+        202: reply(
+            "Accepted and pending, or, for a resubmission, what is stored",
+            ACCEPTED,
+            headers={"Location": LOCATION},
+        ),
+        400: BAD_BODY,
+        409: reply("The transaction_id was already used for another transaction", ERROR),
+        422: reply("The transaction breaks the contract: one detail per field", ERROR),
+        503: reply(
+            "The scoring pipeline is not running, or storage or the broker is briefly "
+            "unavailable; nothing was accepted",
+            ERROR,
+            headers={"Retry-After": RETRY_AFTER},
+        ),
+    },
+)
 @inject
 def submit_transaction(
     submit: SubmitTransactions = Provide[Container.submit],
@@ -75,6 +112,15 @@ def submit_transaction(
 
 
 @api.get("/transaction/<path:transaction_id>")
+@operation(
+    tags=["transactions"],
+    parameters=[TRANSACTION_ID],
+    responses={
+        200: reply("The transaction and its verdict", VERDICT),
+        404: UNKNOWN_TRANSACTION,
+        503: UNAVAILABLE,
+    },
+)
 @inject
 def read_transaction(
     transaction_id: str,
@@ -89,6 +135,21 @@ def read_transaction(
 
 
 @api.post("/transaction/<path:transaction_id>/label")
+@operation(
+    tags=["transactions"],
+    request=LABEL_REQUEST,
+    parameters=[
+        TRANSACTION_ID,
+        header("X-Analyst", ANALYST, "who labels, when the body names nobody"),
+    ],
+    responses={
+        200: reply("The transaction and its verdict, with the label", VERDICT),
+        400: BAD_BODY,
+        404: UNKNOWN_TRANSACTION,
+        422: reply("The label breaks the contract: one detail per field", ERROR),
+        503: UNAVAILABLE,
+    },
+)
 @inject
 def label(
     transaction_id: str,
@@ -121,6 +182,13 @@ def label(
 
 
 @api.get("/health")
+@operation(
+    tags=["operations"],
+    responses={
+        200: reply("The database answers and the stages run", HEALTH),
+        503: reply("Something is down: the checks say what", HEALTH),
+    },
+)
 @inject
 def health(
     unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],

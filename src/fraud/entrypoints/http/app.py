@@ -11,6 +11,7 @@ from fraud.containers import Container, build_container
 from fraud.entrypoints.consumer.pipeline import watched_consumers
 from fraud.entrypoints.http import api as api_module
 from fraud.entrypoints.http import dashboard as dashboard_module
+from fraud.entrypoints.http import docs as docs_module
 from fraud.entrypoints.http import metrics as metrics_module
 from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.logs import configure_logging
@@ -38,6 +39,7 @@ def create_app(container: Container | None = None) -> Flask:
     app.register_blueprint(api_module.api)
     app.register_blueprint(dashboard_module.dashboard)
     app.register_blueprint(metrics_module.metrics)
+    app.register_blueprint(docs_module.docs)
     register_error_handlers(app)
 
     @app.before_request

@@ -1,16 +1,26 @@
-"""The monitoring dashboard: counts by decision and the latest transactions, refreshed live."""
+"""The monitoring dashboard: live charts, flagged transactions, model and pipeline panels,
+a page per transaction, and the JSON the pages poll."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from fraud.application.queries import DashboardStats, dashboard_stats
+from fraud.application.monitoring import ActivityMonitor, pipeline_health
+from fraud.application.queries import DashboardStats, dashboard_stats, get_transaction
 from fraud.containers import Container
-from fraud.domain.ports import Clock, UnitOfWorkFactory
-from fraud.entrypoints.http.presenters import record_view
+from fraud.domain.model import ModelInfo
+from fraud.domain.ports import Clock, MessageBus, UnitOfWorkFactory
+from fraud.entrypoints.consumer.pipeline import watched_consumers
+from fraud.entrypoints.http.presenters import (
+    activity_view,
+    model_view,
+    pipeline_view,
+    record_view,
+    timeline,
+)
 
 dashboard = Blueprint("dashboard", __name__)
 
@@ -38,12 +48,59 @@ def index(
     return render_template("dashboard.html", stats=_stats_view(stats))
 
 
+@dashboard.get("/dashboard/transactions/<path:transaction_id>")
+@inject
+def transaction_page(
+    transaction_id: str,
+    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
+) -> tuple[str, int]:
+    """One transaction for an analyst: fields, verdict, reasons, features, timeline, label."""
+    record = get_transaction(unit_of_work, transaction_id)
+    if record is None:
+        return render_template("missing.html", transaction_id=transaction_id), 404
+    return (
+        render_template("transaction.html", item=record_view(record), timeline=timeline(record)),
+        200,
+    )
+
+
 @dashboard.get("/api/dashboard")
 @inject
 def stats(
     unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
     clock: Clock = Provide[Container.clock],
 ) -> Response:
+    """Counts by decision, the latest and the latest flagged transactions, and the
+    analysts' confirmations of the last seven days' reviews and declines."""
     limit = min(max(request.args.get("limit", 20, type=int) or 20, 1), MAX_ROWS)
     since = clock.now() - PRECISION_WINDOW
     return jsonify(_stats_view(dashboard_stats(unit_of_work, limit=limit, since=since)))
+
+
+@dashboard.get("/api/activity")
+@inject
+def activity(monitor: ActivityMonitor = Provide[Container.activity]) -> Response:
+    """The last minutes of verdicts in time buckets: throughput, decisions, fraud rate,
+    latency percentiles, and the score distribution over the whole window."""
+    return jsonify(activity_view(monitor.snapshot()))
+
+
+@dashboard.get("/api/model")
+@inject
+def model(card: ModelInfo | None = Provide[Container.model_card]) -> Response:
+    """The model on disk: version, when and on what it was trained, its metrics and thresholds."""
+    return jsonify(model_view(card))
+
+
+@dashboard.get("/api/pipeline")
+@inject
+def pipeline(bus: MessageBus = Provide[Container.bus]) -> Response:
+    """Each stage's consumer lag per topic, the dead letters waiting and, when the stages
+    run in this process, whether they are alive."""
+    embedded = current_app.extensions.get("fraud.pipeline")
+    consumers = {
+        watched.stage: (watched.group, watched.topics)
+        for watched in (embedded.watched if embedded is not None else watched_consumers())
+    }
+    running = None if embedded is None else embedded.alive()
+    return jsonify(pipeline_view(pipeline_health(bus, consumers), running))

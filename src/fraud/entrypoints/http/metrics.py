@@ -15,11 +15,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.containers import Container
+from fraud.entrypoints.http.openapi import operation, reply
 
 metrics = Blueprint("metrics", __name__)
 
 
 @metrics.get("/metrics")
+@operation(
+    tags=["operations"],
+    responses={
+        200: reply(
+            "Counters, histograms and consumer lag",
+            {"type": "string"},
+            media_type=CONTENT_TYPE_LATEST.split(";")[0],
+        )
+    },
+)
 @inject
 def scrape(pipeline_metrics: PrometheusMetrics = Provide[Container.metrics]) -> Response:
+    """This process's pipeline metrics in the Prometheus text format."""
     return Response(generate_latest(pipeline_metrics.registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,10 +1,13 @@
-"""Domain records shaped as the API's JSON."""
+"""Domain objects shaped as the API's JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fraud.application.monitoring import PipelineHealth
 from fraud.domain.assessment import TransactionRecord
+from fraud.domain.model import ModelInfo
+from fraud.domain.monitoring import SCORE_BOUNDS, ActivityPoint, ActivitySnapshot
 from fraud.domain.transaction import format_instant
 
 
@@ -37,3 +40,64 @@ def record_view(record: TransactionRecord) -> dict[str, Any]:
             "labelled_at": format_instant(record.label.labelled_at),
         }
     return view
+
+
+def timeline(record: TransactionRecord) -> list[dict[str, Any]]:
+    """The moments a transaction went through, in order, each with the time since receipt."""
+    moments = [("received by the API", record.received_at)]
+    if record.assessment is not None:
+        moments.append(("scored: features, model and policy", record.assessment.scored_at))
+    if record.label is not None:
+        moments.append((f"labelled by {record.label.analyst}", record.label.labelled_at))
+    return [
+        {
+            "step": step,
+            "at": format_instant(at),
+            "since_received_ms": round((at - record.received_at).total_seconds() * 1000, 3),
+        }
+        for step, at in moments
+    ]
+
+
+def _point_view(point: ActivityPoint) -> dict[str, Any]:
+    return {
+        "start": format_instant(point.start),
+        "decisions": point.decisions,
+        "throughput": round(point.throughput, 3),
+        "flagged_rate": point.flagged_rate,
+        "decline_rate": point.decline_rate,
+        "latency_ms": {
+            name: None if value is None else round(value, 3)
+            for name, value in point.latency_ms.items()
+        },
+    }
+
+
+def activity_view(snapshot: ActivitySnapshot) -> dict[str, Any]:
+    return {
+        "bucket_seconds": snapshot.bucket_seconds,
+        "span_seconds": snapshot.span_seconds,
+        "points": [_point_view(point) for point in snapshot.points],
+        "totals": _point_view(snapshot.totals),
+        "scores": {"upper_bounds": list(SCORE_BOUNDS), "counts": snapshot.score_counts},
+    }
+
+
+def model_view(card: ModelInfo | None) -> dict[str, Any]:
+    if card is None:
+        return {"model": None}
+    view = card.to_dict()
+    view.pop("feature_names")
+    view["features"] = len(card.feature_names)
+    return {"model": view}
+
+
+def pipeline_view(health: PipelineHealth, running: bool | None) -> dict[str, Any]:
+    return {
+        "running": running,
+        "stages": [
+            {"stage": stage.stage, "group": stage.group, "lag": stage.lag}
+            for stage in health.stages
+        ],
+        "dead_letters": health.dead_letters,
+    }

@@ -1,21 +1,66 @@
-// Refreshes the counters and tables from /api/dashboard every two seconds.
+// The live dashboard: counters, charts and tables polled from the JSON API every two seconds.
 (function () {
-  const REFRESH_MS = 2000;
+  const FAST_MS = 2000; // counters, tables, charts
+  const HEALTH_MS = 5000; // consumer lag asks the broker, so a little less often
+  const MODEL_MS = 30000;
+  const COLORS = { approve: "#2e7d32", review: "#ef8f00", decline: "#c62828", line: "#1c5d99" };
 
+  // ---- formatting -------------------------------------------------------------------------
+  const percent = (share) => (share === null || share === undefined ? "–" : (100 * share).toFixed(2) + "%");
+  const millis = (ms) => (ms === null || ms === undefined ? "–" : ms < 10 ? ms.toFixed(2) + " ms" : ms.toFixed(0) + " ms");
+  const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
+
+  function setText(selector, text) {
+    const element = document.querySelector(selector);
+    if (element) element.textContent = text;
+  }
+
+  // ---- tables -----------------------------------------------------------------------------
   function cell(text, className) {
     const td = document.createElement("td");
-    td.textContent = text;
+    td.textContent = text === undefined || text === null ? "" : text;
     if (className) td.className = className;
     return td;
   }
 
-  function row(item) {
+  function labelCell(item, withActions) {
+    const td = document.createElement("td");
+    td.className = "label-cell";
+    const state = document.createElement("span");
+    state.className = "label-state" + (item.label ? (item.label.is_fraud ? " confirmed" : " cleared") : "");
+    state.textContent = window.fraud.labelText(item.label);
+    td.appendChild(state);
+    if (!withActions) return td;
+    for (const [text, isFraud, className] of [["confirm", true, "confirm"], ["clear", false, "clear"]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = className;
+      button.textContent = text;
+      button.title = isFraud ? "Confirm this is fraud" : "Clear: this is not fraud";
+      button.addEventListener("click", async () => {
+        try {
+          const record = await window.fraud.label(item.transaction_id, isFraud);
+          state.textContent = window.fraud.labelText(record.label);
+          state.className = "label-state " + (isFraud ? "confirmed" : "cleared");
+          refresh();
+        } catch (failure) {
+          state.textContent = "not saved: " + failure.message;
+        }
+      });
+      td.appendChild(button);
+    }
+    return td;
+  }
+
+  function row(item, withActions) {
     const tr = document.createElement("tr");
     const state = item.decision || item.status;
     tr.className = state;
-    tr.appendChild(cell(item.received_at));
+    tr.dataset.transactionId = item.transaction_id;
+    tr.appendChild(cell(clock(item.received_at)));
     const link = document.createElement("a");
-    link.href = "/transaction/" + encodeURIComponent(item.transaction_id);
+    link.href = "/dashboard/transactions/" + encodeURIComponent(item.transaction_id);
+    link.className = "transaction-link";
     link.textContent = item.transaction_id;
     const idCell = document.createElement("td");
     idCell.appendChild(link);
@@ -23,39 +68,180 @@
     tr.appendChild(cell(item.transaction.user_id));
     tr.appendChild(cell(item.transaction.amount.toFixed(2) + " " + item.transaction.currency, "num"));
     tr.appendChild(cell(item.transaction.merchant));
-    tr.appendChild(cell(item.fraud_score === undefined ? "" : item.fraud_score.toFixed(3), "num"));
+    tr.appendChild(cell(item.fraud_score === undefined ? "" : item.fraud_score.toFixed(4), "num"));
     const badge = document.createElement("span");
     badge.className = "badge " + state;
     badge.textContent = state;
     const badgeCell = document.createElement("td");
     badgeCell.appendChild(badge);
     tr.appendChild(badgeCell);
-    tr.appendChild(cell((item.reasons || [item.error]).filter(Boolean).join("; ")));
+    tr.appendChild(cell((item.reasons || [item.error]).filter(Boolean).join("; "), "reasons"));
+    tr.appendChild(labelCell(item, withActions));
     return tr;
   }
 
-  function fill(tableId, items) {
-    const body = document.querySelector("#" + tableId + " tbody");
-    body.replaceChildren(...items.map(row));
+  function fill(tableId, items, withActions) {
+    document.querySelector("#" + tableId + " tbody").replaceChildren(...items.map((item) => row(item, withActions)));
+  }
+
+  function showStats(stats) {
+    setText('[data-count="total"]', stats.total);
+    for (const [key, value] of Object.entries(stats.counts)) setText('[data-count="' + key + '"]', value);
+    fill("flagged", stats.flagged, true);
+    fill("recent", stats.recent, false);
+    let confirmed = 0, cleared = 0, unlabelled = 0;
+    const parts = [];
+    for (const [decision, figures] of Object.entries(stats.label_precision || {})) {
+      confirmed += figures.confirmed;
+      cleared += figures.cleared;
+      unlabelled += figures.unlabelled;
+      parts.push(decision + " " + figures.confirmed + "/" + (figures.confirmed + figures.cleared));
+    }
+    setText('[data-live="precision"]', confirmed + cleared ? percent(confirmed / (confirmed + cleared)) : "–");
+    setText('[data-live="precision-detail"]', parts.join(" · ") + " · " + unlabelled + " unlabelled");
+  }
+
+  // ---- charts -----------------------------------------------------------------------------
+  Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.font.size = 11;
+
+  function chart(id, type, datasets, options) {
+    return new Chart(document.getElementById(id), {
+      type,
+      data: { labels: [], datasets },
+      options: Object.assign({ plugins: { legend: { position: "bottom" } }, interaction: { mode: "index", intersect: false } }, options),
+    });
+  }
+  const line = (label, color) => ({ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 1.5, borderWidth: 2, spanGaps: false });
+  const bars = (label, color) => ({ label, data: [], backgroundColor: color, stack: "decisions" });
+  const timeAxis = { ticks: { maxTicksLimit: 8, maxRotation: 0 } };
+
+  const charts = {
+    throughput: chart("chart-throughput", "line", [line("verdicts/s", COLORS.line)], {
+      plugins: { legend: { display: false } }, scales: { x: timeAxis, y: { beginAtZero: true } },
+    }),
+    decisions: chart("chart-decisions", "bar", [bars("approve", COLORS.approve), bars("review", COLORS.review), bars("decline", COLORS.decline)], {
+      scales: { x: Object.assign({ stacked: true }, timeAxis), y: { stacked: true, beginAtZero: true } },
+    }),
+    fraudRate: chart("chart-fraud-rate", "line", [line("flagged %", COLORS.review), line("declined %", COLORS.decline)], {
+      scales: { x: timeAxis, y: { beginAtZero: true, ticks: { callback: (v) => v + "%" } } },
+    }),
+    latency: chart("chart-latency", "line", [line("p50", "#4c9be8"), line("p95", "#1c5d99"), line("p99", "#0b2a4a")], {
+      scales: { x: timeAxis, y: { type: "logarithmic", title: { display: true, text: "ms" } } },
+    }),
+    scores: chart("chart-scores", "bar", [{ label: "transactions", data: [], backgroundColor: [] }], {
+      plugins: { legend: { display: false } },
+      scales: { y: { type: "logarithmic", title: { display: true, text: "transactions" } }, x: { title: { display: true, text: "fraud score (bin upper bound)" } } },
+    }),
+  };
+  let thresholds = null;
+
+  function scoreColor(upper) {
+    if (!thresholds) return COLORS.line;
+    if (upper > thresholds.decline) return COLORS.decline;
+    if (upper > thresholds.review) return COLORS.review;
+    return COLORS.approve;
+  }
+
+  function showActivity(activity) {
+    const labels = activity.points.map((p) => clock(p.start));
+    const series = (pick) => activity.points.map(pick);
+    const pct = (share) => (share === null ? null : +(100 * share).toFixed(3));
+    charts.throughput.data.labels = labels;
+    charts.throughput.data.datasets[0].data = series((p) => p.throughput);
+    charts.decisions.data.labels = labels;
+    ["approve", "review", "decline"].forEach((d, i) => (charts.decisions.data.datasets[i].data = series((p) => p.decisions[d])));
+    charts.fraudRate.data.labels = labels;
+    charts.fraudRate.data.datasets[0].data = series((p) => pct(p.flagged_rate));
+    charts.fraudRate.data.datasets[1].data = series((p) => pct(p.decline_rate));
+    charts.latency.data.labels = labels;
+    ["p50", "p95", "p99"].forEach((q, i) => (charts.latency.data.datasets[i].data = series((p) => p.latency_ms[q])));
+    const bounds = activity.scores.upper_bounds;
+    charts.scores.data.labels = bounds.map((b) => "≤" + (b < 0.01 ? b.toExponential(0) : b.toFixed(2)));
+    charts.scores.data.datasets[0].data = activity.scores.counts.map((count) => count || null);
+    charts.scores.data.datasets[0].backgroundColor = bounds.map(scoreColor);
+    Object.values(charts).forEach((c) => c.update("none"));
+    const totals = activity.totals;
+    setText('[data-live="throughput"]', totals.throughput.toFixed(1));
+    setText('[data-live="flagged-rate"]', percent(totals.flagged_rate));
+    setText('[data-live="p95"]', millis(totals.latency_ms.p95));
+  }
+
+  // ---- panels -----------------------------------------------------------------------------
+  function showModel(payload) {
+    const panel = document.getElementById("model-panel");
+    const model = payload.model;
+    if (!model) {
+      panel.replaceChildren(...[["version", "no model trained yet"]].flatMap(definition));
+      return;
+    }
+    thresholds = model.thresholds;
+    const m = model.metrics || {};
+    const fixed = (v, digits) => (typeof v === "number" ? v.toFixed(digits) : "–");
+    panel.replaceChildren(
+      ...[
+        ["version", model.version],
+        ["trained", model.trained_at.replace("T", " ").slice(0, 19) + " UTC on " + model.training_rows + " rows"],
+        ["validation AP (PR-AUC)", fixed(m.average_precision, 4)],
+        ["validation ROC-AUC", fixed(m.roc_auc, 4)],
+        ["recall at 1% FPR", fixed(m.recall_at_1pct_fpr, 3)],
+        ["review threshold", fixed(model.thresholds.review, 5) + (m.review_threshold_fpr ? " (" + percent(m.review_threshold_fpr) + " FPR)" : "")],
+        ["decline threshold", fixed(model.thresholds.decline, 5) + (m.decline_threshold_fpr ? " (" + percent(m.decline_threshold_fpr) + " FPR)" : "")],
+      ].flatMap(definition)
+    );
+  }
+
+  function definition([term, value]) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    return [dt, dd];
+  }
+
+  function showPipeline(health) {
+    const rows = [];
+    for (const stage of health.stages) {
+      for (const [topic, lag] of Object.entries(stage.lag)) {
+        const tr = document.createElement("tr");
+        tr.appendChild(cell(stage.stage));
+        tr.appendChild(cell(topic));
+        tr.appendChild(cell(lag === null ? "unknown" : lag, "num" + (lag > 1000 ? " warn" : "")));
+        rows.push(tr);
+      }
+    }
+    document.querySelector("#pipeline-panel tbody").replaceChildren(...rows);
+    setText("#dead-letters", health.dead_letters === null ? "unknown" : health.dead_letters);
+    const state = document.getElementById("pipeline-state");
+    state.textContent = health.running === null ? "stages run elsewhere" : health.running ? "running" : "stopped";
+    state.className = "badge " + (health.running === false ? "decline" : "approve");
+  }
+
+  // ---- polling ----------------------------------------------------------------------------
+  async function poll(url, show) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(url + ": " + response.status);
+    show(await response.json());
   }
 
   async function refresh() {
     try {
-      const response = await fetch("/api/dashboard");
-      if (!response.ok) throw new Error(response.statusText);
-      const stats = await response.json();
-      document.querySelector('[data-count="total"]').textContent = stats.total;
-      for (const [key, value] of Object.entries(stats.counts)) {
-        const el = document.querySelector('[data-count="' + key + '"]');
-        if (el) el.textContent = value;
-      }
-      fill("flagged", stats.flagged);
-      fill("recent", stats.recent);
-      document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      await Promise.all([poll("/api/dashboard", showStats), poll("/api/activity", showActivity)]);
+      setText("#updated", "updated " + new Date().toLocaleTimeString([], { hour12: false }));
     } catch (error) {
-      document.getElementById("updated").textContent = "connection lost, retrying";
+      setText("#updated", "connection lost, retrying");
     }
   }
 
-  setInterval(refresh, REFRESH_MS);
+  const quietly = (task) => () => task().catch(() => setText("#updated", "connection lost, retrying"));
+  const loadModel = quietly(() => poll("/api/model", showModel));
+  const loadPipeline = quietly(() => poll("/api/pipeline", showPipeline));
+
+  showStats(JSON.parse(document.getElementById("initial-stats").textContent));
+  loadModel().then(refresh);
+  loadPipeline();
+  setInterval(refresh, FAST_MS);
+  setInterval(loadPipeline, HEALTH_MS);
+  setInterval(loadModel, MODEL_MS);
 })();

@@ -1,0 +1,140 @@
+"""The dashboard in Debian's headless Chromium, driven by Playwright, against `fraud run`.
+
+Fifty transactions go in over HTTP; the page must count them, list them, open
+one, take an analyst's label and show it. Screenshots land in test-output/e2e/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).parents[2] / "test-output" / "e2e"
+# No sandbox as root in a container; no calls home on a machine without internet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ANALYST = "e2e-analyst"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `make system-deps` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1600})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == [], f"the page raised JavaScript errors: {errors}"
+
+
+def fifty_transactions() -> list[dict]:
+    """Five card holders with steady habits, and a burst of odd purchases at the end."""
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    transactions = []
+    for n in range(50):
+        odd = n >= 44
+        transactions.append(
+            {
+                "transaction_id": f"e2e-{n:03d}",
+                "user_id": f"e2e-user-{n % 5}",
+                "amount": 4_800.0 + n if odd else 20.0 + (n % 7) * 3.5,
+                "merchant": f"Far Away Electronics {n}" if odd else f"Corner Shop {n % 5}",
+                "timestamp": (start + timedelta(minutes=37 * n)).isoformat(),
+                "merchant_type": "online" if odd else "grocery",
+                "device_type": "desktop" if odd else "pos",
+                "location_match": 0 if odd else 1,
+            }
+        )
+    return transactions
+
+
+def test_an_analyst_watches_opens_and_labels_a_transaction(service, page: Page) -> None:
+    sent = fifty_transactions()
+    with requests.Session() as http:
+        for transaction in sent:
+            assert http.post(f"{service.url}/transaction", json=transaction).status_code == 202
+
+    page.goto(f"{service.url}/")
+    page.fill("#analyst", ANALYST)
+    page.dispatch_event("#analyst", "change")
+    # The counters catch up through polling: every transaction counted and none pending.
+    expect(page.locator('[data-count="total"]')).to_have_text("50", timeout=20_000)
+    expect(page.locator('[data-count="pending"]')).to_have_text("0", timeout=20_000)
+    decided = sum(
+        int(page.locator(f'[data-count="{decision}"]').inner_text())
+        for decision in ("approve", "review", "decline")
+    )
+    assert decided == 50
+
+    # The latest table lists the newest transactions first, as links to their pages.
+    recent = page.locator("#recent tbody tr")
+    expect(recent).to_have_count(20)
+    expect(recent.first).to_contain_text("e2e-049")
+    flagged_count = sum(
+        int(page.locator(f'[data-count="{decision}"]').inner_text())
+        for decision in ("review", "decline")
+    )
+    flagged_rows = page.locator("#flagged tbody tr")
+    expect(flagged_rows).to_have_count(min(flagged_count, 20))
+    for badge in flagged_rows.locator(".badge").all_inner_texts():
+        assert badge in ("review", "decline")
+
+    # The charts are drawn from the live window: once the buckets holding them are
+    # complete, the decisions chart's bars add up to the fifty verdicts.
+    page.wait_for_function(
+        "() => Chart.getChart('chart-decisions').data.datasets"
+        ".reduce((sum, d) => sum + d.data.reduce((a, b) => a + (b || 0), 0), 0) === 50",
+        timeout=15_000,
+    )
+    expect(page.locator('[data-live="throughput"]')).to_have_text(re.compile(r"^\d+\.\d$"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+
+    # Open one transaction from the table, confirm it as fraud, and see the label.
+    target = flagged_rows.first if flagged_count else recent.first
+    transaction_id = target.get_attribute("data-transaction-id")
+    target.locator("a.transaction-link").click()
+    expect(page).to_have_url(f"{service.url}/dashboard/transactions/{transaction_id}")
+    expect(page.locator("h2")).to_contain_text(transaction_id)
+    expect(page.locator("#timeline")).to_contain_text("scored: features, model and policy")
+    page.get_by_role("button", name="Confirm fraud").click()
+    expect(page.locator("#label-state")).to_contain_text(f"confirmed fraud by {ANALYST}")
+    page.screenshot(path=SCREENSHOTS / "transaction.png", full_page=True)
+
+    stored = requests.get(f"{service.url}/transaction/{transaction_id}", timeout=5).json()
+    assert stored["label"]["is_fraud"] is True
+    assert stored["label"]["analyst"] == ANALYST
+
+    # Back on the dashboard the label shows in the tables.
+    page.goto(f"{service.url}/")
+    row = page.locator(f'#recent tbody tr[data-transaction-id="{transaction_id}"]')
+    if flagged_count:
+        row = page.locator(f'#flagged tbody tr[data-transaction-id="{transaction_id}"]')
+    expect(row.locator(".label-state")).to_have_text(f"confirmed fraud by {ANALYST}")
+    assert (SCREENSHOTS / "dashboard.png").stat().st_size > 10_000

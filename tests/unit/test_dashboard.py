@@ -1,0 +1,114 @@
+"""The dashboard's pages and the JSON they poll, on the in-memory container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from markupsafe import escape
+
+from fraud.domain.model import ModelInfo
+from fraud.domain.policy import Thresholds
+from tests.factories import payload
+from tests.unit.conftest import settle
+
+STATIC = Path(__file__).parents[2] / "src/fraud/entrypoints/http/static"
+
+
+def submit_some(client, container, count: int = 4) -> list[str]:
+    ids = [f"t{i}" for i in range(count)]
+    for i, transaction_id in enumerate(ids):
+        amount = 9_000.0 if i == 0 else 20.0 + i  # the rule model flags a big amount
+        client.post("/transaction", json=payload(transaction_id=transaction_id, amount=amount))
+    settle(container)
+    return ids
+
+
+def test_the_dashboard_page_draws_its_charts_with_the_local_chart_library(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    for chart in ("throughput", "decisions", "fraud-rate", "latency", "scores"):
+        assert f'id="chart-{chart}"' in html
+    assert "/static/vendor/chart.umd.min.js" in html
+    assert "http://" not in html and "https://" not in html  # nothing from the internet
+    assert client.get("/static/vendor/chart.umd.min.js").status_code == 200
+
+
+def test_activity_counts_what_was_scored_in_the_last_minutes(client, container, clock) -> None:
+    submit_some(client, container)
+    clock.advance(4)  # the buckets holding the verdicts are complete
+    activity = client.get("/api/activity").get_json()
+    assert activity["bucket_seconds"] == 2
+    assert len(activity["points"]) == activity["span_seconds"] // 2
+    totals = activity["totals"]
+    assert sum(totals["decisions"].values()) == 4
+    assert totals["flagged_rate"] == 0.25
+    assert totals["latency_ms"]["p50"] is not None
+    assert sum(activity["scores"]["counts"]) == 4
+    assert activity["scores"]["upper_bounds"][-1] == 1.0
+    assert sum(sum(p["decisions"].values()) for p in activity["points"]) == 4
+
+
+def test_the_model_panel_shows_the_card_of_the_model_on_disk(client, container) -> None:
+    assert client.get("/api/model").get_json() == {"model": None}
+    card = ModelInfo(
+        version="v7",
+        thresholds=Thresholds(review=0.02, decline=0.3),
+        trained_at="2026-01-01T00:00:00+00:00",
+        metrics={"average_precision": 0.9},
+        training_rows=15000,
+    )
+    with container.model_card.override(card):
+        model = client.get("/api/model").get_json()["model"]
+    assert model["version"] == "v7"
+    assert model["thresholds"] == {"review": 0.02, "decline": 0.3}
+    assert model["metrics"]["average_precision"] == 0.9
+    assert model["training_rows"] == 15000
+
+
+def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client) -> None:
+    client.post("/transaction", json=payload())
+    health = client.get("/api/pipeline").get_json()
+    assert health["running"] is None  # no stages run inside this app
+    lag = {stage["stage"]: stage["lag"] for stage in health["stages"]}
+    assert lag["preprocess"] == {"transactions": 1}
+    assert lag["record"] == {"fraud-results": 0, "fraud-dlq": 0}
+    assert health["dead_letters"] == 0
+
+
+def test_a_transaction_page_shows_verdict_reasons_timeline_and_label_buttons(
+    client, container
+) -> None:
+    flagged, *_ = submit_some(client, container)
+    page = client.get(f"/dashboard/transactions/{flagged}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    verdict = client.get(f"/transaction/{flagged}").get_json()
+    assert verdict["decision"] in html
+    assert verdict["reasons"]
+    assert all(str(escape(reason)) in html for reason in verdict["reasons"])
+    assert "received by the API" in html and "scored: features, model and policy" in html
+    assert 'data-label="true"' in html and 'data-label="false"' in html
+    assert "not labelled yet" in html
+
+    client.post(f"/transaction/{flagged}/label", json={"is_fraud": True, "analyst": "ana"})
+    html = client.get(f"/dashboard/transactions/{flagged}").get_data(as_text=True)
+    assert "confirmed fraud by ana" in html
+    assert "labelled by ana" in html  # on the timeline too
+
+
+def test_an_unknown_transaction_page_is_a_404_page(client) -> None:
+    page = client.get("/dashboard/transactions/nope")
+    assert page.status_code == 404
+    assert "No transaction with id" in page.get_data(as_text=True)
+
+
+def test_confirmed_precision_counts_the_analysts_labels(client, container) -> None:
+    flagged, *_ = submit_some(client, container)
+    client.post(f"/transaction/{flagged}/label", json={"is_fraud": False})
+    precision = client.get("/api/dashboard").get_json()["label_precision"]
+    flagged_decision = client.get(f"/transaction/{flagged}").get_json()["decision"]
+    assert precision[flagged_decision]["cleared"] == 1
+
+
+def test_every_script_the_pages_load_is_served() -> None:
+    for name in ("common.js", "dashboard.js", "transaction.js", "dashboard.css"):
+        assert (STATIC / name).is_file()
