@@ -38,7 +38,7 @@ def embedded_pipeline(
     stages = [
         PreprocessStage(BehaviourProfiles(), clock, ENVELOPES),
         ScoreStage(model, ScoringPolicy(model.info.thresholds), clock, ENVELOPES),
-        record_stage or RecordStage(store, ENVELOPES),
+        record_stage or RecordStage(store, ENVELOPES, clock),
     ]
     runners = [
         StageRunner(

@@ -111,7 +111,7 @@ class Container(containers.DeclarativeContainer):
         ScoreStage, model=model, policy=policy, clock=clock, envelopes=envelopes
     )
     record_stage = providers.Factory(
-        RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, metrics=metrics
+        RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, clock=clock, metrics=metrics
     )
     activity = providers.Singleton(ActivityMonitor, unit_of_work=unit_of_work, clock=clock)
 

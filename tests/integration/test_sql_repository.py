@@ -85,6 +85,7 @@ def scored(
             scored_at=received_at + timedelta(milliseconds=37),
         ),
         features={"amount": 42.5, "count_10m": 2.0},
+        preprocessed_at=received_at + timedelta(milliseconds=12),
     )
 
 
@@ -141,7 +142,9 @@ def test_a_pending_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory)
 
 
 def test_a_scored_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory) -> None:
-    record = scored("t-1", Decision.REVIEW, score=0.61)
+    record = replace(
+        scored("t-1", Decision.REVIEW, score=0.61), recorded_at=T0 + timedelta(milliseconds=41)
+    )
     save(unit_of_work, lambda repo: repo.save_verdicts([record]))
 
     with unit_of_work() as uow:

@@ -85,7 +85,15 @@ def test_a_transaction_page_shows_verdict_reasons_timeline_and_label_buttons(
     assert verdict["decision"] in html
     assert verdict["reasons"]
     assert all(str(escape(reason)) in html for reason in verdict["reasons"])
-    assert "received by the API" in html and "scored: features, model and policy" in html
+    steps = [
+        "received by the API",
+        "preprocessed: behaviour features",
+        "scored: model and policy",
+        "recorded: verdict stored",
+    ]
+    positions = [html.index(step) for step in steps]
+    assert positions == sorted(positions)  # in the order the stages ran
+    assert verdict["preprocessed_at"] <= verdict["scored_at"] <= verdict["recorded_at"]
     assert 'data-label="true"' in html and 'data-label="false"' in html
     assert "not labelled yet" in html
 

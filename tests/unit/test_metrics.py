@@ -114,8 +114,8 @@ class RecordingMetrics(PrometheusMetrics):
 
 
 class LockedOnce(RecordStage):
-    def __init__(self, store, metrics) -> None:
-        super().__init__(store, ENVELOPES, metrics)
+    def __init__(self, store, clock, metrics) -> None:
+        super().__init__(store, ENVELOPES, clock, metrics)
         self.locked = True
 
     def handle(self, batch):
@@ -130,7 +130,7 @@ def test_verdicts_are_reported_once_a_batch_and_retries_counted(model, clock) ->
     pipeline = embedded_pipeline(model, clock)
     for runner in pipeline.runners:
         runner.metrics = metrics
-    pipeline.runners[2].stage = LockedOnce(pipeline.store, metrics)
+    pipeline.runners[2].stage = LockedOnce(pipeline.store, clock, metrics)
     pipeline.submit([txn(i, minutes=i) for i in range(20)])
     pipeline.run_until_idle()
 

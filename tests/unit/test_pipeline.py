@@ -11,6 +11,7 @@ from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, TransientFailure
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, txn
+from tests.fakes import FixedClock
 from tests.pipeline_helpers import embedded_pipeline
 
 
@@ -120,7 +121,7 @@ class FlakyRecordStage(RecordStage):
     """Fails like a locked database for the first ``failures`` batches."""
 
     def __init__(self, store, failures: int) -> None:
-        super().__init__(store, ENVELOPES)
+        super().__init__(store, ENVELOPES, FixedClock())
         self.failures = failures
 
     def handle(self, batch):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
@@ -59,7 +59,11 @@ class Envelopes:
         )
 
     def preprocessed_message(
-        self, transaction: Transaction, received_at: datetime, features: FeatureVector
+        self,
+        transaction: Transaction,
+        received_at: datetime,
+        features: FeatureVector,
+        preprocessed_at: datetime,
     ) -> OutgoingMessage:
         return OutgoingMessage(
             key=transaction.user_id,
@@ -68,20 +72,23 @@ class Envelopes:
                     "transaction": transaction.to_dict(),
                     "received_at": format_instant(received_at),
                     "features": features.as_dict(),
+                    "preprocessed_at": format_instant(preprocessed_at),
                 }
             ),
             headers={TRANSACTION_ID_HEADER: transaction.transaction_id},
         )
 
-    def read_preprocessed(self, message: Message) -> tuple[Transaction, datetime, FeatureVector]:
+    def read_preprocessed(self, message: Message) -> Preprocessed:
         data = self.decode(message)
         try:
-            transaction = Transaction.parse(data["transaction"])
-            received_at = parse_instant(data["received_at"])
-            features = FeatureVector.from_dict(data["features"])
+            return Preprocessed(
+                transaction=Transaction.parse(data["transaction"]),
+                received_at=parse_instant(data["received_at"]),
+                features=FeatureVector.from_dict(data["features"]),
+                preprocessed_at=_optional_instant(data.get("preprocessed_at")),
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a preprocessed transaction: {error}") from None
-        return transaction, received_at, features
 
     def result_message(self, record: TransactionRecord) -> OutgoingMessage:
         assessment = record.assessment
@@ -92,6 +99,7 @@ class Envelopes:
                 {
                     "transaction": record.transaction.to_dict(),
                     "received_at": format_instant(record.received_at),
+                    "preprocessed_at": _format_optional(record.preprocessed_at),
                     "features": record.features or {},
                     "assessment": {
                         "fraud_score": assessment.fraud_score,
@@ -124,9 +132,27 @@ class Envelopes:
                 status=Status.SCORED,
                 assessment=assessment,
                 features={str(k): float(v) for k, v in data.get("features", {}).items()},
+                preprocessed_at=_optional_instant(data.get("preprocessed_at")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a fraud result: {error}") from None
+
+
+class Preprocessed(NamedTuple):
+    """A transaction with its features, as the score stage receives it."""
+
+    transaction: Transaction
+    received_at: datetime
+    features: FeatureVector
+    preprocessed_at: datetime | None  # None from producers older than the field
+
+
+def _optional_instant(text: str | None) -> datetime | None:
+    return None if text is None else parse_instant(text)
+
+
+def _format_optional(instant: datetime | None) -> str | None:
+    return None if instant is None else format_instant(instant)
 
 
 def _stable_id(message: Message) -> str:

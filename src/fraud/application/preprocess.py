@@ -46,10 +46,13 @@ class PreprocessStage:
             forgotten = self.profiles.expire()
             log.debug("idle users forgotten", count=forgotten, users=len(self.profiles))
         trace = tracing(__name__)
+        preprocessed_at = self.clock.now()
         for (transaction, received_at), features in zip(accepted, vectors, strict=True):
             outbox.add(
                 Topic.PREPROCESSED,
-                self.envelopes.preprocessed_message(transaction, received_at, features),
+                self.envelopes.preprocessed_message(
+                    transaction, received_at, features, preprocessed_at
+                ),
             )
             if trace:
                 log.debug("features computed", transaction_id=transaction.transaction_id)

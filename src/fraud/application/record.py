@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 
 import structlog
 
@@ -12,7 +13,7 @@ from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, Malfor
 from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Decision, TransactionRecord
-from fraud.domain.ports import Message, PipelineMetrics, Topic, UnitOfWorkFactory
+from fraud.domain.ports import Clock, Message, PipelineMetrics, Topic, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
@@ -25,9 +26,11 @@ class RecordStage:
         self,
         unit_of_work: UnitOfWorkFactory,
         envelopes: Envelopes,
+        clock: Clock,
         metrics: PipelineMetrics = NO_METRICS,
     ) -> None:
         self.unit_of_work = unit_of_work
+        self.clock = clock
         self.envelopes = envelopes
         self.metrics = metrics
 
@@ -50,6 +53,11 @@ class RecordStage:
                 outbox.dead_letter(message, self.name, str(error))
                 continue
             verdicts[record.transaction.transaction_id] = record  # the last one wins in a batch
+
+        recorded_at = self.clock.now()
+        verdicts = {
+            key: replace(record, recorded_at=recorded_at) for key, record in verdicts.items()
+        }
 
         if verdicts or failures:
             with self.unit_of_work() as uow:

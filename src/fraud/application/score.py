@@ -42,12 +42,13 @@ class ScoreStage:
             return outbox
 
         records = assess(
-            [transaction for transaction, _, _ in readable],
-            [features for _, _, features in readable],
+            [item.transaction for item in readable],
+            [item.features for item in readable],
             self.model,
             self.policy,
             self.clock,
-            received=[received_at for _, received_at, _ in readable],
+            received=[item.received_at for item in readable],
+            preprocessed=[item.preprocessed_at for item in readable],
         )
         trace = tracing(__name__)
         for record in records:
@@ -71,8 +72,13 @@ def assess(
     clock: Clock,
     *,
     received: Sequence[datetime] | None = None,
+    preprocessed: Sequence[datetime | None] | None = None,
 ) -> list[TransactionRecord]:
-    """Score a batch in one model call and apply the policy to each transaction."""
+    """Score a batch in one model call and apply the policy to each transaction.
+
+    ``received`` and ``preprocessed`` say when each transaction reached the API and the
+    preprocess stage; without them (a replay) the record counts as received when scored.
+    """
     scores = model.score(features)
     scored_at = clock.now()
     version = model.info.version
@@ -95,6 +101,7 @@ def assess(
                     scored_at=scored_at,
                 ),
                 features=vector.as_dict(),
+                preprocessed_at=preprocessed[i] if preprocessed is not None else None,
             )
         )
     return records

@@ -53,6 +53,9 @@ class TransactionRecord:
     features: dict[str, float] | None = None
     error: str | None = None
     label: AnalystLabel | None = None
+    # When it went through the stages before and after scoring (the timeline analysts see).
+    preprocessed_at: datetime | None = None
+    recorded_at: datetime | None = None
 
     @property
     def latency_ms(self) -> float | None:

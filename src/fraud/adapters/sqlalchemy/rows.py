@@ -45,6 +45,8 @@ def to_row(record: TransactionRecord, updated_at: datetime) -> dict[str, Any]:
         "features": None if record.features is None else dict(record.features),
         "error": record.error,
         **label_columns(record.label),
+        "preprocessed_at": record.preprocessed_at,
+        "recorded_at": record.recorded_at,
         "updated_at": updated_at,
     }
 
@@ -97,4 +99,6 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         features=None if features is None else {k: float(v) for k, v in features.items()},
         error=row["error"],
         label=label,
+        preprocessed_at=row["preprocessed_at"],
+        recorded_at=row["recorded_at"],
     )

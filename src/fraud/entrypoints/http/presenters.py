@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fraud.application.monitoring import PipelineHealth
@@ -29,6 +30,12 @@ def record_view(record: TransactionRecord) -> dict[str, Any]:
             scored_at=format_instant(assessment.scored_at),
             latency_ms=round(record.latency_ms or 0.0, 3),
         )
+    for stage, at in (
+        ("preprocessed_at", record.preprocessed_at),
+        ("recorded_at", record.recorded_at),
+    ):
+        if at is not None:
+            view[stage] = format_instant(at)
     if record.features:
         view["features"] = record.features
     if record.error:
@@ -44,18 +51,23 @@ def record_view(record: TransactionRecord) -> dict[str, Any]:
 
 def timeline(record: TransactionRecord) -> list[dict[str, Any]]:
     """The moments a transaction went through, in order, each with the time since receipt."""
-    moments = [("received by the API", record.received_at)]
-    if record.assessment is not None:
-        moments.append(("scored: features, model and policy", record.assessment.scored_at))
-    if record.label is not None:
-        moments.append((f"labelled by {record.label.analyst}", record.label.labelled_at))
+    assessment, label = record.assessment, record.label
+    stages: list[tuple[str, datetime | None]] = [
+        ("received by the API", record.received_at),
+        ("preprocessed: behaviour features", record.preprocessed_at),
+        ("scored: model and policy", assessment.scored_at if assessment else None),
+        ("recorded: verdict stored", record.recorded_at),
+    ]
+    if label is not None:
+        stages.append((f"labelled by {label.analyst}", label.labelled_at))
     return [
         {
             "step": step,
             "at": format_instant(at),
             "since_received_ms": round((at - record.received_at).total_seconds() * 1000, 3),
         }
-        for step, at in moments
+        for step, at in stages
+        if at is not None
     ]
 
 
