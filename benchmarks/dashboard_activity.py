@@ -1,8 +1,10 @@
 """What does the live dashboard cost the database? The activity window on a busy SQLite.
 
-Stores ``--rate`` verdicts a second for the last five minutes (as the record stage
-would, in batches), then times the activity monitor: its first refresh reads the
-whole window, later ones only the last seconds plus the settle period.
+Stores ``--rate`` verdicts a second for the last five minutes with their per-second
+tallies, in batches of 5000 as the record stage would, then times the activity
+monitor: its first refresh reads the whole window, later ones only the last
+seconds plus the settle period. Also times tallying itself, the record stage's
+extra work per batch.
 
     python benchmarks/dashboard_activity.py --rate 5000
 """
@@ -20,7 +22,9 @@ from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.application.monitoring import ActivityMonitor
+from fraud.application.record import verdict_samples
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.monitoring import tally
 from fraud.domain.transaction import Transaction
 
 SPAN_SECONDS = 300
@@ -73,14 +77,18 @@ def main() -> None:
         now = datetime.now(UTC)
         start = now - timedelta(seconds=SPAN_SECONDS)
         total = args.rate * SPAN_SECONDS
+        tally_seconds = 0.0
         for first in range(0, total, 5000):
+            batch = [
+                verdict(n, start + timedelta(seconds=n / args.rate))
+                for n in range(first, min(first + 5000, total))
+            ]
+            began = time.perf_counter()
+            tallies = tally(verdict_samples(batch))
+            tally_seconds += time.perf_counter() - began
             with unit_of_work() as uow:
-                uow.verdicts.save_verdicts(
-                    [
-                        verdict(n, start + timedelta(seconds=n / args.rate))
-                        for n in range(first, min(first + 5000, total))
-                    ]
-                )
+                uow.verdicts.save_verdicts(batch)
+                uow.verdicts.log_activity(tallies)
                 uow.commit()
         clock = MovingClock(now)
         monitor = ActivityMonitor(unit_of_work, clock)
@@ -97,6 +105,7 @@ def main() -> None:
             json.dumps(
                 {
                     "verdicts_in_window": sum(snapshot.totals.decisions.values()),
+                    "tally_us_per_verdict": round(tally_seconds / total * 1e6, 2),
                     "first_refresh_ms": round(first_refresh * 1000, 1),
                     "steady_refresh_ms_median": round(sorted(steady)[len(steady) // 2] * 1000, 1),
                     "steady_refresh_ms_max": round(max(steady) * 1000, 1),

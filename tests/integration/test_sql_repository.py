@@ -35,6 +35,7 @@ from fraud.domain.assessment import (
     TransactionRecord,
 )
 from fraud.domain.errors import TransientFailure
+from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import UnitOfWorkFactory
 from fraud.domain.transaction import Transaction
 
@@ -545,29 +546,35 @@ def test_label_precision_counts_flagged_decisions_since_a_date(
     }
 
 
-def test_verdicts_since_samples_what_was_scored_from_then_on(
+def test_activity_tallies_are_logged_read_back_by_second_and_pruned(
     unit_of_work: UnitOfWorkFactory,
 ) -> None:
-    save(
-        unit_of_work,
-        lambda v: v.save_verdicts(
-            [
-                scored("early", received_at=T0 - timedelta(seconds=10)),
-                scored("on-time", Decision.DECLINE, score=0.93, received_at=T0),
-                scored("late", Decision.REVIEW, score=0.4, received_at=T0 + timedelta(seconds=5)),
-            ]
-        ),
+    def sample(seconds: float, decision: Decision, score: float, latency_ms: float):
+        return VerdictSample(T0 + timedelta(seconds=seconds), decision, score, latency_ms)
+
+    first = tally(
+        [sample(0.2, Decision.APPROVE, 0.001, 3.0), sample(0.7, Decision.DECLINE, 0.97, 8)]
     )
-    save(unit_of_work, lambda v: v.add_pending([pending("waiting", T0 + timedelta(seconds=6))]))
+    second = tally([sample(5.5, Decision.REVIEW, 0.2, 40.0)])
+    save(unit_of_work, lambda v: v.log_activity(first))
+    save(unit_of_work, lambda v: v.log_activity(second))
     with unit_of_work() as uow:
-        samples = uow.verdicts.verdicts_since(T0)
-    by_time = sorted(samples, key=lambda sample: sample.scored_at)
-    assert [(s.decision, s.fraud_score) for s in by_time] == [
-        (Decision.DECLINE, 0.93),
-        (Decision.REVIEW, 0.4),
+        logged = uow.verdicts.activity_since(T0)
+        later = uow.verdicts.activity_since(T0 + timedelta(seconds=1))
+    assert [(second, dict(bucket.decisions)) for second, bucket in sorted(logged)] == [
+        (T0, {Decision.APPROVE: 1, Decision.REVIEW: 0, Decision.DECLINE: 1}),
+        (T0 + timedelta(seconds=5), {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.DECLINE: 0}),
     ]
-    assert by_time[0].scored_at == T0 + timedelta(milliseconds=37)
-    assert by_time[0].latency_ms == pytest.approx(37.0)
+    bucket = sorted(logged)[0][1]
+    assert bucket.latency.counts == first[T0].latency.counts
+    assert bucket.scores.counts == first[T0].scores.counts
+    assert [second for second, _ in later] == [T0 + timedelta(seconds=5)]
+
+    save(unit_of_work, lambda v: v.prune_activity(T0 + timedelta(seconds=1)))
+    with unit_of_work() as uow:
+        assert [second for second, _ in uow.verdicts.activity_since(T0)] == [
+            T0 + timedelta(seconds=5)
+        ]
 
 
 def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -> None:

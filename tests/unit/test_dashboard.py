@@ -120,3 +120,13 @@ def test_confirmed_precision_counts_the_analysts_labels(client, container) -> No
 def test_every_script_the_pages_load_is_served() -> None:
     for name in ("common.js", "dashboard.js", "transaction.js", "dashboard.css"):
         assert (STATIC / name).is_file()
+
+
+def test_a_bad_limit_is_refused_naming_the_parameter(client) -> None:
+    for bad in ("abc", "0", "101", "-1"):
+        response = client.get(f"/api/dashboard?limit={bad}")
+        assert response.status_code == 422
+        assert response.get_json()["details"] == [
+            {"field": "limit", "rule": "must be an integer from 1 to 100"}
+        ]
+    assert client.get("/api/dashboard?limit=100").status_code == 200

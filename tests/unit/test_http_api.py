@@ -71,6 +71,22 @@ def test_malformed_json_gets_400(client, body: bytes) -> None:
     assert response.is_json and response.get_json()["error"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(payload(merchant="lone \ud800 surrogate")).encode(),
+        b"[" * 2000 + b"]" * 2000,
+        b"1" * 5000,
+        b'{"amount": NaN}',
+    ],
+    ids=["lone surrogate", "deep nesting", "huge number", "NaN"],
+)
+def test_json_the_bus_could_not_carry_gets_400_not_a_crash(client, body: bytes) -> None:
+    response = client.post("/transaction", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("malformed JSON")
+
+
 def test_json_that_is_not_an_object_gets_422(client) -> None:
     response = client.post("/transaction", json=[1, 2])
     assert response.status_code == 422

@@ -9,6 +9,7 @@ import pytest
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.monitoring import ActivityMonitor, pipeline_health
+from fraud.application.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.monitoring import (
     LATENCY_BOUNDS_MS,
@@ -16,9 +17,10 @@ from fraud.domain.monitoring import (
     ActivityWindow,
     Histogram,
     VerdictSample,
+    tally,
 )
-from fraud.domain.ports import OutgoingMessage, Topic
-from tests.factories import txn
+from fraud.domain.ports import Message, OutgoingMessage, Topic
+from tests.factories import ENVELOPES, txn
 from tests.fakes import FixedClock
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -34,6 +36,10 @@ def sample(
     return VerdictSample(T0 + timedelta(seconds=seconds), decision, score, latency_ms)
 
 
+def tallied(samples: list[VerdictSample]):
+    return tally(samples).items()
+
+
 def test_a_histogram_interpolates_percentiles_inside_a_bin() -> None:
     histogram = Histogram([10.0, 20.0, 40.0])
     for value in [5.0] * 50 + [15.0] * 40 + [30.0] * 10:
@@ -47,7 +53,7 @@ def test_a_histogram_interpolates_percentiles_inside_a_bin() -> None:
 def test_latency_percentiles_stay_within_a_bin_of_the_truth() -> None:
     window = ActivityWindow(bucket_seconds=2, span_seconds=60)
     latencies = [1.0 + i * 0.1 for i in range(1000)]  # 1 ms .. 100.9 ms, evenly
-    window.rebuild_from(T0, [sample(1, latency_ms=ms) for ms in latencies])
+    window.rebuild_from(T0, tallied([sample(1, latency_ms=ms) for ms in latencies]))
     totals = window.snapshot(T0 + timedelta(seconds=10)).totals
     for name, exact in (("p50", 50.95), ("p95", 95.95), ("p99", 99.95)):
         assert totals.latency_ms[name] == pytest.approx(exact, rel=0.1)
@@ -58,13 +64,15 @@ def test_a_snapshot_has_a_point_per_complete_bucket_with_rates_and_throughput() 
     window = ActivityWindow(bucket_seconds=2, span_seconds=10)
     window.rebuild_from(
         T0,
-        [
-            sample(0.5),
-            sample(1.5, Decision.REVIEW),
-            sample(2.1),
-            sample(3.9, Decision.DECLINE),
-            sample(9.0),  # in the bucket still filling at T0+9.5: left out of the points
-        ],
+        tallied(
+            [
+                sample(0.5),
+                sample(1.5, Decision.REVIEW),
+                sample(2.1),
+                sample(3.9, Decision.DECLINE),
+                sample(9.0),  # in the bucket still filling at T0+9.5: left out of the points
+            ]
+        ),
     )
     snapshot = window.snapshot(T0 + timedelta(seconds=9.5))
     assert [p.start for p in snapshot.points] == [
@@ -82,15 +90,15 @@ def test_a_snapshot_has_a_point_per_complete_bucket_with_rates_and_throughput() 
 
 def test_rebuilding_from_an_instant_replaces_those_buckets_instead_of_adding() -> None:
     window = ActivityWindow(bucket_seconds=2, span_seconds=10)
-    window.rebuild_from(T0, [sample(0.5), sample(2.5)])
-    window.rebuild_from(T0 + timedelta(seconds=2), [sample(2.5), sample(3.0)])
+    window.rebuild_from(T0, tallied([sample(0.5), sample(2.5)]))
+    window.rebuild_from(T0 + timedelta(seconds=2), tallied([sample(2.5), sample(3.0)]))
     totals = window.snapshot(T0 + timedelta(seconds=6)).totals
     assert totals.decisions["approve"] == 3
 
 
 def test_buckets_older_than_the_span_drop_out() -> None:
     window = ActivityWindow(bucket_seconds=2, span_seconds=10)
-    window.rebuild_from(T0, [sample(0.5), sample(1.0)])
+    window.rebuild_from(T0, tallied([sample(0.5), sample(1.0)]))
     assert window.snapshot(T0 + timedelta(seconds=4)).totals.decisions["approve"] == 2
     assert window.snapshot(T0 + timedelta(seconds=30)).totals.decisions["approve"] == 0
 
@@ -98,7 +106,7 @@ def test_buckets_older_than_the_span_drop_out() -> None:
 def test_scores_fall_in_log_spaced_bins_up_to_one() -> None:
     window = ActivityWindow(bucket_seconds=2, span_seconds=10)
     scores = [0.00001, 0.0001, 0.0002, 0.05, 0.999, 1.0]
-    window.rebuild_from(T0, [sample(0.5, score=score) for score in scores])
+    window.rebuild_from(T0, tallied([sample(0.5, score=score) for score in scores]))
     counts = window.snapshot(T0 + timedelta(seconds=4)).score_counts
     assert len(counts) == len(SCORE_BOUNDS) and SCORE_BOUNDS[-1] == 1.0
     assert counts[0] == 2  # up to 0.0001
@@ -125,10 +133,15 @@ def scored_record(n: int, scored_at: datetime, decision: Decision) -> Transactio
     )
 
 
+def as_result(record: TransactionRecord) -> Message:
+    outgoing = ENVELOPES.result_message(record)
+    return Message(Topic.RESULTS, 0, 0, outgoing.key, outgoing.value, outgoing.headers)
+
+
 def store_verdicts(store: InMemoryStore, records: list[TransactionRecord]) -> None:
-    with store() as uow:
-        uow.verdicts.save_verdicts(records)
-        uow.commit()
+    """What the record stage does with a batch: the verdicts and their tallies."""
+    stage = RecordStage(store, ENVELOPES, FixedClock(T0))
+    stage.handle([as_result(record) for record in records])
 
 
 def test_the_monitor_picks_up_verdicts_committed_after_they_were_scored() -> None:

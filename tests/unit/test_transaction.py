@@ -64,6 +64,8 @@ def test_every_offending_field_is_named_at_once() -> None:
         ("merchant", "   ", "must not be blank"),
         ("timestamp", "2023-10-05T14:30:00", "must include a time zone"),
         ("timestamp", 1696516200, "must be an ISO 8601 string"),
+        ("timestamp", "0001-01-01T00:00:00+05:00", "must be an instant between years 1 and 9999"),
+        ("timestamp", "9999-12-31T23:59:59-05:00", "must be an instant between years 1 and 9999"),
         ("merchant_type", "", "must be 1 to 64 characters long"),
         ("device_type", ["mobile"], "must be a string"),
         ("location_match", "yes", "must be 0, 1, true or false"),

@@ -19,9 +19,10 @@ log = structlog.get_logger(__name__)
 class ActivityMonitor:
     """Keeps the dashboard's rolling window of verdicts current, reading only recent rows.
 
-    The first refresh reads the whole span; later ones read the verdicts scored
-    since ``settle`` before the previous refresh, because a batch is committed a
-    moment after it was scored and would otherwise be missed. Refreshes happen at
+    It reads the per-second tallies the record stage logs with every batch. The
+    first refresh reads the whole span; later ones read the seconds since
+    ``settle`` before the previous refresh, because a batch is committed a moment
+    after it was scored and would otherwise be missed. Refreshes happen at
     most once per ``interval`` however many dashboards ask, and one lock makes the
     monitor safe to share between a web server's threads.
     """
@@ -56,8 +57,8 @@ class ActivityMonitor:
         since = oldest if self._refreshed_at is None else self._refreshed_at - self.settle
         start = self._window.bucket_start(max(since, oldest))
         with self.unit_of_work() as uow:
-            samples = uow.verdicts.verdicts_since(start)
-        self._window.rebuild_from(start, samples)
+            tallies = uow.verdicts.activity_since(start)
+        self._window.rebuild_from(start, tallies)
         self._refreshed_at = now
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 import structlog
 
@@ -13,9 +14,27 @@ from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, Malfor
 from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Decision, TransactionRecord
+from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import Clock, Message, PipelineMetrics, Topic, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
+
+
+# The dashboard shows five minutes of activity; an hour of tallies is plenty to keep.
+ACTIVITY_RETENTION = timedelta(hours=1)
+PRUNE_EVERY_BATCHES = 500
+
+
+def verdict_samples(records: Iterable[TransactionRecord]) -> Iterator[VerdictSample]:
+    for record in records:
+        assessment = record.assessment
+        assert assessment is not None  # results are scored records
+        yield VerdictSample(
+            assessment.scored_at,
+            assessment.decision,
+            assessment.fraud_score,
+            record.latency_ms or 0.0,
+        )
 
 
 class RecordStage:
@@ -31,6 +50,7 @@ class RecordStage:
     ) -> None:
         self.unit_of_work = unit_of_work
         self.clock = clock
+        self._batches = 0
         self.envelopes = envelopes
         self.metrics = metrics
 
@@ -60,9 +80,13 @@ class RecordStage:
         }
 
         if verdicts or failures:
+            self._batches += 1
             with self.unit_of_work() as uow:
                 uow.verdicts.save_verdicts(list(verdicts.values()))
                 uow.verdicts.mark_failed(failures)
+                uow.verdicts.log_activity(tally(verdict_samples(verdicts.values())))
+                if self._batches % PRUNE_EVERY_BATCHES == 0:
+                    uow.verdicts.prune_activity(recorded_at - ACTIVITY_RETENTION)
                 uow.commit()
         if verdicts:
             self._report(verdicts.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -91,11 +91,47 @@ class Bucket:
         self.latency.add(sample.latency_ms)
         self.scores.add(sample.fraud_score)
 
+    def sparse_counts(self) -> tuple[dict[int, int], dict[int, int]]:
+        """The latency and score histograms as {bin: count}, without the empty bins."""
+        return (
+            {i: n for i, n in enumerate(self.latency.counts) if n},
+            {i: n for i, n in enumerate(self.scores.counts) if n},
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        decisions: Mapping[Decision, int],
+        latency_counts: Mapping[int, int],
+        score_counts: Mapping[int, int],
+    ) -> Bucket:
+        """A bucket rebuilt from its decision counts and sparse histograms."""
+        bucket = cls()
+        bucket.decisions.update(decisions)
+        for index, count in latency_counts.items():
+            bucket.latency.counts[index] += count
+        for index, count in score_counts.items():
+            bucket.scores.counts[index] += count
+        return bucket
+
     def merge(self, other: Bucket) -> None:
         for decision, count in other.decisions.items():
             self.decisions[decision] += count
         self.latency.merge(other.latency)
         self.scores.merge(other.scores)
+
+
+def tally(samples: Iterable[VerdictSample]) -> dict[datetime, Bucket]:
+    """Verdicts grouped by the whole second they were scored in.
+
+    The record stage logs these tallies once per batch, so the dashboard reads a
+    row per batch-second instead of a row per verdict.
+    """
+    tallies: dict[datetime, Bucket] = {}
+    for sample in samples:
+        second = sample.scored_at.replace(microsecond=0)
+        tallies.setdefault(second, Bucket()).add(sample)
+    return tallies
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +176,9 @@ def _point(start: datetime, bucket: Bucket, seconds: float) -> ActivityPoint:
 class ActivityWindow:
     """Buckets of the last ``span_seconds`` of verdicts, keyed by their start in epoch seconds.
 
-    Verdicts are committed a little after they are scored, so the owner re-reads
-    recent verdicts and calls :meth:`rebuild_from` with them: buckets from that
-    instant on are replaced, never double-counted.
+    Tallies are committed a little after their verdicts were scored, so the owner
+    re-reads recent tallies and calls :meth:`rebuild_from` with them: buckets from
+    that instant on are replaced, never double-counted.
     """
 
     def __init__(self, bucket_seconds: int = 2, span_seconds: int = 300) -> None:
@@ -160,16 +196,16 @@ class ActivityWindow:
         seconds = math.floor(instant.timestamp())
         return seconds - seconds % self.bucket_seconds
 
-    def rebuild_from(self, start: datetime, samples: Iterable[VerdictSample]) -> None:
-        """Replace every bucket from the one holding ``start`` on with ``samples``
-        (all the verdicts scored since that bucket began)."""
+    def rebuild_from(self, start: datetime, tallies: Iterable[tuple[datetime, Bucket]]) -> None:
+        """Replace every bucket from the one holding ``start`` on with ``tallies``
+        (every per-second tally logged since that bucket began)."""
         first = self._key(start)
         for key in [key for key in self._buckets if key >= first]:
             del self._buckets[key]
-        for sample in samples:
-            key = self._key(sample.scored_at)
+        for second, tallied in tallies:
+            key = self._key(second)
             if key >= first:
-                self._buckets.setdefault(key, Bucket()).add(sample)
+                self._buckets.setdefault(key, Bucket()).merge(tallied)
 
     def snapshot(self, now: datetime, recent_seconds: int = 10) -> ActivitySnapshot:
         """Points for the complete buckets of the span before ``now`` (empty ones too);

@@ -14,7 +14,7 @@ from typing import Any, Protocol, Self
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.model import ModelInfo
-from fraud.domain.monitoring import VerdictSample
+from fraud.domain.monitoring import Bucket
 
 
 class Topic:
@@ -140,8 +140,17 @@ class VerdictRepository(Protocol):
         """For ``review`` and ``decline`` records received since ``since``: how many
         analysts ``confirmed`` as fraud, ``cleared`` as not fraud, and left ``unlabelled``."""
 
-    def verdicts_since(self, since: datetime) -> list[VerdictSample]:
-        """Every verdict scored at or after ``since``, in no particular order."""
+    def log_activity(self, tallies: Mapping[datetime, Bucket]) -> None:
+        """Log per-second tallies of the verdicts being recorded (the dashboard's rollup).
+
+        At-least-once delivery means a replayed batch is tallied again: the live
+        figures may count a redelivered verdict twice, the verdicts never do."""
+
+    def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
+        """The tallies logged for seconds at or after ``since``, several per second maybe."""
+
+    def prune_activity(self, before: datetime) -> int:
+        """Forget the tallies of seconds before ``before``; returns how many went."""
 
 
 class UnitOfWork(Protocol):

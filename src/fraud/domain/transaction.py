@@ -199,7 +199,10 @@ def _timestamp(value: Any) -> datetime:
         raise _RuleBroken("must be ISO 8601, e.g. 2023-10-05T14:30:00Z") from None
     if parsed.tzinfo is None:
         raise _RuleBroken("must include a time zone (Z or an offset such as +02:00)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before the first UTC instant
+        raise _RuleBroken("must be an instant between years 1 and 9999 in UTC") from None
 
 
 def _flag(value: Any) -> bool:

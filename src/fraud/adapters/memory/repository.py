@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
-from fraud.domain.monitoring import VerdictSample
+from fraud.domain.monitoring import Bucket
 
 FLAGGED = (Decision.REVIEW, Decision.DECLINE)
 
@@ -60,9 +60,13 @@ class InMemoryVerdictRepository:
     """Reads and writes a unit of work's view; every write is also logged, so the commit
     can apply it to the shared rows as they are then, like a database would."""
 
-    def __init__(self, rows: Rows) -> None:
+    def __init__(self, rows: Rows, activity: Sequence[tuple[datetime, Bucket]] = ()) -> None:
         self._rows = rows
+        self._activity = activity
         self.writes: list[Write] = []
+        # The activity log's pending changes, applied on commit.
+        self.logged: list[tuple[datetime, Bucket]] = []
+        self.pruned_before: datetime | None = None
 
     def _write(self, write: Write) -> object:
         self.writes.append(write)
@@ -142,17 +146,15 @@ class InMemoryVerdictRepository:
             figures[assessment.decision.value][bucket] += 1
         return figures
 
-    def verdicts_since(self, since: datetime) -> list[VerdictSample]:
-        return [
-            VerdictSample(
-                scored_at=record.assessment.scored_at,
-                decision=record.assessment.decision,
-                fraud_score=record.assessment.fraud_score,
-                latency_ms=record.latency_ms or 0.0,
-            )
-            for record in self._rows.values()
-            if record.assessment is not None and record.assessment.scored_at >= since
-        ]
+    def log_activity(self, tallies: Mapping[datetime, Bucket]) -> None:
+        self.logged.extend(tallies.items())
+
+    def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
+        return [(second, bucket) for second, bucket in self._activity if second >= since]
+
+    def prune_activity(self, before: datetime) -> int:
+        self.pruned_before = max(self.pruned_before or before, before)
+        return sum(1 for second, _ in self._activity if second < before)
 
 
 class InMemoryUnitOfWork:
@@ -165,7 +167,8 @@ class InMemoryUnitOfWork:
     def __enter__(self) -> Self:
         with self._store.lock:
             snapshot = dict(self._store.rows)
-        self.verdicts = InMemoryVerdictRepository(ChainMap({}, snapshot))
+            activity = list(self._store.activity)
+        self.verdicts = InMemoryVerdictRepository(ChainMap({}, snapshot), activity)
         return self
 
     def __exit__(
@@ -175,12 +178,21 @@ class InMemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.verdicts.writes.clear()  # what was not committed is rolled back
+        self.verdicts.logged.clear()
+        self.verdicts.pruned_before = None
 
     def commit(self) -> None:
+        verdicts = self.verdicts
         with self._store.lock:
-            for write in self.verdicts.writes:
+            for write in verdicts.writes:
                 write(self._store.rows)
-        self.verdicts.writes.clear()
+            if verdicts.pruned_before is not None:
+                cutoff = verdicts.pruned_before
+                self._store.activity = [t for t in self._store.activity if t[0] >= cutoff]
+            self._store.activity.extend(verdicts.logged)
+        verdicts.writes.clear()
+        verdicts.logged.clear()
+        verdicts.pruned_before = None
         self.committed = True
 
 
@@ -189,6 +201,7 @@ class InMemoryStore:
 
     def __init__(self) -> None:
         self.rows: dict[str, TransactionRecord] = {}
+        self.activity: list[tuple[datetime, Bucket]] = []
         self.lock = threading.Lock()
 
     def __call__(self) -> InMemoryUnitOfWork:

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.rows import label_columns, to_record, to_row
-from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions
+from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions, verdict_activity
 from fraud.adapters.sqlalchemy.upserts import chunks, insert_missing, insert_or_replace
 from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
-from fraud.domain.monitoring import VerdictSample
+from fraud.domain.monitoring import Bucket
 
 _BY_NEWEST = (transactions.c.received_at.desc(), transactions.c.transaction_id.desc())
 
@@ -184,22 +184,41 @@ class SqlVerdictRepository:
             figures[decision][_BUCKETS[None if is_fraud is None else bool(is_fraud)]] += count
         return figures
 
-    def verdicts_since(self, since: datetime) -> list[VerdictSample]:
-        columns = transactions.c
-        statement = select(
-            columns.scored_at, columns.decision, columns.fraud_score, columns.received_at
-        ).where(columns.scored_at >= since, columns.decision.is_not(None))
-        with transient_errors_translated():
-            rows = self._executor.execute(statement).all()
-        return [
-            VerdictSample(
-                scored_at=scored_at,
-                decision=Decision(decision),
-                fraud_score=fraud_score,
-                latency_ms=(scored_at - received_at).total_seconds() * 1000.0,
+    def log_activity(self, tallies: Mapping[datetime, Bucket]) -> None:
+        if not tallies:
+            return
+        rows = []
+        for second, bucket in tallies.items():
+            latency, scores = bucket.sparse_counts()
+            rows.append(
+                {
+                    "second": second,
+                    **{decision.value: n for decision, n in bucket.decisions.items()},
+                    "latency_counts": {str(i): n for i, n in latency.items()},
+                    "score_counts": {str(i): n for i, n in scores.items()},
+                }
             )
-            for scored_at, decision, fraud_score, received_at in rows
+        with transient_errors_translated():
+            self._executor.execute(insert(verdict_activity), rows)
+
+    def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
+        statement = select(verdict_activity).where(verdict_activity.c.second >= since)
+        return [
+            (
+                row["second"],
+                Bucket.from_counts(
+                    {decision: row[decision.value] for decision in Decision},
+                    {int(i): n for i, n in row["latency_counts"].items()},
+                    {int(i): n for i, n in row["score_counts"].items()},
+                ),
+            )
+            for row in self._fetch(statement)
         ]
+
+    def prune_activity(self, before: datetime) -> int:
+        statement = delete(verdict_activity).where(verdict_activity.c.second < before)
+        with transient_errors_translated():
+            return self._executor.execute(statement).rowcount or 0  # type: ignore[attr-defined]
 
     def _fetch(self, statement: Executable) -> list[RowMapping]:
         with transient_errors_translated():

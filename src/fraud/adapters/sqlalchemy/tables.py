@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -139,5 +140,17 @@ Index(
 )
 # Status look-ups, and status_counts() as a scan of this index alone.
 Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)
-# The dashboard's live window: verdicts scored in the last seconds.
-Index("ix_transactions_scored_at", transactions.c.scored_at)
+
+# The dashboard's rollup: per batch, the verdicts it recorded tallied by the second they
+# were scored in (counts by decision, sparse latency and score histograms as {bin: count}).
+verdict_activity = Table(
+    "verdict_activity",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("second", UtcDateTime(), nullable=False, index=True),
+    Column("approve", Integer(), nullable=False),
+    Column("review", Integer(), nullable=False),
+    Column("decline", Integer(), nullable=False),
+    Column("latency_counts", JSON(), nullable=False),
+    Column("score_counts", JSON(), nullable=False),
+)

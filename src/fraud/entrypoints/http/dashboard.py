@@ -14,6 +14,14 @@ from fraud.containers import Container
 from fraud.domain.model import ModelInfo
 from fraud.domain.ports import Clock, MessageBus, UnitOfWorkFactory
 from fraud.entrypoints.consumer.pipeline import watched_consumers
+from fraud.entrypoints.http.errors import ApiError
+from fraud.entrypoints.http.monitoring_schemas import (
+    ACTIVITY,
+    DASHBOARD,
+    MODEL_CARD,
+    PIPELINE_HEALTH,
+)
+from fraud.entrypoints.http.openapi import ERROR, operation, query, reply
 from fraud.entrypoints.http.presenters import (
     activity_view,
     model_view,
@@ -21,9 +29,11 @@ from fraud.entrypoints.http.presenters import (
     record_view,
     timeline,
 )
+from fraud.entrypoints.http.schemas import UNAVAILABLE
 
 dashboard = Blueprint("dashboard", __name__)
 
+DEFAULT_ROWS = 20
 MAX_ROWS = 100
 PRECISION_WINDOW = timedelta(days=7)  # how far back the analysts' confirmations are counted
 
@@ -44,7 +54,7 @@ def index(
     unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
     clock: Clock = Provide[Container.clock],
 ) -> str:
-    stats = dashboard_stats(unit_of_work, limit=20, since=clock.now() - PRECISION_WINDOW)
+    stats = dashboard_stats(unit_of_work, limit=DEFAULT_ROWS, since=clock.now() - PRECISION_WINDOW)
     return render_template("dashboard.html", stats=_stats_view(stats))
 
 
@@ -64,39 +74,80 @@ def transaction_page(
     )
 
 
+def _limit() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return DEFAULT_ROWS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROWS:
+        raise ApiError(
+            422,
+            "the query breaks the contract",
+            details=[{"field": "limit", "rule": f"must be an integer from 1 to {MAX_ROWS}"}],
+        )
+    return int(raw)
+
+
 @dashboard.get("/api/dashboard")
+@operation(
+    tags=["dashboard"],
+    parameters=[
+        query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_ROWS, "default": DEFAULT_ROWS},
+            "rows in each list",
+        )
+    ],
+    responses={
+        200: reply("The dashboard's figures", DASHBOARD),
+        422: reply("limit is not an integer in range", ERROR),
+        503: UNAVAILABLE,
+    },
+)
 @inject
 def stats(
     unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
     clock: Clock = Provide[Container.clock],
 ) -> Response:
-    """Counts by decision, the latest and the latest flagged transactions, and the
-    analysts' confirmations of the last seven days' reviews and declines."""
-    limit = min(max(request.args.get("limit", 20, type=int) or 20, 1), MAX_ROWS)
+    """Counts by decision, the latest transactions and the latest flagged ones.
+
+    Also the analysts' confirmations of the last seven days' reviews and declines.
+    """
+    limit = _limit()
     since = clock.now() - PRECISION_WINDOW
     return jsonify(_stats_view(dashboard_stats(unit_of_work, limit=limit, since=since)))
 
 
 @dashboard.get("/api/activity")
+@operation(
+    tags=["dashboard"],
+    responses={200: reply("The live window", ACTIVITY), 503: UNAVAILABLE},
+)
 @inject
 def activity(monitor: ActivityMonitor = Provide[Container.activity]) -> Response:
-    """The last minutes of verdicts in time buckets: throughput, decisions, fraud rate,
-    latency percentiles, and the score distribution over the whole window."""
+    """The last minutes of verdicts in time buckets.
+
+    Throughput, decisions, fraud rate and latency percentiles per bucket, and the
+    score distribution over the whole window.
+    """
     return jsonify(activity_view(monitor.snapshot()))
 
 
 @dashboard.get("/api/model")
+@operation(tags=["dashboard"], responses={200: reply("The model card", MODEL_CARD)})
 @inject
 def model(card: ModelInfo | None = Provide[Container.model_card]) -> Response:
-    """The model on disk: version, when and on what it was trained, its metrics and thresholds."""
+    """The model in use: its version, training, validation metrics and thresholds."""
     return jsonify(model_view(card))
 
 
 @dashboard.get("/api/pipeline")
+@operation(tags=["dashboard"], responses={200: reply("The pipeline's health", PIPELINE_HEALTH)})
 @inject
 def pipeline(bus: MessageBus = Provide[Container.bus]) -> Response:
-    """Each stage's consumer lag per topic, the dead letters waiting and, when the stages
-    run in this process, whether they are alive."""
+    """Each stage's consumer lag per topic, and the dead letters waiting.
+
+    When the stages run in this process, also whether they are alive.
+    """
     embedded = current_app.extensions.get("fraud.pipeline")
     consumers = {
         watched.stage: (watched.group, watched.topics)

@@ -69,7 +69,7 @@ def _category(known: tuple[str, ...], what: str) -> dict[str, Any]:
 TRANSACTION = Schema(
     "Transaction",
     {
-        "description": "A card payment to score (DESIGN.md's transaction contract).",
+        "description": "A card payment to score.",
         "type": "object",
         "required": [
             "user_id",
@@ -186,8 +186,8 @@ VERDICT = Schema(
     "Verdict",
     {
         "description": (
-            "DESIGN.md's verdict contract: the transaction, its status and, once scored, "
-            "the verdict; the error when a stage could not handle it; the analyst's label."
+            "The transaction, its status and, once scored, the verdict; the error when a "
+            "stage could not handle it; the analyst's label once there is one."
         ),
         "type": "object",
         "additionalProperties": False,
@@ -209,6 +209,8 @@ VERDICT = Schema(
             },
             "model_version": {"type": "string"},
             "scored_at": INSTANT,
+            "preprocessed_at": {**INSTANT, "description": "when its features were computed"},
+            "recorded_at": {**INSTANT, "description": "when its verdict was stored"},
             "latency_ms": {"type": "number", "description": "from receipt to verdict"},
             "features": {
                 "type": "object",
@@ -272,7 +274,7 @@ RETRY_AFTER = {
     "schema": {"type": "integer", "minimum": 0},
 }
 
-BAD_BODY = reply("The body is empty, not UTF-8 or not JSON", ERROR)
+BAD_BODY = reply("The body is empty or not JSON (RFC 8259, in UTF-8)", ERROR)
 UNKNOWN_TRANSACTION = reply("No transaction with this id", ERROR)
 UNAVAILABLE = reply(
     "Storage or the broker is briefly unavailable: retry shortly, nothing was lost",
