@@ -88,8 +88,9 @@ class Bucket:
 
     def add(self, sample: VerdictSample) -> None:
         self.decisions[sample.decision] += 1
-        self.latency.add(sample.latency_ms)
-        self.scores.add(sample.fraud_score)
+        latency, scores = self.latency, self.scores
+        latency.counts[bisect_left(latency.bounds, sample.latency_ms)] += 1
+        scores.counts[bisect_left(scores.bounds, sample.fraud_score)] += 1
 
     def sparse_counts(self) -> tuple[dict[int, int], dict[int, int]]:
         """The latency and score histograms as {bin: count}, without the empty bins."""
@@ -128,9 +129,13 @@ def tally(samples: Iterable[VerdictSample]) -> dict[datetime, Bucket]:
     row per batch-second instead of a row per verdict.
     """
     tallies: dict[datetime, Bucket] = {}
+    scored_at: datetime | None = None
+    bucket = Bucket()
     for sample in samples:
-        second = sample.scored_at.replace(microsecond=0)
-        tallies.setdefault(second, Bucket()).add(sample)
+        if sample.scored_at != scored_at:  # a batch is scored at one instant: rarely true
+            scored_at = sample.scored_at
+            bucket = tallies.setdefault(scored_at.replace(microsecond=0), Bucket())
+        bucket.add(sample)
     return tallies
 
 
