@@ -41,13 +41,19 @@ class Service:
 
 
 def start_service(
-    tmp_path: Path, model_dir: Path, timeout: float = 300.0, **env_overrides: str
+    tmp_path: Path,
+    model_dir: Path,
+    timeout: float = 300.0,
+    *,
+    command: str = "run",
+    **env_overrides: str,
 ) -> Service:
+    """``fraud run`` (or ``command``, e.g. ``serve``) on a free port, once it is healthy."""
     port = free_port()
-    log_path = tmp_path / "service.log"
-    env = fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}", **env_overrides)
+    log_path = tmp_path / f"{command}.log"
+    env = fraud_env(**{"FRAUD_DATABASE_URL": f"sqlite:///{tmp_path / 'fraud.db'}", **env_overrides})
     process = subprocess.Popen(
-        [FRAUD, "run", "--port", str(port), "--model-dir", str(model_dir)],
+        [FRAUD, command, "--port", str(port), "--model-dir", str(model_dir)],
         env=env,
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
@@ -57,7 +63,8 @@ def start_service(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(
-                f"fraud run exited with {process.returncode}:\n{log_path.read_text()[-5000:]}"
+                f"fraud {command} exited with {process.returncode}:\n"
+                + log_path.read_text()[-5000:]
             )
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
@@ -66,7 +73,7 @@ def start_service(
             pass
         time.sleep(0.2)
     process.kill()
-    raise AssertionError(f"fraud run did not become healthy:\n{log_path.read_text()[-5000:]}")
+    raise AssertionError(f"fraud {command} did not become healthy:\n{log_path.read_text()[-5000:]}")
 
 
 def stop_service(service: Service) -> int:

@@ -19,7 +19,7 @@ from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.card import read_card
 from fraud.application.envelopes import Envelopes
-from fraud.application.monitoring import ActivityMonitor
+from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage
@@ -114,6 +114,7 @@ class Container(containers.DeclarativeContainer):
         RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, clock=clock, metrics=metrics
     )
     activity = providers.Singleton(ActivityMonitor, unit_of_work=unit_of_work, clock=clock)
+    pipeline_watch = providers.Singleton(PipelineWatch, bus=bus, clock=clock)
 
 
 def build_container(settings: Settings) -> Container:

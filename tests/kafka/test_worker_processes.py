@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.bus import KafkaBus
@@ -21,21 +22,22 @@ from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
 from tests.kafka.conftest import make_topics
-from tests.processes import FRAUD, fraud_env
+from tests.processes import FRAUD, fraud_env, start_service, stop_service
 
 
 class Workers:
     """`fraud worker --stage all` processes sharing one set of consumer groups."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, group: str = "recovery") -> None:
         self.env = env
         self.log_dir = log_dir
+        self.group = group
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> subprocess.Popen:
         log = (self.log_dir / f"worker-{len(self.processes)}.log").open("w")
         process = subprocess.Popen(
-            [FRAUD, "worker", "--stage", "all", "--group", "recovery"],
+            [FRAUD, "worker", "--stage", "all", "--group", self.group],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -214,3 +216,71 @@ def test_dead_letters_are_listed_and_replayed_from_the_command_line(
         timeout=60,
     )
     assert missing.returncode == 1 and "no dead letter at 0:999" in missing.stderr
+
+
+def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
+    kafka_bootstrap, prefix, workers, database, small_model, tmp_path
+) -> None:
+    """The production topology: the API process accepts, workers score and record, and the
+    API's dashboard sees their verdicts (through the database) and their lag and dead
+    letters (through the broker)."""
+    workers.group = "fraud"  # the consumer groups the dashboard watches by default
+    workers.start()
+    service = start_service(
+        tmp_path,
+        small_model,
+        command="serve",
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=database,
+    )
+    try:
+        with requests.Session() as http:
+            for i in range(20):
+                body = {**EXAMPLE, "transaction_id": f"dash-{i}", "user_id": f"dash-user-{i % 4}"}
+                assert http.post(f"{service.url}/transaction", json=body).status_code == 202
+        bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix)
+        bus.publish(Topic.TRANSACTIONS, [OutgoingMessage("someone", b"{not json")])
+        bus.close()
+        wait_for_rows(database, 20, "status = 'scored' AND transaction_id LIKE 'dash-%'", 60)
+
+        def settled(url: str, ready) -> dict:
+            deadline = time.monotonic() + 30
+            while True:
+                body = requests.get(url, timeout=20).json()
+                if ready(body) or time.monotonic() > deadline:
+                    return body
+                time.sleep(0.5)
+
+        health = settled(
+            f"{service.url}/api/pipeline",
+            lambda h: (
+                h["dead_letters"] == 1
+                and all(lag == 0 for stage in h["stages"] for lag in stage["lag"].values())
+            ),
+        )
+        assert health["running"] is None  # the stages run in the workers
+        assert health["dead_letters"] == 1
+        assert {stage["group"] for stage in health["stages"]} == {
+            "fraud-preprocess",
+            "fraud-score",
+            "fraud-record",
+        }
+        assert all(lag == 0 for stage in health["stages"] for lag in stage["lag"].values())
+
+        activity = settled(
+            f"{service.url}/api/activity",
+            lambda a: sum(a["totals"]["decisions"].values()) == 20,
+        )
+        assert sum(activity["totals"]["decisions"].values()) == 20
+        assert activity["totals"]["latency_ms"]["p99"] > 0
+
+        card = requests.get(f"{service.url}/api/model", timeout=20).json()["model"]
+        assert card["version"] == json.loads((small_model / "model.json").read_text())["version"]
+
+        metrics = requests.get(f"{service.url}/metrics", timeout=20).text
+        assert "fraud_transactions_accepted_total" in metrics  # per gunicorn worker
+        assert 'fraud_consumer_lag{stage="record",topic="fraud-results"} 0.0' in metrics
+    finally:
+        stop_service(service)

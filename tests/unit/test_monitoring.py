@@ -8,7 +8,7 @@ import pytest
 
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
-from fraud.application.monitoring import ActivityMonitor, pipeline_health
+from fraud.application.monitoring import ActivityMonitor, PipelineWatch, pipeline_health
 from fraud.application.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.monitoring import (
@@ -191,3 +191,15 @@ def test_a_bus_that_cannot_answer_shows_unknown_figures() -> None:
     health = pipeline_health(MemoryBus(), {"preprocess": ("g", ("no-such-topic",))})
     assert health.stages[0].lag == {"no-such-topic": None}
     assert health.dead_letters == 0
+
+
+def test_the_pipeline_watch_asks_the_bus_at_most_once_per_interval() -> None:
+    bus = MemoryBus()
+    clock = FixedClock(T0)
+    watch = PipelineWatch(bus, clock, interval=timedelta(seconds=2))
+    consumers = {"preprocess": ("fraud-preprocess", (Topic.TRANSACTIONS,))}
+    assert watch.health(consumers).stages[0].lag == {"transactions": 0}
+    bus.publish(Topic.TRANSACTIONS, [OutgoingMessage(key="u", value=b"{}")])
+    assert watch.health(consumers).stages[0].lag == {"transactions": 0}  # shared answer
+    clock.advance(2)
+    assert watch.health(consumers).stages[0].lag == {"transactions": 1}

@@ -62,6 +62,9 @@ class ActivityMonitor:
         self._refreshed_at = now
 
 
+Consumers = Mapping[str, tuple[str, Sequence[str]]]  # stage -> its consumer group and topics
+
+
 @dataclass(frozen=True, slots=True)
 class StageHealth:
     stage: str
@@ -75,14 +78,11 @@ class PipelineHealth:
     dead_letters: int | None  # messages on the dead-letter topic; None when unknown
 
 
-def pipeline_health(
-    bus: MessageBus, consumers: Mapping[str, tuple[str, Sequence[str]]]
-) -> PipelineHealth:
+def pipeline_health(bus: MessageBus, consumers: Consumers) -> PipelineHealth:
     """Each stage's consumer lag per topic and the dead letters waiting.
 
-    ``consumers`` maps a stage to its consumer group and topics. A bus that
-    cannot answer (a broker down) yields None for that figure rather than an
-    error: the dashboard should show the gap, not fail.
+    A bus that cannot answer (a broker down) yields None for that figure rather
+    than an error: the dashboard should show the gap, not fail.
     """
     stages = [
         StageHealth(
@@ -102,3 +102,32 @@ def _asked(question: Callable[[], int]) -> int | None:
         log.warning("pipeline figure unavailable", error=str(error))
         return None
     return int(answer)
+
+
+class PipelineWatch:
+    """:func:`pipeline_health` at most once per ``interval``, shared by every request.
+
+    On Kafka each look costs a few broker round trips (a quarter of a second on
+    the local broker), so a room of analysts with the dashboard open must not
+    multiply them.
+    """
+
+    def __init__(
+        self, bus: MessageBus, clock: Clock, interval: timedelta = timedelta(seconds=2)
+    ) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last: tuple[datetime, Consumers, PipelineHealth] | None = None
+
+    def health(self, consumers: Consumers) -> PipelineHealth:
+        with self._lock:
+            now = self.clock.now()
+            if self._last is not None:
+                looked_at, watched, health = self._last
+                if watched == consumers and now - looked_at < self.interval:
+                    return health
+            health = pipeline_health(self.bus, consumers)
+            self._last = (now, dict(consumers), health)
+            return health

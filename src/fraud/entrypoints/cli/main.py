@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -166,9 +167,15 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True)
+@model_dir_option
 @pass_context
-def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> None:
-    """The HTTP API alone under gunicorn; the pipeline runs in `fraud worker` processes."""
+def serve(
+    ctx: CliContext, host: str, port: int, workers: int, threads: int, model_dir: Path | None
+) -> None:
+    """The HTTP API alone under gunicorn; the pipeline runs in `fraud worker` processes.
+
+    It loads no model: ``--model-dir`` only says whose card the dashboard shows.
+    """
     if ctx.settings.broker == "memory":
         raise click.UsageError(
             "`fraud serve` publishes to Kafka for separate workers to consume; with "
@@ -179,6 +186,8 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
     from fraud.entrypoints.http.server import serve_with_gunicorn
 
     upgrade(ctx.settings.database_url)  # once, before the workers fork
+    if model_dir is not None:  # gunicorn's workers build their app from the environment
+        os.environ["FRAUD_MODEL_DIR"] = str(model_dir)
     serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from fraud.application.monitoring import ActivityMonitor, pipeline_health
+from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.queries import DashboardStats, dashboard_stats, get_transaction
 from fraud.containers import Container
 from fraud.domain.model import ModelInfo
-from fraud.domain.ports import Clock, MessageBus, UnitOfWorkFactory
+from fraud.domain.ports import Clock, UnitOfWorkFactory
 from fraud.entrypoints.consumer.pipeline import watched_consumers
 from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.monitoring_schemas import (
@@ -143,7 +143,7 @@ def model(card: ModelInfo | None = Provide[Container.model_card]) -> Response:
 @dashboard.get("/api/pipeline")
 @operation(tags=["dashboard"], responses={200: reply("The pipeline's health", PIPELINE_HEALTH)})
 @inject
-def pipeline(bus: MessageBus = Provide[Container.bus]) -> Response:
+def pipeline(watch: PipelineWatch = Provide[Container.pipeline_watch]) -> Response:
     """Each stage's consumer lag per topic, and the dead letters waiting.
 
     When the stages run in this process, also whether they are alive.
@@ -154,4 +154,4 @@ def pipeline(bus: MessageBus = Provide[Container.bus]) -> Response:
         for watched in (embedded.watched if embedded is not None else watched_consumers())
     }
     running = None if embedded is None else embedded.alive()
-    return jsonify(pipeline_view(pipeline_health(bus, consumers), running))
+    return jsonify(pipeline_view(watch.health(consumers), running))
