@@ -134,7 +134,10 @@ def tally(samples: Iterable[VerdictSample]) -> dict[datetime, Bucket]:
     for sample in samples:
         if sample.scored_at != scored_at:  # a batch is scored at one instant: rarely true
             scored_at = sample.scored_at
-            bucket = tallies.setdefault(scored_at.replace(microsecond=0), Bucket())
+            second = scored_at.replace(microsecond=0)
+            if second not in tallies:
+                tallies[second] = Bucket()
+            bucket = tallies[second]
         bucket.add(sample)
     return tallies
 
