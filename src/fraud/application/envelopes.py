@@ -28,6 +28,9 @@ class MalformedMessage(ValueError):
 class Envelopes:
     def __init__(self, serializer: Serializer) -> None:
         self.serializer = serializer
+        # One per field: the same instant recurs through a batch, field by field.
+        self._preprocessed_at = SharedInstants()
+        self._scored_at = SharedInstants()
 
     def decode(self, message: Message) -> dict[str, Any]:
         try:
@@ -72,7 +75,7 @@ class Envelopes:
                     "transaction": transaction.to_dict(),
                     "received_at": format_instant(received_at),
                     "features": features.as_dict(),
-                    "preprocessed_at": format_instant(preprocessed_at),
+                    "preprocessed_at": self._preprocessed_at.format(preprocessed_at),
                 }
             ),
             headers={TRANSACTION_ID_HEADER: transaction.transaction_id},
@@ -85,7 +88,7 @@ class Envelopes:
                 transaction=Transaction.parse(data["transaction"]),
                 received_at=parse_instant(data["received_at"]),
                 features=FeatureVector.from_dict(data["features"]),
-                preprocessed_at=_optional_instant(data.get("preprocessed_at")),
+                preprocessed_at=self._preprocessed_at.parse_optional(data.get("preprocessed_at")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a preprocessed transaction: {error}") from None
@@ -99,21 +102,26 @@ class Envelopes:
                 {
                     "transaction": record.transaction.to_dict(),
                     "received_at": format_instant(record.received_at),
-                    "preprocessed_at": _format_optional(record.preprocessed_at),
+                    "preprocessed_at": self._preprocessed_at.format_optional(
+                        record.preprocessed_at
+                    ),
                     "features": record.features or {},
                     "assessment": {
                         "fraud_score": assessment.fraud_score,
                         "decision": assessment.decision.value,
                         "reasons": list(assessment.reasons),
                         "model_version": assessment.model_version,
-                        "scored_at": format_instant(assessment.scored_at),
+                        "scored_at": self._scored_at.format(assessment.scored_at),
                     },
                 }
             ),
             headers={TRANSACTION_ID_HEADER: record.transaction.transaction_id},
         )
 
-    def read_result(self, message: Message) -> TransactionRecord:
+    def read_result(
+        self, message: Message, *, recorded_at: datetime | None = None
+    ) -> TransactionRecord:
+        """A scored record from ``fraud-results``; ``recorded_at`` when the caller stores it."""
         data = self.decode(message)
         try:
             transaction = Transaction.parse(data["transaction"])
@@ -124,7 +132,7 @@ class Envelopes:
                 decision=Decision(verdict["decision"]),
                 reasons=tuple(str(reason) for reason in verdict["reasons"]),
                 model_version=str(verdict["model_version"]),
-                scored_at=parse_instant(verdict["scored_at"]),
+                scored_at=self._scored_at.parse(verdict["scored_at"]),
             )
             return TransactionRecord(
                 transaction=transaction,
@@ -132,7 +140,8 @@ class Envelopes:
                 status=Status.SCORED,
                 assessment=assessment,
                 features={str(k): float(v) for k, v in data.get("features", {}).items()},
-                preprocessed_at=_optional_instant(data.get("preprocessed_at")),
+                preprocessed_at=self._preprocessed_at.parse_optional(data.get("preprocessed_at")),
+                recorded_at=recorded_at,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a fraud result: {error}") from None
@@ -147,12 +156,36 @@ class Preprocessed(NamedTuple):
     preprocessed_at: datetime | None  # None from producers older than the field
 
 
-def _optional_instant(text: str | None) -> datetime | None:
-    return None if text is None else parse_instant(text)
+class SharedInstants:
+    """Formats and parses the instants a whole batch shares (when it was preprocessed, when
+    scored) once per batch instead of once per message, by remembering the last one.
 
+    Each cache is one tuple swapped whole, so stage threads sharing it stay consistent.
+    """
 
-def _format_optional(instant: datetime | None) -> str | None:
-    return None if instant is None else format_instant(instant)
+    def __init__(self) -> None:
+        self._formatted: tuple[datetime | None, str] = (None, "")
+        self._parsed: tuple[str | None, datetime | None] = (None, None)
+
+    def format(self, instant: datetime) -> str:
+        last, text = self._formatted
+        if instant != last:
+            text = format_instant(instant)
+            self._formatted = (instant, text)
+        return text
+
+    def parse(self, text: str) -> datetime:
+        last, instant = self._parsed
+        if text != last or instant is None:
+            instant = parse_instant(text)
+            self._parsed = (text, instant)
+        return instant
+
+    def format_optional(self, instant: datetime | None) -> str | None:
+        return None if instant is None else self.format(instant)
+
+    def parse_optional(self, text: str | None) -> datetime | None:
+        return None if text is None else self.parse(text)
 
 
 def _stable_id(message: Message) -> str:

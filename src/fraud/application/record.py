@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import replace
 from datetime import timedelta
 
 import structlog
@@ -58,6 +57,7 @@ class RecordStage:
         outbox = Outbox()
         verdicts: dict[str, TransactionRecord] = {}
         failures: dict[str, str] = {}
+        recorded_at = self.clock.now()
         for message in batch:
             if message.topic == Topic.DEAD_LETTERS:
                 transaction_id = message.headers.get(TRANSACTION_ID_HEADER)
@@ -68,16 +68,11 @@ class RecordStage:
                     )
                 continue
             try:
-                record = self.envelopes.read_result(message)
+                record = self.envelopes.read_result(message, recorded_at=recorded_at)
             except MalformedMessage as error:
                 outbox.dead_letter(message, self.name, str(error))
                 continue
             verdicts[record.transaction.transaction_id] = record  # the last one wins in a batch
-
-        recorded_at = self.clock.now()
-        verdicts = {
-            key: replace(record, recorded_at=recorded_at) for key, record in verdicts.items()
-        }
 
         if verdicts or failures:
             self._batches += 1

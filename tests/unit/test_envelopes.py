@@ -1,0 +1,60 @@
+"""The internal topics' envelopes carry the stage timestamps intact, batch after batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fraud.application.envelopes import SharedInstants
+from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.features import BehaviourProfiles
+from fraud.domain.ports import Message, OutgoingMessage, Topic
+from tests.factories import ENVELOPES, txn
+
+T0 = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
+
+
+def consumed(outgoing: OutgoingMessage, topic: str) -> Message:
+    return Message(topic, 0, 0, outgoing.key, outgoing.value, outgoing.headers)
+
+
+def test_shared_instants_follow_the_value_when_it_changes() -> None:
+    shared = SharedInstants()
+    later = T0 + timedelta(milliseconds=5)
+    assert shared.format(T0) == "2026-03-01T09:30:00.123456Z"
+    assert shared.format(T0) == "2026-03-01T09:30:00.123456Z"
+    assert shared.format(later) == "2026-03-01T09:30:00.128456Z"
+    assert shared.parse("2026-03-01T09:30:00.123456Z") == T0
+    assert shared.parse("2026-03-01T09:30:00.128456Z") == later
+    assert shared.parse("2026-03-01T09:30:00.123456Z") == T0
+    assert shared.parse_optional(None) is None and shared.format_optional(None) is None
+
+
+def test_every_stage_timestamp_survives_both_internal_topics() -> None:
+    transaction = txn(1)
+    (features,) = BehaviourProfiles().observe([transaction])
+    for batch, preprocessed_at in enumerate([T0, T0 + timedelta(seconds=1)]):
+        message = ENVELOPES.preprocessed_message(
+            transaction, T0 - timedelta(milliseconds=2), features, preprocessed_at
+        )
+        read = ENVELOPES.read_preprocessed(consumed(message, Topic.PREPROCESSED))
+        assert read.preprocessed_at == preprocessed_at, f"batch {batch}"
+        assert read.received_at == T0 - timedelta(milliseconds=2)
+
+        scored_at = preprocessed_at + timedelta(milliseconds=3)
+        record = TransactionRecord(
+            transaction=transaction,
+            received_at=read.received_at,
+            status=Status.SCORED,
+            assessment=Assessment(
+                transaction.transaction_id, 0.2, Decision.REVIEW, ("why",), "m1", scored_at
+            ),
+            features=features.as_dict(),
+            preprocessed_at=read.preprocessed_at,
+        )
+        recorded_at = scored_at + timedelta(milliseconds=1)
+        result = ENVELOPES.read_result(
+            consumed(ENVELOPES.result_message(record), Topic.RESULTS), recorded_at=recorded_at
+        )
+        assert result.preprocessed_at == preprocessed_at
+        assert result.assessment is not None and result.assessment.scored_at == scored_at
+        assert result.recorded_at == recorded_at
