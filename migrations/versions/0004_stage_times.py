@@ -5,7 +5,9 @@ Revises: 0003
 Create Date: 2026-11-24
 
 With ``received_at`` and ``scored_at`` these make the timeline an analyst sees
-on a transaction's page. Nullable: rows stored before this revision have none.
+on a transaction's page. Milliseconds after receipt rather than timestamps:
+the record stage writes them for every verdict, and a float costs far less to
+bind than a datetime. Nullable: rows stored before this revision have none.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("transactions") as batch:
-        batch.add_column(sa.Column("preprocessed_at", sa.DateTime(), nullable=True))
-        batch.add_column(sa.Column("recorded_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("preprocessed_ms", sa.Double(), nullable=True))
+        batch.add_column(sa.Column("recorded_ms", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("transactions") as batch:
-        batch.drop_column("recorded_at")
-        batch.drop_column("preprocessed_at")
+        batch.drop_column("recorded_ms")
+        batch.drop_column("preprocessed_ms")

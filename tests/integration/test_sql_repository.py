@@ -86,7 +86,7 @@ def scored(
             scored_at=received_at + timedelta(milliseconds=37),
         ),
         features={"amount": 42.5, "count_10m": 2.0},
-        preprocessed_at=received_at + timedelta(milliseconds=12),
+        preprocessed_at=received_at + timedelta(microseconds=12_345),
     )
 
 
@@ -144,7 +144,7 @@ def test_a_pending_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory)
 
 def test_a_scored_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory) -> None:
     record = replace(
-        scored("t-1", Decision.REVIEW, score=0.61), recorded_at=T0 + timedelta(milliseconds=41)
+        scored("t-1", Decision.REVIEW, score=0.61), recorded_at=T0 + timedelta(microseconds=41_007)
     )
     save(unit_of_work, lambda repo: repo.save_verdicts([record]))
 

@@ -7,7 +7,7 @@ place, and so no SQLAlchemy row ever reaches the core.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fraud.domain.assessment import (
@@ -45,8 +45,8 @@ def to_row(record: TransactionRecord, updated_at: datetime) -> dict[str, Any]:
         "features": None if record.features is None else dict(record.features),
         "error": record.error,
         **label_columns(record.label),
-        "preprocessed_at": record.preprocessed_at,
-        "recorded_at": record.recorded_at,
+        "preprocessed_ms": _after(record.received_at, record.preprocessed_at),
+        "recorded_ms": _after(record.received_at, record.recorded_at),
         "updated_at": updated_at,
     }
 
@@ -99,6 +99,18 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         features=None if features is None else {k: float(v) for k, v in features.items()},
         error=row["error"],
         label=label,
-        preprocessed_at=row["preprocessed_at"],
-        recorded_at=row["recorded_at"],
+        preprocessed_at=_at(row["received_at"], row["preprocessed_ms"]),
+        recorded_at=_at(row["received_at"], row["recorded_ms"]),
     )
+
+
+def _after(received_at: datetime, instant: datetime | None) -> float | None:
+    """Milliseconds from receipt to ``instant`` (exact to the microsecond in a double)."""
+    return None if instant is None else (instant - received_at) / _MILLISECOND
+
+
+def _at(received_at: datetime, milliseconds: float | None) -> datetime | None:
+    return None if milliseconds is None else received_at + timedelta(milliseconds=milliseconds)
+
+
+_MILLISECOND = timedelta(milliseconds=1)

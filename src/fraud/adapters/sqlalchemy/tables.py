@@ -111,9 +111,10 @@ transactions = Table(
     Column("label_is_fraud", Boolean(), nullable=True),
     Column("label_analyst", String(64), nullable=True),
     Column("labelled_at", UtcDateTime(), nullable=True),
-    # The timeline: when the preprocess stage handled it and the record stage stored it.
-    Column("preprocessed_at", UtcDateTime(), nullable=True),
-    Column("recorded_at", UtcDateTime(), nullable=True),
+    # The timeline: when the preprocess stage handled it and the record stage stored it,
+    # as milliseconds after receipt (a float binds at a fraction of a datetime's cost).
+    Column("preprocessed_ms", Double(), nullable=True),
+    Column("recorded_ms", Double(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint(_one_of("status", STATUSES), name="status"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
