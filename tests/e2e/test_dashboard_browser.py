@@ -125,6 +125,7 @@ def test_an_analyst_watches_opens_and_labels_a_transaction(service, page: Page) 
     expect(page.locator("#timeline")).to_contain_text("recorded: verdict stored")
     page.get_by_role("button", name="Confirm fraud").click()
     expect(page.locator("#label-state")).to_contain_text(f"confirmed fraud by {ANALYST}")
+    expect(page.locator("#timeline li.labelled")).to_contain_text(f"labelled by {ANALYST}")
     page.screenshot(path=SCREENSHOTS / "transaction.png", full_page=True)
 
     stored = requests.get(f"{service.url}/transaction/{transaction_id}", timeout=5).json()

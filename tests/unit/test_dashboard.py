@@ -8,6 +8,7 @@ from markupsafe import escape
 
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
+from fraud.entrypoints.http.presenters import elapsed
 from tests.factories import payload
 from tests.unit.conftest import settle
 
@@ -130,3 +131,13 @@ def test_a_bad_limit_is_refused_naming_the_parameter(client) -> None:
             {"field": "limit", "rule": "must be an integer from 1 to 100"}
         ]
     assert client.get("/api/dashboard?limit=100").status_code == 200
+
+
+def test_timeline_delays_read_in_units_a_person_would_use() -> None:
+    assert elapsed(0.0031) == "+3.1 ms"
+    assert elapsed(0.9994) == "+999.4 ms"
+    assert elapsed(9.5) == "+9.5 s"
+    assert elapsed(12.0) == "+12.0 s"
+    assert elapsed(90) == "+1.5 min"
+    assert elapsed(7200) == "+2.0 h"
+    assert elapsed(172_800) == "+2.0 d"

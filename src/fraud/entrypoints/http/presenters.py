@@ -65,10 +65,19 @@ def timeline(record: TransactionRecord) -> list[dict[str, Any]]:
             "step": step,
             "at": format_instant(at),
             "since_received_ms": round((at - record.received_at).total_seconds() * 1000, 3),
+            "after": elapsed((at - record.received_at).total_seconds()),
         }
         for step, at in stages
         if at is not None
     ]
+
+
+def elapsed(seconds: float) -> str:
+    """A delay for a person: milliseconds for the pipeline, larger units for an analyst."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            return f"+{seconds / size:.1f} {unit}"
+    return f"+{seconds * 1000:.1f} ms"
 
 
 def _point_view(point: ActivityPoint) -> dict[str, Any]:
