@@ -259,15 +259,35 @@ def _crossing(timeline: Sequence[tuple[float, int]], level: float) -> float | No
     return None
 
 
-def measure_throughput(
-    config: BenchConfig, transactions: Sequence[Transaction], workers: int, echo: Echo
-) -> dict[str, Any]:
-    """N transactions through K workers: from the first publish to the last verdict stored."""
-    count = len(transactions)
-    with config.space(f"w{workers}") as space:
+@dataclass(frozen=True)
+class _Run:
+    """What one run of workers left behind, from the first publish to the last verdict."""
+
+    ready_s: float
+    busy: float
+    timeline: list[tuple[float, int]]
+    usage: dict[str, Any]
+    publish_s: float
+    exit_codes: list[int | None]
+    timings: list[tuple[datetime, datetime, datetime, float]]
+
+
+def _run(
+    config: BenchConfig,
+    name: str,
+    workers: int,
+    count: int,
+    publish: Callable[[KafkaBus], float],
+    echo: Echo,
+    *,
+    with_timings: bool = False,
+) -> _Run:
+    """Start ``workers`` on a fresh space, publish with ``publish`` and follow the verdicts
+    until ``count`` are stored; the workers, topics and database go afterwards."""
+    with config.space(name) as space:
         space.migrate()
         env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
-        pool = WorkerPool(workers, env, space.group, space.directory / f"logs-w{workers}")
+        pool = WorkerPool(workers, env, space.group, space.directory / f"logs-{name}")
         counter = VerdictCounter(space.database_url)
         bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
         try:
@@ -277,7 +297,7 @@ def measure_throughput(
             busy = _settle(config, echo)
             cpu = CpuMeter(pool, space.broker_pid)
             cpu.start()
-            publisher = _Publisher(lambda: _publish_as_api(bus, transactions, progress=False))
+            publisher = _Publisher(lambda: publish(bus))
             started = time.perf_counter()
             publisher.start()
             timeline = _follow(
@@ -290,10 +310,28 @@ def measure_throughput(
             )
             usage = cpu.stop()
             publish_s = publisher.result(config.run_timeout_s)
+            timings = counter.timings() if with_timings else []
         finally:
             bus.close()
             exit_codes = pool.stop()
             counter.close()
+    return _Run(ready_s, busy, timeline, usage, publish_s, exit_codes, timings)
+
+
+def measure_throughput(
+    config: BenchConfig, transactions: Sequence[Transaction], workers: int, echo: Echo
+) -> dict[str, Any]:
+    """N transactions through K workers: from the first publish to the last verdict stored."""
+    count = len(transactions)
+    run = _run(
+        config,
+        f"w{workers}",
+        workers,
+        count,
+        lambda bus: _publish_as_api(bus, transactions, progress=False),
+        echo,
+    )
+    timeline, usage = run.timeline, run.usage
     done_s, stored = timeline[-1]
     ten, ninety = _crossing(timeline, 0.1 * count), _crossing(timeline, 0.9 * count)
     steady = 0.8 * count / (ninety - ten) if ten is not None and ninety and ninety > ten else None
@@ -302,9 +340,9 @@ def measure_throughput(
         "transactions": count,
         "stored": stored,
         "completed": stored >= count,
-        "ready_s": round(ready_s, 2),
-        "background_busy_cores": busy,
-        "publish_s": round(publish_s, 3),
+        "ready_s": round(run.ready_s, 2),
+        "background_busy_cores": run.busy,
+        "publish_s": round(run.publish_s, 3),
         "first_verdict_s": _crossing(timeline, 1),
         "seconds": round(done_s, 3),
         "per_s": round(stored / done_s) if done_s else 0,
@@ -316,7 +354,7 @@ def measure_throughput(
             if usage["broker_cpu_s"] is not None
             else None
         ),
-        "worker_exit_codes": exit_codes,
+        "worker_exit_codes": run.exit_codes,
         "timeline": [(round(t, 2), c) for t, c in timeline],
     }
 
@@ -327,37 +365,16 @@ def measure_latency(
     """Publish at ``config.rate`` a second, each batch stamped when sent; latency from the DB."""
     count = round(config.rate * config.duration_s)
     transactions = population[:count]
-    with config.space("latency") as space:
-        space.migrate()
-        env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
-        pool = WorkerPool(config.latency_workers, env, space.group, space.directory / "logs-lat")
-        counter = VerdictCounter(space.database_url)
-        bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
-        try:
-            pool.start()
-            ready_s = pool.wait_until_ready(space.bootstrap, space.partitions, READY_TIMEOUT_S)
-            echo(f"  workers ready after {ready_s:.1f}s")
-            busy = _settle(config, echo)
-            cpu = CpuMeter(pool, space.broker_pid)
-            cpu.start()
-            publisher = _Publisher(lambda: _publish_paced(bus, transactions, config.rate))
-            started = time.perf_counter()
-            publisher.start()
-            _follow(
-                counter,
-                count,
-                started,
-                config.run_timeout_s,
-                (pool.check_alive, publisher.check),
-                config.progress,
-            )
-            usage = cpu.stop()
-            sent_s = publisher.result(config.run_timeout_s)
-            timings = counter.timings()
-        finally:
-            bus.close()
-            exit_codes = pool.stop()
-            counter.close()
+    run = _run(
+        config,
+        "latency",
+        config.latency_workers,
+        count,
+        lambda bus: _publish_paced(bus, transactions, config.rate),
+        echo,
+        with_timings=True,
+    )
+    timings = run.timings
     scored_ms = [latency for _, _, _, latency in timings]
     stored_ms = [
         (updated - received).total_seconds() * 1000.0 for received, _, updated, _ in timings
@@ -365,15 +382,15 @@ def measure_latency(
     return {
         "workers": config.latency_workers,
         "offered_per_s": config.rate,
-        "achieved_per_s": round(count / sent_s) if sent_s else None,
+        "achieved_per_s": round(count / run.publish_s) if run.publish_s else None,
         "transactions": count,
         "stored": len(timings),
         "received_to_scored_ms": _percentiles(scored_ms),
         "received_to_stored_ms": _percentiles(stored_ms),
         "received_to_stored_ms_by_second": _by_second(timings),
-        "background_busy_cores": busy,
-        "cpu": usage,
-        "worker_exit_codes": exit_codes,
+        "background_busy_cores": run.busy,
+        "cpu": run.usage,
+        "worker_exit_codes": run.exit_codes,
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.application.envelopes import Envelopes
+from fraud.domain.ports import Message, OutgoingMessage
 from fraud.domain.transaction import Transaction
 
 ENVELOPES = Envelopes(JsonSerializer())
@@ -42,3 +43,8 @@ def txn(n: int = 0, *, minutes: float = 0.0, **overrides: Any) -> Transaction:
         **overrides,
     }
     return Transaction.parse(fields)
+
+
+def consumed(outgoing: OutgoingMessage, topic: str, offset: int = 0) -> Message:
+    """A published message as a consumer of ``topic`` receives it."""
+    return Message(topic, 0, offset, outgoing.key, outgoing.value, outgoing.headers)

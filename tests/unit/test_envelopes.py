@@ -7,14 +7,10 @@ from datetime import UTC, datetime, timedelta
 from fraud.application.envelopes import SharedInstants
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import BehaviourProfiles
-from fraud.domain.ports import Message, OutgoingMessage, Topic
-from tests.factories import ENVELOPES, txn
+from fraud.domain.ports import Topic
+from tests.factories import ENVELOPES, consumed, txn
 
 T0 = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
-
-
-def consumed(outgoing: OutgoingMessage, topic: str) -> Message:
-    return Message(topic, 0, 0, outgoing.key, outgoing.value, outgoing.headers)
 
 
 def test_shared_instants_follow_the_value_when_it_changes() -> None:

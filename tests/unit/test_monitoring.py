@@ -19,8 +19,8 @@ from fraud.domain.monitoring import (
     VerdictSample,
     tally,
 )
-from fraud.domain.ports import Message, OutgoingMessage, Topic
-from tests.factories import ENVELOPES, txn
+from fraud.domain.ports import OutgoingMessage, Topic
+from tests.factories import ENVELOPES, consumed, txn
 from tests.fakes import FixedClock
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -133,15 +133,10 @@ def scored_record(n: int, scored_at: datetime, decision: Decision) -> Transactio
     )
 
 
-def as_result(record: TransactionRecord) -> Message:
-    outgoing = ENVELOPES.result_message(record)
-    return Message(Topic.RESULTS, 0, 0, outgoing.key, outgoing.value, outgoing.headers)
-
-
 def store_verdicts(store: InMemoryStore, records: list[TransactionRecord]) -> None:
     """What the record stage does with a batch: the verdicts and their tallies."""
     stage = RecordStage(store, ENVELOPES, FixedClock(T0))
-    stage.handle([as_result(record) for record in records])
+    stage.handle([consumed(ENVELOPES.result_message(r), Topic.RESULTS) for r in records])
 
 
 def test_the_monitor_picks_up_verdicts_committed_after_they_were_scored() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 
 import structlog
@@ -74,17 +74,18 @@ class RecordStage:
                 continue
             verdicts[record.transaction.transaction_id] = record  # the last one wins in a batch
 
+        samples = list(verdict_samples(verdicts.values()))
         if verdicts or failures:
             self._batches += 1
             with self.unit_of_work() as uow:
                 uow.verdicts.save_verdicts(list(verdicts.values()))
                 uow.verdicts.mark_failed(failures)
-                uow.verdicts.log_activity(tally(verdict_samples(verdicts.values())))
+                uow.verdicts.log_activity(tally(samples))
                 if self._batches % PRUNE_EVERY_BATCHES == 0:
                     uow.verdicts.prune_activity(recorded_at - ACTIVITY_RETENTION)
                 uow.commit()
-        if verdicts:
-            self._report(verdicts.values())
+        if samples:
+            self._report(samples)
         trace = tracing(__name__)
         for record in verdicts.values():
             assert record.assessment is not None
@@ -102,9 +103,6 @@ class RecordStage:
             log.debug("batch recorded", verdicts=len(verdicts), failures=len(failures))
         return outbox
 
-    def _report(self, verdicts: Collection[TransactionRecord]) -> None:
-        decisions = Counter(
-            record.assessment.decision.value for record in verdicts if record.assessment
-        )
-        latencies = [record.latency_ms for record in verdicts if record.latency_ms is not None]
-        self.metrics.verdicts_recorded(decisions, latencies)
+    def _report(self, samples: Sequence[VerdictSample]) -> None:
+        decisions = Counter(sample.decision.value for sample in samples)
+        self.metrics.verdicts_recorded(decisions, [sample.latency_ms for sample in samples])

@@ -88,9 +88,8 @@ class Bucket:
 
     def add(self, sample: VerdictSample) -> None:
         self.decisions[sample.decision] += 1
-        latency, scores = self.latency, self.scores
-        latency.counts[bisect_left(latency.bounds, sample.latency_ms)] += 1
-        scores.counts[bisect_left(scores.bounds, sample.fraud_score)] += 1
+        self.latency.add(sample.latency_ms)
+        self.scores.add(sample.fraud_score)
 
     def sparse_counts(self) -> tuple[dict[int, int], dict[int, int]]:
         """The latency and score histograms as {bin: count}, without the empty bins."""

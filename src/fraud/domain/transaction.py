@@ -28,6 +28,18 @@ MAX_ID_LENGTH = 64
 MAX_MERCHANT_LENGTH = 128
 MAX_CATEGORY_LENGTH = 64
 DEFAULT_CURRENCY = "USD"
+# The contract's fields in its order: JSON bodies, CSV files and the OpenAPI document.
+FIELDS: tuple[str, ...] = (
+    "transaction_id",
+    "user_id",
+    "amount",
+    "currency",
+    "merchant",
+    "timestamp",
+    "merchant_type",
+    "device_type",
+    "location_match",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,23 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from fraud.domain.errors import FieldError, InvalidTransaction
 from fraud.domain.model import LabelledTransaction
-from fraud.domain.transaction import Transaction, format_instant
+from fraud.domain.transaction import FIELDS, Transaction, format_instant
 
-COLUMNS: tuple[str, ...] = (
-    "transaction_id",
-    "user_id",
-    "amount",
-    "currency",
-    "merchant",
-    "timestamp",
-    "merchant_type",
-    "device_type",
-    "location_match",
-    "is_fraud",
-)
 LABEL = "is_fraud"
+COLUMNS: tuple[str, ...] = (*FIELDS, LABEL)
 OPTIONAL_COLUMNS = frozenset({"transaction_id", "currency"})
-TRANSACTION_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c != LABEL)
 FLAG_RULE = "must be 0, 1, true or false"
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
@@ -132,7 +120,7 @@ def _rows(
     position: dict[str, int] = {}
     for index, name in enumerate(header):
         position.setdefault(name.strip().lower(), index)
-    wanted = COLUMNS if labelled else TRANSACTION_COLUMNS
+    wanted = COLUMNS if labelled else FIELDS
     missing = [c for c in wanted if c not in position and c not in OPTIONAL_COLUMNS]
     if missing:
         plural = "s" if len(missing) > 1 else ""

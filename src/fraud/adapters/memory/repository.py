@@ -68,6 +68,21 @@ class InMemoryVerdictRepository:
         self.logged: list[tuple[datetime, Bucket]] = []
         self.pruned_before: datetime | None = None
 
+    def apply_to(self, store: InMemoryStore) -> None:
+        """Apply the pending writes to the shared state (the caller holds its lock)."""
+        for write in self.writes:
+            write(store.rows)
+        if self.pruned_before is not None:
+            cutoff = self.pruned_before
+            store.activity = [tally for tally in store.activity if tally[0] >= cutoff]
+        store.activity.extend(self.logged)
+
+    def discard(self) -> None:
+        """Forget the pending writes: applied, or rolled back."""
+        self.writes.clear()
+        self.logged.clear()
+        self.pruned_before = None
+
     def _write(self, write: Write) -> object:
         self.writes.append(write)
         return write(self._rows)
@@ -177,22 +192,12 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.verdicts.writes.clear()  # what was not committed is rolled back
-        self.verdicts.logged.clear()
-        self.verdicts.pruned_before = None
+        self.verdicts.discard()  # what was not committed is rolled back
 
     def commit(self) -> None:
-        verdicts = self.verdicts
         with self._store.lock:
-            for write in verdicts.writes:
-                write(self._store.rows)
-            if verdicts.pruned_before is not None:
-                cutoff = verdicts.pruned_before
-                self._store.activity = [t for t in self._store.activity if t[0] >= cutoff]
-            self._store.activity.extend(verdicts.logged)
-        verdicts.writes.clear()
-        verdicts.logged.clear()
-        verdicts.pruned_before = None
+            self.verdicts.apply_to(self._store)
+        self.verdicts.discard()
         self.committed = True
 
 

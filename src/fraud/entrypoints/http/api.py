@@ -89,11 +89,7 @@ def submit_transaction(
     try:
         transaction = Transaction.parse(body, new_id=lambda: str(uuid.uuid4()))
     except InvalidTransaction as invalid:
-        raise ApiError(
-            422,
-            "the transaction breaks the contract",
-            details=[{"field": e.field, "rule": e.rule} for e in invalid.errors],
-        ) from None
+        raise ApiError.breaks_contract("transaction", invalid.errors) from None
     structlog.contextvars.bind_contextvars(transaction_id=transaction.transaction_id)
     try:
         (submission,) = submit([transaction])
@@ -167,11 +163,7 @@ def label(
     try:
         request_ = LabelRequest.parse(body, default_analyst=request.headers.get("X-Analyst"))
     except InvalidLabel as invalid:
-        raise ApiError(
-            422,
-            "the label breaks the contract",
-            details=[{"field": e.field, "rule": e.rule} for e in invalid.errors],
-        ) from None
+        raise ApiError.breaks_contract("label", invalid.errors) from None
     record = label_transaction(
         unit_of_work, clock, transaction_id, request_.is_fraud, request_.analyst
     )

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.queries import DashboardStats, dashboard_stats, get_transaction
 from fraud.containers import Container
+from fraud.domain.errors import FieldError
 from fraud.domain.model import ModelInfo
 from fraud.domain.ports import Clock, UnitOfWorkFactory
 from fraud.entrypoints.consumer.pipeline import watched_consumers
@@ -79,11 +80,8 @@ def _limit() -> int:
     if raw is None:
         return DEFAULT_ROWS
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROWS:
-        raise ApiError(
-            422,
-            "the query breaks the contract",
-            details=[{"field": "limit", "rule": f"must be an integer from 1 to {MAX_ROWS}"}],
-        )
+        rule = f"must be an integer from 1 to {MAX_ROWS}"
+        raise ApiError.breaks_contract("query", [FieldError("limit", rule)])
     return int(raw)
 
 

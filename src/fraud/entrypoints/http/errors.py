@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from fraud.domain.errors import TransientFailure
+from fraud.domain.errors import FieldError, TransientFailure
 
 log = structlog.get_logger(__name__)
 
@@ -19,6 +20,15 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.details = details
+
+    @classmethod
+    def breaks_contract(cls, what: str, errors: Iterable[FieldError]) -> ApiError:
+        """A 422 naming every offending field and the rule it breaks."""
+        return cls(
+            422,
+            f"the {what} breaks the contract",
+            details=[{"field": error.field, "rule": error.rule} for error in errors],
+        )
 
 
 def _body(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:

@@ -15,6 +15,7 @@ from fraud.domain.currencies import ISO_4217_CODES
 from fraud.domain.labels import ANALYST_MAX_LENGTH, ANONYMOUS
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
+    FIELDS,
     KNOWN_DEVICE_TYPES,
     KNOWN_MERCHANT_TYPES,
     MAX_AMOUNT,
@@ -126,17 +127,7 @@ RECORDED_TRANSACTION = Schema(
         "description": "A transaction as stored: every field present and normalised.",
         "type": "object",
         "additionalProperties": False,
-        "required": [
-            "transaction_id",
-            "user_id",
-            "amount",
-            "currency",
-            "merchant",
-            "timestamp",
-            "merchant_type",
-            "device_type",
-            "location_match",
-        ],
+        "required": list(FIELDS),
         "properties": {
             "transaction_id": IDENTIFIER,
             "user_id": IDENTIFIER,
