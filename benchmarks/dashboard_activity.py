@@ -20,6 +20,7 @@ from pathlib import Path
 
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.application.monitoring import ActivityMonitor
 from fraud.application.record import verdict_samples
@@ -88,10 +89,10 @@ def main() -> None:
             tally_seconds += time.perf_counter() - began
             with unit_of_work() as uow:
                 uow.verdicts.save_verdicts(batch)
-                uow.verdicts.log_activity(tallies)
+                uow.activity.log(tallies)
                 uow.commit()
         clock = MovingClock(now)
-        monitor = ActivityMonitor(unit_of_work, clock)
+        monitor = ActivityMonitor(SqlQueries(engine), clock)
         began = time.perf_counter()
         snapshot = monitor.snapshot()
         first_refresh = time.perf_counter() - began

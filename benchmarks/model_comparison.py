@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from tqdm import tqdm
 
 from fraud.adapters.simulation.simulator import DEFAULT_START, default_days, simulate
 from fraud.adapters.tensorflow.model import as_matrix
@@ -93,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"simulating {args.train_samples} training transactions (seed {args.train_seed})")
-    train = simulate(args.train_samples, seed=args.train_seed, progress=True)
+    with tqdm(total=args.train_samples, desc="simulating", unit="txn") as bar:
+        train = simulate(args.train_samples, seed=args.train_seed, progress=bar.update)
     later = DEFAULT_START + timedelta(days=default_days(args.train_samples) + 7)
     print(
         f"simulating {args.eval_samples} evaluation transactions "
         f"(seed {args.eval_seed}, from {later:%Y-%m-%d})"
     )
-    evaluation = simulate(args.eval_samples, seed=args.eval_seed, start=later, progress=True)
+    with tqdm(total=args.eval_samples, desc="simulating", unit="txn") as bar:
+        evaluation = simulate(
+            args.eval_samples, seed=args.eval_seed, start=later, progress=bar.update
+        )
 
     x_train, y_train, train_vectors = features_and_labels(train)
     x_eval, y_eval, _ = features_and_labels(evaluation)

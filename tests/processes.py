@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -83,3 +84,17 @@ def stop_service(service: Service) -> int:
     except subprocess.TimeoutExpired:
         service.process.kill()
         raise
+
+
+def non_json_lines(output: str) -> list[str]:
+    """The lines of a process's output that are not one JSON event each."""
+    lines = []
+    for line in output.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            lines.append(line)
+            continue
+        if not isinstance(event, dict) or "event" not in event:
+            lines.append(line)
+    return lines

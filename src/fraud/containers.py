@@ -1,33 +1,63 @@
 """The composition root: the one place that decides which adapter plays which port.
 
-Entrypoints (the Flask app, the CLI, the workers) get their objects from here;
-tests override providers with in-memory implementations.
+Entrypoints (the Flask app, the CLI, the workers) get every collaborator from
+here, built by :func:`bootstrap`; tests override providers with in-memory
+implementations. Technologies a process may not need (TensorFlow, Kafka,
+matplotlib) are imported only when their provider is first called.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
+from fraud.adapters.csv.labelled import CsvFiles
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.adapters.serialization.json import JsonSerializer
+from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.card import read_card
+from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.envelopes import Envelopes
+from fraud.application.labels import ExportLabels, LabelTransaction
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
+from fraud.application.pipeline import (
+    DEFAULT_GROUP_PREFIX,
+    STAGES,
+    Pipeline,
+    StagesElsewhere,
+)
 from fraud.application.preprocess import PreprocessStage
+from fraud.application.queries import DashboardFigures
 from fraud.application.record import RecordStage
+from fraud.application.replay import EvaluateModel, ScoreTransactions
 from fraud.application.score import ScoreStage
-from fraud.application.submit import SubmitTransactions
+from fraud.application.submit import RepublishPending, SubmitTransactions
+from fraud.application.training import TrainModel
 from fraud.domain.features import BehaviourProfiles
+from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy
-from fraud.domain.ports import FraudModel, MessageBus, ModelStore, ModelTrainer
+from fraud.domain.ports import (
+    EvaluationCharts,
+    FraudModel,
+    MessageBus,
+    ModelStore,
+    ModelTrainer,
+    SchemaMigrator,
+    TopicAdmin,
+)
 from fraud.settings import Settings
+
+EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
+SEPARATE = "separate"  # they run in `fraud worker` processes: `fraud serve`
 
 
 def _engine(url: str) -> Iterator[Engine]:
@@ -38,7 +68,11 @@ def _engine(url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _kafka_bus(bootstrap: str, topic_prefix: str) -> Iterator[MessageBus]:
+def _bus(broker: str, bootstrap: str, topic_prefix: str) -> Iterator[MessageBus]:
+    """The chosen broker only: on the memory bus no Kafka client is ever created."""
+    if broker == "memory":
+        yield MemoryBus()
+        return
     from fraud.adapters.kafka.bus import KafkaBus
 
     bus = KafkaBus(bootstrap, topic_prefix=topic_prefix)
@@ -48,6 +82,18 @@ def _kafka_bus(bootstrap: str, topic_prefix: str) -> Iterator[MessageBus]:
         bus.close()  # deliver what is in flight before the process ends
 
 
+def _migrator(url: str) -> SchemaMigrator:
+    from fraud.adapters.sqlalchemy.migrate import SqlMigrator
+
+    return SqlMigrator(url)
+
+
+def _topic_admin(bootstrap: str, prefix: str) -> TopicAdmin:
+    from fraud.adapters.kafka.admin import KafkaTopicAdmin
+
+    return KafkaTopicAdmin(bootstrap, prefix=prefix)
+
+
 def _model_store(directory: str) -> ModelStore:
     # TensorFlow is imported only by the commands that need a model.
     from fraud.adapters.tensorflow.store import KerasModelStore
@@ -55,10 +101,16 @@ def _model_store(directory: str) -> ModelStore:
     return KerasModelStore(directory)
 
 
-def _trainer(seed: int = 7) -> ModelTrainer:
+def _trainer(seed: int, verbose: bool) -> ModelTrainer:
     from fraud.adapters.tensorflow.trainer import KerasTrainer
 
-    return KerasTrainer(seed=seed)
+    return KerasTrainer(seed=seed, verbose=verbose)
+
+
+def _charts() -> EvaluationCharts:
+    from fraud.adapters.charts.evaluation import MatplotlibCharts
+
+    return MatplotlibCharts()
 
 
 def _load_model(store: ModelStore) -> FraudModel:
@@ -70,32 +122,46 @@ def _policy_for(model: FraudModel) -> ScoringPolicy:
     return ScoringPolicy(model.info.thresholds)
 
 
+def _card_in_use(model: FraudModel) -> ModelInfo | None:
+    return model.info
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     clock = providers.Singleton(SystemClock)
     envelopes = providers.Singleton(Envelopes, serializer=providers.Singleton(JsonSerializer))
-
-    engine = providers.Resource(_engine, url=config.database_url)
-    unit_of_work = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
-
-    bus = providers.Selector(
-        config.broker,
-        memory=providers.Singleton(MemoryBus),
-        kafka=providers.Resource(
-            _kafka_bus, bootstrap=config.kafka_bootstrap, topic_prefix=config.topic_prefix
-        ),
-    )
-
-    model_store = providers.Singleton(_model_store, directory=config.model_dir)
-    trainer = providers.Factory(_trainer)
-    model = providers.Singleton(_load_model, store=model_store)
-    # The card of the model on disk, re-read on every call: a retrain shows at once.
-    model_card = providers.Factory(read_card, directory=config.model_dir)
-    policy = providers.Singleton(_policy_for, model=model)
-    profiles = providers.Singleton(BehaviourProfiles)
     metrics = providers.Singleton(PrometheusMetrics)
 
+    # --- storage: the write side (units of work) and the read side (queries) -------------
+    engine = providers.Resource(_engine, url=config.database_url)
+    unit_of_work = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
+    queries = providers.Singleton(SqlQueries, engine=engine)
+    migrator = providers.Singleton(_migrator, url=config.database_url)
+
+    # --- the broker -------------------------------------------------------------------------
+    bus = providers.Resource(
+        _bus,
+        broker=config.broker,
+        bootstrap=config.kafka_bootstrap,
+        topic_prefix=config.topic_prefix,
+    )
+    topic_admin = providers.Singleton(
+        _topic_admin, bootstrap=config.kafka_bootstrap, prefix=config.topic_prefix
+    )
+
+    # --- the model --------------------------------------------------------------------------
+    model_store = providers.Singleton(_model_store, directory=config.model_dir)
+    trainer = providers.Factory(_trainer, seed=7, verbose=config.interactive)
+    model = providers.Singleton(_load_model, store=model_store)
+    policy = providers.Singleton(_policy_for, model=model)
+
+    # --- files and data for the commands --------------------------------------------------
+    labelled_files = providers.Singleton(CsvFiles)
+    simulator = providers.Singleton(Simulator)
+    charts = providers.Singleton(_charts)
+
+    # --- use cases --------------------------------------------------------------------------
     submit = providers.Factory(
         SubmitTransactions,
         bus=bus,
@@ -104,6 +170,24 @@ class Container(containers.DeclarativeContainer):
         envelopes=envelopes,
         metrics=metrics,
     )
+    republish_pending = providers.Factory(
+        RepublishPending, bus=bus, unit_of_work=unit_of_work, envelopes=envelopes
+    )
+    label_transaction = providers.Factory(
+        LabelTransaction, unit_of_work=unit_of_work, queries=queries, clock=clock
+    )
+    export_labels = providers.Factory(ExportLabels, queries=queries, files=labelled_files)
+    dashboard_figures = providers.Factory(DashboardFigures, queries=queries, clock=clock)
+    train_model = providers.Factory(TrainModel, trainer=trainer, store=model_store, clock=clock)
+    score_transactions = providers.Factory(
+        ScoreTransactions, model=model, policy=policy, clock=clock
+    )
+    evaluate_model = providers.Factory(EvaluateModel, model=model, policy=policy, clock=clock)
+    list_dead_letters = providers.Factory(ListDeadLetters, bus=bus)
+    replay_dead_letters = providers.Factory(ReplayDeadLetters, bus=bus)
+
+    # --- the pipeline -----------------------------------------------------------------------
+    profiles = providers.Singleton(BehaviourProfiles)
     preprocess_stage = providers.Factory(
         PreprocessStage, profiles=profiles, clock=clock, envelopes=envelopes
     )
@@ -113,11 +197,67 @@ class Container(containers.DeclarativeContainer):
     record_stage = providers.Factory(
         RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, clock=clock, metrics=metrics
     )
-    activity = providers.Singleton(ActivityMonitor, unit_of_work=unit_of_work, clock=clock)
-    pipeline_watch = providers.Singleton(PipelineWatch, bus=bus, clock=clock)
+    pipeline = providers.Singleton(
+        Pipeline,
+        stages=providers.Dict(
+            preprocess=preprocess_stage.provider,
+            score=score_stage.provider,
+            record=record_stage.provider,
+        ),
+        bus=bus,
+        names=config.stages,
+        group_prefix=config.group_prefix,
+        batch_size=config.batch_size,
+        poll_timeout=config.poll_timeout_s,
+        metrics=metrics,
+    )
+    # What the API and the dashboard report of the stages, and which model card they show:
+    # the pipeline and the model of this process, or the workers' (read from disk).
+    pipeline_status = providers.Selector(
+        config.pipeline,
+        embedded=pipeline,
+        separate=providers.Singleton(StagesElsewhere, group_prefix=config.group_prefix),
+    )
+    model_card = providers.Selector(
+        config.pipeline,
+        embedded=providers.Callable(_card_in_use, model=model),
+        separate=providers.Factory(read_card, directory=config.model_dir),
+    )
+    activity = providers.Singleton(ActivityMonitor, activity=queries, clock=clock)
+    pipeline_watch = providers.Singleton(
+        PipelineWatch, bus=bus, clock=clock, status=pipeline_status
+    )
 
 
-def build_container(settings: Settings) -> Container:
+@dataclass(frozen=True, slots=True)
+class Process:
+    """What this process runs, beside its settings: whether the stages run here, which ones
+    and in which consumer groups; the model directory when a command names one; whether
+    the schema is migrated first; whether a person watches its output (progress bars
+    rather than log events)."""
+
+    pipeline: str = SEPARATE
+    stages: Sequence[str] = STAGES
+    group_prefix: str = DEFAULT_GROUP_PREFIX
+    model_dir: Path | None = None
+    migrate: bool = False
+    interactive: bool = False
+
+
+def bootstrap(settings: Settings, process: Process = Process()) -> Container:
+    """The container every entrypoint uses: the settings, and what this process runs."""
     container = Container()
-    container.config.from_dict(settings.to_dict())
+    container.config.from_dict(
+        {
+            **settings.to_dict(),
+            "model_dir": str(process.model_dir or settings.model_dir),
+            "pipeline": process.pipeline,
+            "stages": tuple(process.stages),
+            "group_prefix": process.group_prefix,
+            "interactive": process.interactive,
+        }
+    )
+    container.metrics().watch_consumer_lag(container.bus, container.pipeline_status)
+    if process.migrate:
+        container.migrator().upgrade()
     return container

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.factories import EXAMPLE
-from tests.processes import FRAUD, fraud_env, start_service, stop_service
+from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 
@@ -125,12 +125,15 @@ def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
     }
     metrics = json.loads((directory / "metrics.json").read_text())
     assert {"average_precision", "roc_auc", "recall_at_1pct_fpr"} <= set(metrics)
-    assert "Epoch 2/2" in result.stdout  # Keras' progress bar, one per epoch
+    # Not at a terminal, the progress is an event per epoch (a person at one sees bars).
+    epochs = [json.loads(line) for line in result.stderr.splitlines() if "epoch trained" in line]
+    assert {event["epoch"] for event in epochs} == {"1/2", "2/2"}
     assert "average precision (PR-AUC)" in result.stdout
 
 
-def test_run_trains_the_default_model_when_there_is_none(tmp_path) -> None:
-
+def test_a_first_run_trains_the_default_model_and_prints_only_json(tmp_path) -> None:
+    """`make run` on a fresh clone, with its output piped: the default model is trained, the
+    service answers, every line is a JSON event, and the embedded bus never touches Kafka."""
     model_dir = tmp_path / "fresh-model"
     service = start_service(tmp_path, model_dir)
     try:
@@ -139,8 +142,13 @@ def test_run_trains_the_default_model_when_there_is_none(tmp_path) -> None:
         accepted = requests.post(f"{service.url}/transaction", json=EXAMPLE, timeout=5).json()
         verdict = wait_for_verdict(service.url, accepted["transaction_id"])
         assert verdict["model_version"] == card["version"]
+        assert requests.get(f"{service.url}/api/dashboard?limit=²", timeout=5).status_code == 422
     finally:
         assert stop_service(service) == 0
+    output = service.logs()
+    assert "epoch trained" in output and "service started" in output
+    assert non_json_lines(output) == []
+    assert "rdkafka" not in output.lower() and "Connection refused" not in output
 
 
 def test_what_a_killed_service_had_accepted_is_scored_after_a_restart(

@@ -11,7 +11,7 @@ import pytest
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.store import KerasModelStore
 from fraud.adapters.tensorflow.trainer import KerasTrainer
-from fraud.application.training import TrainingPlan, train_model
+from fraud.application.training import TrainingPlan, TrainModel
 from fraud.domain.errors import ModelNotFound
 from fraud.domain.features import replay
 from fraud.domain.model import LabelledTransaction
@@ -52,9 +52,8 @@ def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("model") / "model"
     store = KerasModelStore(directory)
     examples = labelled()
-    info = train_model(
-        examples, KerasTrainer(verbose=False), store, SystemClock(), TrainingPlan(epochs=4)
-    )
+    train_model = TrainModel(KerasTrainer(verbose=False), store, SystemClock())
+    info = train_model(examples, TrainingPlan(epochs=4))
     return store, info, examples
 
 

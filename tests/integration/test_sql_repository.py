@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import event, text
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions
@@ -36,7 +37,7 @@ from fraud.domain.assessment import (
 )
 from fraud.domain.errors import TransientFailure
 from fraud.domain.monitoring import VerdictSample, tally
-from fraud.domain.ports import UnitOfWorkFactory
+from fraud.domain.ports import ActivityQueries, UnitOfWork, UnitOfWorkFactory, VerdictQueries
 from fraud.domain.transaction import Transaction
 
 pytestmark = pytest.mark.integration
@@ -108,31 +109,44 @@ def sql(engine: Engine) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(engine)
 
 
+class Queries(VerdictQueries, ActivityQueries, Protocol):
+    """The read side, all of it."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """Both sides of a store: units of work to write, queries to read."""
+
+    unit_of_work: UnitOfWorkFactory
+    queries: Queries
+
+
 @pytest.fixture(params=["sqlite", "memory"])
-def unit_of_work(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+def store(request: pytest.FixtureRequest) -> Store:
     """The real store and its in-memory fake, held to the same contract."""
     if request.param == "memory":
-        return InMemoryStore()
-    factory: SqlUnitOfWorkFactory = request.getfixturevalue("sql")
-    return factory
+        memory = InMemoryStore()
+        return Store(memory, memory)
+    engine: Engine = request.getfixturevalue("engine")
+    return Store(SqlUnitOfWorkFactory(engine), SqlQueries(engine))
 
 
-def save(unit_of_work: UnitOfWorkFactory, write: Callable[[Any], None]) -> None:
-    with unit_of_work() as uow:
-        write(uow.verdicts)
+def save(store: Store, write: Callable[[UnitOfWork], object]) -> None:
+    """``write`` in a unit of work that commits."""
+    with store.unit_of_work() as uow:
+        write(uow)
         uow.commit()
 
 
 # --- the contract, on both stores -------------------------------------------------
 
 
-def test_a_pending_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory) -> None:
+def test_a_pending_record_reads_back_as_written(store: Store) -> None:
     record = pending("t-1")
-    save(unit_of_work, lambda repo: repo.add_pending([record]))
+    save(store, lambda uow: uow.verdicts.add_pending([record]))
 
-    with unit_of_work() as uow:
-        stored = uow.verdicts.get("t-1")
-        missing = uow.verdicts.get("nope")
+    stored = store.queries.get("t-1")
+    missing = store.queries.get("nope")
 
     assert stored == record
     assert stored is not None
@@ -142,23 +156,22 @@ def test_a_pending_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory)
     assert missing is None
 
 
-def test_a_scored_record_reads_back_as_written(unit_of_work: UnitOfWorkFactory) -> None:
+def test_a_scored_record_reads_back_as_written(store: Store) -> None:
     record = replace(
         scored("t-1", Decision.REVIEW, score=0.61), recorded_at=T0 + timedelta(microseconds=41_007)
     )
-    save(unit_of_work, lambda repo: repo.save_verdicts([record]))
+    save(store, lambda uow: uow.verdicts.save_verdicts([record]))
 
-    with unit_of_work() as uow:
-        stored = uow.verdicts.get("t-1")
+    stored = store.queries.get("t-1")
 
     assert stored == record
     assert stored is not None and stored.latency_ms == pytest.approx(37.0)
 
 
-def test_get_many_returns_only_stored_ids(unit_of_work: UnitOfWorkFactory) -> None:
-    save(unit_of_work, lambda repo: repo.add_pending([pending("a"), pending("b")]))
+def test_get_many_returns_only_stored_ids(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.add_pending([pending("a"), pending("b")]))
 
-    with unit_of_work() as uow:
+    with store.unit_of_work() as uow:
         found = uow.verdicts.get_many(["a", "b", "c", "a"])
         none = uow.verdicts.get_many([])
 
@@ -167,57 +180,53 @@ def test_get_many_returns_only_stored_ids(unit_of_work: UnitOfWorkFactory) -> No
     assert none == {}
 
 
-def test_add_pending_never_overwrites_a_stored_record(unit_of_work: UnitOfWorkFactory) -> None:
-    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1", Decision.DECLINE)]))
+def test_add_pending_never_overwrites_a_stored_record(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1", Decision.DECLINE)]))
 
     later = pending("t-1", received_at=T0 + timedelta(hours=1))
-    save(unit_of_work, lambda repo: repo.add_pending([later, pending("t-2")]))
+    save(store, lambda uow: uow.verdicts.add_pending([later, pending("t-2")]))
 
-    with unit_of_work() as uow:
-        kept = uow.verdicts.get("t-1")
-        added = uow.verdicts.get("t-2")
+    kept = store.queries.get("t-1")
+    added = store.queries.get("t-2")
     assert kept == scored("t-1", Decision.DECLINE)
     assert added == pending("t-2")
 
 
 def test_add_pending_keeps_the_first_of_duplicate_ids_in_a_batch(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
     first, second = pending("t-1"), pending("t-1", received_at=T0 + timedelta(seconds=5))
-    save(unit_of_work, lambda repo: repo.add_pending([first, second]))
+    save(store, lambda uow: uow.verdicts.add_pending([first, second]))
 
-    with unit_of_work() as uow:
-        assert uow.verdicts.get("t-1") == first
+    assert store.queries.get("t-1") == first
 
 
 def test_saving_a_verdict_twice_keeps_one_record_with_the_latest(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
-    save(unit_of_work, lambda repo: repo.add_pending([pending("t-1")]))
-    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1", Decision.APPROVE)]))
+    save(store, lambda uow: uow.verdicts.add_pending([pending("t-1")]))
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1", Decision.APPROVE)]))
     latest = scored("t-1", Decision.DECLINE, score=0.97, model_version="v2")
-    save(unit_of_work, lambda repo: repo.save_verdicts([latest]))
+    save(store, lambda uow: uow.verdicts.save_verdicts([latest]))
 
-    with unit_of_work() as uow:
-        assert uow.verdicts.get("t-1") == latest
-        assert uow.verdicts.status_counts()["decline"] == 1
-        assert sum(uow.verdicts.status_counts().values()) == 1
+    assert store.queries.get("t-1") == latest
+    assert store.queries.status_counts()["decline"] == 1
+    assert sum(store.queries.status_counts().values()) == 1
 
 
-def test_the_last_verdict_in_a_batch_wins(unit_of_work: UnitOfWorkFactory) -> None:
+def test_the_last_verdict_in_a_batch_wins(store: Store) -> None:
     latest = scored("t-1", Decision.REVIEW, score=0.5)
-    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1"), latest]))
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1"), latest]))
 
-    with unit_of_work() as uow:
-        assert uow.verdicts.get("t-1") == latest
+    assert store.queries.get("t-1") == latest
 
 
-def test_mark_failed_leaves_scored_records_alone(unit_of_work: UnitOfWorkFactory) -> None:
+def test_mark_failed_leaves_scored_records_alone(store: Store) -> None:
     save(
-        unit_of_work,
-        lambda repo: (
-            repo.add_pending([pending("waiting")]),
-            repo.save_verdicts([scored("done", Decision.REVIEW)]),
+        store,
+        lambda uow: (
+            uow.verdicts.add_pending([pending("waiting")]),
+            uow.verdicts.save_verdicts([scored("done", Decision.REVIEW)]),
         ),
     )
 
@@ -226,12 +235,11 @@ def test_mark_failed_leaves_scored_records_alone(unit_of_work: UnitOfWorkFactory
         "done": "score stage: late duplicate",
         "never-stored": "preprocess stage: bad JSON",
     }
-    save(unit_of_work, lambda repo: repo.mark_failed(failures))
+    save(store, lambda uow: uow.verdicts.mark_failed(failures))
 
-    with unit_of_work() as uow:
-        failed = uow.verdicts.get("waiting")
-        done = uow.verdicts.get("done")
-        unknown = uow.verdicts.get("never-stored")
+    failed = store.queries.get("waiting")
+    done = store.queries.get("done")
+    unknown = store.queries.get("never-stored")
     assert failed is not None
     assert failed.status is Status.FAILED
     assert failed.error == "score stage: model unavailable"
@@ -239,24 +247,23 @@ def test_mark_failed_leaves_scored_records_alone(unit_of_work: UnitOfWorkFactory
     assert unknown is None
 
 
-def test_a_failed_record_can_still_be_scored_by_a_replay(unit_of_work: UnitOfWorkFactory) -> None:
-    save(unit_of_work, lambda repo: repo.add_pending([pending("t-1")]))
-    save(unit_of_work, lambda repo: repo.mark_failed({"t-1": "record stage: timeout"}))
-    save(unit_of_work, lambda repo: repo.save_verdicts([scored("t-1")]))
+def test_a_failed_record_can_still_be_scored_by_a_replay(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.add_pending([pending("t-1")]))
+    save(store, lambda uow: uow.verdicts.mark_failed({"t-1": "record stage: timeout"}))
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1")]))
 
-    with unit_of_work() as uow:
-        assert uow.verdicts.get("t-1") == scored("t-1")
+    assert store.queries.get("t-1") == scored("t-1")
 
 
 def test_recent_is_newest_received_first_and_filters_by_decision(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
     at = [T0 + timedelta(minutes=minute) for minute in range(5)]
     save(
-        unit_of_work,
-        lambda repo: (
-            repo.add_pending([pending("p0", at[0]), pending("p3", at[3])]),
-            repo.save_verdicts(
+        store,
+        lambda uow: (
+            uow.verdicts.add_pending([pending("p0", at[0]), pending("p3", at[3])]),
+            uow.verdicts.save_verdicts(
                 [
                     scored("approve1", Decision.APPROVE, received_at=at[1]),
                     scored("decline2", Decision.DECLINE, score=0.9, received_at=at[2]),
@@ -266,12 +273,11 @@ def test_recent_is_newest_received_first_and_filters_by_decision(
         ),
     )
 
-    with unit_of_work() as uow:
-        everything = uow.verdicts.recent(10)
-        newest_two = uow.verdicts.recent(2)
-        flagged = uow.verdicts.recent(10, decisions={Decision.REVIEW, Decision.DECLINE})
-        approved = uow.verdicts.recent(10, decisions=[Decision.APPROVE])
-        nothing = uow.verdicts.recent(0)
+    everything = store.queries.recent(10)
+    newest_two = store.queries.recent(2)
+    flagged = store.queries.recent(10, decisions={Decision.REVIEW, Decision.DECLINE})
+    approved = store.queries.recent(10, decisions=[Decision.APPROVE])
+    nothing = store.queries.recent(0)
 
     def ids(records: list[TransactionRecord]) -> list[str]:
         return [record.transaction.transaction_id for record in records]
@@ -283,59 +289,57 @@ def test_recent_is_newest_received_first_and_filters_by_decision(
     assert nothing == []
 
 
-def test_status_counts_name_every_bucket(unit_of_work: UnitOfWorkFactory) -> None:
-    with unit_of_work() as uow:
-        empty = uow.verdicts.status_counts()
+def test_status_counts_name_every_bucket(store: Store) -> None:
+    empty = store.queries.status_counts()
     assert empty == {"pending": 0, "approve": 0, "review": 0, "decline": 0, "failed": 0}
 
     save(
-        unit_of_work,
-        lambda repo: (
-            repo.add_pending([pending("p1"), pending("p2"), pending("f1")]),
-            repo.save_verdicts(
+        store,
+        lambda uow: (
+            uow.verdicts.add_pending([pending("p1"), pending("p2"), pending("f1")]),
+            uow.verdicts.save_verdicts(
                 [scored("a1"), scored("a2"), scored("d1", Decision.DECLINE, score=0.99)]
             ),
-            repo.mark_failed({"f1": "score stage: boom"}),
+            uow.verdicts.mark_failed({"f1": "score stage: boom"}),
         ),
     )
-    with unit_of_work() as uow:
-        counts = uow.verdicts.status_counts()
+    counts = store.queries.status_counts()
     assert counts == {"pending": 2, "approve": 2, "review": 0, "decline": 1, "failed": 1}
 
 
 def test_pending_lists_what_waits_for_a_verdict_oldest_first(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
     save(
-        unit_of_work,
-        lambda repo: (
-            repo.add_pending(
+        store,
+        lambda uow: (
+            uow.verdicts.add_pending(
                 [pending("late", T0 + timedelta(seconds=5)), pending("early"), pending("done")]
             ),
-            repo.save_verdicts([scored("done")]),
+            uow.verdicts.save_verdicts([scored("done")]),
         ),
     )
-    with unit_of_work() as uow:
+    with store.unit_of_work() as uow:
         assert [r.transaction.transaction_id for r in uow.verdicts.pending(10)] == ["early", "late"]
         assert len(uow.verdicts.pending(1)) == 1
 
 
 def test_nothing_is_stored_unless_the_unit_of_work_commits(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
-    with unit_of_work() as uow:
+    with store.unit_of_work() as uow:
         uow.verdicts.add_pending([pending("forgotten")])
 
-    with pytest.raises(RuntimeError, match="use case failed"), unit_of_work() as uow:
+    with pytest.raises(RuntimeError, match="use case failed"), store.unit_of_work() as uow:
         uow.verdicts.save_verdicts([scored("abandoned")])
         raise RuntimeError("use case failed")
 
-    with unit_of_work() as uow:
+    with store.unit_of_work() as uow:
         uow.verdicts.add_pending([pending("kept")])
         uow.commit()
         uow.verdicts.add_pending([pending("after-commit")])
 
-    with unit_of_work() as uow:
+    with store.unit_of_work() as uow:
         found = uow.verdicts.get_many(["forgotten", "abandoned", "kept", "after-commit"])
     assert set(found) == {"kept"}
 
@@ -379,9 +383,9 @@ def test_a_batch_of_5000_verdicts_is_one_statement(
         event.remove(engine, "before_cursor_execute", count_writes)
 
     assert writes == [("INSERT", True)]
-    with sql() as uow:
-        counts = uow.verdicts.status_counts()
-        newest = uow.verdicts.recent(1)
+    queries = SqlQueries(engine)
+    counts = queries.status_counts()
+    newest = queries.recent(1)
     assert counts["review"] == 5_000
     assert newest == [batch[-1]]
 
@@ -406,8 +410,8 @@ def test_a_locked_database_is_a_transient_failure(url: str, sql: SqlUnitOfWorkFa
 def test_a_missing_table_is_not_transient(tmp_path: Path) -> None:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
-        with pytest.raises(OperationalError), SqlUnitOfWorkFactory(engine)() as uow:
-            uow.verdicts.get("t-1")
+        with pytest.raises(OperationalError):
+            SqlQueries(engine).get("t-1")
     finally:
         engine.dispose()
 
@@ -463,54 +467,52 @@ def label(is_fraud: bool = True, *, minutes: int = 0, analyst: str = "ana") -> A
     return AnalystLabel(is_fraud, analyst, T0 + timedelta(hours=1, minutes=minutes))
 
 
-def test_labels_are_set_only_on_stored_records(unit_of_work: UnitOfWorkFactory) -> None:
-    save(unit_of_work, lambda v: v.save_verdicts([scored("a"), scored("b")]))
-    with unit_of_work() as uow:
-        labelled = uow.verdicts.set_labels({"a": label(), "missing": label()})
+def test_labels_are_set_only_on_stored_records(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored("a"), scored("b")]))
+    with store.unit_of_work() as uow:
+        labelled = uow.labels.set_labels({"a": label(), "missing": label()})
         uow.commit()
     assert labelled == {"a"}
-    with unit_of_work() as uow:
-        assert uow.verdicts.get("a") == replace(scored("a"), label=label())
-        assert uow.verdicts.get("b") == scored("b")
-        assert uow.verdicts.get("missing") is None
+    assert store.queries.get("a") == replace(scored("a"), label=label())
+    assert store.queries.get("b") == scored("b")
+    assert store.queries.get("missing") is None
 
 
-def test_a_relabel_overwrites_the_label(unit_of_work: UnitOfWorkFactory) -> None:
-    save(unit_of_work, lambda v: v.add_pending([pending("a")]))
-    save(unit_of_work, lambda v: v.set_labels({"a": label(True)}))
-    save(unit_of_work, lambda v: v.set_labels({"a": label(False, minutes=3, analyst="bob")}))
-    with unit_of_work() as uow:
-        record = uow.verdicts.get("a")
+def test_a_relabel_overwrites_the_label(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.add_pending([pending("a")]))
+    save(store, lambda uow: uow.labels.set_labels({"a": label(True)}))
+    save(store, lambda uow: uow.labels.set_labels({"a": label(False, minutes=3, analyst="bob")}))
+    record = store.queries.get("a")
     assert record is not None
     assert record.label == label(False, minutes=3, analyst="bob")
 
 
-def test_a_label_survives_verdicts_and_pending_writes(unit_of_work: UnitOfWorkFactory) -> None:
-    save(unit_of_work, lambda v: v.add_pending([pending("a")]))
-    save(unit_of_work, lambda v: v.set_labels({"a": label()}))
-    save(unit_of_work, lambda v: v.add_pending([pending("a")]))
-    save(unit_of_work, lambda v: v.save_verdicts([scored("a", Decision.DECLINE, score=0.9)]))
-    with unit_of_work() as uow:
-        record = uow.verdicts.get("a")
+def test_a_label_survives_verdicts_and_pending_writes(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.add_pending([pending("a")]))
+    save(store, lambda uow: uow.labels.set_labels({"a": label()}))
+    save(store, lambda uow: uow.verdicts.add_pending([pending("a")]))
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored("a", Decision.DECLINE, score=0.9)]))
+    record = store.queries.get("a")
     assert record == replace(scored("a", Decision.DECLINE, score=0.9), label=label())
 
 
 def test_labelled_lists_labelled_records_oldest_label_first(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
-    save(unit_of_work, lambda v: v.save_verdicts([scored(i) for i in ("a", "b", "c", "d")]))
+    save(store, lambda uow: uow.verdicts.save_verdicts([scored(i) for i in ("a", "b", "c", "d")]))
     save(
-        unit_of_work,
-        lambda v: v.set_labels({"c": label(minutes=1), "a": label(minutes=5), "b": label()}),
+        store,
+        lambda uow: uow.labels.set_labels(
+            {"c": label(minutes=1), "a": label(minutes=5), "b": label()}
+        ),
     )
-    with unit_of_work() as uow:
-        assert [r.transaction.transaction_id for r in uow.verdicts.labelled()] == ["b", "c", "a"]
-        assert [r.transaction.transaction_id for r in uow.verdicts.labelled(2)] == ["b", "c"]
-        assert uow.verdicts.labelled(0) == []
+    assert [r.transaction.transaction_id for r in store.queries.labelled()] == ["b", "c", "a"]
+    assert [r.transaction.transaction_id for r in store.queries.labelled(2)] == ["b", "c"]
+    assert store.queries.labelled(0) == []
 
 
 def test_label_precision_counts_flagged_decisions_since_a_date(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
     old = T0 - timedelta(days=30)
     records = [
@@ -522,8 +524,8 @@ def test_label_precision_counts_flagged_decisions_since_a_date(
         scored("d-old", Decision.DECLINE, score=0.9, received_at=old),
         scored("ok", Decision.APPROVE),
     ]
-    save(unit_of_work, lambda v: v.save_verdicts(records))
-    save(unit_of_work, lambda v: v.add_pending([pending("p")]))
+    save(store, lambda uow: uow.verdicts.save_verdicts(records))
+    save(store, lambda uow: uow.verdicts.add_pending([pending("p")]))
     labels = {
         "r1": label(True),
         "r2": label(False),
@@ -532,10 +534,9 @@ def test_label_precision_counts_flagged_decisions_since_a_date(
         "ok": label(True),
         "p": label(False),
     }
-    save(unit_of_work, lambda v: v.set_labels(labels))
-    with unit_of_work() as uow:
-        figures = uow.verdicts.label_precision(T0 - timedelta(days=7))
-        nothing = uow.verdicts.label_precision(T0 + timedelta(days=1))
+    save(store, lambda uow: uow.labels.set_labels(labels))
+    figures = store.queries.label_precision(T0 - timedelta(days=7))
+    nothing = store.queries.label_precision(T0 + timedelta(days=1))
     assert figures == {
         "review": {"confirmed": 1, "cleared": 1, "unlabelled": 1},
         "decline": {"confirmed": 1, "cleared": 0, "unlabelled": 1},
@@ -547,7 +548,7 @@ def test_label_precision_counts_flagged_decisions_since_a_date(
 
 
 def test_activity_tallies_are_logged_read_back_by_second_and_pruned(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
     def sample(seconds: float, decision: Decision, score: float, latency_ms: float):
         return VerdictSample(T0 + timedelta(seconds=seconds), decision, score, latency_ms)
@@ -556,11 +557,10 @@ def test_activity_tallies_are_logged_read_back_by_second_and_pruned(
         [sample(0.2, Decision.APPROVE, 0.001, 3.0), sample(0.7, Decision.DECLINE, 0.97, 8)]
     )
     second = tally([sample(5.5, Decision.REVIEW, 0.2, 40.0)])
-    save(unit_of_work, lambda v: v.log_activity(first))
-    save(unit_of_work, lambda v: v.log_activity(second))
-    with unit_of_work() as uow:
-        logged = uow.verdicts.activity_since(T0)
-        later = uow.verdicts.activity_since(T0 + timedelta(seconds=1))
+    save(store, lambda uow: uow.activity.log(first))
+    save(store, lambda uow: uow.activity.log(second))
+    logged = store.queries.activity_since(T0)
+    later = store.queries.activity_since(T0 + timedelta(seconds=1))
     assert [(second, dict(bucket.decisions)) for second, bucket in sorted(logged)] == [
         (T0, {Decision.APPROVE: 1, Decision.REVIEW: 0, Decision.DECLINE: 1}),
         (T0 + timedelta(seconds=5), {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.DECLINE: 0}),
@@ -570,11 +570,8 @@ def test_activity_tallies_are_logged_read_back_by_second_and_pruned(
     assert bucket.scores.counts == first[T0].scores.counts
     assert [second for second, _ in later] == [T0 + timedelta(seconds=5)]
 
-    save(unit_of_work, lambda v: v.prune_activity(T0 + timedelta(seconds=1)))
-    with unit_of_work() as uow:
-        assert [second for second, _ in uow.verdicts.activity_since(T0)] == [
-            T0 + timedelta(seconds=5)
-        ]
+    save(store, lambda uow: uow.activity.prune(T0 + timedelta(seconds=1)))
+    assert [second for second, _ in store.queries.activity_since(T0)] == [T0 + timedelta(seconds=5)]
 
 
 def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -> None:
@@ -589,17 +586,16 @@ def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -
         insert_or_replace(
             connection, transactions, [to_row(scored("a"), T0)], "generic", keep=LABEL_COLUMNS
         )
-        stored = SqlVerdictRepository(connection).get("a")
-    assert stored == replace(scored("a"), label=label())
+        stored = SqlVerdictRepository(connection).get_many(["a"])
+    assert stored == {"a": replace(scored("a"), label=label())}
 
 
 def test_a_pending_write_never_overwrites_a_verdict_committed_meanwhile(
-    unit_of_work: UnitOfWorkFactory,
+    store: Store,
 ) -> None:
-    with unit_of_work() as late:  # opened before the verdict landed
-        save(unit_of_work, lambda repo: repo.save_verdicts([scored("race")]))
+    with store.unit_of_work() as late:  # opened before the verdict landed
+        save(store, lambda uow: uow.verdicts.save_verdicts([scored("race")]))
         late.verdicts.add_pending([pending("race")])
         late.commit()
-    with unit_of_work() as uow:
-        stored = uow.verdicts.get("race")
+    stored = store.queries.get("race")
     assert stored is not None and stored.status is Status.SCORED

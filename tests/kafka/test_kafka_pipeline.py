@@ -10,12 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.application import dead_letters
-from fraud.application.queries import get_transaction
-from fraud.containers import Container, build_container
+from fraud.application.pipeline import Pipeline, consumer_group
+from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.domain.ports import OutgoingMessage, Topic
-from fraud.entrypoints.consumer.pipeline import STAGES, Pipeline, consumer_group
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
 from tests.factories import ENVELOPES, EXAMPLE, txn
@@ -33,12 +31,18 @@ def settings(kafka_bootstrap, prefix, tmp_path, small_model) -> Settings:
     )
 
 
+def worker(settings: Settings, group: str, *, stages=("preprocess", "score", "record")):
+    """The container of a worker process running ``stages`` in consumer groups ``group``."""
+    process = Process(pipeline=EMBEDDED, stages=stages, group_prefix=group, migrate=True)
+    container = bootstrap(settings, process)
+    container.init_resources()
+    return container
+
+
 @pytest.fixture
 def container(settings, kafka_bootstrap, prefix) -> Iterator[Container]:
     make_topics(kafka_bootstrap, prefix, partitions=3)
-    upgrade(settings.database_url)
-    container = build_container(settings)
-    container.init_resources()
+    container = worker(settings, f"g{uuid.uuid4().hex[:6]}")
     yield container
     container.unwire()
     container.shutdown_resources()
@@ -46,7 +50,7 @@ def container(settings, kafka_bootstrap, prefix) -> Iterator[Container]:
 
 @pytest.fixture
 def pipeline(container) -> Iterator[Pipeline]:
-    running = Pipeline(container, group_prefix=f"g{uuid.uuid4().hex[:6]}")
+    running = container.pipeline()
     running.start()
     yield running
     running.stop()
@@ -63,7 +67,7 @@ def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
 
 
 def scored(container, transaction_id):
-    record = get_transaction(container.unit_of_work(), transaction_id)
+    record = container.queries().get(transaction_id)
     return record if record is not None and record.status.value == "scored" else None
 
 
@@ -134,8 +138,7 @@ def test_replaying_the_same_messages_twice_leaves_one_verdict_each(container, pi
     wait_until(lambda: len(bus.read_topic(Topic.RESULTS)) == 90, what="90 results")
     wait_until(lambda: bus.lag(record_group, Topic.RESULTS) == 0, what="the record stage")
 
-    with container.unit_of_work()() as uow:
-        counts = uow.verdicts.status_counts()
+    counts = container.queries().status_counts()
     assert sum(counts.values()) == 30 and counts["pending"] == 0
     assert {i: scored(container, i).assessment.fraud_score for i in ids} == pytest.approx(first)
 
@@ -147,15 +150,16 @@ def test_user_history_survives_a_change_of_worker(container, settings) -> None:
     burst = [txn(i, minutes=i, user_id="carol") for i in range(5)]
     bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in burst])
 
-    first = Pipeline(container, ("preprocess",), group_prefix=group)
+    predecessor = worker(settings, group, stages=("preprocess",))
+    first = predecessor.pipeline()
     first.start()
     wait_until(lambda: first.runners[0].processed == 5, what="the first worker")
     first.stop()
+    predecessor.shutdown_resources()
 
     # A new worker (fresh state) takes the partition over and must know carol's burst.
-    successor = build_container(settings)
-    successor.init_resources()
-    second = Pipeline(successor, STAGES, group_prefix=group)
+    successor = worker(settings, group)
+    second = successor.pipeline()
     second.start()
     try:
         bus.publish(

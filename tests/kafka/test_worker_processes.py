@@ -22,7 +22,7 @@ from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
 from tests.kafka.conftest import make_topics
-from tests.processes import FRAUD, fraud_env, start_service, stop_service
+from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
 
 
 class Workers:
@@ -284,3 +284,9 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
         assert 'fraud_consumer_lag{stage="record",topic="fraud-results"} 0.0' in metrics
     finally:
         stop_service(service)
+    # A log shipper reads one format: gunicorn's own lines and the workers' are JSON too.
+    assert non_json_lines(service.logs()) == []
+    assert any('"logger": "gunicorn.error"' in line for line in service.logs().splitlines())
+    workers.stop_all()
+    for log in sorted(tmp_path.glob("worker-*.log")):
+        assert non_json_lines(log.read_text()) == [], log.name

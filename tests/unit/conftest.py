@@ -10,20 +10,38 @@ from flask.testing import FlaskClient
 
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
-from fraud.containers import Container, build_container
-from fraud.entrypoints.consumer.pipeline import Pipeline
+from fraud.application.pipeline import Pipeline
+from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
 
 
-@pytest.fixture
-def container(model, clock) -> Iterator[Container]:
-    container = build_container(Settings(database_url="sqlite://", model_dir="unused"))
+def in_memory(container: Container, model, clock) -> Container:
+    """The container's bus, store, model and clock replaced by in-memory ones."""
+    store = InMemoryStore()
     container.bus.override(MemoryBus())
-    container.unit_of_work.override(InMemoryStore())
+    container.unit_of_work.override(store)
+    container.queries.override(store)
     container.model.override(model)
     container.clock.override(clock)
-    yield container
+    return container
+
+
+@pytest.fixture
+def container(model, clock) -> Iterator[Container]:
+    """The stages run elsewhere (as under `fraud serve`); ``settle`` runs them here."""
+    container = bootstrap(Settings(database_url="sqlite://", model_dir="unused"))
+    yield in_memory(container, model, clock)
+    container.unwire()
+
+
+@pytest.fixture
+def embedded(model, clock) -> Iterator[Container]:
+    """The stages run in this process, as under `fraud run`."""
+    container = bootstrap(
+        Settings(database_url="sqlite://", model_dir="unused"), Process(pipeline=EMBEDDED)
+    )
+    yield in_memory(container, model, clock)
     container.unwire()
 
 
@@ -34,9 +52,7 @@ def client(container: Container) -> FlaskClient:
 
 def settle(container: Container) -> None:
     """Run every stage until no message is left in flight."""
-    pipeline = Pipeline(container)
-    for _ in range(10):
-        if sum(runner.run_once() for runner in pipeline.runners) == 0:
-            break
-    for runner in pipeline.runners:
-        runner.consumer.close()
+    pipeline: Pipeline = container.pipeline()
+    pipeline.run_until_idle()
+    pipeline.close()
+    container.pipeline.reset()

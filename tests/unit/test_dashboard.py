@@ -8,7 +8,8 @@ from markupsafe import escape
 
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
-from fraud.entrypoints.http.presenters import elapsed
+from fraud.entrypoints.http.app import create_app
+from fraud.entrypoints.http.timeline import elapsed
 from tests.factories import payload
 from tests.unit.conftest import settle
 
@@ -63,6 +64,29 @@ def test_the_model_panel_shows_the_card_of_the_model_on_disk(client, container) 
     assert model["thresholds"] == {"review": 0.02, "decline": 0.3}
     assert model["metrics"]["average_precision"] == 0.9
     assert model["training_rows"] == 15000
+
+
+def test_the_model_panel_shows_the_model_the_score_stage_is_using(
+    embedded, model, tmp_path
+) -> None:
+    """A card retrained on disk meanwhile is not the model in use until it is loaded."""
+    (tmp_path / "model.json").write_text(
+        '{"version": "retrained-on-disk", "thresholds": {"review": 0.1, "decline": 0.5}, '
+        '"trained_at": "2026-01-01T00:00:00+00:00"}'
+    )
+    embedded.config.model_dir.from_value(str(tmp_path))
+    client = create_app(embedded).test_client()
+    pipeline = embedded.pipeline()
+    pipeline.start()
+    try:
+        assert client.post("/transaction", json=payload(transaction_id="by")).status_code == 202
+        assert pipeline.drain(timeout=10)
+    finally:
+        pipeline.stop()
+
+    shown = client.get("/api/model").get_json()["model"]
+    assert shown["version"] == model.info.version == "rule-model-1"
+    assert client.get("/transaction/by").get_json()["model_version"] == shown["version"]
 
 
 def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client) -> None:
@@ -124,7 +148,7 @@ def test_every_script_the_pages_load_is_served() -> None:
 
 
 def test_a_bad_limit_is_refused_naming_the_parameter(client) -> None:
-    for bad in ("abc", "0", "101", "-1"):
+    for bad in ("abc", "0", "101", "-1", "²", "1e3", "2.0", "٣", "", " 5", "99999999999999999999"):
         response = client.get(f"/api/dashboard?limit={bad}")
         assert response.status_code == 422
         assert response.get_json()["details"] == [

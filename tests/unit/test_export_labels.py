@@ -9,12 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from fraud.adapters.csv.labelled import read_labelled
-from fraud.adapters.sqlalchemy.engine import create_engine_for
-from fraud.adapters.sqlalchemy.migrate import upgrade
-from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from fraud.application.labels import label_transaction
+from fraud.containers import Process, bootstrap
 from fraud.domain.assessment import TransactionRecord
 from fraud.entrypoints.cli.main import cli
+from fraud.settings import Settings
 from tests.factories import txn
 from tests.fakes import FixedClock
 
@@ -31,17 +29,17 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_export_labels_writes_the_labelled_transactions(database: str, tmp_path: Path) -> None:
-    upgrade(database)
-    engine = create_engine_for(database)
-    store = SqlUnitOfWorkFactory(engine)
-    with store() as uow:
+    container = bootstrap(Settings(database_url=database), Process(migrate=True))
+    clock = FixedClock()
+    container.clock.override(clock)
+    with container.unit_of_work()() as uow:
         uow.verdicts.add_pending([TransactionRecord(txn(n), RECEIVED) for n in range(4)])
         uow.commit()
-    clock = FixedClock()
-    label_transaction(store, clock, "t2", True, "ana")
+    label = container.label_transaction()
+    label("t2", True, "ana")
     clock.advance(60)
-    label_transaction(store, clock, "t0", False, "bob")
-    engine.dispose()
+    label("t0", False, "bob")
+    container.shutdown_resources()
     out = tmp_path / "exports" / "labels.csv"
 
     result = CliRunner().invoke(cli, ["export-labels", "--out", str(out)])

@@ -44,7 +44,7 @@ def test_a_clients_own_id_makes_the_call_idempotent(client, container) -> None:
         "status": "pending",
         "duplicate": True,
     }
-    assert len(container.bus().messages("transactions")) == 1
+    assert len(container.bus().read_topic("transactions")) == 1
 
 
 def test_the_same_id_with_other_fields_is_a_conflict(client) -> None:
@@ -133,19 +133,28 @@ def test_health_reports_the_database(client) -> None:
     assert response.get_json() == {"status": "ok", "checks": {"database": "ok"}}
 
 
-def test_nothing_is_accepted_while_the_embedded_pipeline_is_down(container) -> None:
-    class Stopped:
-        def alive(self) -> bool:
-            return False
-
-    app = create_app(container)
-    app.extensions["fraud.pipeline"] = Stopped()
-    response = app.test_client().post("/transaction", json=EXAMPLE)
+def test_nothing_is_accepted_while_the_embedded_pipeline_is_down(embedded) -> None:
+    client = create_app(embedded).test_client()  # its stages were never started
+    response = client.post("/transaction", json=EXAMPLE)
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
     assert response.get_json()["error"].endswith("nothing was accepted")
-    health = app.test_client().get("/health")
+    assert embedded.bus().read_topic("transactions") == []
+    health = client.get("/health")
     assert health.status_code == 503
+    assert health.headers["Retry-After"] == "1"
     assert health.get_json()["checks"]["pipeline"] == "stopped"
+
+
+def test_the_embedded_pipeline_once_started_accepts_and_is_healthy(embedded) -> None:
+    pipeline = embedded.pipeline()
+    pipeline.start()
+    try:
+        client = create_app(embedded).test_client()
+        assert client.get("/health").get_json()["checks"] == {"database": "ok", "pipeline": "ok"}
+        assert client.post("/transaction", json=EXAMPLE).status_code == 202
+    finally:
+        pipeline.stop()
 
 
 def test_a_transient_failure_is_a_503_with_retry_after(container) -> None:

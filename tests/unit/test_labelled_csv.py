@@ -9,12 +9,12 @@ import pytest
 
 from fraud.adapters.csv.labelled import (
     COLUMNS,
-    BadLabelledFile,
     read_labelled,
     read_transactions,
     write_labelled,
 )
 from fraud.adapters.simulation.simulator import simulate
+from fraud.domain.errors import BadDataFile
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.transaction import Transaction
 
@@ -97,7 +97,7 @@ def test_bad_row_names_its_line_and_every_broken_rule(tmp_path: Path) -> None:
         GOOD,
         "t2,user1,-3,USD,Corner Grocery 1,2025-01-01T10:00:00,grocery,pos,maybe,0",
     )
-    with pytest.raises(BadLabelledFile) as caught:
+    with pytest.raises(BadDataFile) as caught:
         read_labelled(path)
     error = caught.value
     assert isinstance(error, ValueError)
@@ -126,7 +126,7 @@ def test_bad_row_names_its_line_and_every_broken_rule(tmp_path: Path) -> None:
 )
 def test_each_broken_field_is_named(tmp_path: Path, row: str, field: str, rule: str) -> None:
     path = write(tmp_path, HEADER, row)
-    with pytest.raises(BadLabelledFile, match=f"line 2: .*{field}: {rule}"):
+    with pytest.raises(BadDataFile, match=f"line 2: .*{field}: {rule}"):
         read_labelled(path)
 
 
@@ -136,23 +136,23 @@ def test_missing_required_column_is_named(tmp_path: Path) -> None:
         "user_id,amount,merchant,timestamp,device_type,location_match",
         "user1,5,M 1,2025-01-01T10:00:00Z,pos,1",
     )
-    with pytest.raises(BadLabelledFile, match="missing required columns: merchant_type, is_fraud"):
+    with pytest.raises(BadDataFile, match="missing required columns: merchant_type, is_fraud"):
         read_labelled(path)
-    with pytest.raises(BadLabelledFile, match=r"missing required column: merchant_type$"):
+    with pytest.raises(BadDataFile, match=r"missing required column: merchant_type$"):
         read_transactions(path)
 
 
 def test_empty_file_needs_a_header(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("")
-    with pytest.raises(BadLabelledFile, match="header"):
+    with pytest.raises(BadDataFile, match="header"):
         read_labelled(path)
 
 
 def test_not_utf8_is_a_bad_file(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "\n" + GOOD.replace("Corner", "Caf\xe9") + "\n").encode("latin-1"))
-    with pytest.raises(BadLabelledFile, match="UTF-8"):
+    with pytest.raises(BadDataFile, match="UTF-8"):
         read_labelled(path)
 
 

@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from fraud.application.labels import export_labelled, label_transaction
-from fraud.application.queries import dashboard_stats
+from fraud.adapters.csv.labelled import read_labelled
 from fraud.domain.errors import InvalidLabel
 from fraud.domain.labels import LabelRequest
 from tests.factories import payload
@@ -150,23 +149,28 @@ def test_the_label_request_parses_the_analyst_default() -> None:
         LabelRequest.parse({"is_fraud": True}, default_analyst="")
 
 
-def test_export_and_precision_follow_the_labels(client, container, clock) -> None:
+def test_export_and_precision_follow_the_labels(client, container, clock, tmp_path) -> None:
     for i in range(3):
         submitted(client, f"e{i}")
     settle(container)
-    store = container.unit_of_work()
-    assert label_transaction(store, clock, "e2", True, "ana") is not None
+    label = container.label_transaction()
+    assert label("e2", True, "ana") is not None
     clock.current += timedelta(seconds=1)
-    assert label_transaction(store, clock, "e0", False, "ana") is not None
-    assert label_transaction(store, clock, "missing", True, "ana") is None
+    assert label("e0", False, "ana") is not None
+    assert label("missing", True, "ana") is None
 
-    exported = export_labelled(store)
-    assert [(row.transaction.transaction_id, row.is_fraud) for row in exported] == [
-        ("e2", True),
-        ("e0", False),
-    ]
-    assert dashboard_stats(store).label_precision == {}
-    figures = dashboard_stats(store, since=clock.now() - timedelta(days=7)).label_precision
+    exported = container.export_labels()(tmp_path / "labels.csv")
+    assert (exported.written, exported.frauds) == (2, 1)
+    assert [
+        (row.transaction.transaction_id, row.is_fraud)
+        for row in read_labelled(tmp_path / "labels.csv")
+    ] == [("e2", True), ("e0", False)]
+    figures = container.dashboard_figures()().label_precision
     assert set(figures) == {"review", "decline"}
     stats = client.get("/api/dashboard").get_json()
     assert stats["label_precision"] == figures
+    clock.current += timedelta(days=8)  # past the window the precision counts
+    assert all(
+        counts == {"confirmed": 0, "cleared": 0, "unlabelled": 0}
+        for counts in container.dashboard_figures()().label_precision.values()
+    )

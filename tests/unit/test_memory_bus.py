@@ -30,7 +30,7 @@ def test_one_key_always_lands_on_one_partition() -> None:
     bus = MemoryBus(topics=["events"], partitions=4)
     bus.publish("events", messages(10, key="alice") + messages(10, key="bob"))
     by_key: dict[str, set[int]] = {}
-    for message in bus.messages("events"):
+    for message in bus.read_topic("events"):
         by_key.setdefault(message.key, set()).add(message.partition)
     assert all(len(partitions) == 1 for partitions in by_key.values())
 

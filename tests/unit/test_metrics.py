@@ -6,9 +6,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fraud.adapters.memory.bus import MemoryBus
-from fraud.adapters.prometheus.metrics import PrometheusMetrics, WatchedConsumer
+from fraud.adapters.prometheus.metrics import PrometheusMetrics
+from fraud.application.pipeline import StagesElsewhere
 from fraud.application.record import RecordStage
-from fraud.containers import build_container
+from fraud.containers import bootstrap
 from fraud.domain.errors import TransientFailure
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
@@ -91,14 +92,14 @@ class BrokenBus(MemoryBus):
 
 def test_a_bus_that_cannot_tell_the_lag_never_fails_a_scrape() -> None:
     metrics = PrometheusMetrics()
-    metrics.watch_consumer_lag(BrokenBus, [WatchedConsumer("score", "fraud-score", ("x",))])
+    metrics.watch_consumer_lag(BrokenBus, StagesElsewhere)
     metrics.transactions_accepted(2)
     names = {family.name for family in metrics.registry.collect()}
     assert {"fraud_consumer_lag", "fraud_transactions_accepted"} <= names
 
 
 def test_each_container_counts_on_its_own_registry(container) -> None:
-    other = build_container(Settings(database_url="sqlite://", model_dir="unused"))
+    other = bootstrap(Settings(database_url="sqlite://", model_dir="unused"))
     container.metrics().transactions_accepted(5)
     assert other.metrics().registry.get_sample_value("fraud_transactions_accepted_total") == 0
 

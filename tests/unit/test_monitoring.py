@@ -9,6 +9,7 @@ import pytest
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch, pipeline_health
+from fraud.application.pipeline import StagesElsewhere
 from fraud.application.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.monitoring import (
@@ -168,33 +169,33 @@ def test_pipeline_health_reports_lag_per_stage_and_the_dead_letters() -> None:
     bus = MemoryBus()
     bus.publish(Topic.TRANSACTIONS, [OutgoingMessage(key="u", value=b"{}") for _ in range(3)])
     bus.publish(Topic.DEAD_LETTERS, [OutgoingMessage(key="u", value=b"bad")])
-    health = pipeline_health(
-        bus,
-        {
-            "preprocess": ("fraud-preprocess", (Topic.TRANSACTIONS,)),
-            "record": ("fraud-record", (Topic.RESULTS, Topic.DEAD_LETTERS)),
-        },
-    )
-    assert [(s.stage, s.lag) for s in health.stages] == [
-        ("preprocess", {"transactions": 3}),
-        ("record", {"fraud-results": 0, "fraud-dlq": 1}),
+    health = pipeline_health(bus, StagesElsewhere())
+    assert [(s.stage, s.group, s.lag) for s in health.stages] == [
+        ("preprocess", "fraud-preprocess", {"transactions": 3}),
+        ("score", "fraud-score", {"preprocessed-transactions": 0}),
+        ("record", "fraud-record", {"fraud-results": 0, "fraud-dlq": 1}),
     ]
     assert health.dead_letters == 1
+    assert health.running is None
+
+
+class BrokenBus(MemoryBus):
+    def lag(self, group: str, topic: str) -> int:
+        raise RuntimeError("broker unreachable")
 
 
 def test_a_bus_that_cannot_answer_shows_unknown_figures() -> None:
-    health = pipeline_health(MemoryBus(), {"preprocess": ("g", ("no-such-topic",))})
-    assert health.stages[0].lag == {"no-such-topic": None}
+    health = pipeline_health(BrokenBus(), StagesElsewhere())
+    assert health.stages[0].lag == {"transactions": None}
     assert health.dead_letters == 0
 
 
 def test_the_pipeline_watch_asks_the_bus_at_most_once_per_interval() -> None:
     bus = MemoryBus()
     clock = FixedClock(T0)
-    watch = PipelineWatch(bus, clock, interval=timedelta(seconds=2))
-    consumers = {"preprocess": ("fraud-preprocess", (Topic.TRANSACTIONS,))}
-    assert watch.health(consumers).stages[0].lag == {"transactions": 0}
+    watch = PipelineWatch(bus, clock, StagesElsewhere(), interval=timedelta(seconds=2))
+    assert watch.health().stages[0].lag == {"transactions": 0}
     bus.publish(Topic.TRANSACTIONS, [OutgoingMessage(key="u", value=b"{}")])
-    assert watch.health(consumers).stages[0].lag == {"transactions": 0}  # shared answer
+    assert watch.health().stages[0].lag == {"transactions": 0}  # shared answer
     clock.advance(2)
-    assert watch.health(consumers).stages[0].lag == {"transactions": 1}
+    assert watch.health().stages[0].lag == {"transactions": 1}

@@ -16,8 +16,7 @@ from tests.pipeline_helpers import embedded_pipeline
 
 
 def get(pipeline, transaction_id):
-    with pipeline.store() as uow:
-        return uow.verdicts.get(transaction_id)
+    return pipeline.store.get(transaction_id)
 
 
 def test_a_submitted_transaction_is_pending_then_scored(model, clock) -> None:
@@ -43,9 +42,8 @@ def test_a_batch_is_scored_in_one_model_call(model, clock) -> None:
     pipeline.submit([txn(i, minutes=i, user_id=f"u{i % 7}") for i in range(300)])
     pipeline.run_until_idle()
     assert model.calls == [300]
-    with pipeline.store() as uow:
-        assert uow.verdicts.status_counts()["pending"] == 0
-        assert sum(uow.verdicts.status_counts().values()) == 300
+    assert pipeline.store.status_counts()["pending"] == 0
+    assert sum(pipeline.store.status_counts().values()) == 300
 
 
 def test_resubmitting_the_same_transaction_publishes_nothing_new(model, clock) -> None:
@@ -54,7 +52,7 @@ def test_resubmitting_the_same_transaction_publishes_nothing_new(model, clock) -
     pipeline.run_until_idle()
     (again,) = pipeline.submit([txn(1)])
     assert again.duplicate and again.status is Status.SCORED
-    assert len(pipeline.bus.messages(Topic.TRANSACTIONS)) == 1
+    assert len(pipeline.bus.read_topic(Topic.TRANSACTIONS)) == 1
 
 
 def test_reusing_an_id_for_another_transaction_is_a_conflict(model, clock) -> None:
@@ -76,7 +74,7 @@ def test_a_poison_message_is_dead_lettered_and_the_next_one_still_scored(model, 
     )
     pipeline.run_until_idle()
 
-    letters = pipeline.bus.messages(Topic.DEAD_LETTERS)
+    letters = pipeline.bus.read_topic(Topic.DEAD_LETTERS)
     assert letters[0].value == b"{not json"
     first, second = (letter.headers for letter in letters)
     assert first[dead_letters.STAGE] == "preprocess"
@@ -109,11 +107,13 @@ def test_replaying_the_same_messages_leaves_one_verdict_each(model, clock) -> No
     pipeline.run_until_idle()
     pipeline.bus.publish(
         Topic.RESULTS,
-        [OutgoingMessage(m.key, m.value, m.headers) for m in pipeline.bus.messages(Topic.RESULTS)],
+        [
+            OutgoingMessage(m.key, m.value, m.headers)
+            for m in pipeline.bus.read_topic(Topic.RESULTS)
+        ],
     )
     pipeline.run_until_idle()
-    with pipeline.store() as uow:
-        counts = uow.verdicts.status_counts()
+    counts = pipeline.store.status_counts()
     assert sum(counts.values()) == 10 and counts["pending"] == 0
 
 
@@ -139,7 +139,7 @@ def test_a_transient_failure_is_retried_never_dead_lettered(model, clock) -> Non
     with capture_logs() as logs:
         pipeline.run_until_idle()
     assert get(pipeline, "t1").status is Status.SCORED
-    assert pipeline.bus.messages(Topic.DEAD_LETTERS) == []
+    assert pipeline.bus.read_topic(Topic.DEAD_LETTERS) == []
     assert [e["attempt"] for e in logs if e["event"] == "transient failure, retrying batch"] == [
         1,
         2,
@@ -216,7 +216,7 @@ def test_a_dead_letter_the_record_stage_cannot_handle_stops_the_stage_not_loops(
     pipeline.bus.publish(Topic.DEAD_LETTERS, [OutgoingMessage("k", b"x", {"transaction_id": "t1"})])
     with pytest.raises(PermissionError):
         pipeline.runners[2].run_once()
-    assert len(pipeline.bus.messages(Topic.DEAD_LETTERS)) == 1
+    assert len(pipeline.bus.read_topic(Topic.DEAD_LETTERS)) == 1
 
 
 class FlakyCommitConsumer:
@@ -244,12 +244,12 @@ def test_a_commit_that_fails_for_a_moment_is_retried(model, clock) -> None:
 
 
 def test_pending_transactions_are_published_again_after_the_bus_was_lost(model, clock) -> None:
-    from fraud.application.submit import republish_pending
+    from fraud.application.submit import RepublishPending
 
     first = embedded_pipeline(model, clock)
     first.submit([txn(1), txn(2, minutes=1)])  # accepted, then the process dies
     restarted = embedded_pipeline(model, clock, store=first.store)
-    assert republish_pending(restarted.bus, restarted.store, ENVELOPES) == 2
+    assert RepublishPending(restarted.bus, restarted.store, ENVELOPES)() == 2
     restarted.run_until_idle()
     assert get(restarted, "t1").status is Status.SCORED
     assert get(restarted, "t2").status is Status.SCORED

@@ -210,6 +210,7 @@ def test_no_single_feature_separates_fraud(
             assert average_precision(labels, scores) < 0.3, name
 
 
-def test_progress_bar_on_request(capsys: pytest.CaptureFixture[str]) -> None:
-    simulate(500, progress=True)
-    assert "simulating" in capsys.readouterr().err
+def test_progress_is_reported_up_to_every_sample() -> None:
+    done: list[int] = []
+    simulate(500, fraud_rate=0.02, progress=done.append)
+    assert sum(done) == 500 and len(done) > 2

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from fraud.domain.ports import Message, MessageBus, OutgoingMessage
+from fraud.domain.ports import Message, MessageBus, OutgoingMessage, Topic
 
 DLQ_HEADER_PREFIX = "dlq."
 SOURCE_TOPIC = "dlq.source.topic"
@@ -63,16 +63,54 @@ def describe(letter: Message, preview_length: int = 160) -> DeadLetterView:
     )
 
 
-def replay_dead_letters(bus: MessageBus, letters: Sequence[Message]) -> int:
-    """Publish each letter's original bytes and headers back to the topic it came from."""
-    by_topic: dict[str, list[OutgoingMessage]] = defaultdict(list)
-    for letter in letters:
-        source = letter.headers.get(SOURCE_TOPIC)
-        if not source:
-            where = f"{letter.partition}:{letter.offset}"
-            raise ValueError(f"dead letter {where} names no source topic")
-        headers = {k: v for k, v in letter.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)}
-        by_topic[source].append(OutgoingMessage(letter.key, letter.value, headers))
-    for topic, messages in by_topic.items():
-        bus.publish(topic, messages)
-    return sum(len(messages) for messages in by_topic.values())
+class ListDeadLetters:
+    """What the dead-letter topic holds, as an operator reads it."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self.bus = bus
+
+    def __call__(self, limit: int | None = None) -> list[DeadLetterView]:
+        return [describe(letter) for letter in self.bus.read_topic(Topic.DEAD_LETTERS, limit)]
+
+
+class UnknownDeadLetters(LookupError):
+    """Positions named for replay where the dead-letter topic holds nothing."""
+
+    def __init__(self, positions: Collection[tuple[int, int]]) -> None:
+        self.positions = sorted(positions)
+        super().__init__("no dead letter at " + ", ".join(f"{p}:{o}" for p, o in self.positions))
+
+
+class ReplayDeadLetters:
+    """Send dead letters back to the topic they came from, once what broke them is fixed."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self.bus = bus
+
+    def __call__(self, positions: Collection[tuple[int, int]] | None = None) -> int:
+        """Replay the letters at these (partition, offset) positions, or every one when
+        None; returns how many. Nothing is replayed if a position holds no letter."""
+        letters = self.bus.read_topic(Topic.DEAD_LETTERS)
+        if positions is not None:
+            wanted = set(positions)
+            letters = [m for m in letters if (m.partition, m.offset) in wanted]
+            missing = wanted - {(m.partition, m.offset) for m in letters}
+            if missing:
+                raise UnknownDeadLetters(missing)
+        return self._send_back(letters)
+
+    def _send_back(self, letters: Sequence[Message]) -> int:
+        """Publish each letter's original bytes and headers back to the topic it came from."""
+        by_topic: dict[str, list[OutgoingMessage]] = defaultdict(list)
+        for letter in letters:
+            source = letter.headers.get(SOURCE_TOPIC)
+            if not source:
+                where = f"{letter.partition}:{letter.offset}"
+                raise ValueError(f"dead letter {where} names no source topic")
+            headers = {
+                k: v for k, v in letter.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)
+            }
+            by_topic[source].append(OutgoingMessage(letter.key, letter.value, headers))
+        for topic, messages in by_topic.items():
+            self.bus.publish(topic, messages)
+        return sum(len(messages) for messages in by_topic.values())

@@ -2,34 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from fraud.domain.assessment import AnalystLabel, TransactionRecord
 from fraud.domain.model import LabelledTransaction
-from fraud.domain.ports import Clock, UnitOfWorkFactory
+from fraud.domain.ports import Clock, LabelledFiles, UnitOfWorkFactory, VerdictQueries
 
 
-def label_transaction(
-    unit_of_work: UnitOfWorkFactory,
-    clock: Clock,
-    transaction_id: str,
-    is_fraud: bool,
-    analyst: str,
-) -> TransactionRecord | None:
-    """Record the analyst's verdict (a relabel overwrites); None when the id is unknown."""
-    label = AnalystLabel(is_fraud=is_fraud, analyst=analyst, labelled_at=clock.now())
-    with unit_of_work() as uow:
-        if transaction_id not in uow.verdicts.set_labels({transaction_id: label}):
-            return None
-        record = uow.verdicts.get(transaction_id)
-        uow.commit()
-    return record
+class LabelTransaction:
+    """Record an analyst's verdict on a transaction (a relabel overwrites)."""
+
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, queries: VerdictQueries, clock: Clock
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.queries = queries
+        self.clock = clock
+
+    def __call__(
+        self, transaction_id: str, is_fraud: bool, analyst: str
+    ) -> TransactionRecord | None:
+        """The record with its label; None when the id is unknown."""
+        label = AnalystLabel(is_fraud=is_fraud, analyst=analyst, labelled_at=self.clock.now())
+        with self.unit_of_work() as uow:
+            if transaction_id not in uow.labels.set_labels({transaction_id: label}):
+                return None
+            uow.commit()
+        return self.queries.get(transaction_id)
 
 
-def export_labelled(unit_of_work: UnitOfWorkFactory) -> list[LabelledTransaction]:
-    """Every labelled transaction with the analyst's verdict, oldest label first."""
-    with unit_of_work() as uow:
-        records = uow.verdicts.labelled()
-    return [
-        LabelledTransaction(record.transaction, record.label.is_fraud)
-        for record in records
-        if record.label is not None
-    ]
+@dataclass(frozen=True, slots=True)
+class ExportedLabels:
+    written: int
+    frauds: int
+
+
+class ExportLabels:
+    """Every labelled transaction with the analyst's verdict, oldest label first, as a
+    training file."""
+
+    def __init__(self, queries: VerdictQueries, files: LabelledFiles) -> None:
+        self.queries = queries
+        self.files = files
+
+    def __call__(self, out: Path) -> ExportedLabels:
+        rows = [
+            LabelledTransaction(record.transaction, record.label.is_fraud)
+            for record in self.queries.labelled()
+            if record.label is not None
+        ]
+        written = self.files.write_labelled(out, rows)
+        return ExportedLabels(written, sum(row.is_fraud for row in rows))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 import structlog
 
+from fraud.application.pipeline import PipelineStatus
 from fraud.domain.monitoring import ActivitySnapshot, ActivityWindow
-from fraud.domain.ports import Clock, MessageBus, Topic, UnitOfWorkFactory
+from fraud.domain.ports import ActivityQueries, Clock, MessageBus, Topic
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +30,7 @@ class ActivityMonitor:
 
     def __init__(
         self,
-        unit_of_work: UnitOfWorkFactory,
+        activity: ActivityQueries,
         clock: Clock,
         *,
         bucket_seconds: int = 2,
@@ -37,7 +38,7 @@ class ActivityMonitor:
         settle: timedelta = timedelta(seconds=15),
         interval: timedelta = timedelta(seconds=1),
     ) -> None:
-        self.unit_of_work = unit_of_work
+        self.activity = activity
         self.clock = clock
         self.settle = settle
         self.interval = interval
@@ -56,13 +57,9 @@ class ActivityMonitor:
         oldest = now - timedelta(seconds=self._window.span_seconds)
         since = oldest if self._refreshed_at is None else self._refreshed_at - self.settle
         start = self._window.bucket_start(max(since, oldest))
-        with self.unit_of_work() as uow:
-            tallies = uow.verdicts.activity_since(start)
+        tallies = self.activity.activity_since(start)
         self._window.rebuild_from(start, tallies)
         self._refreshed_at = now
-
-
-Consumers = Mapping[str, tuple[str, Sequence[str]]]  # stage -> its consumer group and topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +71,12 @@ class StageHealth:
 
 @dataclass(frozen=True, slots=True)
 class PipelineHealth:
+    running: bool | None  # whether this process's stages run; None when they run elsewhere
     stages: list[StageHealth]
     dead_letters: int | None  # messages on the dead-letter topic; None when unknown
 
 
-def pipeline_health(bus: MessageBus, consumers: Consumers) -> PipelineHealth:
+def pipeline_health(bus: MessageBus, status: PipelineStatus) -> PipelineHealth:
     """Each stage's consumer lag per topic and the dead letters waiting.
 
     A bus that cannot answer (a broker down) yields None for that figure rather
@@ -86,13 +84,15 @@ def pipeline_health(bus: MessageBus, consumers: Consumers) -> PipelineHealth:
     """
     stages = [
         StageHealth(
-            stage=stage,
-            group=group,
-            lag={topic: _asked(partial(bus.lag, group, topic)) for topic in topics},
+            stage=consumer.stage,
+            group=consumer.group,
+            lag={
+                topic: _asked(partial(bus.lag, consumer.group, topic)) for topic in consumer.topics
+            },
         )
-        for stage, (group, topics) in consumers.items()
+        for consumer in status.consumers()
     ]
-    return PipelineHealth(stages, _asked(partial(bus.size, Topic.DEAD_LETTERS)))
+    return PipelineHealth(status.running(), stages, _asked(partial(bus.size, Topic.DEAD_LETTERS)))
 
 
 def _asked(question: Callable[[], int]) -> int | None:
@@ -109,25 +109,30 @@ class PipelineWatch:
 
     On Kafka each look costs a few broker round trips (a quarter of a second on
     the local broker), so a room of analysts with the dashboard open must not
-    multiply them.
+    multiply them. Whether the stages run is asked afresh each time: it is free.
     """
 
     def __init__(
-        self, bus: MessageBus, clock: Clock, interval: timedelta = timedelta(seconds=2)
+        self,
+        bus: MessageBus,
+        clock: Clock,
+        status: PipelineStatus,
+        interval: timedelta = timedelta(seconds=2),
     ) -> None:
         self.bus = bus
         self.clock = clock
+        self.status = status
         self.interval = interval
         self._lock = threading.Lock()
-        self._last: tuple[datetime, Consumers, PipelineHealth] | None = None
+        self._last: tuple[datetime, PipelineHealth] | None = None
 
-    def health(self, consumers: Consumers) -> PipelineHealth:
+    def health(self) -> PipelineHealth:
         with self._lock:
             now = self.clock.now()
             if self._last is not None:
-                looked_at, watched, health = self._last
-                if watched == consumers and now - looked_at < self.interval:
-                    return health
-            health = pipeline_health(self.bus, consumers)
-            self._last = (now, dict(consumers), health)
+                looked_at, health = self._last
+                if now - looked_at < self.interval:
+                    return replace(health, running=self.status.running())
+            health = pipeline_health(self.bus, self.status)
+            self._last = (now, health)
             return health

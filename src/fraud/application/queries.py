@@ -1,19 +1,15 @@
-"""Read side: one transaction, and the figures the dashboard shows."""
+"""Read side: the figures the dashboard shows (single records are read from the port)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 
 from fraud.domain.assessment import Decision, TransactionRecord
-from fraud.domain.ports import UnitOfWorkFactory
+from fraud.domain.ports import Clock, VerdictQueries
 
-
-def get_transaction(
-    unit_of_work: UnitOfWorkFactory, transaction_id: str
-) -> TransactionRecord | None:
-    with unit_of_work() as uow:
-        return uow.verdicts.get(transaction_id)
+# How far back the analysts' confirmations of reviews and declines are counted.
+PRECISION_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +17,7 @@ class DashboardStats:
     counts: dict[str, int]
     recent: list[TransactionRecord]
     flagged: list[TransactionRecord]
-    # Per flagged decision: {"confirmed", "cleared", "unlabelled"} counts since a date.
+    # Per flagged decision: {"confirmed", "cleared", "unlabelled"} counts over the window.
     label_precision: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -29,15 +25,22 @@ class DashboardStats:
         return sum(self.counts.values())
 
 
-def dashboard_stats(
-    unit_of_work: UnitOfWorkFactory, limit: int = 20, since: datetime | None = None
-) -> DashboardStats:
-    """The dashboard's figures; with ``since``, also the analysts' confirmations of the
-    review and decline decisions received since then (otherwise left empty)."""
-    with unit_of_work() as uow:
+class DashboardFigures:
+    """Counts by decision and status, the latest and the latest flagged transactions, and the
+    analysts' confirmations of the reviews and declines received over ``window``."""
+
+    def __init__(
+        self, queries: VerdictQueries, clock: Clock, window: timedelta = PRECISION_WINDOW
+    ) -> None:
+        self.queries = queries
+        self.clock = clock
+        self.window = window
+
+    def __call__(self, limit: int = 20) -> DashboardStats:
+        queries = self.queries
         return DashboardStats(
-            counts=uow.verdicts.status_counts(),
-            recent=uow.verdicts.recent(limit),
-            flagged=uow.verdicts.recent(limit, decisions={Decision.REVIEW, Decision.DECLINE}),
-            label_precision={} if since is None else uow.verdicts.label_precision(since),
+            counts=queries.status_counts(),
+            recent=queries.recent(limit),
+            flagged=queries.recent(limit, decisions={Decision.REVIEW, Decision.DECLINE}),
+            label_precision=queries.label_precision(self.clock.now() - self.window),
         )

@@ -80,9 +80,9 @@ class RecordStage:
             with self.unit_of_work() as uow:
                 uow.verdicts.save_verdicts(list(verdicts.values()))
                 uow.verdicts.mark_failed(failures)
-                uow.verdicts.log_activity(tally(samples))
+                uow.activity.log(tally(samples))
                 if self._batches % PRUNE_EVERY_BATCHES == 0:
-                    uow.verdicts.prune_activity(recorded_at - ACTIVITY_RETENTION)
+                    uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
                 uow.commit()
         if samples:
             self._report(samples)

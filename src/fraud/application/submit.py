@@ -86,23 +86,31 @@ class SubmitTransactions:
         return [submissions[transaction_id] for transaction_id in ids]
 
 
-def republish_pending(
-    bus: MessageBus, unit_of_work: UnitOfWorkFactory, envelopes: Envelopes, limit: int = 100_000
-) -> int:
+class RepublishPending:
     """Publish again what was accepted but never scored: the database is the outbox.
 
     The embedded bus lives in memory, so a restart of ``fraud run`` loses what
     was between stages; the pending records say exactly what that was. (On
     Kafka the messages themselves survive, so workers need not do this.)
     """
-    with unit_of_work() as uow:
-        waiting = uow.verdicts.pending(limit)
-    for start in range(0, len(waiting), 1_000):
-        chunk = waiting[start : start + 1_000]
-        bus.publish(
-            Topic.TRANSACTIONS,
-            [envelopes.transaction_message(r.transaction, r.received_at) for r in chunk],
-        )
-    if waiting:
-        log.info("pending transactions published again", count=len(waiting))
-    return len(waiting)
+
+    def __init__(
+        self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, envelopes: Envelopes
+    ) -> None:
+        self.bus = bus
+        self.unit_of_work = unit_of_work
+        self.envelopes = envelopes
+
+    def __call__(self, limit: int = 100_000) -> int:
+        """How many were published again."""
+        with self.unit_of_work() as uow:
+            waiting = uow.verdicts.pending(limit)
+        for start in range(0, len(waiting), 1_000):
+            chunk = waiting[start : start + 1_000]
+            self.bus.publish(
+                Topic.TRANSACTIONS,
+                [self.envelopes.transaction_message(r.transaction, r.received_at) for r in chunk],
+            )
+        if waiting:
+            log.info("pending transactions published again", count=len(waiting))
+        return len(waiting)

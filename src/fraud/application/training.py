@@ -25,64 +25,70 @@ class TrainingPlan:
     decline_fpr: float = 0.001
 
 
-def train_model(
-    examples: Sequence[LabelledTransaction],
-    trainer: ModelTrainer,
-    store: ModelStore,
-    clock: Clock,
-    plan: TrainingPlan = TrainingPlan(),
-) -> ModelInfo:
-    """Fit on the earlier part of the data, choose thresholds and judge on the later part.
+class TrainModel:
+    """Fit on the earlier part of the data, choose thresholds and judge on the later part,
+    then save the model with its card.
 
     The split is by time, never random: a model is always used on transactions
     that come after the ones it learnt from.
     """
-    if len(examples) < 10:
-        raise ValueError(f"need at least 10 labelled transactions to train, got {len(examples)}")
-    ordered = sorted(examples, key=lambda example: example.transaction.timestamp)
-    features = replay([example.transaction for example in ordered])
-    labels = [example.is_fraud for example in ordered]
-    cut = int(len(ordered) * (1 - plan.validation_fraction))
-    train = TrainingData(features[:cut], labels[:cut])
-    validation = TrainingData(features[cut:], labels[cut:])
-    log.info(
-        "training started",
-        rows=len(ordered),
-        train_rows=cut,
-        validation_rows=len(ordered) - cut,
-        train_frauds=sum(train.labels),
-        validation_frauds=sum(validation.labels),
-        epochs=plan.epochs,
-    )
 
-    scorer = trainer.fit(train, validation, epochs=plan.epochs)
-    scores = scorer.score(validation.features)
-    metrics = summarize(validation.labels, scores)
-    thresholds = choose_thresholds(validation.labels, scores, plan)
-    metrics["review_threshold_fpr"] = plan.review_fpr
-    metrics["decline_threshold_fpr"] = plan.decline_fpr
+    def __init__(self, trainer: ModelTrainer, store: ModelStore, clock: Clock) -> None:
+        self.trainer = trainer
+        self.store = store
+        self.clock = clock
 
-    fingerprint = fingerprint_of(ordered)
-    trained_at = clock.now()
-    info = ModelInfo(
-        version=f"{trained_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}",
-        thresholds=thresholds,
-        trained_at=trained_at.isoformat(),
-        metrics=metrics,
-        data_fingerprint=fingerprint,
-        training_rows=len(ordered),
-    )
-    store.save(scorer, info)
-    log.info(
-        "model saved",
-        version=info.version,
-        average_precision=round(metrics["average_precision"], 4),
-        roc_auc=round(metrics["roc_auc"], 4),
-        recall_at_1pct_fpr=round(metrics["recall_at_1pct_fpr"], 4),
-        review_threshold=round(thresholds.review, 4),
-        decline_threshold=round(thresholds.decline, 4),
-    )
-    return info
+    def __call__(
+        self, examples: Sequence[LabelledTransaction], plan: TrainingPlan = TrainingPlan()
+    ) -> ModelInfo:
+        if len(examples) < 10:
+            raise ValueError(
+                f"need at least 10 labelled transactions to train, got {len(examples)}"
+            )
+        ordered = sorted(examples, key=lambda example: example.transaction.timestamp)
+        features = replay([example.transaction for example in ordered])
+        labels = [example.is_fraud for example in ordered]
+        cut = int(len(ordered) * (1 - plan.validation_fraction))
+        train = TrainingData(features[:cut], labels[:cut])
+        validation = TrainingData(features[cut:], labels[cut:])
+        log.info(
+            "training started",
+            rows=len(ordered),
+            train_rows=cut,
+            validation_rows=len(ordered) - cut,
+            train_frauds=sum(train.labels),
+            validation_frauds=sum(validation.labels),
+            epochs=plan.epochs,
+        )
+
+        scorer = self.trainer.fit(train, validation, epochs=plan.epochs)
+        scores = scorer.score(validation.features)
+        metrics = summarize(validation.labels, scores)
+        thresholds = choose_thresholds(validation.labels, scores, plan)
+        metrics["review_threshold_fpr"] = plan.review_fpr
+        metrics["decline_threshold_fpr"] = plan.decline_fpr
+
+        fingerprint = fingerprint_of(ordered)
+        trained_at = self.clock.now()
+        info = ModelInfo(
+            version=f"{trained_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}",
+            thresholds=thresholds,
+            trained_at=trained_at.isoformat(),
+            metrics=metrics,
+            data_fingerprint=fingerprint,
+            training_rows=len(ordered),
+        )
+        self.store.save(scorer, info)
+        log.info(
+            "model saved",
+            version=info.version,
+            average_precision=round(metrics["average_precision"], 4),
+            roc_auc=round(metrics["roc_auc"], 4),
+            recall_at_1pct_fpr=round(metrics["recall_at_1pct_fpr"], 4),
+            review_threshold=round(thresholds.review, 4),
+            decline_threshold=round(thresholds.decline, 4),
+        )
+        return info
 
 
 def choose_thresholds(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -48,3 +50,21 @@ class TransientFailure(RuntimeError):
 
 class ModelNotFound(FileNotFoundError):
     """No trained model where one was expected."""
+
+
+class BadDataFile(ValueError):
+    """A file that cannot be used as it is: says where (line) and what (field and rule)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        problem: str,
+        *,
+        line: int | None = None,
+        errors: Iterable[FieldError] = (),
+    ) -> None:
+        self.path = os.fspath(path)
+        self.line = line
+        self.errors = tuple(errors)
+        where = self.path if line is None else f"{self.path}, line {line}"
+        super().__init__(f"{where}: {problem}")

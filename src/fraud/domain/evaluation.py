@@ -42,6 +42,29 @@ def _rank(labels: Sequence[bool], scores: Sequence[float]) -> _Ranked:
     return _Ranked(thresholds, tps, fps, tp, fp)
 
 
+@dataclass(frozen=True, slots=True)
+class _OperatingPoint:
+    threshold: float
+    caught: int  # true positives at or above the threshold
+
+
+def _operating_point(ranked: _Ranked, fpr: float) -> _OperatingPoint:
+    """Walk down the ranked scores while the false positives stay within ``fpr``.
+
+    When even the highest score flags too many legitimate transactions, the
+    threshold is 1.0 and nothing is caught.
+    """
+    allowed = fpr * ranked.negatives
+    threshold, caught = 1.0, 0
+    for score, tp, fp in zip(
+        ranked.thresholds, ranked.true_positives, ranked.false_positives, strict=True
+    ):
+        if fp > allowed:
+            break
+        threshold, caught = score, tp
+    return _OperatingPoint(threshold, caught)
+
+
 def average_precision(labels: Sequence[bool], scores: Sequence[float]) -> float:
     """Area under the precision-recall curve (step-wise, as scikit-learn computes it)."""
     ranked = _rank(labels, scores)
@@ -71,14 +94,7 @@ def roc_auc(labels: Sequence[bool], scores: Sequence[float]) -> float:
 
 def threshold_at_fpr(labels: Sequence[bool], scores: Sequence[float], fpr: float) -> float:
     """The lowest score threshold whose false-positive rate stays at or under ``fpr``."""
-    ranked = _rank(labels, scores)
-    allowed = fpr * ranked.negatives
-    chosen = 1.0
-    for threshold, fp in zip(ranked.thresholds, ranked.false_positives, strict=True):
-        if fp > allowed:
-            break
-        chosen = threshold
-    return chosen
+    return _operating_point(_rank(labels, scores), fpr).threshold
 
 
 def recall_at_fpr(labels: Sequence[bool], scores: Sequence[float], fpr: float) -> float:
@@ -86,13 +102,7 @@ def recall_at_fpr(labels: Sequence[bool], scores: Sequence[float], fpr: float) -
     ranked = _rank(labels, scores)
     if ranked.positives == 0:
         return 0.0
-    allowed = fpr * ranked.negatives
-    caught = 0
-    for tp, fp in zip(ranked.true_positives, ranked.false_positives, strict=True):
-        if fp > allowed:
-            break
-        caught = tp
-    return caught / ranked.positives
+    return _operating_point(ranked, fpr).caught / ranked.positives
 
 
 def summarize(labels: Sequence[bool], scores: Sequence[float]) -> dict[str, float]:

@@ -163,6 +163,18 @@ class ActivitySnapshot:
     totals: ActivityPoint  # the window as one bucket; its throughput is over the recent points
     score_counts: list[int]  # per bin of SCORE_BOUNDS: bin i holds scores up to bound i
 
+    @property
+    def scores(self) -> ScoreDistribution:
+        return ScoreDistribution(SCORE_BOUNDS, self.score_counts)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreDistribution:
+    """Scores in log-spaced bins: ``counts[i]`` up to ``upper_bounds[i]``, the last bin open."""
+
+    upper_bounds: tuple[float, ...]
+    counts: list[int]
+
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None

@@ -16,12 +16,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fraud.domain.errors import FieldError, InvalidTransaction
+from fraud.domain.assessment import TransactionRecord
+from fraud.domain.errors import BadDataFile, FieldError, InvalidTransaction
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.transaction import FIELDS, Transaction, format_instant
 
 LABEL = "is_fraud"
 COLUMNS: tuple[str, ...] = (*FIELDS, LABEL)
+VERDICT_COLUMNS = ("transaction_id", "fraud_score", "decision", "reasons")
 OPTIONAL_COLUMNS = frozenset({"transaction_id", "currency"})
 FLAG_RULE = "must be 0, 1, true or false"
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
@@ -30,24 +32,6 @@ if TYPE_CHECKING:
     from _csv import Reader
 
 PathLike = str | os.PathLike[str]
-
-
-class BadLabelledFile(ValueError):
-    """A file that cannot be used as it is: says where (line) and what (field and rule)."""
-
-    def __init__(
-        self,
-        path: PathLike,
-        problem: str,
-        *,
-        line: int | None = None,
-        errors: Iterable[FieldError] = (),
-    ) -> None:
-        self.path = os.fspath(path)
-        self.line = line
-        self.errors = tuple(errors)
-        where = self.path if line is None else f"{self.path}, line {line}"
-        super().__init__(f"{where}: {problem}")
 
 
 def read_labelled(path: PathLike) -> list[LabelledTransaction]:
@@ -65,30 +49,71 @@ def read_transactions(path: PathLike) -> list[Transaction]:
 
 def write_labelled(path: PathLike, rows: Iterable[LabelledTransaction]) -> int:
     """Write a labelled file that :func:`read_labelled` reads back unchanged; returns the rows."""
+    return _write(
+        path,
+        COLUMNS,
+        (
+            (
+                row.transaction.transaction_id,
+                row.transaction.user_id,
+                _format_amount(row.transaction.amount),
+                row.transaction.currency,
+                row.transaction.merchant,
+                format_instant(row.transaction.timestamp),
+                row.transaction.merchant_type,
+                row.transaction.device_type,
+                int(row.transaction.location_match),
+                int(row.is_fraud),
+            )
+            for row in rows
+        ),
+    )
+
+
+def write_verdicts(path: PathLike, records: Iterable[TransactionRecord]) -> int:
+    """Each scored record's id, score (exact: ``repr``), decision and reasons; returns the rows."""
+    return _write(path, VERDICT_COLUMNS, map(_verdict_row, records))
+
+
+def _verdict_row(record: TransactionRecord) -> tuple[str, ...]:
+    assessment = record.assessment
+    if assessment is None:
+        raise ValueError(f"{record.transaction.transaction_id} has no verdict to write")
+    return (
+        record.transaction.transaction_id,
+        repr(assessment.fraud_score),
+        assessment.decision.value,
+        "; ".join(assessment.reasons),
+    )
+
+
+def _write(path: PathLike, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> int:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with target.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(COLUMNS)
+        writer.writerow(header)
         for row in rows:
-            txn = row.transaction
-            writer.writerow(
-                (
-                    txn.transaction_id,
-                    txn.user_id,
-                    _format_amount(txn.amount),
-                    txn.currency,
-                    txn.merchant,
-                    format_instant(txn.timestamp),
-                    txn.merchant_type,
-                    txn.device_type,
-                    int(txn.location_match),
-                    int(row.is_fraud),
-                )
-            )
+            writer.writerow(row)
             written += 1
     return written
+
+
+class CsvFiles:
+    """The ``LabelledFiles`` port on CSV files."""
+
+    def read_labelled(self, path: Path) -> list[LabelledTransaction]:
+        return read_labelled(path)
+
+    def read_transactions(self, path: Path) -> list[Transaction]:
+        return read_transactions(path)
+
+    def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
+        return write_labelled(path, rows)
+
+    def write_verdicts(self, path: Path, records: Iterable[TransactionRecord]) -> int:
+        return write_verdicts(path, records)
 
 
 def _format_amount(amount: float) -> str:
@@ -104,11 +129,11 @@ def _read(path: PathLike, *, labelled: bool) -> Iterator[tuple[Transaction, bool
             try:
                 yield from _rows(path, reader, labelled=labelled)
             except csv.Error as error:
-                raise BadLabelledFile(
+                raise BadDataFile(
                     path, f"is not valid CSV ({error})", line=reader.line_num
                 ) from error
     except UnicodeDecodeError:
-        raise BadLabelledFile(path, "is not UTF-8 text") from None
+        raise BadDataFile(path, "is not UTF-8 text") from None
 
 
 def _rows(
@@ -116,7 +141,7 @@ def _rows(
 ) -> Iterator[tuple[Transaction, bool | None]]:
     header = next(reader, None)
     if header is None:
-        raise BadLabelledFile(path, "is empty; expected a header row naming the columns")
+        raise BadDataFile(path, "is empty; expected a header row naming the columns")
     position: dict[str, int] = {}
     for index, name in enumerate(header):
         position.setdefault(name.strip().lower(), index)
@@ -124,7 +149,7 @@ def _rows(
     missing = [c for c in wanted if c not in position and c not in OPTIONAL_COLUMNS]
     if missing:
         plural = "s" if len(missing) > 1 else ""
-        raise BadLabelledFile(
+        raise BadDataFile(
             path, f"missing required column{plural}: {', '.join(missing)}", line=reader.line_num
         )
     columns = [(name, position[name]) for name in wanted if name in position]
@@ -165,7 +190,7 @@ def _parse_row(
             errors.append(FieldError(LABEL, FLAG_RULE))
     if errors or transaction is None:
         problem = "; ".join(str(error) for error in errors)
-        raise BadLabelledFile(path, problem, line=line, errors=errors)
+        raise BadDataFile(path, problem, line=line, errors=errors)
     return transaction, label
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fraud.domain.ports import Topic
+from fraud.adapters.kafka.settings import admin_config
+from fraud.domain.ports import Topic, TopicOutcome
 
 DAY_MS = 24 * 3600 * 1000
 # The preprocess stage rebuilds 30 days of user history from `transactions`.
@@ -18,13 +18,6 @@ RETENTION_MS = {
     Topic.RESULTS: 7 * DAY_MS,
     Topic.DEAD_LETTERS: 30 * DAY_MS,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class TopicOutcome:
-    topic: str
-    created: bool
-    detail: str
 
 
 def create_topics(
@@ -37,7 +30,7 @@ def create_topics(
     prefix: str = "",
     timeout_s: float = 30.0,
 ) -> list[TopicOutcome]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     requests = [
         NewTopic(
             prefix + topic,
@@ -61,3 +54,28 @@ def create_topics(
                 raise
             outcomes.append(TopicOutcome(topic, False, "already exists"))
     return outcomes
+
+
+class KafkaTopicAdmin:
+    """The ``TopicAdmin`` port: the pipeline's topics on the cluster at ``bootstrap``."""
+
+    def __init__(self, bootstrap: str, *, prefix: str = "") -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+
+    def create_topics(
+        self,
+        *,
+        partitions: int,
+        replication: int,
+        retention_ms: int | None = None,
+        topics: Sequence[str] | None = None,
+    ) -> list[TopicOutcome]:
+        return create_topics(
+            self.bootstrap,
+            partitions=partitions,
+            replication=replication,
+            retention_ms=retention_ms,
+            topics=Topic.ALL if topics is None else topics,
+            prefix=self.prefix,
+        )

@@ -7,12 +7,22 @@ automatically in the background whether or not a batch was handled.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+# librdkafka's own messages (a broker unreachable, a rebalance) come through Python logging,
+# so they are JSON events like every other line instead of raw text on stderr.
+LIBRDKAFKA_LOGGER = logging.getLogger("fraud.adapters.kafka.librdkafka")
+
+
+def admin_config(bootstrap: str) -> dict[str, Any]:
+    return {"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOGGER}
 
 
 def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap,
+        "logger": LIBRDKAFKA_LOGGER,
         "client.id": client_id,
         "enable.idempotence": True,  # no duplicates or reordering from retries
         "acks": "all",
@@ -25,6 +35,7 @@ def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
 def consumer_config(bootstrap: str, group: str, client_id: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap,
+        "logger": LIBRDKAFKA_LOGGER,
         "client.id": client_id,
         "group.id": group,
         "enable.auto.commit": False,  # committed by the stage loop once the batch is durable

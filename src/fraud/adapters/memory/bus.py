@@ -79,10 +79,11 @@ class MemoryBus:
             history = self._partitions_of(topic)[partition][:until_offset]
         return (m for m in history if m.timestamp is None or m.timestamp >= cutoff)
 
-    def messages(self, topic: str) -> list[Message]:
+    def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
         """Everything ever published to ``topic``, partition by partition (for inspection)."""
         with self._changed:
-            return [message for log in self._partitions_of(topic) for message in log]
+            found = [message for log in self._partitions_of(topic) for message in log]
+        return found if limit is None else found[:limit]
 
     def lag(self, group: str, topic: str) -> int:
         with self._changed:

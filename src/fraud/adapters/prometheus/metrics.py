@@ -10,15 +10,20 @@ answered. Prometheus' multiprocess mode would merge them; it is out of scope her
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fraud.application.pipeline import PipelineStatus
 from fraud.domain.ports import MessageBus
 
 log = structlog.get_logger(__name__)
@@ -26,15 +31,6 @@ log = structlog.get_logger(__name__)
 # End to end: from acceptance by the API to the stored verdict, 1 ms to 5 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-@dataclass(frozen=True, slots=True)
-class WatchedConsumer:
-    """A stage's consumer group and the topics it reads: whose lag a scrape reports."""
-
-    stage: str
-    group: str
-    topics: tuple[str, ...]
 
 
 class ConsumerLagCollector(Collector):
@@ -45,17 +41,11 @@ class ConsumerLagCollector(Collector):
     """
 
     def __init__(self) -> None:
-        self._bus: Callable[[], MessageBus] | None = None
-        self._consumers: dict[tuple[str, str], WatchedConsumer] = {}
-        self._lock = threading.Lock()
+        self._sources: tuple[Callable[[], MessageBus], Callable[[], PipelineStatus]] | None = None
 
-    def watch(self, bus: Callable[[], MessageBus], consumers: Iterable[WatchedConsumer]) -> None:
-        """Report these consumers' lag from now on (replacing a stage's earlier group)."""
-        with self._lock:
-            self._bus = bus
-            for consumer in consumers:
-                for topic in consumer.topics:
-                    self._consumers[(consumer.stage, topic)] = consumer
+    def watch(self, bus: Callable[[], MessageBus], status: Callable[[], PipelineStatus]) -> None:
+        """Report the lag of the consumer groups ``status()`` names, read from ``bus()``."""
+        self._sources = (bus, status)
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
@@ -63,23 +53,26 @@ class ConsumerLagCollector(Collector):
             "Messages on a topic that a stage's consumer group has not committed yet.",
             labels=["stage", "topic"],
         )
-        with self._lock:
-            bus_provider, watched = self._bus, dict(self._consumers)
-        if bus_provider is not None:
+        sources = self._sources
+        if sources is not None:
             try:
-                bus = bus_provider()
+                bus, consumers = sources[0](), sources[1]().consumers()
             except Exception as error:  # a scrape must never fail on the bus
                 log.warning("consumer lag unavailable", error=str(error))
-                watched = {}
-            for (stage, topic), consumer in sorted(watched.items()):
-                try:
-                    lag = bus.lag(consumer.group, topic)
-                except Exception as error:
-                    log.warning(
-                        "consumer lag unavailable", stage=stage, topic=topic, error=str(error)
-                    )
-                    continue
-                gauge.add_metric([stage, topic], lag)
+                consumers = ()
+            for consumer in consumers:
+                for topic in consumer.topics:
+                    try:
+                        lag = bus.lag(consumer.group, topic)
+                    except Exception as error:
+                        log.warning(
+                            "consumer lag unavailable",
+                            stage=consumer.stage,
+                            topic=topic,
+                            error=str(error),
+                        )
+                        continue
+                    gauge.add_metric([consumer.stage, topic], lag)
         yield gauge
 
 
@@ -134,10 +127,14 @@ class PrometheusMetrics:
         self.registry.register(self._lag)
 
     def watch_consumer_lag(
-        self, bus: Callable[[], MessageBus], consumers: Iterable[WatchedConsumer]
+        self, bus: Callable[[], MessageBus], status: Callable[[], PipelineStatus]
     ) -> None:
-        """Have scrapes report these consumer groups' lag, read from the bus ``bus()`` returns."""
-        self._lag.watch(bus, consumers)
+        """Have scrapes report the stages' consumer lag, read from the bus ``bus()`` returns."""
+        self._lag.watch(bus, status)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The registry in the Prometheus text format, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def batch_handled(self, stage: str, messages: int, seconds: float) -> None:
         self._messages.labels(stage=stage).inc(messages)

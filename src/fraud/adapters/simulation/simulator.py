@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from random import Random
 
-from tqdm import tqdm
-
 from fraud.adapters.simulation.behaviour import legitimate_purchases
 from fraud.adapters.simulation.catalogue import build_catalogue
 from fraud.adapters.simulation.drafts import DAY, Draft
@@ -24,6 +22,7 @@ from fraud.adapters.simulation.population import (
     draw_population,
 )
 from fraud.domain.model import LabelledTransaction
+from fraud.domain.ports import Progress
 from fraud.domain.transaction import Transaction
 
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -45,7 +44,7 @@ def simulate(
     fraud_rate: float = 0.005,
     start: datetime | None = None,
     days: int | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> list[LabelledTransaction]:
     """Exactly ``samples`` labelled transactions, sorted by timestamp.
 
@@ -73,19 +72,32 @@ def simulate(
     holders = draw_population(users, period, catalogue, rng)
     counts = _share(legitimate, [activity_weight(holder, period) for holder in holders])
 
+    done = progress or _quiet
     drafts: list[Draft] = []
-    with tqdm(total=samples, desc="simulating", unit="txn", disable=not progress) as bar:
-        for holder, count in zip(holders, counts, strict=True):
-            drafts.extend(legitimate_purchases(holder, count, period, catalogue, rng))
-            bar.update(count)
-        victims = [holder for holder, count in zip(holders, counts, strict=True) if count]
-        drafts.extend(inject_fraud(victims or holders, frauds, period, catalogue, rng))
-        bar.update(frauds)
+    for holder, count in zip(holders, counts, strict=True):
+        drafts.extend(legitimate_purchases(holder, count, period, catalogue, rng))
+        done(count)
+    victims = [holder for holder, count in zip(holders, counts, strict=True) if count]
+    drafts.extend(inject_fraud(victims or holders, frauds, period, catalogue, rng))
+    done(frauds)
 
     drafts.sort(key=attrgetter("at"))
     return [
         _labelled(draft, f"sim-{seed}-{index:08d}", origin) for index, draft in enumerate(drafts)
     ]
+
+
+class Simulator:
+    """The ``Simulator`` port on :func:`simulate`."""
+
+    def simulate(
+        self, samples: int, *, seed: int, fraud_rate: float, progress: Progress | None = None
+    ) -> list[LabelledTransaction]:
+        return simulate(samples, seed=seed, fraud_rate=fraud_rate, progress=progress)
+
+
+def _quiet(_: int) -> None:
+    pass
 
 
 def _share(total: int, weights: list[float]) -> list[int]:

@@ -17,6 +17,7 @@ from fraud.domain.assessment import (
     Status,
     TransactionRecord,
 )
+from fraud.domain.monitoring import Bucket
 from fraud.domain.transaction import Transaction
 
 
@@ -114,3 +115,22 @@ def _at(received_at: datetime, milliseconds: float | None) -> datetime | None:
 
 
 _MILLISECOND = timedelta(milliseconds=1)
+
+
+def activity_row(second: datetime, bucket: Bucket) -> dict[str, Any]:
+    """A second's tally as a ``verdict_activity`` row: counts by decision, sparse histograms."""
+    latency, scores = bucket.sparse_counts()
+    return {
+        "second": second,
+        **{decision.value: n for decision, n in bucket.decisions.items()},
+        "latency_counts": {str(i): n for i, n in latency.items()},
+        "score_counts": {str(i): n for i, n in scores.items()},
+    }
+
+
+def activity_bucket(row: Mapping[Any, Any]) -> Bucket:
+    return Bucket.from_counts(
+        {decision: row[decision.value] for decision in Decision},
+        {int(i): n for i, n in row["latency_counts"].items()},
+        {int(i): n for i, n in row["score_counts"].items()},
+    )

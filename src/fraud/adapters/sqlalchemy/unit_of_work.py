@@ -14,13 +14,19 @@ from typing import Self
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
-from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
-from fraud.domain.ports import VerdictRepository
+from fraud.adapters.sqlalchemy.repository import (
+    SqlActivityLog,
+    SqlLabelRepository,
+    SqlVerdictRepository,
+)
+from fraud.domain.ports import ActivityLog, LabelRepository, VerdictRepository
 
 
 class SqlUnitOfWork:
-    # Typed as the port: the protocol's attribute is settable, hence invariant.
+    # Typed as the ports: the protocol's attributes are settable, hence invariant.
     verdicts: VerdictRepository
+    labels: LabelRepository
+    activity: ActivityLog
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -38,6 +44,8 @@ class SqlUnitOfWork:
                 raise
         self._connection = connection
         self.verdicts = SqlVerdictRepository(connection)
+        self.labels = SqlLabelRepository(connection)
+        self.activity = SqlActivityLog(connection)
         return self
 
     def __exit__(

@@ -2,5 +2,6 @@
 
 import os
 
-# TensorFlow's C++ start-up chatter (oneDNN notices, CPU feature lists) is not ours to show.
+# TensorFlow's own logging below warnings is not ours to show (its native libraries'
+# start-up notices ignore this: ``quiet`` keeps them off stderr).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from fraud.adapters.tensorflow.network import keras
+from fraud.adapters.tensorflow.quiet import tf
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.model import ModelInfo
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
-from keras import layers, ops
 
+from fraud.adapters.tensorflow.quiet import keras
 from fraud.domain.features import FEATURES, Scale
+
+layers, ops = keras.layers, keras.ops
 
 NUMERIC_COLUMNS = [i for i, f in enumerate(FEATURES) if f.scale is not Scale.CATEGORY]
 LOG_COLUMNS = [i for i, f in enumerate(FEATURES) if f.scale is Scale.LOG]

@@ -77,8 +77,10 @@ class KerasTrainer:
             metrics=[keras.metrics.AUC(curve="PR", name="pr_auc", num_thresholds=500)],
         )
         callbacks: list[keras.callbacks.Callback] = []
+        if not self.verbose:  # no progress bar: the progress is an event per epoch
+            callbacks.append(EpochLog(member + 1, self.members, epochs))
         if y_val.sum() > 0:
-            callbacks = [
+            callbacks += [
                 keras.callbacks.EarlyStopping(
                     monitor="val_pr_auc",
                     mode="max",
@@ -107,6 +109,25 @@ class KerasTrainer:
             val_pr_auc=round(best, 4),
         )
         return network
+
+
+class EpochLog(keras.callbacks.Callback):  # type: ignore[misc]
+    """A log event per epoch: training's progress where nobody watches a progress bar."""
+
+    def __init__(self, network: int, networks: int, epochs: int) -> None:
+        super().__init__()
+        self.network = network
+        self.networks = networks
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        figures = {name: round(float(value), 4) for name, value in (logs or {}).items()}
+        log.info(
+            "epoch trained",
+            network=f"{self.network}/{self.networks}",
+            epoch=f"{epoch + 1}/{self.epochs}",
+            **figures,
+        )
 
 
 def ensemble(networks: list[keras.Model]) -> keras.Model:

@@ -1,37 +1,21 @@
 """``fraud bench``: the pipeline's throughput, latency and profile on the Kafka broker.
 
-The benchmark's code lives in ``benchmarks/`` at the root of the checkout, not
-in the installed package: like the tests it is a development tool, and it
-drives real worker processes. The command finds that folder the way the
-migrations are found (from this file, then from the working directory).
+The benchmark itself is ``fraud.bench``: it drives real ``fraud worker``
+processes on fresh topics and databases, as a user's deployment runs.
 """
 
 from __future__ import annotations
 
-import importlib
 import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import FrameType
 
 import click
 
+from fraud.bench import PHASES
 from fraud.entrypoints.cli.context import CliContext, pass_context
 from fraud.entrypoints.cli.options import model_dir_option
-
-PHASES = ("ceiling", "throughput", "latency", "profile")
-BENCHMARK = Path("benchmarks") / "pipeline_throughput.py"
-
-
-def _benchmark_module() -> ModuleType:
-    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
-        for folder in (start, *start.parents):
-            if (folder / BENCHMARK).is_file():
-                if str(folder) not in sys.path:
-                    sys.path.insert(0, str(folder))
-                return importlib.import_module("benchmarks.pipeline_throughput")
-    raise click.ClickException(f"{BENCHMARK} not found: run `fraud bench` from a checkout")
 
 
 def _exit_on_signal(signum: int, _: FrameType | None) -> None:
@@ -150,9 +134,11 @@ def bench(
     Needs the broker at $FRAUD_KAFKA_BOOTSTRAP and a trained model; starts its
     own `fraud worker` processes on fresh topics and databases, and stops them.
     """
-    module = _benchmark_module()
+    from fraud.bench.harness import BenchError
+    from fraud.bench.pipeline import BenchConfig, format_report, run_benchmark
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    config = module.BenchConfig(
+    config = BenchConfig(
         bootstrap=ctx.settings.kafka_bootstrap,
         model_dir=(model_dir or Path(ctx.settings.model_dir)).resolve(),
         out_dir=Path("var/bench").resolve() / f"pipeline-{stamp}",
@@ -176,8 +162,8 @@ def bench(
     # SIGTERM (a timeout, a cancel) unwinds like Ctrl-C: every run's finally stops its workers.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        results = module.run_benchmark(config, echo=click.echo)
-    except module.BenchError as error:
+        results = run_benchmark(config, echo=click.echo)
+    except BenchError as error:
         raise click.ClickException(str(error)) from None
     click.echo("")
-    click.echo(module.format_report(results))
+    click.echo(format_report(results))

@@ -1,25 +1,33 @@
-"""What every command shares: settings read once, the container built on first use."""
+"""What every command shares: settings read once, and the container built for the command."""
 
 from __future__ import annotations
 
 import click
 
-from fraud.containers import Container, build_container
+from fraud.containers import Container, Process, bootstrap
 from fraud.domain.errors import ModelNotFound
 from fraud.domain.ports import FraudModel
+from fraud.logs import interactive
 from fraud.settings import Settings
 
 
 class CliContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.interactive = interactive(settings.log_format)
         self._container: Container | None = None
+
+    def open(self, process: Process | None = None) -> Container:
+        """The command's container, built on first use for what the command runs."""
+        if self._container is None:
+            self._container = bootstrap(
+                self.settings, process or Process(interactive=self.interactive)
+            )
+        return self._container
 
     @property
     def container(self) -> Container:
-        if self._container is None:
-            self._container = build_container(self.settings)
-        return self._container
+        return self.open()
 
 
 pass_context = click.make_pass_decorator(CliContext)

@@ -9,9 +9,11 @@ from types import FrameType
 import click
 import structlog
 
-from fraud.domain.ports import Topic
+from fraud.application.dead_letters import UnknownDeadLetters
+from fraud.application.pipeline import DEFAULT_GROUP_PREFIX, STAGES
+from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
-from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
+from fraud.entrypoints.cli.options import model_dir_option
 
 log = structlog.get_logger("fraud.cli")
 
@@ -46,14 +48,10 @@ def topics_create(
     ctx: CliContext, partitions: int, replication: int, retention_hours: int | None
 ) -> None:
     """Create transactions, preprocessed-transactions, fraud-results and fraud-dlq (idempotent)."""
-    from fraud.adapters.kafka.admin import create_topics
-
-    outcomes = create_topics(
-        ctx.settings.kafka_bootstrap,
+    outcomes = ctx.container.topic_admin().create_topics(
         partitions=partitions,
         replication=replication,
         retention_ms=retention_hours * 3600 * 1000 if retention_hours else None,
-        prefix=ctx.settings.topic_prefix,
     )
     for outcome in outcomes:
         click.echo(f"{outcome.topic}: {outcome.detail}")
@@ -63,7 +61,7 @@ def topics_create(
 @click.option("--stage", type=click.Choice(STAGE_CHOICES), default="all", show_default=True)
 @click.option(
     "--group",
-    default="fraud",
+    default=DEFAULT_GROUP_PREFIX,
     show_default=True,
     help="Consumer group prefix: each stage joins GROUP-<stage>.",
 )
@@ -71,19 +69,22 @@ def topics_create(
 @pass_context
 def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> None:
     """Pipeline stage(s) consuming from Kafka; start several for more throughput."""
-    from fraud.adapters.sqlalchemy.migrate import upgrade
-    from fraud.entrypoints.consumer.pipeline import STAGES, Pipeline
-
     _require_kafka(ctx, "worker")
-    use_model_dir(ctx, model_dir)
     stages = STAGES if stage == "all" else (stage,)
-    container = ctx.container
-    if "record" in stages:
-        upgrade(ctx.settings.database_url)
+    container = ctx.open(
+        Process(
+            pipeline=EMBEDDED,
+            stages=stages,
+            group_prefix=group,
+            model_dir=model_dir,
+            migrate="record" in stages,
+            interactive=ctx.interactive,
+        )
+    )
     container.init_resources()
     if "score" in stages:
         load_model(container)  # before joining the group, not on the first batch
-    pipeline = Pipeline(container, stages, group_prefix=group)
+    pipeline = container.pipeline()
 
     def stop(signum: int, _: FrameType | None) -> None:
         log.info("stopping: finishing the batch in hand", signal=signal.Signals(signum).name)
@@ -115,13 +116,11 @@ def dlq() -> None:
 @pass_context
 def dlq_list(ctx: CliContext, limit: int) -> None:
     """What is in fraud-dlq and why."""
-    from fraud.application.dead_letters import describe
-
     _require_kafka(ctx, "dlq list")
-    letters = ctx.container.bus().read_topic(Topic.DEAD_LETTERS, limit=limit)
+    letters = ctx.container.list_dead_letters()(limit)
     if not letters:
         click.echo("fraud-dlq is empty")
-    for view in map(describe, letters):
+    for view in letters:
         click.echo(
             f"{view.partition}:{view.offset}  stage={view.stage}  from={view.source}  "
             f"transaction_id={view.transaction_id or '-'}\n"
@@ -142,22 +141,16 @@ def dlq_list(ctx: CliContext, limit: int) -> None:
 @pass_context
 def dlq_replay(ctx: CliContext, offsets: tuple[str, ...], replay_all: bool) -> None:
     """Send dead letters back to the topic they came from, once what broke them is fixed."""
-    from fraud.application.dead_letters import replay_dead_letters
-
     _require_kafka(ctx, "dlq replay")
     if not offsets and not replay_all:
         raise click.UsageError("name dead letters with --offset PARTITION:OFFSET, or use --all")
-    wanted = {_position(text) for text in offsets}
-    bus = ctx.container.bus()
-    letters = bus.read_topic(Topic.DEAD_LETTERS)
-    chosen = [m for m in letters if replay_all or (m.partition, m.offset) in wanted]
-    missing = wanted - {(m.partition, m.offset) for m in chosen}
-    if missing:
-        raise click.ClickException(
-            "no dead letter at " + ", ".join(f"{p}:{o}" for p, o in sorted(missing))
-        )
-    replayed = replay_dead_letters(bus, chosen)
-    ctx.container.shutdown_resources()
+    positions = None if replay_all else {_position(text) for text in offsets}
+    try:
+        replayed = ctx.container.replay_dead_letters()(positions)
+    except UnknownDeadLetters as unknown:
+        raise click.ClickException(str(unknown)) from None
+    finally:
+        ctx.container.shutdown_resources()
     click.echo(f"replayed {replayed} dead letters to their source topics")
 
 

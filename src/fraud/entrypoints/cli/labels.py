@@ -6,25 +6,19 @@ from pathlib import Path
 
 import click
 
-from fraud.application.labels import export_labelled
+from fraud.containers import Process
 from fraud.entrypoints.cli.context import CliContext, pass_context
+from fraud.entrypoints.cli.options import out_option
 
 
 @click.command("export-labels")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="CSV to write: DESIGN.md's columns plus is_fraud (the analyst's label).",
-)
+@out_option("CSV to write: DESIGN.md's columns plus is_fraud (the analyst's label).")
 @pass_context
 def export_labels(ctx: CliContext, out: Path) -> None:
     """Write every analyst-labelled transaction to a CSV that `fraud train --data` reads."""
-    from fraud.adapters.csv.labelled import write_labelled
-    from fraud.adapters.sqlalchemy.migrate import upgrade
-
-    upgrade(ctx.settings.database_url)  # an older schema has no label columns yet
-    rows = export_labelled(ctx.container.unit_of_work())
-    written = write_labelled(out, rows)
-    frauds = sum(row.is_fraud for row in rows)
-    click.echo(f"wrote {written} labelled transactions ({frauds} fraudulent) to {out}")
+    # An older schema has no label columns yet.
+    container = ctx.open(Process(migrate=True, interactive=ctx.interactive))
+    exported = container.export_labels()(out)
+    click.echo(
+        f"wrote {exported.written} labelled transactions ({exported.frauds} fraudulent) to {out}"
+    )

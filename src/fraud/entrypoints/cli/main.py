@@ -12,13 +12,14 @@ from types import FrameType
 import click
 import structlog
 
+from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.bench import bench
 from fraud.entrypoints.cli.context import CliContext, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels
-from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
+from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
 from fraud.entrypoints.cli.replay import evaluate, score
-from fraud.entrypoints.cli.training import DEFAULT_EPOCHS, DEFAULT_SAMPLES
+from fraud.entrypoints.cli.training import ensure_model, train
 from fraud.settings import BadSetting, Settings
 
 log = structlog.get_logger("fraud.cli")
@@ -29,7 +30,7 @@ log = structlog.get_logger("fraud.cli")
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
     """Real-time card-transaction fraud detection."""
-    from fraud.entrypoints.logs import configure_logging
+    from fraud.logs import configure_logging
 
     try:
         settings = Settings.from_env()
@@ -49,59 +50,24 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: CliContext, revision: str) -> None:
     """Migrate the database to REVISION."""
-    from fraud.adapters.sqlalchemy.migrate import upgrade
-
-    upgrade(ctx.settings.database_url, revision)
+    ctx.container.migrator().upgrade(revision)
     click.echo(f"database {ctx.settings.database_url} is at {revision}")
 
 
 @cli.command()
-@click.option(
-    "--samples",
-    type=click.IntRange(min=100),
-    default=None,
-    help=f"Train on this many simulated transactions [default: {DEFAULT_SAMPLES}].",
-)
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).",
-)
-@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
-@model_dir_option
-@pass_context
-def train(
-    ctx: CliContext,
-    samples: int | None,
-    data: Path | None,
-    epochs: int,
-    seed: int,
-    model_dir: Path | None,
-) -> None:
-    """Train a model and save it with its metrics and thresholds."""
-    from fraud.entrypoints.cli.training import train_and_report
-
-    if samples is not None and data is not None:
-        raise click.UsageError("give either --samples or --data, not both")
-    use_model_dir(ctx, model_dir)
-    train_and_report(ctx.container, samples=samples, data=data, epochs=epochs, seed=seed)
-
-
-@cli.command()
 @click.option("--samples", type=click.IntRange(min=1), required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@out_option("CSV to write: DESIGN.md's columns plus is_fraud.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--fraud-rate", type=click.FloatRange(0.0, 0.5), default=0.005, show_default=True)
-def simulate(samples: int, out: Path, seed: int, fraud_rate: float) -> None:
+@pass_context
+def simulate(ctx: CliContext, samples: int, out: Path, seed: int, fraud_rate: float) -> None:
     """Write labelled synthetic transactions to a CSV file."""
-    from fraud.adapters.csv.labelled import write_labelled
-    from fraud.adapters.simulation.simulator import simulate as run_simulation
-
-    rows = run_simulation(samples, seed=seed, fraud_rate=fraud_rate, progress=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_labelled(out, rows)
+    container = ctx.container
+    with progress(samples, "simulating", bar=ctx.interactive) as done:
+        rows = container.simulator().simulate(
+            samples, seed=seed, fraud_rate=fraud_rate, progress=done
+        )
+    container.labelled_files().write_labelled(out, rows)
     frauds = sum(row.is_fraud for row in rows)
     click.echo(f"wrote {len(rows)} transactions ({frauds} fraudulent) to {out}")
 
@@ -115,24 +81,17 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     """API and every pipeline stage in one process, on the embedded bus."""
     from werkzeug.serving import make_server
 
-    from fraud.adapters.sqlalchemy.migrate import upgrade
-    from fraud.application.submit import republish_pending
-    from fraud.entrypoints.cli.training import ensure_model
-    from fraud.entrypoints.consumer.pipeline import Pipeline
     from fraud.entrypoints.http.app import create_app
 
-    use_model_dir(ctx, model_dir)
-    container = ctx.container
-    upgrade(ctx.settings.database_url)
-    ensure_model(container)
+    container = ctx.open(
+        Process(pipeline=EMBEDDED, model_dir=model_dir, migrate=True, interactive=ctx.interactive)
+    )
+    ensure_model(ctx, container)
     container.init_resources()
     container.model()  # load before accepting traffic, not on the first transaction
-
-    republish_pending(container.bus(), container.unit_of_work(), container.envelopes())
-    pipeline = Pipeline(container)
-    app = create_app(container)
-    app.extensions["fraud.pipeline"] = pipeline
-    server = make_server(host, port, app, threaded=True)
+    container.republish_pending()()
+    pipeline = container.pipeline()
+    server = make_server(host, port, create_app(container), threaded=True)
     stopping = threading.Event()
 
     def shut_down(signum: int, _: FrameType | None) -> None:
@@ -182,15 +141,15 @@ def serve(
             "FRAUD_BROKER=memory nothing would consume what it accepts. Set FRAUD_BROKER=kafka, "
             "or use `fraud run` for the API and pipeline in one process."
         )
-    from fraud.adapters.sqlalchemy.migrate import upgrade
     from fraud.entrypoints.http.server import serve_with_gunicorn
 
-    upgrade(ctx.settings.database_url)  # once, before the workers fork
+    ctx.open(Process(migrate=True))  # once, before the workers fork
     if model_dir is not None:  # gunicorn's workers build their app from the environment
         os.environ["FRAUD_MODEL_DIR"] = str(model_dir)
     serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 
+cli.add_command(train)
 cli.add_command(topics)
 cli.add_command(worker)
 cli.add_command(dlq)

@@ -1,13 +1,24 @@
-"""Options several commands share."""
+"""Options several commands share, and how they show the progress of long work."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+import structlog
+from tqdm import tqdm
 
-from fraud.entrypoints.cli.context import CliContext
+from fraud.domain.errors import BadDataFile
+from fraud.domain.ports import Progress
+from fraud.entrypoints.cli.context import BadInput
+
+log = structlog.get_logger("fraud.cli")
+
+PROGRESS_LOG_INTERVAL_S = 5.0
 
 
 def model_dir_option(command: Any) -> Any:
@@ -19,6 +30,52 @@ def model_dir_option(command: Any) -> Any:
     )(command)
 
 
-def use_model_dir(ctx: CliContext, model_dir: Path | None) -> None:
-    if model_dir is not None:
-        ctx.container.config.model_dir.from_value(str(model_dir))
+def data_option(help_text: str, *, required: bool = True) -> Any:
+    """``--data FILE``: an existing CSV file the command reads."""
+    return click.option(
+        "--data",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=required,
+        default=None,
+        help=help_text,
+    )
+
+
+def out_option(help_text: str) -> Any:
+    """``--out FILE``: the file the command writes (its folder is made if needed)."""
+    return click.option(
+        "--out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help=help_text,
+    )
+
+
+@contextmanager
+def bad_data_refused() -> Iterator[None]:
+    """A file breaking the contract ends the command with its line, field and rule (exit 2)."""
+    try:
+        yield
+    except BadDataFile as error:
+        raise BadInput(str(error)) from None
+
+
+@contextmanager
+def progress(total: int, what: str, *, bar: bool) -> Iterator[Progress]:
+    """A progress bar for a person at a terminal; otherwise a log event every few seconds."""
+    if bar:
+        with tqdm(total=total, desc=what, unit="txn", unit_scale=True, leave=False) as shown:
+            yield shown.update
+        return
+    done = 0
+    last = time.monotonic()
+
+    def advance(count: int) -> None:
+        nonlocal done, last
+        done += count
+        now = time.monotonic()
+        if now - last >= PROGRESS_LOG_INTERVAL_S or done >= total:
+            last = now
+            log.info("progress", task=what, done=done, total=total)
+
+    yield advance

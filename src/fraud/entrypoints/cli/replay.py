@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
-import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
-from tqdm import tqdm
 
-from fraud.application.replay import evaluate as evaluate_file
-from fraud.application.replay import score_transactions
-from fraud.entrypoints.cli.context import BadInput, CliContext, load_model, pass_context
-from fraud.entrypoints.cli.options import model_dir_option, use_model_dir
+from fraud.containers import Container, Process
+from fraud.domain.ports import LabelledFiles
+from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
+from fraud.entrypoints.cli.options import (
+    bad_data_refused,
+    data_option,
+    model_dir_option,
+    out_option,
+    progress,
+)
 
-SCORE_COLUMNS = ("transaction_id", "fraud_score", "decision", "reasons")
-
-
-def _read(path: Path, *, labelled: bool):  # type: ignore[no-untyped-def]
-    from fraud.adapters.csv.labelled import BadLabelledFile, read_labelled, read_transactions
-
-    try:
-        return read_labelled(path) if labelled else read_transactions(path)
-    except BadLabelledFile as error:
-        raise BadInput(str(error)) from None
+Row = TypeVar("Row")
 
 
-def _progress(total: int, what: str) -> tqdm:
-    return tqdm(total=total, unit="txn", desc=what, unit_scale=True, leave=False)
+def _read_then_load(
+    ctx: CliContext, model_dir: Path | None, read: Callable[[LabelledFiles], list[Row]]
+) -> tuple[Container, list[Row]]:
+    """The file's rows, then the model: a broken file is refused with its line, field and
+    rule before anything is loaded; a missing model says how to train one."""
+    container = ctx.open(Process(model_dir=model_dir, interactive=ctx.interactive))
+    with bad_data_refused():
+        rows = read(container.labelled_files())
+    load_model(container)
+    return container, rows
 
 
 @click.command()
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="Labelled CSV: DESIGN.md's columns plus is_fraud.",
-)
+@data_option("Labelled CSV: DESIGN.md's columns plus is_fraud.")
 @click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -47,31 +47,27 @@ def _progress(total: int, what: str) -> tqdm:
 @pass_context
 def evaluate(ctx: CliContext, data: Path, report_dir: Path | None, model_dir: Path | None) -> None:
     """AP (PR-AUC), ROC-AUC and recall at 1% FPR of the model on a labelled file."""
-    from fraud.adapters.charts.evaluation import plot_precision_recall, plot_score_histogram
-
-    use_model_dir(ctx, model_dir)
-    examples = _read(data, labelled=True)
-    container = ctx.container
-    model = load_model(container)
-    with _progress(len(examples), "scoring") as bar:
-        result = evaluate_file(examples, model, container.policy(), container.clock(), bar.update)
-    metrics = result.metrics
+    container, examples = _read_then_load(ctx, model_dir, lambda f: f.read_labelled(data))
+    with progress(len(examples), "scoring", bar=ctx.interactive) as done:
+        result = container.evaluate_model()(examples, done)
+    metrics, model = result.metrics, result.model
     report_dir = report_dir or Path("var/evaluation") / data.stem
-    title = f"model {model.info.version} on {data.name}"
-    pr_curve = plot_precision_recall(
+    title = f"model {model.version} on {data.name}"
+    charts = container.charts()
+    pr_curve = charts.precision_recall(
         result.labels, result.scores, report_dir / "pr_curve.png", title=title
     )
-    histogram = plot_score_histogram(
+    histogram = charts.score_histogram(
         result.labels,
         result.scores,
         report_dir / "score_histogram.png",
-        thresholds=model.info.thresholds,
+        thresholds=model.thresholds,
         title=title,
     )
     (report_dir / "metrics.json").write_text(
         json.dumps(
             {
-                "model_version": model.info.version,
+                "model_version": model.version,
                 "data": str(data),
                 **metrics,
                 "decisions": result.decisions,
@@ -82,7 +78,7 @@ def evaluate(ctx: CliContext, data: Path, report_dir: Path | None, model_dir: Pa
     )
     click.echo(
         f"{data}: {int(metrics['rows'])} transactions, {int(metrics['frauds'])} frauds "
-        f"({metrics['fraud_rate']:.3%}), model {model.info.version}\n"
+        f"({metrics['fraud_rate']:.3%}), model {model.version}\n"
         f"  average precision (PR-AUC)  {metrics['average_precision']:.4f}\n"
         f"  ROC-AUC                     {metrics['roc_auc']:.4f}\n"
         f"  recall at 1% FPR            {metrics['recall_at_1pct_fpr']:.4f}"
@@ -94,37 +90,14 @@ def evaluate(ctx: CliContext, data: Path, report_dir: Path | None, model_dir: Pa
 
 
 @click.command()
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="CSV of transactions in DESIGN.md's columns (is_fraud, if present, is ignored).",
-)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@data_option("CSV of transactions in DESIGN.md's columns (is_fraud, if present, is ignored).")
+@out_option("CSV to write: transaction_id, fraud_score, decision, reasons.")
 @model_dir_option
 @pass_context
 def score(ctx: CliContext, data: Path, out: Path, model_dir: Path | None) -> None:
     """Replay a file in timestamp order from empty state, as the stream would score it."""
-    use_model_dir(ctx, model_dir)
-    transactions = _read(data, labelled=False)
-    container = ctx.container
-    model = load_model(container)
-    with _progress(len(transactions), "scoring") as bar:
-        records = score_transactions(
-            transactions, model, container.policy(), container.clock(), bar.update
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(SCORE_COLUMNS)
-        for record in records:
-            assert record.assessment is not None
-            writer.writerow(
-                (
-                    record.transaction.transaction_id,
-                    repr(record.assessment.fraud_score),
-                    record.assessment.decision.value,
-                    "; ".join(record.assessment.reasons),
-                )
-            )
-    click.echo(f"scored {len(records)} transactions into {out}")
+    container, transactions = _read_then_load(ctx, model_dir, lambda f: f.read_transactions(data))
+    with progress(len(transactions), "scoring", bar=ctx.interactive) as done:
+        records = container.score_transactions()(transactions, done)
+    written = container.labelled_files().write_verdicts(out, records)
+    click.echo(f"scored {written} transactions into {out}")

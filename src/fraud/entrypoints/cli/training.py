@@ -1,4 +1,4 @@
-"""Training from the command line: data from a file or the simulator, a report at the end."""
+"""`fraud train`: data from a file or the simulator, a model saved with its card, a report."""
 
 from __future__ import annotations
 
@@ -7,47 +7,49 @@ from pathlib import Path
 import click
 import structlog
 
-from fraud.application.training import TrainingPlan, train_model
-from fraud.containers import Container
+from fraud.application.training import TrainingPlan
+from fraud.containers import Container, Process
 from fraud.domain.model import LabelledTransaction, ModelInfo
-from fraud.entrypoints.cli.context import BadInput
+from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
+from fraud.entrypoints.cli.options import (
+    bad_data_refused,
+    data_option,
+    model_dir_option,
+    progress,
+)
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_SAMPLES = 15_000
 DEFAULT_EPOCHS = 20
+DEFAULT_SEED = 7
 
 
-def load_examples(samples: int | None, data: Path | None, seed: int) -> list[LabelledTransaction]:
-    if data is not None:
-        from fraud.adapters.csv.labelled import BadLabelledFile, read_labelled
-
-        try:
-            return read_labelled(data)
-        except BadLabelledFile as error:
-            raise BadInput(f"{data}: {error}") from None
-    from fraud.adapters.simulation.simulator import simulate
-
-    count = samples or DEFAULT_SAMPLES
-    click.echo(f"simulating {count} labelled transactions (seed {seed})", err=True)
-    return simulate(count, seed=seed, progress=True)
-
-
-def train_and_report(
-    container: Container, *, samples: int | None, data: Path | None, epochs: int, seed: int
-) -> ModelInfo:
-    examples = load_examples(samples, data, seed)
-    store = container.model_store()
-    try:
-        info = train_model(
-            examples,
-            container.trainer(seed=seed),
-            store,
-            container.clock(),
-            TrainingPlan(epochs=epochs),
-        )
-    except ValueError as error:
-        raise BadInput(str(error)) from None
+@click.command()
+@click.option(
+    "--samples",
+    type=click.IntRange(min=100),
+    default=None,
+    help=f"Train on this many simulated transactions [default: {DEFAULT_SAMPLES}].",
+)
+@data_option("Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).", required=False)
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@model_dir_option
+@pass_context
+def train(
+    ctx: CliContext,
+    samples: int | None,
+    data: Path | None,
+    epochs: int,
+    seed: int,
+    model_dir: Path | None,
+) -> None:
+    """Train a model and save it with its metrics and thresholds."""
+    if samples is not None and data is not None:
+        raise click.UsageError("give either --samples or --data, not both")
+    container = ctx.open(Process(model_dir=model_dir, interactive=ctx.interactive))
+    info = _train(ctx, container, samples=samples, data=data, epochs=epochs, seed=seed)
     metrics = info.metrics
     click.echo(
         f"model {info.version} saved to {container.config.model_dir()}\n"
@@ -58,13 +60,44 @@ def train_and_report(
         f"  thresholds: review >= {info.thresholds.review:.4f}, "
         f"decline >= {info.thresholds.decline:.4f}"
     )
-    return info
 
 
-def ensure_model(container: Container) -> None:
-    """Train the default model when the model directory has none, so `fraud run` just works."""
-    store = container.model_store()
-    if store.exists():
+def ensure_model(ctx: CliContext, container: Container) -> None:
+    """Train the default model when the model directory has none, so `fraud run` just works.
+
+    The service reports it in log events only (the training logs its figures)."""
+    if container.model_store().exists():
         return
     log.info("no model found, training the default one", model_dir=container.config.model_dir())
-    train_and_report(container, samples=DEFAULT_SAMPLES, data=None, epochs=DEFAULT_EPOCHS, seed=7)
+    _train(
+        ctx, container, samples=DEFAULT_SAMPLES, data=None, epochs=DEFAULT_EPOCHS, seed=DEFAULT_SEED
+    )
+
+
+def _train(
+    ctx: CliContext,
+    container: Container,
+    *,
+    samples: int | None,
+    data: Path | None,
+    epochs: int,
+    seed: int,
+) -> ModelInfo:
+    examples = _examples(ctx, container, samples, data, seed)
+    train_model = container.train_model(trainer=container.trainer(seed=seed))
+    try:
+        return train_model(examples, TrainingPlan(epochs=epochs))
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
+def _examples(
+    ctx: CliContext, container: Container, samples: int | None, data: Path | None, seed: int
+) -> list[LabelledTransaction]:
+    if data is not None:
+        with bad_data_refused():
+            return container.labelled_files().read_labelled(data)
+    count = samples or DEFAULT_SAMPLES
+    log.info("simulating labelled transactions", samples=count, seed=seed)
+    with progress(count, "simulating", bar=ctx.interactive) as done:
+        return container.simulator().simulate(count, seed=seed, fraud_rate=0.005, progress=done)

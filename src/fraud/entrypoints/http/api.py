@@ -1,4 +1,4 @@
-"""The REST API: submit a transaction, read its verdict, check health."""
+"""The REST API: submit a transaction, read its verdict, label it, check health."""
 
 from __future__ import annotations
 
@@ -8,37 +8,50 @@ from typing import Any
 import orjson
 import structlog
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import request, url_for
+from flask_smorest import Blueprint
 
-from fraud.application.labels import label_transaction
-from fraud.application.queries import get_transaction
-from fraud.application.submit import SubmitTransactions
+from fraud.application.labels import LabelTransaction
+from fraud.application.pipeline import PipelineStatus
+from fraud.application.submit import Submission, SubmitTransactions
 from fraud.containers import Container
+from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, InvalidLabel, InvalidTransaction
 from fraud.domain.labels import ANALYST_MAX_LENGTH, LabelRequest
-from fraud.domain.ports import Clock, UnitOfWorkFactory
-from fraud.domain.transaction import Transaction
+from fraud.domain.ports import VerdictQueries
+from fraud.domain.transaction import MAX_ID_LENGTH, Transaction
 from fraud.entrypoints.http.errors import ApiError
-from fraud.entrypoints.http.openapi import ERROR, header, operation, path, reply
-from fraud.entrypoints.http.presenters import record_view
+from fraud.entrypoints.http.openapi import TOO_LARGE, UNAVAILABLE, request_body
 from fraud.entrypoints.http.schemas import (
-    ACCEPTED,
-    BAD_BODY,
-    HEALTH,
-    IDENTIFIER,
-    LABEL_REQUEST,
     LOCATION,
     RETRY_AFTER,
-    TRANSACTION,
-    UNAVAILABLE,
-    UNKNOWN_TRANSACTION,
-    VERDICT,
+    AcceptedSchema,
+    ErrorSchema,
+    HealthSchema,
+    LabelRequestSchema,
+    TransactionSchema,
+    VerdictSchema,
 )
 
-api = Blueprint("api", __name__)
+api = Blueprint("api", __name__, description="Transactions: submit, read, label")
 log = structlog.get_logger(__name__)
 
-TRANSACTION_ID = path("transaction_id", IDENTIFIER, "the id the submission answered with")
+TRANSACTION_ID = {
+    "in": "path",
+    "name": "transaction_id",
+    "description": "the id the submission answered with",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+}
+BAD_BODY = {
+    "status_code": 400,
+    "schema": ErrorSchema,
+    "description": "The body is empty or not JSON (RFC 8259, in UTF-8)",
+}
+UNKNOWN_TRANSACTION = {
+    "status_code": 404,
+    "schema": ErrorSchema,
+    "description": "No transaction with this id",
+}
 
 
 def _json_body() -> Any:
@@ -56,34 +69,38 @@ def _json_body() -> Any:
         ) from None
 
 
-@api.post("/transaction")
-@operation(
-    tags=["transactions"],
-    request=TRANSACTION,
-    responses={
-        202: reply(
-            "Accepted and pending, or, for a resubmission, what is stored",
-            ACCEPTED,
-            headers={"Location": LOCATION},
-        ),
-        400: BAD_BODY,
-        409: reply("The transaction_id was already used for another transaction", ERROR),
-        422: reply("The transaction breaks the contract: one detail per field", ERROR),
-        503: reply(
-            "The scoring pipeline is not running, or storage or the broker is briefly "
-            "unavailable; nothing was accepted",
-            ERROR,
-            headers={"Retry-After": RETRY_AFTER},
-        ),
-    },
+@api.post("/transaction", tags=["transactions"])
+@api.doc(**request_body(TransactionSchema, "the transaction, in the contract's fields"))
+@api.response(
+    202,
+    AcceptedSchema,
+    description="Accepted and pending, or, for a resubmission, what is stored",
+    headers={"Location": LOCATION},
+)
+@api.alt_response(**BAD_BODY)
+@api.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="The transaction_id was already used for another transaction",
+)
+@api.alt_response(
+    422, schema=ErrorSchema, description="The transaction breaks the contract: one detail per field"
+)
+@api.alt_response(**TOO_LARGE)
+@api.alt_response(
+    **{
+        **UNAVAILABLE,
+        "description": "The scoring pipeline is not running, or storage or the broker is "
+        "briefly unavailable; nothing was accepted",
+    }
 )
 @inject
 def submit_transaction(
     submit: SubmitTransactions = Provide[Container.submit],
-) -> tuple[Response, int, dict[str, str]]:
+    pipeline: PipelineStatus = Provide[Container.pipeline_status],
+) -> tuple[Submission, int, dict[str, str]]:
     """Accept a transaction for scoring; 202 with where to read the verdict."""
-    pipeline = current_app.extensions.get("fraud.pipeline")
-    if pipeline is not None and not pipeline.alive():
+    if pipeline.running() is False:
         raise ApiError(503, "the scoring pipeline is not running; nothing was accepted")
     body = _json_body()
     try:
@@ -96,67 +113,55 @@ def submit_transaction(
     except IdempotencyConflict as conflict:
         raise ApiError(409, str(conflict)) from None
     location = url_for("api.read_transaction", transaction_id=submission.transaction_id)
-    return (
-        jsonify(
-            transaction_id=submission.transaction_id,
-            status=submission.status.value,
-            duplicate=submission.duplicate,
-        ),
-        202,
-        {"Location": location},
-    )
+    return submission, 202, {"Location": location}
 
 
-@api.get("/transaction/<path:transaction_id>")
-@operation(
-    tags=["transactions"],
-    parameters=[TRANSACTION_ID],
-    responses={
-        200: reply("The transaction and its verdict", VERDICT),
-        404: UNKNOWN_TRANSACTION,
-        503: UNAVAILABLE,
-    },
-)
+@api.get("/transaction/<path:transaction_id>", tags=["transactions"], parameters=[TRANSACTION_ID])
+@api.response(200, VerdictSchema, description="The transaction and its verdict")
+@api.alt_response(**UNKNOWN_TRANSACTION)
+@api.alt_response(**UNAVAILABLE)
 @inject
 def read_transaction(
     transaction_id: str,
-    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
-) -> Response:
+    queries: VerdictQueries = Provide[Container.queries],
+) -> TransactionRecord:
     """The transaction and its verdict: ``pending`` until scored."""
     structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
-    record = get_transaction(unit_of_work, transaction_id)
+    record = queries.get(transaction_id)
     if record is None:
         raise ApiError(404, f"no transaction with id {transaction_id!r}")
-    return jsonify(record_view(record))
+    return record
 
 
-@api.post("/transaction/<path:transaction_id>/label")
-@operation(
+@api.post(
+    "/transaction/<path:transaction_id>/label",
     tags=["transactions"],
-    request=LABEL_REQUEST,
     parameters=[
         TRANSACTION_ID,
-        header(
-            "X-Analyst",
-            {"type": "string"},
-            "who labels, when the body names nobody: then an analyst's name, "
+        {
+            "in": "header",
+            "name": "X-Analyst",
+            "required": False,
+            "description": "who labels, when the body names nobody: then an analyst's name, "
             f"1 to {ANALYST_MAX_LENGTH} printable characters; ignored otherwise",
-        ),
+            "schema": {"type": "string"},
+        },
     ],
-    responses={
-        200: reply("The transaction and its verdict, with the label", VERDICT),
-        400: BAD_BODY,
-        404: UNKNOWN_TRANSACTION,
-        422: reply("The label breaks the contract: one detail per field", ERROR),
-        503: UNAVAILABLE,
-    },
 )
+@api.doc(**request_body(LabelRequestSchema, "the analyst's verdict"))
+@api.response(200, VerdictSchema, description="The transaction and its verdict, with the label")
+@api.alt_response(**BAD_BODY)
+@api.alt_response(**UNKNOWN_TRANSACTION)
+@api.alt_response(
+    422, schema=ErrorSchema, description="The label breaks the contract: one detail per field"
+)
+@api.alt_response(**TOO_LARGE)
+@api.alt_response(**UNAVAILABLE)
 @inject
 def label(
     transaction_id: str,
-    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
-    clock: Clock = Provide[Container.clock],
-) -> Response:
+    label_transaction: LabelTransaction = Provide[Container.label_transaction],
+) -> TransactionRecord:
     """An analyst's verdict on a transaction (fraud or not); a relabel overwrites."""
     structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
     body = _json_body()
@@ -164,9 +169,7 @@ def label(
         request_ = LabelRequest.parse(body, default_analyst=request.headers.get("X-Analyst"))
     except InvalidLabel as invalid:
         raise ApiError.breaks_contract("label", invalid.errors) from None
-    record = label_transaction(
-        unit_of_work, clock, transaction_id, request_.is_fraud, request_.analyst
-    )
+    record = label_transaction(transaction_id, request_.is_fraud, request_.analyst)
     if record is None:
         raise ApiError(404, f"no transaction with id {transaction_id!r}")
     log.info(
@@ -175,30 +178,31 @@ def label(
         is_fraud=request_.is_fraud,
         analyst=request_.analyst,
     )
-    return jsonify(record_view(record))
+    return record
 
 
-@api.get("/health")
-@operation(
-    tags=["operations"],
-    responses={
-        200: reply("The database answers and the stages run", HEALTH),
-        503: reply("Something is down: the checks say what", HEALTH),
-    },
+@api.get("/health", tags=["operations"])
+@api.response(200, HealthSchema, description="The database answers and the stages run")
+@api.alt_response(
+    503,
+    schema=HealthSchema,
+    description="Something is down: the checks say what",
+    headers={"Retry-After": RETRY_AFTER},
 )
 @inject
 def health(
-    unit_of_work: UnitOfWorkFactory = Provide[Container.unit_of_work],
-) -> tuple[Response, int]:
+    queries: VerdictQueries = Provide[Container.queries],
+    pipeline: PipelineStatus = Provide[Container.pipeline_status],
+) -> tuple[dict[str, Any], int]:
     """Liveness and readiness: the database answers and, when embedded, the stages run."""
     checks: dict[str, str] = {}
     try:
-        get_transaction(unit_of_work, "health-check")
+        queries.get("health-check")
         checks["database"] = "ok"
     except Exception as error:  # a health check reports, it does not raise
         checks["database"] = f"error: {type(error).__name__}"
-    pipeline = current_app.extensions.get("fraud.pipeline")
-    if pipeline is not None:
-        checks["pipeline"] = "ok" if pipeline.alive() else "stopped"
+    running = pipeline.running()
+    if running is not None:
+        checks["pipeline"] = "ok" if running else "stopped"
     healthy = all(value == "ok" for value in checks.values())
-    return jsonify(status="ok" if healthy else "unhealthy", checks=checks), 200 if healthy else 503
+    return {"status": "ok" if healthy else "unhealthy", "checks": checks}, 200 if healthy else 503

@@ -7,38 +7,35 @@ import uuid
 import structlog
 from flask import Flask, Response, request
 
-from fraud.containers import Container, build_container
-from fraud.entrypoints.consumer.pipeline import watched_consumers
+from fraud.containers import Container, Process, bootstrap
 from fraud.entrypoints.http import api as api_module
 from fraud.entrypoints.http import dashboard as dashboard_module
 from fraud.entrypoints.http import docs as docs_module
 from fraud.entrypoints.http import metrics as metrics_module
 from fraud.entrypoints.http.errors import register_error_handlers
-from fraud.entrypoints.logs import configure_logging
+from fraud.entrypoints.http.openapi import documented_api
+from fraud.logs import configure_logging
 from fraud.settings import Settings
-
-MAX_BODY_BYTES = 64 * 1024
 
 log = structlog.get_logger(__name__)
 
 
 def create_app(container: Container | None = None) -> Flask:
-    """Build the app around a container; without one, configure from the environment."""
+    """Build the app around a container; without one, configure from the environment (a
+    gunicorn worker: the stages run in `fraud worker` processes)."""
     if container is None:
         settings = Settings.from_env()
         configure_logging(settings.log_format, settings.log_level)
-        container = build_container(settings)
+        container = bootstrap(settings, Process())
     container.wire(modules=[api_module, dashboard_module, metrics_module])
-    # The default consumer groups; a pipeline in this process names its own.
-    container.metrics().watch_consumer_lag(container.bus, watched_consumers())
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["fraud.container"] = container
-    app.register_blueprint(api_module.api)
-    app.register_blueprint(dashboard_module.dashboard)
-    app.register_blueprint(metrics_module.metrics)
+    documented = documented_api(app)
+    for blueprint in (api_module.api, dashboard_module.dashboard, metrics_module.metrics):
+        documented.register_blueprint(blueprint)
+    app.register_blueprint(dashboard_module.pages)
     app.register_blueprint(docs_module.docs)
     register_error_handlers(app)
 

@@ -1,8 +1,12 @@
-"""Every error leaves as JSON with a clear message: never an HTML page or a traceback."""
+"""Every error leaves as JSON with a clear message: never an HTML page or a traceback.
+
+Its body is dumped by the same ``ErrorSchema`` the OpenAPI document shows, and
+every 503 says when to retry.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -10,12 +14,16 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from fraud.domain.errors import FieldError, TransientFailure
+from fraud.entrypoints.http.schemas import ErrorSchema
 
 log = structlog.get_logger(__name__)
 
+RETRY_AFTER_SECONDS = "1"
+_ERROR = ErrorSchema()
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, details: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, message: str, *, details: list[FieldError] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -24,46 +32,64 @@ class ApiError(Exception):
     @classmethod
     def breaks_contract(cls, what: str, errors: Iterable[FieldError]) -> ApiError:
         """A 422 naming every offending field and the rule it breaks."""
-        return cls(
-            422,
-            f"the {what} breaks the contract",
-            details=[{"field": error.field, "rule": error.rule} for error in errors],
-        )
+        return cls(422, f"the {what} breaks the contract", details=list(errors))
 
 
-def _body(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+def error_response(
+    status: int, message: str, details: Iterable[FieldError] | None = None
+) -> Response:
     payload: dict[str, Any] = {"error": message, "status": status}
     if details is not None:
         payload["details"] = details
-    response = jsonify(payload)
+    response = jsonify(_ERROR.dump(payload))
     response.status_code = status
     return response
+
+
+def _parsed_arguments(messages: Mapping[str, Mapping[str, Any]]) -> list[FieldError]:
+    """webargs' validation messages ({location: {field: [rule, ...]}}) as field errors."""
+    return [
+        FieldError(field, str(rule))
+        for fields in messages.values()
+        for field, rules in fields.items()
+        for rule in (rules if isinstance(rules, list) else [rules])
+    ]
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         log.info("request refused", status=error.status, error=error.message)
-        return _body(error.status, error.message, error.details)
+        return error_response(error.status, error.message, error.details)
 
     @app.errorhandler(TransientFailure)
     def unavailable(error: TransientFailure) -> Response:
         log.warning("request could not be completed now", error=str(error))
-        response = _body(503, "temporarily unavailable, retry shortly; nothing was lost")
-        response.headers["Retry-After"] = "1"
-        return response
+        return error_response(503, "temporarily unavailable, retry shortly; nothing was lost")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if status == 422 and messages:  # a query string the declared schema refused
+            details = _parsed_arguments(messages)
+            log.info("request refused", status=status, details=[str(d) for d in details])
+            return error_response(status, "the query breaks the contract", details)
         message = {
             404: "no such resource",
             405: "method not allowed on this resource",
             413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH'] // 1024} KiB",
         }.get(status, error.description or error.name)
-        return _body(status, message)
+        return error_response(status, message)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("request failed")
-        return _body(500, "internal error; it has been logged")
+        return error_response(500, "internal error; it has been logged")
+
+    @app.after_request
+    def say_when_to_retry(response: Response) -> Response:
+        """Whatever answers 503 (storage, the broker, stopped stages, health) says when."""
+        if response.status_code == 503 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response

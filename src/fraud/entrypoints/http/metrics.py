@@ -9,29 +9,33 @@ lag is read from the bus at scrape time, so every process reports it in full.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Response
+from flask_smorest import Blueprint
 
-from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.containers import Container
-from fraud.entrypoints.http.openapi import operation, reply
 
-metrics = Blueprint("metrics", __name__)
+metrics = Blueprint("metrics", __name__, description="Operations")
+
+TEXT_FORMAT = "text/plain"
 
 
-@metrics.get("/metrics")
-@operation(
-    tags=["operations"],
-    responses={
-        200: reply(
-            "Counters, histograms and consumer lag",
-            {"type": "string"},
-            media_type=CONTENT_TYPE_LATEST.split(";")[0],
-        )
-    },
+class Exposition(Protocol):
+    def exposition(self) -> tuple[bytes, str]:
+        """The metrics in the Prometheus text format, and its content type."""
+
+
+@metrics.get("/metrics", tags=["operations"])
+@metrics.response(
+    200,
+    {"type": "string"},
+    content_type=TEXT_FORMAT,
+    description="Counters, histograms and consumer lag",
 )
 @inject
-def scrape(pipeline_metrics: PrometheusMetrics = Provide[Container.metrics]) -> Response:
+def scrape(pipeline_metrics: Exposition = Provide[Container.metrics]) -> Response:
     """This process's pipeline metrics in the Prometheus text format."""
-    return Response(generate_latest(pipeline_metrics.registry), content_type=CONTENT_TYPE_LATEST)
+    body, content_type = pipeline_metrics.exposition()
+    return Response(body, content_type=content_type)

@@ -1,187 +1,160 @@
-"""The JSON the dashboard polls, as the OpenAPI document describes it."""
+"""The JSON the dashboard polls, declared once with marshmallow (see ``schemas``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import fields, pre_dump, validate
+
 from fraud.domain.assessment import Decision
-from fraud.entrypoints.http.openapi import Schema
-from fraud.entrypoints.http.schemas import INSTANT, VERDICT
+from fraud.domain.model import ModelInfo
+from fraud.entrypoints.http.schemas import Count, Instant, Rounded, Shape, VerdictSchema
+
+SHARE = {"allow_none": True, "validate": validate.Range(0, 1)}
 
 
-def _counts(names: list[str], description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": names,
-        "properties": {name: {"type": "integer", "minimum": 0} for name in names},
-    }
-    if description:
-        schema["description"] = description
-    return schema
+def _count(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(required=True, validate=validate.Range(min=0), **kwargs)
 
 
-DECISIONS = [decision.value for decision in Decision]
-SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
-MILLISECONDS = {"type": ["number", "null"], "minimum": 0}
+class DecisionCountsSchema(Shape):
+    approve = _count()
+    review = _count()
+    decline = _count()
 
-DASHBOARD = Schema(
-    "Dashboard",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["total", "counts", "recent", "flagged", "label_precision"],
-        "properties": {
-            "total": {"type": "integer", "minimum": 0},
-            "counts": _counts([*DECISIONS, "pending", "failed"], "records by decision or status"),
-            "recent": {"type": "array", "items": VERDICT, "description": "newest first"},
-            "flagged": {"type": "array", "items": VERDICT, "description": "reviews and declines"},
-            "label_precision": {
-                "type": "object",
-                "description": "per flagged decision of the last 7 days: the analysts' labels",
-                "additionalProperties": _counts(["confirmed", "cleared", "unlabelled"]),
-            },
-        },
-    },
-)
 
-ACTIVITY_POINT = Schema(
-    "ActivityPoint",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "start",
-            "decisions",
-            "throughput",
-            "flagged_rate",
-            "decline_rate",
-            "latency_ms",
-        ],
-        "properties": {
-            "start": INSTANT,
-            "decisions": _counts(DECISIONS),
-            "throughput": {"type": "number", "minimum": 0, "description": "verdicts per second"},
-            "flagged_rate": {**SHARE, "description": "share reviewed or declined; null if none"},
-            "decline_rate": SHARE,
-            "latency_ms": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["p50", "p95", "p99"],
-                "properties": {name: MILLISECONDS for name in ("p50", "p95", "p99")},
-                "description": "receipt to verdict; null without verdicts",
-            },
-        },
-    },
-)
+class RecordCountsSchema(DecisionCountsSchema):
+    """Records by decision or status."""
 
-ACTIVITY = Schema(
-    "Activity",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["bucket_seconds", "span_seconds", "points", "totals", "scores"],
-        "properties": {
-            "bucket_seconds": {"type": "integer", "minimum": 1},
-            "span_seconds": {"type": "integer", "minimum": 1},
-            "points": {
-                "type": "array",
-                "items": ACTIVITY_POINT,
-                "description": "one per complete bucket of the span, oldest first",
-            },
-            "totals": {
-                **ACTIVITY_POINT.definition,
-                "description": "the whole span; throughput over its last 10 seconds",
-            },
-            "scores": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["upper_bounds", "counts"],
-                "description": "the score distribution over the span, in log-spaced bins",
-                "properties": {
-                    "upper_bounds": {"type": "array", "items": {"type": "number"}},
-                    "counts": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                },
-            },
-        },
-    },
-)
+    pending = _count()
+    failed = _count()
 
-MODEL_CARD = Schema(
-    "ModelCard",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["model"],
-        "properties": {
-            "model": {
-                "description": "the model on disk; null before one is trained",
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["version", "thresholds", "trained_at", "metrics"],
-                        "properties": {
-                            "version": {"type": "string"},
-                            "thresholds": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["review", "decline"],
-                                "properties": {
-                                    "review": {"type": "number"},
-                                    "decline": {"type": "number"},
-                                },
-                            },
-                            "trained_at": {"type": "string"},
-                            "metrics": {
-                                "type": "object",
-                                "description": "validation figures: average_precision, ...",
-                            },
-                            "data_fingerprint": {"type": "string"},
-                            "training_rows": {"type": "integer", "minimum": 0},
-                            "features": {"type": "integer", "minimum": 0},
-                        },
-                    },
-                ],
-            }
-        },
-    },
-)
 
-PIPELINE_HEALTH = Schema(
-    "PipelineHealth",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["running", "stages", "dead_letters"],
-        "properties": {
-            "running": {
-                "type": ["boolean", "null"],
-                "description": "whether this process's stages run; null when they run elsewhere",
-            },
-            "stages": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["stage", "group", "lag"],
-                    "properties": {
-                        "stage": {"type": "string"},
-                        "group": {"type": "string", "description": "its consumer group"},
-                        "lag": {
-                            "type": "object",
-                            "description": "messages not yet committed, by topic; null if unknown",
-                            "additionalProperties": {"type": ["integer", "null"], "minimum": 0},
-                        },
-                    },
-                },
-            },
-            "dead_letters": {
-                "type": ["integer", "null"],
-                "minimum": 0,
-                "description": "messages on fraud-dlq; null when the bus cannot say",
-            },
-        },
-    },
-)
+class LabelCountsSchema(Shape):
+    confirmed = _count()
+    cleared = _count()
+    unlabelled = _count()
+
+
+class DashboardSchema(Shape):
+    total = _count()
+    counts = fields.Nested(RecordCountsSchema, required=True)
+    recent = fields.List(
+        fields.Nested(VerdictSchema), required=True, metadata={"description": "newest first"}
+    )
+    flagged = fields.List(
+        fields.Nested(VerdictSchema),
+        required=True,
+        metadata={"description": "reviews and declines, newest first"},
+    )
+    label_precision = fields.Dict(
+        keys=fields.String(
+            validate=validate.OneOf([Decision.REVIEW.value, Decision.DECLINE.value])
+        ),
+        values=fields.Nested(LabelCountsSchema),
+        required=True,
+        metadata={"description": "per flagged decision of the last 7 days: the analysts' labels"},
+    )
+
+
+class PercentilesSchema(Shape):
+    """Receipt to verdict, in milliseconds; null without verdicts."""
+
+    p50 = Rounded(3, required=True, allow_none=True, validate=validate.Range(min=0))
+    p95 = Rounded(3, required=True, allow_none=True, validate=validate.Range(min=0))
+    p99 = Rounded(3, required=True, allow_none=True, validate=validate.Range(min=0))
+
+
+class ActivityPointSchema(Shape):
+    start = Instant(required=True)
+    decisions = fields.Nested(DecisionCountsSchema, required=True)
+    throughput = Rounded(
+        3,
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "verdicts per second"},
+    )
+    flagged_rate = fields.Float(
+        required=True, metadata={"description": "share reviewed or declined; null if none"}, **SHARE
+    )
+    decline_rate = fields.Float(required=True, **SHARE)
+    latency_ms = fields.Nested(PercentilesSchema, required=True)
+
+
+class ScoreDistributionSchema(Shape):
+    """The score distribution over the span, in log-spaced bins."""
+
+    upper_bounds = fields.List(fields.Float(), required=True)
+    counts = fields.List(fields.Integer(validate=validate.Range(min=0)), required=True)
+
+
+class ActivitySchema(Shape):
+    bucket_seconds = fields.Integer(required=True, validate=validate.Range(min=1))
+    span_seconds = fields.Integer(required=True, validate=validate.Range(min=1))
+    points = fields.List(
+        fields.Nested(ActivityPointSchema),
+        required=True,
+        metadata={"description": "one per complete bucket of the span, oldest first"},
+    )
+    totals = fields.Nested(
+        ActivityPointSchema,
+        required=True,
+        metadata={"description": "the whole span; throughput over its last 10 seconds"},
+    )
+    scores = fields.Nested(ScoreDistributionSchema, required=True)
+
+
+class ThresholdsSchema(Shape):
+    review = fields.Float(required=True)
+    decline = fields.Float(required=True)
+
+
+class ModelSchema(Shape):
+    version = fields.String(required=True)
+    thresholds = fields.Nested(ThresholdsSchema, required=True)
+    trained_at = fields.String(required=True)
+    metrics = fields.Dict(
+        required=True, metadata={"description": "validation figures: average_precision, ..."}
+    )
+    data_fingerprint = fields.String()
+    training_rows = fields.Integer(validate=validate.Range(min=0))
+    features = Count(attribute="feature_names", metadata={"minimum": 0})
+
+
+class ModelCardSchema(Shape):
+    model = fields.Nested(
+        ModelSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "the model this process scores with; null before one is trained"},
+    )
+
+    @pre_dump
+    def _card(self, card: ModelInfo | None, **_: Any) -> dict[str, Any]:
+        return {"model": card}
+
+
+class StageHealthSchema(Shape):
+    stage = fields.String(required=True)
+    group = fields.String(required=True, metadata={"description": "its consumer group"})
+    lag = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(allow_none=True, validate=validate.Range(min=0)),
+        required=True,
+        metadata={"description": "messages not yet committed, by topic; null if unknown"},
+    )
+
+
+class PipelineHealthSchema(Shape):
+    running = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={"description": "whether this process's stages run; null when they run elsewhere"},
+    )
+    stages = fields.List(fields.Nested(StageHealthSchema), required=True)
+    dead_letters = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "messages on fraud-dlq; null when the bus cannot say"},
+    )

@@ -1,21 +1,28 @@
-"""The JSON the REST API reads and writes, as the OpenAPI document describes it.
+"""The JSON the REST API reads and writes, declared once with marshmallow.
 
-Every limit and every list of values comes from the domain's own constants, so the
-document cannot promise what the validation refuses. Where the domain is more
-lenient than a schema can say (case, surrounding spaces, printable characters), the
-schema is the looser of the two and its description says the rest.
+A response schema is both halves of the contract: the views return domain
+objects and the schema dumps them (``Blueprint.response``), and the OpenAPI
+document is generated from the same schema, so the two cannot drift. Request
+bodies are parsed by the domain (every broken field reported at once, in the
+domain's words); their schemas document that parsing, with every limit and list
+of values taken from the domain's own constants. Where the domain is more
+lenient than a schema can say (case, surrounding spaces, printable characters),
+the schema is the looser of the two and its description says the rest.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
+
+from marshmallow import INCLUDE, Schema, fields, post_dump, pre_dump, validate
 
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.currencies import ISO_4217_CODES
 from fraud.domain.labels import ANALYST_MAX_LENGTH, ANONYMOUS
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
-    FIELDS,
     KNOWN_DEVICE_TYPES,
     KNOWN_MERCHANT_TYPES,
     MAX_AMOUNT,
@@ -23,24 +30,12 @@ from fraud.domain.transaction import (
     MAX_ID_LENGTH,
     MAX_MERCHANT_LENGTH,
     OTHER,
+    Transaction,
+    format_instant,
 )
-from fraud.entrypoints.http.openapi import ERROR, Schema, reply
 
-INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 in UTC (Z)"}
-IDENTIFIER = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": MAX_ID_LENGTH,
-    "pattern": r"^\S(.*\S)?$",
-    "description": "printable characters, without surrounding spaces",
-}
-ANALYST = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": ANALYST_MAX_LENGTH,
-    "description": "printable characters",
-}
 _NOT_BLANK = r"\S"
+_TRIMMED = r"^\S(.*\S)?$"
 
 EXAMPLE_TRANSACTION = {
     "user_id": "user123",
@@ -53,207 +48,274 @@ EXAMPLE_TRANSACTION = {
 }
 
 
-def _category(known: tuple[str, ...], what: str) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_CATEGORY_LENGTH,
-        "pattern": _NOT_BLANK,
-        "examples": list(known),
-        "description": (
-            f"the {what}, lower-cased on receipt; known: {', '.join(known)}. "
-            f"Anything else is kept and scored as {OTHER!r}"
-        ),
-    }
+# --- fields -----------------------------------------------------------------------------
 
 
-TRANSACTION = Schema(
-    "Transaction",
-    {
-        "description": "A card payment to score.",
-        "type": "object",
-        "required": [
-            "user_id",
-            "amount",
-            "merchant",
-            "timestamp",
-            "merchant_type",
-            "device_type",
-            "location_match",
-        ],
-        "properties": {
-            "transaction_id": {
-                **IDENTIFIER,
-                "type": ["string", "null"],
-                "description": (
-                    "the client's idempotency key, generated when absent: resubmitting "
-                    "the same transaction with it never creates a second record"
-                ),
-            },
-            "user_id": {**IDENTIFIER, "description": "the card holder"},
-            "amount": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
-            "currency": {
-                "type": ["string", "null"],
-                "enum": [*sorted(ISO_4217_CODES), None],
-                "default": DEFAULT_CURRENCY,
-                "description": "ISO 4217 (case and surrounding spaces do not matter)",
-            },
-            "merchant": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": MAX_MERCHANT_LENGTH,
-                "pattern": _NOT_BLANK,
-                "description": "surrounding spaces are trimmed",
-            },
-            "timestamp": {
-                "type": "string",
-                "format": "date-time",
-                "description": "ISO 8601 with a time zone (Z or an offset); stored in UTC",
-            },
-            "merchant_type": _category(KNOWN_MERCHANT_TYPES, "merchant's type"),
-            "device_type": _category(KNOWN_DEVICE_TYPES, "device paid with"),
-            "location_match": {
-                "enum": [0, 1, False, True],
-                "description": "1 (or true) when the payment happens where the card holder is",
-            },
-        },
-        "examples": [EXAMPLE_TRANSACTION],
-    },
-)
+class Instant(fields.DateTime):
+    """An instant as ISO 8601 in UTC with ``Z``, as the domain formats it everywhere."""
 
-RECORDED_TRANSACTION = Schema(
-    "RecordedTransaction",
-    {
-        "description": "A transaction as stored: every field present and normalised.",
-        "type": "object",
-        "additionalProperties": False,
-        "required": list(FIELDS),
-        "properties": {
-            "transaction_id": IDENTIFIER,
-            "user_id": IDENTIFIER,
-            "amount": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
-            "currency": {"type": "string", "enum": sorted(ISO_4217_CODES)},
-            "merchant": {"type": "string", "minLength": 1},
-            "timestamp": INSTANT,
-            "merchant_type": {"type": "string", "minLength": 1},
-            "device_type": {"type": "string", "minLength": 1},
-            "location_match": {"type": "integer", "enum": [0, 1]},
-        },
-    },
-)
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else format_instant(value)
 
-ACCEPTED = Schema(
-    "Accepted",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["transaction_id", "status", "duplicate"],
-        "properties": {
-            "transaction_id": IDENTIFIER,
-            "status": {"enum": [status.value for status in Status]},
-            "duplicate": {
-                "type": "boolean",
-                "description": "true when this id was already stored: nothing new was published",
-            },
-        },
-    },
-)
 
-LABEL = Schema(
-    "Label",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["is_fraud", "analyst", "labelled_at"],
-        "properties": {
-            "is_fraud": {"type": "boolean"},
-            "analyst": ANALYST,
-            "labelled_at": INSTANT,
-        },
-    },
-)
+class Rounded(fields.Float):
+    """A float rounded for people: scores to 6 places, milliseconds to 3."""
 
-VERDICT = Schema(
-    "Verdict",
-    {
-        "description": (
-            "The transaction, its status and, once scored, the verdict; the error when a "
-            "stage could not handle it; the analyst's label once there is one."
-        ),
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["transaction_id", "status", "transaction", "received_at"],
-        "dependentRequired": {
-            "fraud_score": ["decision", "reasons", "model_version", "scored_at", "latency_ms"]
-        },
-        "properties": {
-            "transaction_id": IDENTIFIER,
-            "status": {"enum": [status.value for status in Status]},
-            "transaction": RECORDED_TRANSACTION,
-            "received_at": INSTANT,
-            "fraud_score": {"type": "number", "minimum": 0, "maximum": 1},
-            "decision": {"enum": [decision.value for decision in Decision]},
-            "reasons": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "what drove the score, for a person",
-            },
-            "model_version": {"type": "string"},
-            "scored_at": INSTANT,
-            "preprocessed_at": {**INSTANT, "description": "when its features were computed"},
-            "recorded_at": {**INSTANT, "description": "when its verdict was stored"},
-            "latency_ms": {"type": "number", "description": "from receipt to verdict"},
-            "features": {
-                "type": "object",
-                "additionalProperties": {"type": "number"},
-                "description": "the behaviour features the model saw",
-            },
-            "error": {"type": "string", "description": "why the transaction failed"},
-            "label": LABEL,
-        },
-    },
-)
+    def __init__(self, places: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.places = places
 
-LABEL_REQUEST = Schema(
-    "LabelRequest",
-    {
-        "type": "object",
-        "required": ["is_fraud"],
-        "properties": {
-            "is_fraud": {"type": "boolean"},
-            "analyst": {
-                **ANALYST,
-                "type": ["string", "null"],
-                "description": f"printable; when absent, the X-Analyst header, then {ANONYMOUS!r}",
-            },
-        },
-        "examples": [{"is_fraud": True, "analyst": "alice"}],
-    },
-)
+    def _serialize(self, value: float | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else round(float(value), self.places)
 
-HEALTH = Schema(
-    "Health",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["status", "checks"],
-        "properties": {
-            "status": {"enum": ["ok", "unhealthy"]},
-            "checks": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["database"],
-                "properties": {
-                    "database": {"type": "string", "description": "ok, or the error's type"},
-                    "pipeline": {
-                        "enum": ["ok", "stopped"],
-                        "description": "only when the stages run in this process",
-                    },
-                },
-            },
+
+class Count(fields.Integer):
+    """How many items a collection attribute holds."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else len(value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits only (``int()`` would take ``²``-like
+    digits and scripts of other numerals, or crash on some)."""
+
+    _DIGITS = re.compile(r"[0-9]{1,9}")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not self._DIGITS.fullmatch(value):
+            raise self.make_error("invalid")
+        return int(value)
+
+
+def identifier(description: str, **kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(1, MAX_ID_LENGTH), validate.Regexp(_TRIMMED)],
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
+def _category(known: tuple[str, ...], what: str) -> fields.String:
+    return fields.String(
+        required=True,
+        validate=[validate.Length(1, MAX_CATEGORY_LENGTH), validate.Regexp(_NOT_BLANK)],
+        metadata={
+            "examples": list(known),
+            "description": (
+                f"the {what}, lower-cased on receipt; known: {', '.join(known)}. "
+                f"Anything else is kept and scored as {OTHER!r}"
+            ),
         },
-    },
-)
+    )
+
+
+def _one_of(values: list[Any]) -> validate.OneOf:
+    return validate.OneOf(values)
+
+
+DECISIONS = [decision.value for decision in Decision]
+STATUSES = [status.value for status in Status]
+
+
+class Shape(Schema):
+    """A response body. Whatever does not apply to an object (``None``) is left out, unless
+    the field says it may be null."""
+
+    @post_dump
+    def _leave_out_what_does_not_apply(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or self.fields[key].allow_none
+        }
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class FieldErrorSchema(Shape):
+    field = fields.String(required=True)
+    rule = fields.String(required=True)
+
+
+class ErrorSchema(Shape):
+    """What every refusal and failure answers: never HTML, never a traceback."""
+
+    error = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
+    status = fields.Integer(required=True, validate=validate.Range(400, 599))
+    details = fields.List(
+        fields.Nested(FieldErrorSchema),
+        metadata={"description": "one entry per offending field of the body or query"},
+    )
+
+
+# --- requests (parsed by the domain; documented here) -----------------------------------
+
+
+class TransactionSchema(Schema):
+    """A card payment to score."""
+
+    class Meta:
+        unknown = INCLUDE  # fields beyond the contract are ignored, not refused
+        examples = (EXAMPLE_TRANSACTION,)
+
+    transaction_id = identifier(
+        "the client's idempotency key, generated when absent: resubmitting the same "
+        "transaction with it never creates a second record",
+        allow_none=True,
+    )
+    user_id = identifier("the card holder", required=True)
+    amount = fields.Float(
+        required=True, validate=validate.Range(max=MAX_AMOUNT), metadata={"exclusiveMinimum": 0}
+    )
+    currency = fields.String(
+        allow_none=True,
+        validate=_one_of(sorted(ISO_4217_CODES)),
+        load_default=DEFAULT_CURRENCY,
+        metadata={"description": "ISO 4217 (case and surrounding spaces do not matter)"},
+    )
+    merchant = fields.String(
+        required=True,
+        validate=[validate.Length(1, MAX_MERCHANT_LENGTH), validate.Regexp(_NOT_BLANK)],
+        metadata={"description": "surrounding spaces are trimmed"},
+    )
+    timestamp = fields.DateTime(
+        required=True,
+        metadata={"description": "ISO 8601 with a time zone (Z or an offset); stored in UTC"},
+    )
+    merchant_type = _category(KNOWN_MERCHANT_TYPES, "merchant's type")
+    device_type = _category(KNOWN_DEVICE_TYPES, "device paid with")
+    location_match = fields.Raw(
+        required=True,
+        metadata={
+            # Not a OneOf validator: 0 == False to Python, so it would keep only 0 and 1.
+            "enum": [0, 1, False, True],
+            "description": "1 (or true) when the payment happens where the card holder is",
+        },
+    )
+
+
+class LabelRequestSchema(Schema):
+    """An analyst's verdict: fraud or not, and who says so."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = ({"is_fraud": True, "analyst": "alice"},)
+
+    is_fraud = fields.Boolean(required=True)
+    analyst = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, ANALYST_MAX_LENGTH),
+        metadata={
+            "description": f"printable; when absent, the X-Analyst header, then {ANONYMOUS!r}"
+        },
+    )
+
+
+class LimitQuerySchema(Schema):
+    """How many rows each list of the dashboard holds."""
+
+    DEFAULT = 20
+    MAXIMUM = 100
+    RULE = f"must be an integer from 1 to {MAXIMUM}"
+
+    limit = QueryInteger(
+        load_default=DEFAULT,
+        validate=validate.Range(1, MAXIMUM, error=RULE),
+        error_messages={"invalid": RULE},
+        metadata={"description": "rows in each list"},
+    )
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+class RecordedTransactionSchema(Shape):
+    """A transaction as stored: every field present and normalised (the domain's own JSON,
+    the same as on the pipeline's topics)."""
+
+    transaction_id = identifier("the id it was accepted under", required=True)
+    user_id = identifier("the card holder", required=True)
+    amount = fields.Float(
+        required=True, validate=validate.Range(max=MAX_AMOUNT), metadata={"exclusiveMinimum": 0}
+    )
+    currency = fields.String(required=True, validate=_one_of(sorted(ISO_4217_CODES)))
+    merchant = fields.String(required=True, validate=validate.Length(min=1))
+    timestamp = fields.String(
+        required=True, metadata={"format": "date-time", "description": "ISO 8601 in UTC (Z)"}
+    )
+    merchant_type = fields.String(required=True, validate=validate.Length(min=1))
+    device_type = fields.String(required=True, validate=validate.Length(min=1))
+    location_match = fields.Integer(required=True, validate=_one_of([0, 1]))
+
+    @pre_dump
+    def _as_the_domain_writes_it(self, transaction: Transaction, **_: Any) -> dict[str, Any]:
+        return transaction.to_dict()
+
+
+class AcceptedSchema(Shape):
+    transaction_id = identifier("where to read the verdict: /transaction/<id>", required=True)
+    status = fields.String(required=True, validate=_one_of(STATUSES))
+    duplicate = fields.Boolean(
+        required=True,
+        metadata={"description": "true when this id was already stored: nothing new was published"},
+    )
+
+
+class LabelSchema(Shape):
+    is_fraud = fields.Boolean(required=True)
+    analyst = fields.String(
+        required=True,
+        validate=validate.Length(1, ANALYST_MAX_LENGTH),
+        metadata={"description": "printable characters"},
+    )
+    labelled_at = Instant(required=True)
+
+
+class VerdictSchema(Shape):
+    """The transaction, its status and, once scored, the verdict; the error when a stage
+    could not handle it; the analyst's label once there is one."""
+
+    transaction_id = identifier("its id", required=True, attribute="transaction.transaction_id")
+    status = fields.String(required=True, validate=_one_of(STATUSES))
+    transaction = fields.Nested(RecordedTransactionSchema, required=True)
+    received_at = Instant(required=True, metadata={"description": "when the API accepted it"})
+    fraud_score = Rounded(6, attribute="assessment.fraud_score", validate=validate.Range(0, 1))
+    decision = fields.String(attribute="assessment.decision", validate=_one_of(DECISIONS))
+    reasons = fields.List(
+        fields.String(),
+        attribute="assessment.reasons",
+        metadata={"description": "what drove the score, for a person"},
+    )
+    model_version = fields.String(attribute="assessment.model_version")
+    scored_at = Instant(attribute="assessment.scored_at")
+    preprocessed_at = Instant(metadata={"description": "when its features were computed"})
+    recorded_at = Instant(metadata={"description": "when its verdict was stored"})
+    latency_ms = Rounded(3, metadata={"description": "from receipt to verdict"})
+    features = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "the behaviour features the model saw"},
+    )
+    error = fields.String(metadata={"description": "why the transaction failed"})
+    label = fields.Nested(LabelSchema)
+
+
+class HealthChecksSchema(Shape):
+    database = fields.String(required=True, metadata={"description": "ok, or the error's type"})
+    pipeline = fields.String(
+        validate=_one_of(["ok", "stopped"]),
+        metadata={"description": "only when the stages run in this process"},
+    )
+
+
+class HealthSchema(Shape):
+    status = fields.String(required=True, validate=_one_of(["ok", "unhealthy"]))
+    checks = fields.Nested(HealthChecksSchema, required=True)
+
+
+# --- headers ----------------------------------------------------------------------------
 
 LOCATION = {
     "description": "where to read the verdict",
@@ -262,13 +324,6 @@ LOCATION = {
 }
 RETRY_AFTER = {
     "description": "seconds to wait before retrying",
+    "required": True,
     "schema": {"type": "integer", "minimum": 0},
 }
-
-BAD_BODY = reply("The body is empty or not JSON (RFC 8259, in UTF-8)", ERROR)
-UNKNOWN_TRANSACTION = reply("No transaction with this id", ERROR)
-UNAVAILABLE = reply(
-    "Storage or the broker is briefly unavailable: retry shortly, nothing was lost",
-    ERROR,
-    headers={"Retry-After": RETRY_AFTER},
-)

@@ -5,6 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+
+
+class StructuredLogs(Logger):  # type: ignore[misc]
+    """gunicorn's own lines (listening, workers booting, a worker killed) go through the
+    process's structlog handlers, so they come out as JSON like everything else."""
+
+    def setup(self, cfg: Config) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -30,7 +43,8 @@ def serve_with_gunicorn(*, host: str, port: int, workers: int, threads: int) -> 
             "workers": workers,
             "threads": threads,
             "worker_class": "gthread",
-            "accesslog": None,
+            "accesslog": None,  # the app logs each request itself, with its request id
+            "logger_class": StructuredLogs,
             "graceful_timeout": 30,
         }
     ).run()

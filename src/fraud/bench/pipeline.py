@@ -3,7 +3,7 @@
 ``fraud bench`` runs four measurements, each on fresh topics and a fresh SQLite file:
 
 * **broker ceiling**: the same messages produced and consumed back with no
-  processing (see ``broker_ceiling``);
+  processing (see ``fraud.bench.ceiling``);
 * **throughput** with 1, 2, ... ``fraud worker --stage all`` processes: the
   workers start and join their groups first (so start-up and rebalancing are
   not timed), then N realistic transactions are published as the API would
@@ -12,7 +12,7 @@
   each stamped ``received_at`` when sent; p50/p95/p99 of the pipeline's own
   ``latency_ms`` (received to scored) and of received-to-stored;
 * **profile**: one worker's stages in a child process under cProfile (see
-  ``pipeline_profile``), to say what holds the throughput back.
+  ``fraud.bench.profile``), to say what holds the throughput back.
 """
 
 from __future__ import annotations
@@ -34,9 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
-from benchmarks.broker_ceiling import BATCH, measure_ceiling
-from benchmarks.pipeline_harness import (
-    REPOSITORY,
+from tqdm import tqdm
+
+from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.serialization.json import JsonSerializer
+from fraud.adapters.simulation.simulator import simulate
+from fraud.application.envelopes import Envelopes
+from fraud.bench import PHASES
+from fraud.bench.ceiling import BATCH, measure_ceiling
+from fraud.bench.harness import (
     BenchError,
     CpuMeter,
     RunSpace,
@@ -46,16 +52,9 @@ from benchmarks.pipeline_harness import (
     end_with_parent,
     wait_for_quiet,
 )
-from tqdm import tqdm
-
-from fraud.adapters.kafka.bus import KafkaBus
-from fraud.adapters.serialization.json import JsonSerializer
-from fraud.adapters.simulation.simulator import simulate
-from fraud.application.envelopes import Envelopes
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.domain.transaction import Transaction
 
-PHASES = ("ceiling", "throughput", "latency", "profile")
 READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
 TARGET_PER_S = 20_000
@@ -448,7 +447,7 @@ def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
 def run_profile(
     config: BenchConfig, population: Sequence[Transaction], echo: Echo
 ) -> dict[str, Any]:
-    """Pre-produce two copies of the data, then let ``pipeline_profile`` drain them in a child."""
+    """Pre-produce two copies of the data, then ``fraud.bench.profile`` drains them in a child."""
     count = config.profile_transactions
     profile_dir = config.out_dir / "profile"
     profile_dir.mkdir(parents=True, exist_ok=True)
@@ -460,7 +459,7 @@ def run_profile(
             finally:
                 bus.close()
         env = plain.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
-        command = [sys.executable, "-m", "benchmarks.pipeline_profile"]
+        command = [sys.executable, "-m", "fraud.bench.profile"]
         command += ["--plain-prefix", plain.prefix, "--plain-database", plain.database_url]
         command += ["--profiled-prefix", profiled.prefix]
         command += ["--profiled-database", profiled.database_url]
@@ -475,7 +474,6 @@ def run_profile(
                     command,
                     env=env,
                     preexec_fn=end_with_parent,
-                    cwd=REPOSITORY,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     timeout=config.run_timeout_s * 3,

@@ -1,7 +1,7 @@
 """Where one worker's time goes: each stage in this process, profiled, over pre-produced data.
 
-Run as a child process by ``pipeline_throughput`` (``python -m
-benchmarks.pipeline_profile``), so that its logging, TensorFlow and Kafka
+Run as a child process by ``fraud.bench.pipeline`` (``python -m
+fraud.bench.profile``), so that its logging, TensorFlow and Kafka
 clients are set up exactly as in a ``fraud worker`` and the parent's own work
 does not show up in the profile.
 
@@ -31,23 +31,22 @@ from typing import Any
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
 from fraud.adapters.serialization.json import JsonSerializer
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from fraud.adapters.sqlalchemy.upserts import insert_or_replace
 from fraud.adapters.tensorflow.model import KerasScorer
 from fraud.application.envelopes import Envelopes
+from fraud.application.pipeline import STAGES, consumer_group
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage, assess
 from fraud.application.stage import StageRunner
-from fraud.containers import build_container
+from fraud.containers import Process, bootstrap
 from fraud.domain.features import BehaviourProfiles, FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.transaction import Transaction, format_instant, parse_instant
-from fraud.entrypoints.consumer.pipeline import STAGES, consumer_group
-from fraud.entrypoints.logs import configure_logging
+from fraud.logs import configure_logging
 from fraud.settings import Settings
 
 STAGE_TIMEOUT_S = 300.0
@@ -118,8 +117,7 @@ COMPONENTS: tuple[Component, ...] = (
 
 def drain(settings: Settings, group: str, count: int, profile: bool) -> StageTimings:
     """Run each stage until it has handled ``count`` messages; timings (and profiles) per stage."""
-    upgrade(settings.database_url)
-    container = build_container(settings)
+    container = bootstrap(settings, Process(migrate=True))
     container.init_resources()
     container.model()
     bus = container.bus()

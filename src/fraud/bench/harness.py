@@ -29,10 +29,9 @@ from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.tables import transactions
+from fraud.application.pipeline import consumer_group
 from fraud.domain.ports import Topic
-from fraud.entrypoints.consumer.pipeline import consumer_group
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 STOP_GRACE_S = 20.0
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
@@ -120,9 +119,6 @@ class RunSpace:
             "FRAUD_MODEL_DIR": str(model_dir),
             "FRAUD_LOG_FORMAT": "json",
             "FRAUD_LOG_LEVEL": log_level,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])
-            ),
         }
         if batch_size is not None:
             env["FRAUD_BATCH_SIZE"] = str(batch_size)

@@ -1,4 +1,10 @@
-"""structlog, configured once per process before anything logs: JSON off a terminal."""
+"""structlog, configured once per process before anything logs: JSON off a terminal.
+
+Every line the process writes goes through here: our events, the standard
+library's loggers (SQLAlchemy, Alembic, gunicorn, librdkafka through
+confluent-kafka's ``logger`` setting) and Python warnings, so a log shipper
+reading a service's output sees one format.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,18 @@ import sys
 
 import structlog
 
-QUIET_LIBRARIES = ("werkzeug", "alembic", "sqlalchemy.engine", "tensorflow", "absl", "gunicorn")
+QUIET_LIBRARIES = ("werkzeug", "alembic", "sqlalchemy.engine", "tensorflow", "absl", "keras")
+
+
+def interactive(log_format: str = "auto") -> bool:
+    """Whether a person reads this process's output: pretty lines and progress bars then,
+    JSON events otherwise."""
+    return log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
 
 
 def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     """Route structlog and the standard library's loggers through the same processors."""
-    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    use_json = not interactive(log_format)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -46,3 +58,4 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     root.setLevel(level.upper())
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    logging.captureWarnings(True)  # a library's warnings.warn() is an event like any other

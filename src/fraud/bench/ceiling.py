@@ -15,12 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from benchmarks.pipeline_harness import BenchError, CpuMeter, RunSpace, chunks
 from confluent_kafka import Consumer, TopicPartition
 from tqdm import tqdm
 
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.settings import consumer_config
+from fraud.bench.harness import BenchError, CpuMeter, RunSpace, chunks
 from fraud.domain.ports import OutgoingMessage, Topic
 
 BATCH = 500  # the stages' default batch size

@@ -1,0 +1,68 @@
+"""The ports: what the core needs from the outside world, named for the need.
+
+Adapters implement these protocols; use cases receive them as arguments. Each
+module holds one concern; everything is importable from here.
+"""
+
+from fraud.domain.ports.messaging import (
+    AssignedPartition,
+    AssignmentListener,
+    Message,
+    MessageBus,
+    MessageConsumer,
+    OutgoingMessage,
+    Serializer,
+    Topic,
+)
+from fraud.domain.ports.models import FraudModel, ModelStore, ModelTrainer, Scorer, TrainingData
+from fraud.domain.ports.operations import (
+    EvaluationCharts,
+    LabelledFiles,
+    Progress,
+    SchemaMigrator,
+    Simulator,
+    TopicAdmin,
+    TopicOutcome,
+)
+from fraud.domain.ports.storage import (
+    ActivityLog,
+    ActivityQueries,
+    LabelRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    VerdictQueries,
+    VerdictRepository,
+)
+from fraud.domain.ports.system import Clock, PipelineMetrics
+
+__all__ = [
+    "ActivityLog",
+    "ActivityQueries",
+    "AssignedPartition",
+    "AssignmentListener",
+    "Clock",
+    "EvaluationCharts",
+    "FraudModel",
+    "LabelRepository",
+    "LabelledFiles",
+    "Message",
+    "MessageBus",
+    "MessageConsumer",
+    "ModelStore",
+    "ModelTrainer",
+    "OutgoingMessage",
+    "PipelineMetrics",
+    "Progress",
+    "SchemaMigrator",
+    "Scorer",
+    "Serializer",
+    "Simulator",
+    "Topic",
+    "TopicAdmin",
+    "TopicOutcome",
+    "TrainingData",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "VerdictQueries",
+    "VerdictRepository",
+]

@@ -1,0 +1,83 @@
+"""What the commands around the pipeline need: the schema, the topics, labelled files,
+simulated data and the evaluation's charts.
+
+None of it is on the path of a transaction; it is here so that the command line
+reaches every technology through a port the container fills, like the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from fraud.domain.assessment import TransactionRecord
+from fraud.domain.model import LabelledTransaction
+from fraud.domain.policy import Thresholds
+from fraud.domain.transaction import Transaction
+
+Progress = Callable[[int], None]
+"""Told how many more items of a long task are done (a progress bar, a log line)."""
+
+
+class SchemaMigrator(Protocol):
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the store's schema to ``revision``, creating the store if needed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicOutcome:
+    topic: str
+    created: bool
+    detail: str
+
+
+class TopicAdmin(Protocol):
+    def create_topics(
+        self,
+        *,
+        partitions: int,
+        replication: int,
+        retention_ms: int | None = None,
+        topics: Sequence[str] | None = None,
+    ) -> list[TopicOutcome]:
+        """Create the pipeline's topics (all of them unless named); an existing one is kept."""
+
+
+class LabelledFiles(Protocol):
+    """Files of transactions, labelled or not; a file that breaks the contract raises
+    :class:`~fraud.domain.errors.BadDataFile` naming the line, the field and the rule."""
+
+    def read_labelled(self, path: Path) -> list[LabelledTransaction]: ...
+
+    def read_transactions(self, path: Path) -> list[Transaction]: ...
+
+    def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
+        """Write ``rows``; returns how many."""
+
+    def write_verdicts(self, path: Path, records: Iterable[TransactionRecord]) -> int:
+        """Write each scored record's id, score, decision and reasons; returns how many."""
+
+
+class Simulator(Protocol):
+    def simulate(
+        self, samples: int, *, seed: int, fraud_rate: float, progress: Progress | None = None
+    ) -> list[LabelledTransaction]:
+        """``samples`` labelled synthetic transactions, in time order."""
+
+
+class EvaluationCharts(Protocol):
+    def precision_recall(
+        self, labels: Sequence[bool], scores: Sequence[float], path: Path, *, title: str
+    ) -> Path: ...
+
+    def score_histogram(
+        self,
+        labels: Sequence[bool],
+        scores: Sequence[float],
+        path: Path,
+        *,
+        thresholds: Thresholds,
+        title: str,
+    ) -> Path: ...

@@ -1,1 +1,0 @@
-"""Pipeline workers: stage loops on whichever bus the container provides."""

@@ -1,0 +1,106 @@
+"""Every feature's value lands under its own name, on both ways of computing it.
+
+The user's history below gives the last purchase a different value for every
+feature that is not a 0/1 flag, so a value written to another feature's place
+in the vector cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fraud.domain.features import FEATURE_NAMES, BehaviourProfiles
+from fraud.domain.transaction import Transaction
+from tests.factories import txn
+
+DAY_MINUTES = 24 * 60
+LAST = 20 * DAY_MINUTES  # the purchase under test: 09:00 UTC, 20 days after the first
+
+# (minutes before the last purchase, amount, merchant, device, away from the card holder)
+EARLIER = [
+    (15 * DAY_MINUTES, 120.0, "Shop A", "mobile", False),
+    (3 * DAY_MINUTES, 80.0, "Shop A", "mobile", False),
+    (20 * 60, 1.5, "Shop B", "mobile", False),
+    (10 * 60, 2.5, "Shop B", "desktop", True),
+    (2 * 60, 3.5, "Shop B", "pos", True),
+    (50, 1.75, "Shop 1", "mobile", True),
+    (40, 2.75, "Shop 2", "mobile", True),
+    (20, 90.0, "Shop 3", "desktop", True),
+    (9, 1.25, "Shop 4", "mobile", True),
+    (7, 2.25, "Shop 5", "mobile", True),
+    (5, 3.25, "Shop 6", "mobile", True),
+    (3, 75.0, "Shop 7", "mobile", True),
+    (0.5, 4.25, "Shop 7", "mobile", True),
+]
+IN_LAST_HOUR = [1.75, 2.75, 90.0, 1.25, 2.25, 3.25, 75.0, 4.25]
+SETTLED = [120.0, 80.0, 1.5, 2.5, 3.5]  # older than an hour
+ANGLE = 2 * math.pi * 9 / 24
+
+EXPECTED = {
+    "amount": 250.0,
+    "hour_sin": math.sin(ANGLE),
+    "hour_cos": math.cos(ANGLE),
+    "location_mismatch": 0.0,
+    "no_history": 0.0,
+    "seconds_since_previous": 30.0,
+    "count_10m": 5.0,
+    "count_1h": 8.0,
+    "count_24h": 11.0,
+    "count_7d": 12.0,
+    "count_30d": 13.0,
+    "amount_sum_1h": sum(IN_LAST_HOUR),
+    "amount_sum_24h": sum(IN_LAST_HOUR) + 1.5 + 2.5 + 3.5,
+    "amount_to_typical": 250.0 * len(SETTLED) / sum(SETTLED),
+    "amount_to_max": 250.0 / 120.0,
+    "new_device": 1.0,  # never on a tablet
+    "new_merchant": 0.0,  # Shop A, 3 days ago
+    "new_merchant_type": 1.0,  # never at a gas station
+    "mismatch_count_24h": 10.0,
+    "small_count_1h": 6.0,
+    "small_count_24h": 9.0,
+    "distinct_merchants_1h": 7.0,
+    "distinct_devices_24h": 3.0,
+    "merchant_type": 4.0,  # gas
+    "device_type": 2.0,  # tablet
+}
+FLAGS = {"location_mismatch", "no_history", "new_device", "new_merchant", "new_merchant_type"}
+
+
+def earlier() -> list[Transaction]:
+    return [
+        txn(
+            i,
+            minutes=LAST - before,
+            amount=amount,
+            merchant=merchant,
+            device_type=device,
+            location_match=not away,
+        )
+        for i, (before, amount, merchant, device, away) in enumerate(EARLIER)
+    ]
+
+
+def last_purchase() -> Transaction:
+    return txn(
+        99, minutes=LAST, amount=250.0, merchant="Shop A", merchant_type="gas", device_type="tablet"
+    )
+
+
+def test_the_history_gives_every_feature_but_the_flags_its_own_value() -> None:
+    assert set(EXPECTED) == set(FEATURE_NAMES)
+    values = [value for name, value in EXPECTED.items() if name not in FLAGS]
+    assert len(set(values)) == len(values)
+    assert not {0.0, 1.0} & set(values)
+
+
+def test_each_value_lands_under_its_own_name_in_time_order() -> None:
+    *_, vector = BehaviourProfiles().observe([*earlier(), last_purchase()])
+    assert vector.as_dict() == pytest.approx(EXPECTED, rel=1e-12)
+
+
+def test_each_value_lands_under_its_own_name_when_it_arrives_late() -> None:
+    tomorrow = txn(100, minutes=LAST + DAY_MINUTES, merchant="Shop A")
+    *_, vector = BehaviourProfiles().observe([*earlier(), tomorrow, last_purchase()])
+    assert vector.as_dict() == pytest.approx(EXPECTED, rel=1e-12)
