@@ -88,7 +88,7 @@ def main() -> None:
             tallies = tally(verdict_samples(batch))
             tally_seconds += time.perf_counter() - began
             with unit_of_work() as uow:
-                uow.verdicts.save_verdicts(batch)
+                uow.verdicts.decide(batch)
                 uow.activity.log(tallies)
                 uow.commit()
         clock = MovingClock(now)

@@ -22,7 +22,7 @@ EXAMPLE = {
     "location_match": 0,
 }
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+T0 = datetime(2024, 12, 1, 9, 0, tzinfo=UTC)  # before the test clock: no future transactions
 
 
 def payload(**overrides: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
+from fraud.application.outbox import OutboxRelay
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage
@@ -51,4 +52,5 @@ def embedded_pipeline(
         )
         for stage in stages
     ]
-    return EmbeddedPipeline(bus, store, SubmitTransactions(bus, store, clock, ENVELOPES), runners)
+    outbox = OutboxRelay(bus, store, clock, ENVELOPES)  # not started: publishes at once
+    return EmbeddedPipeline(bus, store, SubmitTransactions(store, clock, outbox), runners)

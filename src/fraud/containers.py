@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -29,13 +30,14 @@ from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.envelopes import Envelopes
 from fraud.application.labels import ExportLabels, LabelTransaction
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
+from fraud.application.outbox import OutboxRelay
 from fraud.application.pipeline import (
     DEFAULT_GROUP_PREFIX,
     STAGES,
     Pipeline,
     StagesElsewhere,
 )
-from fraud.application.preprocess import PreprocessStage
+from fraud.application.preprocess import FromTheLog, FromTheStore, PreprocessStage
 from fraud.application.queries import DashboardFigures
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
@@ -113,6 +115,10 @@ def _charts() -> EvaluationCharts:
     return MatplotlibCharts()
 
 
+def _seconds(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
 def _load_model(store: ModelStore) -> FraudModel:
     return store.load()
 
@@ -130,7 +136,10 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     clock = providers.Singleton(SystemClock)
-    envelopes = providers.Singleton(Envelopes, serializer=providers.Singleton(JsonSerializer))
+    max_skew = providers.Callable(_seconds, config.max_clock_skew_s)
+    envelopes = providers.Singleton(
+        Envelopes, serializer=providers.Singleton(JsonSerializer), max_skew=max_skew
+    )
     metrics = providers.Singleton(PrometheusMetrics)
 
     # --- storage: the write side (units of work) and the read side (queries) -------------
@@ -162,16 +171,19 @@ class Container(containers.DeclarativeContainer):
     charts = providers.Singleton(_charts)
 
     # --- use cases --------------------------------------------------------------------------
+    outbox = providers.Singleton(
+        OutboxRelay, bus=bus, unit_of_work=unit_of_work, clock=clock, envelopes=envelopes
+    )
     submit = providers.Factory(
         SubmitTransactions,
-        bus=bus,
         unit_of_work=unit_of_work,
         clock=clock,
-        envelopes=envelopes,
+        outbox=outbox,
         metrics=metrics,
+        max_skew=max_skew,
     )
     republish_pending = providers.Factory(
-        RepublishPending, bus=bus, unit_of_work=unit_of_work, envelopes=envelopes
+        RepublishPending, unit_of_work=unit_of_work, outbox=outbox
     )
     label_transaction = providers.Factory(
         LabelTransaction, unit_of_work=unit_of_work, queries=queries, clock=clock
@@ -184,12 +196,25 @@ class Container(containers.DeclarativeContainer):
     )
     evaluate_model = providers.Factory(EvaluateModel, model=model, policy=policy, clock=clock)
     list_dead_letters = providers.Factory(ListDeadLetters, bus=bus)
-    replay_dead_letters = providers.Factory(ReplayDeadLetters, bus=bus)
+    replay_dead_letters = providers.Factory(
+        ReplayDeadLetters, bus=bus, unit_of_work=unit_of_work, clock=clock
+    )
 
     # --- the pipeline -----------------------------------------------------------------------
     profiles = providers.Singleton(BehaviourProfiles)
+    # Where a worker rebuilds its users' profiles from: Kafka's log, or (the embedded bus keeps
+    # none after a restart) the transactions the database stored.
+    profile_history = providers.Selector(
+        config.broker,
+        kafka=providers.Factory(FromTheLog, clock=clock, envelopes=envelopes),
+        memory=providers.Factory(FromTheStore, queries=queries),
+    )
     preprocess_stage = providers.Factory(
-        PreprocessStage, profiles=profiles, clock=clock, envelopes=envelopes
+        PreprocessStage,
+        profiles=profiles,
+        clock=clock,
+        envelopes=envelopes,
+        history=profile_history,
     )
     score_stage = providers.Factory(
         ScoreStage, model=model, policy=policy, clock=clock, envelopes=envelopes

@@ -26,6 +26,8 @@ class Settings:
     log_level: str = "info"
     batch_size: int = 500
     poll_timeout_s: float = 0.05
+    # How far a transaction's timestamp may run ahead of its receipt.
+    max_clock_skew_s: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +59,7 @@ class Settings:
             log_level=text("LOG_LEVEL", defaults.log_level).lower(),
             batch_size=number("BATCH_SIZE", defaults.batch_size, int),
             poll_timeout_s=number("POLL_TIMEOUT_S", defaults.poll_timeout_s, float),
+            max_clock_skew_s=number("MAX_CLOCK_SKEW_S", defaults.max_clock_skew_s, float),
         )
         if settings.broker not in BROKERS:
             raise BadSetting(

@@ -97,5 +97,34 @@ def test_a_bad_labelled_file_is_refused_with_the_line_and_field(tmp_path) -> Non
         timeout=300,
     )
     assert result.returncode == 2
-    assert "line 3" in result.stderr and "amount: must be greater than 0" in result.stderr
+    assert "line 3" in result.stderr and "amount: must be 0 or more" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_file_with_a_few_bad_rows_says_which_and_can_skip_them(tmp_path, small_model) -> None:
+    header = "user_id,amount,merchant,timestamp,merchant_type,device_type,location_match\n"
+    good = [
+        f"u{i % 3},{10 + i}.00,Shop,2025-01-01T10:{i:02d}:00Z,grocery,pos,1\n" for i in range(8)
+    ]
+    bad = [
+        "u1,0.005,Shop,2025-01-01T11:00:00Z,grocery,pos,1\n",  # under a cent
+        "u2,12.50,Shop\u202e,2025-01-01T11:01:00Z,grocery,pos,1\n",  # a bidi override
+        "u3,0.00,Shop,2025-01-01T11:02:00Z,grocery,pos,1\n",  # a verification: valid
+    ]
+    data = tmp_path / "mixed.csv"
+    data.write_text(header + "".join(good[:4] + bad + good[4:]), encoding="utf-8")
+    out = tmp_path / "scored.csv"
+    command = [FRAUD, "score", "--data", str(data), "--out", str(out)]
+    command += ["--model-dir", str(small_model)]
+
+    refused = subprocess.run(command, env=fraud_env(), capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and not out.exists()
+    assert "2 invalid rows (line 6: amount: must be 0, or at least 0.01" in refused.stderr
+    assert "line 7: merchant: must contain only printable characters" in refused.stderr
+
+    skipped = subprocess.run(
+        [*command, "--on-invalid", "skip"], env=fraud_env(), capture_output=True, text=True
+    )
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    assert "skipped 2 invalid rows (line 6:" in skipped.stderr
+    assert "scored 9 transactions" in skipped.stdout

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
+from fraud.domain.features import replay
+from fraud.domain.transaction import Transaction
 from tests.factories import EXAMPLE
 from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
 
@@ -75,9 +81,21 @@ def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
         f"{service.url}/transaction", data="{oops", headers={"Content-Type": "application/json"}
     )
     assert malformed.status_code == 400 and "malformed JSON" in malformed.json()["error"]
-    invalid = requests.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0})
+    invalid = requests.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0.001})
     assert invalid.status_code == 422
-    assert invalid.json()["details"] == [{"field": "amount", "rule": "must be greater than 0"}]
+    assert invalid.json()["details"] == [
+        {
+            "field": "amount",
+            "rule": "must be 0, or at least 0.01 with at most 2 decimals (USD's minor unit)",
+        }
+    ]
+    future = requests.post(
+        f"{service.url}/transaction", json={**EXAMPLE, "timestamp": "9999-01-01T00:00:00Z"}
+    )
+    assert future.status_code == 422
+    assert future.json()["details"][0]["field"] == "timestamp"
+    verification = requests.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0})
+    assert verification.status_code == 202  # an account verification: accepted and scored
     too_big = requests.post(
         f"{service.url}/transaction",
         data=b"x" * (65 * 1024),
@@ -151,24 +169,128 @@ def test_a_first_run_trains_the_default_model_and_prints_only_json(tmp_path) -> 
     assert "rdkafka" not in output.lower() and "Connection refused" not in output
 
 
-def test_what_a_killed_service_had_accepted_is_scored_after_a_restart(
+def body(n: int, user: str) -> dict:
+    """The n-th transaction of a load: each a second after the one before, so the order in
+    time is the order sent (no ties for a replay to break differently)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
+    return {**EXAMPLE, "transaction_id": f"load-{n}", "user_id": user, "timestamp": at.isoformat()}
+
+
+def test_a_service_killed_under_load_decides_everything_once_and_forgets_nobody(
     service, tmp_path, small_model
 ) -> None:
-    ids = []
-    for i in range(200):
-        response = requests.post(
-            f"{service.url}/transaction",
-            json={**EXAMPLE, "transaction_id": f"crash-{i}", "user_id": f"u{i % 9}"},
-            timeout=5,
-        )
-        assert response.status_code == 202
-        ids.append(response.json()["transaction_id"])
-    service.process.kill()  # no drain, no goodbye: the embedded bus is gone
+    users = [f"u{i}" for i in range(5)]
+    sent: list[dict] = []
+    answered: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with requests.Session() as http:
+            n = 0
+            while not stop.is_set():
+                transaction = body(n, users[n % len(users)])
+                sent.append(transaction)
+                try:
+                    if http.post(f"{service.url}/transaction", json=transaction, timeout=5).ok:
+                        answered.append(transaction["transaction_id"])
+                except requests.RequestException:
+                    return  # the service is gone mid-request
+                n += 1
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    time.sleep(3)
+    service.process.kill()  # SIGKILL under load: no drain, the embedded bus is gone
     service.process.wait(timeout=10)
+    stop.set()
+    loader.join(timeout=10)
+    assert len(answered) > 50
 
     again = start_service(tmp_path, small_model)
     try:
-        for transaction_id in ids:
-            assert wait_for_verdict(again.url, transaction_id)["status"] == "scored"
+        for transaction_id in answered:
+            verdict = wait_for_verdict(again.url, transaction_id)
+            assert verdict["status"] == "scored"
+            assert "versions" not in verdict  # decided exactly once
+        # Whatever the kill interrupted is either stored (and scored) or was never accepted.
+        stored = []
+        for transaction in sent:
+            answer = requests.get(f"{again.url}/transaction/{transaction['transaction_id']}")
+            if answer.status_code == 200:
+                stored.append(transaction)
+        following = body(len(sent), users[0])
+        assert requests.post(f"{again.url}/transaction", json=following, timeout=5).ok
+        after_restart = wait_for_verdict(again.url, following["transaction_id"])
     finally:
         stop_service(again)
+
+    # What the next transaction would have seen had nothing stopped: every earlier one of
+    # its user, in time order, through the same features.
+    history = [Transaction.parse(t) for t in [*stored, following]]
+    expected = replay([t for t in history if t.user_id == users[0]])[-1]
+    assert after_restart["features"] == expected.as_dict()
+
+
+def test_a_database_held_by_another_writer_loses_and_dead_letters_nothing(
+    service, tmp_path
+) -> None:
+    database = tmp_path / "fraud.db"
+    results: list[tuple[str, int, str | None]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with requests.Session() as http:
+            n = 0
+            while not stop.is_set():
+                transaction = body(n, f"u{n % 7}")
+                response = http.post(f"{service.url}/transaction", json=transaction, timeout=30)
+                results.append(
+                    (
+                        transaction["transaction_id"],
+                        response.status_code,
+                        response.headers.get("Retry-After"),
+                    )
+                )
+                n += 1
+                time.sleep(0.02)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    time.sleep(1)
+    holder = sqlite3.connect(database, timeout=30)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database for 10 s
+    time.sleep(10)
+    holder.rollback()
+    holder.close()
+    time.sleep(1)
+    stop.set()
+    loader.join(timeout=60)
+
+    accepted = [transaction_id for transaction_id, status, _ in results if status == 202]
+    refused = [(status, retry) for _, status, retry in results if status != 202]
+    assert accepted and all(status == 503 and retry for status, retry in refused), refused[:3]
+    for transaction_id in accepted:
+        assert wait_for_verdict(service.url, transaction_id, timeout=60)["status"] == "scored"
+    health = requests.get(f"{service.url}/api/pipeline", timeout=10).json()
+    assert health["dead_letters"] == 0
+    counts = requests.get(f"{service.url}/api/dashboard", timeout=10).json()["counts"]
+    assert counts["failed"] == 0
+
+
+def test_a_tampered_model_is_refused_at_start_naming_the_file(tmp_path, small_model) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(small_model, model_dir)
+    weights = model_dir / "model.keras"
+    content = bytearray(weights.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    weights.write_bytes(bytes(content))
+    result = subprocess.run(
+        [FRAUD, "run", "--port", "0", "--model-dir", str(model_dir)],
+        env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert f"{weights} is not the file its training wrote" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -33,7 +33,9 @@ def labelled(count: int = 2_000, seed: int = 3) -> list[LabelledTransaction]:
                     {
                         "transaction_id": f"k{i}",
                         "user_id": f"u{rng.randrange(60)}",
-                        "amount": rng.uniform(400, 3_000) if fraud else rng.uniform(5, 120),
+                        "amount": round(
+                            rng.uniform(400, 3_000) if fraud else rng.uniform(5, 120), 2
+                        ),
                         "merchant": "Gadget Hub" if fraud else f"Shop {rng.randrange(5)}",
                         "timestamp": (start + timedelta(minutes=7 * i)).isoformat(),
                         "merchant_type": "online" if fraud else "grocery",

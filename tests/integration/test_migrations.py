@@ -74,6 +74,7 @@ def test_head_matches_the_tables_the_adapter_uses(url: str, engine: Engine) -> N
         "ix_transactions_received_at",
         "ix_transactions_decision_received_at",
         "ix_transactions_status_decision",
+        "ix_transactions_unpublished",
     }
     activity_indexes = {index["name"] for index in inspect(engine).get_indexes("verdict_activity")}
     assert activity_indexes == {"ix_verdict_activity_second"}
@@ -132,7 +133,13 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         upgrade(url, migrations=migrations)
 
     assert current(url) == head()
-    assert tables(engine) == {"transactions", "verdict_activity"}
+    assert tables(engine) == {
+        "transactions",
+        "verdict_activity",
+        "verdict_versions",
+        "label_history",
+        "dead_letter_replays",
+    }
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
     assert "note" not in columns
 
@@ -166,3 +173,30 @@ def test_the_label_columns_come_and_go_keeping_the_rows(url: str, engine: Engine
     assert not LABEL_COLUMNS & columns
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM transactions")).scalar() == 1
+
+
+def test_the_ledger_revision_keeps_what_was_published_and_labelled(
+    url: str, engine: Engine
+) -> None:
+    """Rows stored before the outbox were published; labels given before become history."""
+    upgrade(url, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO transactions (transaction_id, user_id, amount, currency, merchant,"
+                " timestamp, merchant_type, device_type, location_match, received_at, status,"
+                " label_is_fraud, label_analyst, labelled_at, updated_at) VALUES ('t1', 'u', 1.0,"
+                " 'USD', 'm', '2025-01-01 00:00:00', 'online', 'pos', 1, '2025-01-01 00:00:01',"
+                " 'pending', 1, 'ana', '2025-01-02 00:00:00', '2025-01-01 00:00:01')"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        published = connection.execute(text("SELECT published_at FROM transactions")).scalar()
+        history = connection.execute(
+            text("SELECT transaction_id, is_fraud, analyst, previous_is_fraud FROM label_history")
+        ).all()
+    assert str(published).startswith("2025-01-01 00:00:01")
+    assert [tuple(row) for row in history] == [("t1", 1, "ana", None)]
+    downgrade(url, "0004")
+    assert tables(engine) == {"transactions", "verdict_activity"}

@@ -23,15 +23,16 @@ from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.queries import SqlQueries
-from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
+from fraud.adapters.sqlalchemy.repository import VERDICT_COLUMNS, SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
-from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions
+from fraud.adapters.sqlalchemy.tables import transactions
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from fraud.adapters.sqlalchemy.upserts import insert_missing, insert_or_replace
+from fraud.adapters.sqlalchemy.upserts import insert_missing, insert_or_fill
 from fraud.domain.assessment import (
     AnalystLabel,
     Assessment,
     Decision,
+    LabelChange,
     Status,
     TransactionRecord,
 )
@@ -143,7 +144,7 @@ def save(store: Store, write: Callable[[UnitOfWork], object]) -> None:
 
 def test_a_pending_record_reads_back_as_written(store: Store) -> None:
     record = pending("t-1")
-    save(store, lambda uow: uow.verdicts.add_pending([record]))
+    save(store, lambda uow: uow.verdicts.claim([record]))
 
     stored = store.queries.get("t-1")
     missing = store.queries.get("nope")
@@ -160,7 +161,7 @@ def test_a_scored_record_reads_back_as_written(store: Store) -> None:
     record = replace(
         scored("t-1", Decision.REVIEW, score=0.61), recorded_at=T0 + timedelta(microseconds=41_007)
     )
-    save(store, lambda uow: uow.verdicts.save_verdicts([record]))
+    save(store, lambda uow: uow.verdicts.decide([record]))
 
     stored = store.queries.get("t-1")
 
@@ -169,7 +170,7 @@ def test_a_scored_record_reads_back_as_written(store: Store) -> None:
 
 
 def test_get_many_returns_only_stored_ids(store: Store) -> None:
-    save(store, lambda uow: uow.verdicts.add_pending([pending("a"), pending("b")]))
+    save(store, lambda uow: uow.verdicts.claim([pending("a"), pending("b")]))
 
     with store.unit_of_work() as uow:
         found = uow.verdicts.get_many(["a", "b", "c", "a"])
@@ -180,11 +181,11 @@ def test_get_many_returns_only_stored_ids(store: Store) -> None:
     assert none == {}
 
 
-def test_add_pending_never_overwrites_a_stored_record(store: Store) -> None:
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1", Decision.DECLINE)]))
+def test_a_claim_never_overwrites_a_stored_record(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.decide([scored("t-1", Decision.DECLINE)]))
 
     later = pending("t-1", received_at=T0 + timedelta(hours=1))
-    save(store, lambda uow: uow.verdicts.add_pending([later, pending("t-2")]))
+    save(store, lambda uow: uow.verdicts.claim([later, pending("t-2")]))
 
     kept = store.queries.get("t-1")
     added = store.queries.get("t-2")
@@ -192,41 +193,51 @@ def test_add_pending_never_overwrites_a_stored_record(store: Store) -> None:
     assert added == pending("t-2")
 
 
-def test_add_pending_keeps_the_first_of_duplicate_ids_in_a_batch(
+def test_a_claim_keeps_the_first_of_duplicate_ids_in_a_batch(
     store: Store,
 ) -> None:
     first, second = pending("t-1"), pending("t-1", received_at=T0 + timedelta(seconds=5))
-    save(store, lambda uow: uow.verdicts.add_pending([first, second]))
+    save(store, lambda uow: uow.verdicts.claim([first, second]))
 
     assert store.queries.get("t-1") == first
 
 
-def test_saving_a_verdict_twice_keeps_one_record_with_the_latest(
-    store: Store,
-) -> None:
-    save(store, lambda uow: uow.verdicts.add_pending([pending("t-1")]))
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1", Decision.APPROVE)]))
-    latest = scored("t-1", Decision.DECLINE, score=0.97, model_version="v2")
-    save(store, lambda uow: uow.verdicts.save_verdicts([latest]))
+def test_the_first_verdict_is_the_decision_and_a_later_one_a_version(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.claim([pending("t-1")]))
+    first = scored("t-1", Decision.APPROVE)
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.decide([first]) == {"t-1"}
+        uow.commit()
+    replayed = scored("t-1", Decision.DECLINE, score=0.97, model_version="v2")
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.decide([replayed]) == set()  # decides nothing
+        assert uow.verdicts.decide([first]) == set()  # a redelivery: nothing at all
+        uow.commit()
 
-    assert store.queries.get("t-1") == latest
-    assert store.queries.status_counts()["decline"] == 1
+    stored = store.queries.get("t-1")
+    assert stored is not None
+    assert replace(stored, versions=()) == first
+    assert stored.versions == (replayed.assessment,)
+    assert store.queries.status_counts()["approve"] == 1
     assert sum(store.queries.status_counts().values()) == 1
 
 
-def test_the_last_verdict_in_a_batch_wins(store: Store) -> None:
-    latest = scored("t-1", Decision.REVIEW, score=0.5)
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1"), latest]))
-
-    assert store.queries.get("t-1") == latest
+def test_the_first_verdict_in_a_batch_decides(store: Store) -> None:
+    first, later = scored("t-1"), scored("t-1", Decision.REVIEW, score=0.5, model_version="v2")
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.decide([first, later, first]) == {"t-1"}
+        uow.commit()
+    stored = store.queries.get("t-1")
+    assert stored is not None and stored.assessment == first.assessment
+    assert stored.versions == (later.assessment,)
 
 
 def test_mark_failed_leaves_scored_records_alone(store: Store) -> None:
     save(
         store,
         lambda uow: (
-            uow.verdicts.add_pending([pending("waiting")]),
-            uow.verdicts.save_verdicts([scored("done", Decision.REVIEW)]),
+            uow.verdicts.claim([pending("waiting")]),
+            uow.verdicts.decide([scored("done", Decision.REVIEW)]),
         ),
     )
 
@@ -248,9 +259,9 @@ def test_mark_failed_leaves_scored_records_alone(store: Store) -> None:
 
 
 def test_a_failed_record_can_still_be_scored_by_a_replay(store: Store) -> None:
-    save(store, lambda uow: uow.verdicts.add_pending([pending("t-1")]))
+    save(store, lambda uow: uow.verdicts.claim([pending("t-1")]))
     save(store, lambda uow: uow.verdicts.mark_failed({"t-1": "record stage: timeout"}))
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored("t-1")]))
+    save(store, lambda uow: uow.verdicts.decide([scored("t-1")]))
 
     assert store.queries.get("t-1") == scored("t-1")
 
@@ -262,8 +273,8 @@ def test_recent_is_newest_received_first_and_filters_by_decision(
     save(
         store,
         lambda uow: (
-            uow.verdicts.add_pending([pending("p0", at[0]), pending("p3", at[3])]),
-            uow.verdicts.save_verdicts(
+            uow.verdicts.claim([pending("p0", at[0]), pending("p3", at[3])]),
+            uow.verdicts.decide(
                 [
                     scored("approve1", Decision.APPROVE, received_at=at[1]),
                     scored("decline2", Decision.DECLINE, score=0.9, received_at=at[2]),
@@ -296,8 +307,8 @@ def test_status_counts_name_every_bucket(store: Store) -> None:
     save(
         store,
         lambda uow: (
-            uow.verdicts.add_pending([pending("p1"), pending("p2"), pending("f1")]),
-            uow.verdicts.save_verdicts(
+            uow.verdicts.claim([pending("p1"), pending("p2"), pending("f1")]),
+            uow.verdicts.decide(
                 [scored("a1"), scored("a2"), scored("d1", Decision.DECLINE, score=0.99)]
             ),
             uow.verdicts.mark_failed({"f1": "score stage: boom"}),
@@ -307,37 +318,52 @@ def test_status_counts_name_every_bucket(store: Store) -> None:
     assert counts == {"pending": 2, "approve": 2, "review": 0, "decline": 1, "failed": 1}
 
 
-def test_pending_lists_what_waits_for_a_verdict_oldest_first(
-    store: Store,
-) -> None:
-    save(
-        store,
-        lambda uow: (
-            uow.verdicts.add_pending(
-                [pending("late", T0 + timedelta(seconds=5)), pending("early"), pending("done")]
-            ),
-            uow.verdicts.save_verdicts([scored("done")]),
-        ),
-    )
+def test_of_two_claims_on_one_id_only_the_first_wins(store: Store) -> None:
     with store.unit_of_work() as uow:
-        assert [r.transaction.transaction_id for r in uow.verdicts.pending(10)] == ["early", "late"]
-        assert len(uow.verdicts.pending(1)) == 1
+        assert uow.verdicts.claim([pending("a"), pending("b"), pending("a")]) == {"a", "b"}
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.claim([pending("a", T0 + timedelta(hours=1)), pending("c")]) == {"c"}
+        uow.commit()
+    assert store.queries.get("a") == pending("a")
+
+
+def test_unpublished_claims_are_listed_until_marked_published(store: Store) -> None:
+    late = T0 + timedelta(seconds=5)
+    save(store, lambda uow: uow.verdicts.claim([pending("late", late), pending("early")]))
+
+    def waiting(before: datetime = T0 + timedelta(minutes=1), limit: int = 10) -> list[str]:
+        with store.unit_of_work() as uow:
+            return [r.transaction.transaction_id for r in uow.verdicts.unpublished(limit, before)]
+
+    assert waiting() == ["early", "late"]
+    assert waiting(limit=1) == ["early"]
+    assert waiting(before=T0) == ["early"]  # the later claim may still be in flight
+    save(store, lambda uow: uow.verdicts.mark_published(["early"], T0))
+    assert waiting() == ["late"]
+    save(store, lambda uow: uow.verdicts.decide([scored("scored-elsewhere")]))
+    assert waiting() == ["late"]  # a verdict for a message read off the bus: it was published
+    save(store, lambda uow: uow.verdicts.mark_published(["late"], T0))
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.republish_pending() == 2  # early, late: still waiting for verdicts
+        uow.commit()
+    assert waiting() == ["early", "late"]
 
 
 def test_nothing_is_stored_unless_the_unit_of_work_commits(
     store: Store,
 ) -> None:
     with store.unit_of_work() as uow:
-        uow.verdicts.add_pending([pending("forgotten")])
+        uow.verdicts.claim([pending("forgotten")])
 
     with pytest.raises(RuntimeError, match="use case failed"), store.unit_of_work() as uow:
-        uow.verdicts.save_verdicts([scored("abandoned")])
+        uow.verdicts.decide([scored("abandoned")])
         raise RuntimeError("use case failed")
 
     with store.unit_of_work() as uow:
-        uow.verdicts.add_pending([pending("kept")])
+        uow.verdicts.claim([pending("kept")])
         uow.commit()
-        uow.verdicts.add_pending([pending("after-commit")])
+        uow.verdicts.claim([pending("after-commit")])
 
     with store.unit_of_work() as uow:
         found = uow.verdicts.get_many(["forgotten", "abandoned", "kept", "after-commit"])
@@ -360,7 +386,7 @@ def test_the_engine_tunes_sqlite_for_concurrent_readers(url: str, engine: Engine
     assert Path(url.removeprefix("sqlite:///")).is_file()
 
 
-def test_a_batch_of_5000_verdicts_is_one_statement(
+def test_a_batch_of_5000_verdicts_is_a_few_multi_row_statements(
     engine: Engine, sql: SqlUnitOfWorkFactory
 ) -> None:
     batch = [
@@ -377,12 +403,14 @@ def test_a_batch_of_5000_verdicts_is_one_statement(
     event.listen(engine, "before_cursor_execute", count_writes)
     try:
         with sql() as uow:
-            uow.verdicts.save_verdicts(batch)
+            uow.verdicts.decide(batch)
             uow.commit()
     finally:
         event.remove(engine, "before_cursor_execute", count_writes)
 
-    assert writes == [("INSERT", True)]
+    # One INSERT ... ON CONFLICT ... RETURNING, sent a thousand rows at a time: never a
+    # statement per row, and no second statement for versions when every verdict is new.
+    assert writes == [("INSERT", True)] * 5
     queries = SqlQueries(engine)
     counts = queries.status_counts()
     newest = queries.recent(1)
@@ -394,12 +422,12 @@ def test_a_locked_database_is_a_transient_failure(url: str, sql: SqlUnitOfWorkFa
     impatient = create_engine_for(url, busy_timeout_ms=50)
     try:
         with sql() as holder:
-            holder.verdicts.add_pending([pending("holds-the-write-lock")])
+            holder.verdicts.claim([pending("holds-the-write-lock")])
             with (
                 pytest.raises(TransientFailure) as failure,
                 SqlUnitOfWorkFactory(impatient)() as blocked,
             ):
-                blocked.verdicts.save_verdicts([scored("t-1")])
+                blocked.verdicts.decide([scored("t-1")])
     finally:
         impatient.dispose()
 
@@ -419,8 +447,8 @@ def test_a_missing_table_is_not_transient(tmp_path: Path) -> None:
 def test_the_repository_also_works_on_a_session(engine: Engine) -> None:
     with Session(engine) as session:
         repository = SqlVerdictRepository(session)
-        repository.save_verdicts([scored("t-1")])
-        repository.add_pending([pending("t-1"), pending("t-2")])
+        repository.decide([scored("t-1")])
+        repository.claim([pending("t-1"), pending("t-2")])
         session.commit()
     with Session(engine) as session:
         stored = SqlVerdictRepository(session).get_many(["t-1", "t-2"])
@@ -430,25 +458,42 @@ def test_the_repository_also_works_on_a_session(engine: Engine) -> None:
 def test_naive_datetimes_are_refused(sql: SqlUnitOfWorkFactory) -> None:
     naive = TransactionRecord(transaction("t-1"), received_at=datetime(2024, 3, 1, 12, 0))
     with pytest.raises(Exception, match="naive datetime"), sql() as uow:
-        uow.verdicts.add_pending([naive])
+        uow.verdicts.claim([naive])
 
 
-def test_the_portable_fallback_upserts_like_the_native_statements(engine: Engine) -> None:
-    """Backends without ON CONFLICT support get the same results from two statements."""
+@pytest.mark.parametrize("dialect", ["sqlite", "generic"])
+def test_the_portable_fallback_writes_like_the_native_statements(
+    engine: Engine, dialect: str
+) -> None:
+    """Backends without ON CONFLICT get the same results from two or three statements."""
+
+    def row(record: TransactionRecord) -> dict[str, Any]:
+        return to_row(record, T0, published_at=None)
+
+    open_verdict = transactions.c.decision.is_(None)
     with engine.begin() as connection:
-        insert_missing(connection, transactions, [to_row(pending("a"), T0)], "generic")
-        insert_missing(
+        assert insert_missing(connection, transactions, [row(pending("a"))], dialect) == {"a"}
+        assert insert_missing(
+            connection, transactions, [row(scored("a")), row(pending("b"))], dialect
+        ) == {"b"}
+        filled = insert_or_fill(
             connection,
             transactions,
-            [to_row(scored("a"), T0), to_row(pending("b"), T0)],
-            "generic",
+            [row(scored("b", Decision.DECLINE, score=0.9)), row(scored("c"))],
+            dialect,
+            columns=VERDICT_COLUMNS,
+            where=open_verdict,
         )
-        insert_or_replace(
+        assert filled == {"b", "c"}
+        again = insert_or_fill(
             connection,
             transactions,
-            [to_row(scored("b", Decision.DECLINE, score=0.9), T0), to_row(scored("c"), T0)],
-            "generic",
+            [row(scored("b", Decision.APPROVE))],
+            dialect,
+            columns=VERDICT_COLUMNS,
+            where=open_verdict,
         )
+        assert again == set()  # decided already: left as it was
         stored = SqlVerdictRepository(connection).get_many(["a", "b", "c"])
         rows = connection.execute(text("SELECT count(*) FROM transactions")).scalar()
 
@@ -468,38 +513,47 @@ def label(is_fraud: bool = True, *, minutes: int = 0, analyst: str = "ana") -> A
 
 
 def test_labels_are_set_only_on_stored_records(store: Store) -> None:
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored("a"), scored("b")]))
+    save(store, lambda uow: uow.verdicts.decide([scored("a"), scored("b")]))
     with store.unit_of_work() as uow:
         labelled = uow.labels.set_labels({"a": label(), "missing": label()})
         uow.commit()
     assert labelled == {"a"}
-    assert store.queries.get("a") == replace(scored("a"), label=label())
+    first = (LabelChange(label(), previous=None),)
+    assert store.queries.get("a") == replace(scored("a"), label=label(), label_history=first)
     assert store.queries.get("b") == scored("b")
     assert store.queries.get("missing") is None
 
 
-def test_a_relabel_overwrites_the_label(store: Store) -> None:
-    save(store, lambda uow: uow.verdicts.add_pending([pending("a")]))
+def test_a_relabel_replaces_the_label_and_the_history_keeps_both(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.claim([pending("a")]))
     save(store, lambda uow: uow.labels.set_labels({"a": label(True)}))
     save(store, lambda uow: uow.labels.set_labels({"a": label(False, minutes=3, analyst="bob")}))
     record = store.queries.get("a")
     assert record is not None
     assert record.label == label(False, minutes=3, analyst="bob")
+    assert record.label_history == (
+        LabelChange(label(True), previous=None),
+        LabelChange(label(False, minutes=3, analyst="bob"), previous=True),
+    )
 
 
 def test_a_label_survives_verdicts_and_pending_writes(store: Store) -> None:
-    save(store, lambda uow: uow.verdicts.add_pending([pending("a")]))
+    save(store, lambda uow: uow.verdicts.claim([pending("a")]))
     save(store, lambda uow: uow.labels.set_labels({"a": label()}))
-    save(store, lambda uow: uow.verdicts.add_pending([pending("a")]))
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored("a", Decision.DECLINE, score=0.9)]))
+    save(store, lambda uow: uow.verdicts.claim([pending("a")]))
+    save(store, lambda uow: uow.verdicts.decide([scored("a", Decision.DECLINE, score=0.9)]))
     record = store.queries.get("a")
-    assert record == replace(scored("a", Decision.DECLINE, score=0.9), label=label())
+    assert record == replace(
+        scored("a", Decision.DECLINE, score=0.9),
+        label=label(),
+        label_history=(LabelChange(label(), previous=None),),
+    )
 
 
 def test_labelled_lists_labelled_records_oldest_label_first(
     store: Store,
 ) -> None:
-    save(store, lambda uow: uow.verdicts.save_verdicts([scored(i) for i in ("a", "b", "c", "d")]))
+    save(store, lambda uow: uow.verdicts.decide([scored(i) for i in ("a", "b", "c", "d")]))
     save(
         store,
         lambda uow: uow.labels.set_labels(
@@ -524,8 +578,8 @@ def test_label_precision_counts_flagged_decisions_since_a_date(
         scored("d-old", Decision.DECLINE, score=0.9, received_at=old),
         scored("ok", Decision.APPROVE),
     ]
-    save(store, lambda uow: uow.verdicts.save_verdicts(records))
-    save(store, lambda uow: uow.verdicts.add_pending([pending("p")]))
+    save(store, lambda uow: uow.verdicts.decide(records))
+    save(store, lambda uow: uow.verdicts.claim([pending("p")]))
     labels = {
         "r1": label(True),
         "r2": label(False),
@@ -574,28 +628,39 @@ def test_activity_tallies_are_logged_read_back_by_second_and_pruned(
     assert [second for second, _ in store.queries.activity_since(T0)] == [T0 + timedelta(seconds=5)]
 
 
-def test_the_portable_fallback_keeps_the_columns_it_is_told_to(engine: Engine) -> None:
-    with engine.begin() as connection:
-        insert_or_replace(
-            connection,
-            transactions,
-            [to_row(replace(pending("a"), label=label()), T0)],
-            "generic",
-            keep=LABEL_COLUMNS,
-        )
-        insert_or_replace(
-            connection, transactions, [to_row(scored("a"), T0)], "generic", keep=LABEL_COLUMNS
-        )
-        stored = SqlVerdictRepository(connection).get_many(["a"])
-    assert stored == {"a": replace(scored("a"), label=label())}
+def test_replayed_dead_letters_are_remembered(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        assert uow.replays.replayed(["a", "b"]) == set()
+        uow.replays.mark_replayed(["a"], T0)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.replays.replayed(["a", "b"]) == {"a"}
+        uow.replays.mark_replayed(["a", "b"], T0)  # forced again: no error
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.replays.replayed(["a", "b"]) == {"a", "b"}
+
+
+def test_accepted_transactions_are_read_back_oldest_first_without_failed_ones(
+    store: Store,
+) -> None:
+    records = [pending(f"t{n}") for n in range(5)]
+    records = [
+        replace(r, transaction=replace(r.transaction, timestamp=T0 - timedelta(hours=n)))
+        for n, r in enumerate(records)
+    ]
+    save(store, lambda uow: uow.verdicts.claim(records))
+    save(store, lambda uow: uow.verdicts.mark_failed({"t1": "preprocess stage: refused"}))
+    read = list(store.queries.accepted_since(T0 - timedelta(hours=3)))
+    assert [t.transaction_id for t in read] == ["t3", "t2", "t0"]
 
 
 def test_a_pending_write_never_overwrites_a_verdict_committed_meanwhile(
     store: Store,
 ) -> None:
     with store.unit_of_work() as late:  # opened before the verdict landed
-        save(store, lambda uow: uow.verdicts.save_verdicts([scored("race")]))
-        late.verdicts.add_pending([pending("race")])
+        save(store, lambda uow: uow.verdicts.decide([scored("race")]))
+        late.verdicts.claim([pending("race")])
         late.commit()
     stored = store.queries.get("race")
     assert stored is not None and stored.status is Status.SCORED

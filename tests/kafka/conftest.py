@@ -6,13 +6,21 @@ Each test gets its own topic prefix, so tests never see each other's messages.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.sqlalchemy.migrate import upgrade
+from tests.processes import FRAUD, fraud_env
 
 BOOTSTRAP = os.environ.get("FRAUD_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -51,3 +59,75 @@ def kafka_bus(kafka_bootstrap: str, prefix: str):
     bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix, client_id="fraud-tests")
     yield bus
     bus.close()
+
+
+class Workers:
+    """`fraud worker --stage all` processes sharing one set of consumer groups."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, group: str = "recovery") -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.group = group
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(
+            [FRAUD, "worker", "--stage", "all", "--group", self.group],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def database(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'fraud.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def workers(kafka_bootstrap, prefix, database, small_model, tmp_path) -> Iterator[Workers]:
+    make_topics(kafka_bootstrap, prefix, partitions=3)
+    env = fraud_env(
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=database,
+        FRAUD_MODEL_DIR=str(small_model),
+    )
+    running = Workers(env, tmp_path)
+    yield running
+    running.stop_all()
+
+
+def rows(database: str, where: str = "1=1") -> int:
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(f"SELECT COUNT(*) FROM transactions WHERE {where}")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def wait_for_rows(database: str, count: int, where: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while rows(database, where) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {rows(database, where)} of {count} rows where {where}")
+        time.sleep(0.25)

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -141,6 +142,57 @@ def test_replaying_the_same_messages_twice_leaves_one_verdict_each(container, pi
     counts = container.queries().status_counts()
     assert sum(counts.values()) == 30 and counts["pending"] == 0
     assert {i: scored(container, i).assessment.fraud_score for i in ids} == pytest.approx(first)
+
+
+def test_a_replayed_result_changes_no_decision_tally_or_counter_and_adds_a_version(
+    container, pipeline
+) -> None:
+    client = create_app(container).test_client()
+    transaction_id = client.post("/transaction", json=EXAMPLE).get_json()["transaction_id"]
+    wait_until(lambda: scored(container, transaction_id), what="the verdict")
+    decided = container.queries().get(transaction_id)
+    registry = container.metrics().registry
+    ever = datetime(2000, 1, 1, tzinfo=UTC)
+
+    def counted() -> tuple[float, int]:
+        verdicts = sum(
+            registry.get_sample_value("fraud_verdicts_total", {"decision": d}) or 0
+            for d in ("approve", "review", "decline")
+        )
+        tallied = sum(bucket.count for _, bucket in container.queries().activity_since(ever))
+        return verdicts, tallied
+
+    wait_until(lambda: counted() == (1, 1), what="the verdict counted")
+    bus = container.bus()
+
+    def of_it(topic: str) -> list[OutgoingMessage]:
+        return [
+            OutgoingMessage(m.key, m.value, m.headers)
+            for m in bus.read_topic(topic)
+            if m.headers.get("transaction_id") == transaction_id
+        ]
+
+    (result,) = of_it(Topic.RESULTS)
+    challenger = json.loads(result.value)
+    challenger["assessment"] |= {"model_version": "challenger-2", "fraud_score": 0.999}
+    bus.publish(
+        Topic.RESULTS,
+        [
+            result,  # the result delivered again
+            OutgoingMessage(result.key, json.dumps(challenger).encode(), result.headers),
+        ],
+    )
+    bus.publish(Topic.TRANSACTIONS, of_it(Topic.TRANSACTIONS))  # and the transaction replayed
+    record_group = consumer_group("record", pipeline.group_prefix)
+    wait_until(lambda: len(of_it(Topic.RESULTS)) == 4, what="the replay's result")
+    wait_until(lambda: bus.lag(record_group, Topic.RESULTS) == 0, what="the record stage")
+
+    after = container.queries().get(transaction_id)
+    assert after.assessment == decided.assessment
+    # Another model's scoring is a version; the same scoring again (redelivered, or replayed
+    # through the same model) is not.
+    assert [(v.model_version, v.fraud_score) for v in after.versions] == [("challenger-2", 0.999)]
+    assert counted() == (1, 1)
 
 
 def test_user_history_survives_a_change_of_worker(container, settings) -> None:

@@ -8,9 +8,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,83 +16,10 @@ from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.simulation.simulator import simulate
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
-from tests.kafka.conftest import make_topics
-from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
-
-
-class Workers:
-    """`fraud worker --stage all` processes sharing one set of consumer groups."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path, group: str = "recovery") -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.group = group
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self) -> subprocess.Popen:
-        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("w")
-        process = subprocess.Popen(
-            [FRAUD, "worker", "--stage", "all", "--group", self.group],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture
-def database(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'fraud.db'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture
-def workers(kafka_bootstrap, prefix, database, small_model, tmp_path) -> Iterator[Workers]:
-    make_topics(kafka_bootstrap, prefix, partitions=3)
-    env = fraud_env(
-        FRAUD_BROKER="kafka",
-        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        FRAUD_TOPIC_PREFIX=prefix,
-        FRAUD_DATABASE_URL=database,
-        FRAUD_MODEL_DIR=str(small_model),
-    )
-    running = Workers(env, tmp_path)
-    yield running
-    running.stop_all()
-
-
-def rows(database: str, where: str = "1=1") -> int:
-    engine = create_engine(database)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(
-                text(f"SELECT COUNT(*) FROM transactions WHERE {where}")
-            ).scalar_one()
-    finally:
-        engine.dispose()
-
-
-def wait_for_rows(database: str, count: int, where: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while rows(database, where) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"only {rows(database, where)} of {count} rows where {where}")
-        time.sleep(0.25)
+from tests.kafka.conftest import rows, wait_for_rows
+from tests.processes import FRAUD, non_json_lines, start_service, stop_service
 
 
 def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(

@@ -33,7 +33,7 @@ def test_export_labels_writes_the_labelled_transactions(database: str, tmp_path:
     clock = FixedClock()
     container.clock.override(clock)
     with container.unit_of_work()() as uow:
-        uow.verdicts.add_pending([TransactionRecord(txn(n), RECEIVED) for n in range(4)])
+        uow.verdicts.claim([TransactionRecord(txn(n), RECEIVED) for n in range(4)])
         uow.commit()
     label = container.label_transaction()
     label("t2", True, "ana")

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from fraud.domain.features import (
+    CLOCK_QUORUM,
     FEATURE_NAMES,
     NOVELTY_SPAN,
     BehaviourProfiles,
@@ -108,12 +109,25 @@ def test_a_late_arrival_does_not_see_transactions_that_happened_after_it() -> No
     assert late["count_1h"] == 0
 
 
+def busy_user(first_minute: float, user_id: str = "bob", start: int = 1000) -> list:
+    """Enough of one user's purchases, a minute apart, to move the event-time clock."""
+    return [txn(start + i, user_id=user_id, minutes=first_minute + i) for i in range(CLOCK_QUORUM)]
+
+
 def test_idle_users_are_forgotten_by_event_time_so_state_stays_bounded() -> None:
     profiles = BehaviourProfiles()
-    profiles.observe([txn(0), txn(1, user_id="bob", minutes=NOVELTY_SPAN / 60 + 60)])
+    profiles.observe([txn(0), *busy_user(NOVELTY_SPAN / 60 + 60)])
     assert len(profiles) == 2
     assert profiles.expire() == 1  # alice was idle longer than anything is remembered
     assert len(profiles) == 1
+
+
+def test_one_transaction_dated_far_ahead_cannot_make_everyone_forgotten() -> None:
+    profiles = BehaviourProfiles()
+    profiles.observe(busy_user(0, user_id="alice"))
+    profiles.observe([txn(1, user_id="mallory", minutes=60 * 24 * 365 * 100)])
+    assert profiles.expire() == 0
+    assert len(profiles) == 2
 
 
 def test_forgetting_idle_users_changes_no_feature() -> None:
@@ -123,7 +137,7 @@ def test_forgetting_idle_users_changes_no_feature() -> None:
     kept = BehaviourProfiles().observe([*history, comeback, later])
     expiring = BehaviourProfiles()
     expiring.observe(history)
-    expiring.observe([txn(99, user_id="bob", minutes=60 * 24 * 99)])
+    expiring.observe(busy_user(60 * 24 * 99))
     assert expiring.expire() == 1
     assert expiring.observe([comeback, later]) == kept[-2:]
 

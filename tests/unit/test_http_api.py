@@ -59,7 +59,7 @@ def test_an_invalid_transaction_gets_422_with_one_message_per_field(client) -> N
     assert response.status_code == 422
     details = response.get_json()["details"]
     assert details == [
-        {"field": "amount", "rule": "must be greater than 0"},
+        {"field": "amount", "rule": "must be 0 or more"},
         {"field": "timestamp", "rule": "must include a time zone (Z or an offset such as +02:00)"},
     ]
 
@@ -130,7 +130,7 @@ def test_the_dashboard_shows_counts_and_latest_transactions(client, container) -
 def test_health_reports_the_database(client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
 
 
 def test_nothing_is_accepted_while_the_embedded_pipeline_is_down(embedded) -> None:
@@ -151,7 +151,11 @@ def test_the_embedded_pipeline_once_started_accepts_and_is_healthy(embedded) -> 
     pipeline.start()
     try:
         client = create_app(embedded).test_client()
-        assert client.get("/health").get_json()["checks"] == {"database": "ok", "pipeline": "ok"}
+        assert client.get("/health").get_json()["checks"] == {
+            "database": "ok",
+            "broker": "ok",
+            "pipeline": "ok",
+        }
         assert client.post("/transaction", json=EXAMPLE).status_code == 202
     finally:
         pipeline.stop()

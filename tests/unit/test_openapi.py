@@ -101,7 +101,8 @@ def test_the_documented_amount_range_is_the_domains(document) -> None:
     amount = document["components"]["schemas"]["Transaction"]["properties"]["amount"]
     assert not _transaction_refuses(amount=amount["maximum"])
     assert _transaction_refuses(amount=amount["maximum"] + 1)
-    assert _transaction_refuses(amount=amount["exclusiveMinimum"])
+    assert not _transaction_refuses(amount=amount["minimum"])  # an account verification
+    assert _transaction_refuses(amount=amount["minimum"] - 0.01)
 
 
 def test_the_documented_analyst_length_is_the_domains(document) -> None:

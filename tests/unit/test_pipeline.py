@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from structlog.testing import capture_logs
@@ -11,7 +12,7 @@ from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, TransientFailure
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, txn
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, RuleModel
 from tests.pipeline_helpers import embedded_pipeline
 
 
@@ -81,7 +82,7 @@ def test_a_poison_message_is_dead_lettered_and_the_next_one_still_scored(model, 
     assert first[dead_letters.SOURCE_TOPIC] == Topic.TRANSACTIONS
     assert first[dead_letters.SOURCE_OFFSET] == "0"
     assert first[dead_letters.ERROR].startswith("value is not JSON")
-    assert "amount: must be greater than 0" in second[dead_letters.ERROR]
+    assert "amount: must be 0 or more" in second[dead_letters.ERROR]
     assert get(pipeline, "t2").status is Status.SCORED
 
 
@@ -90,7 +91,7 @@ def test_an_accepted_transaction_that_a_later_stage_cannot_read_is_marked_failed
 ) -> None:
     pipeline = embedded_pipeline(model, clock)
     with pipeline.store() as uow:
-        uow.verdicts.add_pending([TransactionRecord(txn(1), clock.now())])
+        uow.verdicts.claim([TransactionRecord(txn(1), clock.now())])
         uow.commit()
     pipeline.bus.publish(
         Topic.PREPROCESSED, [OutgoingMessage("alice", b"[]", {"transaction_id": "t1"})]
@@ -115,6 +116,36 @@ def test_replaying_the_same_messages_leaves_one_verdict_each(model, clock) -> No
     pipeline.run_until_idle()
     counts = pipeline.store.status_counts()
     assert sum(counts.values()) == 10 and counts["pending"] == 0
+
+
+def test_a_rescored_transaction_keeps_its_decision_counts_once_and_adds_a_version(
+    model, clock
+) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(1)])
+    pipeline.run_until_idle()
+    decided = get(pipeline, "t1")
+    tallied = sum(bucket.count for _, bucket in pipeline.store.activity)
+
+    def replay(topic: str) -> None:
+        again = [OutgoingMessage(m.key, m.value, m.headers) for m in pipeline.bus.read_topic(topic)]
+        pipeline.bus.publish(topic, again)
+        pipeline.run_until_idle()
+
+    clock.advance(5)
+    replay(Topic.TRANSACTIONS)  # through the same model again: the same scoring, no version
+    assert get(pipeline, "t1").versions == ()
+    pipeline.runners[1].stage.model = RuleModel("rule-model-2")  # another model
+    clock.advance(5)
+    replay(Topic.TRANSACTIONS)
+    replay(Topic.RESULTS)  # and every result delivered once more
+
+    record = get(pipeline, "t1")
+    assert record.assessment == decided.assessment
+    assert [(v.model_version, v.scored_at) for v in record.versions] == [
+        ("rule-model-2", decided.assessment.scored_at + timedelta(seconds=10))
+    ]
+    assert sum(bucket.count for _, bucket in pipeline.store.activity) == tallied == 1
 
 
 class FlakyRecordStage(RecordStage):
@@ -209,14 +240,15 @@ class BrokenStore:
         raise PermissionError("attempt to write a readonly database")
 
 
-def test_a_dead_letter_the_record_stage_cannot_handle_stops_the_stage_not_loops(
-    model, clock
-) -> None:
+def test_a_dead_letter_the_record_stage_cannot_handle_is_logged_and_skipped(model, clock) -> None:
     pipeline = embedded_pipeline(model, clock, store=BrokenStore())
     pipeline.bus.publish(Topic.DEAD_LETTERS, [OutgoingMessage("k", b"x", {"transaction_id": "t1"})])
-    with pytest.raises(PermissionError):
-        pipeline.runners[2].run_once()
-    assert len(pipeline.bus.read_topic(Topic.DEAD_LETTERS)) == 1
+    with capture_logs() as logs:
+        assert pipeline.runners[2].run_once() == 1  # handled: committed, the stage goes on
+    assert len(pipeline.bus.read_topic(Topic.DEAD_LETTERS)) == 1  # never fed back to itself
+    assert pipeline.bus.lag("fraud-record", Topic.DEAD_LETTERS) == 0
+    (skipped,) = [e for e in logs if e["event"] == "a dead letter could not be handled; skipped"]
+    assert skipped["transaction_id"] == "t1" and "PermissionError" in skipped["error"]
 
 
 class FlakyCommitConsumer:
@@ -244,12 +276,14 @@ def test_a_commit_that_fails_for_a_moment_is_retried(model, clock) -> None:
 
 
 def test_pending_transactions_are_published_again_after_the_bus_was_lost(model, clock) -> None:
+    from fraud.application.outbox import OutboxRelay
     from fraud.application.submit import RepublishPending
 
     first = embedded_pipeline(model, clock)
     first.submit([txn(1), txn(2, minutes=1)])  # accepted, then the process dies
     restarted = embedded_pipeline(model, clock, store=first.store)
-    assert RepublishPending(restarted.bus, restarted.store, ENVELOPES)() == 2
+    outbox = OutboxRelay(restarted.bus, restarted.store, clock, ENVELOPES)
+    assert RepublishPending(restarted.store, outbox)() == 2
     restarted.run_until_idle()
     assert get(restarted, "t1").status is Status.SCORED
     assert get(restarted, "t2").status is Status.SCORED

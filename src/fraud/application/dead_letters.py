@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from fraud.domain.ports import Message, MessageBus, OutgoingMessage, Topic
+from fraud.domain.ports import Clock, Message, MessageBus, OutgoingMessage, Topic, UnitOfWorkFactory
 
 DLQ_HEADER_PREFIX = "dlq."
 SOURCE_TOPIC = "dlq.source.topic"
@@ -81,15 +81,39 @@ class UnknownDeadLetters(LookupError):
         super().__init__("no dead letter at " + ", ".join(f"{p}:{o}" for p, o in self.positions))
 
 
+def letter_key(letter: Message) -> str:
+    """What identifies a dead letter across reads: where it came from and which stage
+    refused it (its own offset in the dead-letter topic would not survive a new topic)."""
+    headers = letter.headers
+    return (
+        f"{headers.get(SOURCE_TOPIC, '?')}[{headers.get(SOURCE_PARTITION, '?')}]"
+        f"@{headers.get(SOURCE_OFFSET, '?')}/{headers.get(STAGE, '?')}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    sent: int
+    already_replayed: int  # skipped: replayed before (replay them again with ``force``)
+
+
 class ReplayDeadLetters:
-    """Send dead letters back to the topic they came from, once what broke them is fixed."""
+    """Send dead letters back to the topic they came from, once what broke them is fixed.
 
-    def __init__(self, bus: MessageBus) -> None:
+    Each letter is sent back once: a replay is recorded, and replaying it again does
+    nothing unless forced.
+    """
+
+    def __init__(self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
         self.bus = bus
+        self.unit_of_work = unit_of_work
+        self.clock = clock
 
-    def __call__(self, positions: Collection[tuple[int, int]] | None = None) -> int:
+    def __call__(
+        self, positions: Collection[tuple[int, int]] | None = None, *, force: bool = False
+    ) -> Replayed:
         """Replay the letters at these (partition, offset) positions, or every one when
-        None; returns how many. Nothing is replayed if a position holds no letter."""
+        None. Nothing is replayed if a position holds no letter."""
         letters = self.bus.read_topic(Topic.DEAD_LETTERS)
         if positions is not None:
             wanted = set(positions)
@@ -97,7 +121,15 @@ class ReplayDeadLetters:
             missing = wanted - {(m.partition, m.offset) for m in letters}
             if missing:
                 raise UnknownDeadLetters(missing)
-        return self._send_back(letters)
+        keys = {letter_key(letter): letter for letter in letters}
+        with self.unit_of_work() as uow:
+            done = set() if force else uow.replays.replayed(list(keys))
+        chosen = [letter for key, letter in keys.items() if key not in done]
+        sent = self._send_back(chosen)
+        with self.unit_of_work() as uow:
+            uow.replays.mark_replayed([letter_key(letter) for letter in chosen], self.clock.now())
+            uow.commit()
+        return Replayed(sent, len(keys) - len(chosen))
 
     def _send_back(self, letters: Sequence[Message]) -> int:
         """Publish each letter's original bytes and headers back to the topic it came from."""

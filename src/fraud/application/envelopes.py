@@ -8,14 +8,20 @@ default), so the wire format is an adapter like the broker.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.ports import Message, OutgoingMessage, Serializer
-from fraud.domain.transaction import Transaction, format_instant, parse_instant
+from fraud.domain.transaction import (
+    DEFAULT_MAX_SKEW,
+    Transaction,
+    format_instant,
+    parse_instant,
+)
 
 TRANSACTION_ID_HEADER = "transaction_id"
 RECEIVED_AT_HEADER = "received_at"
@@ -26,8 +32,9 @@ class MalformedMessage(ValueError):
 
 
 class Envelopes:
-    def __init__(self, serializer: Serializer) -> None:
+    def __init__(self, serializer: Serializer, max_skew: timedelta = DEFAULT_MAX_SKEW) -> None:
         self.serializer = serializer
+        self.max_skew = max_skew
         # One per field: the same instant recurs through a batch, field by field.
         self._preprocessed_at = SharedInstants()
         self._scored_at = SharedInstants()
@@ -41,13 +48,37 @@ class Envelopes:
             raise MalformedMessage("value is not a JSON object")
         return data
 
-    def read_transaction(self, message: Message) -> Transaction:
-        """A transaction from any producer, validated against the contract.
+    def read_transaction(self, message: Message, received_at: datetime) -> Transaction:
+        """A transaction from any producer, validated against the contract as received at
+        ``received_at`` (see :meth:`received_at`).
 
-        One sent without a ``transaction_id`` gets an id derived from where the
-        message sits in the log, the same each time it is redelivered.
+        One sent without a ``transaction_id`` gets an id derived from its content, the
+        same each time it is redelivered or replayed from the dead-letter topic, so it
+        never becomes two transactions.
         """
-        return Transaction.parse(self.decode(message), new_id=lambda: _stable_id(message))
+        return Transaction.parse(
+            self.decode(message),
+            new_id=lambda: _content_id(message),
+            received_at=received_at,
+            max_skew=self.max_skew,
+        )
+
+    def received_at(self, message: Message) -> datetime | None:
+        """When the service received a message of ``transactions``: the API's header, unless
+        it claims a moment after the broker took the message (a producer may write any
+        header); otherwise the broker's time (the topic is stamped on append)."""
+        accepted = (
+            None if message.timestamp is None else datetime.fromtimestamp(message.timestamp, UTC)
+        )
+        header = message.headers.get(RECEIVED_AT_HEADER)
+        if header:
+            try:
+                stamped = parse_instant(header)
+            except ValueError:
+                stamped = None
+            if stamped is not None and (accepted is None or stamped <= accepted + self.max_skew):
+                return stamped
+        return accepted
 
     def transaction_message(
         self, transaction: Transaction, received_at: datetime
@@ -188,7 +219,8 @@ class SharedInstants:
         return None if text is None else self.parse(text)
 
 
-def _stable_id(message: Message) -> str:
-    return str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{message.topic}/{message.partition}/{message.offset}")
-    )
+CONTENT_IDS = uuid.UUID("6f4a4e0e-8a53-4d47-9a6c-2f0b7d3c9e51")  # the namespace of content ids
+
+
+def _content_id(message: Message) -> str:
+    return str(uuid.uuid5(CONTENT_IDS, hashlib.sha256(message.value).hexdigest()))

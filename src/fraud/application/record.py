@@ -1,4 +1,5 @@
-"""Record: store verdicts (one upsert per batch) and mark dead-lettered transactions failed."""
+"""Record: decide (the first verdict of a transaction is its decision, one statement per
+batch), keep later scorings as versions, and mark dead-lettered transactions failed."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ def verdict_samples(records: Iterable[TransactionRecord]) -> Iterator[VerdictSam
         )
 
 
+def _first_of_each(results: Sequence[TransactionRecord], ids: set[str]) -> list[TransactionRecord]:
+    """The first result of each of these transactions: the one that became its decision."""
+    first: dict[str, TransactionRecord] = {}
+    for record in results:
+        transaction_id = record.transaction.transaction_id
+        if transaction_id in ids:
+            first.setdefault(transaction_id, record)
+    return list(first.values())
+
+
 class RecordStage:
     name = "record"
     topics = (Topic.RESULTS, Topic.DEAD_LETTERS)
@@ -55,7 +66,7 @@ class RecordStage:
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
-        verdicts: dict[str, TransactionRecord] = {}
+        results: list[TransactionRecord] = []
         failures: dict[str, str] = {}
         recorded_at = self.clock.now()
         for message in batch:
@@ -68,18 +79,20 @@ class RecordStage:
                     )
                 continue
             try:
-                record = self.envelopes.read_result(message, recorded_at=recorded_at)
+                results.append(self.envelopes.read_result(message, recorded_at=recorded_at))
             except MalformedMessage as error:
                 outbox.dead_letter(message, self.name, str(error))
-                continue
-            verdicts[record.transaction.transaction_id] = record  # the last one wins in a batch
 
-        samples = list(verdict_samples(verdicts.values()))
-        if verdicts or failures:
+        decided: list[TransactionRecord] = []
+        samples: list[VerdictSample] = []
+        if results or failures:
             self._batches += 1
             with self.unit_of_work() as uow:
-                uow.verdicts.save_verdicts(list(verdicts.values()))
+                now_decided = uow.verdicts.decide(results)
                 uow.verdicts.mark_failed(failures)
+                # A redelivered or replayed result decides nothing and is counted nowhere.
+                decided = _first_of_each(results, now_decided)
+                samples = list(verdict_samples(decided))
                 uow.activity.log(tally(samples))
                 if self._batches % PRUNE_EVERY_BATCHES == 0:
                     uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
@@ -87,7 +100,7 @@ class RecordStage:
         if samples:
             self._report(samples)
         trace = tracing(__name__)
-        for record in verdicts.values():
+        for record in decided:
             assert record.assessment is not None
             # Flagged verdicts are rare and worth a line; approvals only when tracing,
             # since a line per transaction would cost more than recording it.
@@ -99,8 +112,13 @@ class RecordStage:
                     fraud_score=round(record.assessment.fraud_score, 4),
                     latency_ms=round(record.latency_ms or 0.0, 1),
                 )
-        if verdicts:
-            log.debug("batch recorded", verdicts=len(verdicts), failures=len(failures))
+        if results:
+            log.debug(
+                "batch recorded",
+                results=len(results),
+                decided=len(decided),
+                failures=len(failures),
+            )
         return outbox
 
     def _report(self, samples: Sequence[VerdictSample]) -> None:

@@ -22,7 +22,7 @@ import structlog
 from fraud.application.dead_letters import dead_letter
 from fraud.application.envelopes import TRANSACTION_ID_HEADER
 from fraud.application.metrics import NO_METRICS
-from fraud.domain.errors import TransientFailure
+from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import (
     AssignedPartition,
     Message,
@@ -120,7 +120,10 @@ class StageRunner:
         if not mine:
             return
         started = time.monotonic()
-        restored = stage.restore(mine, self.bus)
+        counted: list[int] = []
+        # A partition's history that cannot be read now (a broker away) is read again.
+        self._retrying(lambda: counted.append(stage.restore(mine, self.bus)), "restore", None)
+        restored = counted[-1]
         log.info(
             "state restored from the log",
             stage=stage.name,
@@ -190,12 +193,35 @@ class StageRunner:
         except Exception:
             log.exception("batch failed, handling its messages one by one", stage=self.stage.name)
             outbox = self._handle_one_by_one(batch)
+        try:
+            self._publish(outbox)
+        except MessageRefused as refused:
+            # Something in the batch's output can never be published (too large): find
+            # whose, one message at a time, and dead-letter just that one.
+            log.warning(
+                "the bus refused the batch's output, publishing it message by message",
+                stage=self.stage.name,
+                error=str(refused),
+            )
+            self._deliver_one_by_one(batch)
+
+    def _publish(self, outbox: Outbox) -> None:
         for topic, messages in outbox.messages.items():
             if messages:
                 self.bus.publish(topic, messages)
         # Counted once the whole outbox is durable, so a retried batch is not counted twice.
         if dead := len(outbox.messages.get(Topic.DEAD_LETTERS, ())):
             self.metrics.dead_lettered(self.stage.name, dead)
+
+    def _deliver_one_by_one(self, batch: Sequence[Message]) -> None:
+        for message in batch:
+            outbox = self._handle_one_by_one([message])
+            try:
+                self._publish(outbox)
+            except MessageRefused as refused:
+                letter = Outbox()
+                letter.dead_letter(message, self.stage.name, f"its output was refused: {refused}")
+                self._publish(letter)
 
     def _handle_one_by_one(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -206,6 +232,16 @@ class StageRunner:
                 raise
             except Exception as error:
                 if message.topic == Topic.DEAD_LETTERS:
-                    raise  # a dead letter that fails again must not feed the topic it came from
+                    # Never fed back to the topic it came from, and never fatal: the
+                    # letter stays in the dead-letter topic for an operator.
+                    log.error(
+                        "a dead letter could not be handled; skipped",
+                        stage=self.stage.name,
+                        partition=message.partition,
+                        offset=message.offset,
+                        error=f"{type(error).__name__}: {error}",
+                        transaction_id=message.headers.get(TRANSACTION_ID_HEADER),
+                    )
+                    continue
                 outbox.dead_letter(message, self.stage.name, f"{type(error).__name__}: {error}")
         return outbox

@@ -1,18 +1,28 @@
-"""Submit: accept transactions from a client, publish them and remember them as pending."""
+"""Submit: accept transactions from a client by claiming their ids, then have them published.
+
+Claim first: the transaction is stored under its id before anything is published,
+so of any number of concurrent submissions of one id exactly one is accepted and
+published; the same fields again are a duplicate, other fields a conflict. The
+committed claim is the promise the client gets back (202): the outbox relay
+publishes it, now or once the broker is back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import structlog
 
-from fraud.application.envelopes import Envelopes
 from fraud.application.metrics import NO_METRICS
+from fraud.application.outbox import OutboxRelay
 from fraud.domain.assessment import Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict
-from fraud.domain.ports import Clock, MessageBus, PipelineMetrics, Topic, UnitOfWorkFactory
-from fraud.domain.transaction import Transaction
+from fraud.domain.ports import Clock, PipelineMetrics, UnitOfWorkFactory
+from fraud.domain.transaction import DEFAULT_MAX_SKEW, Transaction
 
 log = structlog.get_logger(__name__)
 
@@ -24,93 +34,89 @@ class Submission:
     duplicate: bool
 
 
-class SubmitTransactions:
-    """Idempotent by transaction_id: a resubmission publishes nothing and reports the stored state.
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
-    The message is published (durably) before the pending record is written, so a
-    failure in between is healed by the client's retry rather than leaving a
-    pending record nobody will ever score.
-    """
+
+class SubmitTransactions:
+    """Idempotent by transaction_id: a resubmission publishes nothing and reports the stored
+    state; the same id with other fields is an :class:`IdempotencyConflict`."""
 
     def __init__(
         self,
-        bus: MessageBus,
         unit_of_work: UnitOfWorkFactory,
         clock: Clock,
-        envelopes: Envelopes,
+        outbox: OutboxRelay,
         metrics: PipelineMetrics = NO_METRICS,
+        *,
+        max_skew: timedelta = DEFAULT_MAX_SKEW,
+        new_id: Callable[[], str] = _new_id,
     ) -> None:
-        self.bus = bus
         self.unit_of_work = unit_of_work
         self.clock = clock
-        self.envelopes = envelopes
+        self.outbox = outbox
         self.metrics = metrics
+        self.max_skew = max_skew
+        self.new_id = new_id
+
+    def parse(self, body: Mapping[str, Any]) -> Transaction:
+        """A client's transaction as received now: an id when it has none, a timestamp no
+        later than the allowed skew ahead."""
+        return Transaction.parse(
+            body, new_id=self.new_id, received_at=self.clock.now(), max_skew=self.max_skew
+        )
 
     def __call__(self, transactions: Sequence[Transaction]) -> list[Submission]:
-        ids = [transaction.transaction_id for transaction in transactions]
+        received_at = self.clock.now()
+        records = [TransactionRecord(t, received_at) for t in transactions]
         with self.unit_of_work() as uow:
-            stored = uow.verdicts.get_many(ids)
+            claimed = uow.verdicts.claim(records)
+            stored = uow.verdicts.get_many(
+                [t.transaction_id for t in transactions if t.transaction_id not in claimed]
+            )
+            uow.commit()
 
         submissions: dict[str, Submission] = {}
-        fresh: dict[str, Transaction] = {}
-        for transaction in transactions:
-            known = stored.get(transaction.transaction_id)
-            if known is None:
-                earlier = fresh.setdefault(transaction.transaction_id, transaction)
-                if earlier != transaction:
-                    raise IdempotencyConflict(transaction.transaction_id)
+        fresh: dict[str, TransactionRecord] = {}
+        for record in records:
+            transaction = record.transaction
+            transaction_id = transaction.transaction_id
+            if transaction_id in claimed:
+                kept = fresh.setdefault(transaction_id, record)
+                if kept.transaction != transaction:  # the same id twice in one batch
+                    raise IdempotencyConflict(transaction_id)
                 continue
+            known = stored[transaction_id]
             if known.transaction != transaction:
-                raise IdempotencyConflict(transaction.transaction_id)
-            submissions[transaction.transaction_id] = Submission(
-                transaction.transaction_id, known.status, duplicate=True
-            )
+                raise IdempotencyConflict(transaction_id)
+            submissions[transaction_id] = Submission(transaction_id, known.status, duplicate=True)
 
         if fresh:
-            received_at = self.clock.now()
-            self.bus.publish(
-                Topic.TRANSACTIONS,
-                [self.envelopes.transaction_message(t, received_at) for t in fresh.values()],
-            )
-            with self.unit_of_work() as uow:
-                uow.verdicts.add_pending(
-                    [TransactionRecord(t, received_at) for t in fresh.values()]
-                )
-                uow.commit()
+            self.outbox.hand_over(list(fresh.values()))
             self.metrics.transactions_accepted(len(fresh))
             for transaction_id in fresh:
                 log.info("transaction accepted", transaction_id=transaction_id)
                 submissions[transaction_id] = Submission(
                     transaction_id, Status.PENDING, duplicate=False
                 )
-        return [submissions[transaction_id] for transaction_id in ids]
+        return [submissions[t.transaction_id] for t in transactions]
 
 
 class RepublishPending:
-    """Publish again what was accepted but never scored: the database is the outbox.
+    """Have every pending transaction published again: the embedded bus lives in memory, so
+    a restart of ``fraud run`` loses what was between stages, and the pending records say
+    exactly what that was. (On Kafka the messages survive, so workers need not do this.)"""
 
-    The embedded bus lives in memory, so a restart of ``fraud run`` loses what
-    was between stages; the pending records say exactly what that was. (On
-    Kafka the messages themselves survive, so workers need not do this.)
-    """
-
-    def __init__(
-        self, bus: MessageBus, unit_of_work: UnitOfWorkFactory, envelopes: Envelopes
-    ) -> None:
-        self.bus = bus
+    def __init__(self, unit_of_work: UnitOfWorkFactory, outbox: OutboxRelay) -> None:
         self.unit_of_work = unit_of_work
-        self.envelopes = envelopes
+        self.outbox = outbox
 
-    def __call__(self, limit: int = 100_000) -> int:
-        """How many were published again."""
+    def __call__(self) -> int:
+        """How many are published again (all of them, in batches, whatever their number)."""
         with self.unit_of_work() as uow:
-            waiting = uow.verdicts.pending(limit)
-        for start in range(0, len(waiting), 1_000):
-            chunk = waiting[start : start + 1_000]
-            self.bus.publish(
-                Topic.TRANSACTIONS,
-                [self.envelopes.transaction_message(r.transaction, r.received_at) for r in chunk],
-            )
-        if waiting:
-            log.info("pending transactions published again", count=len(waiting))
-        return len(waiting)
+            count = uow.verdicts.republish_pending()
+            uow.commit()
+        if count:
+            log.info("pending transactions to publish again", count=count)
+        self.outbox.sweep(everything=True)
+        return count

@@ -34,7 +34,7 @@ from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
-from fraud.adapters.sqlalchemy.upserts import insert_or_replace
+from fraud.adapters.sqlalchemy.upserts import insert_or_fill
 from fraud.adapters.tensorflow.model import KerasScorer
 from fraud.application.envelopes import Envelopes
 from fraud.application.pipeline import STAGES, consumer_group
@@ -103,9 +103,9 @@ COMPONENTS: tuple[Component, ...] = (
     Component("json encode (JsonSerializer.dumps)", JsonSerializer.dumps, depth=3),
     Component("Transaction.to_dict", Transaction.to_dict, depth=3),
     Component("format_instant", format_instant, depth=3),
-    Component("save_verdicts (SQL upsert)", SqlVerdictRepository.save_verdicts, depth=2),
+    Component("decide (SQL upsert)", SqlVerdictRepository.decide, depth=2),
     Component("to_row", to_row, depth=3),
-    Component("insert_or_replace (executemany)", insert_or_replace, depth=3),
+    Component("insert_or_fill (the decision upsert)", insert_or_fill, depth=3),
     Component("unit of work commit", SqlUnitOfWork.commit, depth=2),
     Component("per-verdict log line (structlog info)", _structlog_info(), depth=2),
     Component("kafka publish (KafkaBus.publish)", KafkaBus.publish, depth=1),

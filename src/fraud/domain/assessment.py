@@ -33,6 +33,13 @@ class Assessment:
     scored_at: datetime
 
 
+def scoring(assessment: Assessment) -> tuple[str, float]:
+    """What makes two assessments of one transaction the same scoring: the model and the
+    score it gave. The same again (a redelivery, a replay through the same model and
+    features) is not a new version, whenever it was made."""
+    return assessment.model_version, assessment.fraud_score
+
+
 @dataclass(frozen=True, slots=True)
 class AnalystLabel:
     """An analyst's verdict on a transaction: fraud or not, who said so and when."""
@@ -43,8 +50,22 @@ class AnalystLabel:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelChange:
+    """One entry of a transaction's label history, which only ever grows: who labelled it,
+    when, what they said, and what the label was before (None: it had none)."""
+
+    label: AnalystLabel
+    previous: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionRecord:
-    """A transaction as stored: pending until its assessment arrives."""
+    """A transaction as stored: pending until its assessment arrives.
+
+    The first assessment recorded is the decision and never changes; a later scoring of
+    the same transaction (a replay, another model) is kept in ``versions``, oldest first.
+    ``versions`` and ``label_history`` are read only for a single transaction.
+    """
 
     transaction: Transaction
     received_at: datetime
@@ -56,6 +77,8 @@ class TransactionRecord:
     # When it went through the stages before and after scoring (the timeline analysts see).
     preprocessed_at: datetime | None = None
     recorded_at: datetime | None = None
+    versions: tuple[Assessment, ...] = ()
+    label_history: tuple[LabelChange, ...] = ()
 
     @property
     def latency_ms(self) -> float | None:

@@ -183,3 +183,43 @@ ISO_4217_CODES = frozenset(
         "ZWG",
     ]
 )
+
+# Digits after the decimal point ISO 4217 gives each currency's minor unit; the rest have 2.
+MINOR_UNIT_DIGITS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+    # Precious metals, bond units, SDRs and testing codes have no minor unit ("N.A."):
+    # quantities of them are taken to six decimals.
+    **dict.fromkeys(
+        ("XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"),
+        6,
+    ),
+}
+DEFAULT_MINOR_UNIT_DIGITS = 2
+
+
+def minor_unit_digits(code: str) -> int:
+    """How many decimals an amount in ``code`` may have (an ISO 4217 code, upper case)."""
+    return MINOR_UNIT_DIGITS.get(code, DEFAULT_MINOR_UNIT_DIGITS)

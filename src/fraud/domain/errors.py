@@ -48,8 +48,17 @@ class TransientFailure(RuntimeError):
     """A failure that may pass by itself (a locked database, a broker away): retry, never DLQ."""
 
 
+class MessageRefused(RuntimeError):
+    """The bus refused a message for a reason retrying cannot fix (it is too large)."""
+
+
 class ModelNotFound(FileNotFoundError):
-    """No trained model where one was expected."""
+    """No usable trained model where one was expected."""
+
+
+class ModelTampered(ModelNotFound):
+    """A model directory whose files are not the ones its training wrote (its manifest says
+    otherwise): loading it would score with an unknown model."""
 
 
 class BadDataFile(ValueError):

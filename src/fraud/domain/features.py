@@ -13,6 +13,7 @@ moving a feature in the table cannot shift another one's value.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -52,6 +53,12 @@ __all__ = [
 NOVELTY_SPAN = 90 * DAY
 MAX_REMEMBERED_PER_KIND = 256
 MAX_REMEMBERED_IDS = 200_000
+# The smallest non-zero amount the contract admits (six decimals, for currencies without a
+# minor unit): what a ratio divides by when the history holds only zero amounts.
+SMALLEST_AMOUNT = 1e-6
+# The event-time clock that drives expiry is the CLOCK_QUORUM-th latest event time seen, so
+# no single transaction (nor a few) dated ahead can make the service forget everyone else.
+CLOCK_QUORUM = 64
 MERCHANT_TYPES = (*KNOWN_MERCHANT_TYPES, OTHER)
 DEVICE_TYPES = (*KNOWN_DEVICE_TYPES, OTHER)
 
@@ -217,7 +224,9 @@ def _vector(event: Event, figures: WindowFigures, seen: UserHistory) -> FeatureV
     vector[_PLACE["amount_to_typical"]] = _ratio(
         amount, figures.sum_settled, figures.count_settled, figures.sum_30d, figures.count_30d
     )
-    vector[_PLACE["amount_to_max"]] = amount / figures.max_30d if has_history else 1.0
+    vector[_PLACE["amount_to_max"]] = (
+        amount / max(figures.max_30d, SMALLEST_AMOUNT) if has_history else 1.0
+    )
     # Used within the novelty span: not new. Otherwise new, unless the user has no history.
     unseen = 1.0 if has_history else 0.0
     last_used = seen.devices.get(event.device, _NEVER)
@@ -237,11 +246,14 @@ def _vector(event: Event, figures: WindowFigures, seen: UserHistory) -> FeatureV
 
 
 def _ratio(amount: float, settled: float, settled_count: int, total: float, count: int) -> float:
-    """Amount over the typical one: a burst in progress must not raise its own baseline."""
+    """Amount over the typical one: a burst in progress must not raise its own baseline.
+
+    A history of zero amounts (account verifications) has no typical amount to divide by:
+    the smallest amount stands in for it, so the ratio stays finite and large."""
     if settled_count:
-        return amount * settled_count / settled
+        return amount * settled_count / max(settled, SMALLEST_AMOUNT)
     if count:
-        return amount * count / total
+        return amount * count / max(total, SMALLEST_AMOUNT)
     return 1.0
 
 
@@ -271,7 +283,7 @@ class BehaviourProfiles:
     def __init__(self, remembered_ids: int = MAX_REMEMBERED_IDS) -> None:
         self._users: dict[str, UserHistory] = {}
         self._observed: OrderedDict[str, FeatureVector] = OrderedDict()
-        self._latest = -math.inf
+        self._latest: list[float] = []  # a min-heap of the CLOCK_QUORUM latest event times
         self._remembered_ids = remembered_ids
 
     def __len__(self) -> int:
@@ -292,8 +304,11 @@ class BehaviourProfiles:
                 history = self._users[txn.user_id] = UserHistory()
             vector = history.observe(txn, at)
             vectors.append(vector)
-            if at > self._latest:
-                self._latest = at
+            latest = self._latest
+            if len(latest) < CLOCK_QUORUM:
+                heapq.heappush(latest, at)
+            elif at > latest[0]:
+                heapq.heapreplace(latest, at)
             observed[txn.transaction_id] = vector
             if len(observed) > self._remembered_ids:
                 observed.popitem(last=False)
@@ -303,7 +318,14 @@ class BehaviourProfiles:
         """Forget everything: before rebuilding the state from the log."""
         self._users.clear()
         self._observed.clear()
-        self._latest = -math.inf
+        self._latest.clear()
+
+    @property
+    def clock(self) -> float:
+        """Event time as the profiles know it: the :data:`CLOCK_QUORUM`-th latest event time
+        observed (-inf before that many), which one outlying timestamp cannot move."""
+        latest = self._latest
+        return latest[0] if len(latest) == CLOCK_QUORUM else -math.inf
 
     def expire(self, now: float | None = None) -> int:
         """Forget users idle for longer than anything of theirs is remembered.
@@ -311,10 +333,10 @@ class BehaviourProfiles:
         After :data:`NOVELTY_SPAN` of silence a user's history and novelty
         memory are both spent, so forgetting them changes no feature: the
         stream, which expires, and offline replay, which need not, agree.
-        ``now`` defaults to the latest transaction time observed (event time,
-        not the wall clock). Returns how many users were forgotten.
+        ``now`` defaults to :attr:`clock` (event time, not the wall clock).
+        Returns how many users were forgotten.
         """
-        horizon = (self._latest if now is None else now) - NOVELTY_SPAN
+        horizon = (self.clock if now is None else now) - NOVELTY_SPAN
         stale = [user for user, history in self._users.items() if history.last_at <= horizon]
         for user in stale:
             del self._users[user]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fraud.domain.currencies import ISO_4217_CODES
+from fraud.domain.currencies import ISO_4217_CODES, minor_unit_digits
 from fraud.domain.errors import FieldError, InvalidTransaction
 
 KNOWN_MERCHANT_TYPES = (
@@ -28,6 +28,9 @@ MAX_ID_LENGTH = 64
 MAX_MERCHANT_LENGTH = 128
 MAX_CATEGORY_LENGTH = 64
 DEFAULT_CURRENCY = "USD"
+# How far a transaction's timestamp may run ahead of its receipt: clocks drift, time
+# travel does not happen. A later timestamp would move the service's event-time clock.
+DEFAULT_MAX_SKEW = timedelta(minutes=5)
 # The contract's fields in its order: JSON bodies, CSV files and the OpenAPI document.
 FIELDS: tuple[str, ...] = (
     "transaction_id",
@@ -58,12 +61,19 @@ class Transaction:
 
     @classmethod
     def parse(
-        cls, data: Mapping[str, Any], *, new_id: Callable[[], str] | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        new_id: Callable[[], str] | None = None,
+        received_at: datetime | None = None,
+        max_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> Transaction:
         """Validate raw fields (decoded JSON, a CSV row) into a transaction.
 
         Raises :class:`InvalidTransaction` naming every offending field at once.
-        ``new_id`` supplies an id when the client sent none.
+        ``new_id`` supplies an id when the client sent none. With ``received_at``
+        (a transaction arriving now, not a file of past ones), the timestamp may be
+        at most ``max_skew`` after it; an older one is a late arrival, accepted.
         """
         if not isinstance(data, Mapping):
             raise InvalidTransaction([FieldError("body", "must be a JSON object")])
@@ -94,6 +104,16 @@ class Transaction:
         merchant_type = check("merchant_type", _category)
         device_type = check("device_type", _category)
         location_match = check("location_match", _flag)
+        if amount is not None and currency is not None and not _in_minor_units(amount, currency):
+            errors.append(FieldError("amount", _minor_unit_rule(currency)))
+        if timestamp is not None and received_at is not None and timestamp > received_at + max_skew:
+            errors.append(
+                FieldError(
+                    "timestamp",
+                    f"must be no later than {_duration(max_skew)} after receipt "
+                    f"({format_instant(received_at + max_skew)})",
+                )
+            )
 
         if errors:
             raise InvalidTransaction(errors)
@@ -159,6 +179,14 @@ def _text(value: Any, *, max_length: int) -> str:
     return value
 
 
+def _printable(text: str) -> str:
+    """No control characters (C0, C1), bidirectional overrides or other invisible formats:
+    text that a screen, a log or a database would show differently from what was sent."""
+    if not text.isprintable():
+        raise _RuleBroken("must contain only printable characters")
+    return text
+
+
 def _identifier(value: Any) -> str:
     text = _text(value, max_length=MAX_ID_LENGTH)
     if not text.isprintable() or text != text.strip():
@@ -172,11 +200,25 @@ def _amount(value: Any) -> float:
     amount = float(value)
     if not math.isfinite(amount):
         raise _RuleBroken("must be a finite number")
-    if amount <= 0:
-        raise _RuleBroken("must be greater than 0")
+    if amount < 0:
+        raise _RuleBroken("must be 0 or more")
     if amount > MAX_AMOUNT:
         raise _RuleBroken(f"must be at most {MAX_AMOUNT:,}")
-    return amount
+    return amount + 0.0  # -0.0 is 0.0: an account-verification authorisation
+
+
+def _minor_unit_rule(currency: str) -> str:
+    digits = minor_unit_digits(currency)
+    if digits == 0:
+        return f"must be a whole number of {currency}, which has no smaller unit"
+    unit = f"{10.0**-digits:.{digits}f}"
+    return f"must be 0, or at least {unit} with at most {digits} decimals ({currency}'s minor unit)"
+
+
+def _in_minor_units(amount: float, currency: str) -> bool:
+    """A whole number of the currency's minor unit. ``round`` is exact here: an amount with
+    at most that many decimals is the double nearest them, and rounds back to itself."""
+    return round(amount, minor_unit_digits(currency)) == amount
 
 
 def _currency(value: Any) -> str:
@@ -189,14 +231,14 @@ def _currency(value: Any) -> str:
 
 
 def _merchant(value: Any) -> str:
-    text = _text(value, max_length=MAX_MERCHANT_LENGTH).strip()
+    text = _printable(_text(value, max_length=MAX_MERCHANT_LENGTH)).strip()
     if not text:
         raise _RuleBroken("must not be blank")
     return text
 
 
 def _category(value: Any) -> str:
-    text = _text(value, max_length=MAX_CATEGORY_LENGTH).strip().lower()
+    text = _printable(_text(value, max_length=MAX_CATEGORY_LENGTH)).strip().lower()
     if not text:
         raise _RuleBroken("must not be blank")
     return text
@@ -215,6 +257,14 @@ def _timestamp(value: Any) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before the first UTC instant
         raise _RuleBroken("must be an instant between years 1 and 9999 in UTC") from None
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _flag(value: Any) -> bool:

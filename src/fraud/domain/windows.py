@@ -21,6 +21,10 @@ DAY = 24 * HOUR
 
 HISTORY_SPAN = 30 * DAY
 SMALL_AMOUNT = 5.0
+# A user's history keeps at most this many events (the latest): a card used more than 33
+# times a day for a month is anomalous already, and a late arrival rebuilds the windows
+# over at most this many events, so its cost is bounded whatever one card does.
+MAX_EVENTS_PER_USER = 1_000
 
 
 @dataclass(slots=True)
@@ -113,6 +117,8 @@ class RecentWindows:
 
     def add(self, event: Event) -> None:
         """Put an event into every window: it must be the latest (see :meth:`insert_late`)."""
+        if len(self.events) == MAX_EVENTS_PER_USER:
+            self._drop_oldest()
         small = event.amount < SMALL_AMOUNT
         self.events.append(event)
         self._sum_30d += event.amount
@@ -232,6 +238,30 @@ class RecentWindows:
             self._sum_24h = 0.0
         if not self.events:
             self._sum_30d = 0.0
+
+    def _drop_oldest(self) -> None:
+        """Forget the oldest event, from the history and from every window still holding it
+        (each window is a suffix of the history, so it holds it at its front)."""
+        event = self.events.popleft()
+        self._sum_30d -= event.amount
+        kept = len(self.events)
+        if self._maxima and self._maxima[0] is event:
+            self._maxima.popleft()
+        if len(self._last_week) > kept:
+            self._last_week.popleft()
+        if len(self._last_day) > kept:
+            self._last_day.popleft()
+            self._sum_24h -= event.amount
+            self._small_24h -= event.amount < SMALL_AMOUNT
+            self._mismatches_24h -= event.mismatch
+            _forget(self._devices_24h, event.device)
+        if len(self._last_hour) > kept:
+            self._last_hour.popleft()
+            self._sum_1h -= event.amount
+            self._small_1h -= event.amount < SMALL_AMOUNT
+            _forget(self._merchants_1h, event.merchant)
+        if len(self._last_10m) > kept:
+            self._last_10m.popleft()
 
     def _reset(self) -> None:
         for window in (

@@ -34,17 +34,26 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 
-def read_labelled(path: PathLike) -> list[LabelledTransaction]:
-    """Every row of a labelled file, validated, in file order."""
+def read_labelled(
+    path: PathLike, *, skipped: list[BadDataFile] | None = None
+) -> list[LabelledTransaction]:
+    """Every row of a labelled file, validated, in file order.
+
+    A file with invalid rows is refused, naming how many and the first few by line
+    and rule; given a ``skipped`` list, those rows are left out and listed there instead.
+    """
     return [
         LabelledTransaction(transaction, bool(label))
-        for transaction, label in _read(path, labelled=True)
+        for transaction, label in _valid_rows(path, labelled=True, skipped=skipped)
     ]
 
 
-def read_transactions(path: PathLike) -> list[Transaction]:
-    """Every row of a transaction file, validated, in file order; ``is_fraud`` is not needed."""
-    return [transaction for transaction, _ in _read(path, labelled=False)]
+def read_transactions(
+    path: PathLike, *, skipped: list[BadDataFile] | None = None
+) -> list[Transaction]:
+    """Every row of a transaction file, validated, in file order; ``is_fraud`` is not needed.
+    Invalid rows as in :func:`read_labelled`."""
+    return [transaction for transaction, _ in _valid_rows(path, labelled=False, skipped=skipped)]
 
 
 def write_labelled(path: PathLike, rows: Iterable[LabelledTransaction]) -> int:
@@ -103,11 +112,15 @@ def _write(path: PathLike, header: Iterable[str], rows: Iterable[Iterable[Any]])
 class CsvFiles:
     """The ``LabelledFiles`` port on CSV files."""
 
-    def read_labelled(self, path: Path) -> list[LabelledTransaction]:
-        return read_labelled(path)
+    def read_labelled(
+        self, path: Path, *, skipped: list[BadDataFile] | None = None
+    ) -> list[LabelledTransaction]:
+        return read_labelled(path, skipped=skipped)
 
-    def read_transactions(self, path: Path) -> list[Transaction]:
-        return read_transactions(path)
+    def read_transactions(
+        self, path: Path, *, skipped: list[BadDataFile] | None = None
+    ) -> list[Transaction]:
+        return read_transactions(path, skipped=skipped)
 
     def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
         return write_labelled(path, rows)
@@ -122,7 +135,46 @@ def _format_amount(amount: float) -> str:
     return cents if float(cents) == amount else repr(amount)
 
 
-def _read(path: PathLike, *, labelled: bool) -> Iterator[tuple[Transaction, bool | None]]:
+def _valid_rows(
+    path: PathLike, *, labelled: bool, skipped: list[BadDataFile] | None
+) -> list[tuple[Transaction, bool]]:
+    valid: list[tuple[Transaction, bool]] = []
+    invalid: list[BadDataFile] = []
+    for row in _read(path, labelled=labelled):
+        if isinstance(row, BadDataFile):
+            invalid.append(row)
+        else:
+            valid.append((row[0], bool(row[1])))
+    if invalid and skipped is None:
+        raise _summary(path, invalid)
+    if skipped is not None:
+        skipped.extend(invalid)
+    return valid
+
+
+SHOWN_INVALID_ROWS = 5
+
+
+def _summary(path: PathLike, invalid: list[BadDataFile]) -> BadDataFile:
+    """One error for every invalid row: how many, and the first few by line and rule."""
+    first = invalid[0]
+    shown = "; ".join(
+        f"line {row.line}: " + "; ".join(str(e) for e in row.errors)
+        for row in invalid[:SHOWN_INVALID_ROWS]
+    )
+    more = len(invalid) - SHOWN_INVALID_ROWS
+    count = f"{len(invalid)} invalid row{'s' if len(invalid) > 1 else ''}"
+    return BadDataFile(
+        path,
+        f"{count} ({shown}{f'; and {more} more' if more > 0 else ''})",
+        line=first.line,
+        errors=first.errors,
+    )
+
+
+def _read(
+    path: PathLike, *, labelled: bool
+) -> Iterator[tuple[Transaction, bool | None] | BadDataFile]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
             reader = csv.reader(file)
@@ -138,7 +190,7 @@ def _read(path: PathLike, *, labelled: bool) -> Iterator[tuple[Transaction, bool
 
 def _rows(
     path: PathLike, reader: Reader, *, labelled: bool
-) -> Iterator[tuple[Transaction, bool | None]]:
+) -> Iterator[tuple[Transaction, bool | None] | BadDataFile]:
     header = next(reader, None)
     if header is None:
         raise BadDataFile(path, "is empty; expected a header row naming the columns")
@@ -159,7 +211,10 @@ def _rows(
             continue  # a blank line
         line = reader.line_num
         cells = {name: row[i].strip() if i < len(row) else "" for name, i in columns}
-        yield _parse_row(path, line, cells, labelled=labelled)
+        try:
+            yield _parse_row(path, line, cells, labelled=labelled)
+        except BadDataFile as invalid:
+            yield invalid
 
 
 def _parse_row(

@@ -18,6 +18,9 @@ RETENTION_MS = {
     Topic.RESULTS: 7 * DAY_MS,
     Topic.DEAD_LETTERS: 30 * DAY_MS,
 }
+# The broker, not the producer, stamps when a transaction arrived: the receipt time its
+# timestamp is checked against, which a producer writing straight to the topic cannot set.
+STAMPED_ON_APPEND = {Topic.TRANSACTIONS: {"message.timestamp.type": "LogAppendTime"}}
 
 
 def create_topics(
@@ -39,6 +42,7 @@ def create_topics(
             config={
                 "retention.ms": str(retention_ms or RETENTION_MS.get(topic, 7 * DAY_MS)),
                 "min.insync.replicas": str(min(2, replication)),
+                **STAMPED_ON_APPEND.get(topic, {}),
             },
         )
         for topic in topics

@@ -27,18 +27,19 @@ from confluent_kafka import Message as KafkaMessage
 
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
 from fraud.adapters.kafka.settings import consumer_config, producer_config
-from fraud.domain.errors import TransientFailure
+from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import Message, OutgoingMessage
 
 log = structlog.get_logger(__name__)
 
 DELIVERY_TIMEOUT_S = 30.0
+REACHABLE_TIMEOUT_S = 1.0
 READ_BACK_IDLE_POLLS = 20  # half a second each: a broker silent this long is not catching up
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-class PublishRejected(RuntimeError):
-    """The broker refused messages for a reason retrying cannot fix."""
+class PublishRejected(MessageRefused):
+    """The broker (or the client) refused messages for a reason retrying cannot fix."""
 
 
 class IncompleteReadBack(TransientFailure):
@@ -97,6 +98,10 @@ class KafkaBus:
             except BufferError:
                 self._producer.poll(0.05)  # the local queue is full: let deliveries drain
             except KafkaException as error:
+                kafka_error = error.args[0]
+                if kafka_error.fatal() or not kafka_error.retriable():
+                    # Retrying cannot help: too large for the broker's limit, say.
+                    raise PublishRejected(f"{topic} refuses it: {kafka_error.str()}") from error
                 raise TransientFailure(f"cannot produce to {topic}: {error}") from error
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaMessageConsumer:
@@ -110,6 +115,13 @@ class KafkaBus:
         if until_offset <= 0:
             return iter(())
         return _read_range(self._reader(), self.topic_prefix, topic, partition, since, until_offset)
+
+    def reachable(self) -> bool:
+        try:
+            self._producer.list_topics(timeout=REACHABLE_TIMEOUT_S)
+        except KafkaException:
+            return False
+        return True
 
     def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
         """Everything the topic holds now, partition by partition (for operators' tools)."""

@@ -3,7 +3,9 @@ batch polls, commits, and redelivery of whatever a group had not committed.
 
 It is the embedded bus of ``fraud run`` and the bus of unit tests. Messages live
 in memory only: a process that stops loses its topics, which is why production
-runs on Kafka.
+runs on Kafka. Retention is bounded: of what every group reading a partition has
+committed, only the latest ``retained`` messages are kept, so memory does not
+grow with traffic; nothing uncommitted is ever dropped.
 """
 
 from __future__ import annotations
@@ -23,18 +25,44 @@ from fraud.domain.ports import (
     Topic,
 )
 
+RETAINED_MESSAGES = 10_000  # per partition, of what every group has committed
+
 
 @dataclass
 class _Group:
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
+    topics: set[str] = field(default_factory=set)
     members: int = 0
 
 
+@dataclass
+class _Log:
+    """A partition: its messages from offset ``base`` on (those before were dropped)."""
+
+    messages: list[Message] = field(default_factory=list)
+    base: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.messages)
+
+    def since(self, offset: int, count: int | None = None) -> list[Message]:
+        start = max(offset - self.base, 0)
+        return self.messages[start : None if count is None else start + count]
+
+
 class MemoryBus:
-    def __init__(self, topics: Sequence[str] = Topic.ALL, partitions: int = 1) -> None:
+    def __init__(
+        self,
+        topics: Sequence[str] = Topic.ALL,
+        partitions: int = 1,
+        *,
+        retained: int = RETAINED_MESSAGES,
+    ) -> None:
         self.partitions = partitions
-        self._logs: dict[str, list[list[Message]]] = {
-            topic: [[] for _ in range(partitions)] for topic in topics
+        self.retained = retained
+        self._logs: dict[str, list[_Log]] = {
+            topic: [_Log() for _ in range(partitions)] for topic in topics
         }
         self._groups: dict[str, _Group] = {}
         self._changed = threading.Condition()
@@ -46,11 +74,11 @@ class MemoryBus:
             for outgoing in messages:
                 partition = self._partition_for(outgoing.key)
                 log = partitions[partition]
-                log.append(
+                log.messages.append(
                     Message(
                         topic=topic,
                         partition=partition,
-                        offset=len(log),
+                        offset=log.end,
                         key=outgoing.key,
                         value=outgoing.value,
                         headers=dict(outgoing.headers),
@@ -69,6 +97,7 @@ class MemoryBus:
                     f"group {group!r} already has a consumer; the memory bus has one per group"
                 )
             state.members += 1
+            state.topics.update(topics)
         return MemoryConsumer(self, group, tuple(topics))
 
     def read_back(
@@ -76,28 +105,45 @@ class MemoryBus:
     ) -> Iterator[Message]:
         cutoff = since.timestamp()
         with self._changed:
-            history = self._partitions_of(topic)[partition][:until_offset]
+            log = self._partitions_of(topic)[partition]
+            history = log.since(log.base, max(until_offset - log.base, 0))
         return (m for m in history if m.timestamp is None or m.timestamp >= cutoff)
 
     def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
         """Everything ever published to ``topic``, partition by partition (for inspection)."""
         with self._changed:
-            found = [message for log in self._partitions_of(topic) for message in log]
+            found = [message for log in self._partitions_of(topic) for message in log.messages]
         return found if limit is None else found[:limit]
 
     def lag(self, group: str, topic: str) -> int:
         with self._changed:
             committed = self._groups.get(group, _Group()).committed
             return sum(
-                len(log) - committed.get((topic, partition), 0)
+                log.end - committed.get((topic, partition), 0)
                 for partition, log in enumerate(self._partitions_of(topic))
             )
 
     def size(self, topic: str) -> int:
         with self._changed:
-            return sum(len(log) for log in self._partitions_of(topic))
+            return sum(len(log.messages) for log in self._partitions_of(topic))
 
-    def _partitions_of(self, topic: str) -> list[list[Message]]:
+    def reachable(self) -> bool:
+        return True
+
+    def _drop_committed(self, topic: str, partition: int) -> None:
+        """Keep, of what every group reading the partition committed, the latest ``retained``
+        messages (the caller holds the condition's lock)."""
+        readers = [g for g in self._groups.values() if topic in g.topics]
+        if not readers:
+            return
+        done = min(g.committed.get((topic, partition), 0) for g in readers)
+        log = self._logs[topic][partition]
+        drop = done - self.retained - log.base
+        if drop > 0:
+            del log.messages[:drop]
+            log.base += drop
+
+    def _partitions_of(self, topic: str) -> list[_Log]:
         if topic not in self._logs:
             raise KeyError(f"unknown topic {topic!r}")
         return self._logs[topic]
@@ -151,6 +197,8 @@ class MemoryConsumer:
     def commit(self) -> None:
         with self._bus._changed:
             self._bus._groups[self._group].committed.update(self._position)
+            for topic, partition in self._position:
+                self._bus._drop_committed(topic, partition)
 
     def close(self) -> None:
         with self._bus._changed:
@@ -163,9 +211,9 @@ class MemoryConsumer:
         batch: list[Message] = []
         for (topic, partition), position in self._position.items():
             log = self._bus._logs[topic][partition]
-            taken = log[position : position + max_messages - len(batch)]
+            taken = log.since(position, max_messages - len(batch))
             batch.extend(taken)
-            self._position[(topic, partition)] = position + len(taken)
+            self._position[(topic, partition)] = max(position, log.base) + len(taken)
             if len(batch) >= max_messages:
                 break
         return batch

@@ -1,64 +1,147 @@
 """An in-memory store honouring the write side's and the read side's contracts.
 
-Changes are staged in the unit of work and applied only on commit, to the rows
-as they are then, like a database transaction, so use cases behave the same
-here as on SQLAlchemy. Reads outside a unit of work see what is committed.
+Changes are staged in the unit of work and applied only on commit, to the state
+as it is then, like a database transaction, so use cases behave the same here as
+on SQLAlchemy. Reads outside a unit of work see what is committed.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import ChainMap
-from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Self
 
-from fraud.domain.assessment import AnalystLabel, Decision, Status, TransactionRecord
+from fraud.domain.assessment import (
+    AnalystLabel,
+    Assessment,
+    Decision,
+    LabelChange,
+    Status,
+    TransactionRecord,
+    scoring,
+)
 from fraud.domain.monitoring import FLAGGED, Bucket
-
-Rows = MutableMapping[str, TransactionRecord]
-Write = Callable[[Rows], object]
+from fraud.domain.transaction import Transaction
 
 
-def _add_pending(rows: Rows, records: Sequence[TransactionRecord]) -> None:
-    for record in records:
-        rows.setdefault(record.transaction.transaction_id, record)
+@dataclass
+class State:
+    """What the store holds: rows by id, and beside them the outbox marks, the ledger's
+    versions, the label history and the dead letters replayed."""
+
+    rows: MutableMapping[str, TransactionRecord] = field(default_factory=dict)
+    published: MutableMapping[str, datetime | None] = field(default_factory=dict)
+    versions: MutableMapping[str, tuple[Assessment, ...]] = field(default_factory=dict)
+    label_history: MutableMapping[str, tuple[LabelChange, ...]] = field(default_factory=dict)
+    replays: MutableMapping[str, datetime] = field(default_factory=dict)
+
+    def overlay(self) -> State:
+        """A view whose writes stay in it: what a unit of work reads and writes."""
+        return State(
+            *(
+                ChainMap({}, dict(part))
+                for part in (
+                    self.rows,
+                    self.published,
+                    self.versions,
+                    self.label_history,
+                    self.replays,
+                )
+            )
+        )
 
 
-def _save_verdicts(rows: Rows, records: Sequence[TransactionRecord]) -> None:
+Write = Callable[[State], object]
+
+
+def _claim(state: State, records: Sequence[TransactionRecord]) -> set[str]:
+    claimed: set[str] = set()
     for record in records:
         transaction_id = record.transaction.transaction_id
-        stored = rows.get(transaction_id)
-        if stored is not None:
-            record = replace(record, label=stored.label)  # a verdict never erases a label
-        rows[transaction_id] = record
+        if transaction_id not in state.rows:
+            state.rows[transaction_id] = record
+            state.published[transaction_id] = None
+            claimed.add(transaction_id)
+    return claimed
 
 
-def _mark_failed(rows: Rows, failures: Mapping[str, str]) -> None:
+def _mark_published(state: State, transaction_ids: Collection[str], at: datetime) -> None:
+    for transaction_id in transaction_ids:
+        if transaction_id in state.rows and state.published.get(transaction_id) is None:
+            state.published[transaction_id] = at
+
+
+def _republish_pending(state: State) -> int:
+    waiting = [i for i, r in state.rows.items() if r.status is Status.PENDING]
+    for transaction_id in waiting:
+        state.published[transaction_id] = None
+    return len(waiting)
+
+
+def _decide(state: State, records: Sequence[TransactionRecord], at: datetime) -> set[str]:
+    decided: set[str] = set()
+    for record in records:
+        transaction_id = record.transaction.transaction_id
+        stored = state.rows.get(transaction_id)
+        if stored is None or stored.assessment is None:
+            if stored is None:
+                state.published[transaction_id] = at
+                state.rows[transaction_id] = record
+            else:  # the claimed row takes the verdict; what it was submitted as stays
+                state.rows[transaction_id] = replace(
+                    record,
+                    transaction=stored.transaction,
+                    received_at=stored.received_at,
+                    label=stored.label,
+                    error=None,
+                )
+            decided.add(transaction_id)
+            continue
+        assert record.assessment is not None
+        versions = state.versions.get(transaction_id, ())
+        known = {scoring(stored.assessment), *map(scoring, versions)}
+        if scoring(record.assessment) not in known:
+            state.versions[transaction_id] = (*versions, record.assessment)
+    return decided
+
+
+def _mark_failed(state: State, failures: Mapping[str, str]) -> None:
     for transaction_id, reason in failures.items():
-        record = rows.get(transaction_id)
+        record = state.rows.get(transaction_id)
         if record is not None and record.status is not Status.SCORED:
-            rows[transaction_id] = replace(record, status=Status.FAILED, error=reason)
+            state.rows[transaction_id] = replace(record, status=Status.FAILED, error=reason)
 
 
-def _set_labels(rows: Rows, labels: Mapping[str, AnalystLabel]) -> set[str]:
+def _set_labels(state: State, labels: Mapping[str, AnalystLabel]) -> set[str]:
     labelled: set[str] = set()
     for transaction_id, label in labels.items():
-        record = rows.get(transaction_id)
-        if record is not None:
-            rows[transaction_id] = replace(record, label=label)
-            labelled.add(transaction_id)
+        record = state.rows.get(transaction_id)
+        if record is None:
+            continue
+        previous = None if record.label is None else record.label.is_fraud
+        state.rows[transaction_id] = replace(record, label=label)
+        history = state.label_history.get(transaction_id, ())
+        state.label_history[transaction_id] = (*history, LabelChange(label, previous))
+        labelled.add(transaction_id)
     return labelled
 
 
-class _Staged:
-    """A unit of work's view of the rows, and the writes to apply to the shared rows on commit."""
+def _mark_replayed(state: State, letters: Collection[str], at: datetime) -> None:
+    for letter in letters:
+        state.replays[letter] = at
 
-    def __init__(self, rows: Rows, activity: Sequence[tuple[datetime, Bucket]]) -> None:
-        self.rows = rows
+
+class _Staged:
+    """A unit of work's view of the state, and the writes to apply to the shared state (as it
+    is then) on commit."""
+
+    def __init__(self, state: State, activity: Sequence[tuple[datetime, Bucket]]) -> None:
+        self.state = state
         self.activity = activity
         self.writes: list[Write] = []
         self.logged: list[tuple[datetime, Bucket]] = []
@@ -66,7 +149,7 @@ class _Staged:
 
     def write(self, write: Write) -> object:
         self.writes.append(write)
-        return write(self.rows)
+        return write(self.state)
 
     def clear(self) -> None:
         """Forget the pending writes: applied, or rolled back."""
@@ -80,22 +163,42 @@ class InMemoryVerdictRepository:
         self._staged = staged
 
     def get_many(self, transaction_ids: Collection[str]) -> dict[str, TransactionRecord]:
-        rows = self._staged.rows
+        rows = self._staged.state.rows
         return {i: rows[i] for i in transaction_ids if i in rows}
 
-    def add_pending(self, records: Sequence[TransactionRecord]) -> None:
-        self._staged.write(partial(_add_pending, records=list(records)))
+    def claim(self, records: Sequence[TransactionRecord]) -> set[str]:
+        claimed = self._staged.write(partial(_claim, records=list(records)))
+        assert isinstance(claimed, set)
+        return claimed
 
-    def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
-        self._staged.write(partial(_save_verdicts, records=list(records)))
+    def unpublished(self, limit: int, claimed_before: datetime) -> list[TransactionRecord]:
+        state = self._staged.state
+        waiting = [
+            state.rows[i]
+            for i, at in state.published.items()
+            if at is None and state.rows[i].received_at <= claimed_before
+        ]
+        waiting.sort(key=lambda r: (r.received_at, r.transaction.transaction_id))
+        return waiting[: max(limit, 0)]
+
+    def mark_published(self, transaction_ids: Collection[str], at: datetime) -> None:
+        self._staged.write(partial(_mark_published, transaction_ids=list(transaction_ids), at=at))
+
+    def republish_pending(self) -> int:
+        count = self._staged.write(_republish_pending)
+        assert isinstance(count, int)
+        return count
+
+    def decide(self, records: Sequence[TransactionRecord]) -> set[str]:
+        at = max((r.recorded_at for r in records if r.recorded_at), default=None)
+        decided = self._staged.write(
+            partial(_decide, records=list(records), at=at or datetime.now(UTC))
+        )
+        assert isinstance(decided, set)
+        return decided
 
     def mark_failed(self, failures: Mapping[str, str]) -> None:
         self._staged.write(partial(_mark_failed, failures=dict(failures)))
-
-    def pending(self, limit: int) -> list[TransactionRecord]:
-        waiting = [r for r in self._staged.rows.values() if r.status is Status.PENDING]
-        waiting.sort(key=lambda r: (r.received_at, r.transaction.transaction_id))
-        return waiting[: max(limit, 0)]
 
 
 class InMemoryLabelRepository:
@@ -121,8 +224,19 @@ class InMemoryActivityLog:
         return sum(1 for second, _ in staged.activity if second < before)
 
 
+class InMemoryDeadLetterReplays:
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    def replayed(self, letters: Collection[str]) -> set[str]:
+        return {letter for letter in letters if letter in self._staged.state.replays}
+
+    def mark_replayed(self, letters: Collection[str], at: datetime) -> None:
+        self._staged.write(partial(_mark_replayed, letters=list(letters), at=at))
+
+
 class InMemoryUnitOfWork:
-    """Reads a snapshot taken on entry; writes are applied to the shared rows on commit only."""
+    """Reads a snapshot taken on entry; writes are applied to the shared state on commit only."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -131,12 +245,13 @@ class InMemoryUnitOfWork:
 
     def __enter__(self) -> Self:
         with self._store.lock:
-            snapshot = dict(self._store.rows)
+            snapshot = self._store.state.overlay()
             activity = list(self._store.activity)
-        self._staged = staged = _Staged(ChainMap({}, snapshot), activity)
+        self._staged = staged = _Staged(snapshot, activity)
         self.verdicts = InMemoryVerdictRepository(staged)
         self.labels = InMemoryLabelRepository(staged)
         self.activity = InMemoryActivityLog(staged)
+        self.replays = InMemoryDeadLetterReplays(staged)
         return self
 
     def __exit__(
@@ -160,21 +275,25 @@ class InMemoryUnitOfWork:
 
 
 class InMemoryStore:
-    """The shared rows: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
+    """The shared state: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
     methods are the read side (``VerdictQueries`` and ``ActivityQueries``)."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, TransactionRecord] = {}
+        self.state = State()
         self.activity: list[tuple[datetime, Bucket]] = []
         self.lock = threading.Lock()
+
+    @property
+    def rows(self) -> Mapping[str, TransactionRecord]:
+        return self.state.rows
 
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
 
     def apply(self, staged: _Staged) -> None:
-        """Apply a unit of work's writes to the rows as they are now (the caller holds the lock)."""
+        """Apply a unit of work's writes to the state as it is now (the caller holds the lock)."""
         for write in staged.writes:
-            write(self.rows)
+            write(self.state)
         if staged.pruned_before is not None:
             cutoff = staged.pruned_before
             self.activity = [tally for tally in self.activity if tally[0] >= cutoff]
@@ -184,7 +303,14 @@ class InMemoryStore:
 
     def get(self, transaction_id: str) -> TransactionRecord | None:
         with self.lock:
-            return self.rows.get(transaction_id)
+            record = self.state.rows.get(transaction_id)
+            if record is None:
+                return None
+            return replace(
+                record,
+                versions=self.state.versions.get(transaction_id, ()),
+                label_history=self.state.label_history.get(transaction_id, ()),
+            )
 
     def recent(
         self, limit: int, decisions: Collection[Decision] | None = None
@@ -235,10 +361,19 @@ class InMemoryStore:
         )
         return rows if limit is None else rows[: max(limit, 0)]
 
+    def accepted_since(self, since: datetime) -> Iterator[Transaction]:
+        kept = [
+            r.transaction
+            for r in self._committed()
+            if r.transaction.timestamp >= since and r.status is not Status.FAILED
+        ]
+        kept.sort(key=lambda t: (t.timestamp, t.transaction_id))
+        return iter(kept)
+
     def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
         with self.lock:
             return [(second, bucket) for second, bucket in self.activity if second >= since]
 
     def _committed(self) -> list[TransactionRecord]:
         with self.lock:
-            return list(self.rows.values())
+            return list(self.state.rows.values())

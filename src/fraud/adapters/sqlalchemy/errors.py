@@ -16,11 +16,30 @@ from sqlalchemy import exc
 
 from fraud.domain.errors import TransientFailure
 
-_SQLITE_TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# Locked, and out of room (a full disk: the stage pauses until space is freed, rather than
+# dead-letter every message for an infrastructure fault), and unable to open or write the
+# file (its disk or mount gone).
+_SQLITE_TRANSIENT_CODES = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CANTOPEN,
+}
 
 # SQLSTATE classes and codes: connection exceptions, serialization failure,
-# deadlock, lock timeout, admin/crash shutdown, cannot connect now.
-_SQLSTATE_TRANSIENT_PREFIXES = ("08", "40001", "40P01", "55P03", "57P01", "57P02", "57P03")
+# deadlock, insufficient resources (disk full, out of memory, too many connections),
+# lock timeout, admin/crash shutdown, cannot connect now.
+_SQLSTATE_TRANSIENT_PREFIXES = (
+    "08",
+    "40001",
+    "40P01",
+    "53",
+    "55P03",
+    "57P01",
+    "57P02",
+    "57P03",
+)
 
 _TRANSIENT_MESSAGES = (
     "database is locked",
@@ -33,6 +52,10 @@ _TRANSIENT_MESSAGES = (
     "lost connection",
     "server closed the connection",
     "connection refused",
+    "database or disk is full",
+    "disk i/o error",
+    "unable to open database file",
+    "no space left on device",
 )
 
 

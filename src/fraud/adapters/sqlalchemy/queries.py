@@ -6,23 +6,36 @@ here writes, so there is no transaction to commit or roll back.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.sql import Executable
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import fetch
-from fraud.adapters.sqlalchemy.rows import activity_bucket, to_record
-from fraud.adapters.sqlalchemy.tables import transactions, verdict_activity
-from fraud.domain.assessment import Decision, TransactionRecord
+from fraud.adapters.sqlalchemy.rows import (
+    activity_bucket,
+    to_assessment,
+    to_label_change,
+    to_record,
+)
+from fraud.adapters.sqlalchemy.tables import (
+    label_history,
+    transactions,
+    verdict_activity,
+    verdict_versions,
+)
+from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.monitoring import Bucket
+from fraud.domain.transaction import Transaction
 
 _BY_NEWEST = (transactions.c.received_at.desc(), transactions.c.transaction_id.desc())
 _FLAGGED = (Decision.REVIEW.value, Decision.DECLINE.value)
 _BUCKETS = {None: "unlabelled", True: "confirmed", False: "cleared"}  # by label_is_fraud
+ACCEPTED_PAGE = 10_000
 
 
 class SqlQueries:
@@ -32,10 +45,30 @@ class SqlQueries:
         self._engine = engine
 
     def get(self, transaction_id: str) -> TransactionRecord | None:
-        rows = self._rows(
-            select(transactions).where(transactions.c.transaction_id == transaction_id)
+        with transient_errors_translated(), self._engine.connect() as connection:
+            rows = fetch(
+                connection,
+                select(transactions).where(transactions.c.transaction_id == transaction_id),
+            )
+            if not rows:
+                return None
+            versions = fetch(
+                connection,
+                select(verdict_versions)
+                .where(verdict_versions.c.transaction_id == transaction_id)
+                .order_by(verdict_versions.c.scored_at, verdict_versions.c.id),
+            )
+            labels = fetch(
+                connection,
+                select(label_history)
+                .where(label_history.c.transaction_id == transaction_id)
+                .order_by(label_history.c.labelled_at, label_history.c.id),
+            )
+        return replace(
+            to_record(rows[0]),
+            versions=tuple(map(to_assessment, versions)),
+            label_history=tuple(map(to_label_change, labels)),
         )
-        return to_record(rows[0]) if rows else None
 
     def recent(
         self, limit: int, decisions: Collection[Decision] | None = None
@@ -81,6 +114,27 @@ class SqlQueries:
         if limit is not None:
             statement = statement.limit(max(limit, 0))
         return [to_record(row) for row in self._rows(statement)]
+
+    def accepted_since(self, since: datetime) -> Iterator[Transaction]:
+        after: tuple[datetime, str] | None = None
+        columns = transactions.c
+        while True:  # keyset pages: no offset to skip, no connection held between them
+            statement = (
+                select(transactions)
+                .where(columns.timestamp >= since, columns.status != Status.FAILED.value)
+                .order_by(columns.timestamp, columns.transaction_id)
+                .limit(ACCEPTED_PAGE)
+            )
+            if after is not None:
+                statement = statement.where(
+                    tuple_(columns.timestamp, columns.transaction_id) > tuple_(*after)
+                )
+            rows = self._rows(statement)
+            for row in rows:
+                yield to_record(row).transaction
+            if len(rows) < ACCEPTED_PAGE:
+                return
+            after = (rows[-1]["timestamp"], rows[-1]["transaction_id"])
 
     def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
         statement = select(verdict_activity).where(verdict_activity.c.second >= since)

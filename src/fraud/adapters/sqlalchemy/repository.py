@@ -1,4 +1,5 @@
-"""The write side's repositories on SQLAlchemy Core: verdicts, labels, the activity log.
+"""The write side's repositories on SQLAlchemy Core: verdicts, labels, the activity log,
+dead-letter replays.
 
 Each works on a connection (or session) the unit of work gives it and never
 commits: the unit of work owns the transaction, so a use case's writes land
@@ -11,18 +12,53 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
-from fraud.adapters.sqlalchemy.rows import activity_row, label_columns, to_record, to_row
-from fraud.adapters.sqlalchemy.tables import LABEL_COLUMNS, transactions, verdict_activity
-from fraud.adapters.sqlalchemy.upserts import chunks, insert_missing, insert_or_replace
-from fraud.domain.assessment import AnalystLabel, Status, TransactionRecord
+from fraud.adapters.sqlalchemy.rows import (
+    activity_row,
+    label_columns,
+    to_record,
+    to_row,
+    version_row,
+)
+from fraud.adapters.sqlalchemy.tables import (
+    dead_letter_replays,
+    label_history,
+    transactions,
+    verdict_activity,
+    verdict_versions,
+)
+from fraud.adapters.sqlalchemy.upserts import (
+    NATIVE_DIALECTS,
+    chunks,
+    insert_missing,
+    insert_or_fill,
+)
+from fraud.domain.assessment import AnalystLabel, Status, TransactionRecord, scoring
 from fraud.domain.monitoring import Bucket
 
 Executor = Connection | Session
+
+# What a verdict writes into a claimed (pending) row; the transaction's own fields, when it
+# was received, whether it was published and its label stay as they are.
+VERDICT_COLUMNS = (
+    "status",
+    "fraud_score",
+    "decision",
+    "reasons",
+    "model_version",
+    "scored_at",
+    "latency_ms",
+    "features",
+    "error",
+    "preprocessed_ms",
+    "recorded_ms",
+    "updated_at",
+)
 
 _MARK_FAILED = (
     update(transactions)
@@ -46,7 +82,7 @@ _SET_LABEL = (
 
 
 class SqlVerdictRepository:
-    """Verdicts in the ``transactions`` table, written on the caller's transaction."""
+    """Transactions and their verdicts, written on the caller's transaction."""
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
@@ -59,28 +95,106 @@ class SqlVerdictRepository:
                 found[row["transaction_id"]] = to_record(row)
         return found
 
-    def add_pending(self, records: Sequence[TransactionRecord]) -> None:
+    def claim(self, records: Sequence[TransactionRecord]) -> set[str]:
         first_per_id: dict[str, TransactionRecord] = {}
         for record in records:
             first_per_id.setdefault(record.transaction.transaction_id, record)
         now = _now()
-        rows = [to_row(record, now) for record in first_per_id.values()]
+        rows = [to_row(record, now, published_at=None) for record in first_per_id.values()]
         with transient_errors_translated():
-            insert_missing(self._executor, transactions, rows, dialect_of(self._executor))
+            return insert_missing(self._executor, transactions, rows, dialect_of(self._executor))
 
-    def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
-        # One row per id: PostgreSQL refuses to upsert the same key twice in a statement.
-        last_per_id = {record.transaction.transaction_id: record for record in records}
-        now = _now()
-        rows = [to_row(record, now) for record in last_per_id.values()]
+    def unpublished(self, limit: int, claimed_before: datetime) -> list[TransactionRecord]:
+        statement = (
+            select(transactions)
+            .where(
+                transactions.c.published_at.is_(None),
+                transactions.c.received_at <= claimed_before,
+            )
+            .order_by(transactions.c.received_at, transactions.c.transaction_id)
+            .limit(max(limit, 0))
+        )
+        return [to_record(row) for row in fetch(self._executor, statement)]
+
+    def mark_published(self, transaction_ids: Collection[str], at: datetime) -> None:
+        key = transactions.c.transaction_id
+        for ids in chunks(list(transaction_ids)):
+            statement = (
+                update(transactions)
+                .where(key.in_(ids), transactions.c.published_at.is_(None))
+                .values(published_at=at)
+            )
+            with transient_errors_translated():
+                self._executor.execute(statement)
+
+    def republish_pending(self) -> int:
+        statement = (
+            update(transactions)
+            .where(transactions.c.status == Status.PENDING.value)
+            .values(published_at=None)
+        )
         with transient_errors_translated():
-            insert_or_replace(
+            return self._executor.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+
+    def decide(self, records: Sequence[TransactionRecord]) -> set[str]:
+        first_per_id: dict[str, TransactionRecord] = {}
+        later: list[TransactionRecord] = []
+        for record in records:
+            kept = first_per_id.setdefault(record.transaction.transaction_id, record)
+            if kept is not record:
+                later.append(record)
+        now = _now()
+        rows = [to_row(record, now, published_at=now) for record in first_per_id.values()]
+        with transient_errors_translated():
+            decided: set[str] = insert_or_fill(
                 self._executor,
                 transactions,
                 rows,
                 dialect_of(self._executor),
-                keep=LABEL_COLUMNS,
+                columns=VERDICT_COLUMNS,
+                where=transactions.c.decision.is_(None),
             )
+        undecided = [
+            r for r in first_per_id.values() if r.transaction.transaction_id not in decided
+        ]
+        self._keep_versions([*undecided, *later], now)
+        return decided
+
+    def _keep_versions(self, records: Sequence[TransactionRecord], now: datetime) -> None:
+        """Keep each scoring that differs from its transaction's decision as a version."""
+        if not records:
+            return
+        decisions: dict[str, tuple[str, float]] = {}
+        for ids in chunks(list({r.transaction.transaction_id for r in records})):
+            statement = select(
+                transactions.c.transaction_id,
+                transactions.c.model_version,
+                transactions.c.fraud_score,
+            ).where(transactions.c.transaction_id.in_(ids))
+            for row in fetch(self._executor, statement):
+                decisions[row["transaction_id"]] = (row["model_version"], row["fraud_score"])
+        rows = [
+            version_row(record, now)
+            for record in records
+            if record.assessment is not None
+            and decisions.get(record.transaction.transaction_id) != scoring(record.assessment)
+        ]
+        if not rows:
+            return
+        dialect = dialect_of(self._executor)
+        if dialect in NATIVE_DIALECTS:
+            native = (
+                sqlite.insert(verdict_versions)
+                if dialect == "sqlite"
+                else postgresql.insert(verdict_versions)
+            )
+            statement = native.on_conflict_do_nothing(
+                index_elements=["transaction_id", "model_version", "fraud_score"]
+            )
+        else:  # no portable "ignore the duplicate": the caller's retry sees the conflict
+            statement = insert(verdict_versions)
+        with transient_errors_translated():
+            self._executor.execute(statement, rows)
 
     def mark_failed(self, failures: Mapping[str, str]) -> None:
         if not failures:
@@ -93,18 +207,10 @@ class SqlVerdictRepository:
         with transient_errors_translated():
             self._executor.execute(statement, parameters)
 
-    def pending(self, limit: int) -> list[TransactionRecord]:
-        statement = (
-            select(transactions)
-            .where(transactions.c.status == Status.PENDING.value)
-            .order_by(transactions.c.received_at, transactions.c.transaction_id)
-            .limit(max(limit, 0))
-        )
-        return [to_record(row) for row in fetch(self._executor, statement)]
-
 
 class SqlLabelRepository:
-    """Analysts' labels, columns of the ``transactions`` table that a verdict never touches."""
+    """Analysts' labels: the latest on the ``transactions`` row (a verdict never touches it),
+    every one in ``label_history`` with the value it replaced."""
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
@@ -113,17 +219,20 @@ class SqlLabelRepository:
         if not labels:
             return set()
         key = transactions.c.transaction_id
-        found: set[str] = set()
+        previous: dict[str, bool | None] = {}
         for ids in chunks(list(labels)):
-            with transient_errors_translated():
-                found.update(self._executor.execute(select(key).where(key.in_(ids))).scalars())
-        if not found:
-            return found
+            statement = select(key, transactions.c.label_is_fraud).where(key.in_(ids))
+            for row in fetch(self._executor, statement):
+                stored = row["label_is_fraud"]
+                previous[row["transaction_id"]] = None if stored is None else bool(stored)
+        if not previous:
+            return set()
         now = _now()
-        parameters = []
-        for transaction_id in sorted(found):
-            columns = label_columns(labels[transaction_id])
-            parameters.append(
+        updates, history = [], []
+        for transaction_id in sorted(previous):
+            label = labels[transaction_id]
+            columns = label_columns(label)
+            updates.append(
                 {
                     "labelled_id": transaction_id,
                     "new_is_fraud": columns["label_is_fraud"],
@@ -132,9 +241,19 @@ class SqlLabelRepository:
                     "new_updated_at": now,
                 }
             )
+            history.append(
+                {
+                    "transaction_id": transaction_id,
+                    "is_fraud": label.is_fraud,
+                    "analyst": label.analyst,
+                    "labelled_at": label.labelled_at,
+                    "previous_is_fraud": previous[transaction_id],
+                }
+            )
         with transient_errors_translated():
-            self._executor.execute(_SET_LABEL, parameters)
-        return found
+            self._executor.execute(_SET_LABEL, updates)
+            self._executor.execute(insert(label_history), history)
+        return set(previous)
 
 
 class SqlActivityLog:
@@ -154,6 +273,33 @@ class SqlActivityLog:
         statement = delete(verdict_activity).where(verdict_activity.c.second < before)
         with transient_errors_translated():
             return self._executor.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+
+
+class SqlDeadLetterReplays:
+    """Dead letters already sent back to their source, in ``dead_letter_replays``."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def replayed(self, letters: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        key = dead_letter_replays.c.letter
+        for chunk in chunks(list(letters)):
+            with transient_errors_translated():
+                found.update(self._executor.execute(select(key).where(key.in_(chunk))).scalars())
+        return found
+
+    def mark_replayed(self, letters: Collection[str], at: datetime) -> None:
+        rows = [{"letter": letter, "replayed_at": at} for letter in letters]
+        with transient_errors_translated():
+            insert_or_fill(
+                self._executor,
+                dead_letter_replays,
+                rows,
+                dialect_of(self._executor),
+                columns=("replayed_at",),
+                where=dead_letter_replays.c.letter.is_not(None),
+            )
 
 
 def fetch(executor: Executor, statement: Executable) -> list[RowMapping]:

@@ -14,6 +14,7 @@ from fraud.domain.assessment import (
     AnalystLabel,
     Assessment,
     Decision,
+    LabelChange,
     Status,
     TransactionRecord,
 )
@@ -21,8 +22,10 @@ from fraud.domain.monitoring import Bucket
 from fraud.domain.transaction import Transaction
 
 
-def to_row(record: TransactionRecord, updated_at: datetime) -> dict[str, Any]:
-    """Every column of the record's row, ready to insert or to replace a stored one."""
+def to_row(
+    record: TransactionRecord, updated_at: datetime, *, published_at: datetime | None
+) -> dict[str, Any]:
+    """Every column of the record's row, ready to insert or to fill a stored one."""
     transaction = record.transaction
     assessment = record.assessment
     return {
@@ -48,8 +51,44 @@ def to_row(record: TransactionRecord, updated_at: datetime) -> dict[str, Any]:
         **label_columns(record.label),
         "preprocessed_ms": _after(record.received_at, record.preprocessed_at),
         "recorded_ms": _after(record.received_at, record.recorded_at),
+        "published_at": published_at,
         "updated_at": updated_at,
     }
+
+
+def version_row(record: TransactionRecord, recorded_at: datetime) -> dict[str, Any]:
+    """A later scoring of a decided transaction, as a ``verdict_versions`` row."""
+    assessment = record.assessment
+    assert assessment is not None, "only scored records have versions"
+    return {
+        "transaction_id": record.transaction.transaction_id,
+        "fraud_score": assessment.fraud_score,
+        "decision": assessment.decision.value,
+        "reasons": list(assessment.reasons),
+        "model_version": assessment.model_version,
+        "scored_at": assessment.scored_at,
+        "recorded_at": record.recorded_at or recorded_at,
+    }
+
+
+def to_assessment(row: Mapping[Any, Any]) -> Assessment:
+    """The verdict columns of a ``transactions`` row, or a ``verdict_versions`` row."""
+    return Assessment(
+        transaction_id=row["transaction_id"],
+        fraud_score=float(row["fraud_score"]),
+        decision=Decision(row["decision"]),
+        reasons=tuple(row["reasons"] or ()),
+        model_version=row["model_version"],
+        scored_at=row["scored_at"],
+    )
+
+
+def to_label_change(row: Mapping[Any, Any]) -> LabelChange:
+    previous = row["previous_is_fraud"]
+    return LabelChange(
+        AnalystLabel(bool(row["is_fraud"]), row["analyst"], row["labelled_at"]),
+        None if previous is None else bool(previous),
+    )
 
 
 def label_columns(label: AnalystLabel | None) -> dict[str, Any]:
@@ -74,16 +113,7 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         device_type=row["device_type"],
         location_match=bool(row["location_match"]),
     )
-    assessment = None
-    if row["decision"] is not None:
-        assessment = Assessment(
-            transaction_id=row["transaction_id"],
-            fraud_score=float(row["fraud_score"]),
-            decision=Decision(row["decision"]),
-            reasons=tuple(row["reasons"] or ()),
-            model_version=row["model_version"],
-            scored_at=row["scored_at"],
-        )
+    assessment = None if row["decision"] is None else to_assessment(row)
     features = row["features"]
     label = None
     if row["label_is_fraud"] is not None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -79,8 +80,6 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
-LABEL_COLUMNS = ("label_is_fraud", "label_analyst", "labelled_at")
-
 transactions = Table(
     "transactions",
     metadata,
@@ -115,6 +114,8 @@ transactions = Table(
     # as milliseconds after receipt (a float binds at a fraction of a datetime's cost).
     Column("preprocessed_ms", Double(), nullable=True),
     Column("recorded_ms", Double(), nullable=True),
+    # The outbox: when its message became durable on the bus (None: claimed, not yet).
+    Column("published_at", UtcDateTime(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint(_one_of("status", STATUSES), name="status"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
@@ -141,6 +142,51 @@ Index(
 )
 # Status look-ups, and status_counts() as a scan of this index alone.
 Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)
+# The outbox relay's question: claimed, not yet published, oldest first.
+Index(
+    "ix_transactions_unpublished",
+    transactions.c.received_at,
+    sqlite_where=transactions.c.published_at.is_(None),
+    postgresql_where=transactions.c.published_at.is_(None),
+)
+
+# Later scorings of decided transactions: the decision ledger's other versions.
+verdict_versions = Table(
+    "verdict_versions",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("transaction_id", String(64), nullable=False, index=True),
+    Column("fraud_score", Double(), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reasons", JSON(), nullable=False),
+    Column("model_version", String(128), nullable=False),
+    Column("scored_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    # A scoring is its model and its score: the same again (a redelivery, a replay through
+    # the same model and features) is not a new version.
+    UniqueConstraint("transaction_id", "model_version", "fraud_score"),
+    CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
+)
+
+# Every label an analyst gave, with the one it replaced; append-only.
+label_history = Table(
+    "label_history",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("transaction_id", String(64), nullable=False, index=True),
+    Column("is_fraud", Boolean(), nullable=False),
+    Column("analyst", String(64), nullable=False),
+    Column("labelled_at", UtcDateTime(), nullable=False),
+    Column("previous_is_fraud", Boolean(), nullable=True),
+)
+
+# Dead letters sent back to their source topic, keyed by source position and stage.
+dead_letter_replays = Table(
+    "dead_letter_replays",
+    metadata,
+    Column("letter", String(512), primary_key=True),
+    Column("replayed_at", UtcDateTime(), nullable=False),
+)
 
 # The dashboard's rollup: per batch, the verdicts it recorded tallied by the second they
 # were scored in (counts by decision, sparse latency and score histograms as {bin: count}).

@@ -16,10 +16,16 @@ from sqlalchemy.engine import Connection, Engine
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import (
     SqlActivityLog,
+    SqlDeadLetterReplays,
     SqlLabelRepository,
     SqlVerdictRepository,
 )
-from fraud.domain.ports import ActivityLog, LabelRepository, VerdictRepository
+from fraud.domain.ports import (
+    ActivityLog,
+    DeadLetterReplays,
+    LabelRepository,
+    VerdictRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -27,6 +33,7 @@ class SqlUnitOfWork:
     verdicts: VerdictRepository
     labels: LabelRepository
     activity: ActivityLog
+    replays: DeadLetterReplays
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -46,6 +53,7 @@ class SqlUnitOfWork:
         self.verdicts = SqlVerdictRepository(connection)
         self.labels = SqlLabelRepository(connection)
         self.activity = SqlActivityLog(connection)
+        self.replays = SqlDeadLetterReplays(connection)
         return self
 
     def __exit__(

@@ -1,4 +1,4 @@
-"""Batch writes keyed by primary key: insert-if-missing and insert-or-replace.
+"""Batch writes keyed by primary key: insert-if-missing and insert-or-fill.
 
 Each is one statement executed once for the whole batch (an ``executemany``),
 never a statement per row: that is what keeps the record stage at hundreds of
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, insert, select, update
+from sqlalchemy import Column, ColumnElement, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -37,63 +37,73 @@ def _key(table: Table) -> Column[Any]:
     return key
 
 
-def insert_missing(executor: Executor, table: Table, rows: Sequence[Row], dialect: str) -> None:
-    """Insert the rows whose key is not stored yet; stored rows stay untouched."""
+def insert_missing(executor: Executor, table: Table, rows: Sequence[Row], dialect: str) -> set[Any]:
+    """Insert the rows whose key is not stored yet; stored rows stay untouched. Returns the
+    keys this statement inserted: of two writers inserting one key, exactly one gets it."""
     if not rows:
-        return
+        return set()
     key = _key(table)
     if dialect in NATIVE_DIALECTS:
         native = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-        executor.execute(native.on_conflict_do_nothing(index_elements=[key]), list(rows))
-        return
-    stored: set[Any] = set()
-    for keys in chunks([row[key.name] for row in rows]):
-        stored.update(executor.execute(select(key).where(key.in_(keys))).scalars())
+        statement = native.on_conflict_do_nothing(index_elements=[key]).returning(key)
+        return set(executor.execute(statement, list(rows)).scalars())
+    stored = _stored_keys(executor, key, [row[key.name] for row in rows])
     missing = [row for row in rows if row[key.name] not in stored]
     if missing:
         executor.execute(insert(table), missing)
+    return {row[key.name] for row in missing}
 
 
-def insert_or_replace(
+def insert_or_fill(
     executor: Executor,
     table: Table,
     rows: Sequence[Row],
     dialect: str,
     *,
-    keep: Collection[str] = (),
-) -> None:
-    """Insert each row, or overwrite the stored row with the same key.
-
-    Every column is overwritten except those named in ``keep``, which a stored
-    row holds on to (a new row is inserted with them as given).
-    """
+    columns: Collection[str],
+    where: ColumnElement[bool],
+) -> set[Any]:
+    """Insert each row, or write ``columns`` into the stored row with its key if ``where``
+    holds for it (a stored row it does not hold for stays as it is). Returns the keys
+    inserted or written: the decision ledger's "first verdict wins", in one statement."""
     if not rows:
-        return
+        return set()
     key = _key(table)
-    replaced = [c.name for c in table.columns if c.name != key.name and c.name not in keep]
     if dialect in NATIVE_DIALECTS:
         native = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-        replace_all = {name: native.excluded[name] for name in replaced}
-        statement = native.on_conflict_do_update(index_elements=[key], set_=replace_all)
-        executor.execute(statement, list(rows))
-        return
-    stored: set[Any] = set()
-    for keys in chunks([row[key.name] for row in rows]):
-        stored.update(executor.execute(select(key).where(key.in_(keys))).scalars())
-    existing = [row for row in rows if row[key.name] in stored]
-    if existing:
+        statement = native.on_conflict_do_update(
+            index_elements=[key],
+            set_={name: native.excluded[name] for name in columns},
+            where=where,
+        ).returning(key)
+        return set(executor.execute(statement, list(rows)).scalars())
+    keys = [row[key.name] for row in rows]
+    stored = _stored_keys(executor, key, keys)
+    open_keys: set[Any] = set()
+    for chunk in chunks(keys):
+        open_keys.update(executor.execute(select(key).where(key.in_(chunk), where)).scalars())
+    filled = [row for row in rows if row[key.name] in open_keys]
+    if filled:
         statement = (
             update(table)
-            .where(key == bindparam("_replaced_key"))
-            .values({name: bindparam(f"_new_{name}") for name in replaced})
+            .where(key == bindparam("_filled_key"))
+            .values({name: bindparam(f"_new_{name}") for name in columns})
         )
         executor.execute(
             statement,
             [
-                {"_replaced_key": row[key.name], **{f"_new_{n}": row[n] for n in replaced}}
-                for row in existing
+                {"_filled_key": row[key.name], **{f"_new_{n}": row[n] for n in columns}}
+                for row in filled
             ],
         )
     missing = [row for row in rows if row[key.name] not in stored]
     if missing:
         executor.execute(insert(table), missing)
+    return open_keys | {row[key.name] for row in missing}
+
+
+def _stored_keys(executor: Executor, key: Column[Any], keys: Sequence[Any]) -> set[Any]:
+    stored: set[Any] = set()
+    for chunk in chunks(keys):
+        stored.update(executor.execute(select(key).where(key.in_(chunk))).scalars())
+    return stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 from fraud.adapters.tensorflow.card import INFO_FILE, read_card
 from fraud.adapters.tensorflow.model import KerasFraudModel, KerasScorer
 from fraud.adapters.tensorflow.network import FeatureEncoder, keras
-from fraud.domain.errors import ModelNotFound
+from fraud.domain.errors import ModelNotFound, ModelTampered
 from fraud.domain.features import FEATURES
 from fraud.domain.model import ModelInfo
 from fraud.domain.ports import Scorer
@@ -18,6 +19,9 @@ from fraud.domain.ports import Scorer
 MODEL_FILE = "model.keras"
 FEATURES_FILE = "features.json"
 METRICS_FILE = "metrics.json"
+# SHA-256 of every other file, written last at training and checked before loading.
+MANIFEST_FILE = "manifest.json"
+SIGNED_FILES = (MODEL_FILE, INFO_FILE, METRICS_FILE, FEATURES_FILE)
 
 
 class KerasModelStore:
@@ -48,6 +52,10 @@ class KerasModelStore:
                 for f in FEATURES
             ],
         )
+        _write_json(
+            staging / MANIFEST_FILE,
+            {"sha256": {name: _sha256(staging / name) for name in SIGNED_FILES}},
+        )
         retired = self.directory.with_name(self.directory.name + ".old")
         if self.directory.exists():
             shutil.rmtree(retired, ignore_errors=True)
@@ -61,6 +69,7 @@ class KerasModelStore:
                 f"no model in {self.directory}: train one with `fraud train --model-dir "
                 f"{self.directory}`"
             )
+        self.verify()
         info = read_card(self.directory)
         assert info is not None  # exists() saw the card
         expected = tuple(f.name for f in FEATURES)
@@ -72,6 +81,32 @@ class KerasModelStore:
             self.directory / MODEL_FILE, custom_objects={"FeatureEncoder": FeatureEncoder}
         )
         return KerasFraudModel(network, info)
+
+    def verify(self) -> None:
+        """Refuse a directory whose files are not the ones training wrote."""
+        try:
+            manifest = json.loads((self.directory / MANIFEST_FILE).read_text())
+            expected = dict(manifest["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ModelTampered(
+                f"{self.directory / MANIFEST_FILE} is missing or unreadable, so the model "
+                f"cannot be checked: retrain it with `fraud train --model-dir {self.directory}`"
+            ) from None
+        for name in SIGNED_FILES:
+            path = self.directory / name
+            if name not in expected or not path.is_file() or _sha256(path) != expected[name]:
+                raise ModelTampered(
+                    f"{path} is not the file its training wrote (its SHA-256 differs from "
+                    f"{MANIFEST_FILE}): refusing to score with it"
+                )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_json(path: Path, data: object) -> None:

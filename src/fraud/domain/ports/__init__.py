@@ -27,6 +27,7 @@ from fraud.domain.ports.operations import (
 from fraud.domain.ports.storage import (
     ActivityLog,
     ActivityQueries,
+    DeadLetterReplays,
     LabelRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -41,6 +42,7 @@ __all__ = [
     "AssignedPartition",
     "AssignmentListener",
     "Clock",
+    "DeadLetterReplays",
     "EvaluationCharts",
     "FraudModel",
     "LabelRepository",

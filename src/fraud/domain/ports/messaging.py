@@ -93,6 +93,9 @@ class MessageBus(Protocol):
         partition over.
         """
 
+    def reachable(self) -> bool:
+        """Whether the bus answers now; asked by health checks, so it answers within a second."""
+
     def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
         """What ``topic`` holds now, oldest first, at most ``limit`` messages (the dead letters
         an operator inspects and replays)."""

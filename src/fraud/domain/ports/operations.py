@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fraud.domain.assessment import TransactionRecord
+from fraud.domain.errors import BadDataFile
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.policy import Thresholds
 from fraud.domain.transaction import Transaction
@@ -46,12 +47,18 @@ class TopicAdmin(Protocol):
 
 
 class LabelledFiles(Protocol):
-    """Files of transactions, labelled or not; a file that breaks the contract raises
-    :class:`~fraud.domain.errors.BadDataFile` naming the line, the field and the rule."""
+    """Files of transactions, labelled or not. A file with invalid rows raises
+    :class:`~fraud.domain.errors.BadDataFile` saying how many and naming the first few
+    (line, field, rule); given a ``skipped`` list, the reader leaves them out and lists
+    them there instead."""
 
-    def read_labelled(self, path: Path) -> list[LabelledTransaction]: ...
+    def read_labelled(
+        self, path: Path, *, skipped: list[BadDataFile] | None = None
+    ) -> list[LabelledTransaction]: ...
 
-    def read_transactions(self, path: Path) -> list[Transaction]: ...
+    def read_transactions(
+        self, path: Path, *, skipped: list[BadDataFile] | None = None
+    ) -> list[Transaction]: ...
 
     def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
         """Write ``rows``; returns how many."""

@@ -9,43 +9,64 @@ nothing, so it needs no transaction of its own (cosmicpython keeps its
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.monitoring import Bucket
+from fraud.domain.transaction import Transaction
 
 # --- the write side ------------------------------------------------------------------
 
 
 class VerdictRepository(Protocol):
-    """The pipeline's writes: pending records, verdicts, failures."""
+    """The pipeline's writes: claims on transaction ids, decisions, failures."""
 
     def get_many(self, transaction_ids: Collection[str]) -> dict[str, TransactionRecord]:
         """The stored records among these ids (what a resubmission is checked against)."""
 
-    def add_pending(self, records: Sequence[TransactionRecord]) -> None:
-        """Insert records not stored yet; an existing record is left as it is."""
+    def claim(self, records: Sequence[TransactionRecord]) -> set[str]:
+        """Store each record whose id is not stored yet, as pending and not yet published;
+        returns the ids this call stored. Of concurrent claims on one id, exactly one wins."""
 
-    def save_verdicts(self, records: Sequence[TransactionRecord]) -> None:
-        """Insert or replace by transaction_id: a replay never creates a second record.
-        Saving a verdict never erases an analyst's label."""
+    def unpublished(self, limit: int, claimed_before: datetime) -> list[TransactionRecord]:
+        """Claimed records not yet published, received at or before ``claimed_before``,
+        oldest first: what an outbox relay publishes."""
+
+    def mark_published(self, transaction_ids: Collection[str], at: datetime) -> None:
+        """These claims' messages are durable on the bus."""
+
+    def republish_pending(self) -> int:
+        """Mark every pending record unpublished again (the bus that held its message is
+        gone: the embedded one, after a restart); returns how many."""
+
+    def decide(self, records: Sequence[TransactionRecord]) -> set[str]:
+        """Record scored records: the first verdict of a transaction is its decision and is
+        never replaced; a later one from another model or with another score is kept as a
+        version beside it, the same scoring again (see ``scoring``) is ignored. A label is
+        never touched. Returns the ids decided now."""
 
     def mark_failed(self, failures: Mapping[str, str]) -> None:
         """Mark stored, not yet scored transactions as failed, with the reason for each id."""
-
-    def pending(self, limit: int) -> list[TransactionRecord]:
-        """Accepted transactions still waiting for a verdict, oldest first."""
 
 
 class LabelRepository(Protocol):
     """Analysts' verdicts on transactions."""
 
     def set_labels(self, labels: Mapping[str, AnalystLabel]) -> set[str]:
-        """Record labels by transaction_id (a relabel overwrites); returns the ids that exist
-        and were labelled."""
+        """Record labels by transaction_id; returns the ids that exist and were labelled.
+        The latest label is the transaction's; every label stays in its history."""
+
+
+class DeadLetterReplays(Protocol):
+    """Which dead letters were sent back to their source, so a replay is done once."""
+
+    def replayed(self, letters: Collection[str]) -> set[str]:
+        """Those of these letters (keyed by source position and stage) already replayed."""
+
+    def mark_replayed(self, letters: Collection[str], at: datetime) -> None: ...
 
 
 class ActivityLog(Protocol):
@@ -67,6 +88,7 @@ class UnitOfWork(Protocol):
     verdicts: VerdictRepository
     labels: LabelRepository
     activity: ActivityLog
+    replays: DeadLetterReplays
 
     def __enter__(self) -> Self: ...
 
@@ -90,7 +112,8 @@ class UnitOfWorkFactory(Protocol):
 class VerdictQueries(Protocol):
     """What the API and the dashboard read about transactions."""
 
-    def get(self, transaction_id: str) -> TransactionRecord | None: ...
+    def get(self, transaction_id: str) -> TransactionRecord | None:
+        """The record with its versions and its label history."""
 
     def recent(
         self, limit: int, decisions: Collection[Decision] | None = None
@@ -107,6 +130,10 @@ class VerdictQueries(Protocol):
 
     def labelled(self, limit: int | None = None) -> list[TransactionRecord]:
         """Records an analyst has labelled, oldest label first (ties: transaction_id)."""
+
+    def accepted_since(self, since: datetime) -> Iterator[Transaction]:
+        """Every transaction dated at or after ``since`` that was not refused by a stage,
+        oldest first, read in chunks: what the behaviour profiles are rebuilt from."""
 
 
 class ActivityQueries(Protocol):

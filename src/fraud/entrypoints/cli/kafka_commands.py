@@ -138,20 +138,29 @@ def dlq_list(ctx: CliContext, limit: int) -> None:
     help="A dead letter to replay (repeatable), as `fraud dlq list` shows it.",
 )
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+@click.option(
+    "--force", is_flag=True, help="Send letters again that an earlier replay already sent."
+)
 @pass_context
-def dlq_replay(ctx: CliContext, offsets: tuple[str, ...], replay_all: bool) -> None:
+def dlq_replay(ctx: CliContext, offsets: tuple[str, ...], replay_all: bool, force: bool) -> None:
     """Send dead letters back to the topic they came from, once what broke them is fixed."""
     _require_kafka(ctx, "dlq replay")
     if not offsets and not replay_all:
         raise click.UsageError("name dead letters with --offset PARTITION:OFFSET, or use --all")
     positions = None if replay_all else {_position(text) for text in offsets}
+    container = ctx.open(Process(migrate=True, interactive=ctx.interactive))
     try:
-        replayed = ctx.container.replay_dead_letters()(positions)
+        replayed = container.replay_dead_letters()(positions, force=force)
     except UnknownDeadLetters as unknown:
         raise click.ClickException(str(unknown)) from None
     finally:
-        ctx.container.shutdown_resources()
-    click.echo(f"replayed {replayed} dead letters to their source topics")
+        container.shutdown_resources()
+    click.echo(f"replayed {replayed.sent} dead letters to their source topics")
+    if replayed.already_replayed:
+        click.echo(
+            f"{replayed.already_replayed} had been replayed already and were left alone "
+            "(--force sends them again)"
+        )
 
 
 def _position(text: str) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import structlog
 
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.bench import bench
-from fraud.entrypoints.cli.context import CliContext, pass_context
+from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
@@ -88,8 +88,10 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     )
     ensure_model(ctx, container)
     container.init_resources()
-    container.model()  # load before accepting traffic, not on the first transaction
-    container.republish_pending()()
+    load_model(container)  # before accepting traffic, not on the first transaction
+    outbox = container.outbox()
+    container.republish_pending()()  # the embedded bus lost what was between the stages
+    outbox.start()
     pipeline = container.pipeline()
     server = make_server(host, port, create_app(container), threaded=True)
     stopping = threading.Event()
@@ -114,6 +116,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
         server.serve_forever()
     finally:
         # The embedded bus dies with the process: finish what was accepted first.
+        outbox.stop()
         if not pipeline.drain():
             log.warning("stopping with work in flight; it is published again on the next start")
         pipeline.stop()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import structlog
@@ -17,6 +17,7 @@ from fraud.domain.ports import Progress
 from fraud.entrypoints.cli.context import BadInput
 
 log = structlog.get_logger("fraud.cli")
+Row = TypeVar("Row")
 
 PROGRESS_LOG_INTERVAL_S = 5.0
 
@@ -51,13 +52,35 @@ def out_option(help_text: str) -> Any:
     )
 
 
-@contextmanager
-def bad_data_refused() -> Iterator[None]:
-    """A file breaking the contract ends the command with its line, field and rule (exit 2)."""
+def on_invalid_option(command: Any) -> Any:
+    return click.option(
+        "--on-invalid",
+        type=click.Choice(["stop", "skip"]),
+        default="stop",
+        show_default=True,
+        help="A file with invalid rows: stop (exit code 2, naming them) or skip them.",
+    )(command)
+
+
+Reader = Callable[[list[BadDataFile] | None], list[Row]]
+
+
+def read_rows(path: Path, read: Reader[Row], on_invalid: str) -> list[Row]:
+    """The file's valid rows. Invalid ones stop the command with how many there are and the
+    first few by line and rule (exit 2), or with ``skip`` are left out and named on stderr."""
+    skipped: list[BadDataFile] | None = [] if on_invalid == "skip" else None
     try:
-        yield
+        rows = read(skipped)
     except BadDataFile as error:
-        raise BadInput(str(error)) from None
+        raise BadInput(f"{error}\n(--on-invalid skip leaves invalid rows out)") from None
+    if skipped:
+        shown = "; ".join(
+            f"line {row.line}: " + "; ".join(str(e) for e in row.errors) for row in skipped[:5]
+        )
+        more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        click.echo(f"{path}: skipped {len(skipped)} invalid rows ({shown}{more})", err=True)
+        log.warning("invalid rows skipped", file=str(path), rows=len(skipped))
+    return rows
 
 
 @contextmanager

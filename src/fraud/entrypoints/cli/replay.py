@@ -10,27 +10,33 @@ from typing import TypeVar
 import click
 
 from fraud.containers import Container, Process
+from fraud.domain.errors import BadDataFile
 from fraud.domain.ports import LabelledFiles
 from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
 from fraud.entrypoints.cli.options import (
-    bad_data_refused,
     data_option,
     model_dir_option,
+    on_invalid_option,
     out_option,
     progress,
+    read_rows,
 )
 
 Row = TypeVar("Row")
 
 
 def _read_then_load(
-    ctx: CliContext, model_dir: Path | None, read: Callable[[LabelledFiles], list[Row]]
+    ctx: CliContext,
+    model_dir: Path | None,
+    data: Path,
+    on_invalid: str,
+    read: Callable[[LabelledFiles, list[BadDataFile] | None], list[Row]],
 ) -> tuple[Container, list[Row]]:
-    """The file's rows, then the model: a broken file is refused with its line, field and
-    rule before anything is loaded; a missing model says how to train one."""
+    """The file's rows, then the model: a broken file is refused with its lines, fields and
+    rules before anything is loaded; a missing model says how to train one."""
     container = ctx.open(Process(model_dir=model_dir, interactive=ctx.interactive))
-    with bad_data_refused():
-        rows = read(container.labelled_files())
+    files = container.labelled_files()
+    rows = read_rows(data, lambda skipped: read(files, skipped), on_invalid)
     load_model(container)
     return container, rows
 
@@ -43,11 +49,16 @@ def _read_then_load(
     default=None,
     help="Where to write metrics.json and the charts [default: var/evaluation/<file>].",
 )
+@on_invalid_option
 @model_dir_option
 @pass_context
-def evaluate(ctx: CliContext, data: Path, report_dir: Path | None, model_dir: Path | None) -> None:
+def evaluate(
+    ctx: CliContext, data: Path, report_dir: Path | None, on_invalid: str, model_dir: Path | None
+) -> None:
     """AP (PR-AUC), ROC-AUC and recall at 1% FPR of the model on a labelled file."""
-    container, examples = _read_then_load(ctx, model_dir, lambda f: f.read_labelled(data))
+    container, examples = _read_then_load(
+        ctx, model_dir, data, on_invalid, lambda f, skipped: f.read_labelled(data, skipped=skipped)
+    )
     with progress(len(examples), "scoring", bar=ctx.interactive) as done:
         result = container.evaluate_model()(examples, done)
     metrics, model = result.metrics, result.model
@@ -92,11 +103,18 @@ def evaluate(ctx: CliContext, data: Path, report_dir: Path | None, model_dir: Pa
 @click.command()
 @data_option("CSV of transactions in DESIGN.md's columns (is_fraud, if present, is ignored).")
 @out_option("CSV to write: transaction_id, fraud_score, decision, reasons.")
+@on_invalid_option
 @model_dir_option
 @pass_context
-def score(ctx: CliContext, data: Path, out: Path, model_dir: Path | None) -> None:
+def score(ctx: CliContext, data: Path, out: Path, on_invalid: str, model_dir: Path | None) -> None:
     """Replay a file in timestamp order from empty state, as the stream would score it."""
-    container, transactions = _read_then_load(ctx, model_dir, lambda f: f.read_transactions(data))
+    container, transactions = _read_then_load(
+        ctx,
+        model_dir,
+        data,
+        on_invalid,
+        lambda f, skipped: f.read_transactions(data, skipped=skipped),
+    )
     with progress(len(transactions), "scoring", bar=ctx.interactive) as done:
         records = container.score_transactions()(transactions, done)
     written = container.labelled_files().write_verdicts(out, records)

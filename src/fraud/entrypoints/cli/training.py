@@ -12,10 +12,11 @@ from fraud.containers import Container, Process
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
 from fraud.entrypoints.cli.options import (
-    bad_data_refused,
     data_option,
     model_dir_option,
+    on_invalid_option,
     progress,
+    read_rows,
 )
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ DEFAULT_SEED = 7
 @data_option("Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).", required=False)
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@on_invalid_option
 @model_dir_option
 @pass_context
 def train(
@@ -43,13 +45,21 @@ def train(
     data: Path | None,
     epochs: int,
     seed: int,
+    on_invalid: str,
     model_dir: Path | None,
 ) -> None:
     """Train a model and save it with its metrics and thresholds."""
     if samples is not None and data is not None:
         raise click.UsageError("give either --samples or --data, not both")
     container = ctx.open(Process(model_dir=model_dir, interactive=ctx.interactive))
-    info = _train(ctx, container, samples=samples, data=data, epochs=epochs, seed=seed)
+    if data is not None:
+        files = container.labelled_files()
+        examples = read_rows(
+            data, lambda skipped: files.read_labelled(data, skipped=skipped), on_invalid
+        )
+    else:
+        examples = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
+    info = _train(container, examples, epochs=epochs, seed=seed)
     metrics = info.metrics
     click.echo(
         f"model {info.version} saved to {container.config.model_dir()}\n"
@@ -69,21 +79,13 @@ def ensure_model(ctx: CliContext, container: Container) -> None:
     if container.model_store().exists():
         return
     log.info("no model found, training the default one", model_dir=container.config.model_dir())
-    _train(
-        ctx, container, samples=DEFAULT_SAMPLES, data=None, epochs=DEFAULT_EPOCHS, seed=DEFAULT_SEED
-    )
+    examples = _simulated(ctx, container, DEFAULT_SAMPLES, DEFAULT_SEED)
+    _train(container, examples, epochs=DEFAULT_EPOCHS, seed=DEFAULT_SEED)
 
 
 def _train(
-    ctx: CliContext,
-    container: Container,
-    *,
-    samples: int | None,
-    data: Path | None,
-    epochs: int,
-    seed: int,
+    container: Container, examples: list[LabelledTransaction], *, epochs: int, seed: int
 ) -> ModelInfo:
-    examples = _examples(ctx, container, samples, data, seed)
     train_model = container.train_model(trainer=container.trainer(seed=seed))
     try:
         return train_model(examples, TrainingPlan(epochs=epochs))
@@ -91,13 +93,9 @@ def _train(
         raise BadInput(str(error)) from None
 
 
-def _examples(
-    ctx: CliContext, container: Container, samples: int | None, data: Path | None, seed: int
+def _simulated(
+    ctx: CliContext, container: Container, count: int, seed: int
 ) -> list[LabelledTransaction]:
-    if data is not None:
-        with bad_data_refused():
-            return container.labelled_files().read_labelled(data)
-    count = samples or DEFAULT_SAMPLES
     log.info("simulating labelled transactions", samples=count, seed=seed)
     with progress(count, "simulating", bar=ctx.interactive) as done:
         return container.simulator().simulate(count, seed=seed, fraud_rate=0.005, progress=done)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
@@ -18,8 +17,8 @@ from fraud.containers import Container
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, InvalidLabel, InvalidTransaction
 from fraud.domain.labels import ANALYST_MAX_LENGTH, LabelRequest
-from fraud.domain.ports import VerdictQueries
-from fraud.domain.transaction import MAX_ID_LENGTH, Transaction
+from fraud.domain.ports import MessageBus, VerdictQueries
+from fraud.domain.transaction import MAX_ID_LENGTH
 from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.openapi import TOO_LARGE, UNAVAILABLE, request_body
 from fraud.entrypoints.http.schemas import (
@@ -90,8 +89,9 @@ def _json_body() -> Any:
 @api.alt_response(
     **{
         **UNAVAILABLE,
-        "description": "The scoring pipeline is not running, or storage or the broker is "
-        "briefly unavailable; nothing was accepted",
+        "description": "The scoring pipeline is not running, or the database is briefly "
+        "unavailable; the error says which. Nothing was accepted. (A broker that is away "
+        "does not stop acceptance: the claim is kept and published once it is back.)",
     }
 )
 @inject
@@ -104,7 +104,7 @@ def submit_transaction(
         raise ApiError(503, "the scoring pipeline is not running; nothing was accepted")
     body = _json_body()
     try:
-        transaction = Transaction.parse(body, new_id=lambda: str(uuid.uuid4()))
+        transaction = submit.parse(body)
     except InvalidTransaction as invalid:
         raise ApiError.breaks_contract("transaction", invalid.errors) from None
     structlog.contextvars.bind_contextvars(transaction_id=transaction.transaction_id)
@@ -193,16 +193,27 @@ def label(
 def health(
     queries: VerdictQueries = Provide[Container.queries],
     pipeline: PipelineStatus = Provide[Container.pipeline_status],
+    bus: MessageBus = Provide[Container.bus],
 ) -> tuple[dict[str, Any], int]:
-    """Liveness and readiness: the database answers and, when embedded, the stages run."""
+    """Liveness and readiness: the database answers and, when embedded, the stages run.
+
+    The broker is reported apart: while it is unreachable the service still accepts
+    transactions (the outbox publishes them once it is back), so it is degraded, not down.
+    """
     checks: dict[str, str] = {}
     try:
         queries.get("health-check")
         checks["database"] = "ok"
     except Exception as error:  # a health check reports, it does not raise
         checks["database"] = f"error: {type(error).__name__}"
+    try:
+        checks["broker"] = "ok" if bus.reachable() else "unreachable"
+    except Exception:
+        checks["broker"] = "unreachable"
     running = pipeline.running()
     if running is not None:
         checks["pipeline"] = "ok" if running else "stopped"
-    healthy = all(value == "ok" for value in checks.values())
-    return {"status": "ok" if healthy else "unhealthy", "checks": checks}, 200 if healthy else 503
+    if checks["database"] != "ok" or checks.get("pipeline") == "stopped":
+        return {"status": "unhealthy", "checks": checks}, 503
+    status = "ok" if checks["broker"] == "ok" else "degraded"
+    return {"status": status, "checks": checks}, 200

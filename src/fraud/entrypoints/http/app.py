@@ -22,11 +22,13 @@ log = structlog.get_logger(__name__)
 
 def create_app(container: Container | None = None) -> Flask:
     """Build the app around a container; without one, configure from the environment (a
-    gunicorn worker: the stages run in `fraud worker` processes)."""
+    gunicorn worker: the stages run in `fraud worker` processes, and this process's
+    outbox relay publishes what it accepts)."""
     if container is None:
         settings = Settings.from_env()
         configure_logging(settings.log_format, settings.log_level)
         container = bootstrap(settings, Process())
+        container.outbox().start()  # what this worker accepts, it publishes
     container.wire(modules=[api_module, dashboard_module, metrics_module])
 
     app = Flask(__name__)

@@ -65,7 +65,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TransientFailure)
     def unavailable(error: TransientFailure) -> Response:
         log.warning("request could not be completed now", error=str(error))
-        return error_response(503, "temporarily unavailable, retry shortly; nothing was lost")
+        return error_response(503, f"{error}: nothing was stored or changed; retry shortly")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -167,7 +167,12 @@ class TransactionSchema(Schema):
     )
     user_id = identifier("the card holder", required=True)
     amount = fields.Float(
-        required=True, validate=validate.Range(max=MAX_AMOUNT), metadata={"exclusiveMinimum": 0}
+        required=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT),
+        metadata={
+            "description": "0 (an account verification), or a whole number of the currency's "
+            "minor unit: at most 2 decimals for most, 0 for JPY, 3 for KWD"
+        },
     )
     currency = fields.String(
         allow_none=True,
@@ -238,7 +243,12 @@ class RecordedTransactionSchema(Shape):
     transaction_id = identifier("the id it was accepted under", required=True)
     user_id = identifier("the card holder", required=True)
     amount = fields.Float(
-        required=True, validate=validate.Range(max=MAX_AMOUNT), metadata={"exclusiveMinimum": 0}
+        required=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT),
+        metadata={
+            "description": "0 (an account verification), or a whole number of the currency's "
+            "minor unit: at most 2 decimals for most, 0 for JPY, 3 for KWD"
+        },
     )
     currency = fields.String(required=True, validate=_one_of(sorted(ISO_4217_CODES)))
     merchant = fields.String(required=True, validate=validate.Length(min=1))
@@ -273,6 +283,26 @@ class LabelSchema(Shape):
     labelled_at = Instant(required=True)
 
 
+class LabelChangeSchema(Shape):
+    """One label an analyst gave, and the one it replaced (null: there was none)."""
+
+    is_fraud = fields.Boolean(required=True, attribute="label.is_fraud")
+    analyst = fields.String(required=True, attribute="label.analyst")
+    labelled_at = Instant(required=True, attribute="label.labelled_at")
+    previous = fields.Boolean(required=True, allow_none=True)
+
+
+class ScoringSchema(Shape):
+    """A later scoring of a decided transaction (a replay, another model): kept, never
+    the decision."""
+
+    fraud_score = Rounded(6, required=True, validate=validate.Range(0, 1))
+    decision = fields.String(required=True, validate=_one_of(DECISIONS))
+    reasons = fields.List(fields.String(), required=True)
+    model_version = fields.String(required=True)
+    scored_at = Instant(required=True)
+
+
 class VerdictSchema(Shape):
     """The transaction, its status and, once scored, the verdict; the error when a stage
     could not handle it; the analyst's label once there is one."""
@@ -299,11 +329,34 @@ class VerdictSchema(Shape):
         metadata={"description": "the behaviour features the model saw"},
     )
     error = fields.String(metadata={"description": "why the transaction failed"})
-    label = fields.Nested(LabelSchema)
+    label = fields.Nested(LabelSchema, metadata={"description": "the latest label"})
+    label_history = fields.List(
+        fields.Nested(LabelChangeSchema),
+        metadata={"description": "every label given, oldest first (one transaction's page)"},
+    )
+    versions = fields.List(
+        fields.Nested(ScoringSchema),
+        metadata={"description": "later scorings, oldest first; the decision above never changes"},
+    )
+
+    @post_dump
+    def _leave_out_empty_histories(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        for name in ("label_history", "versions"):
+            if not data.get(name):
+                data.pop(name, None)
+        return data
 
 
 class HealthChecksSchema(Shape):
     database = fields.String(required=True, metadata={"description": "ok, or the error's type"})
+    broker = fields.String(
+        required=True,
+        validate=_one_of(["ok", "unreachable"]),
+        metadata={
+            "description": "unreachable: transactions are still accepted and published "
+            "once it is back"
+        },
+    )
     pipeline = fields.String(
         validate=_one_of(["ok", "stopped"]),
         metadata={"description": "only when the stages run in this process"},
@@ -311,7 +364,14 @@ class HealthChecksSchema(Shape):
 
 
 class HealthSchema(Shape):
-    status = fields.String(required=True, validate=_one_of(["ok", "unhealthy"]))
+    status = fields.String(
+        required=True,
+        validate=_one_of(["ok", "degraded", "unhealthy"]),
+        metadata={
+            "description": "degraded: the broker is unreachable; unhealthy (503): the database "
+            "or this process's stages are down"
+        },
+    )
     checks = fields.Nested(HealthChecksSchema, required=True)
 
 

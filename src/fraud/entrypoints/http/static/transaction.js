@@ -5,7 +5,7 @@
   const state = document.getElementById("label-state");
   const error = document.getElementById("label-error");
 
-  // As the server words it (presenters.elapsed): ms for the pipeline, larger units after.
+  // As the server words it (timeline.elapsed): ms for the pipeline, larger units after.
   function elapsed(seconds) {
     for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]]) {
       if (seconds >= size) return "+" + (seconds / size).toFixed(1) + " " + unit;
@@ -33,6 +33,32 @@
     step.replaceChildren(name, " ", at, " ", delta);
   }
 
+  // Every label given, oldest first, with the one it replaced (the server keeps them all).
+  function showLabelHistory(record) {
+    let list = document.getElementById("label-history");
+    if (!list) {
+      const title = document.createElement("h4");
+      title.textContent = "History";
+      list = document.createElement("ol");
+      list.id = "label-history";
+      list.className = "label-history";
+      error.after(title, list);
+    }
+    list.replaceChildren(...(record.label_history || []).map((change) => {
+      const item = document.createElement("li");
+      const at = document.createElement("time");
+      at.textContent = change.labelled_at;
+      item.append((change.is_fraud ? "fraud" : "not fraud") + " by " + change.analyst + " at ", at);
+      if (change.previous !== null) {
+        const was = document.createElement("span");
+        was.className = "muted";
+        was.textContent = " (was " + (change.previous ? "fraud" : "not fraud") + ")";
+        item.append(was);
+      }
+      return item;
+    }));
+  }
+
   for (const button of section.querySelectorAll("button[data-label]")) {
     button.addEventListener("click", async () => {
       const isFraud = button.dataset.label === "true";
@@ -42,6 +68,7 @@
         state.textContent = window.fraud.labelText(record.label) + " at " + record.label.labelled_at;
         state.className = "label-state " + (record.label.is_fraud ? "confirmed" : "cleared");
         showLabelOnTimeline(record);
+        showLabelHistory(record);
       } catch (failure) {
         error.textContent = "Could not save the label: " + failure.message;
         error.hidden = false;
