@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.errors import is_transient
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.repository import VERDICT_COLUMNS, SqlVerdictRepository
@@ -433,6 +434,21 @@ def test_a_locked_database_is_a_transient_failure(url: str, sql: SqlUnitOfWorkFa
 
     assert isinstance(failure.value.__cause__, OperationalError)
     assert isinstance(failure.value.__cause__.orig, sqlite3.OperationalError)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (sqlite3.SQLITE_FULL, "database or disk is full"),
+        (sqlite3.SQLITE_IOERR, "disk I/O error"),
+        (sqlite3.SQLITE_CANTOPEN, "unable to open database file"),
+    ],
+)
+def test_a_full_disk_or_a_database_gone_pauses_rather_than_refuses(code: int, message: str) -> None:
+    """Infrastructure faults are retried by the stages, never dead-lettered."""
+    original = sqlite3.OperationalError(message)
+    original.sqlite_errorcode = code  # type: ignore[attr-defined]
+    assert is_transient(OperationalError("INSERT ...", {}, original))
 
 
 def test_a_missing_table_is_not_transient(tmp_path: Path) -> None:

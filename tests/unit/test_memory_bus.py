@@ -55,3 +55,19 @@ def test_lag_counts_what_a_group_has_not_committed() -> None:
 def test_unknown_topics_are_refused() -> None:
     with pytest.raises(KeyError, match="unknown topic"):
         MemoryBus(topics=["events"]).publish("nope", messages(1))
+
+
+def test_retention_keeps_what_is_not_committed_and_only_the_latest_of_what_is() -> None:
+    bus = MemoryBus(topics=["events"], retained=10)
+    reader, idle = bus.consumer("reader", ["events"]), bus.consumer("idle", ["events"])
+    bus.publish("events", messages(100))
+    assert len(reader.poll_batch(100, 0)) == 100
+    reader.commit()
+    assert bus.size("events") == 100  # the idle group has committed nothing: all kept
+    assert len(idle.poll_batch(60, 0)) == 60
+    idle.commit()
+    assert bus.size("events") == 50  # 40 nobody needs any more, and the latest 10 of 60
+    offsets = [m.offset for m in bus.read_topic("events")]
+    assert offsets == list(range(50, 100))
+    assert [m.offset for m in idle.poll_batch(100, 0)] == list(range(60, 100))
+    assert bus.lag("idle", "events") == 40 and bus.lag("reader", "events") == 0

@@ -7,9 +7,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
+from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
+from fraud.application.stage import Backoff, StageRunner
 from fraud.domain.assessment import Decision, Status, TransactionRecord
-from fraud.domain.errors import IdempotencyConflict, TransientFailure
+from fraud.domain.errors import IdempotencyConflict, MessageRefused, TransientFailure
+from fraud.domain.features import BehaviourProfiles
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, txn
 from tests.fakes import FixedClock, RuleModel
@@ -287,3 +290,63 @@ def test_pending_transactions_are_published_again_after_the_bus_was_lost(model, 
     restarted.run_until_idle()
     assert get(restarted, "t1").status is Status.SCORED
     assert get(restarted, "t2").status is Status.SCORED
+
+
+class RefusingBus:
+    """A bus whose broker refuses, on the stages' own topics, any message carrying ``poison``
+    (too large); the original, which it took on its way in, fits the dead-letter topic."""
+
+    def __init__(self, inner, poison: bytes) -> None:
+        self.inner = inner
+        self.poison = poison
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def publish(self, topic, messages) -> None:
+        if topic != Topic.DEAD_LETTERS and any(self.poison in m.value for m in messages):
+            raise MessageRefused("Message size too large")
+        self.inner.publish(topic, messages)
+
+
+def test_an_output_the_broker_refuses_dead_letters_its_own_message_only(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    preprocess = pipeline.runners[0]
+    preprocess.bus = RefusingBus(pipeline.bus, poison=b'"mallory"')
+    pipeline.submit([txn(1), txn(2, user_id="mallory"), txn(3, minutes=1)])
+    assert preprocess.run_once() == 3  # never a crash loop: the batch is done
+    (letter,) = pipeline.bus.read_topic(Topic.DEAD_LETTERS)
+    assert letter.headers["transaction_id"] == "t2"
+    assert "its output was refused: Message size too large" in letter.headers[dead_letters.ERROR]
+    pipeline.run_until_idle()
+    assert get(pipeline, "t1").status is get(pipeline, "t3").status is Status.SCORED
+    assert get(pipeline, "t2").status is Status.FAILED
+
+
+class UnreachableOnce(PreprocessStage):
+    """Its partitions' history cannot be read the first time (a broker away)."""
+
+    def __init__(self) -> None:
+        super().__init__(BehaviourProfiles(), FixedClock(), ENVELOPES)
+        self.attempts = 0
+
+    def restore(self, assigned, bus) -> int:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise TransientFailure("partition 0 could not be read to its end")
+        return super().restore(assigned, bus)
+
+
+def test_state_that_cannot_be_read_back_for_a_moment_is_read_again(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    stage = UnreachableOnce()
+    runner = StageRunner(
+        stage,
+        pipeline.bus.consumer("restoring", stage.topics),
+        pipeline.bus,
+        poll_timeout=0.0,
+        backoff=Backoff(initial=0.001),
+    )
+    pipeline.submit([txn(1)])
+    assert runner.run_once() == 1
+    assert stage.attempts == 2
