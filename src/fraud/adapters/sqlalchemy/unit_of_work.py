@@ -8,6 +8,7 @@ pipeline retries the batch instead of dead-lettering it.
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import Self
 
@@ -35,20 +36,27 @@ class SqlUnitOfWork:
     activity: ActivityLog
     replays: DeadLetterReplays
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
+        self._writer = writer
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already open; ask the factory for another")
-        with transient_errors_translated():
-            connection = self._engine.connect()
-            try:
-                connection.begin()
-            except BaseException:
-                connection.close()
-                raise
+        if self._writer is not None:
+            self._writer.acquire()
+        try:
+            with transient_errors_translated():
+                connection = self._engine.connect()
+                try:
+                    connection.begin()
+                except BaseException:
+                    connection.close()
+                    raise
+        except BaseException:
+            self._release()
+            raise
         self._connection = connection
         self.verdicts = SqlVerdictRepository(connection)
         self.labels = SqlLabelRepository(connection)
@@ -70,6 +78,11 @@ class SqlUnitOfWork:
                 connection.rollback()  # a no-op after commit(); discards anything after it
         finally:
             connection.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
 
     def commit(self) -> None:
         """Make everything done so far durable; later work starts a new transaction."""
@@ -84,6 +97,11 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite takes one writer at a time, and its busy handler lets a waiting writer poll
+        # with growing sleeps: under many concurrent requests some wait far longer than their
+        # turn. Units of work of one process queue here instead, in order; only the few
+        # processes sharing the file contend for it.
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self._writer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import uuid
 
 import structlog
@@ -28,7 +29,9 @@ def create_app(container: Container | None = None) -> Flask:
         settings = Settings.from_env()
         configure_logging(settings.log_format, settings.log_level)
         container = bootstrap(settings, Process())
-        container.outbox().start()  # what this worker accepts, it publishes
+        outbox = container.outbox()
+        outbox.start()  # what this worker accepts, it publishes
+        atexit.register(outbox.stop)  # and, leaving, publishes what it holds
     container.wire(modules=[api_module, dashboard_module, metrics_module])
 
     app = Flask(__name__)
