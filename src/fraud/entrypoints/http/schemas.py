@@ -96,6 +96,17 @@ def identifier(description: str, **kwargs: Any) -> fields.String:
     )
 
 
+def amount_field() -> fields.Float:
+    return fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT),
+        metadata={
+            "description": "0 (an account verification), or a whole number of the currency's "
+            "minor unit: at most 2 decimals for most, 0 for JPY, 3 for KWD"
+        },
+    )
+
+
 def _category(known: tuple[str, ...], what: str) -> fields.String:
     return fields.String(
         required=True,
@@ -166,14 +177,7 @@ class TransactionSchema(Schema):
         allow_none=True,
     )
     user_id = identifier("the card holder", required=True)
-    amount = fields.Float(
-        required=True,
-        validate=validate.Range(min=0, max=MAX_AMOUNT),
-        metadata={
-            "description": "0 (an account verification), or a whole number of the currency's "
-            "minor unit: at most 2 decimals for most, 0 for JPY, 3 for KWD"
-        },
-    )
+    amount = amount_field()
     currency = fields.String(
         allow_none=True,
         validate=_one_of(sorted(ISO_4217_CODES)),
@@ -242,14 +246,7 @@ class RecordedTransactionSchema(Shape):
 
     transaction_id = identifier("the id it was accepted under", required=True)
     user_id = identifier("the card holder", required=True)
-    amount = fields.Float(
-        required=True,
-        validate=validate.Range(min=0, max=MAX_AMOUNT),
-        metadata={
-            "description": "0 (an account verification), or a whole number of the currency's "
-            "minor unit: at most 2 decimals for most, 0 for JPY, 3 for KWD"
-        },
-    )
+    amount = amount_field()
     currency = fields.String(required=True, validate=_one_of(sorted(ISO_4217_CODES)))
     merchant = fields.String(required=True, validate=validate.Length(min=1))
     timestamp = fields.String(
