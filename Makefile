@@ -10,8 +10,15 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 MODEL_DIR ?= var/model
 KAFKA_PORT ?= 9092
+# A second listener takes SASL_PLAINTEXT with SCRAM-SHA-512 (the controller is on KAFKA_PORT+1).
+KAFKA_SASL_PORT ?= 9094
 # The tests get a broker of their own, on another port and from empty storage.
 TEST_KAFKA_PORT ?= 19092
+TEST_KAFKA_SASL_PORT ?= 19094
+# The local brokers' one SCRAM user: test credentials, not secrets.
+KAFKA_SASL_USER ?= fraud
+KAFKA_SASL_PASSWORD ?= fraud-secret
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
 .PHONY: install system-deps run run-kafka kafka-up kafka-down test unit lint bench clean
 
@@ -45,7 +52,7 @@ run: install
 	$(BIN)/fraud run --host $(HOST) --port $(PORT)
 
 kafka-up:
-	KAFKA_PORT=$(KAFKA_PORT) ops/kafka/kafka.sh up
+	KAFKA_PORT=$(KAFKA_PORT) KAFKA_SASL_PORT=$(KAFKA_SASL_PORT) ops/kafka/kafka.sh up
 
 kafka-down:
 	KAFKA_PORT=$(KAFKA_PORT) ops/kafka/kafka.sh down
@@ -60,8 +67,10 @@ run-kafka: install kafka-up
 	  $(BIN)/fraud serve --host $(HOST) --port $(PORT); }
 
 test: install system-deps lint
-	KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_FRESH=1 ops/kafka/kafka.sh up
-	FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) $(BIN)/python -m pytest; \
+	KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) KAFKA_FRESH=1 \
+	  ops/kafka/kafka.sh up
+	FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
+	  FRAUD_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_SASL_PORT) $(BIN)/python -m pytest; \
 	  status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; exit $$status
 
 # The Kafka pipeline benchmark (broker on KAFKA_PORT, a trained model in MODEL_DIR).

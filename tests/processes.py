@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from fraud.containers import Process, bootstrap
+from fraud.domain.identity import Actor, Role
+from fraud.settings import Settings
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
@@ -36,9 +42,59 @@ class Service:
     url: str
     process: subprocess.Popen
     log_path: Path
+    keys: dict[Role, str]
+    database_url: str
 
     def logs(self) -> str:
         return self.log_path.read_text()
+
+    def client(self, role: Role = Role.SUBMITTER) -> requests.Session:
+        """An HTTP session calling with the key of ``role``."""
+        return calling_as(self.keys[role])
+
+
+def calling_as(key: str) -> requests.Session:
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {key}"
+    return http
+
+
+def signed_in(url: str, name: str, password: str) -> requests.Session:
+    """A browser-like session signed in through the sign-in form (with its CSRF token)."""
+    browser = requests.Session()
+    form = browser.get(f"{url}/signin", timeout=5).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+    assert token, "no CSRF token on the sign-in page"
+    answer = browser.post(
+        f"{url}/signin",
+        data={"name": name, "password": password, "csrf_token": token.group(1)},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 302, answer.text[-500:]
+    return browser
+
+
+def add_account(database_url: str, name: str, role: Role, password: str) -> None:
+    """A person who signs in, made in-process as `fraud users add` does."""
+    container = bootstrap(Settings(database_url=database_url), Process(migrate=True))
+    try:
+        container.manage_accounts().add(name, role, Actor("tests", "pytest"), password)
+    finally:
+        container.shutdown_resources()
+
+
+def issue_keys(database_url: str) -> dict[Role, str]:
+    """A key of each role in this database, made in-process the way `fraud keys create`
+    does (the service reads keys from the database, so it knows them at once)."""
+    container = bootstrap(Settings(database_url=database_url), Process(migrate=True))
+    suffix = uuid.uuid4().hex[:8]
+    try:
+        manage = container.manage_keys()
+        by = Actor("tests", "pytest")
+        return {role: manage.create(f"tests-{role}-{suffix}", role, by).secret for role in Role}
+    finally:
+        container.shutdown_resources()
 
 
 def start_service(
@@ -52,7 +108,14 @@ def start_service(
     """``fraud run`` (or ``command``, e.g. ``serve``) on a free port, once it is healthy."""
     port = free_port()
     log_path = tmp_path / f"{command}.log"
-    env = fraud_env(**{"FRAUD_DATABASE_URL": f"sqlite:///{tmp_path / 'fraud.db'}", **env_overrides})
+    env = fraud_env(
+        **{
+            "FRAUD_DATABASE_URL": f"sqlite:///{tmp_path / 'fraud.db'}",
+            "FRAUD_FIRST_RUN_FILE": str(tmp_path / "first-run-credentials.txt"),
+            **env_overrides,
+        }
+    )
+    keys = issue_keys(env["FRAUD_DATABASE_URL"])
     process = subprocess.Popen(
         [FRAUD, command, "--port", str(port), "--model-dir", str(model_dir)],
         env=env,
@@ -69,7 +132,7 @@ def start_service(
             )
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                return Service(url, process, log_path)
+                return Service(url, process, log_path, keys, env["FRAUD_DATABASE_URL"])
         except requests.ConnectionError:
             pass
         time.sleep(0.2)

@@ -5,6 +5,10 @@
 #   ops/kafka/kafka.sh status
 # KAFKA_HOME (default var/kafka) holds jars, data, logs and the pid; KAFKA_PORT (default 9092);
 # KAFKA_FRESH=1 starts from empty storage (the tests' broker).
+# KAFKA_SASL_PORT adds a SASL_PLAINTEXT listener on that port that takes SCRAM-SHA-512 for one
+# user, KAFKA_SASL_USER / KAFKA_SASL_PASSWORD (default fraud / fraud-secret; no commas or
+# brackets in either); the other listeners stay PLAINTEXT. Unset, it is what the last start on
+# KAFKA_PORT had (none with KAFKA_FRESH=1), so that down then up gives back the same broker.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,6 +20,14 @@ data="$home/data-$port"
 pidfile="$home/kafka-$port.pid"
 logfile="$home/kafka-$port.log"
 config="$home/server-$port.properties"
+previous_sasl_port() {
+  if [ "${KAFKA_FRESH:-0}" != 1 ] && [ -f "$config" ]; then
+    sed -n 's|^listeners=.*SASL_PLAINTEXT://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$config"
+  fi
+}
+sasl_port="${KAFKA_SASL_PORT-$(previous_sasl_port)}"
+sasl_user="${KAFKA_SASL_USER:-fraud}"
+sasl_password="${KAFKA_SASL_PASSWORD:-fraud-secret}"
 
 fetch() {
   if [ ! -f "$lib/.complete" ] || [ "$here/pom.xml" -nt "$lib/.complete" ]; then
@@ -29,14 +41,19 @@ fetch() {
 
 write_config() {
   mkdir -p "$home"
+  local listeners="PLAINTEXT://127.0.0.1:$port" protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [ -n "$sasl_port" ]; then
+    listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+    protocols="$protocols,SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
   cat > "$config" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$data
 num.partitions=${KAFKA_PARTITIONS:-6}
@@ -50,6 +67,12 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=${KAFKA_RETENTION_HOURS:-168}
 PROPS
+  if [ -n "$sasl_port" ]; then
+    cat >> "$config" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPS
+  fi
 }
 
 java_run() {
@@ -62,7 +85,21 @@ running() {
 }
 
 answers() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
+    { [ -z "$sasl_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$sasl_port") 2>/dev/null; }
+}
+
+# Storage formatted now gets the SCRAM user in its first metadata (no extra start-up cost);
+# storage formatted earlier gets it once from the running broker, through the Admin API.
+# The stamp (a digest, not the password) says which user and password the storage holds.
+scram_stamp="$home/scram-$port.sha256"
+scram_digest() { printf '%s:%s' "$sasl_user" "$sasl_password" | sha256sum | cut -d' ' -f1; }
+
+add_scram_user() {
+  KAFKA_SASL_USER="$sasl_user" KAFKA_SASL_PASSWORD="$sasl_password" \
+    java_run "$here/ScramUser.java" "127.0.0.1:$port" >>"$logfile" 2>&1 ||
+    { echo "could not add the SCRAM user $sasl_user; see $logfile" >&2; exit 1; }
+  scram_digest > "$scram_stamp"
 }
 
 up() {
@@ -74,14 +111,28 @@ up() {
   if [ "${KAFKA_FRESH:-0}" = 1 ]; then rm -rf "$data"; fi
   if [ ! -f "$data/meta.properties" ]; then
     cluster_id="$(java_run kafka.tools.StorageTool random-uuid | tail -n 1)"
-    java_run kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$config" >/dev/null
+    local scram=()
+    if [ -n "$sasl_port" ]; then
+      scram=(--add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_password]")
+    fi
+    java_run kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$config" \
+      "${scram[@]}" >/dev/null
+    if [ -n "$sasl_port" ]; then scram_digest > "$scram_stamp"; fi
+  fi
+  local scram_user_missing=""
+  if [ -n "$sasl_port" ] && [ "$(cat "$scram_stamp" 2>/dev/null)" != "$(scram_digest)" ]; then
+    scram_user_missing=1
   fi
   nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$here/log4j2.xml" -cp "$lib/*" kafka.Kafka "$config" \
     >"$logfile" 2>&1 &
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
-    if answers; then echo "kafka is up on 127.0.0.1:$port"; return; fi
+    if answers; then
+      if [ -n "$scram_user_missing" ]; then add_scram_user; fi
+      echo "kafka is up on 127.0.0.1:$port${sasl_port:+ (SASL_PLAINTEXT SCRAM-SHA-512 on $sasl_port)}"
+      return
+    fi
     if ! running; then echo "kafka failed to start; see $logfile" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
     sleep 0.5
   done

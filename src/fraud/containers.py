@@ -8,6 +8,7 @@ matplotlib) are imported only when their provider is first called.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,12 +23,22 @@ from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.engine import create_engine_for
+from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.card import read_card
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.envelopes import Envelopes
+from fraud.application.identity import (
+    AuditTrail,
+    Authenticate,
+    FirstRun,
+    ManageAccounts,
+    ManageKeys,
+    ServiceSecret,
+    SignIn,
+)
 from fraud.application.labels import ExportLabels, LabelTransaction
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.outbox import OutboxRelay
@@ -45,6 +56,7 @@ from fraud.application.score import ScoreStage
 from fraud.application.submit import RepublishPending, SubmitTransactions
 from fraud.application.training import TrainModel
 from fraud.domain.features import BehaviourProfiles
+from fraud.domain.identity import Actor
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import (
@@ -53,10 +65,11 @@ from fraud.domain.ports import (
     MessageBus,
     ModelStore,
     ModelTrainer,
+    PasswordHasher,
     SchemaMigrator,
     TopicAdmin,
 )
-from fraud.settings import Settings
+from fraud.settings import KafkaSecurity, Secret, Settings
 
 EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
 SEPARATE = "separate"  # they run in `fraud worker` processes: `fraud serve`
@@ -70,14 +83,26 @@ def _engine(url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _bus(broker: str, bootstrap: str, topic_prefix: str) -> Iterator[MessageBus]:
+def _check_broker(broker: str, bootstrap: str, security: KafkaSecurity) -> None:
+    """Credentials the broker refuses stop the process here, at start, with a message
+    (``BrokerRefusedCredentials``), instead of a client retrying them for ever."""
+    if broker == "kafka":
+        from fraud.adapters.kafka.access import check_credentials
+
+        check_credentials(bootstrap, security)
+
+
+def _bus(
+    broker: str, bootstrap: str, topic_prefix: str, security: KafkaSecurity
+) -> Iterator[MessageBus]:
     """The chosen broker only: on the memory bus no Kafka client is ever created."""
     if broker == "memory":
         yield MemoryBus()
         return
     from fraud.adapters.kafka.bus import KafkaBus
 
-    bus = KafkaBus(bootstrap, topic_prefix=topic_prefix)
+    _check_broker(broker, bootstrap, security)
+    bus = KafkaBus(bootstrap, topic_prefix=topic_prefix, security=security)
     try:
         yield bus
     finally:
@@ -90,10 +115,31 @@ def _migrator(url: str) -> SchemaMigrator:
     return SqlMigrator(url)
 
 
-def _topic_admin(bootstrap: str, prefix: str) -> TopicAdmin:
+def _topic_admin(bootstrap: str, prefix: str, security: KafkaSecurity) -> TopicAdmin:
+    from fraud.adapters.kafka.access import check_credentials
     from fraud.adapters.kafka.admin import KafkaTopicAdmin
 
-    return KafkaTopicAdmin(bootstrap, prefix=prefix)
+    check_credentials(bootstrap, security)  # as for the bus: refused credentials stop here
+    return KafkaTopicAdmin(bootstrap, prefix=prefix, security=security)
+
+
+def _password_hasher() -> PasswordHasher:
+    from fraud.adapters.passwords.argon2 import Argon2Hasher
+
+    return Argon2Hasher()
+
+
+def _hours(hours: float) -> timedelta:
+    return timedelta(hours=hours)
+
+
+def _revealed(secret: Secret | None) -> str | None:
+    return None if secret is None else secret.reveal()
+
+
+def _this_service() -> Actor:
+    """Who acts when the service itself creates something (the first run's credentials)."""
+    return Actor("service", socket.gethostname())
 
 
 def _model_store(directory: str) -> ModelStore:
@@ -148,15 +194,61 @@ class Container(containers.DeclarativeContainer):
     queries = providers.Singleton(SqlQueries, engine=engine)
     migrator = providers.Singleton(_migrator, url=config.database_url)
 
+    # --- identity and access ------------------------------------------------------------
+    identity_queries = providers.Singleton(SqlIdentityQueries, engine=engine)
+    password_hasher = providers.Singleton(_password_hasher)
+    manage_keys = providers.Factory(
+        ManageKeys, unit_of_work=unit_of_work, queries=identity_queries, clock=clock
+    )
+    manage_accounts = providers.Factory(
+        ManageAccounts,
+        unit_of_work=unit_of_work,
+        queries=identity_queries,
+        hasher=password_hasher,
+        clock=clock,
+    )
+    sign_in = providers.Factory(
+        SignIn,
+        unit_of_work=unit_of_work,
+        queries=identity_queries,
+        hasher=password_hasher,
+        clock=clock,
+        lifetime=providers.Callable(_hours, config.session_hours),
+    )
+    authenticate = providers.Singleton(Authenticate, queries=identity_queries, clock=clock)
+    audit_trail = providers.Factory(AuditTrail, queries=identity_queries)
+    service_secret = providers.Factory(
+        ServiceSecret,
+        unit_of_work=unit_of_work,
+        configured=providers.Callable(_revealed, config.secret_key),
+    )
+    first_run = providers.Factory(
+        FirstRun,
+        accounts=manage_accounts,
+        keys=manage_keys,
+        by=providers.Callable(_this_service),
+    )
+
     # --- the broker -------------------------------------------------------------------------
     bus = providers.Resource(
         _bus,
         broker=config.broker,
         bootstrap=config.kafka_bootstrap,
         topic_prefix=config.topic_prefix,
+        security=config.kafka_security,
     )
     topic_admin = providers.Singleton(
-        _topic_admin, bootstrap=config.kafka_bootstrap, prefix=config.topic_prefix
+        _topic_admin,
+        bootstrap=config.kafka_bootstrap,
+        prefix=config.topic_prefix,
+        security=config.kafka_security,
+    )
+    # For a process that hands the bus to others (`fraud serve` before gunicorn forks).
+    broker_check = providers.Callable(
+        _check_broker,
+        broker=config.broker,
+        bootstrap=config.kafka_bootstrap,
+        security=config.kafka_security,
     )
 
     # --- the model --------------------------------------------------------------------------

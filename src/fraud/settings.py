@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from fraud.domain.errors import InvalidIdentity
+from fraud.domain.identity import RateLimit
 
 BROKERS = ("memory", "kafka")
 LOG_FORMATS = ("auto", "json", "console")
@@ -15,12 +19,162 @@ class BadSetting(ValueError):
     """A configuration value that cannot be used; names the variable and the rule."""
 
 
+class Secret:
+    """A value that must never be printed or logged: ``repr`` and ``str`` show stars, and
+    only the client that sends it reads it, with :meth:`reveal`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(Secret)
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How every Kafka client of the process proves who it is (SASL) and encrypts (TLS)."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol in SASL_PROTOCOLS
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in TLS_PROTOCOLS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KafkaSecurity:
+        """Each variable is checked against the protocol: credentials or certificates the
+        protocol would not send are refused rather than silently ignored."""
+
+        def given(name: str) -> str | None:
+            return env.get(f"FRAUD_KAFKA_{name}", "").strip() or None
+
+        protocol = (given("SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+        if protocol not in SECURITY_PROTOCOLS:
+            raise BadSetting(
+                f"FRAUD_KAFKA_SECURITY_PROTOCOL: must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+                f"got {protocol!r}"
+            )
+        sasl = ("SASL_MECHANISM", "SASL_USERNAME", "SASL_PASSWORD", "SASL_PASSWORD_FILE")
+        tls = ("SSL_CA_LOCATION", "SSL_CERTIFICATE_LOCATION", "SSL_KEY_LOCATION")
+        for names, protocols in ((sasl, SASL_PROTOCOLS), (tls, TLS_PROTOCOLS)):
+            unused = [name for name in names if given(name) and protocol not in protocols]
+            if unused:
+                raise BadSetting(
+                    f"FRAUD_KAFKA_{unused[0]}: only used when FRAUD_KAFKA_SECURITY_PROTOCOL is "
+                    f"{' or '.join(protocols)}, not {protocol}"
+                )
+        security = cls(protocol=protocol)
+        if security.uses_sasl:
+            security = replace(
+                security,
+                sasl_mechanism=_sasl_mechanism(given("SASL_MECHANISM"), protocol),
+                sasl_username=_required(given("SASL_USERNAME"), "SASL_USERNAME", protocol),
+                sasl_password=_sasl_password(
+                    given("SASL_PASSWORD"), given("SASL_PASSWORD_FILE"), protocol
+                ),
+            )
+        if security.uses_tls:
+            certificate = _existing(given("SSL_CERTIFICATE_LOCATION"), "SSL_CERTIFICATE_LOCATION")
+            key = _existing(given("SSL_KEY_LOCATION"), "SSL_KEY_LOCATION")
+            if (certificate is None) != (key is None):
+                raise BadSetting(
+                    f"FRAUD_KAFKA_SSL_{'KEY' if key is None else 'CERTIFICATE'}_LOCATION: "
+                    "a client certificate needs both FRAUD_KAFKA_SSL_CERTIFICATE_LOCATION "
+                    "and FRAUD_KAFKA_SSL_KEY_LOCATION"
+                )
+            security = replace(
+                security,
+                ssl_ca_location=_existing(given("SSL_CA_LOCATION"), "SSL_CA_LOCATION"),
+                ssl_certificate_location=certificate,
+                ssl_key_location=key,
+            )
+        return security
+
+
+def _required(value: str | None, name: str, protocol: str) -> str:
+    if value is None:
+        raise BadSetting(
+            f"FRAUD_KAFKA_{name}: required with FRAUD_KAFKA_SECURITY_PROTOCOL={protocol}"
+        )
+    return value
+
+
+def _sasl_mechanism(value: str | None, protocol: str) -> str:
+    mechanism = _required(value, "SASL_MECHANISM", protocol).upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise BadSetting(
+            f"FRAUD_KAFKA_SASL_MECHANISM: must be one of {', '.join(SASL_MECHANISMS)}, "
+            f"got {mechanism!r}"
+        )
+    return mechanism
+
+
+def _sasl_password(value: str | None, path: str | None, protocol: str) -> Secret:
+    """From the variable, or from a file (a mounted secret) so it need not sit in the
+    environment; never both, and the value is never part of a message."""
+    if value is not None and path is not None:
+        raise BadSetting(
+            "FRAUD_KAFKA_SASL_PASSWORD_FILE: give either it or FRAUD_KAFKA_SASL_PASSWORD, not both"
+        )
+    if path is None:
+        return Secret(_required(value, "SASL_PASSWORD", protocol))
+    try:
+        with open(path, encoding="utf-8") as file:
+            password = file.read().rstrip("\r\n")
+    except OSError as error:
+        raise BadSetting(
+            f"FRAUD_KAFKA_SASL_PASSWORD_FILE: cannot read {path!r} ({error.strerror})"
+        ) from None
+    if not password:
+        raise BadSetting(f"FRAUD_KAFKA_SASL_PASSWORD_FILE: {path!r} is empty")
+    return Secret(password)
+
+
+def _existing(path: str | None, name: str) -> str | None:
+    if path is not None and not os.path.exists(path):
+        raise BadSetting(f"FRAUD_KAFKA_{name}: no such file or directory: {path!r}")
+    return path
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///var/fraud.db"
     model_dir: str = "var/model"
     broker: str = "memory"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     topic_prefix: str = ""
     log_format: str = "auto"
     log_level: str = "info"
@@ -28,6 +182,18 @@ class Settings:
     poll_timeout_s: float = 0.05
     # How far a transaction's timestamp may run ahead of its receipt.
     max_clock_skew_s: float = 300.0
+    # Access: each key's or person's requests per period unless the key names its own; where
+    # the counts are kept (a `limits` storage URI: memory://, redis://, memcached://); how long
+    # a sign-in lasts; the key that signs session cookies (None: one generated and kept in the
+    # database, shared by every process); how many proxies in front set X-Forwarded-*.
+    rate_limit: str = "1000/second"
+    rate_limit_storage: str = "memory://"
+    session_hours: float = 8.0
+    secret_key: Secret | None = None
+    trusted_proxies: int = 0
+    # Where a first start with no terminal writes the administrator's password and the first
+    # key (readable by the service's account only), rather than printing secrets into logs.
+    first_run_file: str = "var/first-run-credentials.txt"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,12 +220,19 @@ class Settings:
             model_dir=text("MODEL_DIR", defaults.model_dir),
             broker=text("BROKER", defaults.broker).lower(),
             kafka_bootstrap=text("KAFKA_BOOTSTRAP", defaults.kafka_bootstrap),
+            kafka_security=KafkaSecurity.from_env(env),
             topic_prefix=env.get("FRAUD_TOPIC_PREFIX", "").strip(),
             log_format=text("LOG_FORMAT", defaults.log_format).lower(),
             log_level=text("LOG_LEVEL", defaults.log_level).lower(),
             batch_size=number("BATCH_SIZE", defaults.batch_size, int),
             poll_timeout_s=number("POLL_TIMEOUT_S", defaults.poll_timeout_s, float),
             max_clock_skew_s=number("MAX_CLOCK_SKEW_S", defaults.max_clock_skew_s, float),
+            rate_limit=_rate_limit(text("RATE_LIMIT", defaults.rate_limit)),
+            rate_limit_storage=text("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
+            session_hours=number("SESSION_HOURS", defaults.session_hours, float),
+            secret_key=_secret_key(env.get("FRAUD_SECRET_KEY", "").strip()),
+            trusted_proxies=_proxies(env.get("FRAUD_TRUSTED_PROXIES", "").strip()),
+            first_run_file=text("FIRST_RUN_FILE", defaults.first_run_file),
         )
         if settings.broker not in BROKERS:
             raise BadSetting(
@@ -73,4 +246,28 @@ class Settings:
         return settings
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Each setting by name; the Kafka security stays one object, which prints no secret."""
+        return {setting.name: getattr(self, setting.name) for setting in fields(self)}
+
+
+def _rate_limit(value: str) -> str:
+    try:
+        return str(RateLimit.parse("FRAUD_RATE_LIMIT", value))
+    except InvalidIdentity as error:
+        raise BadSetting(str(error)) from None
+
+
+def _secret_key(value: str) -> Secret | None:
+    if not value:
+        return None
+    if len(value) < 32:
+        raise BadSetting("FRAUD_SECRET_KEY: must be at least 32 characters (random)")
+    return Secret(value)
+
+
+def _proxies(value: str) -> int:
+    if not value:
+        return 0
+    if not value.isdigit() or not value.isascii():
+        raise BadSetting(f"FRAUD_TRUSTED_PROXIES: must be a whole number of proxies, got {value!r}")
+    return int(value)

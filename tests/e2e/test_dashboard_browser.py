@@ -1,7 +1,9 @@
 """The dashboard in Debian's headless Chromium, driven by Playwright, against `fraud run`.
 
-Fifty transactions go in over HTTP; the page must count them, list them, open
-one, take an analyst's label and show it. Screenshots land in test-output/e2e/.
+Fifty transactions go in over HTTP; an analyst signs in, the page must count
+them, list them, open one, take the analyst's label and show who gave it; after
+signing out, the label API turns the browser away. No page may break its
+Content-Security-Policy. Screenshots land in test-output/e2e/.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from fraud.domain.identity import Role
+from tests.processes import add_account
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ANALYST = "e2e-analyst"
+PASSWORD = "a long e2e password"
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +53,15 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield opened
     context.close()
-    assert errors == [], f"the page raised JavaScript errors: {errors}"
+    assert errors == [], f"the page raised JavaScript or CSP errors: {errors}"
 
 
 def fifty_transactions() -> list[dict]:
@@ -74,15 +85,20 @@ def fifty_transactions() -> list[dict]:
     return transactions
 
 
-def test_an_analyst_watches_opens_and_labels_a_transaction(service, page: Page) -> None:
+def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -> None:
+    add_account(service.database_url, ANALYST, Role.ANALYST, PASSWORD)
     sent = fifty_transactions()
-    with requests.Session() as http:
+    with service.client() as http:
         for transaction in sent:
             assert http.post(f"{service.url}/transaction", json=transaction).status_code == 202
 
     page.goto(f"{service.url}/")
-    page.fill("#analyst", ANALYST)
-    page.dispatch_event("#analyst", "change")
+    expect(page).to_have_url(re.compile(r"/signin\?next=/$"))  # nobody is let in unnamed
+    page.fill('input[name="name"]', ANALYST)
+    page.fill('input[name="password"]', PASSWORD)
+    page.get_by_role("button", name="sign in").click()
+    expect(page).to_have_url(f"{service.url}/")
+    expect(page.locator("header .who")).to_contain_text(ANALYST)
     # The counters catch up through polling: every transaction counted and none pending.
     expect(page.locator('[data-count="total"]')).to_have_text("50", timeout=20_000)
     expect(page.locator('[data-count="pending"]')).to_have_text("0", timeout=20_000)
@@ -126,11 +142,15 @@ def test_an_analyst_watches_opens_and_labels_a_transaction(service, page: Page) 
     page.get_by_role("button", name="Confirm fraud").click()
     expect(page.locator("#label-state")).to_contain_text(f"confirmed fraud by {ANALYST}")
     expect(page.locator("#timeline li.labelled")).to_contain_text(f"labelled by {ANALYST}")
+    page.reload()
+    expect(page.locator("#label-history")).to_contain_text(f"fraud by {ANALYST}")
     page.screenshot(path=SCREENSHOTS / "transaction.png", full_page=True)
 
-    stored = requests.get(f"{service.url}/transaction/{transaction_id}", timeout=5).json()
+    viewer = service.client(Role.VIEWER)
+    stored = viewer.get(f"{service.url}/transaction/{transaction_id}", timeout=5).json()
     assert stored["label"]["is_fraud"] is True
     assert stored["label"]["analyst"] == ANALYST
+    assert [change["analyst"] for change in stored["label_history"]] == [ANALYST]
 
     # Back on the dashboard the label shows in the tables.
     page.goto(f"{service.url}/")
@@ -139,3 +159,19 @@ def test_an_analyst_watches_opens_and_labels_a_transaction(service, page: Page) 
         row = page.locator(f'#flagged tbody tr[data-transaction-id="{transaction_id}"]')
     expect(row.locator(".label-state")).to_have_text(f"confirmed fraud by {ANALYST}")
     assert (SCREENSHOTS / "dashboard.png").stat().st_size > 10_000
+
+    # The API documentation renders under the same policy.
+    page.goto(f"{service.url}/docs")
+    expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
+
+    # Signing out ends the session: the label API turns this browser away.
+    page.goto(f"{service.url}/")
+    page.get_by_role("button", name="sign out").click()
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    refused = page.request.post(
+        f"{service.url}/transaction/{transaction_id}/label",
+        data='{"is_fraud": false}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.status == 401
+    assert viewer.get(f"{service.url}/transaction/{transaction_id}").json()["label"]["is_fraud"]

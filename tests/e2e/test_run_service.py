@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -14,17 +15,29 @@ import pytest
 import requests
 
 from fraud.domain.features import replay
+from fraud.domain.identity import Role
 from fraud.domain.transaction import Transaction
 from tests.factories import EXAMPLE
-from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
+from tests.processes import (
+    FRAUD,
+    Service,
+    calling_as,
+    fraud_env,
+    non_json_lines,
+    signed_in,
+    start_service,
+    stop_service,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-def wait_for_verdict(url: str, transaction_id: str, timeout: float = 20.0) -> dict:
+def wait_for_verdict(service: Service, transaction_id: str, timeout: float = 20.0) -> dict:
+    """The verdict in full, as an analyst reads it."""
+    http = service.client(Role.ANALYST)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = requests.get(f"{url}/transaction/{transaction_id}", timeout=5).json()
+        body = http.get(f"{service.url}/transaction/{transaction_id}", timeout=5).json()
         if body["status"] != "pending":
             return body
         time.sleep(0.05)
@@ -32,7 +45,7 @@ def wait_for_verdict(url: str, transaction_id: str, timeout: float = 20.0) -> di
 
 
 def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
-    response = requests.post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
+    response = service.client().post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
     assert response.status_code == 202
     accepted = response.json()
     assert accepted["status"] == "pending"
@@ -40,7 +53,7 @@ def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
     assert response.headers["Location"] == f"/transaction/{transaction_id}"
 
     started = time.monotonic()
-    verdict = wait_for_verdict(service.url, transaction_id)
+    verdict = wait_for_verdict(service, transaction_id)
     assert time.monotonic() - started < 2.0
 
     card = json.loads((small_model / "model.json").read_text())
@@ -66,7 +79,7 @@ def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
     assert verdict["scored_at"].endswith("Z")
     assert 0.0 <= verdict["latency_ms"] < 2_000.0
 
-    page = requests.get(f"{service.url}/", timeout=5)
+    page = service.client(Role.VIEWER).get(f"{service.url}/", timeout=5)
     assert page.status_code == 200 and transaction_id in page.text
 
     logs = [json.loads(line) for line in service.logs().splitlines() if line.startswith("{")]
@@ -77,11 +90,12 @@ def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
 
 
 def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
-    malformed = requests.post(
+    http = service.client()
+    malformed = http.post(
         f"{service.url}/transaction", data="{oops", headers={"Content-Type": "application/json"}
     )
     assert malformed.status_code == 400 and "malformed JSON" in malformed.json()["error"]
-    invalid = requests.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0.001})
+    invalid = http.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0.001})
     assert invalid.status_code == 422
     assert invalid.json()["details"] == [
         {
@@ -89,41 +103,44 @@ def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
             "rule": "must be 0, or at least 0.01 with at most 2 decimals (USD's minor unit)",
         }
     ]
-    future = requests.post(
+    future = http.post(
         f"{service.url}/transaction", json={**EXAMPLE, "timestamp": "9999-01-01T00:00:00Z"}
     )
     assert future.status_code == 422
     assert future.json()["details"][0]["field"] == "timestamp"
-    verification = requests.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0})
+    verification = http.post(f"{service.url}/transaction", json={**EXAMPLE, "amount": 0})
     assert verification.status_code == 202  # an account verification: accepted and scored
-    too_big = requests.post(
+    too_big = http.post(
         f"{service.url}/transaction",
         data=b"x" * (65 * 1024),
         headers={"Content-Type": "application/json"},
     )
     assert too_big.status_code == 413 and too_big.json()["status"] == 413
-    assert requests.get(f"{service.url}/transaction/unknown").status_code == 404
+    assert http.get(f"{service.url}/transaction/unknown").status_code == 404
+    unauthenticated = requests.post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
+    assert unauthenticated.status_code == 401
 
 
 def test_a_stopped_service_keeps_its_verdicts(service, tmp_path, small_model) -> None:
 
+    http = service.client()
     ids = [
-        requests.post(
+        http.post(
             f"{service.url}/transaction", json={**EXAMPLE, "transaction_id": f"keep-{i}"}
         ).json()["transaction_id"]
         for i in range(20)
     ]
     for transaction_id in ids:
-        wait_for_verdict(service.url, transaction_id)
+        wait_for_verdict(service, transaction_id)
     assert stop_service(service) == 0
 
     again = start_service(tmp_path, small_model)
     try:
         for transaction_id in ids:
-            assert (
-                requests.get(f"{again.url}/transaction/{transaction_id}").json()["status"]
-                == "scored"
-            )
+            assert wait_for_verdict(again, transaction_id)["status"] == "scored"
+        # The same system, its key kept: what it submitted before, it still reads.
+        own = http.get(f"{again.url}/transaction/{ids[0]}", timeout=5)
+        assert own.status_code == 200 and own.json()["status"] == "scored"
     finally:
         stop_service(again)
 
@@ -157,16 +174,25 @@ def test_a_first_run_trains_the_default_model_and_prints_only_json(tmp_path) -> 
     try:
         card = json.loads((model_dir / "model.json").read_text())
         assert card["training_rows"] == 15_000
-        accepted = requests.post(f"{service.url}/transaction", json=EXAMPLE, timeout=5).json()
-        verdict = wait_for_verdict(service.url, accepted["transaction_id"])
+        first_run = tmp_path / "first-run-credentials.txt"
+        assert first_run.stat().st_mode & 0o777 == 0o600
+        written = first_run.read_text()
+        password = re.search(r"password: (\S+)", written).group(1)
+        key = re.search(r"^    (fraud_\S+)$", written, re.MULTILINE).group(1)
+        accepted = calling_as(key).post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
+        verdict = wait_for_verdict(service, accepted.json()["transaction_id"])
         assert verdict["model_version"] == card["version"]
-        assert requests.get(f"{service.url}/api/dashboard?limit=²", timeout=5).status_code == 422
+        browser = signed_in(service.url, "admin", password)
+        assert browser.get(f"{service.url}/api/dashboard?limit=²", timeout=5).status_code == 422
+        assert browser.get(f"{service.url}/admin", timeout=5).status_code == 200
     finally:
         assert stop_service(service) == 0
     output = service.logs()
     assert "epoch trained" in output and "service started" in output
     assert non_json_lines(output) == []
     assert "rdkafka" not in output.lower() and "Connection refused" not in output
+    assert password not in output and key not in output  # secrets are never logged
+    assert str(first_run) in output  # the log says where they are
 
 
 def body(n: int, user: str) -> dict:
@@ -185,7 +211,7 @@ def test_a_service_killed_under_load_decides_everything_once_and_forgets_nobody(
     stop = threading.Event()
 
     def load() -> None:
-        with requests.Session() as http:
+        with service.client() as http:
             n = 0
             while not stop.is_set():
                 transaction = body(n, users[n % len(users)])
@@ -209,18 +235,19 @@ def test_a_service_killed_under_load_decides_everything_once_and_forgets_nobody(
     again = start_service(tmp_path, small_model)
     try:
         for transaction_id in answered:
-            verdict = wait_for_verdict(again.url, transaction_id)
+            verdict = wait_for_verdict(again, transaction_id)
             assert verdict["status"] == "scored"
             assert "versions" not in verdict  # decided exactly once
         # Whatever the kill interrupted is either stored (and scored) or was never accepted.
         stored = []
+        viewer = again.client(Role.VIEWER)
         for transaction in sent:
-            answer = requests.get(f"{again.url}/transaction/{transaction['transaction_id']}")
+            answer = viewer.get(f"{again.url}/transaction/{transaction['transaction_id']}")
             if answer.status_code == 200:
                 stored.append(transaction)
         following = body(len(sent), users[0])
-        assert requests.post(f"{again.url}/transaction", json=following, timeout=5).ok
-        after_restart = wait_for_verdict(again.url, following["transaction_id"])
+        assert again.client().post(f"{again.url}/transaction", json=following, timeout=5).ok
+        after_restart = wait_for_verdict(again, following["transaction_id"])
     finally:
         stop_service(again)
 
@@ -239,7 +266,7 @@ def test_a_database_held_by_another_writer_loses_and_dead_letters_nothing(
     stop = threading.Event()
 
     def load() -> None:
-        with requests.Session() as http:
+        with service.client() as http:
             n = 0
             while not stop.is_set():
                 transaction = body(n, f"u{n % 7}")
@@ -270,10 +297,11 @@ def test_a_database_held_by_another_writer_loses_and_dead_letters_nothing(
     refused = [(status, retry) for _, status, retry in results if status != 202]
     assert accepted and all(status == 503 and retry for status, retry in refused), refused[:3]
     for transaction_id in accepted:
-        assert wait_for_verdict(service.url, transaction_id, timeout=60)["status"] == "scored"
-    health = requests.get(f"{service.url}/api/pipeline", timeout=10).json()
+        assert wait_for_verdict(service, transaction_id, timeout=60)["status"] == "scored"
+    viewer = service.client(Role.VIEWER)
+    health = viewer.get(f"{service.url}/api/pipeline", timeout=10).json()
     assert health["dead_letters"] == 0
-    counts = requests.get(f"{service.url}/api/dashboard", timeout=10).json()["counts"]
+    counts = viewer.get(f"{service.url}/api/dashboard", timeout=10).json()["counts"]
     assert counts["failed"] == 0
 
 

@@ -10,14 +10,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from flask.testing import FlaskClient
 
 from fraud.application import dead_letters
 from fraud.application.pipeline import Pipeline, consumer_group
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
+from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
 from tests.factories import ENVELOPES, EXAMPLE, txn
+from tests.identities import calling_as, issue_keys
 from tests.kafka.conftest import make_topics
 
 
@@ -72,8 +75,13 @@ def scored(container, transaction_id):
     return record if record is not None and record.status.value == "scored" else None
 
 
+def submitting(container) -> FlaskClient:
+    """The app on this container, called by a system with a submitter's key."""
+    return calling_as(create_app(container), issue_keys(container)[Role.SUBMITTER])
+
+
 def test_api_to_three_stages_to_the_database(container, pipeline) -> None:
-    client = create_app(container).test_client()
+    client = submitting(container)
     response = client.post("/transaction", json=EXAMPLE)
     assert response.status_code == 202
     transaction_id = response.get_json()["transaction_id"]
@@ -120,7 +128,7 @@ def test_a_poison_message_lands_in_the_dlq_and_the_next_good_one_is_scored(
 
 def test_replaying_the_same_messages_twice_leaves_one_verdict_each(container, pipeline) -> None:
     bus = container.bus()
-    client = create_app(container).test_client()
+    client = submitting(container)
     ids = [
         client.post(
             "/transaction", json={**EXAMPLE, "transaction_id": f"r{i}", "user_id": f"u{i % 5}"}
@@ -147,7 +155,7 @@ def test_replaying_the_same_messages_twice_leaves_one_verdict_each(container, pi
 def test_a_replayed_result_changes_no_decision_tally_or_counter_and_adds_a_version(
     container, pipeline
 ) -> None:
-    client = create_app(container).test_client()
+    client = submitting(container)
     transaction_id = client.post("/transaction", json=EXAMPLE).get_json()["transaction_id"]
     wait_until(lambda: scored(container, transaction_id), what="the verdict")
     decided = container.queries().get(transaction_id)

@@ -24,7 +24,7 @@ from fraud.application import dead_letters
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import EXAMPLE
 from tests.kafka.conftest import make_topics, rows, wait_for_rows
-from tests.processes import start_service, stop_service
+from tests.processes import Service, start_service, stop_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,13 +57,14 @@ def published(bootstrap: str, prefix: str, transaction_id: str) -> int:
         bus.close()
 
 
-def race(url: str, bodies: list[dict]) -> list[requests.Response]:
-    """Every body POSTed at the same moment, one thread each."""
+def race(service: Service, bodies: list[dict]) -> list[requests.Response]:
+    """Every body POSTed at the same moment, one thread each, by one client system."""
     start = threading.Barrier(len(bodies))
 
     def post(body: dict) -> requests.Response:
         start.wait()
-        return requests.post(f"{url}/transaction", json=body, timeout=30)
+        with service.client() as http:
+            return http.post(f"{service.url}/transaction", json=body, timeout=30)
 
     with ThreadPoolExecutor(len(bodies)) as pool:
         return list(pool.map(post, bodies))
@@ -73,13 +74,13 @@ def test_thirty_two_clients_racing_on_one_id_publish_it_once(
     serve, kafka_bootstrap, prefix
 ) -> None:
     same = {**EXAMPLE, "transaction_id": f"race-{uuid.uuid4().hex[:8]}"}
-    answers = race(serve.url, [same] * 32)
+    answers = race(serve, [same] * 32)
     assert [a.status_code for a in answers] == [202] * 32
     assert sorted(a.json()["duplicate"] for a in answers) == [False] + [True] * 31
 
     other = {**EXAMPLE, "transaction_id": f"race-{uuid.uuid4().hex[:8]}"}
     cheaper = {**other, "amount": 1.0}
-    answers = race(serve.url, [other, cheaper] * 16)
+    answers = race(serve, [other, cheaper] * 16)
     accepted = {
         json.dumps(body, sort_keys=True)
         for body, a in zip([other, cheaper] * 16, answers, strict=True)
@@ -89,7 +90,9 @@ def test_thirty_two_clients_racing_on_one_id_publish_it_once(
     (winner,) = [json.loads(body) for body in accepted]
     for body, answer in zip([other, cheaper] * 16, answers, strict=True):
         assert answer.status_code == (202 if body == winner else 409), answer.text
-    stored = requests.get(f"{serve.url}/transaction/{other['transaction_id']}", timeout=10).json()
+    stored = (
+        serve.client().get(f"{serve.url}/transaction/{other['transaction_id']}", timeout=10).json()
+    )
     assert stored["transaction"]["amount"] == winner["amount"]
 
     deadline = time.monotonic() + 20
@@ -170,7 +173,7 @@ def test_a_broker_outage_under_load_hangs_no_request_and_loses_no_transaction(
     started = time.monotonic()
 
     def client(offset: int, step: int) -> None:
-        with requests.Session() as http:
+        with serve.client() as http:
             n = offset
             while (due := n / rate) < duration:
                 time.sleep(max(0.0, started + due - time.monotonic()))

@@ -11,11 +11,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.simulation.simulator import simulate
+from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
 from tests.kafka.conftest import rows, wait_for_rows
@@ -161,7 +161,7 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
         FRAUD_DATABASE_URL=database,
     )
     try:
-        with requests.Session() as http:
+        with service.client() as http:
             for i in range(20):
                 body = {**EXAMPLE, "transaction_id": f"dash-{i}", "user_id": f"dash-user-{i % 4}"}
                 assert http.post(f"{service.url}/transaction", json=body).status_code == 202
@@ -170,10 +170,12 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
         bus.close()
         wait_for_rows(database, 20, "status = 'scored' AND transaction_id LIKE 'dash-%'", 60)
 
+        viewer = service.client(Role.VIEWER)
+
         def settled(url: str, ready) -> dict:
             deadline = time.monotonic() + 30
             while True:
-                body = requests.get(url, timeout=20).json()
+                body = viewer.get(url, timeout=20).json()
                 if ready(body) or time.monotonic() > deadline:
                     return body
                 time.sleep(0.5)
@@ -201,10 +203,12 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
         assert sum(activity["totals"]["decisions"].values()) == 20
         assert activity["totals"]["latency_ms"]["p99"] > 0
 
-        card = requests.get(f"{service.url}/api/model", timeout=20).json()["model"]
+        card = viewer.get(f"{service.url}/api/model", timeout=20).json()["model"]
         assert card["version"] == json.loads((small_model / "model.json").read_text())["version"]
 
-        metrics = requests.get(f"{service.url}/metrics", timeout=20).text
+        assert viewer.get(f"{service.url}/metrics", timeout=20).status_code == 403
+        scraper = service.client(Role.METRICS)
+        metrics = scraper.get(f"{service.url}/metrics", timeout=20).text
         assert "fraud_transactions_accepted_total" in metrics  # per gunicorn worker
         assert 'fraud_consumer_lag{stage="record",topic="fraud-results"} 0.0' in metrics
     finally:

@@ -1,19 +1,30 @@
-"""What the HTTP-level unit tests share: a container on in-memory adapters, and a way to
-run its pipeline until nothing is left to do."""
+"""What the HTTP-level unit tests share: a container on in-memory adapters, a client per
+role (each with a key of that role), and a way to run its pipeline until nothing is left
+to do."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
+from flask import Flask
 from flask.testing import FlaskClient
 
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
+from fraud.adapters.passwords.argon2 import Argon2Hasher
 from fraud.application.pipeline import Pipeline
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
+from fraud.domain.identity import Role
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
+from tests.identities import TESTS, calling_as, issue_keys
+
+__all__ = ["TESTS", "calling_as", "issue_keys"]  # the HTTP tests' helpers, from here too
+
+# argon2id at its cheapest: the tests exercise the flow, not the hash's cost.
+CHEAP_HASHES = Argon2Hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def in_memory(container: Container, model, clock) -> Container:
@@ -22,6 +33,8 @@ def in_memory(container: Container, model, clock) -> Container:
     container.bus.override(MemoryBus())
     container.unit_of_work.override(store)
     container.queries.override(store)
+    container.identity_queries.override(store)
+    container.password_hasher.override(CHEAP_HASHES)
     container.model.override(model)
     container.clock.override(clock)
     return container
@@ -46,8 +59,39 @@ def embedded(model, clock) -> Iterator[Container]:
 
 
 @pytest.fixture
-def client(container: Container) -> FlaskClient:
-    return create_app(container).test_client()
+def keys(container: Container) -> dict[Role, str]:
+    return issue_keys(container)
+
+
+@pytest.fixture
+def app(container: Container) -> Flask:
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app: Flask, keys: dict[Role, str]) -> FlaskClient:
+    """A system submitting transactions (and reading back its own)."""
+    return calling_as(app, keys[Role.SUBMITTER])
+
+
+@pytest.fixture
+def viewer(app: Flask, keys: dict[Role, str]) -> FlaskClient:
+    return calling_as(app, keys[Role.VIEWER])
+
+
+@pytest.fixture
+def analyst(app: Flask, keys: dict[Role, str]) -> FlaskClient:
+    return calling_as(app, keys[Role.ANALYST])
+
+
+@pytest.fixture
+def admin(app: Flask, keys: dict[Role, str]) -> FlaskClient:
+    return calling_as(app, keys[Role.ADMIN])
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    return calling_as(app, None)
 
 
 def settle(container: Container) -> None:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from markupsafe import escape
 
+from fraud.domain.identity import Role
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
 from fraud.entrypoints.http.app import create_app
 from fraud.entrypoints.http.timeline import elapsed
 from tests.factories import payload
-from tests.unit.conftest import settle
+from tests.unit.conftest import calling_as, issue_keys, settle
 
 STATIC = Path(__file__).parents[2] / "src/fraud/entrypoints/http/static"
 
@@ -25,19 +26,21 @@ def submit_some(client, container, count: int = 4) -> list[str]:
     return ids
 
 
-def test_the_dashboard_page_draws_its_charts_with_the_local_chart_library(client) -> None:
-    html = client.get("/").get_data(as_text=True)
+def test_the_dashboard_page_draws_its_charts_with_the_local_chart_library(viewer) -> None:
+    html = viewer.get("/").get_data(as_text=True)
     for chart in ("throughput", "decisions", "fraud-rate", "latency", "scores"):
         assert f'id="chart-{chart}"' in html
     assert "/static/vendor/chart.umd.min.js" in html
     assert "http://" not in html and "https://" not in html  # nothing from the internet
-    assert client.get("/static/vendor/chart.umd.min.js").status_code == 200
+    assert viewer.get("/static/vendor/chart.umd.min.js").status_code == 200
 
 
-def test_activity_counts_what_was_scored_in_the_last_minutes(client, container, clock) -> None:
+def test_activity_counts_what_was_scored_in_the_last_minutes(
+    client, viewer, container, clock
+) -> None:
     submit_some(client, container)
     clock.advance(4)  # the buckets holding the verdicts are complete
-    activity = client.get("/api/activity").get_json()
+    activity = viewer.get("/api/activity").get_json()
     assert activity["bucket_seconds"] == 2
     assert len(activity["points"]) == activity["span_seconds"] // 2
     totals = activity["totals"]
@@ -49,8 +52,8 @@ def test_activity_counts_what_was_scored_in_the_last_minutes(client, container, 
     assert sum(sum(p["decisions"].values()) for p in activity["points"]) == 4
 
 
-def test_the_model_panel_shows_the_card_of_the_model_on_disk(client, container) -> None:
-    assert client.get("/api/model").get_json() == {"model": None}
+def test_the_model_panel_shows_the_card_of_the_model_on_disk(viewer, container) -> None:
+    assert viewer.get("/api/model").get_json() == {"model": None}
     card = ModelInfo(
         version="v7",
         thresholds=Thresholds(review=0.02, decline=0.3),
@@ -59,7 +62,7 @@ def test_the_model_panel_shows_the_card_of_the_model_on_disk(client, container) 
         training_rows=15000,
     )
     with container.model_card.override(card):
-        model = client.get("/api/model").get_json()["model"]
+        model = viewer.get("/api/model").get_json()["model"]
     assert model["version"] == "v7"
     assert model["thresholds"] == {"review": 0.02, "decline": 0.3}
     assert model["metrics"]["average_precision"] == 0.9
@@ -75,7 +78,9 @@ def test_the_model_panel_shows_the_model_the_score_stage_is_using(
         '"trained_at": "2026-01-01T00:00:00+00:00"}'
     )
     embedded.config.model_dir.from_value(str(tmp_path))
-    client = create_app(embedded).test_client()
+    app = create_app(embedded)
+    keys = issue_keys(embedded)
+    client, viewer = calling_as(app, keys[Role.SUBMITTER]), calling_as(app, keys[Role.VIEWER])
     pipeline = embedded.pipeline()
     pipeline.start()
     try:
@@ -84,14 +89,14 @@ def test_the_model_panel_shows_the_model_the_score_stage_is_using(
     finally:
         pipeline.stop()
 
-    shown = client.get("/api/model").get_json()["model"]
+    shown = viewer.get("/api/model").get_json()["model"]
     assert shown["version"] == model.info.version == "rule-model-1"
     assert client.get("/transaction/by").get_json()["model_version"] == shown["version"]
 
 
-def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client) -> None:
+def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client, viewer) -> None:
     client.post("/transaction", json=payload())
-    health = client.get("/api/pipeline").get_json()
+    health = viewer.get("/api/pipeline").get_json()
     assert health["running"] is None  # no stages run inside this app
     lag = {stage["stage"]: stage["lag"] for stage in health["stages"]}
     assert lag["preprocess"] == {"transactions": 1}
@@ -100,13 +105,13 @@ def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client) -> None:
 
 
 def test_a_transaction_page_shows_verdict_reasons_timeline_and_label_buttons(
-    client, container
+    client, analyst, container
 ) -> None:
     flagged, *_ = submit_some(client, container)
-    page = client.get(f"/dashboard/transactions/{flagged}")
+    page = analyst.get(f"/dashboard/transactions/{flagged}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    verdict = client.get(f"/transaction/{flagged}").get_json()
+    verdict = analyst.get(f"/transaction/{flagged}").get_json()
     assert verdict["decision"] in html
     assert verdict["reasons"]
     assert all(str(escape(reason)) in html for reason in verdict["reasons"])
@@ -122,23 +127,33 @@ def test_a_transaction_page_shows_verdict_reasons_timeline_and_label_buttons(
     assert 'data-label="true"' in html and 'data-label="false"' in html
     assert "not labelled yet" in html
 
-    client.post(f"/transaction/{flagged}/label", json={"is_fraud": True, "analyst": "ana"})
-    html = client.get(f"/dashboard/transactions/{flagged}").get_data(as_text=True)
-    assert "confirmed fraud by ana" in html
-    assert "labelled by ana" in html  # on the timeline too
+    analyst.post(f"/transaction/{flagged}/label", json={"is_fraud": True})
+    html = analyst.get(f"/dashboard/transactions/{flagged}").get_data(as_text=True)
+    assert "confirmed fraud by key:analyst" in html
+    assert "labelled by key:analyst" in html  # on the timeline too
 
 
-def test_an_unknown_transaction_page_is_a_404_page(client) -> None:
-    page = client.get("/dashboard/transactions/nope")
+def test_a_viewer_sees_the_transaction_page_without_label_buttons(
+    client, viewer, container
+) -> None:
+    flagged, *_ = submit_some(client, container)
+    html = viewer.get(f"/dashboard/transactions/{flagged}").get_data(as_text=True)
+    assert "not labelled yet" in html
+    assert 'data-label="true"' not in html
+    assert 'data-may-label="false"' in html
+
+
+def test_an_unknown_transaction_page_is_a_404_page(viewer) -> None:
+    page = viewer.get("/dashboard/transactions/nope")
     assert page.status_code == 404
     assert "No transaction with id" in page.get_data(as_text=True)
 
 
-def test_confirmed_precision_counts_the_analysts_labels(client, container) -> None:
+def test_confirmed_precision_counts_the_analysts_labels(client, analyst, container) -> None:
     flagged, *_ = submit_some(client, container)
-    client.post(f"/transaction/{flagged}/label", json={"is_fraud": False})
-    precision = client.get("/api/dashboard").get_json()["label_precision"]
-    flagged_decision = client.get(f"/transaction/{flagged}").get_json()["decision"]
+    analyst.post(f"/transaction/{flagged}/label", json={"is_fraud": False})
+    precision = analyst.get("/api/dashboard").get_json()["label_precision"]
+    flagged_decision = analyst.get(f"/transaction/{flagged}").get_json()["decision"]
     assert precision[flagged_decision]["cleared"] == 1
 
 
@@ -147,14 +162,14 @@ def test_every_script_the_pages_load_is_served() -> None:
         assert (STATIC / name).is_file()
 
 
-def test_a_bad_limit_is_refused_naming_the_parameter(client) -> None:
+def test_a_bad_limit_is_refused_naming_the_parameter(viewer) -> None:
     for bad in ("abc", "0", "101", "-1", "²", "1e3", "2.0", "٣", "", " 5", "99999999999999999999"):
-        response = client.get(f"/api/dashboard?limit={bad}")
+        response = viewer.get(f"/api/dashboard?limit={bad}")
         assert response.status_code == 422
         assert response.get_json()["details"] == [
             {"field": "limit", "rule": "must be an integer from 1 to 100"}
         ]
-    assert client.get("/api/dashboard?limit=100").status_code == 200
+    assert viewer.get("/api/dashboard?limit=100").status_code == 200
 
 
 def test_timeline_delays_read_in_units_a_person_would_use() -> None:

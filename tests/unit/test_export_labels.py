@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from fraud.adapters.csv.labelled import read_labelled
 from fraud.containers import Process, bootstrap
 from fraud.domain.assessment import TransactionRecord
+from fraud.domain.identity import Actor
 from fraud.entrypoints.cli.main import cli
 from fraud.settings import Settings
 from tests.factories import txn
@@ -36,9 +37,9 @@ def test_export_labels_writes_the_labelled_transactions(database: str, tmp_path:
         uow.verdicts.claim([TransactionRecord(txn(n), RECEIVED) for n in range(4)])
         uow.commit()
     label = container.label_transaction()
-    label("t2", True, "ana")
+    label("t2", True, Actor("ana", "test"))
     clock.advance(60)
-    label("t0", False, "bob")
+    label("t0", False, Actor("bob", "test"))
     container.shutdown_resources()
     out = tmp_path / "exports" / "labels.csv"
 

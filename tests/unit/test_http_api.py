@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from fraud.domain.identity import Role
 from fraud.entrypoints.http.app import create_app
 from tests.factories import EXAMPLE, payload
-from tests.unit.conftest import settle
+from tests.unit.conftest import calling_as, issue_keys, settle
 
 
 def test_post_accepts_with_202_and_says_where_the_verdict_will_be(client) -> None:
@@ -112,29 +113,34 @@ def test_errors_are_json_even_for_unknown_routes_and_methods(client) -> None:
     assert response.status_code == 405 and response.is_json
 
 
-def test_the_dashboard_shows_counts_and_latest_transactions(client, container) -> None:
+def test_the_dashboard_shows_counts_and_latest_transactions(client, viewer, container) -> None:
     for i in range(3):
         client.post("/transaction", json=payload(transaction_id=f"d{i}", amount=10.0 + i))
     settle(container)
-    page = client.get("/")
+    page = viewer.get("/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'data-count="total">3<' in html
     assert all(f"d{i}" in html for i in range(3))
-    stats = client.get("/api/dashboard").get_json()
+    stats = viewer.get("/api/dashboard").get_json()
     assert stats["total"] == 3
     assert sum(stats["counts"][k] for k in ("approve", "review", "decline")) == 3
     assert stats["recent"][0]["transaction_id"] == "d2"
 
 
-def test_health_reports_the_database(client) -> None:
-    response = client.get("/health")
+def test_health_tells_anybody_the_status_and_a_viewer_the_checks(anonymous, viewer) -> None:
+    response = anonymous.get("/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.get_json() == {"status": "ok"}
+    assert anonymous.get("/api/health").status_code == 401
+    checks = viewer.get("/api/health")
+    assert checks.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
 def test_nothing_is_accepted_while_the_embedded_pipeline_is_down(embedded) -> None:
-    client = create_app(embedded).test_client()  # its stages were never started
+    app = create_app(embedded)  # its stages were never started
+    keys = issue_keys(embedded)
+    client, viewer = calling_as(app, keys[Role.SUBMITTER]), calling_as(app, keys[Role.VIEWER])
     response = client.post("/transaction", json=EXAMPLE)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
@@ -143,19 +149,24 @@ def test_nothing_is_accepted_while_the_embedded_pipeline_is_down(embedded) -> No
     health = client.get("/health")
     assert health.status_code == 503
     assert health.headers["Retry-After"] == "1"
-    assert health.get_json()["checks"]["pipeline"] == "stopped"
+    assert health.get_json() == {"status": "unhealthy"}
+    assert viewer.get("/api/health").get_json()["pipeline"] == "stopped"
 
 
 def test_the_embedded_pipeline_once_started_accepts_and_is_healthy(embedded) -> None:
     pipeline = embedded.pipeline()
     pipeline.start()
     try:
-        client = create_app(embedded).test_client()
-        assert client.get("/health").get_json()["checks"] == {
+        app = create_app(embedded)
+        keys = issue_keys(embedded)
+        viewer = calling_as(app, keys[Role.VIEWER])
+        assert viewer.get("/api/health").get_json() == {
+            "status": "ok",
             "database": "ok",
             "broker": "ok",
             "pipeline": "ok",
         }
+        client = calling_as(app, keys[Role.SUBMITTER])
         assert client.post("/transaction", json=EXAMPLE).status_code == 202
     finally:
         pipeline.stop()
@@ -169,7 +180,8 @@ def test_a_transient_failure_is_a_503_with_retry_after(container) -> None:
             raise TransientFailure("database is locked")
 
     container.bus.override(LockedBus())
-    response = create_app(container).test_client().post("/transaction", json=EXAMPLE)
+    client = calling_as(create_app(container), issue_keys(container)[Role.SUBMITTER])
+    response = client.post("/transaction", json=EXAMPLE)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
 

@@ -11,12 +11,13 @@ from fraud.application.pipeline import StagesElsewhere
 from fraud.application.record import RecordStage
 from fraud.containers import bootstrap
 from fraud.domain.errors import TransientFailure
+from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
 from tests.factories import ENVELOPES, payload, txn
 from tests.pipeline_helpers import embedded_pipeline
-from tests.unit.conftest import settle
+from tests.unit.conftest import calling_as, issue_keys, settle
 
 
 def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -31,7 +32,9 @@ def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_count_what_the_pipeline_did(container, clock) -> None:
-    client = create_app(container).test_client()
+    app = create_app(container)
+    keys = issue_keys(container)
+    client, scraper = calling_as(app, keys[Role.SUBMITTER]), calling_as(app, keys[Role.METRICS])
     bodies = [
         payload(transaction_id="small", amount=12.0, location_match=1),
         payload(transaction_id="medium", amount=1500.0, location_match=0),
@@ -49,7 +52,8 @@ def test_metrics_count_what_the_pipeline_did(container, clock) -> None:
         for body in bodies
     )
     assert len(decisions) >= 2
-    samples = scrape(client)
+    assert client.get("/metrics").status_code == 403  # a submitter's key does not scrape
+    samples = scrape(scraper)
 
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
@@ -77,9 +81,11 @@ def test_metrics_count_what_the_pipeline_did(container, clock) -> None:
 
 
 def test_consumer_lag_counts_what_is_not_committed_yet(container) -> None:
-    client = create_app(container).test_client()
+    app = create_app(container)
+    keys = issue_keys(container)
+    client, scraper = calling_as(app, keys[Role.SUBMITTER]), calling_as(app, keys[Role.METRICS])
     client.post("/transaction", json=payload(transaction_id="waiting"))
-    samples = scrape(client)
+    samples = scrape(scraper)
     assert (
         samples[("fraud_consumer_lag", (("stage", "preprocess"), ("topic", "transactions")))] == 1
     )

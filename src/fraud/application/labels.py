@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud.application.identity import labelled
 from fraud.domain.assessment import AnalystLabel, TransactionRecord
+from fraud.domain.identity import Actor
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.ports import Clock, LabelledFiles, UnitOfWorkFactory, VerdictQueries
 
 
 class LabelTransaction:
-    """Record an analyst's verdict on a transaction (a relabel overwrites)."""
+    """Record an analyst's verdict on a transaction, in its label history and in the audit
+    log; the latest label is the transaction's."""
 
     def __init__(
         self, unit_of_work: UnitOfWorkFactory, queries: VerdictQueries, clock: Clock
@@ -20,14 +23,14 @@ class LabelTransaction:
         self.queries = queries
         self.clock = clock
 
-    def __call__(
-        self, transaction_id: str, is_fraud: bool, analyst: str
-    ) -> TransactionRecord | None:
+    def __call__(self, transaction_id: str, is_fraud: bool, by: Actor) -> TransactionRecord | None:
         """The record with its label; None when the id is unknown."""
-        label = AnalystLabel(is_fraud=is_fraud, analyst=analyst, labelled_at=self.clock.now())
+        now = self.clock.now()
+        label = AnalystLabel(is_fraud=is_fraud, analyst=by.subject, labelled_at=now)
         with self.unit_of_work() as uow:
             if transaction_id not in uow.labels.set_labels({transaction_id: label}):
                 return None
+            uow.audit.append([labelled(by, [transaction_id], is_fraud, now)])
             uow.commit()
         return self.queries.get(transaction_id)
 

@@ -66,9 +66,15 @@ class SubmitTransactions:
             body, new_id=self.new_id, received_at=self.clock.now(), max_skew=self.max_skew
         )
 
-    def __call__(self, transactions: Sequence[Transaction]) -> list[Submission]:
+    def __call__(
+        self, transactions: Sequence[Transaction], submitted_by: str | None = None
+    ) -> list[Submission]:
+        """Claim and hand over; ``submitted_by`` is the client's subject, and an id another
+        client used is a conflict like any other (it tells nothing of that transaction)."""
         received_at = self.clock.now()
-        records = [TransactionRecord(t, received_at) for t in transactions]
+        records = [
+            TransactionRecord(t, received_at, submitted_by=submitted_by) for t in transactions
+        ]
         with self.unit_of_work() as uow:
             claimed = uow.verdicts.claim(records)
             stored = uow.verdicts.get_many(
@@ -87,7 +93,7 @@ class SubmitTransactions:
                     raise IdempotencyConflict(transaction_id)
                 continue
             known = stored[transaction_id]
-            if known.transaction != transaction:
+            if known.transaction != transaction or known.submitted_by != submitted_by:
                 raise IdempotencyConflict(transaction_id)
             submissions[transaction_id] = Submission(transaction_id, known.status, duplicate=True)
 

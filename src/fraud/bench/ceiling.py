@@ -32,7 +32,12 @@ def measure_ceiling(
 ) -> dict[str, object]:
     """Produce, consume, and a concurrent round trip, each over all of ``messages``."""
     count = len(messages)
-    bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench-ceiling")
+    bus = KafkaBus(
+        space.bootstrap,
+        topic_prefix=space.prefix,
+        client_id="bench-ceiling",
+        security=space.security,
+    )
     try:
         # The first publish pays for metadata and the idempotent producer's id: not timed.
         bus.publish(Topic.DEAD_LETTERS, messages[:1])
@@ -82,7 +87,8 @@ def _publish(
 def _plain_consumer(
     space: RunSpace, name: str, topic: str, on_assign: Callable[..., None] | None = None
 ) -> Consumer:
-    consumer = Consumer(consumer_config(space.bootstrap, f"{space.group}-{name}", "bench"))
+    group = f"{space.group}-{name}"
+    consumer = Consumer(consumer_config(space.bootstrap, group, "bench", space.security))
     if on_assign is None:
         consumer.subscribe([space.prefix + topic])
     else:

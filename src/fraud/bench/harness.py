@@ -26,11 +26,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.kafka.admin import create_topics
+from fraud.adapters.kafka.settings import PLAINTEXT, admin_config
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.tables import transactions
 from fraud.application.pipeline import consumer_group
 from fraud.domain.ports import Topic
+from fraud.settings import KafkaSecurity
 
 STOP_GRACE_S = 20.0
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -58,6 +60,7 @@ class RunSpace:
     label: str
     partitions: int
     keep: bool = False
+    security: KafkaSecurity = PLAINTEXT
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     @property
@@ -86,13 +89,15 @@ class RunSpace:
 
     def __enter__(self) -> RunSpace:
         self.directory.mkdir(parents=True, exist_ok=True)
-        create_topics(self.bootstrap, partitions=self.partitions, prefix=self.prefix)
+        create_topics(
+            self.bootstrap, partitions=self.partitions, prefix=self.prefix, security=self.security
+        )
         return self
 
     def __exit__(self, *_: object) -> None:
         if self.keep:
             return
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(admin_config(self.bootstrap, self.security))
         try:
             for future in admin.delete_topics(
                 [self.prefix + topic for topic in Topic.ALL], request_timeout=30
@@ -192,7 +197,9 @@ class WorkerPool:
     def log_tail(self, index: int, chars: int = 3_000) -> str:
         return (self.log_dir / f"worker-{index}.log").read_text(errors="replace")[-chars:]
 
-    def wait_until_ready(self, bootstrap: str, partitions: int, timeout_s: float) -> float:
+    def wait_until_ready(
+        self, bootstrap: str, security: KafkaSecurity, partitions: int, timeout_s: float
+    ) -> float:
         """Wait until every stage's group is stable with all workers and all partitions.
 
         Producing before then would measure start-up (TensorFlow import, model
@@ -200,7 +207,7 @@ class WorkerPool:
         Returns the seconds it took.
         """
         started = time.monotonic()
-        admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+        admin = AdminClient({**admin_config(bootstrap, security), "log_level": 4})
         wanted = {
             consumer_group(stage, self.group): count
             for stage, count in expected_assignments(partitions).items()

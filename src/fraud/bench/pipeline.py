@@ -37,6 +37,7 @@ import confluent_kafka
 from tqdm import tqdm
 
 from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.kafka.settings import PLAINTEXT
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import simulate
 from fraud.application.envelopes import Envelopes
@@ -54,6 +55,7 @@ from fraud.bench.harness import (
 )
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.domain.transaction import Transaction
+from fraud.settings import KafkaSecurity
 
 READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
@@ -84,9 +86,17 @@ class BenchConfig:
     keep_data: bool = False
     progress: bool = True
     out_file: Path | None = None
+    security: KafkaSecurity = PLAINTEXT
 
     def space(self, label: str) -> RunSpace:
-        return RunSpace(self.bootstrap, self.out_dir, label, self.partitions, keep=self.keep_data)
+        return RunSpace(
+            self.bootstrap,
+            self.out_dir,
+            label,
+            self.partitions,
+            keep=self.keep_data,
+            security=self.security,
+        )
 
 
 @dataclass
@@ -288,10 +298,14 @@ def _run(
         env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
         pool = WorkerPool(workers, env, space.group, space.directory / f"logs-{name}")
         counter = VerdictCounter(space.database_url)
-        bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
+        bus = KafkaBus(
+            space.bootstrap, topic_prefix=space.prefix, client_id="bench", security=space.security
+        )
         try:
             pool.start()
-            ready_s = pool.wait_until_ready(space.bootstrap, space.partitions, READY_TIMEOUT_S)
+            ready_s = pool.wait_until_ready(
+                space.bootstrap, space.security, space.partitions, READY_TIMEOUT_S
+            )
             echo(f"  workers ready after {ready_s:.1f}s (groups stable, partitions assigned)")
             busy = _settle(config, echo)
             cpu = CpuMeter(pool, space.broker_pid)
@@ -453,7 +467,12 @@ def run_profile(
     profile_dir.mkdir(parents=True, exist_ok=True)
     with config.space("prof-plain") as plain, config.space("prof-cprofile") as profiled:
         for space in (plain, profiled):
-            bus = KafkaBus(space.bootstrap, topic_prefix=space.prefix, client_id="bench")
+            bus = KafkaBus(
+                space.bootstrap,
+                topic_prefix=space.prefix,
+                client_id="bench",
+                security=space.security,
+            )
             try:
                 _publish_as_api(bus, population[:count], config.progress)
             finally:

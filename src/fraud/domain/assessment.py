@@ -79,6 +79,8 @@ class TransactionRecord:
     recorded_at: datetime | None = None
     versions: tuple[Assessment, ...] = ()
     label_history: tuple[LabelChange, ...] = ()
+    # Who submitted it over the API (a principal's subject); None when it came on the topic.
+    submitted_by: str | None = None
 
     @property
     def latency_ms(self) -> float | None:

@@ -34,13 +34,30 @@ class InvalidLabel(ValueError):
         super().__init__("; ".join(str(error) for error in self.errors))
 
 
+class InvalidIdentity(ValueError):
+    """A user, key or password that breaks a rule; one error per offending field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(str(error) for error in self.errors))
+
+
+class IdentityConflict(ValueError):
+    """A user or key name already taken (revoked ones stay taken: the log names them)."""
+
+
+class UnknownIdentity(LookupError):
+    """No user or key of that name."""
+
+
 class IdempotencyConflict(ValueError):
     """A client reused a transaction_id with a different transaction."""
 
     def __init__(self, transaction_id: str) -> None:
         self.transaction_id = transaction_id
         super().__init__(
-            f"transaction_id {transaction_id!r} was already submitted with different fields"
+            f"transaction_id {transaction_id!r} is taken by another transaction; "
+            "submit this one under a new id"
         )
 
 
@@ -50,6 +67,21 @@ class TransientFailure(RuntimeError):
 
 class MessageRefused(RuntimeError):
     """The bus refused a message for a reason retrying cannot fix (it is too large)."""
+
+
+class BrokerRefusedCredentials(PermissionError):
+    """The broker turned this process's credentials away. Retrying cannot fix that, so the
+    process stops at start instead of waiting for a broker that will never let it in."""
+
+    def __init__(self, where: str, user: str, mechanism: str, reason: str) -> None:
+        self.where = where
+        self.user = user
+        self.mechanism = mechanism
+        self.reason = reason
+        super().__init__(
+            f"Kafka at {where} refused the credentials of user {user!r} "
+            f"(SASL {mechanism}): {reason}"
+        )
 
 
 class ModelNotFound(FileNotFoundError):

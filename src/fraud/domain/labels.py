@@ -8,24 +8,20 @@ from typing import Any
 
 from fraud.domain.errors import FieldError, InvalidLabel
 
-ANONYMOUS = "anonymous"
-ANALYST_MAX_LENGTH = 64
+ANALYST_MAX_LENGTH = 64  # a subject: a name of up to 60 characters, or ``key:`` and one
 
 
 @dataclass(frozen=True, slots=True)
 class LabelRequest:
-    """What an analyst says about a transaction, before it is stamped with a time."""
+    """What an analyst says about a transaction. Who says it is never part of the request:
+    it is whoever the request is authenticated as."""
 
     is_fraud: bool
-    analyst: str
 
     @classmethod
-    def parse(cls, data: Any, *, default_analyst: str | None = None) -> LabelRequest:
-        """Validate a decoded JSON body: ``is_fraud`` a boolean, ``analyst`` optional.
-
-        The analyst defaults to ``default_analyst`` (e.g. a request header), then
-        to ``anonymous``. Raises :class:`InvalidLabel` naming every offending field.
-        """
+    def parse(cls, data: Any) -> LabelRequest:
+        """Validate a decoded JSON body: ``is_fraud`` a boolean, and no ``analyst``.
+        Raises :class:`InvalidLabel` naming every offending field."""
         if not isinstance(data, Mapping):
             raise InvalidLabel([FieldError("body", "must be a JSON object")])
         errors: list[FieldError] = []
@@ -34,23 +30,10 @@ class LabelRequest:
             errors.append(FieldError("is_fraud", "is required"))
         elif not isinstance(is_fraud, bool):
             errors.append(FieldError("is_fraud", "must be true or false"))
-        analyst = data.get("analyst")
-        if analyst is None:
-            analyst = default_analyst if default_analyst is not None else ANONYMOUS
-        rule = _analyst_rule(analyst)
-        if rule is not None:
-            errors.append(FieldError("analyst", rule))
+        if "analyst" in data:
+            errors.append(
+                FieldError("analyst", "is who signed in (or the key's name); leave it out")
+            )
         if errors:
             raise InvalidLabel(errors)
-        return cls(is_fraud=bool(is_fraud), analyst=str(analyst))
-
-
-def _analyst_rule(value: Any) -> str | None:
-    """The rule ``value`` breaks as an analyst name, or None when it is a good one."""
-    if not isinstance(value, str):
-        return "must be a string"
-    if not 1 <= len(value) <= ANALYST_MAX_LENGTH:
-        return f"must be 1 to {ANALYST_MAX_LENGTH} characters long"
-    if not value.isprintable():
-        return "must contain only printable characters"
-    return None
+        return cls(is_fraud=bool(is_fraud))

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fraud.adapters.kafka.settings import admin_config
+from fraud.adapters.kafka.settings import PLAINTEXT, admin_config
 from fraud.domain.ports import Topic, TopicOutcome
+from fraud.settings import KafkaSecurity
 
 DAY_MS = 24 * 3600 * 1000
 # The preprocess stage rebuilds 30 days of user history from `transactions`.
@@ -32,8 +33,9 @@ def create_topics(
     topics: Sequence[str] = Topic.ALL,
     prefix: str = "",
     timeout_s: float = 30.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[TopicOutcome]:
-    admin = AdminClient(admin_config(bootstrap))
+    admin = AdminClient(admin_config(bootstrap, security))
     requests = [
         NewTopic(
             prefix + topic,
@@ -63,9 +65,12 @@ def create_topics(
 class KafkaTopicAdmin:
     """The ``TopicAdmin`` port: the pipeline's topics on the cluster at ``bootstrap``."""
 
-    def __init__(self, bootstrap: str, *, prefix: str = "") -> None:
+    def __init__(
+        self, bootstrap: str, *, prefix: str = "", security: KafkaSecurity = PLAINTEXT
+    ) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
+        self.security = security
 
     def create_topics(
         self,
@@ -82,4 +87,5 @@ class KafkaTopicAdmin:
             retention_ms=retention_ms,
             topics=Topic.ALL if topics is None else topics,
             prefix=self.prefix,
+            security=self.security,
         )

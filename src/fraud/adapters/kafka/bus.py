@@ -26,9 +26,10 @@ from confluent_kafka import (
 from confluent_kafka import Message as KafkaMessage
 
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
-from fraud.adapters.kafka.settings import consumer_config, producer_config
+from fraud.adapters.kafka.settings import PLAINTEXT, consumer_config, producer_config
 from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import Message, OutgoingMessage
+from fraud.settings import KafkaSecurity
 
 log = structlog.get_logger(__name__)
 
@@ -54,12 +55,14 @@ class KafkaBus:
         client_id: str = "fraud",
         topic_prefix: str = "",
         delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic_prefix = topic_prefix
         self.client_id = client_id
         self.delivery_timeout_s = delivery_timeout_s
-        self._producer = Producer(producer_config(bootstrap, client_id))
+        self.security = security
+        self._producer = Producer(producer_config(bootstrap, client_id, security))
 
     def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
         failures: list[KafkaError] = []
@@ -105,7 +108,7 @@ class KafkaBus:
                 raise TransientFailure(f"cannot produce to {topic}: {error}") from error
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaMessageConsumer:
-        config = consumer_config(self.bootstrap, group, self.client_id)
+        config = consumer_config(self.bootstrap, group, self.client_id, self.security)
         return KafkaMessageConsumer(Consumer(config), list(topics), self.topic_prefix)
 
     def read_back(
@@ -156,7 +159,7 @@ class KafkaBus:
     def lag(self, group: str, topic: str) -> int:
         """Messages on ``topic`` that ``group`` has not committed yet (all partitions)."""
         physical = self.topic_prefix + topic
-        probe = Consumer(consumer_config(self.bootstrap, group, self.client_id))
+        probe = Consumer(consumer_config(self.bootstrap, group, self.client_id, self.security))
         try:
             metadata = probe.list_topics(physical, timeout=10).topics[physical]
             partitions = [TopicPartition(physical, p) for p in sorted(metadata.partitions)]
@@ -171,7 +174,7 @@ class KafkaBus:
 
     def _reader(self) -> Consumer:
         group = f"{self.client_id}-reader-{uuid.uuid4().hex}"  # never commits, never joins
-        return Consumer(consumer_config(self.bootstrap, group, self.client_id))
+        return Consumer(consumer_config(self.bootstrap, group, self.client_id, self.security))
 
     def close(self) -> None:
         remaining = self._producer.flush(self.delivery_timeout_s)

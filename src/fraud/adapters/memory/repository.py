@@ -8,17 +8,21 @@ on SQLAlchemy. Reads outside a unit of work see what is committed.
 from __future__ import annotations
 
 import threading
-from collections import ChainMap
-from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Self
 
+from fraud.adapters.memory.identity import (
+    InMemoryAuditLog,
+    InMemoryIdentities,
+    InMemoryIdentityQueries,
+)
+from fraud.adapters.memory.state import Staged, State
 from fraud.domain.assessment import (
     AnalystLabel,
-    Assessment,
     Decision,
     LabelChange,
     Status,
@@ -27,36 +31,6 @@ from fraud.domain.assessment import (
 )
 from fraud.domain.monitoring import FLAGGED, Bucket
 from fraud.domain.transaction import Transaction
-
-
-@dataclass
-class State:
-    """What the store holds: rows by id, and beside them the outbox marks, the ledger's
-    versions, the label history and the dead letters replayed."""
-
-    rows: MutableMapping[str, TransactionRecord] = field(default_factory=dict)
-    published: MutableMapping[str, datetime | None] = field(default_factory=dict)
-    versions: MutableMapping[str, tuple[Assessment, ...]] = field(default_factory=dict)
-    label_history: MutableMapping[str, tuple[LabelChange, ...]] = field(default_factory=dict)
-    replays: MutableMapping[str, datetime] = field(default_factory=dict)
-
-    def overlay(self) -> State:
-        """A view whose writes stay in it: what a unit of work reads and writes."""
-        return State(
-            *(
-                ChainMap({}, dict(part))
-                for part in (
-                    self.rows,
-                    self.published,
-                    self.versions,
-                    self.label_history,
-                    self.replays,
-                )
-            )
-        )
-
-
-Write = Callable[[State], object]
 
 
 def _claim(state: State, records: Sequence[TransactionRecord]) -> set[str]:
@@ -99,6 +73,7 @@ def _decide(state: State, records: Sequence[TransactionRecord], at: datetime) ->
                     received_at=stored.received_at,
                     label=stored.label,
                     error=None,
+                    submitted_by=stored.submitted_by,
                 )
             decided.add(transaction_id)
             continue
@@ -136,30 +111,8 @@ def _mark_replayed(state: State, letters: Collection[str], at: datetime) -> None
         state.replays[letter] = at
 
 
-class _Staged:
-    """A unit of work's view of the state, and the writes to apply to the shared state (as it
-    is then) on commit."""
-
-    def __init__(self, state: State, activity: Sequence[tuple[datetime, Bucket]]) -> None:
-        self.state = state
-        self.activity = activity
-        self.writes: list[Write] = []
-        self.logged: list[tuple[datetime, Bucket]] = []
-        self.pruned_before: datetime | None = None
-
-    def write(self, write: Write) -> object:
-        self.writes.append(write)
-        return write(self.state)
-
-    def clear(self) -> None:
-        """Forget the pending writes: applied, or rolled back."""
-        self.writes.clear()
-        self.logged.clear()
-        self.pruned_before = None
-
-
 class InMemoryVerdictRepository:
-    def __init__(self, staged: _Staged) -> None:
+    def __init__(self, staged: Staged) -> None:
         self._staged = staged
 
     def get_many(self, transaction_ids: Collection[str]) -> dict[str, TransactionRecord]:
@@ -202,7 +155,7 @@ class InMemoryVerdictRepository:
 
 
 class InMemoryLabelRepository:
-    def __init__(self, staged: _Staged) -> None:
+    def __init__(self, staged: Staged) -> None:
         self._staged = staged
 
     def set_labels(self, labels: Mapping[str, AnalystLabel]) -> set[str]:
@@ -212,7 +165,7 @@ class InMemoryLabelRepository:
 
 
 class InMemoryActivityLog:
-    def __init__(self, staged: _Staged) -> None:
+    def __init__(self, staged: Staged) -> None:
         self._staged = staged
 
     def log(self, tallies: Mapping[datetime, Bucket]) -> None:
@@ -225,7 +178,7 @@ class InMemoryActivityLog:
 
 
 class InMemoryDeadLetterReplays:
-    def __init__(self, staged: _Staged) -> None:
+    def __init__(self, staged: Staged) -> None:
         self._staged = staged
 
     def replayed(self, letters: Collection[str]) -> set[str]:
@@ -240,18 +193,20 @@ class InMemoryUnitOfWork:
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._staged: _Staged | None = None
+        self._staged: Staged | None = None
         self.committed = False
 
     def __enter__(self) -> Self:
         with self._store.lock:
             snapshot = self._store.state.overlay()
             activity = list(self._store.activity)
-        self._staged = staged = _Staged(snapshot, activity)
+        self._staged = staged = Staged(snapshot, activity)
         self.verdicts = InMemoryVerdictRepository(staged)
         self.labels = InMemoryLabelRepository(staged)
         self.activity = InMemoryActivityLog(staged)
         self.replays = InMemoryDeadLetterReplays(staged)
+        self.identities = InMemoryIdentities(staged)
+        self.audit = InMemoryAuditLog(staged)
         return self
 
     def __exit__(
@@ -274,9 +229,10 @@ class InMemoryUnitOfWork:
         self.committed = True
 
 
-class InMemoryStore:
+class InMemoryStore(InMemoryIdentityQueries):
     """The shared state: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
-    methods are the read side (``VerdictQueries`` and ``ActivityQueries``)."""
+    methods are the read side (``VerdictQueries``, ``ActivityQueries``, ``IdentityQueries``
+    and ``AuditQueries``)."""
 
     def __init__(self) -> None:
         self.state = State()
@@ -290,7 +246,7 @@ class InMemoryStore:
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
 
-    def apply(self, staged: _Staged) -> None:
+    def apply(self, staged: Staged) -> None:
         """Apply a unit of work's writes to the state as it is now (the caller holds the lock)."""
         for write in staged.writes:
             write(self.state)

@@ -52,6 +52,7 @@ def to_row(
         "preprocessed_ms": _after(record.received_at, record.preprocessed_at),
         "recorded_ms": _after(record.received_at, record.recorded_at),
         "published_at": published_at,
+        "submitted_by": record.submitted_by,
         "updated_at": updated_at,
     }
 
@@ -132,6 +133,7 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         label=label,
         preprocessed_at=_at(row["received_at"], row["preprocessed_ms"]),
         recorded_at=_at(row["received_at"], row["recorded_ms"]),
+        submitted_by=row["submitted_by"],
     )
 
 

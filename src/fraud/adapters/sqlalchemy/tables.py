@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from fraud.domain.assessment import Decision, Status
+from fraud.domain.identity import NAME_MAX_LENGTH, AuditAction, Role
 
 # Named constraints keep future migrations (and SQLite's batch mode) deterministic.
 NAMING_CONVENTION = {
@@ -73,6 +74,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 STATUSES = tuple(status.value for status in Status)
+ROLES = tuple(role.value for role in Role)
+AUDIT_ACTIONS = tuple(action.value for action in AuditAction)
 DECISIONS = tuple(decision.value for decision in Decision)
 
 
@@ -116,6 +119,8 @@ transactions = Table(
     Column("recorded_ms", Double(), nullable=True),
     # The outbox: when its message became durable on the bus (None: claimed, not yet).
     Column("published_at", UtcDateTime(), nullable=True),
+    # Who submitted it over the API (a principal's subject); None when it came on the topic.
+    Column("submitted_by", String(64), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint(_one_of("status", STATUSES), name="status"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
@@ -200,4 +205,67 @@ verdict_activity = Table(
     Column("decline", Integer(), nullable=False),
     Column("latency_counts", JSON(), nullable=False),
     Column("score_counts", JSON(), nullable=False),
+)
+
+
+# --- identity and access ------------------------------------------------------------------
+
+# Systems' keys, by the SHA-256 of the secret (the secret is shown once and never stored).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("name", String(NAME_MAX_LENGTH), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("rate_limit", String(32), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    CheckConstraint(_one_of("role", ROLES), name="role"),
+)
+
+# People who sign in; the password as argon2id's encoded hash.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(NAME_MAX_LENGTH), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    CheckConstraint(_one_of("role", ROLES), name="role"),
+)
+
+# Signed-in sessions, by the SHA-256 of the token in the cookie: signing out deletes the row.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("account", String(NAME_MAX_LENGTH), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+)
+
+# Who did what, when, from where, and whether it was allowed; append-only.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", Text(), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("succeeded", Boolean(), nullable=False),
+    Column("detail", Text(), nullable=False),
+    CheckConstraint(_one_of("action", AUDIT_ACTIONS), name="action"),
+)
+
+# Secrets every process of the service shares (the key that signs session cookies).
+service_secrets = Table(
+    "service_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
 )

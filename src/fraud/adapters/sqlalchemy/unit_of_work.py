@@ -15,6 +15,7 @@ from typing import Self
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
+from fraud.adapters.sqlalchemy.identity import SqlAuditLog, SqlIdentities
 from fraud.adapters.sqlalchemy.repository import (
     SqlActivityLog,
     SqlDeadLetterReplays,
@@ -23,7 +24,9 @@ from fraud.adapters.sqlalchemy.repository import (
 )
 from fraud.domain.ports import (
     ActivityLog,
+    AuditLog,
     DeadLetterReplays,
+    Identities,
     LabelRepository,
     VerdictRepository,
 )
@@ -35,6 +38,8 @@ class SqlUnitOfWork:
     labels: LabelRepository
     activity: ActivityLog
     replays: DeadLetterReplays
+    identities: Identities
+    audit: AuditLog
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
@@ -62,6 +67,8 @@ class SqlUnitOfWork:
         self.labels = SqlLabelRepository(connection)
         self.activity = SqlActivityLog(connection)
         self.replays = SqlDeadLetterReplays(connection)
+        self.identities = SqlIdentities(connection)
+        self.audit = SqlAuditLog(connection)
         return self
 
     def __exit__(

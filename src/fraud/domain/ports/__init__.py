@@ -4,6 +4,13 @@ Adapters implement these protocols; use cases receive them as arguments. Each
 module holds one concern; everything is importable from here.
 """
 
+from fraud.domain.ports.identity import (
+    AuditLog,
+    AuditQueries,
+    Identities,
+    IdentityQueries,
+    PasswordHasher,
+)
 from fraud.domain.ports.messaging import (
     AssignedPartition,
     AssignmentListener,
@@ -41,10 +48,14 @@ __all__ = [
     "ActivityQueries",
     "AssignedPartition",
     "AssignmentListener",
+    "AuditLog",
+    "AuditQueries",
     "Clock",
     "DeadLetterReplays",
     "EvaluationCharts",
     "FraudModel",
+    "Identities",
+    "IdentityQueries",
     "LabelRepository",
     "LabelledFiles",
     "Message",
@@ -53,6 +64,7 @@ __all__ = [
     "ModelStore",
     "ModelTrainer",
     "OutgoingMessage",
+    "PasswordHasher",
     "PipelineMetrics",
     "Progress",
     "SchemaMigrator",

@@ -16,6 +16,7 @@ from typing import Protocol, Self
 
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.monitoring import Bucket
+from fraud.domain.ports.identity import AuditLog, Identities
 from fraud.domain.transaction import Transaction
 
 # --- the write side ------------------------------------------------------------------
@@ -89,6 +90,8 @@ class UnitOfWork(Protocol):
     labels: LabelRepository
     activity: ActivityLog
     replays: DeadLetterReplays
+    identities: Identities
+    audit: AuditLog
 
     def __enter__(self) -> Self: ...
 

@@ -140,6 +140,7 @@ def bench(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     config = BenchConfig(
         bootstrap=ctx.settings.kafka_bootstrap,
+        security=ctx.settings.kafka_security,
         model_dir=(model_dir or Path(ctx.settings.model_dir)).resolve(),
         out_dir=Path("var/bench").resolve() / f"pipeline-{stamp}",
         transactions=transactions,

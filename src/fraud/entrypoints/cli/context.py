@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from fraud.containers import Container, Process, bootstrap
-from fraud.domain.errors import ModelNotFound
+from fraud.domain.errors import BrokerRefusedCredentials, ModelNotFound
 from fraud.domain.ports import FraudModel
 from fraud.logs import interactive
 from fraud.settings import Settings
@@ -37,6 +37,24 @@ class BadInput(click.ClickException):
     """Input the command cannot use (a file breaking the contract): a message, exit code 2."""
 
     exit_code = 2
+
+
+class CannotStart(click.ClickException):
+    """Settings the outside world refuses (the broker turning the credentials away): a
+    message naming what to fix, exit code 2."""
+
+    exit_code = 2
+
+
+class Commands(click.Group):
+    """The ``fraud`` group: whichever command first reaches the broker, refused credentials
+    end it with a message rather than a traceback or an endless retry."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokerRefusedCredentials as refused:
+            raise CannotStart(str(refused)) from None
 
 
 def load_model(container: Container) -> FraudModel:

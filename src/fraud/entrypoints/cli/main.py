@@ -13,8 +13,9 @@ import click
 import structlog
 
 from fraud.containers import EMBEDDED, Process
+from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
-from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
+from fraud.entrypoints.cli.context import CliContext, Commands, load_model, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
@@ -25,7 +26,7 @@ from fraud.settings import BadSetting, Settings
 log = structlog.get_logger("fraud.cli")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fraud")
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
@@ -104,6 +105,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
+    first_run(ctx, container, f"http://{host}:{server.server_port}")
     pipeline.start()
     log.info(
         "service started",
@@ -146,7 +148,9 @@ def serve(
         )
     from fraud.entrypoints.http.server import serve_with_gunicorn
 
-    ctx.open(Process(migrate=True))  # once, before the workers fork
+    container = ctx.open(Process(migrate=True))  # once, before the workers fork
+    container.broker_check()  # refused credentials stop here, not in every worker
+    first_run(ctx, container, f"http://{host}:{port}")
     if model_dir is not None:  # gunicorn's workers build their app from the environment
         os.environ["FRAUD_MODEL_DIR"] = str(model_dir)
     serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
@@ -160,6 +164,9 @@ cli.add_command(evaluate)
 cli.add_command(score)
 cli.add_command(bench)
 cli.add_command(export_labels)
+cli.add_command(keys)
+cli.add_command(users)
+cli.add_command(audit)
 
 
 def main() -> None:

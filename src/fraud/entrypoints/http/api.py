@@ -16,16 +16,29 @@ from fraud.application.submit import Submission, SubmitTransactions
 from fraud.containers import Container
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, InvalidLabel, InvalidTransaction
-from fraud.domain.labels import ANALYST_MAX_LENGTH, LabelRequest
+from fraud.domain.identity import Permission, seen_by
+from fraud.domain.labels import LabelRequest
 from fraud.domain.ports import MessageBus, VerdictQueries
 from fraud.domain.transaction import MAX_ID_LENGTH
+from fraud.entrypoints.http.access import (
+    PUBLIC,
+    current_actor,
+    current_principal,
+    requires,
+)
 from fraud.entrypoints.http.errors import ApiError
-from fraud.entrypoints.http.openapi import TOO_LARGE, UNAVAILABLE, request_body
+from fraud.entrypoints.http.openapi import (
+    NOT_JSON,
+    TOO_LARGE,
+    UNAVAILABLE,
+    request_body,
+)
 from fraud.entrypoints.http.schemas import (
     LOCATION,
     RETRY_AFTER,
     AcceptedSchema,
     ErrorSchema,
+    HealthChecksSchema,
     HealthSchema,
     LabelRequestSchema,
     TransactionSchema,
@@ -53,10 +66,18 @@ UNKNOWN_TRANSACTION = {
 }
 
 
-def _json_body() -> Any:
+def json_body() -> Any:
     """The body as strict JSON (RFC 8259), parsed as the bus serializes it: UTF-8 only,
     no NaN, no lone surrogates, nesting at most 1024 deep, so what is accepted here can
-    be published; the standard library would let those through, or crash on them."""
+    be published; the standard library would let those through, or crash on them.
+
+    Only a body that says it is JSON is read: a form a browser may send cross-site
+    without asking (``text/plain``, ``application/x-www-form-urlencoded``) is a 415."""
+    if request.mimetype != "application/json":
+        raise ApiError(
+            415,
+            f"Content-Type must be application/json, not {request.mimetype or 'none'!r}",
+        )
     raw = request.get_data(cache=False)
     if not raw.strip():
         raise ApiError(400, "request body is empty; send a JSON transaction")
@@ -85,6 +106,7 @@ def _json_body() -> Any:
 @api.alt_response(
     422, schema=ErrorSchema, description="The transaction breaks the contract: one detail per field"
 )
+@api.alt_response(**NOT_JSON)
 @api.alt_response(**TOO_LARGE)
 @api.alt_response(
     **{
@@ -94,6 +116,7 @@ def _json_body() -> Any:
         "does not stop acceptance: the claim is kept and published once it is back.)",
     }
 )
+@requires(Permission.SUBMIT)
 @inject
 def submit_transaction(
     submit: SubmitTransactions = Provide[Container.submit],
@@ -102,14 +125,14 @@ def submit_transaction(
     """Accept a transaction for scoring; 202 with where to read the verdict."""
     if pipeline.running() is False:
         raise ApiError(503, "the scoring pipeline is not running; nothing was accepted")
-    body = _json_body()
+    body = json_body()
     try:
         transaction = submit.parse(body)
     except InvalidTransaction as invalid:
         raise ApiError.breaks_contract("transaction", invalid.errors) from None
     structlog.contextvars.bind_contextvars(transaction_id=transaction.transaction_id)
     try:
-        (submission,) = submit([transaction])
+        (submission,) = submit([transaction], submitted_by=current_principal().subject)
     except IdempotencyConflict as conflict:
         raise ApiError(409, str(conflict)) from None
     location = url_for("api.read_transaction", transaction_id=submission.transaction_id)
@@ -117,17 +140,29 @@ def submit_transaction(
 
 
 @api.get("/transaction/<path:transaction_id>", tags=["transactions"], parameters=[TRANSACTION_ID])
-@api.response(200, VerdictSchema, description="The transaction and its verdict")
-@api.alt_response(**UNKNOWN_TRANSACTION)
+@api.response(
+    200,
+    VerdictSchema,
+    description="The transaction and its verdict; to a submitter, only the verdict (no "
+    "features, later scorings or labels)",
+)
+@api.alt_response(
+    **{**UNKNOWN_TRANSACTION, "description": "No transaction with this id that you may read"}
+)
 @api.alt_response(**UNAVAILABLE)
+@requires(Permission.READ_OWN)
 @inject
 def read_transaction(
     transaction_id: str,
     queries: VerdictQueries = Provide[Container.queries],
 ) -> TransactionRecord:
-    """The transaction and its verdict: ``pending`` until scored."""
+    """The transaction and its verdict: ``pending`` until scored.
+
+    A submitter reads only what it submitted: another's is a 404, as if it did not exist.
+    """
     structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
-    record = queries.get(transaction_id)
+    stored = queries.get(transaction_id)
+    record = None if stored is None else seen_by(current_principal(), stored)
     if record is None:
         raise ApiError(404, f"no transaction with id {transaction_id!r}")
     return record
@@ -136,17 +171,7 @@ def read_transaction(
 @api.post(
     "/transaction/<path:transaction_id>/label",
     tags=["transactions"],
-    parameters=[
-        TRANSACTION_ID,
-        {
-            "in": "header",
-            "name": "X-Analyst",
-            "required": False,
-            "description": "who labels, when the body names nobody: then an analyst's name, "
-            f"1 to {ANALYST_MAX_LENGTH} printable characters; ignored otherwise",
-            "schema": {"type": "string"},
-        },
-    ],
+    parameters=[TRANSACTION_ID],
 )
 @api.doc(**request_body(LabelRequestSchema, "the analyst's verdict"))
 @api.response(200, VerdictSchema, description="The transaction and its verdict, with the label")
@@ -155,51 +180,79 @@ def read_transaction(
 @api.alt_response(
     422, schema=ErrorSchema, description="The label breaks the contract: one detail per field"
 )
+@api.alt_response(**NOT_JSON)
 @api.alt_response(**TOO_LARGE)
 @api.alt_response(**UNAVAILABLE)
+@requires(Permission.LABEL)
 @inject
 def label(
     transaction_id: str,
     label_transaction: LabelTransaction = Provide[Container.label_transaction],
 ) -> TransactionRecord:
-    """An analyst's verdict on a transaction (fraud or not); a relabel overwrites."""
+    """An analyst's verdict on a transaction (fraud or not), given as whoever is signed in
+    (or the key's name); the latest label is the transaction's, every one stays in its
+    history and in the audit log."""
     structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
-    body = _json_body()
+    body = json_body()
     try:
-        request_ = LabelRequest.parse(body, default_analyst=request.headers.get("X-Analyst"))
+        request_ = LabelRequest.parse(body)
     except InvalidLabel as invalid:
         raise ApiError.breaks_contract("label", invalid.errors) from None
-    record = label_transaction(transaction_id, request_.is_fraud, request_.analyst)
+    by = current_actor()
+    record = label_transaction(transaction_id, request_.is_fraud, by)
     if record is None:
         raise ApiError(404, f"no transaction with id {transaction_id!r}")
     log.info(
         "transaction labelled",
         transaction_id=transaction_id,
         is_fraud=request_.is_fraud,
-        analyst=request_.analyst,
+        analyst=by.subject,
     )
     return record
 
 
 @api.get("/health", tags=["operations"])
-@api.response(200, HealthSchema, description="The database answers and the stages run")
+@api.response(200, HealthSchema, description="Up: ok, or degraded (the broker is away)")
 @api.alt_response(
     503,
     schema=HealthSchema,
-    description="Something is down: the checks say what",
+    description="Down: the database, or this process's stages",
     headers={"Retry-After": RETRY_AFTER},
 )
+@requires(PUBLIC)
 @inject
 def health(
     queries: VerdictQueries = Provide[Container.queries],
     pipeline: PipelineStatus = Provide[Container.pipeline_status],
     bus: MessageBus = Provide[Container.bus],
-) -> tuple[dict[str, Any], int]:
-    """Liveness and readiness: the database answers and, when embedded, the stages run.
+) -> tuple[dict[str, str], int]:
+    """Liveness and readiness, for load balancers and orchestrators: the status only.
+
+    The checks behind it are at ``/api/health``, for those who may read them.
+    """
+    checks = _checks(queries, pipeline, bus)
+    return {"status": _status(checks)}, 503 if _status(checks) == "unhealthy" else 200
+
+
+@api.get("/api/health", tags=["operations"])
+@api.response(200, HealthChecksSchema, description="Every check, whatever the status")
+@requires(Permission.READ)
+@inject
+def health_checks(
+    queries: VerdictQueries = Provide[Container.queries],
+    pipeline: PipelineStatus = Provide[Container.pipeline_status],
+    bus: MessageBus = Provide[Container.bus],
+) -> dict[str, str]:
+    """What ``/health`` is made of: the database, the broker and, when embedded, the stages.
 
     The broker is reported apart: while it is unreachable the service still accepts
     transactions (the outbox publishes them once it is back), so it is degraded, not down.
     """
+    checks = _checks(queries, pipeline, bus)
+    return {"status": _status(checks), **checks}
+
+
+def _checks(queries: VerdictQueries, pipeline: PipelineStatus, bus: MessageBus) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
         queries.get("health-check")
@@ -213,7 +266,10 @@ def health(
     running = pipeline.running()
     if running is not None:
         checks["pipeline"] = "ok" if running else "stopped"
+    return checks
+
+
+def _status(checks: dict[str, str]) -> str:
     if checks["database"] != "ok" or checks.get("pipeline") == "stopped":
-        return {"status": "unhealthy", "checks": checks}, 503
-    status = "ok" if checks["broker"] == "ok" else "degraded"
-    return {"status": status, "checks": checks}, 200
+        return "unhealthy"
+    return "ok" if checks["broker"] == "ok" else "degraded"

@@ -9,16 +9,22 @@ import structlog
 from flask import Flask, Response, request
 
 from fraud.containers import Container, Process, bootstrap
+from fraud.domain.identity import Permission
+from fraud.entrypoints.http import admin as admin_module
 from fraud.entrypoints.http import api as api_module
 from fraud.entrypoints.http import dashboard as dashboard_module
 from fraud.entrypoints.http import docs as docs_module
 from fraud.entrypoints.http import metrics as metrics_module
+from fraud.entrypoints.http import signin as signin_module
+from fraud.entrypoints.http.access import install_access
 from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.http.openapi import documented_api
 from fraud.logs import configure_logging
 from fraud.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+SESSION_SIGNING_KEY = "session-signing-key"
 
 
 def create_app(container: Container | None = None) -> Flask:
@@ -32,17 +38,14 @@ def create_app(container: Container | None = None) -> Flask:
         outbox = container.outbox()
         outbox.start()  # what this worker accepts, it publishes
         atexit.register(outbox.stop)  # and, leaving, publishes what it holds
-    container.wire(modules=[api_module, dashboard_module, metrics_module])
+    container.wire(
+        modules=[api_module, dashboard_module, metrics_module, admin_module, signin_module]
+    )
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["fraud.container"] = container
-    documented = documented_api(app)
-    for blueprint in (api_module.api, dashboard_module.dashboard, metrics_module.metrics):
-        documented.register_blueprint(blueprint)
-    app.register_blueprint(dashboard_module.pages)
-    app.register_blueprint(docs_module.docs)
-    register_error_handlers(app)
+    app.jinja_env.globals["Permission"] = Permission
 
     @app.before_request
     def bind_request_context() -> None:
@@ -52,6 +55,33 @@ def create_app(container: Container | None = None) -> Flask:
             method=request.method,
             path=request.path,
         )
+
+    settings = container.config
+    install_access(
+        app,
+        container.authenticate(),
+        secret_key=container.service_secret()(SESSION_SIGNING_KEY),
+        default_limit=settings.rate_limit(),
+        limit_storage=settings.rate_limit_storage(),
+        session_hours=settings.session_hours(),
+        trusted_proxies=settings.trusted_proxies(),
+    )
+    documented = documented_api(app)
+    for blueprint in (
+        api_module.api,
+        dashboard_module.dashboard,
+        metrics_module.metrics,
+        admin_module.admin,
+    ):
+        documented.register_blueprint(blueprint)
+    for page in (
+        dashboard_module.pages,
+        docs_module.docs,
+        admin_module.admin_pages,
+        signin_module.access,
+    ):
+        app.register_blueprint(page)
+    register_error_handlers(app)
 
     @app.after_request
     def log_request(response: Response) -> Response:

@@ -11,9 +11,11 @@ from flask_smorest import Blueprint
 from fraud.application.monitoring import ActivityMonitor, PipelineHealth, PipelineWatch
 from fraud.application.queries import DashboardFigures, DashboardStats
 from fraud.containers import Container
+from fraud.domain.identity import Permission
 from fraud.domain.model import ModelInfo
 from fraud.domain.monitoring import ActivitySnapshot
 from fraud.domain.ports import VerdictQueries
+from fraud.entrypoints.http.access import requires
 from fraud.entrypoints.http.monitoring_schemas import (
     ActivitySchema,
     DashboardSchema,
@@ -32,6 +34,7 @@ _VERDICT = VerdictSchema()
 
 
 @pages.get("/")
+@requires(Permission.READ, page=True)
 @inject
 def index(figures: DashboardFigures = Provide[Container.dashboard_figures]) -> str:
     stats = figures(LimitQuerySchema.DEFAULT)
@@ -39,6 +42,7 @@ def index(figures: DashboardFigures = Provide[Container.dashboard_figures]) -> s
 
 
 @pages.get("/dashboard/transactions/<path:transaction_id>")
+@requires(Permission.READ, page=True)
 @inject
 def transaction_page(
     transaction_id: str,
@@ -61,6 +65,7 @@ def transaction_page(
     422, schema=ErrorSchema, description="limit is not an integer from 1 to 100"
 )
 @dashboard.alt_response(**UNAVAILABLE)
+@requires(Permission.READ)
 @inject
 def stats(
     limit: int,
@@ -76,6 +81,7 @@ def stats(
 @dashboard.get("/api/activity", tags=["dashboard"])
 @dashboard.response(200, ActivitySchema, description="The live window")
 @dashboard.alt_response(**UNAVAILABLE)
+@requires(Permission.READ)
 @inject
 def activity(monitor: ActivityMonitor = Provide[Container.activity]) -> ActivitySnapshot:
     """The last minutes of verdicts in time buckets.
@@ -88,6 +94,7 @@ def activity(monitor: ActivityMonitor = Provide[Container.activity]) -> Activity
 
 @dashboard.get("/api/model", tags=["dashboard"])
 @dashboard.response(200, ModelCardSchema, description="The model card")
+@requires(Permission.READ)
 @inject
 def model(card: ModelInfo | None = Provide[Container.model_card]) -> ModelInfo | None:
     """The model in use: its version, training, validation metrics and thresholds."""
@@ -96,6 +103,7 @@ def model(card: ModelInfo | None = Provide[Container.model_card]) -> ModelInfo |
 
 @dashboard.get("/api/pipeline", tags=["dashboard"])
 @dashboard.response(200, PipelineHealthSchema, description="The pipeline's health")
+@requires(Permission.READ)
 @inject
 def pipeline(watch: PipelineWatch = Provide[Container.pipeline_watch]) -> PipelineHealth:
     """Each stage's consumer lag per topic, and the dead letters waiting.

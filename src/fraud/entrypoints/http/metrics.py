@@ -1,4 +1,5 @@
-"""``GET /metrics``: the pipeline's metrics in the Prometheus text format.
+"""``GET /metrics``: the pipeline's metrics in the Prometheus text format, for a key with
+the ``metrics`` role (Prometheus sends it: ``authorization: {credentials: KEY}``).
 
 Each process serves its own registry. Under gunicorn with several workers a
 scrape reaches one worker and sees only that worker's counters (transactions it
@@ -16,6 +17,8 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from fraud.containers import Container
+from fraud.domain.identity import Permission
+from fraud.entrypoints.http.access import requires
 
 metrics = Blueprint("metrics", __name__, description="Operations")
 
@@ -34,6 +37,7 @@ class Exposition(Protocol):
     content_type=TEXT_FORMAT,
     description="Counters, histograms and consumer lag",
 )
+@requires(Permission.SCRAPE)
 @inject
 def scrape(pipeline_metrics: Exposition = Provide[Container.metrics]) -> Response:
     """This process's pipeline metrics in the Prometheus text format."""

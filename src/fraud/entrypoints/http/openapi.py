@@ -18,6 +18,8 @@ from flask_smorest import Api
 from marshmallow import Schema
 
 from fraud import __version__
+from fraud.domain.identity import Permission, roles_with
+from fraud.entrypoints.http.access import PUBLIC, SESSION_COOKIE
 from fraud.entrypoints.http.schemas import RETRY_AFTER, ErrorSchema
 
 OPENAPI_VERSION = "3.1.0"
@@ -57,6 +59,40 @@ class _SchemaDocs(BasePlugin):  # type: ignore[misc]
         return documented
 
 
+class _Access(BasePlugin):  # type: ignore[misc]
+    """Every operation says who may call it: ``x-permission`` (from ``access.requires``),
+    the roles that hold it, how to authenticate, and what a refusal answers. An operation
+    that declares nothing stops the document from being built, so it cannot ship
+    unprotected."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for method, operation in (operations or {}).items():
+            need = operation.get("x-permission")
+            if need is None:
+                raise ValueError(f"{method.upper()} {path} declares no permission")
+            if need == PUBLIC:
+                operation["security"] = []
+                continue
+            operation["security"] = [{"bearer": []}, {"session": []}]
+            if need in Permission.__members__.values():
+                operation["x-roles"] = [role.value for role in roles_with(Permission(need))]
+            responses = operation.setdefault("responses", {})
+            for status, description in REFUSALS.items():
+                responses.setdefault(status, {"description": description, **_ERROR_BODY})
+            responses["429"]["headers"] = {"Retry-After": RETRY_AFTER}
+
+
+REFUSALS = {
+    "401": "No identity, or a key that is unknown or revoked (WWW-Authenticate says which)",
+    "403": "The identity's role does not grant this; or a cookie-authenticated change "
+    "without the page's CSRF token",
+    "429": "This identity's rate limit is reached: retry after Retry-After seconds",
+}
+_ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 class DocumentedApi(Api):  # type: ignore[misc]
     """flask-smorest, answering errors in our own shape and documenting only what each
     operation really answers (no catch-all ``default`` response)."""
@@ -77,18 +113,34 @@ def documented_api(app: Flask) -> DocumentedApi:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
     )
-    return DocumentedApi(
+    api = DocumentedApi(
         app,
         spec_kwargs={
             "info": {
                 "description": (
                     "Real-time card-transaction fraud detection: submit a transaction, "
-                    "read its verdict, label it."
+                    "read its verdict, label it. Systems authenticate with an API key "
+                    "(`Authorization: Bearer KEY`, from `fraud keys create`); people sign in "
+                    "at /signin. Each operation's `x-permission` is what it needs and "
+                    "`x-roles` the roles that grant it."
                 )
             },
-            "extra_plugins": [_OperationIds(), _SchemaDocs()],
+            "extra_plugins": [_OperationIds(), _SchemaDocs(), _Access()],
         },
     )
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "an API key"}
+    )
+    api.spec.components.security_scheme(
+        "session",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "a signed-in session; a change also needs the X-CSRFToken header",
+        },
+    )
+    return api
 
 
 def request_body(schema: type[Schema], description: str) -> dict[str, Any]:
@@ -107,6 +159,11 @@ TOO_LARGE = {
     "status_code": 413,
     "schema": ErrorSchema,
     "description": f"The body is larger than {MAX_BODY_BYTES // 1024} KiB",
+}
+NOT_JSON = {
+    "status_code": 415,
+    "schema": ErrorSchema,
+    "description": "The body is not declared as JSON (Content-Type: application/json)",
 }
 UNAVAILABLE = {
     "status_code": 503,

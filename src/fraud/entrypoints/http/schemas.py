@@ -20,7 +20,7 @@ from marshmallow import INCLUDE, Schema, fields, post_dump, pre_dump, validate
 
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.currencies import ISO_4217_CODES
-from fraud.domain.labels import ANALYST_MAX_LENGTH, ANONYMOUS
+from fraud.domain.labels import ANALYST_MAX_LENGTH
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
     KNOWN_DEVICE_TYPES,
@@ -206,20 +206,14 @@ class TransactionSchema(Schema):
 
 
 class LabelRequestSchema(Schema):
-    """An analyst's verdict: fraud or not, and who says so."""
+    """An analyst's verdict: fraud or not. Who gives it is whoever the request is
+    authenticated as; a body naming an ``analyst`` is refused."""
 
     class Meta:
         unknown = INCLUDE
-        examples = ({"is_fraud": True, "analyst": "alice"},)
+        examples = ({"is_fraud": True},)
 
     is_fraud = fields.Boolean(required=True)
-    analyst = fields.String(
-        allow_none=True,
-        validate=validate.Length(1, ANALYST_MAX_LENGTH),
-        metadata={
-            "description": f"printable; when absent, the X-Analyst header, then {ANONYMOUS!r}"
-        },
-    )
 
 
 class LimitQuerySchema(Schema):
@@ -275,7 +269,7 @@ class LabelSchema(Shape):
     analyst = fields.String(
         required=True,
         validate=validate.Length(1, ANALYST_MAX_LENGTH),
-        metadata={"description": "printable characters"},
+        metadata={"description": "who signed in, or ``key:`` and the key's name"},
     )
     labelled_at = Instant(required=True)
 
@@ -344,7 +338,23 @@ class VerdictSchema(Shape):
         return data
 
 
-class HealthChecksSchema(Shape):
+_HEALTH = {
+    "description": "degraded: the broker is unreachable; unhealthy (503): the database or "
+    "this process's stages are down"
+}
+
+
+class HealthSchema(Shape):
+    """The status alone: what anybody may know."""
+
+    status = fields.String(
+        required=True, validate=_one_of(["ok", "degraded", "unhealthy"]), metadata=_HEALTH
+    )
+
+
+class HealthChecksSchema(HealthSchema):
+    """The status and each check behind it."""
+
     database = fields.String(required=True, metadata={"description": "ok, or the error's type"})
     broker = fields.String(
         required=True,
@@ -358,18 +368,6 @@ class HealthChecksSchema(Shape):
         validate=_one_of(["ok", "stopped"]),
         metadata={"description": "only when the stages run in this process"},
     )
-
-
-class HealthSchema(Shape):
-    status = fields.String(
-        required=True,
-        validate=_one_of(["ok", "degraded", "unhealthy"]),
-        metadata={
-            "description": "degraded: the broker is unreachable; unhealthy (503): the database "
-            "or this process's stages are down"
-        },
-    )
-    checks = fields.Nested(HealthChecksSchema, required=True)
 
 
 # --- headers ----------------------------------------------------------------------------

@@ -1,24 +1,15 @@
-// What every page shares: the analyst's name (kept in this browser) and labelling a transaction.
+// What every page shares: labelling a transaction as the signed-in analyst.
 (function () {
-  const ANALYST_KEY = "fraud.analyst";
-  const input = document.getElementById("analyst");
-  if (input) {
-    input.value = localStorage.getItem(ANALYST_KEY) || "";
-    input.addEventListener("change", () => localStorage.setItem(ANALYST_KEY, input.value.trim()));
-  }
-
-  function analyst() {
-    return (input && input.value.trim()) || localStorage.getItem(ANALYST_KEY) || "";
-  }
+  // The page's CSRF token: a label is a state change made with the session cookie.
+  const csrf = document.querySelector('meta[name="csrf-token"]');
 
   // POST /transaction/<id>/label; resolves to the updated transaction, rejects with the API's message.
   async function label(transactionId, isFraud) {
-    const body = { is_fraud: isFraud };
-    if (analyst()) body.analyst = analyst();
     const response = await fetch("/transaction/" + encodeURIComponent(transactionId) + "/label", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.content : "" },
+      credentials: "same-origin",
+      body: JSON.stringify({ is_fraud: isFraud }),
     });
     const payload = await response.json();
     if (!response.ok) {
@@ -33,5 +24,5 @@
     return (label.is_fraud ? "confirmed fraud" : "cleared: not fraud") + " by " + label.analyst;
   }
 
-  window.fraud = { analyst, label, labelText };
+  window.fraud = { label, labelText };
 })();

@@ -30,7 +30,7 @@
     state.className = "label-state" + (item.label ? (item.label.is_fraud ? " confirmed" : " cleared") : "");
     state.textContent = window.fraud.labelText(item.label);
     td.appendChild(state);
-    if (!withActions) return td;
+    if (!withActions || document.body.dataset.mayLabel !== "true") return td;
     for (const [text, isFraud, className] of [["confirm", true, "confirm"], ["clear", false, "clear"]]) {
       const button = document.createElement("button");
       button.type = "button";

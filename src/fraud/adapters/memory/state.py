@@ -1,0 +1,63 @@
+"""The in-memory store's state, and a unit of work's staged view of it.
+
+A unit of work reads and writes an overlay of the state; its writes are kept as
+functions and applied again, in order, to the shared state as it is at commit,
+like a database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+
+from fraud.domain.assessment import Assessment, LabelChange, TransactionRecord
+from fraud.domain.identity import Account, ApiKey, AuditEvent, SignedIn
+from fraud.domain.monitoring import Bucket
+
+
+@dataclass
+class State:
+    """What the store holds: rows by id, and beside them the outbox marks, the ledger's
+    versions, the label history, the dead letters replayed, and identities and their audit
+    log."""
+
+    rows: MutableMapping[str, TransactionRecord] = field(default_factory=dict)
+    published: MutableMapping[str, datetime | None] = field(default_factory=dict)
+    versions: MutableMapping[str, tuple[Assessment, ...]] = field(default_factory=dict)
+    label_history: MutableMapping[str, tuple[LabelChange, ...]] = field(default_factory=dict)
+    replays: MutableMapping[str, datetime] = field(default_factory=dict)
+    keys: MutableMapping[str, ApiKey] = field(default_factory=dict)
+    accounts: MutableMapping[str, Account] = field(default_factory=dict)
+    sessions: MutableMapping[str, SignedIn] = field(default_factory=dict)
+    secrets: MutableMapping[str, str] = field(default_factory=dict)
+    audit: MutableMapping[int, AuditEvent] = field(default_factory=dict)
+
+    def overlay(self) -> State:
+        """A view whose writes stay in it: what a unit of work reads and writes."""
+        return State(*(dict(getattr(self, part.name)) for part in fields(self)))
+
+
+Write = Callable[[State], object]
+
+
+class Staged:
+    """A unit of work's view of the state, and the writes to apply to the shared state (as it
+    is then) on commit."""
+
+    def __init__(self, state: State, activity: Sequence[tuple[datetime, Bucket]]) -> None:
+        self.state = state
+        self.activity = activity
+        self.writes: list[Write] = []
+        self.logged: list[tuple[datetime, Bucket]] = []
+        self.pruned_before: datetime | None = None
+
+    def write(self, write: Write) -> object:
+        self.writes.append(write)
+        return write(self.state)
+
+    def clear(self) -> None:
+        """Forget the pending writes: applied, or rolled back."""
+        self.writes.clear()
+        self.logged.clear()
+        self.pruned_before = None

@@ -1,0 +1,295 @@
+"""`fraud keys`, `fraud users`, `fraud audit`: identities and the record of what they did.
+
+A secret (a new key, a generated password) goes to standard output alone, once,
+so a script can capture it (``KEY=$(fraud keys create ...)``); what is said about
+it goes to standard error.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+import structlog
+
+from fraud.containers import Container, Process
+from fraud.domain.errors import IdentityConflict, InvalidIdentity, UnknownIdentity
+from fraud.domain.identity import PASSWORD_MIN_LENGTH, RATE_RULE, Actor, RateLimit, Role
+from fraud.domain.transaction import format_instant
+from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
+
+ROLES = click.Choice([role.value for role in Role])
+log = structlog.get_logger("fraud.cli")
+
+
+def _container(ctx: CliContext) -> Container:
+    # The first command on a new machine may be this one: the schema is made first.
+    return ctx.open(Process(migrate=True, interactive=ctx.interactive))
+
+
+def _by() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}", socket.gethostname())
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """What the use cases refuse, as a message and exit code 2."""
+    try:
+        yield
+    except InvalidIdentity as invalid:
+        raise BadInput("; ".join(str(error) for error in invalid.errors)) from None
+    except (IdentityConflict, UnknownIdentity) as refused:
+        raise BadInput(str(refused.args[0])) from None
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _when(instant: datetime | None) -> str:
+    return "" if instant is None else format_instant(instant)
+
+
+# --- keys ------------------------------------------------------------------------------
+
+
+@click.group()
+def keys() -> None:
+    """API keys: how systems authenticate (Authorization: Bearer KEY)."""
+
+
+def _rate_limit(_: click.Context, __: click.Parameter, value: str | None) -> RateLimit | None:
+    if value is None:
+        return None
+    try:
+        return RateLimit.parse("--rate-limit", value)
+    except InvalidIdentity:
+        raise click.BadParameter(RATE_RULE) from None
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who uses it: a system's name.")
+@click.option("--role", type=ROLES, required=True)
+@click.option(
+    "--rate-limit",
+    callback=_rate_limit,
+    help="Requests per period for this key, e.g. 600/second (default: FRAUD_RATE_LIMIT).",
+)
+@pass_context
+def create_key(ctx: CliContext, name: str, role: str, rate_limit: RateLimit | None) -> None:
+    """Create a key and print it, once: only its digest is kept."""
+    with _refusals():
+        issued = _container(ctx).manage_keys().create(name, Role(role), _by(), rate_limit)
+    limit = str(issued.key.rate_limit or ctx.settings.rate_limit)
+    click.echo(
+        f"key {name!r} created (role {role}, limit {limit}); it is shown only now:", err=True
+    )
+    click.echo(issued.secret)
+
+
+@keys.command("list")
+@pass_context
+def list_keys(ctx: CliContext) -> None:
+    """Every key, newest first, without secrets."""
+    rows = [
+        (
+            key.name,
+            key.role.value,
+            str(key.rate_limit or "default"),
+            _when(key.created_at),
+            key.created_by,
+            _when(key.revoked_at) or "live",
+        )
+        for key in _container(ctx).manage_keys().list()
+    ]
+    _table(("name", "role", "rate limit", "created", "by", "revoked"), rows)
+
+
+@keys.command("revoke")
+@click.argument("name")
+@pass_context
+def revoke_key(ctx: CliContext, name: str) -> None:
+    """Revoke a key: it stops working within a second."""
+    with _refusals():
+        _container(ctx).manage_keys().revoke(name, _by())
+    click.echo(f"key {name!r} revoked")
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@click.group()
+def users() -> None:
+    """People who sign in to the dashboard."""
+
+
+def _password(generate: bool) -> str | None:
+    if generate:
+        return None
+    return str(
+        click.prompt(
+            f"password (at least {PASSWORD_MIN_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+            err=True,
+        )
+    )
+
+
+GENERATE = click.option(
+    "--generate-password",
+    "generate",
+    is_flag=True,
+    help="Generate the password and print it once, instead of asking for one.",
+)
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=ROLES, required=True)
+@GENERATE
+@pass_context
+def add_user(ctx: CliContext, name: str, role: str, generate: bool) -> None:
+    """Add a person; the password is typed (twice) or generated and printed once."""
+    with _refusals():
+        added = _container(ctx).manage_accounts().add(name, Role(role), _by(), _password(generate))
+    click.echo(f"user {name!r} added (role {role})", err=True)
+    if added.password is not None:
+        click.echo("their password, shown only now:", err=True)
+        click.echo(added.password)
+
+
+@users.command("password")
+@click.argument("name")
+@GENERATE
+@pass_context
+def set_password(ctx: CliContext, name: str, generate: bool) -> None:
+    """Set a new password; the person is signed out everywhere."""
+    with _refusals():
+        generated = _container(ctx).manage_accounts().set_password(name, _by(), _password(generate))
+    click.echo(f"password of {name!r} set; their sessions are closed", err=True)
+    if generated is not None:
+        click.echo(generated)
+
+
+@users.command("list")
+@pass_context
+def list_users(ctx: CliContext) -> None:
+    """Every user, newest first."""
+    rows = [
+        (
+            account.name,
+            account.role.value,
+            _when(account.created_at),
+            account.created_by,
+            _when(account.revoked_at) or "live",
+        )
+        for account in _container(ctx).manage_accounts().list()
+    ]
+    _table(("name", "role", "created", "by", "revoked"), rows)
+
+
+@users.command("revoke")
+@click.argument("name")
+@pass_context
+def revoke_user(ctx: CliContext, name: str) -> None:
+    """Revoke a person: they cannot sign in, and their sessions end."""
+    with _refusals():
+        _container(ctx).manage_accounts().revoke(name, _by())
+    click.echo(f"user {name!r} revoked")
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+@click.group()
+def audit() -> None:
+    """The audit log: keys and users created and revoked, sign-ins, labels."""
+
+
+@audit.command("list")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--before", type=click.IntRange(min=1), help="Page back from this event id.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_context
+def list_audit(ctx: CliContext, limit: int, before: int | None, as_json: bool) -> None:
+    """The latest events, newest first."""
+    events = _container(ctx).audit_trail()(limit, before)
+    if as_json:
+        for event in events:
+            record = {
+                "id": event.id,
+                "at": format_instant(event.at),
+                "actor": event.actor,
+                "action": event.action.value,
+                "target": event.target,
+                "source": event.source,
+                "succeeded": event.succeeded,
+                "detail": event.detail,
+            }
+            click.echo(json.dumps(record))
+        return
+    rows = [
+        (
+            str(event.id),
+            _when(event.at),
+            event.actor,
+            event.action.value,
+            event.target,
+            event.source,
+            "yes" if event.succeeded else "NO",
+            event.detail,
+        )
+        for event in events
+    ]
+    _table(("id", "when", "who", "did", "to", "from", "allowed", "detail"), rows)
+
+
+# --- the first start -------------------------------------------------------------------
+
+
+def first_run(ctx: CliContext, container: Container, url: str) -> None:
+    """On a store with no users yet: create the administrator and a submitter key and show
+    them once: on the terminal, or, without one (a service manager collecting the output as
+    logs), in a file only this account can read, whose path the log names."""
+    created = container.first_run()()
+    if created is None:
+        return
+    password = created.administrator.password
+    key = created.submitter
+    text = "\n".join(
+        [
+            "First start: an administrator and a key to submit transactions with were made.",
+            "They are shown only now; keep them somewhere safe.",
+            f"  sign in at {url}/signin as {created.administrator.account.name!r}",
+            f"    password: {password}",
+            f"  key {key.key.name!r} (role {key.key.role}):",
+            f"    {key.secret}",
+            f"  try: curl -H 'Authorization: Bearer {key.secret}' {url}/transaction/some-id",
+            "More: fraud users add NAME --role ROLE; fraud keys create --name NAME --role ROLE",
+            "",
+        ]
+    )
+    if ctx.interactive:
+        click.echo(text, err=True)
+        return
+    path = Path(ctx.settings.first_run_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left from before keeps no wider mode
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    log.warning(
+        "first start: an administrator and a submitter key were created; their secrets are "
+        "in the file named, readable by this account only: read it, then delete it",
+        path=str(path.resolve()),
+    )

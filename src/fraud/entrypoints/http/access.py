@@ -1,0 +1,293 @@
+"""Who is asking and whether they may: every request passes here before its view.
+
+* **Declared, or refused.** A view names what it needs with :func:`requires` (a
+  permission, or :data:`PUBLIC`, or :data:`SIGNED_IN`); a route that declares
+  nothing is refused for everybody, so a new endpoint cannot ship unprotected.
+  The declaration is also written into the OpenAPI document (``x-permission``,
+  ``x-roles``, ``security``).
+* **Who.** A request with ``Authorization: Bearer KEY`` is that key's, and only
+  that (a bad key is 401 even with a session cookie); otherwise the signed-in
+  session's (Flask-Login, the cookie naming a server-side session that signing
+  out deletes); otherwise nobody.
+* **Browser safety.** A state-changing request authenticated by the cookie must
+  carry the page's CSRF token (Flask-WTF); the cookie is HttpOnly,
+  SameSite=Strict and Secure over TLS; every response carries a CSP without
+  inline script, ``frame-ancestors 'none'``, nosniff and a Referrer-Policy
+  (Talisman).
+* **Rate limits** per identity (Flask-Limiter): a key's own limit or the
+  service's default; anonymous sign-in attempts per address.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import structlog
+from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_login import LoginManager, UserMixin, current_user
+from flask_smorest import Blueprint
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from fraud.application.identity import Authenticate
+from fraud.domain.identity import Actor, Permission, Principal
+from fraud.entrypoints.http.errors import error_response
+
+log = structlog.get_logger(__name__)
+
+PUBLIC = "public"  # anybody: /health, the sign-in page, static files
+SIGNED_IN = "signed_in"  # any identity, whatever its role: signing out
+Need = Permission | str
+
+# Routes Flask or a library adds, which cannot carry a decorator of ours.
+LIBRARY_ROUTES: dict[str, Need] = {
+    "static": PUBLIC,
+    "api-docs.openapi_json": Permission.DOCS,
+}
+SIGN_IN_LIMIT = "10/minute"  # attempts per address
+SESSION_COOKIE = "fraud_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REALM = 'Bearer realm="fraud"'
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def requires(need: Need, *, page: bool = False) -> Callable[[View], View]:
+    """Declare what a view needs. ``page``: a page for people, so an anonymous visitor is
+    sent to sign in rather than answered 401."""
+
+    def declare(view: View) -> View:
+        view.required = need  # type: ignore[attr-defined]
+        view.page = page  # type: ignore[attr-defined]
+        documented = need.value if isinstance(need, Permission) else need
+        return Blueprint.doc(**{"x-permission": documented})(view)  # type: ignore[no-any-return]
+
+    return declare
+
+
+def current_principal() -> Principal:
+    """Who the request acts for (only in views that require an identity)."""
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise RuntimeError("no identity: the view must declare what it requires")
+    return principal
+
+
+def current_actor() -> Actor:
+    """The principal and its address, as the audit log records them."""
+    return Actor(current_principal().subject, request.remote_addr or "unknown")
+
+
+class SessionUser(UserMixin):  # type: ignore[misc]
+    """What Flask-Login keeps in the cookie: the token of a server-side session."""
+
+    def __init__(self, token: str, principal: Principal) -> None:
+        self.token = token
+        self.principal = principal
+
+    def get_id(self) -> str:
+        return self.token
+
+
+class _SecureOverTls(SecureCookieSessionInterface):
+    """The cookie is Secure whenever the request came over TLS (through a trusted proxy
+    too), and only then, so the service also works on plain http://127.0.0.1."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure
+
+
+class Unauthorized(Exception):
+    """No identity, or a credential that is not one: 401."""
+
+    def __init__(self, message: str, challenge: str = REALM) -> None:
+        super().__init__(message)
+        self.message = message
+        self.challenge = challenge
+
+
+class Forbidden(Exception):
+    """An identity without the permission: 403."""
+
+
+def install_access(
+    app: Flask,
+    authenticate: Authenticate,
+    *,
+    secret_key: str,
+    default_limit: str,
+    limit_storage: str,
+    session_hours: float,
+    trusted_proxies: int,
+) -> Limiter:
+    """Everything above, on ``app``, in the order the hooks must run: authenticate and
+    authorize, then count the request against its identity's limit."""
+    if trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies, x_host=trusted_proxies
+        )
+    app.config.update(
+        SECRET_KEY=secret_key,
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked below, for cookie-authenticated requests only
+        WTF_CSRF_TIME_LIMIT=None,  # as long as the session: a dashboard stays open for hours
+    )
+    app.session_interface = _SecureOverTls()
+    Talisman(
+        app,
+        force_https=False,  # TLS ends at the proxy in front, or is not there (127.0.0.1)
+        session_cookie_secure=False,  # decided per request by _SecureOverTls
+        session_cookie_samesite="Strict",
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+    )
+    csrf = CSRFProtect(app)
+    logins = LoginManager(app)
+    logins.session_protection = "strong"  # a cookie replayed from elsewhere is dropped
+
+    @logins.user_loader
+    def load_session(token: str) -> SessionUser | None:
+        principal = authenticate.session(token)
+        return None if principal is None else SessionUser(token, principal)
+
+    @app.before_request
+    def authorize() -> Response | None:
+        view = app.view_functions.get(request.endpoint or "")
+        if view is None:
+            return None  # no such route: Flask answers 404 or 405
+        need = getattr(view, "required", None) or LIBRARY_ROUTES.get(request.endpoint or "")
+        if need is None:
+            log.error("route declares no permission; refused", endpoint=request.endpoint)
+            return error_response(403, "this resource declares no permission; refused")
+        if need == PUBLIC:
+            return None
+        try:
+            principal = _identify(authenticate)
+            if principal is None:
+                raise Unauthorized(
+                    "authentication required: send Authorization: Bearer KEY, or sign in"
+                )
+            g.principal = principal
+            if isinstance(need, Permission) and not principal.may(need):
+                raise Forbidden(f"the {principal.role} role may not do this (needs {need})")
+        except Unauthorized as refused:
+            if getattr(view, "page", False):
+                return redirect(url_for("access.sign_in", next=local_path(request.full_path)))
+            response = error_response(401, refused.message)
+            response.headers["WWW-Authenticate"] = refused.challenge
+            return response
+        except Forbidden as refused:
+            log.info("request forbidden", principal=principal.subject, need=str(need))
+            if getattr(view, "page", False):
+                page = render_template("forbidden.html", principal=principal, reason=refused)
+                return Response(page, status=403, mimetype="text/html")
+            return error_response(403, str(refused))
+        structlog.contextvars.bind_contextvars(principal=principal.subject)
+        if g.via == "session" and request.method not in SAFE_METHODS:
+            csrf.protect()
+        return None
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error: CSRFError) -> Response:
+        log.info("request refused: CSRF", reason=error.description)
+        return error_response(403, f"refused: {error.description} (a cross-site request?)")
+
+    limiter = Limiter(
+        key_func=_counted_as,
+        application_limits=[lambda: _limit_of(default_limit)],
+        application_limits_exempt_when=_not_counted,
+        storage_uri=limit_storage,
+        strategy="fixed-window",
+        headers_enabled=False,  # Retry-After on the 429 only, below
+    )
+    limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(error: RateLimitExceeded) -> Response:
+        reached = limiter.current_limit
+        period = error.limit.limit.get_expiry()
+        wait = period if reached is None else math.ceil(reached.reset_at - time.time())
+        wait = min(max(wait, 1), period)
+        response = error_response(429, f"rate limit of {error.description} reached; slow down")
+        response.headers["Retry-After"] = str(wait)
+        log.info("request refused: rate limit", limit=error.description)
+        return response
+
+    return limiter
+
+
+def _identify(authenticate: Authenticate) -> Principal | None:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized(
+                "the Authorization header must be: Bearer KEY",
+                f'{REALM}, error="invalid_request"',
+            )
+        principal = authenticate.key(key.strip())
+        if principal is None:
+            raise Unauthorized("unknown or revoked key", f'{REALM}, error="invalid_token"')
+        g.via = "key"
+        return principal
+    if current_user.is_authenticated:
+        g.via = "session"
+        return current_user.principal  # type: ignore[no-any-return]
+    return None
+
+
+def _counted_as() -> str:
+    principal: Principal | None = g.get("principal")
+    if principal is not None:
+        return principal.subject
+    return f"address:{request.remote_addr}"
+
+
+def _limit_of(default: str) -> str:
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        return SIGN_IN_LIMIT
+    return str(principal.rate_limit) if principal.rate_limit else default
+
+
+def _not_counted() -> bool:
+    """Anonymous requests are not counted (nothing they reach costs much), except attempts
+    to sign in; signing out never is."""
+    if request.endpoint == "access.sign_out":
+        return True  # whatever was spent, one may always leave
+    if g.get("principal") is not None:
+        return False
+    return not (request.endpoint == "access.sign_in" and request.method == "POST")
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (no scheme, no host): where to go after
+    signing in, never a redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return None
+    return target.rstrip("?") or "/"

@@ -1,0 +1,189 @@
+"""Administration: keys, users and the audit log, as an API and as a page, for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+from dependency_injector.wiring import Provide, inject
+from flask import render_template
+from flask_smorest import Blueprint
+
+from fraud.application.identity import (
+    AddedAccount,
+    AuditTrail,
+    IssuedKey,
+    ManageAccounts,
+    ManageKeys,
+)
+from fraud.containers import Container
+from fraud.domain.errors import IdentityConflict, InvalidIdentity, UnknownIdentity
+from fraud.domain.identity import (
+    NAME_MAX_LENGTH,
+    Account,
+    AccountRequest,
+    ApiKey,
+    AuditEvent,
+    KeyRequest,
+    Permission,
+)
+from fraud.entrypoints.http.access import current_actor, requires
+from fraud.entrypoints.http.admin_schemas import (
+    AddedUserSchema,
+    AuditEventSchema,
+    AuditQuerySchema,
+    IssuedKeySchema,
+    KeyRequestSchema,
+    KeySchema,
+    UserRequestSchema,
+    UserSchema,
+)
+from fraud.entrypoints.http.api import BAD_BODY, json_body
+from fraud.entrypoints.http.errors import ApiError
+from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, request_body
+from fraud.entrypoints.http.schemas import ErrorSchema
+
+admin = Blueprint("admin", __name__, description="Keys, users and the audit log (admins)")
+admin_pages = flask.Blueprint("admin_pages", __name__)
+
+NAME = {
+    "in": "path",
+    "name": "name",
+    "description": "the key's or user's name",
+    "schema": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH},
+}
+REFUSED = {
+    "status_code": 422,
+    "schema": ErrorSchema,
+    "description": "The request breaks the contract: one detail per field",
+}
+TAKEN = {
+    "status_code": 409,
+    "schema": ErrorSchema,
+    "description": "The name is taken (revoked ones stay taken)",
+}
+UNKNOWN = {"status_code": 404, "schema": ErrorSchema, "description": "No live one of that name"}
+
+
+def _parsed(parse: Any) -> Any:
+    try:
+        return parse(json_body())
+    except InvalidIdentity as invalid:
+        raise ApiError.breaks_contract("request", invalid.errors) from None
+
+
+@admin.get("/api/keys", tags=["admin"])
+@admin.response(200, KeySchema(many=True), description="Every key, newest first")
+@requires(Permission.ADMINISTER)
+@inject
+def list_keys(keys: ManageKeys = Provide[Container.manage_keys]) -> list[ApiKey]:
+    """The keys systems call the API with, live and revoked."""
+    return keys.list()
+
+
+@admin.post("/api/keys", tags=["admin"])
+@admin.doc(**request_body(KeyRequestSchema, "the new key's name, role and rate limit"))
+@admin.response(201, IssuedKeySchema, description="The key, with its secret this once")
+@admin.alt_response(**TAKEN)
+@admin.alt_response(**REFUSED)
+@admin.alt_response(**NOT_JSON)
+@admin.alt_response(**BAD_BODY)
+@admin.alt_response(**TOO_LARGE)
+@requires(Permission.ADMINISTER)
+@inject
+def create_key(keys: ManageKeys = Provide[Container.manage_keys]) -> tuple[IssuedKey, int]:
+    """Create a key; its secret is in this answer only (only its digest is stored)."""
+    wanted: KeyRequest = _parsed(KeyRequest.parse)
+    try:
+        return keys.create(wanted.name, wanted.role, current_actor(), wanted.rate_limit), 201
+    except IdentityConflict as taken:
+        raise ApiError(409, str(taken)) from None
+
+
+@admin.delete("/api/keys/<name>", tags=["admin"], parameters=[NAME])
+@admin.response(204, description="Revoked: it stops working within a second")
+@admin.alt_response(**UNKNOWN)
+@requires(Permission.ADMINISTER)
+@inject
+def revoke_key(name: str, keys: ManageKeys = Provide[Container.manage_keys]) -> tuple[str, int]:
+    """Revoke a key."""
+    try:
+        keys.revoke(name, current_actor())
+    except UnknownIdentity as unknown:
+        raise ApiError(404, str(unknown)) from None
+    return "", 204
+
+
+@admin.get("/api/users", tags=["admin"])
+@admin.response(200, UserSchema(many=True), description="Every user, newest first")
+@requires(Permission.ADMINISTER)
+@inject
+def list_users(accounts: ManageAccounts = Provide[Container.manage_accounts]) -> list[Account]:
+    """The people who sign in, live and revoked."""
+    return accounts.list()
+
+
+@admin.post("/api/users", tags=["admin"])
+@admin.doc(**request_body(UserRequestSchema, "the new user's name, role and password"))
+@admin.response(201, AddedUserSchema, description="The user; a generated password this once")
+@admin.alt_response(**TAKEN)
+@admin.alt_response(**REFUSED)
+@admin.alt_response(**NOT_JSON)
+@admin.alt_response(**BAD_BODY)
+@admin.alt_response(**TOO_LARGE)
+@requires(Permission.ADMINISTER)
+@inject
+def add_user(
+    accounts: ManageAccounts = Provide[Container.manage_accounts],
+) -> tuple[AddedAccount, int]:
+    """Add a person who signs in."""
+    wanted: AccountRequest = _parsed(AccountRequest.parse)
+    try:
+        return accounts.add(wanted.name, wanted.role, current_actor(), wanted.password), 201
+    except IdentityConflict as taken:
+        raise ApiError(409, str(taken)) from None
+
+
+@admin.delete("/api/users/<name>", tags=["admin"], parameters=[NAME])
+@admin.response(204, description="Revoked, and signed out everywhere")
+@admin.alt_response(**UNKNOWN)
+@requires(Permission.ADMINISTER)
+@inject
+def revoke_user(
+    name: str, accounts: ManageAccounts = Provide[Container.manage_accounts]
+) -> tuple[str, int]:
+    """Revoke a user; their sessions end."""
+    try:
+        accounts.revoke(name, current_actor())
+    except UnknownIdentity as unknown:
+        raise ApiError(404, str(unknown)) from None
+    return "", 204
+
+
+@admin.get("/api/audit", tags=["admin"])
+@admin.arguments(AuditQuerySchema, location="query", as_kwargs=True)
+@admin.response(200, AuditEventSchema(many=True), description="Events, newest first")
+@admin.alt_response(422, schema=ErrorSchema, description="limit or before is out of range")
+@requires(Permission.ADMINISTER)
+@inject
+def audit(
+    limit: int, before: int | None, trail: AuditTrail = Provide[Container.audit_trail]
+) -> list[AuditEvent]:
+    """The audit log: keys and users created and revoked, sign-ins, labels."""
+    return trail(limit, before)
+
+
+@admin_pages.get("/admin")
+@requires(Permission.ADMINISTER, page=True)
+@inject
+def admin_page(
+    keys: ManageKeys = Provide[Container.manage_keys],
+    accounts: ManageAccounts = Provide[Container.manage_accounts],
+    trail: AuditTrail = Provide[Container.audit_trail],
+) -> str:
+    return render_template(
+        "admin.html",
+        keys=KeySchema(many=True).dump(keys.list()),
+        users=UserSchema(many=True).dump(accounts.list()),
+        events=AuditEventSchema(many=True).dump(trail(200)),
+    )
