@@ -179,6 +179,7 @@ def test_a_first_run_trains_the_default_model_and_prints_only_json(tmp_path) -> 
         written = first_run.read_text()
         password = re.search(r"password: (\S+)", written).group(1)
         key = re.search(r"^    (fraud_\S+)$", written, re.MULTILINE).group(1)
+        assert written.count(password) == written.count(key) == 1  # each shown once
         accepted = calling_as(key).post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
         verdict = wait_for_verdict(service, accepted.json()["transaction_id"])
         assert verdict["model_version"] == card["version"]

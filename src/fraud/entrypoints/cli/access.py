@@ -11,7 +11,8 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -132,9 +133,18 @@ def users() -> None:
     """People who sign in to the dashboard."""
 
 
-def _password(generate: bool) -> str | None:
+def _password(generate: bool, from_stdin: bool) -> str | None:
+    """The password to set: None to generate one; one line of standard input; or typed
+    twice at the terminal, unseen."""
     if generate:
         return None
+    if from_stdin:
+        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise BadInput(
+            "no terminal to type the password on: pass it as one line of standard input "
+            "with --password-stdin, or --generate-password"
+        )
     return str(
         click.prompt(
             f"password (at least {PASSWORD_MIN_LENGTH} characters)",
@@ -145,23 +155,32 @@ def _password(generate: bool) -> str | None:
     )
 
 
-GENERATE = click.option(
-    "--generate-password",
-    "generate",
-    is_flag=True,
-    help="Generate the password and print it once, instead of asking for one.",
-)
+def password_options(command: Callable[..., None]) -> Callable[..., None]:
+    command = click.option(
+        "--password-stdin",
+        "from_stdin",
+        is_flag=True,
+        help="Read the password from one line of standard input (for scripts).",
+    )(command)
+    return click.option(
+        "--generate-password",
+        "generate",
+        is_flag=True,
+        help="Generate the password and print it once, instead of asking for one.",
+    )(command)
 
 
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=ROLES, required=True)
-@GENERATE
+@password_options
 @pass_context
-def add_user(ctx: CliContext, name: str, role: str, generate: bool) -> None:
-    """Add a person; the password is typed (twice) or generated and printed once."""
+def add_user(ctx: CliContext, name: str, role: str, generate: bool, from_stdin: bool) -> None:
+    """Add a person; the password is typed (twice), read from standard input, or generated
+    and printed once."""
+    password = _password(generate, from_stdin)
     with _refusals():
-        added = _container(ctx).manage_accounts().add(name, Role(role), _by(), _password(generate))
+        added = _container(ctx).manage_accounts().add(name, Role(role), _by(), password)
     click.echo(f"user {name!r} added (role {role})", err=True)
     if added.password is not None:
         click.echo("their password, shown only now:", err=True)
@@ -170,12 +189,13 @@ def add_user(ctx: CliContext, name: str, role: str, generate: bool) -> None:
 
 @users.command("password")
 @click.argument("name")
-@GENERATE
+@password_options
 @pass_context
-def set_password(ctx: CliContext, name: str, generate: bool) -> None:
+def set_password(ctx: CliContext, name: str, generate: bool, from_stdin: bool) -> None:
     """Set a new password; the person is signed out everywhere."""
+    password = _password(generate, from_stdin)
     with _refusals():
-        generated = _container(ctx).manage_accounts().set_password(name, _by(), _password(generate))
+        generated = _container(ctx).manage_accounts().set_password(name, _by(), password)
     click.echo(f"password of {name!r} set; their sessions are closed", err=True)
     if generated is not None:
         click.echo(generated)
@@ -274,7 +294,7 @@ def first_run(ctx: CliContext, container: Container, url: str) -> None:
             f"    password: {password}",
             f"  key {key.key.name!r} (role {key.key.role}):",
             f"    {key.secret}",
-            f"  try: curl -H 'Authorization: Bearer {key.secret}' {url}/transaction/some-id",
+            f"  use it as: curl -H \"Authorization: Bearer $KEY\" {url}/transaction/ID",
             "More: fraud users add NAME --role ROLE; fraud keys create --name NAME --role ROLE",
             "",
         ]
