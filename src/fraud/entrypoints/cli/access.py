@@ -294,7 +294,7 @@ def first_run(ctx: CliContext, container: Container, url: str) -> None:
             f"    password: {password}",
             f"  key {key.key.name!r} (role {key.key.role}):",
             f"    {key.secret}",
-            f"  use it as: curl -H \"Authorization: Bearer $KEY\" {url}/transaction/ID",
+            f'  use it as: curl -H "Authorization: Bearer $KEY" {url}/transaction/ID',
             "More: fraud users add NAME --role ROLE; fraud keys create --name NAME --role ROLE",
             "",
         ]
