@@ -1,8 +1,9 @@
-"""Administration: keys, users and the audit log, as an API and as a page, for admins."""
+"""Administration: keys, users and the audit log, as an API and as a page, for admins.
+
+What the use cases refuse (a broken request, a name taken, no such name) is answered
+by the error handlers (422, 409, 404), as every domain error is."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import flask
 from dependency_injector.wiring import Provide, inject
@@ -17,7 +18,6 @@ from fraud.application.identity import (
     ManageKeys,
 )
 from fraud.containers import Container
-from fraud.domain.errors import IdentityConflict, InvalidIdentity, UnknownIdentity
 from fraud.domain.identity import (
     NAME_MAX_LENGTH,
     Account,
@@ -39,7 +39,6 @@ from fraud.entrypoints.http.admin_schemas import (
     UserSchema,
 )
 from fraud.entrypoints.http.api import BAD_BODY, json_body
-from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, request_body
 from fraud.entrypoints.http.schemas import ErrorSchema
 
@@ -65,13 +64,6 @@ TAKEN = {
 UNKNOWN = {"status_code": 404, "schema": ErrorSchema, "description": "No live one of that name"}
 
 
-def _parsed(parse: Any) -> Any:
-    try:
-        return parse(json_body())
-    except InvalidIdentity as invalid:
-        raise ApiError.breaks_contract("request", invalid.errors) from None
-
-
 @admin.get("/api/keys", tags=["admin"])
 @admin.response(200, KeySchema(many=True), description="Every key, newest first")
 @requires(Permission.ADMINISTER)
@@ -93,11 +85,8 @@ def list_keys(keys: ManageKeys = Provide[Container.manage_keys]) -> list[ApiKey]
 @inject
 def create_key(keys: ManageKeys = Provide[Container.manage_keys]) -> tuple[IssuedKey, int]:
     """Create a key; its secret is in this answer only (only its digest is stored)."""
-    wanted: KeyRequest = _parsed(KeyRequest.parse)
-    try:
-        return keys.create(wanted.name, wanted.role, current_actor(), wanted.rate_limit), 201
-    except IdentityConflict as taken:
-        raise ApiError(409, str(taken)) from None
+    wanted = KeyRequest.parse(json_body())
+    return keys.create(wanted.name, wanted.role, current_actor(), wanted.rate_limit), 201
 
 
 @admin.delete("/api/keys/<name>", tags=["admin"], parameters=[NAME])
@@ -107,10 +96,7 @@ def create_key(keys: ManageKeys = Provide[Container.manage_keys]) -> tuple[Issue
 @inject
 def revoke_key(name: str, keys: ManageKeys = Provide[Container.manage_keys]) -> tuple[str, int]:
     """Revoke a key."""
-    try:
-        keys.revoke(name, current_actor())
-    except UnknownIdentity as unknown:
-        raise ApiError(404, str(unknown)) from None
+    keys.revoke(name, current_actor())
     return "", 204
 
 
@@ -137,11 +123,8 @@ def add_user(
     accounts: ManageAccounts = Provide[Container.manage_accounts],
 ) -> tuple[AddedAccount, int]:
     """Add a person who signs in."""
-    wanted: AccountRequest = _parsed(AccountRequest.parse)
-    try:
-        return accounts.add(wanted.name, wanted.role, current_actor(), wanted.password), 201
-    except IdentityConflict as taken:
-        raise ApiError(409, str(taken)) from None
+    wanted = AccountRequest.parse(json_body())
+    return accounts.add(wanted.name, wanted.role, current_actor(), wanted.password), 201
 
 
 @admin.delete("/api/users/<name>", tags=["admin"], parameters=[NAME])
@@ -153,10 +136,7 @@ def revoke_user(
     name: str, accounts: ManageAccounts = Provide[Container.manage_accounts]
 ) -> tuple[str, int]:
     """Revoke a user; their sessions end."""
-    try:
-        accounts.revoke(name, current_actor())
-    except UnknownIdentity as unknown:
-        raise ApiError(404, str(unknown)) from None
+    accounts.revoke(name, current_actor())
     return "", 204
 
 

@@ -13,7 +13,13 @@ import structlog
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from fraud.domain.errors import FieldError, TransientFailure
+from fraud.domain.errors import (
+    FieldError,
+    IdentityConflict,
+    InvalidIdentity,
+    TransientFailure,
+    UnknownIdentity,
+)
 from fraud.entrypoints.http.schemas import ErrorSchema
 
 log = structlog.get_logger(__name__)
@@ -61,6 +67,18 @@ def register_error_handlers(app: Flask) -> None:
     def api_error(error: ApiError) -> Response:
         log.info("request refused", status=error.status, error=error.message)
         return error_response(error.status, error.message, error.details)
+
+    @app.errorhandler(InvalidIdentity)
+    def invalid_identity(error: InvalidIdentity) -> Response:
+        return api_error(ApiError.breaks_contract("request", error.errors))
+
+    @app.errorhandler(IdentityConflict)
+    def name_taken(error: IdentityConflict) -> Response:
+        return api_error(ApiError(409, str(error)))
+
+    @app.errorhandler(UnknownIdentity)
+    def no_such_identity(error: UnknownIdentity) -> Response:
+        return api_error(ApiError(404, str(error.args[0])))
 
     @app.errorhandler(TransientFailure)
     def unavailable(error: TransientFailure) -> Response:
