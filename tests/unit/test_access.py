@@ -513,3 +513,10 @@ def test_the_audit_log_records_keys_users_and_sign_ins(admin, app, container) ->
     assert all(e["id"] < events[-1]["id"] for e in older)
     page = admin.get("/admin").get_data(as_text=True)
     assert "user.revoked" in page and "k1" in page
+
+
+def test_a_request_with_a_key_gets_no_cookie(viewer) -> None:
+    for path in ("/", "/api/dashboard", "/signin"):
+        response = viewer.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from flask import Flask, Response, g, redirect, render_template, request, url_for
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_smorest import Blueprint
@@ -123,8 +123,12 @@ class _SecureOverTls(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if "Authorization" in request.headers:
-            return None  # Flask makes it a null session, and saves nothing
+            return self.session_class()  # empty; never read from a cookie, never saved
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if "Authorization" not in request.headers:
+            super().save_session(app, session, response)
 
 
 class Unauthorized(Exception):
