@@ -179,7 +179,7 @@ def install_access(
         referrer_policy="same-origin",
     )
     csrf = CSRFProtect(app)
-    logins = LoginManager(app)
+    logins = LoginManager(app, add_context_processor=False)  # pages read g.principal
     logins.session_protection = "strong"  # a cookie replayed from elsewhere is dropped
 
     @logins.user_loader
