@@ -209,6 +209,18 @@ def test_a_revoked_key_stops_working_within_a_second(container, clock) -> None:
     assert caller.get("/api/dashboard").status_code == 401
 
 
+def test_what_a_process_remembers_may_expire_at_any_moment(container, clock) -> None:
+    """Each look at the cache moves time on past the recheck interval: the answer is
+    always read afresh, never lost between a check and a read."""
+    ticks = itertools.count()
+    remember = Authenticate(
+        container.identity_queries(), clock, recheck_after_s=0.5, timer=lambda: next(ticks) * 0.3
+    )
+    secret = container.manage_keys().create("ticking", Role.VIEWER, TESTS).secret
+    assert all(remember.key(secret) is not None for _ in range(20))
+    assert all(remember.session("no-such-session") is None for _ in range(20))
+
+
 def test_only_a_digest_of_a_key_is_stored_and_no_secret_is_logged(admin, container) -> None:
     with capture_logs() as logs:
         created = admin.post("/api/keys", json={"name": "gateway", "role": "submitter"})

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 from cachetools import TTLCache
@@ -46,6 +47,8 @@ from fraud.domain.ports import (
 log = structlog.get_logger(__name__)
 
 SESSION_LIFETIME = timedelta(hours=8)
+Remembered = TypeVar("Remembered", ApiKey, SignedIn)
+_NOT_REMEMBERED = object()
 # How long a request may act on what it learnt of a key or a session: a revoked key, a closed
 # session stop working within this (the issue: within a second), and meanwhile each is read
 # from the store at most once per interval per process instead of once per request.
@@ -232,35 +235,36 @@ class Authenticate:
     ) -> None:
         self.queries = queries
         self.clock = clock
-        self._keys: TTLCache[str, Principal | None] = TTLCache(4096, recheck_after_s, timer)
+        self._keys: TTLCache[str, ApiKey | None] = TTLCache(4096, recheck_after_s, timer)
         self._sessions: TTLCache[str, SignedIn | None] = TTLCache(4096, recheck_after_s, timer)
         self._lock = threading.Lock()
 
     def key(self, secret: str) -> Principal | None:
         """The live key's principal, or None for an unknown or revoked one."""
-        hashed = digest(secret)
-        with self._lock:
-            if hashed in self._keys:
-                return self._keys[hashed]
-        key = self.queries.key(hashed)
-        principal = key.principal() if key is not None and key.revoked_at is None else None
-        with self._lock:
-            self._keys[hashed] = principal
-        return principal
+        key = self._remembered(self._keys, digest(secret), self.queries.key)
+        return key.principal() if key is not None and key.revoked_at is None else None
 
     def session(self, token: str) -> Principal | None:
         """The signed-in person, or None when the session is closed or expired."""
-        hashed = digest(token)
-        with self._lock:
-            known = hashed in self._sessions
-            session = self._sessions.get(hashed)
-        if not known:
-            session = self.queries.session(hashed)
-            with self._lock:
-                self._sessions[hashed] = session
+        session = self._remembered(self._sessions, digest(token), self.queries.session)
         if session is None or session.expires_at <= self.clock.now():
             return None
         return session.principal
+
+    def _remembered(
+        self,
+        cache: TTLCache[str, Remembered | None],
+        hashed: str,
+        look_up: Callable[[str], Remembered | None],
+    ) -> Remembered | None:
+        with self._lock:  # one read: an entry may expire between two
+            found = cache.get(hashed, _NOT_REMEMBERED)
+        if found is not _NOT_REMEMBERED:
+            return found  # type: ignore[return-value]
+        answer = look_up(hashed)
+        with self._lock:
+            cache[hashed] = answer
+        return answer
 
     def forget_session(self, token: str) -> None:
         """A session this process closed is closed here at once (others within
