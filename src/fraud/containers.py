@@ -48,7 +48,7 @@ from fraud.application.pipeline import (
     Pipeline,
     StagesElsewhere,
 )
-from fraud.application.preprocess import FromTheLog, FromTheStore, PreprocessStage
+from fraud.application.preprocess import Changelog, FromTheStore, PreprocessStage
 from fraud.application.queries import DashboardFigures
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
@@ -294,11 +294,11 @@ class Container(containers.DeclarativeContainer):
 
     # --- the pipeline -----------------------------------------------------------------------
     profiles = providers.Singleton(BehaviourProfiles)
-    # Where a worker rebuilds its users' profiles from: Kafka's log, or (the embedded bus keeps
-    # none after a restart) the transactions the database stored.
-    profile_history = providers.Selector(
+    # Where a worker keeps its users' profiles: a compacted topic on Kafka, or (the embedded
+    # bus keeps nothing after a restart) rebuilt from the transactions the database stored.
+    profile_store = providers.Selector(
         config.broker,
-        kafka=providers.Factory(FromTheLog, clock=clock, envelopes=envelopes),
+        kafka=providers.Factory(Changelog, clock=clock, envelopes=envelopes),
         memory=providers.Factory(FromTheStore, queries=queries),
     )
     preprocess_stage = providers.Factory(
@@ -306,7 +306,7 @@ class Container(containers.DeclarativeContainer):
         profiles=profiles,
         clock=clock,
         envelopes=envelopes,
-        history=profile_history,
+        store=profile_store,
     )
     score_stage = providers.Factory(
         ScoreStage, model=model, policy=policy, clock=clock, envelopes=envelopes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,12 +11,14 @@ import structlog
 from fraud.application.envelopes import Envelopes, MalformedMessage
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
-from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles
+from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
 from fraud.domain.ports import (
     AssignedPartition,
     Clock,
     Message,
     MessageBus,
+    OutgoingMessage,
+    Serializer,
     Topic,
     VerdictQueries,
 )
@@ -27,6 +29,9 @@ log = structlog.get_logger(__name__)
 EXPIRE_EVERY_BATCHES = 100
 RESTORE_CHUNK = 10_000
 _EVER = datetime(1, 1, 1, tzinfo=UTC)
+# The state store's record of how far into its partition of `transactions` it is written:
+# no user id can be this key (ids are printable).
+CHECKPOINT_KEY = "\x00checkpoint"
 
 
 class PreprocessStage:
@@ -38,17 +43,18 @@ class PreprocessStage:
         profiles: BehaviourProfiles,
         clock: Clock,
         envelopes: Envelopes,
-        history: ProfileHistory | None = None,
+        store: ProfileStore | None = None,
     ) -> None:
         self.profiles = profiles
         self.clock = clock
         self.envelopes = envelopes
-        self.history = history or FromTheLog(clock, envelopes)
+        self.store = store or Changelog(clock, envelopes)
         self._batches = 0
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
         accepted: list[tuple[Transaction, datetime]] = []
+        owners: dict[str, int] = {}
         for message in batch:
             received_at = self._received_at(message)
             try:
@@ -57,6 +63,7 @@ class PreprocessStage:
                 outbox.dead_letter(message, self.name, str(error))
                 continue
             accepted.append((transaction, received_at))
+            owners[transaction.user_id] = message.partition
 
         vectors = self.profiles.observe(transaction for transaction, _ in accepted)
         self._batches += 1
@@ -74,18 +81,23 @@ class PreprocessStage:
             )
             if trace:
                 log.debug("features computed", transaction_id=transaction.transaction_id)
+        for change in self.store.changes(self.profiles, owners, batch):
+            outbox.add(Topic.STATE, change)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
         return outbox
 
-    def restore(self, assigned: Sequence[AssignedPartition], bus: MessageBus) -> int:
-        """Rebuild the profiles of the users this worker now owns, before its first batch.
+    def restore(
+        self, assigned: Sequence[AssignedPartition], bus: MessageBus
+    ) -> Sequence[AssignedPartition]:
+        """Rebuild the profiles of the users this worker now owns, before its first batch;
+        returns where partitions resume when not at their committed offset.
 
         ``assigned`` is the whole assignment (Kafka's eager rebalancing hands every
         partition back at once), so the state starts again from empty: users of
         partitions that moved away are forgotten, and nothing this worker already
         held is counted twice.
         """
-        return self.history.restore(self.profiles, assigned, bus)
+        return self.store.restore(self.profiles, assigned, bus)
 
     def _received_at(self, message: Message) -> datetime:
         return received_at(self.envelopes, self.clock, message)
@@ -97,52 +109,144 @@ def received_at(envelopes: Envelopes, clock: Clock, message: Message) -> datetim
     return envelopes.received_at(message) or clock.now()
 
 
-class ProfileHistory(Protocol):
-    """Where the profiles of newly owned users are rebuilt from."""
+class ProfileStore(Protocol):
+    """Where the profiles of newly owned users come from, and where their changes go."""
 
     def restore(
         self,
         profiles: BehaviourProfiles,
         assigned: Sequence[AssignedPartition],
         bus: MessageBus,
-    ) -> int:
-        """Rebuild ``profiles`` from empty; returns how many transactions it observed."""
+    ) -> Sequence[AssignedPartition]:
+        """Rebuild ``profiles`` from empty; returns the partitions that must resume
+        elsewhere than at their committed offset, and where."""
+
+    def changes(
+        self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
+    ) -> list[OutgoingMessage]:
+        """What to write down once ``batch`` is handled (``owners``: the partition of each
+        user it held); published after the batch's outputs, before its offsets commit."""
 
 
-class FromTheLog:
-    """Kafka keeps the log: the owned partitions' transactions of the history span, up to
-    the committed offset (what comes after is consumed as usual)."""
+class Changelog:
+    """The state store of Kafka Streams (and Flink, and Quix Streams): a compacted topic.
+
+    After each batch, every user it changed is written to ``behaviour-state`` in the
+    partition of their transactions (a user forgotten: a tombstone), then a checkpoint
+    saying up to which offset of that partition the state is written. Published after the
+    batch's outputs and before its offsets commit, so the checkpoint never promises more
+    than is durable. Compaction keeps about one record per user, so a worker taking a
+    partition over reads what its users are now, in time proportional to the users, not
+    to the days of transactions the topic retains; it resumes at the checkpoint, which
+    can be past the committed offset (the crash came between the two), so nothing is
+    counted twice and nothing is missed.
+
+    A partition without a checkpoint (state never written, as before this store existed)
+    is rebuilt once from the transactions it retains.
+    """
 
     def __init__(self, clock: Clock, envelopes: Envelopes) -> None:
         self.clock = clock
         self.envelopes = envelopes
+        self.serializer: Serializer = envelopes.serializer
+        self._owners: dict[str, int] = {}  # the partition each remembered user belongs to
+
+    def changes(
+        self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
+    ) -> list[OutgoingMessage]:
+        self._owners.update(owners)
+        records = []
+        for user, history in profiles.take_changes().items():
+            if history is None:
+                partition = self._owners.pop(user, None)
+                value = None
+            else:
+                partition = self._owners.get(user)
+                value = self.serializer.dumps(history.snapshot())
+            if partition is not None:
+                records.append(OutgoingMessage(user, value, partition=partition))
+        checkpoints: dict[int, int] = {}
+        for message in batch:
+            checkpoints[message.partition] = max(
+                checkpoints.get(message.partition, 0), message.offset + 1
+            )
+        records.extend(
+            OutgoingMessage(CHECKPOINT_KEY, str(offset).encode("ascii"), partition=partition)
+            for partition, offset in checkpoints.items()
+        )
+        return records
 
     def restore(
         self,
         profiles: BehaviourProfiles,
         assigned: Sequence[AssignedPartition],
         bus: MessageBus,
-    ) -> int:
+    ) -> Sequence[AssignedPartition]:
         profiles.clear()
-        since = self.clock.now() - timedelta(seconds=HISTORY_SPAN)
-        restored = 0
+        self._owners.clear()
+        resume = []
         for partition in assigned:
-            history = bus.read_back(
-                partition.topic, partition.partition, since=since, until_offset=partition.resume_at
+            checkpoint, users = self._read(bus, partition.partition)
+            for user, history in users.items():
+                profiles.load(user, history)
+                self._owners[user] = partition.partition
+            if checkpoint is None:
+                replayed = self._replay(profiles, partition, bus)
+                log.info(
+                    "state rebuilt from the transactions retained",
+                    partition=partition.partition,
+                    transactions=replayed,
+                )
+                continue
+            log.info(
+                "state read from the store",
+                partition=partition.partition,
+                users=len(users),
+                checkpoint=checkpoint,
+                committed=partition.resume_at,
             )
-            transactions = []
-            for message in history:
-                try:
-                    transactions.append(
-                        self.envelopes.read_transaction(
-                            message, received_at(self.envelopes, self.clock, message)
-                        )
-                    )
-                except (MalformedMessage, InvalidTransaction):
-                    continue  # it went to the dead-letter topic when it first came
-            profiles.observe(transactions)
-            restored += len(transactions)
-        return restored
+            if checkpoint != partition.resume_at:
+                resume.append(AssignedPartition(partition.topic, partition.partition, checkpoint))
+        return resume
+
+    def _read(self, bus: MessageBus, partition: int) -> tuple[int | None, dict[str, UserHistory]]:
+        latest: dict[str, bytes] = {}
+        for record in bus.read_partition(Topic.STATE, partition):
+            if record.key is not None:
+                latest[record.key] = record.value
+        checkpoint = latest.pop(CHECKPOINT_KEY, None)
+        users = {}
+        for user, value in latest.items():
+            if not value:
+                continue  # a tombstone not compacted away yet
+            try:
+                users[user] = UserHistory.from_snapshot(self.serializer.loads(value))
+            except (ValueError, KeyError, TypeError) as error:
+                # Never fatal: the user starts again from no history, and says so.
+                log.error("a user's stored state cannot be read", user_id=user, error=str(error))
+        return (int(checkpoint) if checkpoint else None), users
+
+    def _replay(
+        self, profiles: BehaviourProfiles, partition: AssignedPartition, bus: MessageBus
+    ) -> int:
+        since = self.clock.now() - timedelta(seconds=HISTORY_SPAN)
+        history = bus.read_back(
+            partition.topic, partition.partition, since=since, until_offset=partition.resume_at
+        )
+        transactions = list(_readable(self.envelopes, self.clock, history))
+        profiles.observe(transactions)
+        self._owners.update((txn.user_id, partition.partition) for txn in transactions)
+        return len(transactions)
+
+
+def _readable(
+    envelopes: Envelopes, clock: Clock, messages: Iterable[Message]
+) -> Iterable[Transaction]:
+    for message in messages:
+        try:
+            yield envelopes.read_transaction(message, received_at(envelopes, clock, message))
+        except (MalformedMessage, InvalidTransaction):
+            continue  # it went to the dead-letter topic when it first came
 
 
 class FromTheStore:
@@ -154,12 +258,18 @@ class FromTheStore:
     def __init__(self, queries: VerdictQueries) -> None:
         self.queries = queries
 
+    def changes(
+        self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
+    ) -> list[OutgoingMessage]:
+        profiles.take_changes()  # the database holds every transaction already
+        return []
+
     def restore(
         self,
         profiles: BehaviourProfiles,
         assigned: Sequence[AssignedPartition],
         bus: MessageBus,
-    ) -> int:
+    ) -> Sequence[AssignedPartition]:
         profiles.clear()
         restored = 0
         chunk: list[Transaction] = []
@@ -171,4 +281,6 @@ class FromTheStore:
                 chunk = []
         profiles.observe(chunk)
         profiles.expire()
-        return restored + len(chunk)
+        profiles.take_changes()
+        log.info("state rebuilt from the database", transactions=restored + len(chunk))
+        return []

@@ -79,8 +79,11 @@ class Stage(Protocol):
 class StatefulStage(Stage, Protocol):
     """A stage whose state is rebuilt from the log when it takes partitions over."""
 
-    def restore(self, assigned: Sequence[AssignedPartition], bus: MessageBus) -> int:
-        """Replay the history of newly owned partitions into the state; returns how many."""
+    def restore(
+        self, assigned: Sequence[AssignedPartition], bus: MessageBus
+    ) -> Sequence[AssignedPartition]:
+        """Rebuild the state of newly owned partitions; returns the partitions that must
+        resume elsewhere than at their committed offset, and where."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,22 +118,23 @@ class StageRunner:
         if isinstance(stage, StatefulStage):
             consumer.on_assigned(lambda assigned: self._restore(stage, assigned))
 
-    def _restore(self, stage: StatefulStage, assigned: Sequence[AssignedPartition]) -> None:
+    def _restore(
+        self, stage: StatefulStage, assigned: Sequence[AssignedPartition]
+    ) -> Sequence[AssignedPartition]:
         mine = [p for p in assigned if p.topic in stage.topics]
         if not mine:
-            return
+            return []
         started = time.monotonic()
-        counted: list[int] = []
-        # A partition's history that cannot be read now (a broker away) is read again.
-        self._retrying(lambda: counted.append(stage.restore(mine, self.bus)), "restore", None)
-        restored = counted[-1]
+        resume: list[Sequence[AssignedPartition]] = []
+        # A partition's state that cannot be read now (a broker away) is read again.
+        self._retrying(lambda: resume.append(stage.restore(mine, self.bus)), "restore", None)
         log.info(
-            "state restored from the log",
+            "state restored",
             stage=stage.name,
             partitions=[f"{p.topic}[{p.partition}]@{p.resume_at}" for p in mine],
-            messages=restored,
             seconds=round(time.monotonic() - started, 3),
         )
+        return resume[-1]
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set; the batch in hand is finished and committed first."""
@@ -206,7 +210,8 @@ class StageRunner:
             self._deliver_one_by_one(batch)
 
     def _publish(self, outbox: Outbox) -> None:
-        for topic, messages in outbox.messages.items():
+        # The state store last: its checkpoint says the batch's outputs are durable.
+        for topic, messages in sorted(outbox.messages.items(), key=lambda t: t[0] == Topic.STATE):
             if messages:
                 self.bus.publish(topic, messages)
         # Counted once the whole outbox is durable, so a retried batch is not counted twice.

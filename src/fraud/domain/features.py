@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from fraud.domain.transaction import (
     KNOWN_DEVICE_TYPES,
@@ -162,6 +163,26 @@ class UserHistory:
         self._remember_seen(event)
         return vector
 
+    def snapshot(self) -> dict[str, Any]:
+        """All of it as plain values, for a state store; :meth:`from_snapshot` restores it."""
+        return {
+            "windows": self.windows.snapshot(),
+            "devices": self.devices,
+            "merchants": self.merchants,
+            "merchant_types": self.merchant_types,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> UserHistory:
+        """The history :meth:`snapshot` was taken of (dictionaries keep their order, which
+        decides what is forgotten first among uses at the same moment)."""
+        return cls(
+            RecentWindows.from_snapshot(data["windows"]),
+            dict(data["devices"]),
+            dict(data["merchants"]),
+            dict(data["merchant_types"]),
+        )
+
     def _features_by_scan(self, txn: Transaction, at: float) -> FeatureVector:
         """The features a full scan of the history gives: what a late arrival gets."""
         return _vector(_event(txn, at), self.windows.figures_by_scan(at), self)
@@ -278,6 +299,9 @@ class BehaviourProfiles:
     Observing a transaction again (a redelivered message) returns the features it
     got the first time and leaves the history alone, so at-least-once delivery
     never counts a purchase twice.
+
+    The users whose history was observed or forgotten since the last
+    :meth:`take_changes` are noted, for a state store to write them down.
     """
 
     def __init__(self, remembered_ids: int = MAX_REMEMBERED_IDS) -> None:
@@ -285,6 +309,7 @@ class BehaviourProfiles:
         self._observed: OrderedDict[str, FeatureVector] = OrderedDict()
         self._latest: list[float] = []  # a min-heap of the CLOCK_QUORUM latest event times
         self._remembered_ids = remembered_ids
+        self._changed: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._users)
@@ -293,7 +318,10 @@ class BehaviourProfiles:
         """Features of each transaction from the user's earlier ones, then remember it."""
         vectors = []
         observed = self._observed
+        changed = self._changed
         for txn in transactions:
+            # Noted even when seen before: a batch handled again writes its users again.
+            changed.add(txn.user_id)
             seen_before = observed.get(txn.transaction_id)
             if seen_before is not None:
                 vectors.append(seen_before)
@@ -304,21 +332,43 @@ class BehaviourProfiles:
                 history = self._users[txn.user_id] = UserHistory()
             vector = history.observe(txn, at)
             vectors.append(vector)
-            latest = self._latest
-            if len(latest) < CLOCK_QUORUM:
-                heapq.heappush(latest, at)
-            elif at > latest[0]:
-                heapq.heapreplace(latest, at)
+            self._saw_time(at)
             observed[txn.transaction_id] = vector
             if len(observed) > self._remembered_ids:
                 observed.popitem(last=False)
         return vectors
+
+    def _saw_time(self, at: float) -> None:
+        latest = self._latest
+        if len(latest) < CLOCK_QUORUM:
+            heapq.heappush(latest, at)
+        elif at > latest[0]:
+            heapq.heapreplace(latest, at)
 
     def clear(self) -> None:
         """Forget everything: before rebuilding the state from the log."""
         self._users.clear()
         self._observed.clear()
         self._latest.clear()
+        self._changed.clear()
+
+    def take_changes(self) -> dict[str, UserHistory | None]:
+        """The users observed or forgotten since the last call, with their history now
+        (``None``: forgotten), and start noting afresh."""
+        users = self._users
+        changes = {user: users.get(user) for user in self._changed}
+        self._changed.clear()
+        return changes
+
+    def load(self, user: str, history: UserHistory) -> None:
+        """Take a user's history from a state store, as it was when written down.
+
+        The event-time clock, which only decides when idle users are forgotten, learns
+        the user's latest time: close to, not exactly, what observing would have taught
+        it (the latest times of all users, not of all transactions).
+        """
+        self._users[user] = history
+        self._saw_time(history.last_at)
 
     @property
     def clock(self) -> float:
@@ -340,6 +390,7 @@ class BehaviourProfiles:
         stale = [user for user, history in self._users.items() if history.last_at <= horizon]
         for user in stale:
             del self._users[user]
+        self._changed.update(stale)
         return len(stale)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 MINUTE = 60.0
 HOUR = 60 * MINUTE
@@ -206,6 +207,52 @@ class RecentWindows:
         self._slide_to(latest)
         self.last_at = latest
 
+    def snapshot(self) -> list[Any]:
+        """Everything the windows hold, as plain values (for a state store), from which
+        :meth:`from_snapshot` builds an equal object.
+
+        Each window is a suffix of the history, so its length says what it holds; the
+        running sums are kept as they are, because summing the same amounts again in
+        another order can round differently, and the features must not change.
+        """
+        return [
+            self.last_at,
+            [
+                [e.at, e.amount, e.merchant, e.device, e.merchant_type, e.mismatch]
+                for e in self.events
+            ],
+            [len(self._last_10m), len(self._last_hour), len(self._last_day)],
+            len(self._last_week),
+            [self._sum_30d, self._sum_1h, self._sum_24h],
+        ]
+
+    @classmethod
+    def from_snapshot(cls, data: list[Any]) -> RecentWindows:
+        last_at, rows, (in_10m, in_hour, in_day), in_week, sums = data
+        events = [
+            Event(at, amount, m, d, mt, bool(mismatch)) for at, amount, m, d, mt, mismatch in rows
+        ]
+        windows = cls(events=deque(events), last_at=last_at)
+        windows._sum_30d, windows._sum_1h, windows._sum_24h = sums
+        windows._last_10m.extend(event.at for event in _last(events, in_10m))
+        windows._last_week.extend(event.at for event in _last(events, in_week))
+        for event in _last(events, in_hour):
+            windows._last_hour.append(event)
+            windows._small_1h += event.amount < SMALL_AMOUNT
+            _count(windows._merchants_1h, event.merchant)
+        for event in _last(events, in_day):
+            windows._last_day.append(event)
+            windows._small_24h += event.amount < SMALL_AMOUNT
+            windows._mismatches_24h += event.mismatch
+            _count(windows._devices_24h, event.device)
+        # What :meth:`add` keeps: each event larger than every later one (a prefix gone
+        # from the history leaves the rest of these as they were).
+        for event in events:
+            while windows._maxima and windows._maxima[-1].amount <= event.amount:
+                windows._maxima.pop()
+            windows._maxima.append(event)
+        return windows
+
     def _slide_to(self, at: float) -> None:
         horizon = at - 10 * MINUTE
         while self._last_10m and self._last_10m[0] <= horizon:
@@ -277,6 +324,14 @@ class RecentWindows:
         self._devices_24h.clear()
         self._sum_30d = self._sum_1h = self._sum_24h = 0.0
         self._small_1h = self._small_24h = self._mismatches_24h = 0
+
+
+def _last(events: list[Event], count: int) -> list[Event]:
+    return events[len(events) - count :] if count else []
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 def _forget(counts: dict[str, int], key: str) -> None:

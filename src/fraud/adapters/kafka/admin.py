@@ -1,4 +1,4 @@
-"""Topic administration: the pipeline's four topics, created once, harmlessly re-run."""
+"""Topic administration: the pipeline's topics, created once, harmlessly re-run."""
 
 from __future__ import annotations
 
@@ -12,16 +12,27 @@ from fraud.domain.ports import Topic, TopicOutcome
 from fraud.settings import KafkaSecurity
 
 DAY_MS = 24 * 3600 * 1000
-# The preprocess stage rebuilds 30 days of user history from `transactions`.
 RETENTION_MS = {
-    Topic.TRANSACTIONS: 35 * DAY_MS,
+    Topic.TRANSACTIONS: 7 * DAY_MS,
     Topic.PREPROCESSED: 7 * DAY_MS,
     Topic.RESULTS: 7 * DAY_MS,
     Topic.DEAD_LETTERS: 30 * DAY_MS,
 }
-# The broker, not the producer, stamps when a transaction arrived: the receipt time its
-# timestamp is checked against, which a producer writing straight to the topic cannot set.
-STAMPED_ON_APPEND = {Topic.TRANSACTIONS: {"message.timestamp.type": "LogAppendTime"}}
+# Topic by topic, what differs from a plain topic that deletes after its retention.
+TOPIC_CONFIG = {
+    # The broker, not the producer, stamps when a transaction arrived: the receipt time its
+    # timestamp is checked against, which a producer writing straight to the topic cannot set.
+    Topic.TRANSACTIONS: {"message.timestamp.type": "LogAppendTime"},
+    # The state store keeps the latest record of each user for as long as the user is
+    # remembered (forgotten users are deleted by tombstones), so it never expires by age.
+    # Small segments let the cleaner compact within the hour, so a restore reads about one
+    # record per user, not every write of the last segment.
+    Topic.STATE: {
+        "cleanup.policy": "compact",
+        "segment.ms": str(3600 * 1000),
+        "segment.bytes": str(64 * 1024 * 1024),
+    },
+}
 
 
 def create_topics(
@@ -44,7 +55,7 @@ def create_topics(
             config={
                 "retention.ms": str(retention_ms or RETENTION_MS.get(topic, 7 * DAY_MS)),
                 "min.insync.replicas": str(min(2, replication)),
-                **STAMPED_ON_APPEND.get(topic, {}),
+                **TOPIC_CONFIG.get(topic, {}),
             },
         )
         for topic in topics

@@ -96,6 +96,7 @@ class KafkaBus:
                         (name, value.encode("utf-8")) for name, value in message.headers.items()
                     ],
                     on_delivery=delivered,
+                    **({} if message.partition is None else {"partition": message.partition}),
                 )
                 return
             except BufferError:
@@ -118,6 +119,19 @@ class KafkaBus:
         if until_offset <= 0:
             return iter(())
         return _read_range(self._reader(), self.topic_prefix, topic, partition, since, until_offset)
+
+    def read_partition(self, topic: str, partition: int) -> Iterator[Message]:
+        """From the low to the high watermark as they are now, with a group-less reader.
+
+        The watermarks are looked up first, so messages produced meanwhile are left for
+        the consumer that follows; the reader also stops at the partition's end, since
+        compaction may have removed the message just below the high watermark.
+        """
+        low, high = self._watermarks(topic)[partition]
+        if high <= low:
+            return iter(())
+        reader = self._reader(**{"enable.partition.eof": True})
+        return _read_offsets(reader, self.topic_prefix, topic, partition, low, high)
 
     def reachable(self) -> bool:
         try:
@@ -172,9 +186,11 @@ class KafkaBus:
         finally:
             probe.close()
 
-    def _reader(self) -> Consumer:
+    def _reader(self, **overrides: Any) -> Consumer:
         group = f"{self.client_id}-reader-{uuid.uuid4().hex}"  # never commits, never joins
-        return Consumer(consumer_config(self.bootstrap, group, self.client_id, self.security))
+        return Consumer(
+            {**consumer_config(self.bootstrap, group, self.client_id, self.security), **overrides}
+        )
 
     def close(self) -> None:
         remaining = self._producer.flush(self.delivery_timeout_s)
@@ -189,10 +205,23 @@ def _read_range(
         (start,) = reader.offsets_for_times(
             [TopicPartition(prefix + topic, partition, int(since.timestamp() * 1000))], timeout=10
         )
-        if start.offset < 0:
-            return  # nothing was accepted since then
-        reader.assign([TopicPartition(prefix + topic, partition, start.offset)])
-        position = start.offset
+    except BaseException:
+        reader.close()
+        raise
+    if start.offset < 0:
+        reader.close()
+        return iter(())  # nothing was accepted since then
+    return _read_offsets(reader, prefix, topic, partition, start.offset, until_offset)
+
+
+def _read_offsets(
+    reader: Consumer, prefix: str, topic: str, partition: int, start: int, until_offset: int
+) -> Iterator[Message]:
+    """The partition's messages from ``start`` up to (excluding) ``until_offset``, or to the
+    partition's end if the reader reports it (``enable.partition.eof``); closes the reader."""
+    try:
+        reader.assign([TopicPartition(prefix + topic, partition, start)])
+        position = start
         idle_polls = 0
         while position < until_offset:
             batch = reader.consume(1000, 0.5)
@@ -206,7 +235,7 @@ def _read_range(
                 error = raw.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
-                        continue
+                        return  # only a reader that asked for it is told
                     raise IncompleteReadBack(f"reading {prefix}{topic}[{partition}]: {error.str()}")
                 position = raw.offset() + 1
                 if raw.offset() >= until_offset:

@@ -119,8 +119,28 @@ class KafkaMessageConsumer:
             "partitions assigned",
             partitions=[f"{p.topic}[{p.partition}]@{p.resume_at}" for p in assigned],
         )
-        if self._listener is not None:
-            self._listener(assigned)
+        if self._listener is None:
+            return
+        moved = {(p.topic, p.partition): p.resume_at for p in self._listener(assigned)}
+        if moved:
+            # Assigning in the callback sets where each partition starts; the rest resume
+            # at their committed offset, as they would have.
+            consumer.assign(
+                [
+                    TopicPartition(
+                        p.topic,
+                        p.partition,
+                        moved.get((p.topic.removeprefix(self._prefix), p.partition), p.offset),
+                    )
+                    for p in committed
+                ]
+            )
+            log.info(
+                "partitions resume where their state was written",
+                partitions=[
+                    f"{topic}[{partition}]@{at}" for (topic, partition), at in moved.items()
+                ],
+            )
 
     def _revoked(self, _: Consumer, partitions: Sequence[TopicPartition]) -> None:
         for p in partitions:

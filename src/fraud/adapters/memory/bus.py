@@ -72,7 +72,11 @@ class MemoryBus:
         with self._changed:
             partitions = self._partitions_of(topic)
             for outgoing in messages:
-                partition = self._partition_for(outgoing.key)
+                partition = (
+                    self._partition_for(outgoing.key)
+                    if outgoing.partition is None
+                    else outgoing.partition
+                )
                 log = partitions[partition]
                 log.messages.append(
                     Message(
@@ -80,7 +84,7 @@ class MemoryBus:
                         partition=partition,
                         offset=log.end,
                         key=outgoing.key,
-                        value=outgoing.value,
+                        value=outgoing.value or b"",  # a tombstone reads as empty, as on Kafka
                         headers=dict(outgoing.headers),
                         timestamp=now,
                     )
@@ -108,6 +112,12 @@ class MemoryBus:
             log = self._partitions_of(topic)[partition]
             history = log.since(log.base, max(until_offset - log.base, 0))
         return (m for m in history if m.timestamp is None or m.timestamp >= cutoff)
+
+    def read_partition(self, topic: str, partition: int) -> Iterator[Message]:
+        """Everything the partition still holds (nothing is compacted here)."""
+        with self._changed:
+            log = self._partitions_of(topic)[partition]
+            return iter(log.since(log.base, len(log.messages)))
 
     def read_topic(self, topic: str, limit: int | None = None) -> list[Message]:
         """Everything ever published to ``topic``, partition by partition (for inspection)."""
@@ -179,12 +189,14 @@ class MemoryConsumer:
             # One member per group owns every partition, from the moment it first polls.
             self._announced = True
             if self._listener is not None:
-                self._listener(
+                moved = self._listener(
                     [
                         AssignedPartition(topic, partition, position)
                         for (topic, partition), position in self._position.items()
                     ]
                 )
+                for resume in moved:
+                    self._position[(resume.topic, resume.partition)] = resume.resume_at
         deadline = time.monotonic() + timeout
         with self._bus._changed:
             while True:

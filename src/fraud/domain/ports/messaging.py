@@ -15,14 +15,21 @@ class Topic:
     PREPROCESSED = "preprocessed-transactions"
     RESULTS = "fraud-results"
     DEAD_LETTERS = "fraud-dlq"
-    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS)
+    # The preprocess stage's state store: each user's behaviour history, compacted to the
+    # latest per user, in the partition of the user's transactions.
+    STATE = "behaviour-state"
+    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS, STATE)
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
+    """``value`` None deletes ``key`` from a compacted topic; ``partition`` None leaves the
+    partition to the key."""
+
     key: str | None
-    value: bytes
+    value: bytes | None
     headers: Mapping[str, str] = field(default_factory=dict)
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,9 @@ class AssignedPartition:
     resume_at: int
 
 
-AssignmentListener = Callable[[Sequence[AssignedPartition]], None]
+# Told the newly owned partitions; returns where to resume those that should not resume
+# at their committed offset (a state store that already holds what came after it).
+AssignmentListener = Callable[[Sequence[AssignedPartition]], Sequence[AssignedPartition]]
 
 
 class Serializer(Protocol):
@@ -92,6 +101,11 @@ class MessageBus(Protocol):
         How a worker rebuilds per-partition state from the log when it takes a
         partition over.
         """
+
+    def read_partition(self, topic: str, partition: int) -> Iterator[Message]:
+        """Everything the partition holds now, oldest first: how a state store is read
+        back. On a compacted topic that is the latest message of each key, and maybe
+        some older ones the broker has not compacted yet."""
 
     def reachable(self) -> bool:
         """Whether the bus answers now; asked by health checks, so it answers within a second."""

@@ -40,14 +40,15 @@ def topics() -> None:
     "--retention-hours",
     type=click.IntRange(min=1),
     default=None,
-    help="Retention of every topic [default: 35 days for transactions, which the preprocess "
-    "stage replays to rebuild user history; 7 days for the others; 30 for dead letters].",
+    help="Retention of every topic but the state store, which is compacted instead "
+    "[default: 7 days; 30 for dead letters].",
 )
 @pass_context
 def topics_create(
     ctx: CliContext, partitions: int, replication: int, retention_hours: int | None
 ) -> None:
-    """Create transactions, preprocessed-transactions, fraud-results and fraud-dlq (idempotent)."""
+    """Create transactions, preprocessed-transactions, fraud-results, fraud-dlq and the
+    behaviour-state store (idempotent)."""
     outcomes = ctx.container.topic_admin().create_topics(
         partitions=partitions,
         replication=replication,
