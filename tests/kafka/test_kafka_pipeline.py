@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
+from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
 from fraud.application.pipeline import Pipeline, consumer_group
@@ -217,18 +218,23 @@ def test_user_history_survives_a_change_of_worker(container, settings) -> None:
     first.stop()
     predecessor.shutdown_resources()
 
-    # A new worker (fresh state) takes the partition over and must know carol's burst.
+    # A new worker (fresh state) takes the partition over and must know carol's burst: from
+    # the state store, one record for one user, not from the five transactions.
     successor = worker(settings, group)
     second = successor.pipeline()
-    second.start()
-    try:
-        bus.publish(
-            Topic.TRANSACTIONS,
-            [ENVELOPES.transaction_message(txn(5, minutes=5, user_id="carol"), now)],
-        )
-        record = wait_until(lambda: scored(successor, "t5"), what="the sixth verdict")
-    finally:
-        second.stop()
-        successor.shutdown_resources()
+    with capture_logs() as logs:
+        second.start()
+        try:
+            bus.publish(
+                Topic.TRANSACTIONS,
+                [ENVELOPES.transaction_message(txn(5, minutes=5, user_id="carol"), now)],
+            )
+            record = wait_until(lambda: scored(successor, "t5"), what="the sixth verdict")
+        finally:
+            second.stop()
+            successor.shutdown_resources()
     assert record.features["count_10m"] == 5
     assert record.features["no_history"] == 0.0
+    read = [e for e in logs if e["event"] == "state read from the store" and e["users"]]
+    assert [(e["users"], e["checkpoint"], e["committed"]) for e in read] == [(1, 5, 5)]
+    assert not [e for e in logs if e["event"] == "state rebuilt from the transactions retained"]

@@ -191,12 +191,13 @@ class Changelog:
                 profiles.load(user, history)
                 self._owners[user] = partition.partition
             if checkpoint is None:
-                replayed = self._replay(profiles, partition, bus)
-                log.info(
-                    "state rebuilt from the transactions retained",
-                    partition=partition.partition,
-                    transactions=replayed,
-                )
+                if partition.resume_at > 0:  # else nothing was ever handled: nothing to rebuild
+                    replayed = self._replay(profiles, partition, bus)
+                    log.info(
+                        "state rebuilt from the transactions retained",
+                        partition=partition.partition,
+                        transactions=replayed,
+                    )
                 continue
             log.info(
                 "state read from the store",
