@@ -15,12 +15,16 @@ KAFKA_SASL_PORT ?= 9094
 # The tests get a broker of their own, on another port and from empty storage.
 TEST_KAFKA_PORT ?= 19092
 TEST_KAFKA_SASL_PORT ?= 19094
+# A throwaway PostgreSQL (ops/postgres/postgres.sh); the tests get their own, from empty storage.
+PG_PORT ?= 55432
+TEST_PG_PORT ?= 55433
 # The local brokers' one SCRAM user: test credentials, not secrets.
 KAFKA_SASL_USER ?= fraud
 KAFKA_SASL_PASSWORD ?= fraud-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
-.PHONY: install system-deps run run-kafka kafka-up kafka-down test unit lint bench clean
+.PHONY: install system-deps run run-kafka kafka-up kafka-down postgres-up postgres-down test unit \
+	lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,14 +38,17 @@ $(VENDOR): ops/web/package.json ops/web/package-lock.json ops/web/vendor.sh
 
 install: $(STAMP) $(VENDOR)
 
-# What the tests need from Debian: kcat (a Kafka client nobody here wrote) and the headless
-# Chromium the browser test drives. Java and Maven run the local broker.
+# What the tests need from Debian: kcat (a Kafka client nobody here wrote), the headless
+# Chromium the browser test drives and PostgreSQL's server (initdb is not on PATH: Debian keeps
+# it under /usr/lib/postgresql/VERSION/bin). Java and Maven run the local broker.
 SYSTEM_PACKAGES := kcat:kcat chromium:chromium
 system-deps:
 	@command -v java >/dev/null && command -v mvn >/dev/null || \
 	  { echo "Java 17+ and Maven are needed for the local Kafka broker" >&2; exit 1; }
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 	  command -v "$${entry%%:*}" >/dev/null || missing="$$missing $${entry#*:}"; done; \
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -57,6 +64,12 @@ kafka-up:
 kafka-down:
 	KAFKA_PORT=$(KAFKA_PORT) ops/kafka/kafka.sh down
 
+postgres-up:
+	PG_PORT=$(PG_PORT) ops/postgres/postgres.sh up
+
+postgres-down:
+	PG_PORT=$(PG_PORT) ops/postgres/postgres.sh down
+
 # The production topology on one machine: broker, topics, a worker for every stage, the API.
 run-kafka: install kafka-up
 	export FRAUD_BROKER=kafka FRAUD_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FRAUD_MODEL_DIR=$(MODEL_DIR); \
@@ -69,9 +82,14 @@ run-kafka: install kafka-up
 test: install system-deps lint
 	KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) KAFKA_FRESH=1 \
 	  ops/kafka/kafka.sh up
+	PG_PORT=$(TEST_PG_PORT) PG_FRESH=1 ops/postgres/postgres.sh up || \
+	  { status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; exit $$status; }
 	FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
-	  FRAUD_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_SASL_PORT) $(BIN)/python -m pytest; \
-	  status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; exit $$status
+	  FRAUD_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_SASL_PORT) \
+	  FRAUD_TEST_POSTGRES_URL="$$(PG_PORT=$(TEST_PG_PORT) ops/postgres/postgres.sh url)" \
+	  $(BIN)/python -m pytest; \
+	  status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; \
+	  PG_PORT=$(TEST_PG_PORT) ops/postgres/postgres.sh down; exit $$status
 
 # The Kafka pipeline benchmark (broker on KAFKA_PORT, a trained model in MODEL_DIR).
 bench: install kafka-up

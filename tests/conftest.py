@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import FixedClock, RuleModel
+from tests.postgres import BACKENDS, database_url_for, fresh_database, server_url
 from tests.processes import FRAUD, fraud_env
 
 
@@ -32,3 +34,19 @@ def small_model(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return directory
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database of this test's own, dropped afterwards
+    (``postgresql+psycopg://...``, ready for ``FRAUD_DATABASE_URL`` or ``upgrade``). Skips
+    when pytest runs without the server ``make test`` starts (see ``tests/postgres.py``)."""
+    with fresh_database(server_url()) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on each backend the store supports, one test per backend: a
+    SQLite file in a folder not made yet, then a PostgreSQL database (``postgres_url``)."""
+    return database_url_for(request.param, request)

@@ -133,8 +133,8 @@ def start_service(
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return Service(url, process, log_path, keys, env["FRAUD_DATABASE_URL"])
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or too busy starting to answer within the second
         time.sleep(0.2)
     process.kill()
     raise AssertionError(f"fraud {command} did not become healthy:\n{log_path.read_text()[-5000:]}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -168,6 +169,10 @@ def _existing(path: str | None, name: str) -> str | None:
     return path
 
 
+# The password of a URL's user: after "scheme://user:", up to the last "@" of the authority.
+_URL_PASSWORD = re.compile(r"^([^:/]+://[^:/@]*:)[^/]*@")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///var/fraud.db"
@@ -194,6 +199,11 @@ class Settings:
     # Where a first start with no terminal writes the administrator's password and the first
     # key (readable by the service's account only), rather than printing secrets into logs.
     first_run_file: str = "var/first-run-credentials.txt"
+
+    @property
+    def database_shown(self) -> str:
+        """The database URL for messages and logs: a server's password masked."""
+        return _URL_PASSWORD.sub(r"\1***@", self.database_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

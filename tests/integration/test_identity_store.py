@@ -1,12 +1,11 @@
 """The identity store's contract (keys, accounts, sessions, secrets, the audit log), held
-by the SQL adapter on a migrated SQLite file and by the in-memory fake alike."""
+by the SQL adapter on a migrated SQLite file and PostgreSQL database, and by the in-memory
+fake alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -31,6 +30,7 @@ from fraud.domain.identity import (
 )
 from fraud.domain.ports import AuditQueries, IdentityQueries, UnitOfWorkFactory, VerdictQueries
 from tests.factories import txn
+from tests.postgres import BACKENDS, database_url_for
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -45,27 +45,22 @@ class Store:
     queries: Queries
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'identities.db'}"
-    upgrade(url)
-    engine = create_engine_for(url)
-    yield engine
-    engine.dispose()
-
-
 class _SqlReads(SqlIdentityQueries, SqlQueries):
     def __init__(self, engine: Engine) -> None:
         SqlIdentityQueries.__init__(self, engine)
         SqlQueries.__init__(self, engine)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=[*BACKENDS, "memory"])
 def store(request: pytest.FixtureRequest) -> Store:
+    """The SQL store on each backend, its schema from the migrations, and the in-memory fake."""
     if request.param == "memory":
         memory = InMemoryStore()
         return Store(memory, memory)  # type: ignore[arg-type]
-    engine: Engine = request.getfixturevalue("engine")
+    url = database_url_for(request.param, request)
+    upgrade(url)
+    engine = create_engine_for(url)
+    request.addfinalizer(engine.dispose)
     return Store(SqlUnitOfWorkFactory(engine), _SqlReads(engine))  # type: ignore[arg-type]
 
 

@@ -1,4 +1,5 @@
-"""Every Alembic revision goes up, down to base and up again, and head matches ``tables``."""
+"""Every Alembic revision goes up, down to base and up again, and head matches ``tables``,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'fresh.db'}"
+def url(database_url: str) -> str:
+    return database_url
 
 
 @pytest.fixture
@@ -160,7 +161,7 @@ def test_the_label_columns_come_and_go_keeping_the_rows(url: str, engine: Engine
                 "INSERT INTO transactions (transaction_id, user_id, amount, currency, merchant,"
                 " timestamp, merchant_type, device_type, location_match, received_at, status,"
                 " updated_at) VALUES ('t1', 'u1', 12.5, 'EUR', 'Shop', '2024-03-01 12:00:00',"
-                " 'grocery', 'pos', 1, '2024-03-01 12:00:01', 'pending', '2024-03-01 12:00:01')"
+                " 'grocery', 'pos', TRUE, '2024-03-01 12:00:01', 'pending', '2024-03-01 12:00:01')"
             )
         )
 
@@ -191,8 +192,8 @@ def test_the_ledger_revision_keeps_what_was_published_and_labelled(
                 "INSERT INTO transactions (transaction_id, user_id, amount, currency, merchant,"
                 " timestamp, merchant_type, device_type, location_match, received_at, status,"
                 " label_is_fraud, label_analyst, labelled_at, updated_at) VALUES ('t1', 'u', 1.0,"
-                " 'USD', 'm', '2025-01-01 00:00:00', 'online', 'pos', 1, '2025-01-01 00:00:01',"
-                " 'pending', 1, 'ana', '2025-01-02 00:00:00', '2025-01-01 00:00:01')"
+                " 'USD', 'm', '2025-01-01 00:00:00', 'online', 'pos', TRUE, '2025-01-01 00:00:01',"
+                " 'pending', TRUE, 'ana', '2025-01-02 00:00:00', '2025-01-01 00:00:01')"
             )
         )
     upgrade(url)

@@ -1,4 +1,5 @@
-"""The SQLAlchemy verdict store on a real SQLite file whose schema came from Alembic.
+"""The SQLAlchemy verdict store on a real SQLite file and a real PostgreSQL database, each
+with the schema Alembic made.
 
 The behaviour tests also run against the in-memory store, so the fake that unit
 tests and ``fraud run --broker memory`` rely on cannot drift from the real one.
@@ -28,7 +29,7 @@ from fraud.adapters.sqlalchemy.repository import VERDICT_COLUMNS, SqlVerdictRepo
 from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.tables import transactions
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from fraud.adapters.sqlalchemy.upserts import insert_missing, insert_or_fill
+from fraud.adapters.sqlalchemy.upserts import COPY_FROM_ROWS, insert_missing, insert_or_fill
 from fraud.domain.assessment import (
     AnalystLabel,
     Assessment,
@@ -41,6 +42,7 @@ from fraud.domain.errors import TransientFailure
 from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import ActivityQueries, UnitOfWork, UnitOfWorkFactory, VerdictQueries
 from fraud.domain.transaction import Transaction
+from tests.postgres import BACKENDS, database_url_for
 
 pytestmark = pytest.mark.integration
 
@@ -123,13 +125,25 @@ class Store:
     queries: Queries
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture
+def migrated(database_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database of each backend, its schema from the migrations."""
+    upgrade(database_url)
+    engine = create_engine_for(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=[*BACKENDS, "memory"])
 def store(request: pytest.FixtureRequest) -> Store:
-    """The real store and its in-memory fake, held to the same contract."""
+    """The real store on each backend and its in-memory fake, held to the same contract."""
     if request.param == "memory":
         memory = InMemoryStore()
         return Store(memory, memory)
-    engine: Engine = request.getfixturevalue("engine")
+    url = database_url_for(request.param, request)
+    upgrade(url)
+    engine = create_engine_for(url)
+    request.addfinalizer(engine.dispose)
     return Store(SqlUnitOfWorkFactory(engine), SqlQueries(engine))
 
 
@@ -460,28 +474,52 @@ def test_a_missing_table_is_not_transient(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_the_repository_also_works_on_a_session(engine: Engine) -> None:
-    with Session(engine) as session:
+def test_the_repository_also_works_on_a_session(migrated: Engine) -> None:
+    batch = [scored(f"t-{n:02d}") for n in range(COPY_FROM_ROWS)]  # PostgreSQL's COPY too
+    with Session(migrated) as session:
         repository = SqlVerdictRepository(session)
-        repository.decide([scored("t-1")])
+        repository.decide([scored("t-1"), *batch])
         repository.claim([pending("t-1"), pending("t-2")])
         session.commit()
-    with Session(engine) as session:
-        stored = SqlVerdictRepository(session).get_many(["t-1", "t-2"])
-    assert stored == {"t-1": scored("t-1"), "t-2": pending("t-2")}
+    with Session(migrated) as session:
+        stored = SqlVerdictRepository(session).get_many(["t-1", "t-2", "t-00"])
+    assert stored == {"t-1": scored("t-1"), "t-2": pending("t-2"), "t-00": batch[0]}
 
 
-def test_naive_datetimes_are_refused(sql: SqlUnitOfWorkFactory) -> None:
+def test_naive_datetimes_are_refused(migrated: Engine) -> None:
     naive = TransactionRecord(transaction("t-1"), received_at=datetime(2024, 3, 1, 12, 0))
-    with pytest.raises(Exception, match="naive datetime"), sql() as uow:
+    with pytest.raises(Exception, match="naive datetime"), SqlUnitOfWorkFactory(migrated)() as uow:
         uow.verdicts.claim([naive])
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "generic"])
+def test_a_large_batch_keeps_the_ledger_like_a_small_one(store: Store) -> None:
+    """Batches from ``COPY_FROM_ROWS`` rows take PostgreSQL's COPY path: claimed rows are
+    decided, decided ones stay as they were with the new scoring kept as a version."""
+    claimed = [f"claimed-{n:02d}" for n in range(COPY_FROM_ROWS)]
+    decided = [f"decided-{n:02d}" for n in range(COPY_FROM_ROWS)]
+    fresh = [f"fresh-{n:02d}" for n in range(COPY_FROM_ROWS)]
+    save(store, lambda uow: uow.verdicts.claim([pending(i) for i in claimed]))
+    save(store, lambda uow: uow.verdicts.decide([scored(i) for i in decided]))
+    batch = [scored(i, Decision.DECLINE, score=0.9) for i in [*fresh, *decided, *claimed]]
+    with store.unit_of_work() as uow:
+        written = uow.verdicts.decide(batch)
+        uow.commit()
+    assert written == {*claimed, *fresh}
+    assert store.queries.get("claimed-07") == scored("claimed-07", Decision.DECLINE, score=0.9)
+    assert store.queries.get("fresh-07") == scored("fresh-07", Decision.DECLINE, score=0.9)
+    kept = store.queries.get("decided-07")
+    assert kept is not None
+    assert replace(kept, versions=()) == scored("decided-07")
+    assert [v.decision for v in kept.versions] == [Decision.DECLINE]
+
+
+@pytest.mark.parametrize("dialect", ["native", "generic"])
 def test_the_portable_fallback_writes_like_the_native_statements(
-    engine: Engine, dialect: str
+    migrated: Engine, dialect: str
 ) -> None:
     """Backends without ON CONFLICT get the same results from two or three statements."""
+    engine = migrated
+    dialect = engine.dialect.name if dialect == "native" else dialect
 
     def row(record: TransactionRecord) -> dict[str, Any]:
         return to_row(record, T0, published_at=None)

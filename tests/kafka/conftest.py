@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.sqlalchemy.migrate import upgrade
+from tests.postgres import database_url_for
 from tests.processes import FRAUD, fraud_env
 
 BOOTSTRAP = os.environ.get("FRAUD_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -93,8 +94,10 @@ class Workers:
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'fraud.db'}"
+def database(request: pytest.FixtureRequest) -> str:
+    """The workers' database, migrated: a SQLite file, or a fresh PostgreSQL database for a
+    test parametrised with ``@pytest.mark.parametrize("database", BACKENDS, indirect=True)``."""
+    url = database_url_for(getattr(request, "param", "sqlite"), request)
     upgrade(url)
     return url
 

@@ -19,9 +19,11 @@ from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
 from tests.kafka.conftest import rows, wait_for_rows
+from tests.postgres import BACKENDS
 from tests.processes import FRAUD, non_json_lines, start_service, stop_service
 
 
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     kafka_bootstrap, prefix, workers, database
 ) -> None:
@@ -143,6 +145,7 @@ def test_dead_letters_are_listed_and_replayed_from_the_command_line(
     assert missing.returncode == 1 and "no dead letter at 0:999" in missing.stderr
 
 
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
     kafka_bootstrap, prefix, workers, database, small_model, tmp_path
 ) -> None:

@@ -124,3 +124,18 @@ def test_the_container_hands_the_security_on_as_one_object() -> None:
     settings = Settings.from_env({**SCRAM, "FRAUD_DATABASE_URL": "sqlite://"})
     container = bootstrap(settings)
     assert container.config.kafka_security() == settings.kafka_security
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://fraud:p@ss:w@127.0.0.1:55432/fraud",
+            "postgresql+psycopg://fraud:***@127.0.0.1:55432/fraud",
+        ),
+        ("postgresql+psycopg://fraud@db/fraud", "postgresql+psycopg://fraud@db/fraud"),
+        ("sqlite:///var/fraud.db", "sqlite:///var/fraud.db"),
+    ],
+)
+def test_the_database_password_is_masked_where_the_url_is_shown(url: str, shown: str) -> None:
+    assert Settings(database_url=url).database_shown == shown

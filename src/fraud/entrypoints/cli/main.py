@@ -52,7 +52,7 @@ def db() -> None:
 def db_upgrade(ctx: CliContext, revision: str) -> None:
     """Migrate the database to REVISION."""
     ctx.container.migrator().upgrade(revision)
-    click.echo(f"database {ctx.settings.database_url} is at {revision}")
+    click.echo(f"database {ctx.settings.database_shown} is at {revision}")
 
 
 @cli.command()
@@ -111,7 +111,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
         "service started",
         url=f"http://{host}:{server.server_port}",
         broker=ctx.settings.broker,
-        database=ctx.settings.database_url,
+        database=ctx.settings.database_shown,
         model_version=container.model().info.version,
     )
     try:
