@@ -229,28 +229,31 @@ class RecentWindows:
     @classmethod
     def from_snapshot(cls, data: list[Any]) -> RecentWindows:
         last_at, rows, (in_10m, in_hour, in_day), in_week, sums = data
-        events = [
-            Event(at, amount, m, d, mt, bool(mismatch)) for at, amount, m, d, mt, mismatch in rows
-        ]
-        windows = cls(events=deque(events), last_at=last_at)
+        events = [Event(*row) for row in rows]
+        windows = cls(deque(events), last_at)
         windows._sum_30d, windows._sum_1h, windows._sum_24h = sums
-        windows._last_10m.extend(event.at for event in _last(events, in_10m))
-        windows._last_week.extend(event.at for event in _last(events, in_week))
-        for event in _last(events, in_hour):
+        if in_10m:
+            windows._last_10m.extend(event.at for event in events[-in_10m:])
+        if in_week:
+            windows._last_week.extend(event.at for event in events[-in_week:])
+        for event in events[-in_hour:] if in_hour else ():
             windows._last_hour.append(event)
             windows._small_1h += event.amount < SMALL_AMOUNT
             _count(windows._merchants_1h, event.merchant)
-        for event in _last(events, in_day):
+        for event in events[-in_day:] if in_day else ():
             windows._last_day.append(event)
             windows._small_24h += event.amount < SMALL_AMOUNT
             windows._mismatches_24h += event.mismatch
             _count(windows._devices_24h, event.device)
         # What :meth:`add` keeps: each event larger than every later one (a prefix gone
         # from the history leaves the rest of these as they were).
-        for event in events:
-            while windows._maxima and windows._maxima[-1].amount <= event.amount:
-                windows._maxima.pop()
-            windows._maxima.append(event)
+        largest = -math.inf
+        maxima = []
+        for event in reversed(events):
+            if event.amount > largest:
+                maxima.append(event)
+                largest = event.amount
+        windows._maxima.extend(reversed(maxima))
         return windows
 
     def _slide_to(self, at: float) -> None:
@@ -324,10 +327,6 @@ class RecentWindows:
         self._devices_24h.clear()
         self._sum_30d = self._sum_1h = self._sum_24h = 0.0
         self._small_1h = self._small_24h = self._mismatches_24h = 0
-
-
-def _last(events: list[Event], count: int) -> list[Event]:
-    return events[len(events) - count :] if count else []
 
 
 def _count(counts: dict[str, int], key: str) -> None:

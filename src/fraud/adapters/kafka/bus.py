@@ -224,7 +224,9 @@ def _read_offsets(
         position = start
         idle_polls = 0
         while position < until_offset:
-            batch = reader.consume(1000, 0.5)
+            # Asking for no more than is left returns the last batch without waiting out
+            # the timeout (where compaction left gaps, the end of the partition ends it).
+            batch = reader.consume(min(1000, until_offset - position), 0.5)
             idle_polls = 0 if batch else idle_polls + 1
             if idle_polls >= READ_BACK_IDLE_POLLS:
                 raise IncompleteReadBack(
