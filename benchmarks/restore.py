@@ -246,7 +246,11 @@ def main() -> None:
     rows = [measure(args.bootstrap, args.users, args.events, d, args.partitions) for d in args.days]
     print(json.dumps(rows, indent=2))
     heads = ("days", "tx in topic", "users", "restore s", "serving s", "RSS MB")
-    print(" ".join(f"{head:>{width}}" for head, width in zip(heads, (5, 12, 10, 10, 10, 8))))
+    print(
+        " ".join(
+            f"{head:>{width}}" for head, width in zip(heads, (5, 12, 10, 10, 10, 8), strict=True)
+        )
+    )
     for row in rows:
         print(
             f"{row['days_in_topic']:>5} {row['transactions_in_topic']:>12,} {row['users']:>10,} "
