@@ -1,6 +1,6 @@
 // Waits until the cluster at args[0] has a controller quorum leader and args[1] brokers
 // registered and unfenced, for at most args[2] seconds; prints who leads. Exit status 1 if not.
-// Run as a single source file: java -cp 'lib/*' ClusterReady.java 127.0.0.1:9092 3 60
+// cluster.sh runs it (java_tool ClusterReady 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 3 60).
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;

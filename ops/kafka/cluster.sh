@@ -65,7 +65,7 @@ PROPS
 
 # wait_ready SECONDS: three brokers registered and a quorum leader elected.
 wait_ready() {
-  java_run "$kafka_ops/ClusterReady.java" "$(bootstrap)" "${#nodes[@]}" "$1" 2>>"$dir/ready.log"
+  java_tool ClusterReady "$(bootstrap)" "${#nodes[@]}" "$1" 2>>"$dir/ready.log"
 }
 
 # start_node N: a node's JVM, once its ports are free; waits until it takes connections.

@@ -75,7 +75,7 @@ scram_digest() { printf '%s:%s' "$sasl_user" "$sasl_password" | sha256sum | cut 
 
 add_scram_user() {
   KAFKA_SASL_USER="$sasl_user" KAFKA_SASL_PASSWORD="$sasl_password" \
-    java_run "$kafka_ops/ScramUser.java" "127.0.0.1:$port" >>"$logfile" 2>&1 ||
+    java_tool ScramUser "127.0.0.1:$port" >>"$logfile" 2>&1 ||
     { echo "could not add the SCRAM user $sasl_user; see $logfile" >&2; exit 1; }
   scram_digest > "$scram_stamp"
 }
