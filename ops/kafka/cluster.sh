@@ -68,13 +68,10 @@ wait_ready() {
   java_tool ClusterReady "$(bootstrap)" "${#nodes[@]}" "$1" 2>>"$dir/ready.log"
 }
 
-# start_node N: a node's JVM, once its ports are free; waits until it takes connections.
-start_node() {
+# require_free_ports N: node N is running, or nothing else listens on its ports.
+require_free_ports() {
   local n="$1" p
-  if running "$(pidfile "$n")"; then
-    echo "node $n already running on 127.0.0.1:$(port "$n") (pid $(cat "$(pidfile "$n")"))"
-    return
-  fi
+  running "$(pidfile "$n")" && return
   for p in "$(port "$n")" "$(controller_port "$n")"; do
     if listening "$p"; then
       echo "port $p is taken (the single broker of \`make kafka-up\`? \`make kafka-down\`" \
@@ -82,6 +79,16 @@ start_node() {
       exit 1
     fi
   done
+}
+
+# start_node N: a node's JVM, unless it runs already.
+start_node() {
+  local n="$1"
+  if running "$(pidfile "$n")"; then
+    echo "node $n already running on 127.0.0.1:$(port "$n") (pid $(cat "$(pidfile "$n")"))"
+    return
+  fi
+  require_free_ports "$n"
   start_server "$(config "$n")" "$(logfile "$n")" "$(pidfile "$n")"
 }
 
@@ -107,6 +114,7 @@ formatted_cluster_id() {
 up() {
   local started=$SECONDS n
   require_tools
+  for n in "${nodes[@]}"; do require_free_ports "$n"; done
   fetch
   mkdir -p "$dir"
   if [ "${KAFKA_FRESH:-0}" = 1 ]; then

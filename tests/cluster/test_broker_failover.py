@@ -29,7 +29,7 @@ from tests.kafka.conftest import Workers, rows, wait_for_rows
 from tests.processes import FRAUD, fraud_env
 
 TRANSACTIONS = 5_000
-RATE = 100  # a second: the stream lasts 50 s, and the broker comes back before it ends
+RATE = 100  # a second: 50 s of stream, for the broker to die and (given the CPU) come back in
 USERS = 100
 AWAY_S = 10.0
 
