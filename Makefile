@@ -10,21 +10,26 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 MODEL_DIR ?= var/model
 KAFKA_PORT ?= 9092
-# A second listener takes SASL_PLAINTEXT with SCRAM-SHA-512 (the controller is on KAFKA_PORT+1).
-KAFKA_SASL_PORT ?= 9094
-# The tests get a broker of their own, on another port and from empty storage.
+# A second listener takes SASL_PLAINTEXT with SCRAM-SHA-512 (the controller is on KAFKA_PORT+1;
+# 9094 is the three-node cluster's third broker).
+KAFKA_SASL_PORT ?= 9095
+# The three-node cluster takes clients on KAFKA_CLUSTER_PORT and the next two ports (its
+# controllers listen 100 ports higher).
+KAFKA_CLUSTER_PORT ?= 9092
+# The tests get a broker and a cluster of their own, on other ports and from empty storage.
 TEST_KAFKA_PORT ?= 19092
 TEST_KAFKA_SASL_PORT ?= 19094
 # A throwaway PostgreSQL (ops/postgres/postgres.sh); the tests get their own, from empty storage.
 PG_PORT ?= 55432
 TEST_PG_PORT ?= 55433
+TEST_KAFKA_CLUSTER_PORT ?= 29092
 # The local brokers' one SCRAM user: test credentials, not secrets.
 KAFKA_SASL_USER ?= fraud
 KAFKA_SASL_PASSWORD ?= fraud-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
-.PHONY: install system-deps run run-kafka kafka-up kafka-down postgres-up postgres-down test unit \
-	lint bench clean
+.PHONY: install system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
+	kafka-cluster-down postgres-up postgres-down test unit lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +75,13 @@ postgres-up:
 postgres-down:
 	PG_PORT=$(PG_PORT) ops/postgres/postgres.sh down
 
+# Three brokers, each also a controller voter; the bootstrap string is the last line it prints.
+kafka-cluster-up:
+	KAFKA_CLUSTER_PORT=$(KAFKA_CLUSTER_PORT) ops/kafka/cluster.sh up
+
+kafka-cluster-down:
+	KAFKA_CLUSTER_PORT=$(KAFKA_CLUSTER_PORT) ops/kafka/cluster.sh down
+
 # The production topology on one machine: broker, topics, a worker for every stage, the API.
 run-kafka: install kafka-up
 	export FRAUD_BROKER=kafka FRAUD_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FRAUD_MODEL_DIR=$(MODEL_DIR); \
@@ -79,17 +91,18 @@ run-kafka: install kafka-up
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	  $(BIN)/fraud serve --host $(HOST) --port $(PORT); }
 
+# The tests' broker, cluster and PostgreSQL all stop whatever the result, a failed start included.
+TEST_BROKER := KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh
+TEST_CLUSTER := KAFKA_CLUSTER_PORT=$(TEST_KAFKA_CLUSTER_PORT) ops/kafka/cluster.sh
+TEST_POSTGRES := PG_PORT=$(TEST_PG_PORT) ops/postgres/postgres.sh
 test: install system-deps lint
-	KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) KAFKA_FRESH=1 \
-	  ops/kafka/kafka.sh up
-	PG_PORT=$(TEST_PG_PORT) PG_FRESH=1 ops/postgres/postgres.sh up || \
-	  { status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; exit $$status; }
-	FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
+	KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) KAFKA_FRESH=1 $(TEST_BROKER) up && \
+	  KAFKA_FRESH=1 $(TEST_CLUSTER) up && PG_FRESH=1 $(TEST_POSTGRES) up && \
+	  FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
 	  FRAUD_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_SASL_PORT) \
-	  FRAUD_TEST_POSTGRES_URL="$$(PG_PORT=$(TEST_PG_PORT) ops/postgres/postgres.sh url)" \
-	  $(BIN)/python -m pytest; \
-	  status=$$?; KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh down; \
-	  PG_PORT=$(TEST_PG_PORT) ops/postgres/postgres.sh down; exit $$status
+	  FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP=$$($(TEST_CLUSTER) bootstrap) \
+	  FRAUD_TEST_POSTGRES_URL="$$($(TEST_POSTGRES) url)" $(BIN)/python -m pytest; \
+	  status=$$?; $(TEST_POSTGRES) down; $(TEST_CLUSTER) down; $(TEST_BROKER) down; exit $$status
 
 # The Kafka pipeline benchmark (broker on KAFKA_PORT, a trained model in MODEL_DIR).
 bench: install kafka-up

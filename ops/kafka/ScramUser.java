@@ -1,6 +1,6 @@
 // Creates (or resets) the SCRAM-SHA-512 user KAFKA_SASL_USER with KAFKA_SASL_PASSWORD on the
 // broker at args[0], for storage formatted before kafka.sh was asked for a SASL listener.
-// Run as a single source file: java -cp 'lib/*' ScramUser.java 127.0.0.1:9092
+// kafka.sh runs it (java_tool ScramUser 127.0.0.1:9092).
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;

@@ -10,12 +10,10 @@
 # brackets in either); the other listeners stay PLAINTEXT. Unset, it is what the last start on
 # KAFKA_PORT had (none with KAFKA_FRESH=1), so that down then up gives back the same broker.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-home="${KAFKA_HOME:-$root/var/kafka}"
+source "$(dirname "$0")/common.sh"
+home="$kafka_home"
 port="${KAFKA_PORT:-9092}"
 controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
-lib="$home/lib"
 data="$home/data-$port"
 pidfile="$home/kafka-$port.pid"
 logfile="$home/kafka-$port.log"
@@ -28,16 +26,6 @@ previous_sasl_port() {
 sasl_port="${KAFKA_SASL_PORT-$(previous_sasl_port)}"
 sasl_user="${KAFKA_SASL_USER:-fraud}"
 sasl_password="${KAFKA_SASL_PASSWORD:-fraud-secret}"
-
-fetch() {
-  if [ ! -f "$lib/.complete" ] || [ "$here/pom.xml" -nt "$lib/.complete" ]; then
-    echo "fetching Apache Kafka from Maven Central into $lib"
-    rm -rf "$lib"
-    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$lib" -DincludeScope=runtime
-    touch "$lib/.complete"
-  fi
-}
 
 write_config() {
   mkdir -p "$home"
@@ -75,18 +63,8 @@ PROPS
   fi
 }
 
-java_run() {
-  java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC \
-    -Dlog4j2.configurationFile="$here/log4j2.xml" -cp "$lib/*" "$@"
-}
-
-running() {
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
-
 answers() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
-    { [ -z "$sasl_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$sasl_port") 2>/dev/null; }
+  listening "$port" && { [ -z "$sasl_port" ] || listening "$sasl_port"; }
 }
 
 # Storage formatted now gets the SCRAM user in its first metadata (no extra start-up cost);
@@ -97,65 +75,50 @@ scram_digest() { printf '%s:%s' "$sasl_user" "$sasl_password" | sha256sum | cut 
 
 add_scram_user() {
   KAFKA_SASL_USER="$sasl_user" KAFKA_SASL_PASSWORD="$sasl_password" \
-    java_run "$here/ScramUser.java" "127.0.0.1:$port" >>"$logfile" 2>&1 ||
+    java_tool ScramUser "127.0.0.1:$port" >>"$logfile" 2>&1 ||
     { echo "could not add the SCRAM user $sasl_user; see $logfile" >&2; exit 1; }
   scram_digest > "$scram_stamp"
 }
 
 up() {
-  if running; then echo "kafka already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return; fi
-  command -v java >/dev/null || { echo "java is required (JDK 17+)" >&2; exit 1; }
-  command -v mvn >/dev/null || { echo "maven is required to fetch Kafka" >&2; exit 1; }
+  if running "$pidfile"; then
+    echo "kafka already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"
+    return
+  fi
+  require_tools
   fetch
   write_config
   if [ "${KAFKA_FRESH:-0}" = 1 ]; then rm -rf "$data"; fi
   if [ ! -f "$data/meta.properties" ]; then
-    cluster_id="$(java_run kafka.tools.StorageTool random-uuid | tail -n 1)"
+    cluster_id="$(new_cluster_id)"
     local scram=()
     if [ -n "$sasl_port" ]; then
       scram=(--add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_password]")
     fi
-    java_run kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$config" \
-      "${scram[@]}" >/dev/null
+    format_storage "$cluster_id" "$config" --standalone "${scram[@]}"
     if [ -n "$sasl_port" ]; then scram_digest > "$scram_stamp"; fi
   fi
   local scram_user_missing=""
   if [ -n "$sasl_port" ] && [ "$(cat "$scram_stamp" 2>/dev/null)" != "$(scram_digest)" ]; then
     scram_user_missing=1
   fi
-  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC \
-    -Dlog4j2.configurationFile="$here/log4j2.xml" -cp "$lib/*" kafka.Kafka "$config" \
-    >"$logfile" 2>&1 &
-  echo $! > "$pidfile"
+  start_server "$config" "$logfile" "$pidfile"
   for _ in $(seq 1 120); do
     if answers; then
       if [ -n "$scram_user_missing" ]; then add_scram_user; fi
       echo "kafka is up on 127.0.0.1:$port${sasl_port:+ (SASL_PLAINTEXT SCRAM-SHA-512 on $sasl_port)}"
       return
     fi
-    if ! running; then echo "kafka failed to start; see $logfile" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
+    if ! running "$pidfile"; then echo "kafka failed to start; see $logfile" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
     sleep 0.5
   done
   echo "kafka did not answer on 127.0.0.1:$port within 60s; see $logfile" >&2
   exit 1
 }
 
-down() {
-  if ! running; then echo "kafka is not running"; rm -f "$pidfile"; return; fi
-  pid="$(cat "$pidfile")"
-  kill "$pid"
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "kafka stopped"; return; }
-    sleep 0.5
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-  echo "kafka killed after 30s"
-}
-
 case "${1:-}" in
   up) up ;;
-  down) down ;;
-  status) if running; then echo "running (pid $(cat "$pidfile"))"; else echo "stopped"; exit 1; fi ;;
+  down) stop kafka "$pidfile" ;;
+  status) if running "$pidfile"; then echo "running (pid $(cat "$pidfile"))"; else echo "stopped"; exit 1; fi ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

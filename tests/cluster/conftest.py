@@ -1,0 +1,88 @@
+"""Tests against a three-node Kafka cluster (started by `make test`, or `make kafka-cluster-up`).
+
+The cluster is shared by the session, so each test works under a topic prefix of its own and
+leaves every node running as it found it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fraud.adapters.sqlalchemy.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTSTRAP = os.environ.get(
+    "FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP", "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/cluster/" in str(item.fspath):
+            item.add_marker(pytest.mark.cluster)
+
+
+class Cluster:
+    """The three nodes of the local cluster, which a test may crash and start again."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.servers = bootstrap.split(",")
+        self.killed: set[int] = set()
+
+    def kill(self, node: int) -> None:
+        """SIGKILL: no controlled shutdown, no leadership handed over."""
+        self._script("kill", node)
+        self.killed.add(node)
+
+    def start(self, node: int) -> None:
+        """Start the node again on its storage; returns once it is a registered broker."""
+        self._script("start", node)
+        self.killed.discard(node)
+
+    def _script(self, action: str, node: int) -> None:
+        first_port = self.servers[0].rsplit(":", 1)[1]
+        subprocess.run(
+            [str(ROOT / "ops/kafka/cluster.sh"), action, str(node)],
+            env={**os.environ, "KAFKA_CLUSTER_PORT": first_port},
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+
+
+@pytest.fixture(scope="session")
+def cluster_bootstrap() -> str:
+    for server in BOOTSTRAP.split(","):
+        host, port = server.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+        except OSError:
+            pytest.fail(
+                f"no Kafka broker answers on {server} of {BOOTSTRAP}: `make test` starts a "
+                f"cluster, or run `make kafka-cluster-up` (set FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP "
+                f"for another)"
+            )
+    return BOOTSTRAP
+
+
+@pytest.fixture
+def cluster(cluster_bootstrap: str) -> Iterator[Cluster]:
+    nodes = Cluster(cluster_bootstrap)
+    yield nodes
+    for node in sorted(nodes.killed):  # the next test gets all three back
+        nodes.start(node)
+
+
+@pytest.fixture
+def cluster_database(postgres_url: str) -> str:
+    """A fresh, migrated PostgreSQL database for a test on the cluster (what a deployment
+    beyond one machine writes to); its URL."""
+    upgrade(postgres_url)
+    return postgres_url
