@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+
+from fraud.adapters.sqlalchemy.databases import create_database, drop_database
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -38,21 +37,14 @@ def server_url() -> str:
 
 @contextmanager
 def fresh_database(server: str) -> Iterator[str]:
-    """A new, empty database on the server at ``server`` (a URL of any database there the
-    user may connect to, and a user allowed to create databases): yields its URL, then drops
-    it with whatever connections a test left open (a killed worker's, say)."""
+    """A new, empty database on the server at ``server``: yields its URL, then drops it with
+    whatever connections a test left open (a killed worker's, say)."""
     name = f"fraud_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    url = create_database(server, name)
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        yield url
     finally:
-        admin.dispose()
+        drop_database(server, name)
 
 
 def database_url_for(backend: str, request: pytest.FixtureRequest) -> str:

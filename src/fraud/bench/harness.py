@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.settings import PLAINTEXT, admin_config
+from fraud.adapters.sqlalchemy.databases import create_database, drop_database, url_of
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.tables import transactions
@@ -61,6 +62,7 @@ class RunSpace:
     partitions: int
     keep: bool = False
     security: KafkaSecurity = PLAINTEXT
+    postgres: str | None = None  # a server to make the run's database on, else a SQLite file
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     @property
@@ -84,14 +86,22 @@ class RunSpace:
         return self.directory / f"{self.label}.db"
 
     @property
+    def database_name(self) -> str:
+        return f"bench_{self.run_id}_{self.label}".lower().replace("-", "_")
+
+    @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.database_path}"
+        if self.postgres is None:
+            return f"sqlite:///{self.database_path}"
+        return url_of(self.postgres, self.database_name)
 
     def __enter__(self) -> RunSpace:
         self.directory.mkdir(parents=True, exist_ok=True)
         create_topics(
             self.bootstrap, partitions=self.partitions, prefix=self.prefix, security=self.security
         )
+        if self.postgres is not None:
+            create_database(self.postgres, self.database_name)
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -105,6 +115,8 @@ class RunSpace:
                 future.result()
         except KafkaException:
             pass  # best effort: a leftover topic costs disk, not correctness
+        if self.postgres is not None:
+            drop_database(self.postgres, self.database_name)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.database_path}{suffix}").unlink(missing_ok=True)
 

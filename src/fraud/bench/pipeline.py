@@ -87,8 +87,14 @@ class BenchConfig:
     progress: bool = True
     out_file: Path | None = None
     security: KafkaSecurity = PLAINTEXT
+    # A PostgreSQL server: the throughput runs are made on it too, one fresh database each.
+    postgres: str | None = None
 
-    def space(self, label: str) -> RunSpace:
+    @property
+    def databases(self) -> tuple[str, ...]:
+        return ("sqlite",) if self.postgres is None else ("sqlite", "postgresql")
+
+    def space(self, label: str, database: str = "sqlite") -> RunSpace:
         return RunSpace(
             self.bootstrap,
             self.out_dir,
@@ -96,6 +102,7 @@ class BenchConfig:
             self.partitions,
             keep=self.keep_data,
             security=self.security,
+            postgres=self.postgres if database == "postgresql" else None,
         )
 
 
@@ -148,22 +155,29 @@ def _ceiling_phase(
 def _throughput_phase(
     config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
 ) -> None:
-    for workers in config.workers:
+    for database, workers in itertools.product(config.databases, config.workers):
         attempts = []
         for attempt in range(1, config.repeat + 1):
             echo(
-                f"[throughput] {workers} worker(s), {config.transactions:,} transactions"
+                f"[throughput] {workers} worker(s) on {database}, "
+                f"{config.transactions:,} transactions"
                 + (f" (attempt {attempt}/{config.repeat})" if config.repeat > 1 else "")
             )
-            run = measure_throughput(config, population[: config.transactions], workers, echo)
+            run = measure_throughput(
+                config, population[: config.transactions], workers, database, echo
+            )
             echo(f"  {run['per_s']:,} tx/s")
             attempts.append(run)
         # The best attempt is the one least disturbed by anything else on the machine.
         best = max(attempts, key=lambda run: run["per_s"])
-        results.runs[f"workers_{workers}"] = {
+        results.runs[_throughput_key(database, workers)] = {
             **best,
             "attempts": [_attempt_summary(run) for run in attempts],
         }
+
+
+def _throughput_key(database: str, workers: int) -> str:
+    return f"workers_{workers}" if database == "sqlite" else f"workers_{workers}_{database}"
 
 
 def _latency_phase(
@@ -290,10 +304,11 @@ def _run(
     echo: Echo,
     *,
     with_timings: bool = False,
+    database: str = "sqlite",
 ) -> _Run:
     """Start ``workers`` on a fresh space, publish with ``publish`` and follow the verdicts
     until ``count`` are stored; the workers, topics and database go afterwards."""
-    with config.space(name) as space:
+    with config.space(name, database) as space:
         space.migrate()
         env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
         pool = WorkerPool(workers, env, space.group, space.directory / f"logs-{name}")
@@ -332,17 +347,22 @@ def _run(
 
 
 def measure_throughput(
-    config: BenchConfig, transactions: Sequence[Transaction], workers: int, echo: Echo
+    config: BenchConfig,
+    transactions: Sequence[Transaction],
+    workers: int,
+    database: str,
+    echo: Echo,
 ) -> dict[str, Any]:
     """N transactions through K workers: from the first publish to the last verdict stored."""
     count = len(transactions)
     run = _run(
         config,
-        f"w{workers}",
+        f"w{workers}-{database}",
         workers,
         count,
         lambda bus: _publish_as_api(bus, transactions, progress=False),
         echo,
+        database=database,
     )
     timeline, usage = run.timeline, run.usage
     done_s, stored = timeline[-1]
@@ -350,6 +370,8 @@ def measure_throughput(
     steady = 0.8 * count / (ninety - ten) if ten is not None and ninety and ninety > ten else None
     return {
         "workers": workers,
+        "database": database,
+        "partitions": config.partitions,
         "transactions": count,
         "stored": stored,
         "completed": stored >= count,
@@ -527,6 +549,30 @@ def _disturbance(usage: dict[str, Any]) -> str:
     return f"; DISTURBED: {usage['other_cpu_s']} CPU-s by others ({names})"
 
 
+def _scaling_table(runs: dict[str, Any]) -> list[str]:
+    """Transactions a second by worker count (rows) and database (columns), with the gain
+    over one worker: where the curve bends."""
+    throughput = [run for key, run in runs.items() if key.startswith("workers_")]
+    databases = list(dict.fromkeys(run.get("database", "sqlite") for run in throughput))
+    counts = sorted({run["workers"] for run in throughput})
+    if len(counts) < 2:
+        return []
+    figures = {(run.get("database", "sqlite"), run["workers"]): run["per_s"] for run in throughput}
+    lines = [
+        "",
+        f"scaling on {throughput[0].get('partitions', '?')} partitions (tx/s, x one worker)",
+    ]
+    lines.append(f"{'workers':>8}" + "".join(f"{database:>22}" for database in databases))
+    for count in counts:
+        cells = []
+        for database in databases:
+            per_s, one = figures.get((database, count)), figures.get((database, counts[0]))
+            gain = f" ({per_s / one:.2f}x)" if per_s and one else ""
+            cells.append(f"{per_s:,}{gain}" if per_s is not None else "-")
+        lines.append(f"{count:>8}" + "".join(f"{cell:>22}" for cell in cells))
+    return lines
+
+
 def format_report(results: dict[str, Any]) -> str:
     """The figures as a table, with the 20,000 tx/s target beside them."""
     runs = results["runs"]
@@ -551,13 +597,15 @@ def format_report(results: dict[str, Any]) -> str:
             continue
         steady = f"{run['steady_per_s']:,}" if run["steady_per_s"] else "-"
         status = "" if run["completed"] else f"INCOMPLETE {run['stored']}/{run['transactions']} "
+        label = f"pipeline, {run['workers']} worker(s), {run.get('database', 'sqlite')}"
         lines.append(
-            f"{'pipeline, ' + str(run['workers']) + ' worker(s)':<34}{run['per_s']:>10,}"
+            f"{label:<34}{run['per_s']:>10,}"
             f"{steady:>13}{run['seconds']:>9.2f}  {status}busy "
             f"{run['cpu']['machine_busy_cores']}/{run['cpu']['cores']} cores; CPU µs/txn: "
             f"workers {run['worker_cpu_us_per_txn']}, broker {run['broker_cpu_us_per_txn']}"
             + _disturbance(run["cpu"])
         )
+    lines.extend(_scaling_table(runs))
     latency = runs.get("latency")
     if latency:
         lines.append("")

@@ -105,6 +105,13 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
     default=None,
     help="Results JSON [default: var/bench/pipeline-<time>/results.json].",
 )
+@click.option(
+    "--postgres",
+    metavar="URL",
+    default=None,
+    help="Also measure throughput on PostgreSQL: a server database URL whose user may create "
+    "databases (each run gets a fresh one), e.g. from `ops/postgres/postgres.sh url`.",
+)
 @click.option("--keep-data", is_flag=True, help="Keep the runs' topics and databases.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @model_dir_option
@@ -125,6 +132,7 @@ def bench(
     settle: float,
     repeat: int,
     out: Path | None,
+    postgres: str | None,
     keep_data: bool,
     quiet: bool,
     model_dir: Path | None,
@@ -157,6 +165,7 @@ def bench(
         repeat=repeat,
         phases=tuple(phase for phase in PHASES if phase not in skip),
         keep_data=keep_data,
+        postgres=postgres,
         progress=not quiet,
         out_file=out,
     )
