@@ -47,19 +47,9 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$(port "$n")
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$(data "$n")
-num.partitions=${KAFKA_PARTITIONS:-6}
 default.replication.factor=3
 min.insync.replicas=2
-offsets.topic.replication.factor=3
-offsets.topic.num.partitions=${KAFKA_OFFSETS_PARTITIONS:-10}
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-log.retention.hours=${KAFKA_RETENTION_HOURS:-168}
+$(node_properties 3 2 "$(data "$n")")
 PROPS
 }
 

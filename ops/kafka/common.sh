@@ -93,3 +93,21 @@ stop() {
   rm -f "$@"
   echo "$name killed after 30s"
 }
+
+# node_properties REPLICAS MIN_ISR LOG_DIR: what every node's server.properties ends with, its internal
+# topics kept REPLICAS times and needing MIN_ISR replicas in sync.
+node_properties() {
+  cat <<PROPS
+log.dirs=$3
+num.partitions=${KAFKA_PARTITIONS:-6}
+offsets.topic.replication.factor=$1
+offsets.topic.num.partitions=${KAFKA_OFFSETS_PARTITIONS:-10}
+transaction.state.log.replication.factor=$1
+transaction.state.log.min.isr=$2
+share.coordinator.state.topic.replication.factor=$1
+share.coordinator.state.topic.min.isr=$2
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=${KAFKA_RETENTION_HOURS:-168}
+PROPS
+}

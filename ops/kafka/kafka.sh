@@ -43,17 +43,7 @@ advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=$protocols
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$data
-num.partitions=${KAFKA_PARTITIONS:-6}
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=${KAFKA_OFFSETS_PARTITIONS:-10}
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-log.retention.hours=${KAFKA_RETENTION_HOURS:-168}
+$(node_properties 1 1 "$data")
 PROPS
   if [ -n "$sasl_port" ]; then
     cat >> "$config" <<PROPS
