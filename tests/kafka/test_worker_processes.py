@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import create_engine, text
 
+from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.simulation.simulator import simulate
 from fraud.domain.identity import Role
@@ -20,7 +21,7 @@ from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
 from tests.kafka.conftest import rows, wait_for_rows
 from tests.postgres import BACKENDS
-from tests.processes import FRAUD, non_json_lines, start_service, stop_service
+from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
 
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
@@ -222,3 +223,23 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
     workers.stop_all()
     for log in sorted(tmp_path.glob("worker-*.log")):
         assert non_json_lines(log.read_text()) == [], log.name
+
+
+def test_a_worker_refuses_to_start_on_a_cluster_without_its_state_topic(
+    kafka_bootstrap, prefix, small_model, tmp_path
+) -> None:
+    """A deployment from before the state store: every transaction would be dead-lettered
+    for want of `behaviour-state`, so the worker says what to run instead of starting."""
+    create_topics(kafka_bootstrap, prefix=prefix, topics=[t for t in Topic.ALL if t != Topic.STATE])
+    env = fraud_env(
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}",
+        FRAUD_MODEL_DIR=str(small_model),
+    )
+    refused = subprocess.run(
+        [FRAUD, "worker", "--stage", "all"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 1
+    assert "the cluster lacks behaviour-state: run `fraud topics create`" in refused.stderr

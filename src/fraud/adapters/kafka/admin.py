@@ -12,6 +12,7 @@ from fraud.domain.ports import Topic, TopicOutcome
 from fraud.settings import KafkaSecurity
 
 DAY_MS = 24 * 3600 * 1000
+LOOKUP_TIMEOUT_S = 10.0
 RETENTION_MS = {
     Topic.TRANSACTIONS: 7 * DAY_MS,
     Topic.PREPROCESSED: 7 * DAY_MS,
@@ -100,3 +101,11 @@ class KafkaTopicAdmin:
             prefix=self.prefix,
             security=self.security,
         )
+
+    def missing_topics(self) -> list[str] | None:
+        admin = AdminClient(admin_config(self.bootstrap, self.security))
+        try:
+            present = admin.list_topics(timeout=LOOKUP_TIMEOUT_S).topics
+        except KafkaException:
+            return None
+        return [topic for topic in Topic.ALL if self.prefix + topic not in present]

@@ -45,6 +45,9 @@ class TopicAdmin(Protocol):
     ) -> list[TopicOutcome]:
         """Create the pipeline's topics (all of them unless named); an existing one is kept."""
 
+    def missing_topics(self) -> list[str] | None:
+        """The pipeline's topics the cluster lacks; None when it cannot say now (unreachable)."""
+
 
 class LabelledFiles(Protocol):
     """Files of transactions, labelled or not. A file with invalid rows raises

@@ -28,6 +28,19 @@ def _require_kafka(ctx: CliContext, command: str) -> None:
         )
 
 
+def _require_topics(ctx: CliContext) -> None:
+    """A topic missing (a deployment from before it existed) would have every message that
+    publishes to it dead-lettered: refuse to start instead, and say what to run."""
+    missing = ctx.container.topic_admin().missing_topics()
+    if missing is None:
+        log.warning("could not check the topics: the cluster does not answer yet")
+    elif missing:
+        raise click.ClickException(
+            f"the cluster lacks {', '.join(missing)}: run `fraud topics create` "
+            f"(with the same FRAUD_TOPIC_PREFIX; it keeps the topics that exist)"
+        )
+
+
 @click.group()
 def topics() -> None:
     """The pipeline's Kafka topics."""
@@ -83,6 +96,7 @@ def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> N
         )
     )
     container.init_resources()
+    _require_topics(ctx)
     if "score" in stages:
         load_model(container)  # before joining the group, not on the first batch
     pipeline = container.pipeline()
