@@ -5,6 +5,9 @@ by the error handlers (422, 409, 404), as every domain error is."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import flask
 from dependency_injector.wiring import Provide, inject
 from flask import render_template
@@ -42,6 +45,8 @@ from fraud.entrypoints.http.api import BAD_BODY, json_body
 from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, request_body
 from fraud.entrypoints.http.schemas import ErrorSchema
 
+View = TypeVar("View", bound=Callable[..., Any])
+
 admin = Blueprint("admin", __name__, description="Keys, users and the audit log (admins)")
 admin_pages = flask.Blueprint("admin_pages", __name__)
 
@@ -64,6 +69,14 @@ TAKEN = {
 UNKNOWN = {"status_code": 404, "schema": ErrorSchema, "description": "No live one of that name"}
 
 
+def creation_refusals(view: View) -> View:
+    """What creating a key or a user may answer instead: the name taken, a body that breaks
+    the contract, is not JSON, cannot be read or is too large."""
+    for refusal in (TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED, TAKEN):
+        view = admin.alt_response(**refusal)(view)
+    return view
+
+
 @admin.get("/api/keys", tags=["admin"])
 @admin.response(200, KeySchema(many=True), description="Every key, newest first")
 @requires(Permission.ADMINISTER)
@@ -76,11 +89,7 @@ def list_keys(keys: ManageKeys = Provide[Container.manage_keys]) -> list[ApiKey]
 @admin.post("/api/keys", tags=["admin"])
 @admin.doc(**request_body(KeyRequestSchema, "the new key's name, role and rate limit"))
 @admin.response(201, IssuedKeySchema, description="The key, with its secret this once")
-@admin.alt_response(**TAKEN)
-@admin.alt_response(**REFUSED)
-@admin.alt_response(**NOT_JSON)
-@admin.alt_response(**BAD_BODY)
-@admin.alt_response(**TOO_LARGE)
+@creation_refusals
 @requires(Permission.ADMINISTER)
 @inject
 def create_key(keys: ManageKeys = Provide[Container.manage_keys]) -> tuple[IssuedKey, int]:
@@ -112,11 +121,7 @@ def list_users(accounts: ManageAccounts = Provide[Container.manage_accounts]) ->
 @admin.post("/api/users", tags=["admin"])
 @admin.doc(**request_body(UserRequestSchema, "the new user's name, role and password"))
 @admin.response(201, AddedUserSchema, description="The user; a generated password this once")
-@admin.alt_response(**TAKEN)
-@admin.alt_response(**REFUSED)
-@admin.alt_response(**NOT_JSON)
-@admin.alt_response(**BAD_BODY)
-@admin.alt_response(**TOO_LARGE)
+@creation_refusals
 @requires(Permission.ADMINISTER)
 @inject
 def add_user(
