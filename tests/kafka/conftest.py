@@ -82,6 +82,17 @@ class Workers:
         self.processes.append(process)
         return process
 
+    def report(self, lines: int = 40) -> None:
+        """The last things each worker said, librdkafka's chatter and each verdict aside:
+        printed at teardown, so that pytest shows them with a failure."""
+        for log in sorted(self.log_dir.glob("worker-*.log")):
+            said = [
+                line
+                for line in log.read_text().splitlines()
+                if "librdkafka" not in line and "verdict recorded" not in line
+            ]
+            print(f"--- {log.name}, last {lines} lines of {len(said)}:", *said[-lines:], sep="\n")
+
     def stop_all(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -115,6 +126,7 @@ def workers(kafka_bootstrap, prefix, database, small_model, tmp_path) -> Iterato
     running = Workers(env, tmp_path)
     yield running
     running.stop_all()
+    running.report()
 
 
 def rows(database: str, where: str = "1=1") -> int:

@@ -323,6 +323,36 @@ def test_an_output_the_broker_refuses_dead_letters_its_own_message_only(model, c
     assert get(pipeline, "t2").status is Status.FAILED
 
 
+class UnpublishableFor:
+    """A bus whose broker is away for the first ``failures`` publishes to ``topic``."""
+
+    def __init__(self, inner, topic: str, failures: int) -> None:
+        self.inner = inner
+        self.topic = topic
+        self.failures = failures
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def publish(self, topic, messages) -> None:
+        if topic == self.topic and self.failures:
+            self.failures -= 1
+            raise TransientFailure("publishing failed: broker transport failure")
+        self.inner.publish(topic, messages)
+
+
+def test_a_batch_published_again_after_the_broker_was_away_is_counted_once(model, clock) -> None:
+    pipeline = embedded_pipeline(model, clock)
+    preprocess = pipeline.runners[0]
+    preprocess.bus = UnpublishableFor(pipeline.bus, Topic.PREPROCESSED, failures=3)
+    pipeline.submit([txn(1), txn(2, minutes=1)])
+    assert preprocess.run_once() == 2
+    preprocess.bus = pipeline.bus
+    pipeline.submit([txn(3, minutes=2)])
+    pipeline.run_until_idle()
+    assert get(pipeline, "t3").features["count_10m"] == 2  # t1 and t2, each once
+
+
 class UnreachableOnce(PreprocessStage):
     """Its partitions' history cannot be read the first time (a broker away)."""
 

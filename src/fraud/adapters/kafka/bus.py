@@ -167,6 +167,11 @@ class KafkaBus:
                 )
                 for partition in sorted(metadata.partitions)
             }
+        except KafkaException as error:
+            if _lasting(error):
+                raise
+            # The broker away, or its partitions' leaders moving: asking again later works.
+            raise TransientFailure(f"cannot look up {physical}'s offsets: {error}") from error
         finally:
             reader.close()
 
@@ -212,6 +217,14 @@ def _read_range(
         reader.close()
         return iter(())  # nothing was accepted since then
     return _read_offsets(reader, prefix, topic, partition, start.offset, until_offset)
+
+
+def _lasting(error: KafkaException) -> bool:
+    """Whether asking again cannot help: a fatal error, or a topic that does not exist."""
+    kafka_error = error.args[0] if error.args else None
+    return isinstance(kafka_error, KafkaError) and (
+        kafka_error.fatal() or kafka_error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    )
 
 
 def _read_offsets(

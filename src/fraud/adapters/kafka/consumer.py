@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import structlog
@@ -14,6 +15,7 @@ from fraud.domain.ports import AssignedPartition, AssignmentListener, Message
 log = structlog.get_logger(__name__)
 
 COMMITTED_LOOKUP_TIMEOUT_S = 10.0
+COMMITTED_RETRY_MAX_S = 5.0
 
 
 def to_domain(raw: KafkaMessage, prefix: str = "") -> Message:
@@ -108,7 +110,7 @@ class KafkaMessageConsumer:
     def _assigned(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         if not partitions:
             return
-        committed = consumer.committed(list(partitions), timeout=COMMITTED_LOOKUP_TIMEOUT_S)
+        committed = self._committed(consumer, partitions)
         assigned = [
             AssignedPartition(
                 p.topic.removeprefix(self._prefix), p.partition, p.offset if p.offset >= 0 else 0
@@ -141,6 +143,30 @@ class KafkaMessageConsumer:
                     f"{topic}[{partition}]@{at}" for (topic, partition), at in moved.items()
                 ],
             )
+
+    @staticmethod
+    def _committed(
+        consumer: Consumer, partitions: Sequence[TopicPartition]
+    ) -> list[TopicPartition]:
+        """The group's committed offsets, asked again while the coordinator cannot answer (a
+        broker just back is still loading the group): raising here, inside the rebalance
+        callback, would stop the stage, and returning without them would start the
+        partitions nowhere in particular."""
+        attempt = 0
+        while True:
+            try:
+                return consumer.committed(list(partitions), timeout=COMMITTED_LOOKUP_TIMEOUT_S)
+            except KafkaException as error:
+                kafka_error = error.args[0] if error.args else None
+                if isinstance(kafka_error, KafkaError) and kafka_error.fatal():
+                    raise
+                attempt += 1
+                log.warning(
+                    "committed offsets not available yet, asking again",
+                    error=str(error),
+                    attempt=attempt,
+                )
+                time.sleep(min(COMMITTED_RETRY_MAX_S, 0.1 * 2**attempt))
 
     def _revoked(self, _: Consumer, partitions: Sequence[TopicPartition]) -> None:
         for p in partitions:

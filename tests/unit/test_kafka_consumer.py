@@ -1,0 +1,55 @@
+"""The Kafka adapter's answers when the broker is away: something to retry, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from fraud.adapters.kafka import consumer as consumer_module
+from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.kafka.consumer import KafkaMessageConsumer
+from fraud.domain.errors import TransientFailure
+from fraud.domain.ports import AssignedPartition, Topic
+
+
+class CoordinatorLoading:
+    """A librdkafka consumer whose group coordinator, a broker just back, cannot yet say
+    what the group committed: ``committed`` times out ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.assigned: list[TopicPartition] = []
+
+    def subscribe(self, topics, **callbacks) -> None:
+        self.callbacks = callbacks
+
+    def committed(self, partitions, timeout):
+        if self.failures:
+            self.failures -= 1
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        return [TopicPartition(p.topic, p.partition, 7) for p in partitions]
+
+    def assign(self, partitions) -> None:
+        self.assigned = list(partitions)
+
+
+def test_an_assignment_waits_for_the_committed_offsets_instead_of_stopping_the_stage(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(consumer_module, "COMMITTED_RETRY_MAX_S", 0.0)
+    raw = CoordinatorLoading(failures=3)
+    consumer = KafkaMessageConsumer(raw, [Topic.TRANSACTIONS], prefix="p.")
+    told: list[list[AssignedPartition]] = []
+    consumer.on_assigned(lambda assigned: told.append(list(assigned)) or [])
+    raw.callbacks["on_assign"](raw, [TopicPartition("p.transactions", 0)])
+    assert told == [[AssignedPartition(Topic.TRANSACTIONS, 0, 7)]]
+    assert raw.failures == 0
+
+
+def test_reading_state_while_the_broker_is_away_is_a_failure_to_retry() -> None:
+    bus = KafkaBus("127.0.0.1:1", client_id="fraud-tests")  # nothing listens on port 1
+    try:
+        with pytest.raises(TransientFailure, match="cannot look up behaviour-state's offsets"):
+            list(bus.read_partition(Topic.STATE, 0))
+    finally:
+        bus.close()
