@@ -39,7 +39,7 @@ from fraud.application.identity import (
     ServiceSecret,
     SignIn,
 )
-from fraud.application.labels import ExportLabels, LabelTransaction
+from fraud.application.labels import ExportLabels, ImportLabels, LabelTransaction
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.outbox import OutboxRelay
 from fraud.application.pipeline import (
@@ -49,7 +49,7 @@ from fraud.application.pipeline import (
     StagesElsewhere,
 )
 from fraud.application.preprocess import Changelog, FromTheStore, PreprocessStage
-from fraud.application.queries import DashboardFigures
+from fraud.application.queries import DashboardFigures, LabelLoopFigures
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
 from fraud.application.score import ScoreStage
@@ -278,10 +278,24 @@ class Container(containers.DeclarativeContainer):
         RepublishPending, unit_of_work=unit_of_work, outbox=outbox
     )
     label_transaction = providers.Factory(
-        LabelTransaction, unit_of_work=unit_of_work, queries=queries, clock=clock
+        LabelTransaction,
+        unit_of_work=unit_of_work,
+        queries=queries,
+        clock=clock,
+        bus=bus,
+        envelopes=envelopes,
+    )
+    import_labels = providers.Factory(
+        ImportLabels,
+        unit_of_work=unit_of_work,
+        queries=queries,
+        clock=clock,
+        bus=bus,
+        envelopes=envelopes,
     )
     export_labels = providers.Factory(ExportLabels, queries=queries, files=labelled_files)
     dashboard_figures = providers.Factory(DashboardFigures, queries=queries, clock=clock)
+    label_loop = providers.Factory(LabelLoopFigures, queries=queries, clock=clock)
     train_model = providers.Factory(TrainModel, trainer=trainer, store=model_store, clock=clock)
     score_transactions = providers.Factory(
         ScoreTransactions, model=model, policy=policy, clock=clock

@@ -146,6 +146,14 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
     expect(page.locator("#label-history")).to_contain_text(f"fraud by {ANALYST}")
     page.screenshot(path=SCREENSHOTS / "transaction.png", full_page=True)
 
+    # Back on the dashboard, the label loop counts the confirmation among today's labels.
+    page.goto(f"{service.url}/")
+    page.wait_for_function(
+        "() => Chart.getChart('chart-labels').data.datasets[0].data"
+        ".reduce((a, b) => a + b, 0) === 1",
+        timeout=15_000,
+    )
+
     viewer = service.client(Role.VIEWER)
     stored = viewer.get(f"{service.url}/transaction/{transaction_id}", timeout=5).json()
     assert stored["label"]["is_fraud"] is True

@@ -39,6 +39,7 @@ from fraud.domain.assessment import (
     TransactionRecord,
 )
 from fraud.domain.errors import TransientFailure
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import ActivityQueries, UnitOfWork, UnitOfWorkFactory, VerdictQueries
 from fraud.domain.transaction import Transaction
@@ -602,6 +603,23 @@ def test_a_label_survives_verdicts_and_pending_writes(store: Store) -> None:
         label=label(),
         label_history=(LabelChange(label(), previous=None),),
     )
+
+
+def test_every_label_given_comes_back_as_the_event_the_features_learn(store: Store) -> None:
+    save(store, lambda uow: uow.verdicts.decide([scored("a"), scored("b")]))
+    save(store, lambda uow: uow.labels.set_labels({"a": label(True), "b": label(minutes=1)}))
+    save(store, lambda uow: uow.labels.set_labels({"a": label(False, minutes=2)}))
+    a = scored("a").transaction
+    assert store.queries.label_events(T0 - timedelta(days=1)) == [
+        LabelEvent.of(a, True, label().labelled_at),
+        LabelEvent.of(scored("b").transaction, True, label(minutes=1).labelled_at),
+        LabelEvent.of(a, False, label(minutes=2).labelled_at),
+    ]
+    assert store.queries.label_events(a.timestamp + timedelta(seconds=1)) == []
+    given_last = label(minutes=2).labelled_at
+    assert store.queries.label_events(T0 - timedelta(days=1), labelled_since=given_last) == [
+        LabelEvent.of(a, False, given_last)
+    ]
 
 
 def test_labelled_lists_labelled_records_oldest_label_first(

@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, text
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.sqlalchemy.migrate import upgrade
+from fraud.containers import EMBEDDED, Container, Process, bootstrap
+from fraud.settings import Settings
 from tests.postgres import database_url_for
 from tests.processes import FRAUD, fraud_env
 
@@ -146,3 +148,49 @@ def wait_for_rows(database: str, count: int, where: str, timeout: float) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"only {rows(database, where)} of {count} rows where {where}")
         time.sleep(0.25)
+
+
+# --- a worker's container on this broker, for tests that drive stages in-process ---------
+
+
+@pytest.fixture
+def settings(kafka_bootstrap, prefix, tmp_path, small_model) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'fraud.db'}",
+        model_dir=str(small_model),
+        broker="kafka",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+    )
+
+
+def worker(settings: Settings, group: str, *, stages=("preprocess", "score", "record")):
+    """The container of a worker process running ``stages`` in consumer groups ``group``."""
+    process = Process(pipeline=EMBEDDED, stages=stages, group_prefix=group, migrate=True)
+    container = bootstrap(settings, process)
+    container.init_resources()
+    return container
+
+
+@pytest.fixture
+def container(settings, kafka_bootstrap, prefix) -> Iterator[Container]:
+    make_topics(kafka_bootstrap, prefix, partitions=3)
+    container = worker(settings, f"g{uuid.uuid4().hex[:6]}")
+    yield container
+    container.unwire()
+    container.shutdown_resources()
+
+
+def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def scored(container, transaction_id):
+    record = container.queries().get(transaction_id)
+    return record if record is not None and record.status.value == "scored" else None

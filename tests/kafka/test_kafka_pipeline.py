@@ -4,7 +4,6 @@ state that survives a worker change."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,42 +14,12 @@ from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
 from fraud.application.pipeline import Pipeline, consumer_group
-from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
-from fraud.settings import Settings
 from tests.factories import ENVELOPES, EXAMPLE, txn
 from tests.identities import calling_as, issue_keys
-from tests.kafka.conftest import make_topics
-
-
-@pytest.fixture
-def settings(kafka_bootstrap, prefix, tmp_path, small_model) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'fraud.db'}",
-        model_dir=str(small_model),
-        broker="kafka",
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
-    )
-
-
-def worker(settings: Settings, group: str, *, stages=("preprocess", "score", "record")):
-    """The container of a worker process running ``stages`` in consumer groups ``group``."""
-    process = Process(pipeline=EMBEDDED, stages=stages, group_prefix=group, migrate=True)
-    container = bootstrap(settings, process)
-    container.init_resources()
-    return container
-
-
-@pytest.fixture
-def container(settings, kafka_bootstrap, prefix) -> Iterator[Container]:
-    make_topics(kafka_bootstrap, prefix, partitions=3)
-    container = worker(settings, f"g{uuid.uuid4().hex[:6]}")
-    yield container
-    container.unwire()
-    container.shutdown_resources()
+from tests.kafka.conftest import scored, wait_until, worker
 
 
 @pytest.fixture
@@ -59,21 +28,6 @@ def pipeline(container) -> Iterator[Pipeline]:
     running.start()
     yield running
     running.stop()
-
-
-def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def scored(container, transaction_id):
-    record = container.queries().get(transaction_id)
-    return record if record is not None and record.status.value == "scored" else None
 
 
 def submitting(container) -> FlaskClient:

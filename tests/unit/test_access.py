@@ -36,6 +36,7 @@ MAY = {
     ("get", "/api/activity"): READERS,
     ("get", "/api/model"): READERS,
     ("get", "/api/pipeline"): READERS,
+    ("get", "/api/labels"): READERS,
     ("get", "/metrics"): {Role.METRICS},
     ("get", "/api/keys"): {Role.ADMIN},
     ("post", "/api/keys"): {Role.ADMIN},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from markupsafe import escape
@@ -9,6 +10,7 @@ from markupsafe import escape
 from fraud.domain.identity import Role
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
+from fraud.domain.transaction import format_instant
 from fraud.entrypoints.http.app import create_app
 from fraud.entrypoints.http.timeline import elapsed
 from tests.factories import payload
@@ -99,7 +101,7 @@ def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client, viewer) ->
     health = viewer.get("/api/pipeline").get_json()
     assert health["running"] is None  # no stages run inside this app
     lag = {stage["stage"]: stage["lag"] for stage in health["stages"]}
-    assert lag["preprocess"] == {"transactions": 1}
+    assert lag["preprocess"] == {"transactions": 1, "fraud-labels": 0}
     assert lag["record"] == {"fraud-results": 0, "fraud-dlq": 0}
     assert health["dead_letters"] == 0
 
@@ -180,3 +182,31 @@ def test_timeline_delays_read_in_units_a_person_would_use() -> None:
     assert elapsed(90) == "+1.5 min"
     assert elapsed(7200) == "+2.0 h"
     assert elapsed(172_800) == "+2.0 d"
+
+
+def test_the_label_loop_shows_labels_per_day_their_delay_and_the_riskiest_merchants(
+    client, analyst, viewer, container, clock
+) -> None:
+    bought = clock.current - timedelta(hours=30)
+    for i in range(6):
+        body = payload(
+            transaction_id=f"b{i}",
+            merchant="Skimmed Shop" if i < 4 else "Honest Shop",
+            timestamp=format_instant(bought + timedelta(minutes=i)),
+        )
+        assert client.post("/transaction", json=body).status_code == 202
+    settle(container)
+    for transaction_id, fraud in (("b0", True), ("b1", True), ("b4", False)):
+        analyst.post(f"/transaction/{transaction_id}/label", json={"is_fraud": fraud})
+
+    loop = viewer.get("/api/labels").get_json()
+
+    assert len(loop["days"]) == 30
+    assert loop["days"][-1] == {"day": "2025-01-01", "fraud": 2, "legitimate": 1}
+    assert loop["delay_bounds_hours"] == [1, 6, 24, 72, 168, 720]
+    assert loop["delays"] == [0, 0, 0, 3, 0, 0, 0]  # 30 hours after the purchase
+    assert loop["merchants"] == [
+        {"merchant": "Skimmed Shop", "transactions": 4, "frauds": 2, "share": 0.5}
+    ]
+    html = viewer.get("/").get_data(as_text=True)
+    assert 'id="chart-labels"' in html and 'id="chart-label-delay"' in html

@@ -8,10 +8,12 @@ in the vector cannot go unnoticed.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import pytest
 
 from fraud.domain.features import FEATURE_NAMES, BehaviourProfiles
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.transaction import Transaction
 from tests.factories import txn
 
@@ -62,24 +64,77 @@ EXPECTED = {
     "small_count_24h": 9.0,
     "distinct_merchants_1h": 7.0,
     "distinct_devices_24h": 3.0,
+    # Shop A: the others' 16 the day before, 20 plus alice's one in the 7 days, 25 plus
+    # alice's other one in the 30 days; of them, confirmed fraud by now: 15 the day before,
+    # 1 plus alice's on day 17 in the 7 days, alice's on day 5 in the 30.
+    "merchant_count_1d": 16.0,
+    "merchant_count_7d": 37.0,
+    "merchant_count_30d": 63.0,
+    "merchant_frauds_1d": 15.0,
+    "merchant_frauds_7d": 17.0,
+    "merchant_frauds_30d": 18.0,
+    "merchant_fraud_share_1d": 15 / 16,
+    "merchant_fraud_share_7d": 17 / 37,
+    "merchant_fraud_share_30d": 18 / 63,
+    # Every purchase of alice's confirmed fraud, but the latest, whose label comes too late.
+    "card_confirmed_frauds": 14.0,
+    "seconds_since_card_fraud": 180.0,
     "merchant_type": 4.0,  # gas
     "device_type": 2.0,  # tablet
 }
 FLAGS = {"location_mismatch", "no_history", "new_device", "new_merchant", "new_merchant_type"}
 
 
-def earlier() -> list[Transaction]:
+# Older than the history span, so no window counts them; only their labels speak.
+LONG_AGO = [
+    txn(50 + i, minutes=LAST - 40 * DAY_MINUTES, merchant=f"Shop {z}") for i, z in enumerate("YZ")
+]
+
+
+def alices() -> list[Transaction]:
     return [
-        txn(
-            i,
-            minutes=LAST - before,
-            amount=amount,
-            merchant=merchant,
-            device_type=device,
-            location_match=not away,
-        )
-        for i, (before, amount, merchant, device, away) in enumerate(EARLIER)
+        *LONG_AGO,
+        *(
+            txn(
+                i,
+                minutes=LAST - before,
+                amount=amount,
+                merchant=merchant,
+                device_type=device,
+                location_match=not away,
+            )
+            for i, (before, amount, merchant, device, away) in enumerate(EARLIER)
+        ),
     ]
+
+
+def others_at_shop_a() -> list[Transaction]:
+    """Other card holders' purchases at Shop A: 16 the day before, 20 six days before, 25
+    eighteen days before."""
+    days = [1] * 16 + [5] * 20 + [18] * 25
+    return [
+        txn(200 + i, user_id=f"holder-{i}", minutes=LAST - back * DAY_MINUTES, merchant="Shop A")
+        for i, back in enumerate(days)
+    ]
+
+
+def labels() -> list[LabelEvent]:
+    others = others_at_shop_a()
+    confirmed = [*others[:15], others[16], *alices()[:-1]]
+    known = [LabelEvent.of(t, True, t.timestamp + timedelta(seconds=10)) for t in confirmed]
+    late = [others[15], alices()[-1]]  # confirmed only after the purchase under test
+    after = last_purchase().timestamp + timedelta(minutes=1)
+    return [*known, *(LabelEvent.of(t, True, after) for t in late)]
+
+
+def earlier() -> list[Transaction]:
+    return sorted([*alices(), *others_at_shop_a()], key=lambda t: t.timestamp)
+
+
+def profiles() -> BehaviourProfiles:
+    knowing = BehaviourProfiles()
+    knowing.learn(labels())
+    return knowing
 
 
 def last_purchase() -> Transaction:
@@ -96,11 +151,11 @@ def test_the_history_gives_every_feature_but_the_flags_its_own_value() -> None:
 
 
 def test_each_value_lands_under_its_own_name_in_time_order() -> None:
-    *_, vector = BehaviourProfiles().observe([*earlier(), last_purchase()])
+    *_, vector = profiles().observe([*earlier(), last_purchase()])
     assert vector.as_dict() == pytest.approx(EXPECTED, rel=1e-12)
 
 
 def test_each_value_lands_under_its_own_name_when_it_arrives_late() -> None:
     tomorrow = txn(100, minutes=LAST + DAY_MINUTES, merchant="Shop A")
-    *_, vector = BehaviourProfiles().observe([*earlier(), tomorrow, last_purchase()])
+    *_, vector = profiles().observe([*earlier(), tomorrow, last_purchase()])
     assert vector.as_dict() == pytest.approx(EXPECTED, rel=1e-12)

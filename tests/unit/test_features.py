@@ -12,6 +12,7 @@ from fraud.domain.features import (
     FeatureVector,
     replay,
 )
+from fraud.domain.label_risk import LabelRisk
 from tests.factories import txn
 
 
@@ -110,8 +111,12 @@ def test_a_late_arrival_does_not_see_transactions_that_happened_after_it() -> No
 
 
 def busy_user(first_minute: float, user_id: str = "bob", start: int = 1000) -> list:
-    """Enough of one user's purchases, a minute apart, to move the event-time clock."""
-    return [txn(start + i, user_id=user_id, minutes=first_minute + i) for i in range(CLOCK_QUORUM)]
+    """Enough of one user's purchases, a minute apart, to move the event-time clock (at a
+    merchant of their own, so that no one else's merchant figures move)."""
+    return [
+        txn(start + i, user_id=user_id, minutes=first_minute + i, merchant=f"{user_id}'s shop")
+        for i in range(CLOCK_QUORUM)
+    ]
 
 
 def test_idle_users_are_forgotten_by_event_time_so_state_stays_bounded() -> None:
@@ -192,11 +197,13 @@ def test_incremental_windows_match_a_full_scan_even_with_late_arrivals() -> None
         )
     fast = BehaviourProfiles().observe(transactions)
 
-    reference = UserHistory()
+    reference, merchants = UserHistory(), LabelRisk()
     for transaction, vector in zip(transactions, fast, strict=True):
         at = transaction.timestamp.timestamp()
-        expected = reference._features_by_scan(transaction, at)
+        risk = merchants.figures(transaction.user_id, transaction.merchant, at)
+        expected = reference._features_by_scan(transaction, at, risk)
         reference._remember_late(transaction, at)
+        merchants.count(transaction.merchant, at)
         assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)
 
 

@@ -10,11 +10,13 @@ import pytest
 from fraud.adapters.csv.labelled import (
     COLUMNS,
     read_labelled,
+    read_labels,
     read_transactions,
     write_labelled,
 )
 from fraud.adapters.simulation.simulator import simulate
 from fraud.domain.errors import BadDataFile
+from fraud.domain.label_risk import KnownLabel
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.transaction import Transaction
 
@@ -31,8 +33,54 @@ def write(tmp_path: Path, *lines: str, name: str = "data.csv") -> Path:
     return path
 
 
-def test_columns_are_the_contract_plus_the_label() -> None:
-    assert tuple(HEADER.split(",")) == COLUMNS
+def test_columns_are_the_contract_plus_the_label_and_when_it_became_known() -> None:
+    assert (*HEADER.split(","), "labelled_at") == COLUMNS
+
+
+def test_when_a_label_became_known_is_read_where_the_file_says(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER + ",labelled_at",
+        GOOD + ",2025-01-09T08:00:00+02:00",
+        GOOD.replace("t1,", "t2,") + ",",
+    )
+    first, second = read_labelled(path)
+    assert first.labelled_at == datetime(2025, 1, 9, 6, tzinfo=UTC)
+    assert second.labelled_at is None  # a training run assumes the label delay
+
+
+def test_a_labelled_at_without_a_time_zone_is_refused_by_name(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + ",labelled_at", GOOD + ",2025-01-09T08:00:00")
+    with pytest.raises(BadDataFile, match="labelled_at: must be an ISO 8601 time with a time zone"):
+        read_labelled(path)
+
+
+def test_a_label_file_gives_each_verdict_and_when_it_became_known(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "labelled_at,transaction_id,is_fraud",
+        "2025-02-01T00:00:00Z,t1,1",
+        "2025-02-03T12:30:00Z,t2,false",
+    )
+    assert read_labels(path) == [
+        KnownLabel("t1", True, datetime(2025, 2, 1, tzinfo=UTC)),
+        KnownLabel("t2", False, datetime(2025, 2, 3, 12, 30, tzinfo=UTC)),
+    ]
+
+
+def test_a_label_file_with_broken_rows_names_each_field_and_rule(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "transaction_id,is_fraud,labelled_at",
+        ",1,2025-02-01T00:00:00Z",
+        "t2,yes,2025-02-01",
+    )
+    with pytest.raises(BadDataFile) as refused:
+        read_labels(path)
+    message = str(refused.value)
+    assert "line 2: transaction_id: is required" in message
+    assert "line 3: is_fraud: must be 0, 1, true or false" in message
+    assert "labelled_at: must be an ISO 8601 time with a time zone" in message
 
 
 def test_round_trip_gives_back_the_same_rows(tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from fraud.domain.assessment import Decision
 from fraud.domain.features import BehaviourProfiles
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.policy import ScoringPolicy, Thresholds
-from tests.factories import txn
+from tests.factories import T0, txn
 
 
 @pytest.mark.parametrize(
@@ -63,3 +66,21 @@ def test_an_ordinary_purchase_is_approved_without_reasons() -> None:
     history = [txn(i, minutes=60 * 24 * i) for i in range(3)]
     vectors = BehaviourProfiles().observe(history)
     assert ScoringPolicy().assess(0.01, history[-1], vectors[-1]) == (Decision.APPROVE, ())
+
+
+def test_reasons_name_a_merchant_whose_fraud_is_confirmed_and_a_card_confirmed_stolen() -> None:
+    day = 60 * 24
+    earlier = [
+        txn(i, user_id=f"holder-{i}", minutes=-3 * day + i, merchant="t1234") for i in range(50)
+    ]
+    profiles = BehaviourProfiles()
+    confirmed = [*earlier[:4], earlier[10]]
+    known = T0 - timedelta(days=1)  # a day before the purchase under test
+    profiles.learn(LabelEvent.of(t, True, known) for t in confirmed)
+    stolen = txn(99, user_id="holder-10", merchant="t1234")
+    *_, vector = profiles.observe([*earlier, stolen])
+    _, reasons = ScoringPolicy().assess(0.95, stolen, vector)
+    assert reasons[:2] == (
+        "this card has 1 purchase confirmed fraud, the latest 3 days ago",
+        "merchant t1234: 5 confirmed frauds among its 50 transactions in the 7 days to 30 Nov",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -168,6 +169,37 @@ def test_a_quiet_single_purchase_on_the_usual_device(rows: list[LabelledTransact
     assert any(
         len(incident) == 1 and incident[0].location_match and incident[0].device_type != "pos"
         for incident in incidents(rows)
+    )
+
+
+def test_a_compromised_merchant_takes_many_cards_within_weeks(
+    rows: list[LabelledTransaction],
+) -> None:
+    by_merchant: dict[str, list[Transaction]] = defaultdict(list)
+    for row in rows:
+        if row.is_fraud:
+            by_merchant[row.transaction.merchant].append(row.transaction)
+    compromised = [
+        frauds
+        for frauds in by_merchant.values()
+        if len(frauds) >= 5
+        and len({t.user_id for t in frauds}) >= 2
+        and span(frauds) <= timedelta(days=21)
+    ]
+    assert compromised
+    # Its copied cards are spent like the owners' own: at home, on the usual device.
+    assert any(all(t.location_match for t in frauds) for frauds in compromised)
+
+
+def test_a_card_is_used_again_days_after_its_first_fraud(rows: list[LabelledTransaction]) -> None:
+    by_user: dict[str, list[Transaction]] = defaultdict(list)
+    for row in rows:
+        if row.is_fraud:
+            by_user[row.transaction.user_id].append(row.transaction)
+    assert any(
+        later.timestamp - earlier.timestamp >= timedelta(days=2)
+        for frauds in by_user.values()
+        for earlier, later in pairwise(frauds)
     )
 
 

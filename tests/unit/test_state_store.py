@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from structlog.testing import capture_logs
 
-from fraud.application.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage
+from fraud.application.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage, count_key
 from fraud.application.stage import StageRunner
 from fraud.domain.features import BehaviourProfiles, UserHistory
+from fraud.domain.label_risk import day_of
 from fraud.domain.ports import AssignedPartition, Topic
 from fraud.domain.transaction import Transaction
-from tests.factories import ENVELOPES, txn
+from tests.factories import ENVELOPES, T0, txn
 from tests.fakes import FixedClock
 from tests.pipeline_helpers import embedded_pipeline
 
@@ -71,6 +72,9 @@ def test_features_after_a_restore_are_those_of_an_uninterrupted_run() -> None:
         for user, history in before.take_changes().items():
             assert history is not None
             after.load(user, round_trip(history))
+        for (merchant, day, shard), count in before.risk.take_changes().items():
+            assert count is not None
+            after.risk.load_count(merchant, day, shard, count)
         assert after.observe(transactions[cut:]) == whole[cut:], cut
 
 
@@ -96,9 +100,14 @@ def test_each_batch_writes_its_users_then_a_checkpoint_in_their_partition(model,
     pipeline.submit([txn(1, user_id="ann"), txn(2, minutes=1, user_id="bob")])
     pipeline.run_until_idle()
     records = pipeline.bus.read_topic(Topic.STATE)
-    assert [r.key for r in records] == ["ann", "bob", CHECKPOINT_KEY] or [
-        r.key for r in records
-    ] == ["bob", "ann", CHECKPOINT_KEY]
+    users, (counted,), checkpoint = records[:2], records[2:-1], records[-1]
+    assert {r.key for r in users} == {"ann", "bob"}
+    # Both bought at one merchant that day: its count from this partition.
+    assert (counted.key, counted.value) == (
+        count_key("Corner Grocery", day_of(T0.timestamp())),
+        b"2",
+    )
+    assert checkpoint.key == CHECKPOINT_KEY
     (source,) = {m.partition for m in pipeline.bus.read_topic(Topic.TRANSACTIONS)}
     assert {r.partition for r in records} == {source}
     assert records[-1].value == b"2"  # the next offset of the partition to read
@@ -140,7 +149,10 @@ def test_a_forgotten_user_is_deleted_from_the_store(model, clock) -> None:
     pipeline.run_until_idle()
     stage.profiles.expire(now=START.timestamp() + 10 * 365 * 86_400)
     changes = stage.store.changes(stage.profiles, {}, [])
-    assert [(c.key, c.value) for c in changes] == [("ann", None)]
+    assert [(c.key, c.value) for c in changes] == [
+        ("ann", None),
+        (count_key("Corner Grocery", day_of(T0.timestamp())), None),  # expired too
+    ]
 
 
 def test_a_partition_with_no_checkpoint_is_rebuilt_from_its_transactions(model, clock) -> None:

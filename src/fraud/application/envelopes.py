@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Message, OutgoingMessage, Serializer
 from fraud.domain.transaction import (
     DEFAULT_MAX_SKEW,
@@ -47,6 +48,37 @@ class Envelopes:
         if not isinstance(data, dict):
             raise MalformedMessage("value is not a JSON object")
         return data
+
+    def label_message(self, label: LabelEvent) -> OutgoingMessage:
+        """A label event, keyed by the transaction it is about."""
+        return OutgoingMessage(
+            label.transaction_id,
+            self.serializer.dumps(
+                {
+                    "transaction_id": label.transaction_id,
+                    "is_fraud": label.is_fraud,
+                    "labelled_at": _instant_of(label.labelled_at),
+                    "user_id": label.user_id,
+                    "merchant": label.merchant,
+                    "timestamp": _instant_of(label.event_at),
+                }
+            ),
+            {TRANSACTION_ID_HEADER: label.transaction_id},
+        )
+
+    def read_label(self, message: Message) -> LabelEvent:
+        data = self.decode(message)
+        try:
+            return LabelEvent(
+                transaction_id=_string(data, "transaction_id"),
+                is_fraud=_flag(data, "is_fraud"),
+                labelled_at=parse_instant(_string(data, "labelled_at")).timestamp(),
+                user_id=_string(data, "user_id"),
+                merchant=_string(data, "merchant"),
+                event_at=parse_instant(_string(data, "timestamp")).timestamp(),
+            )
+        except ValueError as error:
+            raise MalformedMessage(f"not a label event: {error}") from None
 
     def read_transaction(self, message: Message, received_at: datetime) -> Transaction:
         """A transaction from any producer, validated against the contract as received at
@@ -224,3 +256,21 @@ CONTENT_IDS = uuid.UUID("6f4a4e0e-8a53-4d47-9a6c-2f0b7d3c9e51")  # the namespace
 
 def _content_id(message: Message) -> str:
     return str(uuid.uuid5(CONTENT_IDS, hashlib.sha256(message.value).hexdigest()))
+
+
+def _instant_of(at: float) -> str:
+    return format_instant(datetime.fromtimestamp(at, UTC))
+
+
+def _string(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value

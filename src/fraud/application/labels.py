@@ -2,37 +2,142 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud.application.envelopes import Envelopes
 from fraud.application.identity import labelled
 from fraud.domain.assessment import AnalystLabel, TransactionRecord
 from fraud.domain.identity import Actor
+from fraud.domain.label_risk import KnownLabel, LabelEvent
 from fraud.domain.model import LabelledTransaction
-from fraud.domain.ports import Clock, LabelledFiles, UnitOfWorkFactory, VerdictQueries
+from fraud.domain.ports import (
+    Clock,
+    LabelledFiles,
+    MessageBus,
+    Progress,
+    Topic,
+    UnitOfWorkFactory,
+    VerdictQueries,
+)
+from fraud.domain.transaction import Transaction
+
+IMPORT_BATCH = 1_000
 
 
 class LabelTransaction:
     """Record an analyst's verdict on a transaction, in its label history and in the audit
-    log; the latest label is the transaction's."""
+    log, and hand it to the features as a label event; the latest label is the
+    transaction's."""
 
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, queries: VerdictQueries, clock: Clock
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        queries: VerdictQueries,
+        clock: Clock,
+        bus: MessageBus,
+        envelopes: Envelopes,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.queries = queries
         self.clock = clock
+        self.bus = bus
+        self.envelopes = envelopes
 
     def __call__(self, transaction_id: str, is_fraud: bool, by: Actor) -> TransactionRecord | None:
         """The record with its label; None when the id is unknown."""
+        record = self.queries.get(transaction_id)
+        if record is None:
+            return None
         now = self.clock.now()
         label = AnalystLabel(is_fraud=is_fraud, analyst=by.subject, labelled_at=now)
+        publish_labels(self.bus, self.envelopes, [LabelEvent.of(record.transaction, is_fraud, now)])
         with self.unit_of_work() as uow:
-            if transaction_id not in uow.labels.set_labels({transaction_id: label}):
-                return None
+            uow.labels.set_labels({transaction_id: label})
             uow.audit.append([labelled(by, [transaction_id], is_fraud, now)])
             uow.commit()
         return self.queries.get(transaction_id)
+
+
+def publish_labels(bus: MessageBus, envelopes: Envelopes, events: Sequence[LabelEvent]) -> None:
+    """Label events onto ``fraud-labels`` before the labels are stored: a failure stores
+    nothing (the caller is told to try again); a failure after it leaves events that the
+    retry publishes again, which changes no feature (a verdict known twice is one verdict)."""
+    bus.publish(Topic.LABELS, [envelopes.label_message(event) for event in events])
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedLabels:
+    imported: int
+    frauds: int
+    unknown: list[str]  # ids no stored transaction has
+
+
+class ImportLabels:
+    """Labels from outside (chargebacks, a case system's export), each as known at its own
+    ``labelled_at``: stored in the label history and the audit log, and published as label
+    events in the order they became known."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        queries: VerdictQueries,
+        clock: Clock,
+        bus: MessageBus,
+        envelopes: Envelopes,
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.queries = queries
+        self.clock = clock
+        self.bus = bus
+        self.envelopes = envelopes
+
+    def __call__(
+        self, labels: Sequence[KnownLabel], by: Actor, progress: Progress | None = None
+    ) -> ImportedLabels:
+        unknown: list[str] = []
+        imported = frauds = 0
+        ordered = sorted(labels, key=lambda label: label.labelled_at)
+        for start in range(0, len(ordered), IMPORT_BATCH):
+            chunk = ordered[start : start + IMPORT_BATCH]
+            known: list[tuple[KnownLabel, Transaction]] = []
+            for label in chunk:
+                record = self.queries.get(label.transaction_id)
+                if record is None:
+                    unknown.append(label.transaction_id)
+                else:
+                    known.append((label, record.transaction))
+            events = [LabelEvent.of(txn, label.is_fraud, label.labelled_at) for label, txn in known]
+            publish_labels(self.bus, self.envelopes, events)
+            self._store([label for label, _ in known], by)
+            imported += len(known)
+            frauds += sum(label.is_fraud for label, _ in known)
+            if progress is not None:
+                progress(len(chunk))
+        return ImportedLabels(imported, frauds, unknown)
+
+    def _store(self, labels: Sequence[KnownLabel], by: Actor) -> None:
+        """In the order they became known; a transaction labelled twice gets both, in turn."""
+        rounds: list[dict[str, AnalystLabel]] = [{}]
+        for label in labels:
+            if label.transaction_id in rounds[-1]:
+                rounds.append({})
+            rounds[-1][label.transaction_id] = AnalystLabel(
+                label.is_fraud, by.subject, label.labelled_at
+            )
+        with self.unit_of_work() as uow:
+            for labelled_now in rounds:
+                uow.labels.set_labels(labelled_now)
+            now = self.clock.now()
+            uow.audit.append(
+                [
+                    labelled(by, ids, verdict, now)
+                    for verdict in (True, False)
+                    if (ids := [one.transaction_id for one in labels if one.is_fraud is verdict])
+                ]
+            )
+            uow.commit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +147,8 @@ class ExportedLabels:
 
 
 class ExportLabels:
-    """Every labelled transaction with the analyst's verdict, oldest label first, as a
-    training file."""
+    """Every labelled transaction with the analyst's verdict and when it was given, oldest
+    label first, as a training file."""
 
     def __init__(self, queries: VerdictQueries, files: LabelledFiles) -> None:
         self.queries = queries
@@ -51,7 +156,7 @@ class ExportLabels:
 
     def __call__(self, out: Path) -> ExportedLabels:
         rows = [
-            LabelledTransaction(record.transaction, record.label.is_fraud)
+            LabelledTransaction(record.transaction, record.label.is_fraud, record.label.labelled_at)
             for record in self.queries.labelled()
             if record.label is not None
         ]

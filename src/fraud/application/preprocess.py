@@ -13,6 +13,7 @@ from fraud.application.envelopes import Envelopes, MalformedMessage
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import (
     AssignedPartition,
     Clock,
@@ -33,11 +34,25 @@ _EVER = datetime(1, 1, 1, tzinfo=UTC)
 # The state store's record of how far into its partition of `transactions` it is written:
 # no user id can be this key (ids are printable).
 CHECKPOINT_KEY = "\x00checkpoint"
+# A merchant's count of transactions on one day, from this partition: nor can this prefix
+# start a user id.
+COUNT_PREFIX = "\x01"
+# What the store holds for one partition: its checkpoint, its users, its merchants' counts.
+StoredPartition = tuple[int | None, dict[str, UserHistory], dict[tuple[str, int], int]]
+
+
+def count_key(merchant: str, day: int) -> str:
+    return f"{COUNT_PREFIX}{day}\x1f{merchant}"
+
+
+def parse_count_key(key: str) -> tuple[str, int]:
+    day, merchant = key.removeprefix(COUNT_PREFIX).split("\x1f", 1)
+    return merchant, int(day)
 
 
 class PreprocessStage:
     name = "preprocess"
-    topics = (Topic.TRANSACTIONS,)
+    topics = (Topic.TRANSACTIONS, Topic.LABELS)
 
     def __init__(
         self,
@@ -55,8 +70,16 @@ class PreprocessStage:
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
         accepted: list[tuple[Transaction, datetime]] = []
+        partitions: list[int] = []
         owners: dict[str, int] = {}
+        labels = []
         for message in batch:
+            if message.topic == Topic.LABELS:
+                try:
+                    labels.append(self.envelopes.read_label(message))
+                except MalformedMessage as error:
+                    outbox.dead_letter(message, self.name, str(error))
+                continue
             received_at = self._received_at(message)
             try:
                 transaction = self.envelopes.read_transaction(message, received_at)
@@ -64,9 +87,13 @@ class PreprocessStage:
                 outbox.dead_letter(message, self.name, str(error))
                 continue
             accepted.append((transaction, received_at))
+            partitions.append(message.partition)
             owners[transaction.user_id] = message.partition
 
-        vectors = self.profiles.observe(transaction for transaction, _ in accepted)
+        # Each label counts from when it became known, so learning a batch's labels before
+        # its transactions changes nothing for a transaction that came before them.
+        self.profiles.learn(labels)
+        vectors = self.profiles.observe((t for t, _ in accepted), shards=partitions)
         self._batches += 1
         if self._batches % EXPIRE_EVERY_BATCHES == 0:
             forgotten = self.profiles.expire()
@@ -166,8 +193,13 @@ class Changelog:
                 value = self.serializer.dumps(history.snapshot())
             if partition is not None:
                 records.append(OutgoingMessage(user, value, partition=partition))
+        for (merchant, day, partition), count in profiles.risk.take_changes().items():
+            value = None if count is None else str(count).encode("ascii")
+            records.append(OutgoingMessage(count_key(merchant, day), value, partition=partition))
         checkpoints: dict[int, int] = {}
         for message in batch:
+            if message.topic != Topic.TRANSACTIONS:
+                continue
             checkpoints[message.partition] = max(
                 checkpoints.get(message.partition, 0), message.offset + 1
             )
@@ -185,12 +217,17 @@ class Changelog:
     ) -> Sequence[AssignedPartition]:
         profiles.clear()
         self._owners.clear()
+        profiles.learn(self._labels(bus))
         resume = []
         for partition in assigned:
-            checkpoint, users = self._read_without_collecting(bus, partition.partition)
+            if partition.topic != Topic.TRANSACTIONS:
+                continue  # labels: every one was just read, whoever owns their partitions
+            checkpoint, users, counts = self._read_without_collecting(bus, partition.partition)
             for user, history in users.items():
                 profiles.load(user, history)
                 self._owners[user] = partition.partition
+            for (merchant, day), count in counts.items():
+                profiles.risk.load_count(merchant, day, partition.partition, count)
             if checkpoint is None:
                 if partition.resume_at > 0:  # else nothing was ever handled: nothing to rebuild
                     replayed = self._replay(profiles, partition, bus)
@@ -211,9 +248,11 @@ class Changelog:
                 resume.append(AssignedPartition(partition.topic, partition.partition, checkpoint))
         return resume
 
-    def _read_without_collecting(
-        self, bus: MessageBus, partition: int
-    ) -> tuple[int | None, dict[str, UserHistory]]:
+    def _labels(self, bus: MessageBus) -> list[LabelEvent]:
+        """Every label the topic holds: a merchant's figures need labels of every partition."""
+        return list(_readable_labels(self.envelopes, bus.read_topic(Topic.LABELS)))
+
+    def _read_without_collecting(self, bus: MessageBus, partition: int) -> StoredPartition:
         """Reading a million users makes tens of millions of small objects, none of them in
         a cycle; the cyclic collector would walk the growing heap again and again and
         triple the time (measured), so it waits until they are all made."""
@@ -225,22 +264,27 @@ class Changelog:
             if collecting:
                 gc.enable()
 
-    def _read(self, bus: MessageBus, partition: int) -> tuple[int | None, dict[str, UserHistory]]:
+    def _read(self, bus: MessageBus, partition: int) -> StoredPartition:
         latest: dict[str, bytes] = {}
         for record in bus.read_partition(Topic.STATE, partition):
             if record.key is not None:
                 latest[record.key] = record.value
         checkpoint = latest.pop(CHECKPOINT_KEY, None)
         users = {}
-        for user, value in latest.items():
+        counts = {}
+        for key, value in latest.items():
             if not value:
                 continue  # a tombstone not compacted away yet
+            if key.startswith(COUNT_PREFIX):
+                counts[parse_count_key(key)] = int(value)
+                continue
+            user = key
             try:
                 users[user] = UserHistory.from_snapshot(self.serializer.loads(value))
             except (ValueError, KeyError, TypeError) as error:
                 # Never fatal: the user starts again from no history, and says so.
                 log.error("a user's stored state cannot be read", user_id=user, error=str(error))
-        return (int(checkpoint) if checkpoint else None), users
+        return (int(checkpoint) if checkpoint else None), users, counts
 
     def _replay(
         self, profiles: BehaviourProfiles, partition: AssignedPartition, bus: MessageBus
@@ -265,6 +309,14 @@ def _readable(
             continue  # it went to the dead-letter topic when it first came
 
 
+def _readable_labels(envelopes: Envelopes, messages: Iterable[Message]) -> Iterable[LabelEvent]:
+    for message in messages:
+        try:
+            yield envelopes.read_label(message)
+        except MalformedMessage:
+            continue  # it went to the dead-letter topic when it first came
+
+
 class FromTheStore:
     """The embedded bus of ``fraud run`` keeps no log to replay after a restart: every
     transaction the database stored, that no stage refused, in time order. Features
@@ -278,6 +330,7 @@ class FromTheStore:
         self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
     ) -> list[OutgoingMessage]:
         profiles.take_changes()  # the database holds every transaction already
+        profiles.risk.take_changes()
         return []
 
     def restore(
@@ -287,6 +340,7 @@ class FromTheStore:
         bus: MessageBus,
     ) -> Sequence[AssignedPartition]:
         profiles.clear()
+        profiles.learn(self.queries.label_events(_EVER))
         restored = 0
         chunk: list[Transaction] = []
         for transaction in self.queries.accepted_since(_EVER):
@@ -298,5 +352,6 @@ class FromTheStore:
         profiles.observe(chunk)
         profiles.expire()
         profiles.take_changes()
+        profiles.risk.take_changes()
         log.info("state rebuilt from the database", transactions=restored + len(chunk))
         return []

@@ -14,6 +14,7 @@ from fraud.application.score import assess
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.evaluation import summarize
 from fraud.domain.features import replay
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Progress
@@ -32,9 +33,13 @@ class ScoreTransactions:
         self.clock = clock
 
     def __call__(
-        self, transactions: Sequence[Transaction], progress: Progress | None = None
+        self,
+        transactions: Sequence[Transaction],
+        progress: Progress | None = None,
+        labels: Sequence[LabelEvent] = (),
     ) -> list[TransactionRecord]:
-        features = replay(transactions)
+        """``labels`` count from the moment each became known, as in the stream."""
+        features = replay(transactions, labels)
         records: list[TransactionRecord] = []
         for start in range(0, len(transactions), CHUNK):
             chunk = slice(start, start + CHUNK)
@@ -64,9 +69,14 @@ class EvaluateModel:
         self.score = ScoreTransactions(model, policy, clock)
 
     def __call__(
-        self, examples: Sequence[LabelledTransaction], progress: Progress | None = None
+        self,
+        examples: Sequence[LabelledTransaction],
+        progress: Progress | None = None,
+        known: Sequence[LabelEvent] = (),
     ) -> Evaluation:
-        records = self.score([example.transaction for example in examples], progress)
+        """``known``: labels the features may use, each from when it became known (the
+        file's own ``is_fraud`` is only what the scores are judged against)."""
+        records = self.score([example.transaction for example in examples], progress, known)
         labels = [example.is_fraud for example in examples]
         scores = [record.assessment.fraud_score for record in records if record.assessment]
         decisions: dict[str, dict[str, int]] = {"fraud": {}, "legitimate": {}}

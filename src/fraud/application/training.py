@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 
 from fraud.domain.evaluation import summarize, threshold_at_fpr
 from fraud.domain.features import replay
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.domain.policy import Thresholds
 from fraud.domain.ports import Clock, ModelStore, ModelTrainer, TrainingData
@@ -17,9 +19,14 @@ from fraud.domain.ports import Clock, ModelStore, ModelTrainer, TrainingData
 log = structlog.get_logger(__name__)
 
 
+DEFAULT_LABEL_DELAY = timedelta(days=7)
+
+
 @dataclass(frozen=True, slots=True)
 class TrainingPlan:
     epochs: int = 20
+    # When a row's label became known, where the data does not say (``labelled_at``).
+    label_delay: timedelta = DEFAULT_LABEL_DELAY
     validation_fraction: float = 0.2
     review_fpr: float = 0.01
     decline_fpr: float = 0.001
@@ -46,7 +53,9 @@ class TrainModel:
                 f"need at least 10 labelled transactions to train, got {len(examples)}"
             )
         ordered = sorted(examples, key=lambda example: example.transaction.timestamp)
-        features = replay([example.transaction for example in ordered])
+        features = replay(
+            [example.transaction for example in ordered], known_labels(ordered, plan.label_delay)
+        )
         labels = [example.is_fraud for example in ordered]
         cut = int(len(ordered) * (1 - plan.validation_fraction))
         train = TrainingData(features[:cut], labels[:cut])
@@ -89,6 +98,22 @@ class TrainModel:
             decline_threshold=round(thresholds.decline, 4),
         )
         return info
+
+
+def known_labels(
+    examples: Sequence[LabelledTransaction], label_delay: timedelta
+) -> list[LabelEvent]:
+    """Each row's label as the stream would have learnt it: at its ``labelled_at``, or a
+    label delay after the purchase. A row's features never see its own label (the
+    merchant's figures stop at the day before; the card's, at its earlier purchases)."""
+    return [
+        LabelEvent.of(
+            example.transaction,
+            example.is_fraud,
+            example.labelled_at or example.transaction.timestamp + label_delay,
+        )
+        for example in examples
+    ]
 
 
 def choose_thresholds(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from fraud.domain.label_risk import NO_RISK_KNOWN, RISK_DAYS, LabelEvent, LabelRisk, RiskFigures
 from fraud.domain.transaction import (
     KNOWN_DEVICE_TYPES,
     KNOWN_MERCHANT_TYPES,
@@ -108,6 +109,21 @@ FEATURES: tuple[Feature, ...] = (
     Feature("small_count_24h", Scale.LOG, f"amounts under {SMALL_AMOUNT:g} in the previous day"),
     Feature("distinct_merchants_1h", Scale.LOG, "distinct merchants in the previous hour"),
     Feature("distinct_devices_24h", Scale.LOG, "distinct device types in the previous day"),
+    Feature("merchant_count_1d", Scale.LOG, "merchant's transactions the day before"),
+    Feature("merchant_count_7d", Scale.LOG, "merchant's transactions in the 7 days before"),
+    Feature("merchant_count_30d", Scale.LOG, "merchant's transactions in the 30 days before"),
+    Feature("merchant_frauds_1d", Scale.LOG, "of those the day before, confirmed frauds known"),
+    Feature("merchant_frauds_7d", Scale.LOG, "of those in the 7 days, confirmed frauds known"),
+    Feature("merchant_frauds_30d", Scale.LOG, "of those in the 30 days, confirmed frauds known"),
+    Feature("merchant_fraud_share_1d", Scale.LINEAR, "confirmed fraud share, the day before"),
+    Feature("merchant_fraud_share_7d", Scale.LINEAR, "confirmed fraud share, the 7 days before"),
+    Feature("merchant_fraud_share_30d", Scale.LINEAR, "confirmed fraud share, 30 days before"),
+    Feature("card_confirmed_frauds", Scale.LOG, "user's earlier transactions confirmed fraud"),
+    Feature(
+        "seconds_since_card_fraud",
+        Scale.LOG,
+        "since the user's latest transaction confirmed fraud (90 days if none)",
+    ),
     Feature("merchant_type", Scale.CATEGORY, "merchant type", MERCHANT_TYPES),
     Feature("device_type", Scale.CATEGORY, "device type", DEVICE_TYPES),
 )
@@ -150,15 +166,18 @@ class UserHistory:
     def last_at(self) -> float:
         return self.windows.last_at
 
-    def observe(self, txn: Transaction, at: float) -> FeatureVector:
-        """The transaction's features from the user's earlier transactions, then remember it."""
+    def observe(
+        self, txn: Transaction, at: float, risk: RiskFigures = NO_RISK_KNOWN
+    ) -> FeatureVector:
+        """The transaction's features from the user's earlier transactions (and what labels
+        known by then say of its merchant and card), then remember it."""
         windows = self.windows
         if at < windows.last_at:
-            vector = self._features_by_scan(txn, at)
+            vector = self._features_by_scan(txn, at, risk)
             self._remember_late(txn, at)
             return vector
         event = _event(txn, at)
-        vector = _vector(event, windows.slide_to(at), self)
+        vector = _vector(event, windows.slide_to(at), self, risk)
         windows.add(event)
         self._remember_seen(event)
         return vector
@@ -183,9 +202,9 @@ class UserHistory:
             dict(data["merchant_types"]),
         )
 
-    def _features_by_scan(self, txn: Transaction, at: float) -> FeatureVector:
+    def _features_by_scan(self, txn: Transaction, at: float, risk: RiskFigures) -> FeatureVector:
         """The features a full scan of the history gives: what a late arrival gets."""
-        return _vector(_event(txn, at), self.windows.figures_by_scan(at), self)
+        return _vector(_event(txn, at), self.windows.figures_by_scan(at), self, risk)
 
     def _remember_late(self, txn: Transaction, at: float) -> None:
         event = _event(txn, at)
@@ -215,7 +234,14 @@ _UNSET = [math.nan] * len(FEATURES)  # a feature nobody computes shows up as NaN
 _NEVER = -math.inf
 
 
-def _vector(event: Event, figures: WindowFigures, seen: UserHistory) -> FeatureVector:
+_MERCHANT_COUNTS = tuple(_PLACE[f"merchant_count_{days}d"] for days in RISK_DAYS)
+_MERCHANT_FRAUDS = tuple(_PLACE[f"merchant_frauds_{days}d"] for days in RISK_DAYS)
+_MERCHANT_SHARES = tuple(_PLACE[f"merchant_fraud_share_{days}d"] for days in RISK_DAYS)
+
+
+def _vector(
+    event: Event, figures: WindowFigures, seen: UserHistory, risk: RiskFigures
+) -> FeatureVector:
     """Each feature's value, written to its place by name: the table may be reordered freely.
 
     This runs for every transaction. A list written by index costs a few percent
@@ -261,6 +287,14 @@ def _vector(event: Event, figures: WindowFigures, seen: UserHistory) -> FeatureV
     vector[_PLACE["small_count_24h"]] = float(figures.small_24h)
     vector[_PLACE["distinct_merchants_1h"]] = float(figures.merchants_1h)
     vector[_PLACE["distinct_devices_24h"]] = float(figures.devices_24h)
+    for i, (count, frauds) in enumerate(
+        zip(risk.merchant_transactions, risk.merchant_frauds, strict=True)
+    ):
+        vector[_MERCHANT_COUNTS[i]] = float(count)
+        vector[_MERCHANT_FRAUDS[i]] = float(frauds)
+        vector[_MERCHANT_SHARES[i]] = frauds / count if count else 0.0
+    vector[_PLACE["card_confirmed_frauds"]] = float(risk.card_frauds)
+    vector[_PLACE["seconds_since_card_fraud"]] = risk.since_card_fraud
     vector[_PLACE["merchant_type"]] = _MERCHANT_TYPE_CODE[event.merchant_type]
     vector[_PLACE["device_type"]] = _DEVICE_TYPE_CODE[event.device]
     return FeatureVector(tuple(vector))
@@ -310,16 +344,23 @@ class BehaviourProfiles:
         self._latest: list[float] = []  # a min-heap of the CLOCK_QUORUM latest event times
         self._remembered_ids = remembered_ids
         self._changed: set[str] = set()
+        self.risk = LabelRisk()
 
     def __len__(self) -> int:
         return len(self._users)
 
-    def observe(self, transactions: Iterable[Transaction]) -> list[FeatureVector]:
-        """Features of each transaction from the user's earlier ones, then remember it."""
+    def observe(
+        self, transactions: Iterable[Transaction], shards: Iterable[int] | None = None
+    ) -> list[FeatureVector]:
+        """Features of each transaction from the user's earlier ones, then remember it.
+        ``shards``: the part of the stream each came from (its partition), for the merchant
+        counts a state store writes down part by part."""
         vectors = []
         observed = self._observed
         changed = self._changed
+        shard_of = iter(shards) if shards is not None else None
         for txn in transactions:
+            shard = next(shard_of) if shard_of is not None else 0
             # Noted even when seen before: a batch handled again writes its users again.
             changed.add(txn.user_id)
             seen_before = observed.get(txn.transaction_id)
@@ -330,7 +371,8 @@ class BehaviourProfiles:
             history = self._users.get(txn.user_id)
             if history is None:
                 history = self._users[txn.user_id] = UserHistory()
-            vector = history.observe(txn, at)
+            vector = history.observe(txn, at, self.risk.figures(txn.user_id, txn.merchant, at))
+            self.risk.count(txn.merchant, at, shard)
             vectors.append(vector)
             self._saw_time(at)
             observed[txn.transaction_id] = vector
@@ -345,8 +387,13 @@ class BehaviourProfiles:
         elif at > latest[0]:
             heapq.heapreplace(latest, at)
 
+    def learn(self, labels: Iterable[LabelEvent]) -> None:
+        """Labels, each to count for transactions from the moment it became known."""
+        self.risk.learn(labels)
+
     def clear(self) -> None:
         """Forget everything: before rebuilding the state from the log."""
+        self.risk = LabelRisk()
         self._users.clear()
         self._observed.clear()
         self._latest.clear()
@@ -386,7 +433,10 @@ class BehaviourProfiles:
         ``now`` defaults to :attr:`clock` (event time, not the wall clock).
         Returns how many users were forgotten.
         """
-        horizon = (self.clock if now is None else now) - NOVELTY_SPAN
+        now = self.clock if now is None else now
+        if math.isfinite(now):
+            self.risk.expire(now)
+        horizon = now - NOVELTY_SPAN
         stale = [user for user, history in self._users.items() if history.last_at <= horizon]
         for user in stale:
             del self._users[user]
@@ -394,13 +444,19 @@ class BehaviourProfiles:
         return len(stale)
 
 
-def replay(transactions: Sequence[Transaction]) -> list[FeatureVector]:
-    """Features for a file of transactions, from empty state, in timestamp order.
+def replay(
+    transactions: Sequence[Transaction], labels: Iterable[LabelEvent] = ()
+) -> list[FeatureVector]:
+    """Features for a file of transactions, from empty state, in timestamp order, with the
+    labels each could have known: a label counts from its ``labelled_at`` on, so knowing
+    them all from the start gives what the stream gives, where they arrive as they come.
 
     Returns vectors in the input's order; ties keep their input order.
     """
     order = sorted(range(len(transactions)), key=lambda i: transactions[i].timestamp)
-    vectors = BehaviourProfiles().observe(transactions[i] for i in order)
+    profiles = BehaviourProfiles()
+    profiles.learn(labels)
+    vectors = profiles.observe(transactions[i] for i in order)
     result: list[FeatureVector] = [vectors[0]] * len(transactions) if transactions else []
     for position, index in enumerate(order):
         result[index] = vectors[position]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fraud.domain.features import FEATURE_NAMES
@@ -12,8 +13,12 @@ from fraud.domain.transaction import Transaction
 
 @dataclass(frozen=True, slots=True)
 class LabelledTransaction:
+    """A transaction and its verdict; ``labelled_at``, when known, is when the verdict
+    became known (else a training run assumes it came a label delay after the purchase)."""
+
     transaction: Transaction
     is_fraud: bool
+    labelled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 
 from fraud.domain.features import SMALL_AMOUNT, FeatureVector
+from fraud.domain.label_risk import day_label, day_of
 from fraud.domain.transaction import Transaction
 
 Rule = Callable[[Transaction, FeatureVector], tuple[float, str] | None]
@@ -21,6 +22,8 @@ CARD_TESTING_SMALL_PER_DAY = 3
 QUICK_SUCCESSION_SECONDS = 60.0
 MISMATCHES_PER_DAY = 2
 FIRST_PURCHASE_AMOUNT = 500.0
+MERCHANT_FRAUDS = 2  # confirmed frauds at a merchant before it is named
+MERCHANT_FRAUD_SHARE = 0.02
 
 
 def _high_amount(txn: Transaction, f: FeatureVector) -> tuple[float, str] | None:
@@ -105,7 +108,37 @@ def _spend_last_hour(txn: Transaction, f: FeatureVector) -> tuple[float, str] | 
     return 0.75, f"{earlier + txn.amount:,.2f} {txn.currency} spent in the last hour"
 
 
+def _compromised_merchant(txn: Transaction, f: FeatureVector) -> tuple[float, str] | None:
+    """The widest window in which the merchant's confirmed fraud stands out."""
+    for days in (1, 7, 30):
+        frauds = int(f[f"merchant_frauds_{days}d"])
+        share = f[f"merchant_fraud_share_{days}d"]
+        if frauds >= MERCHANT_FRAUDS and share >= MERCHANT_FRAUD_SHARE:
+            count = int(f[f"merchant_count_{days}d"])
+            until = day_label(day_of(txn.timestamp.timestamp()) - 1)
+            span = "the day" if days == 1 else f"the {days} days"
+            return 1.2 + math.log1p(frauds) / 2 + 4 * share, (
+                f"merchant {txn.merchant}: {frauds} confirmed frauds among its {count} "
+                f"transactions in {span} to {until}"
+            )
+    return None
+
+
+def _card_confirmed_stolen(txn: Transaction, f: FeatureVector) -> tuple[float, str] | None:
+    frauds = int(f["card_confirmed_frauds"])
+    if not frauds:
+        return None
+    ago = f["seconds_since_card_fraud"]
+    when = f"{ago / 86_400:.0f} days" if ago >= 86_400 else f"{ago / 3600:.0f} hours"
+    plural = "s" if frauds > 1 else ""
+    return 3.0 + frauds / 5, (
+        f"this card has {frauds} purchase{plural} confirmed fraud, the latest {when} ago"
+    )
+
+
 RULES: tuple[Rule, ...] = (
+    _card_confirmed_stolen,
+    _compromised_merchant,
     _card_testing,
     _burst,
     _high_amount,

@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import BadDataFile, FieldError, InvalidTransaction
+from fraud.domain.label_risk import KnownLabel
 from fraud.domain.model import LabelledTransaction
-from fraud.domain.transaction import FIELDS, Transaction, format_instant
+from fraud.domain.transaction import FIELDS, Transaction, format_instant, parse_instant
 
 LABEL = "is_fraud"
-COLUMNS: tuple[str, ...] = (*FIELDS, LABEL)
+LABELLED_AT = "labelled_at"
+COLUMNS: tuple[str, ...] = (*FIELDS, LABEL, LABELLED_AT)
+LABEL_COLUMNS = ("transaction_id", LABEL, LABELLED_AT)
 VERDICT_COLUMNS = ("transaction_id", "fraud_score", "decision", "reasons")
-OPTIONAL_COLUMNS = frozenset({"transaction_id", "currency"})
+OPTIONAL_COLUMNS = frozenset({"transaction_id", "currency", LABELLED_AT})
+INSTANT_RULE = "must be an ISO 8601 time with a time zone"
 FLAG_RULE = "must be 0, 1, true or false"
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from _csv import Reader
 
 PathLike = str | os.PathLike[str]
+T = TypeVar("T")
 
 
 def read_labelled(
@@ -43,8 +49,8 @@ def read_labelled(
     and rule; given a ``skipped`` list, those rows are left out and listed there instead.
     """
     return [
-        LabelledTransaction(transaction, bool(label))
-        for transaction, label in _valid_rows(path, labelled=True, skipped=skipped)
+        LabelledTransaction(transaction, bool(label), labelled_at)
+        for transaction, label, labelled_at in _valid_rows(path, labelled=True, skipped=skipped)
     ]
 
 
@@ -53,7 +59,13 @@ def read_transactions(
 ) -> list[Transaction]:
     """Every row of a transaction file, validated, in file order; ``is_fraud`` is not needed.
     Invalid rows as in :func:`read_labelled`."""
-    return [transaction for transaction, _ in _valid_rows(path, labelled=False, skipped=skipped)]
+    return [transaction for transaction, _, _ in _valid_rows(path, labelled=False, skipped=skipped)]
+
+
+def read_labels(path: PathLike, *, skipped: list[BadDataFile] | None = None) -> list[KnownLabel]:
+    """Every row of a label file (``transaction_id,is_fraud,labelled_at``), validated, in file
+    order; invalid rows as in :func:`read_labelled`."""
+    return _valid(path, lambda reader: _label_rows(path, reader), skipped)
 
 
 def write_labelled(path: PathLike, rows: Iterable[LabelledTransaction]) -> int:
@@ -73,6 +85,7 @@ def write_labelled(path: PathLike, rows: Iterable[LabelledTransaction]) -> int:
                 row.transaction.device_type,
                 int(row.transaction.location_match),
                 int(row.is_fraud),
+                format_instant(row.labelled_at) if row.labelled_at else "",
             )
             for row in rows
         ),
@@ -122,6 +135,11 @@ class CsvFiles:
     ) -> list[Transaction]:
         return read_transactions(path, skipped=skipped)
 
+    def read_labels(
+        self, path: Path, *, skipped: list[BadDataFile] | None = None
+    ) -> list[KnownLabel]:
+        return read_labels(path, skipped=skipped)
+
     def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
         return write_labelled(path, rows)
 
@@ -135,16 +153,25 @@ def _format_amount(amount: float) -> str:
     return cents if float(cents) == amount else repr(amount)
 
 
-def _valid_rows(
-    path: PathLike, *, labelled: bool, skipped: list[BadDataFile] | None
-) -> list[tuple[Transaction, bool]]:
-    valid: list[tuple[Transaction, bool]] = []
+Row = tuple[Transaction, bool | None, datetime | None]
+
+
+def _valid_rows(path: PathLike, *, labelled: bool, skipped: list[BadDataFile] | None) -> list[Row]:
+    return _valid(path, lambda reader: _rows(path, reader, labelled=labelled), skipped)
+
+
+def _valid(
+    path: PathLike,
+    rows: Callable[[Reader], Iterator[T | BadDataFile]],
+    skipped: list[BadDataFile] | None,
+) -> list[T]:
+    valid: list[T] = []
     invalid: list[BadDataFile] = []
-    for row in _read(path, labelled=labelled):
+    for row in _read(path, rows):
         if isinstance(row, BadDataFile):
             invalid.append(row)
         else:
-            valid.append((row[0], bool(row[1])))
+            valid.append(row)
     if invalid and skipped is None:
         raise _summary(path, invalid)
     if skipped is not None:
@@ -173,13 +200,13 @@ def _summary(path: PathLike, invalid: list[BadDataFile]) -> BadDataFile:
 
 
 def _read(
-    path: PathLike, *, labelled: bool
-) -> Iterator[tuple[Transaction, bool | None] | BadDataFile]:
+    path: PathLike, rows: Callable[[Reader], Iterator[T | BadDataFile]]
+) -> Iterator[T | BadDataFile]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
             reader = csv.reader(file)
             try:
-                yield from _rows(path, reader, labelled=labelled)
+                yield from rows(reader)
             except csv.Error as error:
                 raise BadDataFile(
                     path, f"is not valid CSV ({error})", line=reader.line_num
@@ -188,38 +215,76 @@ def _read(
         raise BadDataFile(path, "is not UTF-8 text") from None
 
 
-def _rows(
-    path: PathLike, reader: Reader, *, labelled: bool
-) -> Iterator[tuple[Transaction, bool | None] | BadDataFile]:
+def _cells(
+    path: PathLike, reader: Reader, wanted: tuple[str, ...], optional: frozenset[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each non-blank row's line and its wanted columns' text, by column name."""
     header = next(reader, None)
     if header is None:
         raise BadDataFile(path, "is empty; expected a header row naming the columns")
     position: dict[str, int] = {}
     for index, name in enumerate(header):
         position.setdefault(name.strip().lower(), index)
-    wanted = COLUMNS if labelled else FIELDS
-    missing = [c for c in wanted if c not in position and c not in OPTIONAL_COLUMNS]
+    missing = [c for c in wanted if c not in position and c not in optional]
     if missing:
         plural = "s" if len(missing) > 1 else ""
         raise BadDataFile(
             path, f"missing required column{plural}: {', '.join(missing)}", line=reader.line_num
         )
     columns = [(name, position[name]) for name in wanted if name in position]
-
     for row in reader:
-        if not row:
-            continue  # a blank line
-        line = reader.line_num
-        cells = {name: row[i].strip() if i < len(row) else "" for name, i in columns}
+        if row:  # else a blank line
+            yield (
+                reader.line_num,
+                {name: row[i].strip() if i < len(row) else "" for name, i in columns},
+            )
+
+
+def _rows(path: PathLike, reader: Reader, *, labelled: bool) -> Iterator[Row | BadDataFile]:
+    for line, cells in _cells(path, reader, COLUMNS if labelled else FIELDS, OPTIONAL_COLUMNS):
         try:
             yield _parse_row(path, line, cells, labelled=labelled)
         except BadDataFile as invalid:
             yield invalid
 
 
-def _parse_row(
-    path: PathLike, line: int, cells: dict[str, str], *, labelled: bool
-) -> tuple[Transaction, bool | None]:
+def _label_rows(path: PathLike, reader: Reader) -> Iterator[KnownLabel | BadDataFile]:
+    for line, cells in _cells(path, reader, LABEL_COLUMNS, frozenset()):
+        errors: list[FieldError] = []
+        if not cells["transaction_id"]:
+            errors.append(FieldError("transaction_id", "is required"))
+        label = _flag(cells[LABEL], errors)
+        labelled_at = _instant(cells[LABELLED_AT], errors, required=True)
+        if errors or label is None or labelled_at is None:
+            problem = "; ".join(str(error) for error in errors)
+            yield BadDataFile(path, problem, line=line, errors=errors)
+        else:
+            yield KnownLabel(cells["transaction_id"], label, labelled_at)
+
+
+def _flag(text: str, errors: list[FieldError]) -> bool | None:
+    if not text:
+        errors.append(FieldError(LABEL, "is required"))
+    elif text.lower() in _FLAGS:
+        return _FLAGS[text.lower()]
+    else:
+        errors.append(FieldError(LABEL, FLAG_RULE))
+    return None
+
+
+def _instant(text: str, errors: list[FieldError], *, required: bool) -> datetime | None:
+    if not text:
+        if required:
+            errors.append(FieldError(LABELLED_AT, "is required"))
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        errors.append(FieldError(LABELLED_AT, INSTANT_RULE))
+        return None
+
+
+def _parse_row(path: PathLike, line: int, cells: dict[str, str], *, labelled: bool) -> Row:
     fields: dict[str, Any] = {name: text for name, text in cells.items() if text}
     if "amount" in fields:
         fields["amount"] = _number(fields["amount"])
@@ -235,18 +300,14 @@ def _parse_row(
     except InvalidTransaction as invalid:
         errors.extend(invalid.errors)
     label: bool | None = None
+    labelled_at: datetime | None = None
     if labelled:
-        raw_label = fields.get(LABEL)
-        if raw_label is None:
-            errors.append(FieldError(LABEL, "is required"))
-        elif raw_label.lower() in _FLAGS:
-            label = _FLAGS[raw_label.lower()]
-        else:
-            errors.append(FieldError(LABEL, FLAG_RULE))
+        label = _flag(cells.get(LABEL, ""), errors)
+        labelled_at = _instant(cells.get(LABELLED_AT, ""), errors, required=False)
     if errors or transaction is None:
         problem = "; ".join(str(error) for error in errors)
         raise BadDataFile(path, problem, line=line, errors=errors)
-    return transaction, label
+    return transaction, label, labelled_at
 
 
 def _number(text: str) -> float | str:

@@ -33,6 +33,10 @@ TOPIC_CONFIG = {
         "segment.ms": str(3600 * 1000),
         "segment.bytes": str(64 * 1024 * 1024),
     },
+    # Read whole by every worker that restores its state, whatever retention the other
+    # topics get: a label counts for a card for 90 days, for a merchant's 30-day window
+    # after the purchase it names, and arrives up to months after that purchase.
+    Topic.LABELS: {"retention.ms": str(400 * DAY_MS)},
 }
 
 

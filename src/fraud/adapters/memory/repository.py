@@ -29,6 +29,7 @@ from fraud.domain.assessment import (
     TransactionRecord,
     scoring,
 )
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import FLAGGED, Bucket
 from fraud.domain.transaction import Transaction
 
@@ -325,6 +326,35 @@ class InMemoryStore(InMemoryIdentityQueries):
         ]
         kept.sort(key=lambda t: (t.timestamp, t.transaction_id))
         return iter(kept)
+
+    def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
+        wanted = set(merchants)
+        counts: dict[str, int] = {}
+        for record in self._committed():
+            merchant = record.transaction.merchant
+            if merchant in wanted and record.transaction.timestamp >= since:
+                counts[merchant] = counts.get(merchant, 0) + 1
+        return counts
+
+    def label_events(
+        self, since: datetime, *, labelled_since: datetime | None = None
+    ) -> list[LabelEvent]:
+        given_since = labelled_since or datetime.min.replace(tzinfo=UTC)
+        with self.lock:
+            given = [
+                (
+                    change.label.labelled_at,
+                    LabelEvent.of(
+                        record.transaction, change.label.is_fraud, change.label.labelled_at
+                    ),
+                )
+                for transaction_id, changes in self.state.label_history.items()
+                if (record := self.state.rows.get(transaction_id)) is not None
+                and record.transaction.timestamp >= since
+                for change in changes
+                if change.label.labelled_at >= given_since
+            ]
+        return [event for _, event in sorted(given, key=lambda pair: pair[0])]
 
     def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
         with self.lock:

@@ -8,8 +8,13 @@ Each pattern is how a known kind of fraud looks from the card issuer's side:
   good ones are cashed out on something resellable;
 - cloned card: a skimmed copy of the card is used in shops away from the owner,
   while the owner keeps paying at home;
+- a card used again: a cloned card in shops, then days later the same card online,
+  which only the card's confirmed fraud ties to the first;
 - a quiet one: a single high-value online purchase on the owner's usual device,
   which only the amount and the new merchant give away.
+
+A merchant compromised for weeks (``compromise``) is fraud of a third kind: nothing in
+its purchases, only the labels of its earlier ones.
 
 Every transaction of an incident is fraud. Apart from the quiet one, each
 pattern breaks several of the victim's habits at once, but each broken habit
@@ -168,10 +173,34 @@ def quiet_purchase(
     ]
 
 
+def card_used_again(
+    victim: CardHolder, at: float, size: int, catalogue: Catalogue, rng: Random
+) -> list[Draft]:
+    """A copied card used in shops, then, days later, when the first frauds are confirmed
+    but the card still works, online: only the card's confirmed fraud connects the two."""
+    first = size // 2
+    shops = cloned_card(victim, at, first, catalogue, rng)
+    later = shops[-1].at + rng.uniform(2 * DAY, 10 * DAY)
+    device = rng.choice(ONLINE_DEVICES)
+    online = [
+        _fraud(
+            victim,
+            moment,
+            victim.typical_amount * rng.uniform(1, 4),
+            _new_merchant(victim, catalogue.online + catalogue.online_cash_out, rng),
+            device,
+            True,
+        )
+        for moment in _within(later, 2 * HOUR, size - first, rng)
+    ]
+    return [*shops, *online]
+
+
 PATTERNS: tuple[Pattern, ...] = (
-    Pattern("account takeover", 0.3, 3, 8, account_takeover),
-    Pattern("card testing", 0.25, 4, 8, card_testing),
-    Pattern("cloned card", 0.25, 2, 5, cloned_card),
+    Pattern("account takeover", 0.25, 3, 8, account_takeover),
+    Pattern("card testing", 0.2, 4, 8, card_testing),
+    Pattern("cloned card", 0.2, 2, 5, cloned_card),
+    Pattern("card used again", 0.15, 4, 8, card_used_again),
     Pattern("quiet purchase", 0.2, 1, 1, quiet_purchase),
 )
 QUIET = PATTERNS[-1]

@@ -14,6 +14,7 @@ from random import Random
 
 from fraud.adapters.simulation.behaviour import legitimate_purchases
 from fraud.adapters.simulation.catalogue import build_catalogue
+from fraud.adapters.simulation.compromise import COMPROMISED_SHARE, compromise_merchants
 from fraud.adapters.simulation.drafts import DAY, Draft
 from fraud.adapters.simulation.patterns import inject_fraud
 from fraud.adapters.simulation.population import (
@@ -64,7 +65,10 @@ def simulate(
     origin = (start or DEFAULT_START).astimezone(UTC)
     period = (days or default_days(samples)) * DAY
     frauds = round(samples * fraud_rate)
-    legitimate = samples - frauds
+    # Some of the frauds are purchases at compromised merchants: drawn from the legitimate
+    # ones, which are made that many more.
+    compromised = round(frauds * COMPROMISED_SHARE)
+    legitimate = samples - frauds + compromised
 
     rng = Random(seed)
     users = max(1, round(legitimate / (MEAN_DAILY_RATE * period / DAY)))
@@ -77,9 +81,15 @@ def simulate(
     for holder, count in zip(holders, counts, strict=True):
         drafts.extend(legitimate_purchases(holder, count, period, catalogue, rng))
         done(count)
+    drafts = compromise_merchants(drafts, compromised, rng)
+    copied = sum(draft.is_fraud for draft in drafts)
+    if copied < compromised:  # too few busy merchants: drop the legitimate ones made extra
+        legitimate_ones = [i for i, draft in enumerate(drafts) if not draft.is_fraud]
+        spare = set(rng.sample(legitimate_ones, compromised - copied))
+        drafts = [draft for i, draft in enumerate(drafts) if i not in spare]
     victims = [holder for holder, count in zip(holders, counts, strict=True) if count]
-    drafts.extend(inject_fraud(victims or holders, frauds, period, catalogue, rng))
-    done(frauds)
+    drafts.extend(inject_fraud(victims or holders, frauds - copied, period, catalogue, rng))
+    done(frauds - compromised)
 
     drafts.sort(key=attrgetter("at"))
     return [

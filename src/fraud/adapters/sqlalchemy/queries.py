@@ -28,7 +28,9 @@ from fraud.adapters.sqlalchemy.tables import (
     verdict_activity,
     verdict_versions,
 )
+from fraud.adapters.sqlalchemy.upserts import chunks
 from fraud.domain.assessment import Decision, Status, TransactionRecord
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
 from fraud.domain.transaction import Transaction
 
@@ -135,6 +137,49 @@ class SqlQueries:
             if len(rows) < ACCEPTED_PAGE:
                 return
             after = (rows[-1]["timestamp"], rows[-1]["transaction_id"])
+
+    def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
+        columns = transactions.c
+        counts: dict[str, int] = {}
+        for names in chunks(list(merchants)):
+            statement = (
+                select(columns.merchant, func.count().label("transactions"))
+                .where(columns.timestamp >= since, columns.merchant.in_(names))
+                .group_by(columns.merchant)
+            )
+            counts.update((row["merchant"], row["transactions"]) for row in self._rows(statement))
+        return counts
+
+    def label_events(
+        self, since: datetime, *, labelled_since: datetime | None = None
+    ) -> list[LabelEvent]:
+        labelled = transactions.c
+        statement = (
+            select(
+                label_history.c.transaction_id,
+                label_history.c.is_fraud,
+                label_history.c.labelled_at,
+                labelled.user_id,
+                labelled.merchant,
+                labelled.timestamp,
+            )
+            .join(transactions, labelled.transaction_id == label_history.c.transaction_id)
+            .where(labelled.timestamp >= since)
+            .order_by(label_history.c.id)
+        )
+        if labelled_since is not None:
+            statement = statement.where(label_history.c.labelled_at >= labelled_since)
+        return [
+            LabelEvent(
+                row["transaction_id"],
+                bool(row["is_fraud"]),
+                row["labelled_at"].timestamp(),
+                row["user_id"],
+                row["merchant"],
+                row["timestamp"].timestamp(),
+            )
+            for row in self._rows(statement)
+        ]
 
     def activity_since(self, since: datetime) -> list[tuple[datetime, Bucket]]:
         statement = select(verdict_activity).where(verdict_activity.c.second >= since)

@@ -18,7 +18,9 @@ class Topic:
     # The preprocess stage's state store: each user's behaviour history, compacted to the
     # latest per user, in the partition of the user's transactions.
     STATE = "behaviour-state"
-    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS, STATE)
+    # Labels as they become known (analysts, chargebacks): the features' late knowledge.
+    LABELS = "fraud-labels"
+    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS, STATE, LABELS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import BadDataFile
+from fraud.domain.label_risk import KnownLabel
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.policy import Thresholds
 from fraud.domain.transaction import Transaction
@@ -62,6 +63,11 @@ class LabelledFiles(Protocol):
     def read_transactions(
         self, path: Path, *, skipped: list[BadDataFile] | None = None
     ) -> list[Transaction]: ...
+
+    def read_labels(
+        self, path: Path, *, skipped: list[BadDataFile] | None = None
+    ) -> list[KnownLabel]:
+        """A label file: ``transaction_id,is_fraud,labelled_at``."""
 
     def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
         """Write ``rows``; returns how many."""

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
+from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
 from fraud.domain.ports.identity import AuditLog, Identities
 from fraud.domain.transaction import Transaction
@@ -137,6 +138,16 @@ class VerdictQueries(Protocol):
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
         """Every transaction dated at or after ``since`` that was not refused by a stage,
         oldest first, read in chunks: what the behaviour profiles are rebuilt from."""
+
+    def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
+        """How many transactions each of ``merchants`` had, dated at or after ``since``."""
+
+    def label_events(
+        self, since: datetime, *, labelled_since: datetime | None = None
+    ) -> list[LabelEvent]:
+        """Every label given to a transaction dated at or after ``since`` (and, with
+        ``labelled_since``, given at or after it), as the event the features learn from, in
+        the order they were given."""
 
 
 class ActivityQueries(Protocol):

@@ -7,10 +7,8 @@ it goes to standard error.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +20,9 @@ import structlog
 
 from fraud.containers import Container, Process
 from fraud.domain.errors import IdentityConflict, InvalidIdentity, UnknownIdentity
-from fraud.domain.identity import PASSWORD_MIN_LENGTH, RATE_RULE, Actor, RateLimit, Role
+from fraud.domain.identity import PASSWORD_MIN_LENGTH, RATE_RULE, RateLimit, Role
 from fraud.domain.transaction import format_instant
-from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
+from fraud.entrypoints.cli.context import BadInput, CliContext, cli_actor, pass_context
 
 ROLES = click.Choice([role.value for role in Role])
 log = structlog.get_logger("fraud.cli")
@@ -33,10 +31,6 @@ log = structlog.get_logger("fraud.cli")
 def _container(ctx: CliContext) -> Container:
     # The first command on a new machine may be this one: the schema is made first.
     return ctx.open(Process(migrate=True, interactive=ctx.interactive))
-
-
-def _by() -> Actor:
-    return Actor(f"cli:{getpass.getuser()}", socket.gethostname())
 
 
 @contextmanager
@@ -89,7 +83,7 @@ def _rate_limit(_: click.Context, __: click.Parameter, value: str | None) -> Rat
 def create_key(ctx: CliContext, name: str, role: str, rate_limit: RateLimit | None) -> None:
     """Create a key and print it, once: only its digest is kept."""
     with _refusals():
-        issued = _container(ctx).manage_keys().create(name, Role(role), _by(), rate_limit)
+        issued = _container(ctx).manage_keys().create(name, Role(role), cli_actor(), rate_limit)
     limit = str(issued.key.rate_limit or ctx.settings.rate_limit)
     click.echo(
         f"key {name!r} created (role {role}, limit {limit}); it is shown only now:", err=True
@@ -121,7 +115,7 @@ def list_keys(ctx: CliContext) -> None:
 def revoke_key(ctx: CliContext, name: str) -> None:
     """Revoke a key: it stops working within a second."""
     with _refusals():
-        _container(ctx).manage_keys().revoke(name, _by())
+        _container(ctx).manage_keys().revoke(name, cli_actor())
     click.echo(f"key {name!r} revoked")
 
 
@@ -180,7 +174,7 @@ def add_user(ctx: CliContext, name: str, role: str, generate: bool, from_stdin: 
     and printed once."""
     password = _password(generate, from_stdin)
     with _refusals():
-        added = _container(ctx).manage_accounts().add(name, Role(role), _by(), password)
+        added = _container(ctx).manage_accounts().add(name, Role(role), cli_actor(), password)
     click.echo(f"user {name!r} added (role {role})", err=True)
     if added.password is not None:
         click.echo("their password, shown only now:", err=True)
@@ -195,7 +189,7 @@ def set_password(ctx: CliContext, name: str, generate: bool, from_stdin: bool) -
     """Set a new password; the person is signed out everywhere."""
     password = _password(generate, from_stdin)
     with _refusals():
-        generated = _container(ctx).manage_accounts().set_password(name, _by(), password)
+        generated = _container(ctx).manage_accounts().set_password(name, cli_actor(), password)
     click.echo(f"password of {name!r} set; their sessions are closed", err=True)
     if generated is not None:
         click.echo(generated)
@@ -224,7 +218,7 @@ def list_users(ctx: CliContext) -> None:
 def revoke_user(ctx: CliContext, name: str) -> None:
     """Revoke a person: they cannot sign in, and their sessions end."""
     with _refusals():
-        _container(ctx).manage_accounts().revoke(name, _by())
+        _container(ctx).manage_accounts().revoke(name, cli_actor())
     click.echo(f"user {name!r} revoked")
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
+
 import click
 
 from fraud.containers import Container, Process, bootstrap
 from fraud.domain.errors import BrokerRefusedCredentials, ModelNotFound
+from fraud.domain.identity import Actor
 from fraud.domain.ports import FraudModel
 from fraud.logs import interactive
 from fraud.settings import Settings
@@ -63,3 +67,8 @@ def load_model(container: Container) -> FraudModel:
         return container.model()
     except ModelNotFound as missing:
         raise BadInput(str(missing)) from None
+
+
+def cli_actor() -> Actor:
+    """Who runs a command, as the audit log records it: ``cli:<account>`` and the host."""
+    return Actor(f"cli:{getpass.getuser()}", socket.gethostname())

@@ -60,8 +60,8 @@ def topics() -> None:
 def topics_create(
     ctx: CliContext, partitions: int, replication: int, retention_hours: int | None
 ) -> None:
-    """Create transactions, preprocessed-transactions, fraud-results, fraud-dlq and the
-    behaviour-state store (idempotent)."""
+    """Create transactions, preprocessed-transactions, fraud-results, fraud-dlq, fraud-labels
+    and the behaviour-state store (idempotent)."""
     outcomes = ctx.container.topic_admin().create_topics(
         partitions=partitions,
         replication=replication,

@@ -17,7 +17,7 @@ from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
 from fraud.entrypoints.cli.context import CliContext, Commands, load_model, pass_context
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
-from fraud.entrypoints.cli.labels import export_labels
+from fraud.entrypoints.cli.labels import export_labels, labels
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
 from fraud.entrypoints.cli.replay import evaluate, score
 from fraud.entrypoints.cli.training import ensure_model, train
@@ -164,6 +164,7 @@ cli.add_command(evaluate)
 cli.add_command(score)
 cli.add_command(bench)
 cli.add_command(export_labels)
+cli.add_command(labels)
 cli.add_command(keys)
 cli.add_command(users)
 cli.add_command(audit)

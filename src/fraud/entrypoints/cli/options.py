@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +51,42 @@ def out_option(help_text: str) -> Any:
         required=True,
         help=help_text,
     )
+
+
+class Duration(click.ParamType):
+    """A span of time as people write it: ``7d``, ``36h``, ``90m``, ``45s``."""
+
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        unit = self.UNITS.get(text[-1:]) if text else None
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = -1.0
+        if unit is None or not 0 <= amount < 36_500 * 86_400 / unit:
+            self.fail(f"{value!r} is not a duration: a number and s, m, h or d (7d, 36h)")
+        return timedelta(seconds=amount * unit)
+
+
+def label_delay_option(help_text: str) -> Any:
+    return click.option(
+        "--label-delay", type=Duration(), default=None, metavar="DURATION", help=help_text
+    )
+
+
+def labels_option(command: Any) -> Any:
+    return click.option(
+        "--labels",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Label CSV (transaction_id,is_fraud,labelled_at) fed into the replay in event "
+        "time, as the stream receives labels: each counts from its labelled_at on.",
+    )(command)
 
 
 def on_invalid_option(command: Any) -> Any:

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from fraud.application.training import known_labels
 from fraud.containers import Container, Process
 from fraud.domain.errors import BadDataFile
+from fraud.domain.label_risk import LabelEvent, label_events
 from fraud.domain.ports import LabelledFiles
+from fraud.domain.transaction import Transaction
 from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
 from fraud.entrypoints.cli.options import (
     data_option,
+    label_delay_option,
+    labels_option,
     model_dir_option,
     on_invalid_option,
     out_option,
@@ -41,6 +47,28 @@ def _read_then_load(
     return container, rows
 
 
+def _label_events(
+    ctx: CliContext,
+    container: Container,
+    labels: Path | None,
+    transactions: Sequence[Transaction],
+    on_invalid: str,
+) -> list[LabelEvent]:
+    """The label file's labels of these transactions, as the stream would receive them."""
+    if labels is None:
+        return []
+    files = container.labelled_files()
+    known = read_rows(
+        labels, lambda skipped: files.read_labels(labels, skipped=skipped), on_invalid
+    )
+    events, unknown = label_events(transactions, known)
+    if unknown:
+        click.echo(
+            f"{labels}: {unknown} labels name no transaction of the data; left out", err=True
+        )
+    return events
+
+
 @click.command()
 @data_option("Labelled CSV: DESIGN.md's columns plus is_fraud.")
 @click.option(
@@ -49,18 +77,37 @@ def _read_then_load(
     default=None,
     help="Where to write metrics.json and the charts [default: var/evaluation/<file>].",
 )
+@labels_option
+@label_delay_option(
+    "Let the features know the file's own labels, each this long after its purchase (or at "
+    "its labelled_at): the stream a label delay behind. Without it or --labels, no label "
+    "is known."
+)
 @on_invalid_option
 @model_dir_option
 @pass_context
 def evaluate(
-    ctx: CliContext, data: Path, report_dir: Path | None, on_invalid: str, model_dir: Path | None
+    ctx: CliContext,
+    data: Path,
+    report_dir: Path | None,
+    labels: Path | None,
+    label_delay: timedelta | None,
+    on_invalid: str,
+    model_dir: Path | None,
 ) -> None:
     """AP (PR-AUC), ROC-AUC and recall at 1% FPR of the model on a labelled file."""
+    if labels is not None and label_delay is not None:
+        raise click.UsageError("give either --labels or --label-delay, not both")
     container, examples = _read_then_load(
         ctx, model_dir, data, on_invalid, lambda f, skipped: f.read_labelled(data, skipped=skipped)
     )
+    known = (
+        known_labels(examples, label_delay)
+        if label_delay is not None
+        else _label_events(ctx, container, labels, [e.transaction for e in examples], on_invalid)
+    )
     with progress(len(examples), "scoring", bar=ctx.interactive) as done:
-        result = container.evaluate_model()(examples, done)
+        result = container.evaluate_model()(examples, done, known)
     metrics, model = result.metrics, result.model
     report_dir = report_dir or Path("var/evaluation") / data.stem
     title = f"model {model.version} on {data.name}"
@@ -103,10 +150,18 @@ def evaluate(
 @click.command()
 @data_option("CSV of transactions in DESIGN.md's columns (is_fraud, if present, is ignored).")
 @out_option("CSV to write: transaction_id, fraud_score, decision, reasons.")
+@labels_option
 @on_invalid_option
 @model_dir_option
 @pass_context
-def score(ctx: CliContext, data: Path, out: Path, on_invalid: str, model_dir: Path | None) -> None:
+def score(
+    ctx: CliContext,
+    data: Path,
+    out: Path,
+    labels: Path | None,
+    on_invalid: str,
+    model_dir: Path | None,
+) -> None:
     """Replay a file in timestamp order from empty state, as the stream would score it."""
     container, transactions = _read_then_load(
         ctx,
@@ -115,7 +170,8 @@ def score(ctx: CliContext, data: Path, out: Path, on_invalid: str, model_dir: Pa
         on_invalid,
         lambda f, skipped: f.read_transactions(data, skipped=skipped),
     )
+    known = _label_events(ctx, container, labels, transactions, on_invalid)
     with progress(len(transactions), "scoring", bar=ctx.interactive) as done:
-        records = container.score_transactions()(transactions, done)
+        records = container.score_transactions()(transactions, done, known)
     written = container.labelled_files().write_verdicts(out, records)
     click.echo(f"scored {written} transactions into {out}")

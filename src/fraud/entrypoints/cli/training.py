@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
 import structlog
 
-from fraud.application.training import TrainingPlan
+from fraud.application.training import DEFAULT_LABEL_DELAY, TrainingPlan
 from fraud.containers import Container, Process
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
 from fraud.entrypoints.cli.options import (
     data_option,
+    label_delay_option,
     model_dir_option,
     on_invalid_option,
     progress,
@@ -35,6 +37,10 @@ DEFAULT_SEED = 7
 )
 @data_option("Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).", required=False)
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
+@label_delay_option(
+    "When a row's label became known, where the file has no labelled_at: this long after "
+    "the purchase [default: 7d]. Features use only labels known at each row's time."
+)
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @on_invalid_option
 @model_dir_option
@@ -44,6 +50,7 @@ def train(
     samples: int | None,
     data: Path | None,
     epochs: int,
+    label_delay: timedelta | None,
     seed: int,
     on_invalid: str,
     model_dir: Path | None,
@@ -59,7 +66,8 @@ def train(
         )
     else:
         examples = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
-    info = _train(container, examples, epochs=epochs, seed=seed)
+    plan = TrainingPlan(epochs=epochs, label_delay=label_delay or DEFAULT_LABEL_DELAY)
+    info = _train(container, examples, plan, seed=seed)
     metrics = info.metrics
     click.echo(
         f"model {info.version} saved to {container.config.model_dir()}\n"
@@ -80,15 +88,15 @@ def ensure_model(ctx: CliContext, container: Container) -> None:
         return
     log.info("no model found, training the default one", model_dir=container.config.model_dir())
     examples = _simulated(ctx, container, DEFAULT_SAMPLES, DEFAULT_SEED)
-    _train(container, examples, epochs=DEFAULT_EPOCHS, seed=DEFAULT_SEED)
+    _train(container, examples, TrainingPlan(epochs=DEFAULT_EPOCHS), seed=DEFAULT_SEED)
 
 
 def _train(
-    container: Container, examples: list[LabelledTransaction], *, epochs: int, seed: int
+    container: Container, examples: list[LabelledTransaction], plan: TrainingPlan, *, seed: int
 ) -> ModelInfo:
     train_model = container.train_model(trainer=container.trainer(seed=seed))
     try:
-        return train_model(examples, TrainingPlan(epochs=epochs))
+        return train_model(examples, plan)
     except ValueError as error:
         raise BadInput(str(error)) from None
 

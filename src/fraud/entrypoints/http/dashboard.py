@@ -9,7 +9,7 @@ from flask import render_template
 from flask_smorest import Blueprint
 
 from fraud.application.monitoring import ActivityMonitor, PipelineHealth, PipelineWatch
-from fraud.application.queries import DashboardFigures, DashboardStats
+from fraud.application.queries import DashboardFigures, DashboardStats, LabelLoop, LabelLoopFigures
 from fraud.containers import Container
 from fraud.domain.identity import Permission
 from fraud.domain.model import ModelInfo
@@ -19,6 +19,7 @@ from fraud.entrypoints.http.access import requires
 from fraud.entrypoints.http.monitoring_schemas import (
     ActivitySchema,
     DashboardSchema,
+    LabelLoopSchema,
     ModelCardSchema,
     PipelineHealthSchema,
 )
@@ -99,6 +100,18 @@ def activity(monitor: ActivityMonitor = Provide[Container.activity]) -> Activity
 def model(card: ModelInfo | None = Provide[Container.model_card]) -> ModelInfo | None:
     """The model in use: its version, training, validation metrics and thresholds."""
     return card
+
+
+@dashboard.get("/api/labels", tags=["dashboard"])
+@dashboard.response(200, LabelLoopSchema, description="The label loop")
+@dashboard.alt_response(**UNAVAILABLE)
+@requires(Permission.READ)
+@inject
+def label_loop(figures: LabelLoopFigures = Provide[Container.label_loop]) -> LabelLoop:
+    """How labels come back: labels given per day and how long after the purchase (the last
+    30 days), and the merchants whose purchases of the last 7 days are most often confirmed
+    fraud: what the features learn from."""
+    return figures()
 
 
 @dashboard.get("/api/pipeline", tags=["dashboard"])

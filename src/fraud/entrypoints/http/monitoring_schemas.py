@@ -158,3 +158,38 @@ class PipelineHealthSchema(Shape):
         validate=validate.Range(min=0),
         metadata={"description": "messages on fraud-dlq; null when the bus cannot say"},
     )
+
+
+class LabelsOnDaySchema(Shape):
+    day = fields.Date(required=True)
+    fraud = _count(metadata={"description": "labels confirming fraud given that day"})
+    legitimate = _count(metadata={"description": "labels clearing a transaction"})
+
+
+class RiskyMerchantSchema(Shape):
+    merchant = fields.String(required=True)
+    transactions = _count(metadata={"description": "its purchases of the last 7 days"})
+    frauds = _count(metadata={"description": "of them, confirmed fraud now"})
+    share = fields.Float(required=True, validate=validate.Range(0, 1))
+
+
+class LabelLoopSchema(Shape):
+    days = fields.List(
+        fields.Nested(LabelsOnDaySchema),
+        required=True,
+        metadata={"description": "labels given per day over the last 30 days, oldest first"},
+    )
+    delay_bounds_hours = fields.List(fields.Integer(), required=True)
+    delays = fields.List(
+        fields.Integer(validate=validate.Range(min=0)),
+        required=True,
+        metadata={
+            "description": "those labels by hours from purchase to label: below each bound, "
+            "then the rest"
+        },
+    )
+    merchants = fields.List(
+        fields.Nested(RiskyMerchantSchema),
+        required=True,
+        metadata={"description": "the highest confirmed fraud share of the last 7 days"},
+    )

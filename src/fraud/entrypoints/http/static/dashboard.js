@@ -134,6 +134,12 @@
       plugins: { legend: { display: false } },
       scales: { y: { type: "logarithmic", title: { display: true, text: "transactions" } }, x: { title: { display: true, text: "fraud score (bin upper bound)" } } },
     }),
+    labels: chart("chart-labels", "bar", [bars("fraud", COLORS.decline), bars("legitimate", COLORS.approve)], {
+      scales: { x: { stacked: true, ticks: { maxTicksLimit: 10, maxRotation: 0 } }, y: { stacked: true, beginAtZero: true } },
+    }),
+    labelDelay: chart("chart-label-delay", "bar", [{ label: "labels", data: [], backgroundColor: COLORS.line }], {
+      plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } },
+    }),
   };
   let thresholds = null;
 
@@ -166,6 +172,31 @@
     setText('[data-live="throughput"]', totals.throughput.toFixed(1));
     setText('[data-live="flagged-rate"]', percent(totals.flagged_rate));
     setText('[data-live="p95"]', millis(totals.latency_ms.p95));
+  }
+
+  function hours(h) {
+    return h < 24 ? h + " h" : h / 24 + " d";
+  }
+
+  function showLabels(loop) {
+    charts.labels.data.labels = loop.days.map((d) => d.day.slice(5));
+    charts.labels.data.datasets[0].data = loop.days.map((d) => d.fraud);
+    charts.labels.data.datasets[1].data = loop.days.map((d) => d.legitimate);
+    const bounds = loop.delay_bounds_hours;
+    charts.labelDelay.data.labels = [...bounds.map((b) => "< " + hours(b)), "≥ " + hours(bounds[bounds.length - 1])];
+    charts.labelDelay.data.datasets[0].data = loop.delays;
+    charts.labels.update("none");
+    charts.labelDelay.update("none");
+    document.querySelector("#risky-merchants tbody").replaceChildren(
+      ...loop.merchants.map((m) => {
+        const tr = document.createElement("tr");
+        tr.appendChild(cell(m.merchant));
+        tr.appendChild(cell(m.frauds, "num"));
+        tr.appendChild(cell(m.transactions, "num"));
+        tr.appendChild(cell(percent(m.share), "num"));
+        return tr;
+      })
+    );
   }
 
   // ---- panels -----------------------------------------------------------------------------
@@ -237,11 +268,14 @@
   const quietly = (task) => () => task().catch(() => setText("#updated", "connection lost, retrying"));
   const loadModel = quietly(() => poll("/api/model", showModel));
   const loadPipeline = quietly(() => poll("/api/pipeline", showPipeline));
+  const loadLabels = quietly(() => poll("/api/labels", showLabels));
 
   showStats(JSON.parse(document.getElementById("initial-stats").textContent));
   loadModel().then(refresh);
   loadPipeline();
+  loadLabels();
   setInterval(refresh, FAST_MS);
   setInterval(loadPipeline, HEALTH_MS);
+  setInterval(loadLabels, HEALTH_MS);
   setInterval(loadModel, MODEL_MS);
 })();

@@ -1,0 +1,243 @@
+"""Risk that only labels reveal: confirmed fraud at a merchant, and on a card, known late.
+
+A compromised terminal shows up in no one card holder's behaviour, only in how many
+of the merchant's recent transactions were later confirmed fraudulent; a stolen card
+used again shows up only once its earlier fraud is confirmed. Labels arrive late (an
+analyst within hours, a chargeback weeks later), so every figure here is taken *as
+known at the transaction's own event time*: a label counts for a transaction only if
+its ``labelled_at`` is at or before that time. Labels are kept with their time, and
+filtered when read, so the order in which labels and transactions reach this state
+changes nothing: the stream and replay agree whatever interleaving they saw.
+
+Merchant figures are over whole UTC days before the transaction's own day (the 1, 7
+and 30 days to it), so the transactions counted are those of days already over,
+whatever order a day's transactions come in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fraud.domain.transaction import Transaction
+from fraud.domain.windows import DAY
+
+RISK_DAYS = (1, 7, 30)
+CountKey = tuple[str, int, int]  # merchant, day, shard
+# How long a confirmed fraud on a card still says something about the card.
+CARD_MEMORY = 90 * DAY
+# Day buckets older than the longest window, plus the day in progress, are dropped.
+KEPT_DAYS = max(RISK_DAYS) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEvent:
+    """A label as the features see it: the verdict, when it became known, and where the
+    labelled transaction belongs (its card, its merchant, its event time)."""
+
+    transaction_id: str
+    is_fraud: bool
+    labelled_at: float
+    user_id: str
+    merchant: str
+    event_at: float
+
+    @classmethod
+    def of(cls, transaction: Transaction, is_fraud: bool, labelled_at: datetime) -> LabelEvent:
+        return cls(
+            transaction.transaction_id,
+            is_fraud,
+            labelled_at.timestamp(),
+            transaction.user_id,
+            transaction.merchant,
+            transaction.timestamp.timestamp(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KnownLabel:
+    """A row of a label file (chargebacks, a case system's export): which transaction, the
+    verdict, and when it became known."""
+
+    transaction_id: str
+    is_fraud: bool
+    labelled_at: datetime
+
+
+def label_events(
+    transactions: Iterable[Transaction], labels: Iterable[KnownLabel]
+) -> tuple[list[LabelEvent], int]:
+    """The labels of the given transactions as events; and how many labels named a
+    transaction not among them (left out)."""
+    by_id = {transaction.transaction_id: transaction for transaction in transactions}
+    events, unknown = [], 0
+    for label in labels:
+        transaction = by_id.get(label.transaction_id)
+        if transaction is None:
+            unknown += 1
+            continue
+        events.append(LabelEvent.of(transaction, label.is_fraud, label.labelled_at))
+    return events, unknown
+
+
+@dataclass(slots=True)
+class _Verdicts:
+    """One transaction's labels in the order they became known; the last one known at a
+    moment is what the transaction was then."""
+
+    event_at: float
+    known_at: list[float] = field(default_factory=list)
+    frauds: list[bool] = field(default_factory=list)
+
+    def learn(self, labelled_at: float, is_fraud: bool) -> None:
+        where = bisect.bisect_right(self.known_at, labelled_at)
+        if where and self.known_at[where - 1] == labelled_at and self.frauds[where - 1] == is_fraud:
+            return  # the same label again (a redelivered event)
+        self.known_at.insert(where, labelled_at)
+        self.frauds.insert(where, is_fraud)
+
+    def fraud_at(self, at: float) -> bool:
+        known = bisect.bisect_right(self.known_at, at)
+        return known > 0 and self.frauds[known - 1]
+
+
+@dataclass(slots=True)
+class MerchantRisk:
+    """A merchant's transactions per day (event time), and those of its transactions ever
+    labelled fraud, with their labels."""
+
+    days: dict[int, int] = field(default_factory=dict)
+    labelled: dict[str, _Verdicts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFigures:
+    """What labels known at a transaction's time say about its merchant and its card."""
+
+    merchant_transactions: tuple[int, ...]  # one per RISK_DAYS
+    merchant_frauds: tuple[int, ...]
+    card_frauds: int  # the card's transactions confirmed fraudulent, known by now
+    since_card_fraud: float  # seconds since the latest of them (CARD_MEMORY if none)
+
+
+NO_RISK_KNOWN = RiskFigures((0,) * len(RISK_DAYS), (0,) * len(RISK_DAYS), 0, CARD_MEMORY)
+
+
+def day_of(at: float) -> int:
+    return math.floor(at / DAY)
+
+
+def day_label(day: int) -> str:
+    """The day's date, as a reason names it: "3 Jun"."""
+    return f"{datetime.fromtimestamp(day * DAY, UTC):%-d %b}"
+
+
+class LabelRisk:
+    """Merchant and card risk from labels, updated by transactions and label events.
+
+    Only labels that ever say fraud are kept (a transaction labelled legitimate and
+    never anything else counts as what it already is: not a fraud), so the state grows
+    with frauds and merchants, not with labels; day buckets and labels expire with the
+    longest window.
+    """
+
+    def __init__(self) -> None:
+        self.merchants: dict[str, MerchantRisk] = {}
+        self.cards: dict[str, dict[str, _Verdicts]] = {}
+        # Each day's count per shard (the part of the stream it came from: a partition), so
+        # that a state store can write down each part's own; and those changed since the
+        # last take_changes.
+        self._shares: dict[CountKey, int] = {}
+        self._changed: set[CountKey] = set()
+
+    def figures(self, user_id: str, merchant: str, at: float) -> RiskFigures:
+        """The figures for a transaction at ``at``, from labels known by then."""
+        today = day_of(at)
+        known = self.merchants.get(merchant)
+        if known is None:
+            transactions = frauds = (0,) * len(RISK_DAYS)
+        else:
+            counted, running, back = [], 0, 0
+            for days in RISK_DAYS:
+                while back < days:
+                    back += 1
+                    running += known.days.get(today - back, 0)
+                counted.append(running)
+            transactions = tuple(counted)
+            fraud_days = [
+                today - day_of(verdicts.event_at)
+                for verdicts in known.labelled.values()
+                if verdicts.fraud_at(at)
+            ]
+            frauds = tuple(sum(1 for back in fraud_days if 1 <= back <= days) for days in RISK_DAYS)
+        card_frauds, since = 0, CARD_MEMORY
+        for verdicts in self.cards.get(user_id, {}).values():
+            if verdicts.event_at < at and verdicts.fraud_at(at):
+                card_frauds += 1
+                since = min(since, at - verdicts.event_at)
+        return RiskFigures(transactions, frauds, card_frauds, since)
+
+    def count(self, merchant: str, at: float, shard: int = 0) -> None:
+        """A transaction at the merchant: it counts from the next day on."""
+        days = self.merchants.setdefault(merchant, MerchantRisk()).days
+        day = day_of(at)
+        days[day] = days.get(day, 0) + 1
+        key = (merchant, day, shard)
+        self._shares[key] = self._shares.get(key, 0) + 1
+        self._changed.add(key)
+
+    def take_changes(self) -> dict[CountKey, int | None]:
+        """The day counts changed since the last call, per shard (``None``: forgotten)."""
+        changes = {key: self._shares.get(key) for key in self._changed}
+        self._changed.clear()
+        return changes
+
+    def load_count(self, merchant: str, day: int, shard: int, count: int) -> None:
+        """Take a shard's count of a merchant's day from a state store."""
+        key = (merchant, day, shard)
+        days = self.merchants.setdefault(merchant, MerchantRisk()).days
+        days[day] = days.get(day, 0) + count - self._shares.get(key, 0)
+        self._shares[key] = count
+
+    def learn(self, labels: Iterable[LabelEvent]) -> None:
+        """Labels, in the order they became known: a verdict that clears a transaction is kept
+        only for one confirmed fraud before it (this call's or an earlier call's)."""
+        for label in sorted(labels, key=lambda label: label.labelled_at):
+            self._learn_for(
+                self.merchants.setdefault(label.merchant, MerchantRisk()).labelled, label
+            )
+            self._learn_for(self.cards.setdefault(label.user_id, {}), label)
+
+    @staticmethod
+    def _learn_for(labelled: dict[str, _Verdicts], label: LabelEvent) -> None:
+        verdicts = labelled.get(label.transaction_id)
+        if verdicts is None:
+            if not label.is_fraud:
+                return  # legitimate, and never said otherwise: nothing to remember
+            verdicts = labelled[label.transaction_id] = _Verdicts(label.event_at)
+        verdicts.learn(label.labelled_at, label.is_fraud)
+
+    def expire(self, now: float) -> None:
+        """Forget day buckets and labelled transactions that no window reaches any more."""
+        oldest_day = day_of(now) - KEPT_DAYS
+        for key in [key for key in self._shares if key[1] < oldest_day]:
+            del self._shares[key]
+            self._changed.add(key)
+        for merchant, risk in list(self.merchants.items()):
+            for day in [day for day in risk.days if day < oldest_day]:
+                del risk.days[day]
+            for transaction_id in [
+                t for t, v in risk.labelled.items() if day_of(v.event_at) < oldest_day
+            ]:
+                del risk.labelled[transaction_id]
+            if not risk.days and not risk.labelled:
+                del self.merchants[merchant]
+        horizon = now - CARD_MEMORY
+        for user, labelled in list(self.cards.items()):
+            for transaction_id in [t for t, v in labelled.items() if v.event_at < horizon]:
+                del labelled[transaction_id]
+            if not labelled:
+                del self.cards[user]

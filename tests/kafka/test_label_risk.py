@@ -1,0 +1,65 @@
+"""Label risk on a real broker: labels read from fraud-labels, merchant counts from the state
+store, so that a worker taking over gives the features an uninterrupted run gives."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fraud.domain.features import FEATURE_NAMES, replay
+from fraud.domain.label_risk import LabelEvent
+from fraud.domain.ports import Topic
+from tests.factories import ENVELOPES, txn
+from tests.kafka.conftest import scored, wait_until, worker
+
+DAY = 24 * 60
+
+
+def test_merchant_and_card_risk_survive_a_change_of_worker(container, settings) -> None:
+    group = f"g{uuid.uuid4().hex[:6]}"
+    bus = container.bus()
+    now = container.clock().now()
+    monday = [
+        txn(i, minutes=i * 7, user_id=f"holder-{i % 9}", merchant=f"shop-{i % 3}")
+        for i in range(40)
+    ]
+    tuesday = [
+        txn(100 + i, minutes=DAY + i * 5, user_id=f"holder-{i % 9}", merchant=f"shop-{i % 3}")
+        for i in range(30)
+    ]
+    confirmed = [t for t in monday if t.merchant == "shop-0"][:6]
+    labels = [LabelEvent.of(t, True, t.timestamp + timedelta(hours=12)) for t in confirmed]
+
+    bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in monday])
+    bus.publish(Topic.LABELS, [ENVELOPES.label_message(label) for label in labels])
+    predecessor = worker(settings, group, stages=("preprocess",))
+    first = predecessor.pipeline()
+    first.start()
+    wait_until(lambda: first.runners[0].processed == 46, what="the first worker")
+    first.stop()
+    predecessor.shutdown_resources()
+
+    # A new worker, its state empty, takes every partition over: Monday's counts come from
+    # the state store, the labels from fraud-labels.
+    successor = worker(settings, group)
+    second = successor.pipeline()
+    second.start()
+    try:
+        bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in tuesday])
+        records = [
+            wait_until(lambda t=t: scored(successor, t.transaction_id), what=t.transaction_id)
+            for t in tuesday
+        ]
+    finally:
+        second.stop()
+        successor.shutdown_resources()
+
+    uninterrupted = replay([*monday, *tuesday], labels)[len(monday) :]
+    for record, expected in zip(records, uninterrupted, strict=True):
+        assert [record.features[name] for name in FEATURE_NAMES] == list(expected.values)
+    shop_0 = next(r for r in records if r.transaction.merchant == "shop-0")
+    assert (shop_0.features["merchant_count_1d"], shop_0.features["merchant_frauds_1d"]) == (
+        14.0,
+        6.0,
+    )
+    assert any(r.features["card_confirmed_frauds"] for r in records)
