@@ -37,6 +37,15 @@ def fraud_env(**overrides: str) -> dict[str, str]:
     return {**env, **overrides}
 
 
+def fraud(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`fraud ARGUMENTS` run to success (in ``fraud_env(**env)``), its output captured."""
+    result = subprocess.run(
+        [FRAUD, *arguments], env=fraud_env(**env), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 @dataclass
 class Service:
     url: str

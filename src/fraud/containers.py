@@ -288,7 +288,6 @@ class Container(containers.DeclarativeContainer):
     import_labels = providers.Factory(
         ImportLabels,
         unit_of_work=unit_of_work,
-        queries=queries,
         clock=clock,
         bus=bus,
         envelopes=envelopes,

@@ -9,17 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.processes import FRAUD, fraud_env
+from tests.processes import FRAUD, fraud, fraud_env
 
 pytestmark = pytest.mark.e2e
-
-
-def fraud(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [FRAUD, *args], env=fraud_env(), capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> None:

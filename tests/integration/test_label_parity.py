@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import random
-import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +21,7 @@ from fraud.settings import Settings
 from tests.factories import payload
 from tests.fakes import FixedClock
 from tests.identities import calling_as, issue_keys
-from tests.processes import FRAUD, fraud_env
+from tests.processes import fraud
 from tests.unit.conftest import in_memory, settle
 
 pytestmark = pytest.mark.integration
@@ -80,15 +79,11 @@ def test_labels_given_mid_stream_and_score_with_labels_agree(tmp_path, small_mod
             known = datetime.fromtimestamp(event.labelled_at, UTC)
             writer.writerow([event.transaction_id, int(event.is_fraud), format_instant(known)])
 
-    command = [FRAUD, "score", "--data", str(data), "--labels", str(label_file)]
-    result = subprocess.run(
-        [*command, "--out", str(out), "--model-dir", str(small_model)],
-        env=fraud_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    fraud(
+        "score",
+        *("--data", str(data), "--labels", str(label_file)),
+        *("--out", str(out), "--model-dir", str(small_model)),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     with out.open() as handle:
         offline = {row["transaction_id"]: row for row in csv.DictReader(handle)}
     for transaction_id in ids:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
 
 import pytest
 
@@ -12,7 +11,7 @@ from fraud.adapters.simulation.simulator import simulate
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.store import KerasModelStore
 from tests.pipeline_helpers import embedded_pipeline
-from tests.processes import FRAUD, fraud_env
+from tests.processes import fraud
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +22,7 @@ def test_offline_replay_and_the_stream_agree(tmp_path, small_model) -> None:
     write_labelled(data, examples)
 
     out = tmp_path / "scored.csv"
-    result = subprocess.run(
-        [FRAUD, "score", "--data", str(data), "--out", str(out), "--model-dir", str(small_model)],
-        env=fraud_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    fraud("score", "--data", str(data), "--out", str(out), "--model-dir", str(small_model))
     with out.open() as handle:
         offline = {row["transaction_id"]: row for row in csv.DictReader(handle)}
 

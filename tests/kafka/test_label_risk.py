@@ -3,14 +3,20 @@ store, so that a worker taking over gives the features an uninterrupted run give
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import create_engine, text
+
+from fraud.adapters.kafka.bus import KafkaBus
 from fraud.domain.features import FEATURE_NAMES, replay
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Topic
-from tests.factories import ENVELOPES, txn
-from tests.kafka.conftest import scored, wait_until, worker
+from fraud.domain.transaction import format_instant
+from tests.factories import ENVELOPES, T0, txn
+from tests.kafka.conftest import scored, wait_for_rows, wait_until, worker
+from tests.processes import fraud
 
 DAY = 24 * 60
 
@@ -63,3 +69,43 @@ def test_merchant_and_card_risk_survive_a_change_of_worker(container, settings) 
         6.0,
     )
     assert any(r.features["card_confirmed_frauds"] for r in records)
+
+
+def test_chargebacks_imported_from_the_command_line_reach_the_workers(
+    kafka_bootstrap, prefix, workers, database, tmp_path
+) -> None:
+    workers.start()
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix)
+    now = datetime.now(UTC)
+    bought = [txn(i, minutes=i, user_id="victim", merchant="skimmed") for i in range(3)]
+    bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in bought])
+    wait_for_rows(database, 3, "status = 'scored'", timeout=120)
+    chargebacks = tmp_path / "chargebacks.csv"
+    known = format_instant(T0 + timedelta(days=1))
+    chargebacks.write_text(f"transaction_id,is_fraud,labelled_at\nt0,1,{known}\nnobody,1,{known}\n")
+
+    imported = fraud(
+        *("labels", "import", str(chargebacks)),
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=database,
+    )
+    assert "imported 1 labels (1 fraud)" in imported.stdout
+    assert "1 name no stored transaction: nobody" in imported.stderr
+
+    again = txn(9, minutes=2 * DAY, user_id="victim", merchant="elsewhere")
+    bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(again, now)])
+    bus.close()
+    wait_for_rows(database, 1, "status = 'scored' AND transaction_id = 't9'", timeout=120)
+    engine = create_engine(database)
+    with engine.connect() as connection:
+        features = connection.execute(
+            text("SELECT features FROM transactions WHERE transaction_id = 't9'")
+        ).scalar_one()
+        analyst = connection.execute(
+            text("SELECT label_analyst FROM transactions WHERE transaction_id = 't0'")
+        ).scalar_one()
+    engine.dispose()
+    assert json.loads(features)["card_confirmed_frauds"] == 1.0
+    assert analyst.startswith("cli:")

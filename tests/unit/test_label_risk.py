@@ -171,3 +171,24 @@ def test_imported_chargebacks_are_stored_published_and_learnt_from_their_own_tim
     settle(container)
     assert features(viewer, "u0-again")["card_confirmed_frauds"] == 1.0
     assert features(viewer, "u2-again")["card_confirmed_frauds"] == 0.0
+
+
+def test_forgetting_what_no_window_reaches_changes_no_figure() -> None:
+    risk = LabelRisk()
+    risk.count("m1", MONDAY)
+    risk.learn([label("a", at=MONDAY, known=MONDAY + DAY)])
+    for days_later in (2, 31, 89, 91, 120):
+        at = MONDAY + days_later * DAY
+        before = risk.figures("u1", "m1", at)
+        risk.expire(at)
+        assert risk.figures("u1", "m1", at) == before, days_later
+
+
+def test_a_late_purchase_counts_in_its_own_day_for_whoever_asks_next() -> None:
+    risk = LabelRisk()
+    risk.count("m1", MONDAY)
+    tuesday = MONDAY + DAY + 3600
+    assert risk.figures("u1", "m1", tuesday).merchant_transactions == (1, 1, 1)
+    risk.count("m1", MONDAY + 7200)  # arrives late, dated Monday
+    risk.count("m1", tuesday)  # Tuesday's own: not before Tuesday
+    assert risk.figures("u1", "m1", tuesday + 60).merchant_transactions == (2, 2, 2)

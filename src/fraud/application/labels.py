@@ -82,13 +82,11 @@ class ImportLabels:
     def __init__(
         self,
         unit_of_work: UnitOfWorkFactory,
-        queries: VerdictQueries,
         clock: Clock,
         bus: MessageBus,
         envelopes: Envelopes,
     ) -> None:
         self.unit_of_work = unit_of_work
-        self.queries = queries
         self.clock = clock
         self.bus = bus
         self.envelopes = envelopes
@@ -101,9 +99,11 @@ class ImportLabels:
         ordered = sorted(labels, key=lambda label: label.labelled_at)
         for start in range(0, len(ordered), IMPORT_BATCH):
             chunk = ordered[start : start + IMPORT_BATCH]
+            with self.unit_of_work() as uow:
+                stored = uow.verdicts.get_many({label.transaction_id for label in chunk})
             known: list[tuple[KnownLabel, Transaction]] = []
             for label in chunk:
-                record = self.queries.get(label.transaction_id)
+                record = stored.get(label.transaction_id)
                 if record is None:
                     unknown.append(label.transaction_id)
                 else:

@@ -294,7 +294,7 @@ class Changelog:
             partition.topic, partition.partition, since=since, until_offset=partition.resume_at
         )
         transactions = list(_readable(self.envelopes, self.clock, history))
-        profiles.observe(transactions)
+        profiles.observe(transactions, shards=[partition.partition] * len(transactions))
         self._owners.update((txn.user_id, partition.partition) for txn in transactions)
         return len(transactions)
 

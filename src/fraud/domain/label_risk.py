@@ -111,6 +111,37 @@ class MerchantRisk:
 
     days: dict[int, int] = field(default_factory=dict)
     labelled: dict[str, _Verdicts] = field(default_factory=dict)
+    # The window counts of the day last asked for: every purchase of a day asks the same,
+    # until a count lands in one of the days they cover (a late arrival).
+    _window_day: int | None = field(default=None, init=False)
+    _windows: tuple[int, ...] = field(default=(), init=False)
+
+    def add(self, day: int, count: int) -> None:
+        self.days[day] = self.days.get(day, 0) + count
+        if self._window_day is not None and day < self._window_day:
+            self._window_day = None
+
+    def windows(self, today: int) -> tuple[int, ...]:
+        """The purchases of the 1, 7, 30... whole days before ``today``."""
+        if self._window_day != today:
+            days = self.days
+            counted, running, back = [], 0, 0
+            for span in RISK_DAYS:
+                while back < span:
+                    back += 1
+                    running += days.get(today - back, 0)
+                counted.append(running)
+            self._window_day, self._windows = today, tuple(counted)
+        return self._windows
+
+    def forget_before(self, oldest_day: int) -> None:
+        for day in [day for day in self.days if day < oldest_day]:
+            del self.days[day]
+        for transaction_id in [
+            t for t, verdicts in self.labelled.items() if day_of(verdicts.event_at) < oldest_day
+        ]:
+            del self.labelled[transaction_id]
+        self._window_day = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +154,8 @@ class RiskFigures:
     since_card_fraud: float  # seconds since the latest of them (CARD_MEMORY if none)
 
 
-NO_RISK_KNOWN = RiskFigures((0,) * len(RISK_DAYS), (0,) * len(RISK_DAYS), 0, CARD_MEMORY)
+_NONE = (0,) * len(RISK_DAYS)
+NO_RISK_KNOWN = RiskFigures(_NONE, _NONE, 0, CARD_MEMORY)
 
 
 def day_of(at: float) -> int:
@@ -157,34 +189,31 @@ class LabelRisk:
         """The figures for a transaction at ``at``, from labels known by then."""
         today = day_of(at)
         known = self.merchants.get(merchant)
-        if known is None:
-            transactions = frauds = (0,) * len(RISK_DAYS)
-        else:
-            counted, running, back = [], 0, 0
-            for days in RISK_DAYS:
-                while back < days:
-                    back += 1
-                    running += known.days.get(today - back, 0)
-                counted.append(running)
-            transactions = tuple(counted)
-            fraud_days = [
-                today - day_of(verdicts.event_at)
-                for verdicts in known.labelled.values()
-                if verdicts.fraud_at(at)
-            ]
-            frauds = tuple(sum(1 for back in fraud_days if 1 <= back <= days) for days in RISK_DAYS)
+        transactions = frauds = _NONE
+        if known is not None:
+            transactions = known.windows(today)
+            if known.labelled:
+                fraud_days = [
+                    today - day_of(verdicts.event_at)
+                    for verdicts in known.labelled.values()
+                    if verdicts.fraud_at(at)
+                ]
+                frauds = tuple(
+                    sum(1 for back in fraud_days if 1 <= back <= span) for span in RISK_DAYS
+                )
         card_frauds, since = 0, CARD_MEMORY
         for verdicts in self.cards.get(user_id, {}).values():
-            if verdicts.event_at < at and verdicts.fraud_at(at):
+            # Strictly earlier purchases, within the card's memory (so that expiry, which the
+            # stream does and replay need not, changes nothing).
+            if 0 < at - verdicts.event_at < CARD_MEMORY and verdicts.fraud_at(at):
                 card_frauds += 1
                 since = min(since, at - verdicts.event_at)
         return RiskFigures(transactions, frauds, card_frauds, since)
 
     def count(self, merchant: str, at: float, shard: int = 0) -> None:
         """A transaction at the merchant: it counts from the next day on."""
-        days = self.merchants.setdefault(merchant, MerchantRisk()).days
         day = day_of(at)
-        days[day] = days.get(day, 0) + 1
+        self.merchants.setdefault(merchant, MerchantRisk()).add(day, 1)
         key = (merchant, day, shard)
         self._shares[key] = self._shares.get(key, 0) + 1
         self._changed.add(key)
@@ -198,8 +227,8 @@ class LabelRisk:
     def load_count(self, merchant: str, day: int, shard: int, count: int) -> None:
         """Take a shard's count of a merchant's day from a state store."""
         key = (merchant, day, shard)
-        days = self.merchants.setdefault(merchant, MerchantRisk()).days
-        days[day] = days.get(day, 0) + count - self._shares.get(key, 0)
+        risk = self.merchants.setdefault(merchant, MerchantRisk())
+        risk.add(day, count - self._shares.get(key, 0))
         self._shares[key] = count
 
     def learn(self, labels: Iterable[LabelEvent]) -> None:
@@ -227,12 +256,7 @@ class LabelRisk:
             del self._shares[key]
             self._changed.add(key)
         for merchant, risk in list(self.merchants.items()):
-            for day in [day for day in risk.days if day < oldest_day]:
-                del risk.days[day]
-            for transaction_id in [
-                t for t, v in risk.labelled.items() if day_of(v.event_at) < oldest_day
-            ]:
-                del risk.labelled[transaction_id]
+            risk.forget_before(oldest_day)
             if not risk.days and not risk.labelled:
                 del self.merchants[merchant]
         horizon = now - CARD_MEMORY
