@@ -109,3 +109,28 @@ def test_chargebacks_imported_from_the_command_line_reach_the_workers(
     engine.dispose()
     assert json.loads(features)["card_confirmed_frauds"] == 1.0
     assert analyst.startswith("cli:")
+
+
+def test_each_of_two_workers_gets_the_labels_of_the_cards_it_owns(kafka_bus) -> None:
+    group = f"g{uuid.uuid4().hex[:6]}"
+    topics = (Topic.TRANSACTIONS, Topic.LABELS)
+    consumers = [kafka_bus.consumer(group, topics) for _ in range(2)]
+    latest: dict[int, list] = {}
+    for n, consumer in enumerate(consumers):
+        consumer.on_assigned(lambda assigned, n=n: latest.__setitem__(n, list(assigned)) or [])
+
+    def settled() -> bool:
+        for consumer in consumers:
+            consumer.poll_batch(10, 0.2)
+        owned = [p for assigned in latest.values() for p in assigned]
+        return len(latest) == 2 and len(owned) == 6 and all(latest.values())
+
+    try:
+        wait_until(settled, timeout=60, what="both workers to hold partitions")
+    finally:
+        for consumer in consumers:
+            consumer.close()
+    for assigned in latest.values():
+        transactions = {p.partition for p in assigned if p.topic == Topic.TRANSACTIONS}
+        labels = {p.partition for p in assigned if p.topic == Topic.LABELS}
+        assert transactions == labels and transactions

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fraud.application.envelopes import SharedInstants
+import pytest
+
+from fraud.application.envelopes import MalformedMessage, SharedInstants
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import BehaviourProfiles
-from fraud.domain.ports import Topic
+from fraud.domain.label_risk import LabelEvent
+from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, consumed, txn
 
 T0 = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
@@ -54,3 +57,17 @@ def test_every_stage_timestamp_survives_both_internal_topics() -> None:
         assert result.preprocessed_at == preprocessed_at
         assert result.assessment is not None and result.assessment.scored_at == scored_at
         assert result.recorded_at == recorded_at
+
+
+def test_a_label_event_goes_where_its_cards_transactions_go_and_reads_back_whole() -> None:
+    purchase = txn(3, user_id="card-7")
+    label = LabelEvent.of(purchase, True, purchase.timestamp + timedelta(days=9))
+    message = ENVELOPES.label_message(label)
+    assert message.key == ENVELOPES.transaction_message(purchase, purchase.timestamp).key
+    assert ENVELOPES.read_label(consumed(message, Topic.LABELS)) == label
+
+
+def test_a_label_event_missing_a_field_is_refused_by_name() -> None:
+    broken = OutgoingMessage("card-7", b'{"transaction_id": "t3", "is_fraud": "yes"}')
+    with pytest.raises(MalformedMessage, match="is_fraud must be true or false"):
+        ENVELOPES.read_label(consumed(broken, Topic.LABELS))

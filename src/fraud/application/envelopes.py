@@ -50,9 +50,11 @@ class Envelopes:
         return data
 
     def label_message(self, label: LabelEvent) -> OutgoingMessage:
-        """A label event, keyed by the transaction it is about."""
+        """A label event, keyed like the transaction it is about (by user): ``fraud-labels``
+        has as many partitions as ``transactions``, so the worker that owns a card's
+        partition of one gets the card's labels in the same partition of the other."""
         return OutgoingMessage(
-            label.transaction_id,
+            label.user_id,
             self.serializer.dumps(
                 {
                     "transaction_id": label.transaction_id,

@@ -73,4 +73,7 @@ def consumer_config(
         "heartbeat.interval.ms": 1_500,
         "max.poll.interval.ms": 300_000,
         "fetch.wait.max.ms": 50,
+        # Partition i of every topic a member subscribes to goes to the same member: the
+        # preprocess worker that owns a card's transactions also gets the card's labels.
+        "partition.assignment.strategy": "range",
     }
