@@ -41,7 +41,9 @@ def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> N
 
     model_dir = tmp_path / "model"
     trained = fraud(
-        "train", "--data", str(train_csv), "--epochs", "3", "--model-dir", str(model_dir)
+        "train",
+        *("--data", str(train_csv), "--label-delay", "1d"),
+        *("--epochs", "3", "--model-dir", str(model_dir)),
     )
     assert "average precision (PR-AUC)" in trained.stdout
     card = json.loads((model_dir / "model.json").read_text())
@@ -63,6 +65,15 @@ def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> N
     assert f"average precision (PR-AUC)  {metrics['average_precision']:.4f}" in evaluated.stdout
     for chart in ("pr_curve.png", "score_histogram.png"):
         assert (reports / chart).read_bytes().startswith(b"\x89PNG")
+    # The stream a day behind its labels: the file's own frauds, known a day after each.
+    knowing = tmp_path / "knowing"
+    fraud(
+        "evaluate",
+        *("--data", str(eval_csv), "--label-delay", "1d"),
+        *("--model-dir", str(model_dir), "--report-dir", str(knowing)),
+    )
+    with_labels = json.loads((knowing / "metrics.json").read_text())
+    assert with_labels["average_precision"] != metrics["average_precision"]
 
     scored = tmp_path / "scored.csv"
     fraud("score", "--data", str(eval_csv), "--out", str(scored), "--model-dir", str(model_dir))
@@ -120,3 +131,15 @@ def test_a_file_with_a_few_bad_rows_says_which_and_can_skip_them(tmp_path, small
     assert skipped.returncode == 0, skipped.stderr[-2000:]
     assert "skipped 2 invalid rows (line 6:" in skipped.stderr
     assert "scored 9 transactions" in skipped.stdout
+
+
+def test_a_label_delay_that_is_not_a_duration_is_refused_by_name(tmp_path) -> None:
+    refused = subprocess.run(
+        [FRAUD, "train", "--samples", "100", "--label-delay", "7x"],
+        env=fraud_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2
+    assert "--label-delay" in refused.stderr and "'7x' is not a duration" in refused.stderr

@@ -48,7 +48,6 @@ def _read_then_load(
 
 
 def _label_events(
-    ctx: CliContext,
     container: Container,
     labels: Path | None,
     transactions: Sequence[Transaction],
@@ -104,7 +103,7 @@ def evaluate(
     known = (
         known_labels(examples, label_delay)
         if label_delay is not None
-        else _label_events(ctx, container, labels, [e.transaction for e in examples], on_invalid)
+        else _label_events(container, labels, [e.transaction for e in examples], on_invalid)
     )
     with progress(len(examples), "scoring", bar=ctx.interactive) as done:
         result = container.evaluate_model()(examples, done, known)
@@ -170,7 +169,7 @@ def score(
         on_invalid,
         lambda f, skipped: f.read_transactions(data, skipped=skipped),
     )
-    known = _label_events(ctx, container, labels, transactions, on_invalid)
+    known = _label_events(container, labels, transactions, on_invalid)
     with progress(len(transactions), "scoring", bar=ctx.interactive) as done:
         records = container.score_transactions()(transactions, done, known)
     written = container.labelled_files().write_verdicts(out, records)
