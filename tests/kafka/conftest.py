@@ -194,3 +194,14 @@ def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
 def scored(container, transaction_id):
     record = container.queries().get(transaction_id)
     return record if record is not None and record.status.value == "scored" else None
+
+
+def preprocess_then_leave(settings: Settings, group: str, messages: int) -> None:
+    """A worker of the preprocess stage alone, in ``group``, that handles ``messages`` and
+    leaves: the state it wrote down is what the next owner of its partitions reads."""
+    predecessor = worker(settings, group, stages=("preprocess",))
+    running = predecessor.pipeline()
+    running.start()
+    wait_until(lambda: running.runners[0].processed == messages, what="the first worker")
+    running.stop()
+    predecessor.shutdown_resources()

@@ -19,7 +19,7 @@ from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
 from tests.factories import ENVELOPES, EXAMPLE, txn
 from tests.identities import calling_as, issue_keys
-from tests.kafka.conftest import scored, wait_until, worker
+from tests.kafka.conftest import preprocess_then_leave, scored, wait_until, worker
 
 
 @pytest.fixture
@@ -165,12 +165,7 @@ def test_user_history_survives_a_change_of_worker(container, settings) -> None:
     burst = [txn(i, minutes=i, user_id="carol") for i in range(5)]
     bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in burst])
 
-    predecessor = worker(settings, group, stages=("preprocess",))
-    first = predecessor.pipeline()
-    first.start()
-    wait_until(lambda: first.runners[0].processed == 5, what="the first worker")
-    first.stop()
-    predecessor.shutdown_resources()
+    preprocess_then_leave(settings, group, messages=5)
 
     # A new worker (fresh state) takes the partition over and must know carol's burst: from
     # the state store, one record for one user, not from the five transactions.

@@ -15,7 +15,7 @@ from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Topic
 from fraud.domain.transaction import format_instant
 from tests.factories import ENVELOPES, T0, txn
-from tests.kafka.conftest import scored, wait_for_rows, wait_until, worker
+from tests.kafka.conftest import preprocess_then_leave, scored, wait_for_rows, wait_until, worker
 from tests.processes import fraud
 
 DAY = 24 * 60
@@ -38,12 +38,7 @@ def test_merchant_and_card_risk_survive_a_change_of_worker(container, settings) 
 
     bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in monday])
     bus.publish(Topic.LABELS, [ENVELOPES.label_message(label) for label in labels])
-    predecessor = worker(settings, group, stages=("preprocess",))
-    first = predecessor.pipeline()
-    first.start()
-    wait_until(lambda: first.runners[0].processed == 46, what="the first worker")
-    first.stop()
-    predecessor.shutdown_resources()
+    preprocess_then_leave(settings, group, messages=46)
 
     # A new worker, its state empty, takes every partition over: Monday's counts come from
     # the state store, the labels from fraud-labels.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -27,6 +27,7 @@ from fraud.domain.ports import (
 from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 EXPIRE_EVERY_BATCHES = 100
 RESTORE_CHUNK = 10_000
@@ -250,7 +251,7 @@ class Changelog:
 
     def _labels(self, bus: MessageBus) -> list[LabelEvent]:
         """Every label the topic holds: a merchant's figures need labels of every partition."""
-        return list(_readable_labels(self.envelopes, bus.read_topic(Topic.LABELS)))
+        return list(_readable(self.envelopes.read_label, bus.read_topic(Topic.LABELS)))
 
     def _read_without_collecting(self, bus: MessageBus, partition: int) -> StoredPartition:
         """Reading a million users makes tens of millions of small objects, none of them in
@@ -293,27 +294,23 @@ class Changelog:
         history = bus.read_back(
             partition.topic, partition.partition, since=since, until_offset=partition.resume_at
         )
-        transactions = list(_readable(self.envelopes, self.clock, history))
+        envelopes, clock = self.envelopes, self.clock
+        transactions = list(
+            _readable(
+                lambda m: envelopes.read_transaction(m, received_at(envelopes, clock, m)), history
+            )
+        )
         profiles.observe(transactions, shards=[partition.partition] * len(transactions))
         self._owners.update((txn.user_id, partition.partition) for txn in transactions)
         return len(transactions)
 
 
-def _readable(
-    envelopes: Envelopes, clock: Clock, messages: Iterable[Message]
-) -> Iterable[Transaction]:
+def _readable(read: Callable[[Message], T], messages: Iterable[Message]) -> Iterable[T]:
+    """What ``read`` makes of each message, leaving out those it refuses."""
     for message in messages:
         try:
-            yield envelopes.read_transaction(message, received_at(envelopes, clock, message))
+            yield read(message)
         except (MalformedMessage, InvalidTransaction):
-            continue  # it went to the dead-letter topic when it first came
-
-
-def _readable_labels(envelopes: Envelopes, messages: Iterable[Message]) -> Iterable[LabelEvent]:
-    for message in messages:
-        try:
-            yield envelopes.read_label(message)
-        except MalformedMessage:
             continue  # it went to the dead-letter topic when it first came
 
 
