@@ -94,7 +94,8 @@ def state_records(users: int, events: int, partitions: int) -> Iterator[Record]:
                 at = NOW - timedelta(days=29 * (events - number) / events, hours=3)
                 batch.append(Transaction.parse(transaction(user, number, at), received_at=at))
         profiles.observe(batch)
-        for record in changelog.changes(profiles, owners, []):
+        written = changelog.changes(profiles, owners, [], owned=set())
+        for record in written.messages[Topic.STATE]:
             assert record.key is not None and record.partition is not None
             yield record.key.encode(), record.value, record.partition
         if (start + chunk) % 200_000 == 0:

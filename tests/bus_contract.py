@@ -119,3 +119,62 @@ class BusContract:
         finally:
             consumer.close()
         assert bus.size(topic) == 7
+
+    def test_held_messages_come_again_and_a_commit_stops_before_them(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
+        bus.publish(topic, messages(6))
+        first = bus.consumer(group, [topic])
+        try:
+            got = drain(first, 6)
+            first.rewind(got[2:])
+            first.commit()
+            assert [m.value for m in drain(first, 4)] == [m.value for m in got[2:]]
+        finally:
+            first.close()
+        assert bus.lag(group, topic) == 4  # the commit stopped before the held ones
+
+    def test_a_partition_read_to_its_end_is_idle_and_a_held_one_is_not(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
+        bus.publish(topic, messages(3))
+        consumer = bus.consumer(group, [topic])
+        try:
+            got = drain(consumer, 3)
+            (partition,) = {m.partition for m in got}
+            idle = wait_for(lambda: (topic, partition) in idle_after_poll(consumer))
+            assert idle, "read to its end, nothing more on its way"
+            consumer.rewind(got[1:])
+            assert (topic, partition) not in consumer.idle_partitions()
+        finally:
+            consumer.close()
+
+    def test_a_follower_reads_every_partition_from_the_start_and_then_what_comes(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
+        bus.publish(topic, messages(3, key="alice") + messages(4, key="bob"))
+        follower = bus.follower([topic])
+        try:
+            assert len(list(follower.read_to_end())) == 7
+            bus.publish(topic, messages(2, key="carol"))
+            later = wait_for(lambda: follower.poll(10), timeout=10)
+            assert [m.value for m in later] == [b"m0", b"m1"]
+            follower.rewind()
+            assert len(list(follower.read_to_end())) == 9
+        finally:
+            follower.close()
+        assert bus.partition_count(topic) >= 1
+
+
+def idle_after_poll(consumer) -> set:
+    consumer.poll_batch(10, 0.1)
+    return consumer.idle_partitions()
+
+
+def wait_for(condition, timeout: float = 8.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    return condition()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, text
@@ -15,7 +16,14 @@ from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Topic
 from fraud.domain.transaction import format_instant
 from tests.factories import ENVELOPES, T0, txn
-from tests.kafka.conftest import preprocess_then_leave, scored, wait_for_rows, wait_until, worker
+from tests.kafka.conftest import (
+    make_topics,
+    preprocess_then_leave,
+    scored,
+    wait_for_rows,
+    wait_until,
+    worker,
+)
 from tests.processes import fraud
 
 DAY = 24 * 60
@@ -38,7 +46,7 @@ def test_merchant_and_card_risk_survive_a_change_of_worker(container, settings) 
 
     bus.publish(Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in monday])
     bus.publish(Topic.LABELS, [ENVELOPES.label_message(label) for label in labels])
-    preprocess_then_leave(settings, group, messages=46)
+    preprocess_then_leave(settings, group, messages=40)
 
     # A new worker, its state empty, takes every partition over: Monday's counts come from
     # the state store, the labels from fraud-labels.
@@ -106,26 +114,57 @@ def test_chargebacks_imported_from_the_command_line_reach_the_workers(
     assert analyst.startswith("cli:")
 
 
-def test_each_of_two_workers_gets_the_labels_of_the_cards_it_owns(kafka_bus) -> None:
-    group = f"g{uuid.uuid4().hex[:6]}"
-    topics = (Topic.TRANSACTIONS, Topic.LABELS)
-    consumers = [kafka_bus.consumer(group, topics) for _ in range(2)]
-    latest: dict[int, list] = {}
-    for n, consumer in enumerate(consumers):
-        consumer.on_assigned(lambda assigned, n=n: latest.__setitem__(n, list(assigned)) or [])
+def test_one_worker_and_two_give_the_merchant_figures_replay_gives(
+    kafka_bootstrap, settings
+) -> None:
+    """Three days at four merchants, bought by cards of every partition: each worker counts its
+    own partitions, reads the others' counts, and waits for a day until every partition has
+    reached it; with one worker or two the figures are those of replay, label for label."""
+    transactions = [
+        txn(i, minutes=i * 23, user_id=f"card-{(i * 7) % 15}", merchant=f"shop-{i % 4}")
+        for i in range(3 * DAY // 23)
+    ]
+    confirmed = [t for t in transactions[:60] if t.merchant == "shop-1"]
+    labels = [LabelEvent.of(t, True, t.timestamp + timedelta(hours=3)) for t in confirmed]
+    expected = {
+        t.transaction_id: list(vector.values)
+        for t, vector in zip(transactions, replay(transactions, labels), strict=True)
+    }
 
-    def settled() -> bool:
-        for consumer in consumers:
-            consumer.poll_batch(10, 0.2)
-        owned = [p for assigned in latest.values() for p in assigned]
-        return len(latest) == 2 and len(owned) == 6 and all(latest.values())
+    def features_with(workers: int) -> dict[str, list[float]]:
+        prefix = f"test-{uuid.uuid4().hex[:10]}."
+        make_topics(kafka_bootstrap, prefix, partitions=3)
+        bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix)
+        now = datetime.now(UTC)
+        bus.publish(Topic.LABELS, [ENVELOPES.label_message(label) for label in labels])
+        bus.publish(
+            Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, now) for t in transactions]
+        )
+        group = f"g{uuid.uuid4().hex[:6]}"
+        own = replace(settings, topic_prefix=prefix)
+        containers = [worker(own, group, stages=("preprocess",)) for _ in range(workers)]
+        pipelines = [container.pipeline() for container in containers]
+        for pipeline in pipelines:
+            pipeline.start()
+        found: dict[str, list[float]] = {}
 
-    try:
-        wait_until(settled, timeout=60, what="both workers to hold partitions")
-    finally:
-        for consumer in consumers:
-            consumer.close()
-    for assigned in latest.values():
-        transactions = {p.partition for p in assigned if p.topic == Topic.TRANSACTIONS}
-        labels = {p.partition for p in assigned if p.topic == Topic.LABELS}
-        assert transactions == labels and transactions
+        def all_preprocessed() -> bool:
+            for message in bus.read_topic(Topic.PREPROCESSED):
+                done = ENVELOPES.read_preprocessed(message)
+                found[done.transaction.transaction_id] = list(done.features.values)
+            return len(found) == len(transactions)
+
+        try:
+            wait_until(all_preprocessed, timeout=120, what=f"{workers} workers")
+        finally:
+            for pipeline, container in zip(pipelines, containers, strict=True):
+                pipeline.stop()
+                container.shutdown_resources()
+            bus.close()
+        return found
+
+    one, two = features_with(1), features_with(2)
+    assert one == expected
+    assert two == expected
+    frauds_7d = FEATURE_NAMES.index("merchant_frauds_7d")
+    assert any(expected[t.transaction_id][frauds_7d] for t in transactions[-30:])

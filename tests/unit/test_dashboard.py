@@ -101,7 +101,7 @@ def test_pipeline_health_shows_lag_per_stage_and_dead_letters(client, viewer) ->
     health = viewer.get("/api/pipeline").get_json()
     assert health["running"] is None  # no stages run inside this app
     lag = {stage["stage"]: stage["lag"] for stage in health["stages"]}
-    assert lag["preprocess"] == {"transactions": 1, "fraud-labels": 0}
+    assert lag["preprocess"] == {"transactions": 1}
     assert lag["record"] == {"fraud-results": 0, "fraud-dlq": 0}
     assert health["dead_letters"] == 0
 

@@ -9,7 +9,7 @@ from fraud.adapters.kafka import consumer as consumer_module
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer
 from fraud.domain.errors import TransientFailure
-from fraud.domain.ports import AssignedPartition, Topic
+from fraud.domain.ports import AssignedPartition, Message, Topic
 
 
 class CoordinatorLoading:
@@ -53,3 +53,33 @@ def test_reading_state_while_the_broker_is_away_is_a_failure_to_retry() -> None:
             list(bus.read_partition(Topic.STATE, 0))
     finally:
         bus.close()
+
+
+class Pausing(CoordinatorLoading):
+    """A librdkafka consumer that remembers which partitions are paused, as librdkafka does,
+    across a rebalance."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.paused: set[tuple[str, int]] = set()
+
+    def pause(self, partitions) -> None:
+        self.paused |= {(p.topic, p.partition) for p in partitions}
+
+    def resume(self, partitions) -> None:
+        self.paused -= {(p.topic, p.partition) for p in partitions}
+
+    def seek(self, partition) -> None:
+        pass
+
+
+def test_a_held_partition_is_not_left_paused_when_it_is_revoked() -> None:
+    """Handed back to the same member by the rebalance, it would never be fetched again, and
+    every partition waiting on its day would wait for ever."""
+    raw = Pausing()
+    consumer = KafkaMessageConsumer(raw, [Topic.TRANSACTIONS], prefix="p.")
+    held = Message(Topic.TRANSACTIONS, 2, 40, "u", b"{}")
+    consumer.rewind([held])
+    assert raw.paused == {("p.transactions", 2)}
+    raw.callbacks["on_revoke"](raw, [TopicPartition("p.transactions", 2)])
+    assert raw.paused == set()

@@ -171,7 +171,7 @@ def test_pipeline_health_reports_lag_per_stage_and_the_dead_letters() -> None:
     bus.publish(Topic.DEAD_LETTERS, [OutgoingMessage(key="u", value=b"bad")])
     health = pipeline_health(bus, StagesElsewhere())
     assert [(s.stage, s.group, s.lag) for s in health.stages] == [
-        ("preprocess", "fraud-preprocess", {"transactions": 3, "fraud-labels": 0}),
+        ("preprocess", "fraud-preprocess", {"transactions": 3}),
         ("score", "fraud-score", {"preprocessed-transactions": 0}),
         ("record", "fraud-record", {"fraud-results": 0, "fraud-dlq": 1}),
     ]
@@ -186,7 +186,7 @@ class BrokenBus(MemoryBus):
 
 def test_a_bus_that_cannot_answer_shows_unknown_figures() -> None:
     health = pipeline_health(BrokenBus(), StagesElsewhere())
-    assert health.stages[0].lag == {"transactions": None, "fraud-labels": None}
+    assert health.stages[0].lag == {"transactions": None}
     assert health.dead_letters == 0
 
 
@@ -194,8 +194,8 @@ def test_the_pipeline_watch_asks_the_bus_at_most_once_per_interval() -> None:
     bus = MemoryBus()
     clock = FixedClock(T0)
     watch = PipelineWatch(bus, clock, StagesElsewhere(), interval=timedelta(seconds=2))
-    assert watch.health().stages[0].lag == {"transactions": 0, "fraud-labels": 0}
+    assert watch.health().stages[0].lag == {"transactions": 0}
     bus.publish(Topic.TRANSACTIONS, [OutgoingMessage(key="u", value=b"{}")])
-    assert watch.health().stages[0].lag == {"transactions": 0, "fraud-labels": 0}  # shared answer
+    assert watch.health().stages[0].lag == {"transactions": 0}  # shared answer
     clock.advance(2)
-    assert watch.health().stages[0].lag == {"transactions": 1, "fraud-labels": 0}
+    assert watch.health().stages[0].lag == {"transactions": 1}

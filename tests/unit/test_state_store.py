@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from structlog.testing import capture_logs
 
-from fraud.application.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage, count_key
+from fraud.application.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage
+from fraud.application.shared_risk import PROGRESS_KEY, Progress, count_key
 from fraud.application.stage import StageRunner
 from fraud.domain.features import BehaviourProfiles, UserHistory
 from fraud.domain.label_risk import day_of
@@ -100,17 +101,22 @@ def test_each_batch_writes_its_users_then_a_checkpoint_in_their_partition(model,
     pipeline.submit([txn(1, user_id="ann"), txn(2, minutes=1, user_id="bob")])
     pipeline.run_until_idle()
     records = pipeline.bus.read_topic(Topic.STATE)
-    users, (counted,), checkpoint = records[:2], records[2:-1], records[-1]
+    *users, checkpoint = records
     assert {r.key for r in users} == {"ann", "bob"}
-    # Both bought at one merchant that day: its count from this partition.
-    assert (counted.key, counted.value) == (
-        count_key("Corner Grocery", day_of(T0.timestamp())),
-        b"2",
-    )
     assert checkpoint.key == CHECKPOINT_KEY
     (source,) = {m.partition for m in pipeline.bus.read_topic(Topic.TRANSACTIONS)}
     assert {r.partition for r in records} == {source}
     assert records[-1].value == b"2"  # the next offset of the partition to read
+    # Both bought at one merchant that day: its count from this partition, for every worker,
+    # then how far the partition is counted.
+    counted, progress, idle = pipeline.bus.read_topic(Topic.MERCHANT_COUNTS)
+    today = day_of(T0.timestamp())
+    assert (counted.key, counted.value) == (count_key("Corner Grocery", today), b"2")
+    assert progress.key == idle.key == PROGRESS_KEY
+    assert Progress.read(progress.value) == Progress(offset=2, day=today, idle=False)
+    # Read to its end, nothing more on its way: the others need not wait for it.
+    assert Progress.read(idle.value) == Progress(offset=2, day=today, idle=True)
+    assert {counted.partition, progress.partition, idle.partition} == {source}
 
 
 def test_a_worker_taking_over_reads_the_store_not_the_transactions(model, clock) -> None:
@@ -148,9 +154,9 @@ def test_a_forgotten_user_is_deleted_from_the_store(model, clock) -> None:
     pipeline.submit([txn(1, user_id="ann")])
     pipeline.run_until_idle()
     stage.profiles.expire(now=START.timestamp() + 10 * 365 * 86_400)
-    changes = stage.store.changes(stage.profiles, {}, [])
-    assert [(c.key, c.value) for c in changes] == [
-        ("ann", None),
+    changes = stage.store.changes(stage.profiles, {}, [], owned={0}).messages
+    assert [(c.key, c.value) for c in changes[Topic.STATE]] == [("ann", None)]
+    assert [(c.key, c.value) for c in changes[Topic.MERCHANT_COUNTS]] == [
         (count_key("Corner Grocery", day_of(T0.timestamp())), None),  # expired too
     ]
 

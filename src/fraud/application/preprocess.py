@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -10,10 +11,11 @@ from typing import Protocol, TypeVar
 import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage
+from fraud.application.shared_risk import Progress, SharedRisk, count_records
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
-from fraud.domain.label_risk import LabelEvent
+from fraud.domain.label_risk import day_of
 from fraud.domain.ports import (
     AssignedPartition,
     Clock,
@@ -35,25 +37,19 @@ _EVER = datetime(1, 1, 1, tzinfo=UTC)
 # The state store's record of how far into its partition of `transactions` it is written:
 # no user id can be this key (ids are printable).
 CHECKPOINT_KEY = "\x00checkpoint"
-# A merchant's count of transactions on one day, from this partition: nor can this prefix
-# start a user id.
-COUNT_PREFIX = "\x01"
-# What the store holds for one partition: its checkpoint, its users, its merchants' counts.
-StoredPartition = tuple[int | None, dict[str, UserHistory], dict[tuple[str, int], int]]
-
-
-def count_key(merchant: str, day: int) -> str:
-    return f"{COUNT_PREFIX}{day}\x1f{merchant}"
-
-
-def parse_count_key(key: str) -> tuple[str, int]:
-    day, merchant = key.removeprefix(COUNT_PREFIX).split("\x1f", 1)
-    return merchant, int(day)
+# Merchant counts were kept in the state store under this prefix before they had a topic
+# of their own (``merchant-counts``): read past, never as a user.
+FORMER_COUNT_PREFIX = "\x01"
+# What the store holds for one partition: its checkpoint, and its users.
+StoredPartition = tuple[int | None, dict[str, UserHistory]]
 
 
 class PreprocessStage:
+    """Validates transactions and computes their features; a transaction whose day other
+    partitions have not reached yet waits for them (see ``shared_risk``)."""
+
     name = "preprocess"
-    topics = (Topic.TRANSACTIONS, Topic.LABELS)
+    topics = (Topic.TRANSACTIONS,)
 
     def __init__(
         self,
@@ -66,35 +62,50 @@ class PreprocessStage:
         self.clock = clock
         self.envelopes = envelopes
         self.store = store or Changelog(clock, envelopes)
+        self.shared: SharedRisk | None = None
         self._batches = 0
+        # Per owned partition: the offset its restored counts reach (what it hands out again
+        # below that is not counted again), the offset handled up to, the progress written.
+        self._restored: dict[int, int] = {}
+        self._handled: dict[int, int] = {}
+        self._written: dict[int, Progress] = {}
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
+        shared = self._shared()
+        shared.catch_up(self.profiles, outbox)
+        barrier = shared.barrier
         accepted: list[tuple[Transaction, datetime]] = []
-        partitions: list[int] = []
+        shards: list[int | None] = []
         owners: dict[str, int] = {}
-        labels = []
+        handled: dict[int, int] = {}
+        waiting: set[int] = set()
         for message in batch:
-            if message.topic == Topic.LABELS:
-                try:
-                    labels.append(self.envelopes.read_label(message))
-                except MalformedMessage as error:
-                    outbox.dead_letter(message, self.name, str(error))
+            partition = message.partition
+            if partition in waiting:
+                outbox.held.append(message)
                 continue
             received_at = self._received_at(message)
             try:
                 transaction = self.envelopes.read_transaction(message, received_at)
             except (MalformedMessage, InvalidTransaction) as error:
                 outbox.dead_letter(message, self.name, str(error))
+                handled[partition] = message.offset + 1
                 continue
+            day = day_of(transaction.timestamp.timestamp())
+            if not barrier.allows(partition, day):
+                waiting.add(partition)
+                barrier.reach(partition, day)  # nothing before it is left in this partition
+                outbox.held.append(message)
+                continue
+            barrier.reach(partition, day)
+            handled[partition] = message.offset + 1
             accepted.append((transaction, received_at))
-            partitions.append(message.partition)
-            owners[transaction.user_id] = message.partition
+            counted = message.offset >= self._restored.get(partition, 0)
+            shards.append(partition if counted else None)
+            owners[transaction.user_id] = partition
 
-        # Each label counts from when it became known, so learning a batch's labels before
-        # its transactions changes nothing for a transaction that came before them.
-        self.profiles.learn(labels)
-        vectors = self.profiles.observe((t for t, _ in accepted), shards=partitions)
+        vectors = self.profiles.observe((t for t, _ in accepted), shards=shards)
         self._batches += 1
         if self._batches % EXPIRE_EVERY_BATCHES == 0:
             forgotten = self.profiles.expire()
@@ -110,23 +121,78 @@ class PreprocessStage:
             )
             if trace:
                 log.debug("features computed", transaction_id=transaction.transaction_id)
-        for change in self.store.changes(self.profiles, owners, batch):
-            outbox.add(Topic.STATE, change)
+        outbox.merge(self.store.changes(self.profiles, owners, batch, shared.owned))
+        for partition, offset in handled.items():
+            self._handled[partition] = max(self._handled.get(partition, 0), offset)
+        self._write_progress(outbox, set(handled) | waiting)
+        if waiting:
+            log.debug("partitions wait for the others to reach their day", partitions=waiting)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
+        return outbox
+
+    def tick(self, idle: set[tuple[str, int]]) -> Outbox:
+        """Learn what the other workers wrote; say which of this worker's partitions are idle."""
+        outbox = Outbox()
+        if self.shared is None:
+            return outbox  # nothing assigned yet
+        self.shared.catch_up(self.profiles, outbox)
+        idle_now = {p for topic, p in idle if topic == Topic.TRANSACTIONS}
+        changed = set()
+        for partition in self.shared.owned:
+            if (partition in idle_now) != (partition in self.shared.barrier.idle):
+                self.shared.barrier.set_idle(partition, partition in idle_now)
+                changed.add(partition)
+        self._write_progress(outbox, changed)
         return outbox
 
     def restore(
         self, assigned: Sequence[AssignedPartition], bus: MessageBus
     ) -> Sequence[AssignedPartition]:
-        """Rebuild the profiles of the users this worker now owns, before its first batch;
-        returns where partitions resume when not at their committed offset.
+        """Rebuild the state this worker needs, before its first batch; returns where
+        partitions resume when not at their committed offset.
 
         ``assigned`` is the whole assignment (Kafka's eager rebalancing hands every
         partition back at once), so the state starts again from empty: users of
         partitions that moved away are forgotten, and nothing this worker already
-        held is counted twice.
+        held is counted twice. Labels and every partition's merchant counts come from
+        following their topics from the start; the users from the profile store.
         """
+        owned = {p.partition for p in assigned if p.topic == Topic.TRANSACTIONS}
+        if self.shared is None:
+            follower = bus.follower((Topic.LABELS, Topic.MERCHANT_COUNTS))
+            partitions = bus.partition_count(Topic.TRANSACTIONS)
+            self.shared = SharedRisk(follower, self.envelopes, partitions)
+        self.profiles.clear()
+        outbox = Outbox()  # nothing a restore reads is dead-lettered again
+        self.shared.restore(self.profiles, owned, outbox)
+        written = self.shared.progress
+        self._restored = {p: written[p].offset for p in owned if p in written}
+        self._handled = dict(self._restored)
+        self._written = {}
         return self.store.restore(self.profiles, assigned, bus)
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.follower.close()
+
+    def _shared(self) -> SharedRisk:
+        if self.shared is None:
+            raise RuntimeError("the preprocess stage handles a batch before any restore")
+        return self.shared
+
+    def _write_progress(self, outbox: Outbox, partitions: set[int]) -> None:
+        if not self.store.shares_counts:
+            return
+        barrier = self._shared().barrier
+        for partition in sorted(partitions & self._shared().owned):
+            progress = Progress(
+                self._handled.get(partition, 0),
+                barrier.reached.get(partition, -math.inf),
+                partition in barrier.idle,
+            )
+            if self._written.get(partition) != progress:
+                self._written[partition] = progress
+                outbox.add(Topic.MERCHANT_COUNTS, progress.message(partition))
 
     def _received_at(self, message: Message) -> datetime:
         return received_at(self.envelopes, self.clock, message)
@@ -141,20 +207,29 @@ def received_at(envelopes: Envelopes, clock: Clock, message: Message) -> datetim
 class ProfileStore(Protocol):
     """Where the profiles of newly owned users come from, and where their changes go."""
 
+    # Whether the merchant counts of this worker's partitions are written for the others.
+    shares_counts: bool
+
     def restore(
         self,
         profiles: BehaviourProfiles,
         assigned: Sequence[AssignedPartition],
         bus: MessageBus,
     ) -> Sequence[AssignedPartition]:
-        """Rebuild ``profiles`` from empty; returns the partitions that must resume
+        """Rebuild the users of ``assigned`` into ``profiles`` (emptied, then given every
+        label and merchant count by the caller); returns the partitions that must resume
         elsewhere than at their committed offset, and where."""
 
     def changes(
-        self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
-    ) -> list[OutgoingMessage]:
+        self,
+        profiles: BehaviourProfiles,
+        owners: Mapping[str, int],
+        batch: Sequence[Message],
+        owned: set[int],
+    ) -> Outbox:
         """What to write down once ``batch`` is handled (``owners``: the partition of each
-        user it held); published after the batch's outputs, before its offsets commit."""
+        user it held; ``owned``: this worker's partitions); published after the batch's
+        outputs, before its offsets commit."""
 
 
 class Changelog:
@@ -174,6 +249,8 @@ class Changelog:
     is rebuilt once from the transactions it retains.
     """
 
+    shares_counts = True
+
     def __init__(self, clock: Clock, envelopes: Envelopes) -> None:
         self.clock = clock
         self.envelopes = envelopes
@@ -181,9 +258,16 @@ class Changelog:
         self._owners: dict[str, int] = {}  # the partition each remembered user belongs to
 
     def changes(
-        self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
-    ) -> list[OutgoingMessage]:
+        self,
+        profiles: BehaviourProfiles,
+        owners: Mapping[str, int],
+        batch: Sequence[Message],
+        owned: set[int],
+    ) -> Outbox:
         self._owners.update(owners)
+        outbox = Outbox()
+        for record in count_records(profiles.risk.take_changes(), owned):
+            outbox.add(Topic.MERCHANT_COUNTS, record)
         records = []
         for user, history in profiles.take_changes().items():
             if history is None:
@@ -194,9 +278,6 @@ class Changelog:
                 value = self.serializer.dumps(history.snapshot())
             if partition is not None:
                 records.append(OutgoingMessage(user, value, partition=partition))
-        for (merchant, day, partition), count in profiles.risk.take_changes().items():
-            value = None if count is None else str(count).encode("ascii")
-            records.append(OutgoingMessage(count_key(merchant, day), value, partition=partition))
         checkpoints: dict[int, int] = {}
         for message in batch:
             if message.topic != Topic.TRANSACTIONS:
@@ -208,7 +289,9 @@ class Changelog:
             OutgoingMessage(CHECKPOINT_KEY, str(offset).encode("ascii"), partition=partition)
             for partition, offset in checkpoints.items()
         )
-        return records
+        for record in records:
+            outbox.add(Topic.STATE, record)
+        return outbox
 
     def restore(
         self,
@@ -216,21 +299,19 @@ class Changelog:
         assigned: Sequence[AssignedPartition],
         bus: MessageBus,
     ) -> Sequence[AssignedPartition]:
-        profiles.clear()
         self._owners.clear()
-        profiles.learn(self._labels(bus))
         resume = []
         for partition in assigned:
             if partition.topic != Topic.TRANSACTIONS:
-                continue  # labels: every one was just read, whoever owns their partitions
-            checkpoint, users, counts = self._read_without_collecting(bus, partition.partition)
+                continue
+            checkpoint, users = self._read_without_collecting(bus, partition.partition)
             for user, history in users.items():
                 profiles.load(user, history)
                 self._owners[user] = partition.partition
-            for (merchant, day), count in counts.items():
-                profiles.risk.load_count(merchant, day, partition.partition, count)
             if checkpoint is None:
                 if partition.resume_at > 0:  # else nothing was ever handled: nothing to rebuild
+                    # Counted again from what is retained, whatever the counts say.
+                    profiles.risk.forget_shard(partition.partition)
                     replayed = self._replay(profiles, partition, bus)
                     log.info(
                         "state rebuilt from the transactions retained",
@@ -248,10 +329,6 @@ class Changelog:
             if checkpoint != partition.resume_at:
                 resume.append(AssignedPartition(partition.topic, partition.partition, checkpoint))
         return resume
-
-    def _labels(self, bus: MessageBus) -> list[LabelEvent]:
-        """Every label the topic holds: a merchant's figures need labels of every partition."""
-        return list(_readable(self.envelopes.read_label, bus.read_topic(Topic.LABELS)))
 
     def _read_without_collecting(self, bus: MessageBus, partition: int) -> StoredPartition:
         """Reading a million users makes tens of millions of small objects, none of them in
@@ -272,20 +349,16 @@ class Changelog:
                 latest[record.key] = record.value
         checkpoint = latest.pop(CHECKPOINT_KEY, None)
         users = {}
-        counts = {}
         for key, value in latest.items():
-            if not value:
-                continue  # a tombstone not compacted away yet
-            if key.startswith(COUNT_PREFIX):
-                counts[parse_count_key(key)] = int(value)
-                continue
+            if not value or key.startswith(FORMER_COUNT_PREFIX):
+                continue  # a tombstone not compacted away yet; a count kept here before
             user = key
             try:
                 users[user] = UserHistory.from_snapshot(self.serializer.loads(value))
             except (ValueError, KeyError, TypeError) as error:
                 # Never fatal: the user starts again from no history, and says so.
                 log.error("a user's stored state cannot be read", user_id=user, error=str(error))
-        return (int(checkpoint) if checkpoint else None), users, counts
+        return (int(checkpoint) if checkpoint else None), users
 
     def _replay(
         self, profiles: BehaviourProfiles, partition: AssignedPartition, bus: MessageBus
@@ -315,6 +388,8 @@ def _readable(read: Callable[[Message], T], messages: Iterable[Message]) -> Iter
 
 
 class FromTheStore:
+    shares_counts = False
+
     """The embedded bus of ``fraud run`` keeps no log to replay after a restart: every
     transaction the database stored, that no stage refused, in time order. Features
     depend only on which transactions a user had, not on when the profiles learnt of
@@ -324,11 +399,15 @@ class FromTheStore:
         self.queries = queries
 
     def changes(
-        self, profiles: BehaviourProfiles, owners: Mapping[str, int], batch: Sequence[Message]
-    ) -> list[OutgoingMessage]:
+        self,
+        profiles: BehaviourProfiles,
+        owners: Mapping[str, int],
+        batch: Sequence[Message],
+        owned: set[int],
+    ) -> Outbox:
         profiles.take_changes()  # the database holds every transaction already
         profiles.risk.take_changes()
-        return []
+        return Outbox()
 
     def restore(
         self,
@@ -336,7 +415,6 @@ class FromTheStore:
         assigned: Sequence[AssignedPartition],
         bus: MessageBus,
     ) -> Sequence[AssignedPartition]:
-        profiles.clear()
         profiles.learn(self.queries.label_events(_EVER))
         restored = 0
         chunk: list[Transaction] = []

@@ -43,9 +43,11 @@ def tracing(logger_name: str) -> bool:
 
 @dataclass
 class Outbox:
-    """What handling a batch produced, per topic."""
+    """What handling a batch produced, per topic; and the messages it held back, to be
+    handed out again (each partition from its first held message) and not committed."""
 
     messages: dict[str, list[OutgoingMessage]] = field(default_factory=lambda: defaultdict(list))
+    held: list[Message] = field(default_factory=list)
 
     def add(self, topic: str, message: OutgoingMessage) -> None:
         self.messages[topic].append(message)
@@ -65,6 +67,7 @@ class Outbox:
     def merge(self, other: Outbox) -> None:
         for topic, messages in other.messages.items():
             self.messages[topic].extend(messages)
+        self.held.extend(other.held)
 
 
 class Stage(Protocol):
@@ -84,6 +87,18 @@ class StatefulStage(Stage, Protocol):
     ) -> Sequence[AssignedPartition]:
         """Rebuild the state of newly owned partitions; returns the partitions that must
         resume elsewhere than at their committed offset, and where."""
+
+
+@runtime_checkable
+class PacedStage(Stage, Protocol):
+    """A stage that may hold messages back until others catch up, and must hear, between
+    batches, which of its partitions have gone idle."""
+
+    def tick(self, idle: set[tuple[str, int]]) -> Outbox:
+        """What to publish now that ``idle`` partitions have nothing more to hand out."""
+
+    def close(self) -> None:
+        """Let go of what it reads besides its consumer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,21 +165,34 @@ class StageRunner:
             raise
         finally:
             self.consumer.close()
+            if isinstance(self.stage, PacedStage):
+                self.stage.close()
             log.info("stage stopped", stage=self.stage.name, processed=self.processed)
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Handle one batch; returns how many messages it held (0 when none came)."""
+        """Handle one batch; returns how many messages it handled (0 when none came)."""
+        if isinstance(self.stage, PacedStage):
+            ticked = self.stage.tick(self.consumer.idle_partitions())
+            if not self._retrying(lambda: self._publish(ticked), "tick", stop):
+                return 0
         batch = self.consumer.poll_batch(self.batch_size, self.poll_timeout)
         if not batch:
             return 0
         started = time.monotonic()
-        if not self._retrying(lambda: self._deliver(batch), "batch", stop):
+        held: list[Message] = []
+        if not self._retrying(lambda: held.extend(self._deliver(batch)), "batch", stop):
             return 0  # shutting down: the uncommitted batch is redelivered later
+        if held:
+            self.consumer.rewind(held)
         # A commit that keeps failing is covered by the next one: only redelivery is at stake.
         self._retrying(self.consumer.commit, "commit", stop)
-        self.processed += len(batch)
-        self.metrics.batch_handled(self.stage.name, len(batch), time.monotonic() - started)
-        return len(batch)
+        handled = len(batch) - len(held)
+        self.processed += handled
+        if handled:
+            self.metrics.batch_handled(self.stage.name, handled, time.monotonic() - started)
+        elif stop is not None:
+            stop.wait(self.poll_timeout)  # all of it waits on other partitions: not a spin
+        return handled
 
     def _retrying(
         self, action: Callable[[], None], what: str, stop: threading.Event | None
@@ -189,7 +217,8 @@ class StageRunner:
                 if (stop or threading.Event()).wait(delay):
                     return False
 
-    def _deliver(self, batch: Sequence[Message]) -> None:
+    def _deliver(self, batch: Sequence[Message]) -> list[Message]:
+        """Handle and publish ``batch``; returns the messages the stage held back."""
         try:
             outbox = self.stage.handle(batch)
         except TransientFailure:
@@ -207,7 +236,8 @@ class StageRunner:
                 stage=self.stage.name,
                 error=str(refused),
             )
-            self._deliver_one_by_one(batch)
+            return self._deliver_one_by_one(batch)
+        return outbox.held
 
     def _publish(self, outbox: Outbox) -> None:
         # The state store last: its checkpoint says the batch's outputs are durable.
@@ -218,15 +248,18 @@ class StageRunner:
         if dead := len(outbox.messages.get(Topic.DEAD_LETTERS, ())):
             self.metrics.dead_lettered(self.stage.name, dead)
 
-    def _deliver_one_by_one(self, batch: Sequence[Message]) -> None:
+    def _deliver_one_by_one(self, batch: Sequence[Message]) -> list[Message]:
+        held: list[Message] = []
         for message in batch:
             outbox = self._handle_one_by_one([message])
+            held.extend(outbox.held)
             try:
                 self._publish(outbox)
             except MessageRefused as refused:
                 letter = Outbox()
                 letter.dead_letter(message, self.stage.name, f"its output was refused: {refused}")
                 self._publish(letter)
+        return held
 
     def _handle_one_by_one(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()

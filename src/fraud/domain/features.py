@@ -350,29 +350,32 @@ class BehaviourProfiles:
         return len(self._users)
 
     def observe(
-        self, transactions: Iterable[Transaction], shards: Iterable[int] | None = None
+        self, transactions: Iterable[Transaction], shards: Iterable[int | None] | None = None
     ) -> list[FeatureVector]:
         """Features of each transaction from the user's earlier ones, then remember it.
         ``shards``: the part of the stream each came from (its partition), for the merchant
-        counts a state store writes down part by part."""
+        counts a state store writes down part by part; None where it is counted already."""
         vectors = []
         observed = self._observed
         changed = self._changed
         shard_of = iter(shards) if shards is not None else None
         for txn in transactions:
-            shard = next(shard_of) if shard_of is not None else 0
+            shard: int | None = next(shard_of) if shard_of is not None else 0
             # Noted even when seen before: a batch handled again writes its users again.
             changed.add(txn.user_id)
             seen_before = observed.get(txn.transaction_id)
             if seen_before is not None:
                 vectors.append(seen_before)
+                if shard is not None:
+                    self.risk.recount(txn.merchant, txn.timestamp.timestamp(), shard)
                 continue
             at = txn.timestamp.timestamp()
             history = self._users.get(txn.user_id)
             if history is None:
                 history = self._users[txn.user_id] = UserHistory()
             vector = history.observe(txn, at, self.risk.figures(txn.user_id, txn.merchant, at))
-            self.risk.count(txn.merchant, at, shard)
+            if shard is not None:
+                self.risk.count(txn.merchant, at, shard)
             vectors.append(vector)
             self._saw_time(at)
             observed[txn.transaction_id] = vector

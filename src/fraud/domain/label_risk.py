@@ -218,6 +218,13 @@ class LabelRisk:
         self._shares[key] = self._shares.get(key, 0) + 1
         self._changed.add(key)
 
+    def recount(self, merchant: str, at: float, shard: int) -> None:
+        """A transaction counted already, handled again (a batch retried): its day's count is
+        written down again, unchanged."""
+        key = (merchant, day_of(at), shard)
+        if key in self._shares:
+            self._changed.add(key)
+
     def take_changes(self) -> dict[CountKey, int | None]:
         """The day counts changed since the last call, per shard (``None``: forgotten)."""
         changes = {key: self._shares.get(key) for key in self._changed}
@@ -230,6 +237,13 @@ class LabelRisk:
         risk = self.merchants.setdefault(merchant, MerchantRisk())
         risk.add(day, count - self._shares.get(key, 0))
         self._shares[key] = count
+
+    def forget_shard(self, shard: int) -> None:
+        """Drop a shard's counts, to count its transactions again from the start."""
+        for key in [key for key in self._shares if key[2] == shard]:
+            merchant, day, _ = key
+            self.merchants[merchant].add(day, -self._shares.pop(key))
+            self._changed.add(key)
 
     def learn(self, labels: Iterable[LabelEvent]) -> None:
         """Labels, in the order they became known: a verdict that clears a transaction is kept

@@ -37,6 +37,13 @@ TOPIC_CONFIG = {
     # topics get: a label counts for a card for 90 days, for a merchant's 30-day window
     # after the purchase it names, and arrives up to months after that purchase.
     Topic.LABELS: {"retention.ms": str(400 * DAY_MS)},
+    # Read whole by every preprocess worker: one record per merchant, day and partition
+    # (expired days deleted by tombstones) and one progress record per partition.
+    Topic.MERCHANT_COUNTS: {
+        "cleanup.policy": "compact",
+        "segment.ms": str(3600 * 1000),
+        "segment.bytes": str(64 * 1024 * 1024),
+    },
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -191,16 +192,110 @@ class KafkaBus:
         finally:
             probe.close()
 
+    def follower(self, topics: Sequence[str]) -> KafkaFollower:
+        physical = [self.topic_prefix + topic for topic in topics]
+        reader = self._reader(**{"enable.partition.eof": True})
+        try:
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic, count in self._counts(reader, physical).items()
+                for partition in range(count)
+            ]
+        except BaseException:
+            reader.close()
+            raise
+        return KafkaFollower(reader, partitions, self.topic_prefix)
+
+    def partition_count(self, topic: str) -> int:
+        physical = self.topic_prefix + topic
+        reader = self._reader()
+        try:
+            return self._counts(reader, [physical])[physical]
+        finally:
+            reader.close()
+
+    @staticmethod
+    def _counts(reader: Consumer, topics: Sequence[str]) -> dict[str, int]:
+        counts = {}
+        for topic in topics:
+            try:
+                metadata = reader.list_topics(topic, timeout=10).topics[topic]
+                if metadata.error is not None:
+                    raise KafkaException(metadata.error)
+            except KafkaException as error:
+                if _lasting(error):
+                    raise
+                raise TransientFailure(f"cannot look up {topic}: {error}") from error
+            counts[topic] = len(metadata.partitions)
+        return counts
+
     def _reader(self, **overrides: Any) -> Consumer:
         group = f"{self.client_id}-reader-{uuid.uuid4().hex}"  # never commits, never joins
-        return Consumer(
-            {**consumer_config(self.bootstrap, group, self.client_id, self.security), **overrides}
-        )
+        config = consumer_config(self.bootstrap, group, self.client_id, self.security)
+        return Consumer({**config, "enable.partition.eof": False, **overrides})
 
     def close(self) -> None:
         remaining = self._producer.flush(self.delivery_timeout_s)
         if remaining:
             log.error("messages not delivered at shutdown", count=remaining)
+
+
+class KafkaFollower:
+    """A group-less reader assigned every partition of its topics from their beginning."""
+
+    def __init__(self, reader: Consumer, partitions: list[TopicPartition], prefix: str) -> None:
+        self._reader = reader
+        self._partitions = partitions
+        self._prefix = prefix
+        self.rewind()
+
+    def poll(self, max_messages: int) -> list[Message]:
+        return list(self._consumed(self._reader.consume(max_messages, 0)))
+
+    def read_to_end(self) -> Iterator[Message]:
+        """Up to the high watermarks as they are now (or each partition's reported end)."""
+        ends = {}
+        for partition in self._partitions:
+            try:
+                _, high = self._reader.get_watermark_offsets(partition, timeout=10)
+            except KafkaException as error:
+                where = f"{partition.topic}[{partition.partition}]"
+                raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
+            if high > 0:
+                ends[(partition.topic, partition.partition)] = high
+        idle_polls = 0
+        while ends:
+            raws = self._reader.consume(1000, 0.5)
+            idle_polls = 0 if raws else idle_polls + 1
+            if idle_polls >= READ_BACK_IDLE_POLLS:
+                raise IncompleteReadBack(f"{sorted(ends)} not read to their end")
+            for raw in raws:
+                where = (raw.topic(), raw.partition())
+                error = raw.error()
+                if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                    ends.pop(where, None)
+                    continue
+                if error is not None:
+                    raise IncompleteReadBack(f"reading {where}: {error.str()}")
+                yield to_domain(raw, self._prefix)
+                if raw.offset() + 1 >= ends.get(where, 0):
+                    ends.pop(where, None)
+
+    def rewind(self) -> None:
+        self._reader.assign(
+            [TopicPartition(p.topic, p.partition, OFFSET_BEGINNING) for p in self._partitions]
+        )
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def _consumed(self, raws: list[KafkaMessage]) -> Iterator[Message]:
+        for raw in raws:
+            error = raw.error()
+            if error is None:
+                yield to_domain(raw, self._prefix)
+            elif error.fatal():
+                raise KafkaException(error)
 
 
 def _read_range(

@@ -16,6 +16,11 @@ log = structlog.get_logger(__name__)
 
 COMMITTED_LOOKUP_TIMEOUT_S = 10.0
 COMMITTED_RETRY_MAX_S = 5.0
+# A partition read to its end is idle once nothing more came for this long: a producer's
+# messages on their way (batched, in flight) land well within it.
+IDLE_AFTER_S = 2.0
+# A partition held back waits this long before it is fetched again, not once a poll.
+HELD_PAUSE_S = 0.02
 
 
 def to_domain(raw: KafkaMessage, prefix: str = "") -> Message:
@@ -44,6 +49,9 @@ class KafkaMessageConsumer:
         self._listener: AssignmentListener | None = None
         # Next offset to commit per partition: one past the last message handed out.
         self._pending: dict[tuple[str, int], int] = {}
+        # When each partition was last found read to its end, nothing handed out since.
+        self._at_end_since: dict[tuple[str, int], float] = {}
+        self._paused_until: dict[tuple[str, int], float] = {}
         self._closed = False
         consumer.subscribe(
             [prefix + topic for topic in topics],
@@ -62,24 +70,68 @@ class KafkaMessageConsumer:
         adding that wait to every message's latency at low load; this returns the
         moment one is there, and still makes full batches under load.
         """
-        raws = self._consumer.consume(max_messages, 0)
-        if not raws:
-            first = self._consumer.poll(timeout)
-            if first is None:
-                return []
-            raws = [first, *self._consumer.consume(max_messages - 1, 0)]
+        self._resume_due()
+        deadline = time.monotonic() + timeout
+        while True:
+            raws = self._consumer.consume(max_messages, 0)
+            if not raws:
+                first = self._consumer.poll(max(0.0, deadline - time.monotonic()))
+                if first is None:
+                    return []
+                raws = [first, *self._consumer.consume(max_messages - 1, 0)]
+            batch = self._batch_of(raws)
+            # Only news that partitions reached their end: wait on for a message.
+            if batch or time.monotonic() >= deadline:
+                return batch
+
+    def _batch_of(self, raws: list[KafkaMessage]) -> list[Message]:
         batch: list[Message] = []
         for raw in raws:
             error = raw.error()
             if error is not None:
                 if error.fatal():
                     raise KafkaException(error)
-                if error.code() != KafkaError._PARTITION_EOF:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    self._at_end_since.setdefault((raw.topic(), raw.partition()), time.monotonic())
+                else:
                     log.warning("consumer error", error=error.str(), topics=self._topics)
                 continue
             batch.append(to_domain(raw, self._prefix))
             self._pending[(raw.topic(), raw.partition())] = raw.offset() + 1
+            self._at_end_since.pop((raw.topic(), raw.partition()), None)
         return batch
+
+    def rewind(self, held: Sequence[Message]) -> None:
+        first: dict[tuple[str, int], int] = {}
+        for message in held:
+            physical = (self._prefix + message.topic, message.partition)
+            first[physical] = min(first.get(physical, message.offset), message.offset)
+        due = time.monotonic() + HELD_PAUSE_S
+        for (topic, partition), offset in first.items():
+            where = TopicPartition(topic, partition, offset)
+            self._consumer.pause([where])
+            self._consumer.seek(where)
+            self._pending[(topic, partition)] = offset
+            self._at_end_since.pop((topic, partition), None)
+            self._paused_until[(topic, partition)] = due
+
+    def _resume_due(self) -> None:
+        if not self._paused_until:
+            return
+        now = time.monotonic()
+        due = [where for where, until in self._paused_until.items() if until <= now]
+        if due:
+            self._consumer.resume([TopicPartition(topic, partition) for topic, partition in due])
+            for where in due:
+                del self._paused_until[where]
+
+    def idle_partitions(self) -> set[tuple[str, int]]:
+        settled = time.monotonic() - IDLE_AFTER_S
+        return {
+            (topic.removeprefix(self._prefix), partition)
+            for (topic, partition), since in self._at_end_since.items()
+            if since <= settled
+        }
 
     def commit(self) -> None:
         if not self._pending:
@@ -108,6 +160,7 @@ class KafkaMessageConsumer:
             self._consumer.close()
 
     def _assigned(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        self._at_end_since.clear()
         if not partitions:
             return
         committed = self._committed(consumer, partitions)
@@ -168,7 +221,16 @@ class KafkaMessageConsumer:
                 )
                 time.sleep(min(COMMITTED_RETRY_MAX_S, 0.1 * 2**attempt))
 
-    def _revoked(self, _: Consumer, partitions: Sequence[TopicPartition]) -> None:
+    def _revoked(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        held = [p for p in partitions if self._paused_until.pop((p.topic, p.partition), None)]
+        if held:
+            # librdkafka keeps a partition paused across a rebalance: handed back to this
+            # member, it would never be fetched again.
+            try:
+                consumer.resume(held)
+            except KafkaException as error:
+                log.warning("held partitions could not be resumed", error=str(error))
         for p in partitions:
             self._pending.pop((p.topic, p.partition), None)
+            self._at_end_since.pop((p.topic, p.partition), None)
         log.info("partitions revoked", partitions=[f"{p.topic}[{p.partition}]" for p in partitions])

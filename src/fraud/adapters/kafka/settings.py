@@ -73,7 +73,8 @@ def consumer_config(
         "heartbeat.interval.ms": 1_500,
         "max.poll.interval.ms": 300_000,
         "fetch.wait.max.ms": 50,
-        # Partition i of every topic a member subscribes to goes to the same member: the
-        # preprocess worker that owns a card's transactions also gets the card's labels.
+        # Told when a partition is read to its end: how a worker knows it is idle.
+        "enable.partition.eof": True,
+        # Partition i of every topic a member subscribes to goes to the same member.
         "partition.assignment.strategy": "range",
     }

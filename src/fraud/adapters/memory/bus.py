@@ -104,6 +104,15 @@ class MemoryBus:
             state.topics.update(topics)
         return MemoryConsumer(self, group, tuple(topics))
 
+    def follower(self, topics: Sequence[str]) -> MemoryFollower:
+        with self._changed:
+            for topic in topics:
+                self._partitions_of(topic)
+        return MemoryFollower(self, tuple(topics))
+
+    def partition_count(self, topic: str) -> int:
+        return self.partitions
+
     def read_back(
         self, topic: str, partition: int, *, since: datetime, until_offset: int
     ) -> Iterator[Message]:
@@ -206,6 +215,20 @@ class MemoryConsumer:
                     return batch
                 self._bus._changed.wait(remaining)
 
+    def rewind(self, held: Sequence[Message]) -> None:
+        with self._bus._changed:
+            for message in reversed(held):  # the first held of each partition wins
+                self._position[(message.topic, message.partition)] = message.offset
+
+    def idle_partitions(self) -> set[tuple[str, int]]:
+        """Publishing is synchronous here: a partition read to its end has nothing on its way."""
+        with self._bus._changed:
+            return {
+                (topic, partition)
+                for (topic, partition), position in self._position.items()
+                if position >= self._bus._logs[topic][partition].end
+            }
+
     def commit(self) -> None:
         with self._bus._changed:
             self._bus._groups[self._group].committed.update(self._position)
@@ -229,3 +252,40 @@ class MemoryConsumer:
             if len(batch) >= max_messages:
                 break
         return batch
+
+
+class MemoryFollower:
+    """Reads every partition of its topics from the start, in no group: what it reads is
+    never dropped for its sake (no group commits it), as a compacted topic keeps it."""
+
+    def __init__(self, bus: MemoryBus, topics: tuple[str, ...]) -> None:
+        self._bus = bus
+        self._topics = topics
+        self._position: dict[tuple[str, int], int] = {}
+        self.rewind()
+
+    def poll(self, max_messages: int) -> list[Message]:
+        batch: list[Message] = []
+        with self._bus._changed:
+            for (topic, partition), position in self._position.items():
+                log = self._bus._logs[topic][partition]
+                taken = log.since(position, max_messages - len(batch))
+                batch.extend(taken)
+                self._position[(topic, partition)] = max(position, log.base) + len(taken)
+                if len(batch) >= max_messages:
+                    break
+        return batch
+
+    def read_to_end(self) -> Iterator[Message]:
+        while batch := self.poll(10_000):
+            yield from batch
+
+    def rewind(self) -> None:
+        self._position = {
+            (topic, partition): 0
+            for topic in self._topics
+            for partition in range(self._bus.partitions)
+        }
+
+    def close(self) -> None:
+        pass

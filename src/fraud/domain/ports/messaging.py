@@ -20,7 +20,11 @@ class Topic:
     STATE = "behaviour-state"
     # Labels as they become known (analysts, chargebacks): the features' late knowledge.
     LABELS = "fraud-labels"
-    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS, STATE, LABELS)
+    # Each merchant's transactions per day, counted per partition of `transactions`, and
+    # how far each partition is counted: read whole by every preprocess worker, since a
+    # merchant's transactions belong to many cards.
+    MERCHANT_COUNTS = "merchant-counts"
+    ALL = (TRANSACTIONS, PREPROCESSED, RESULTS, DEAD_LETTERS, STATE, LABELS, MERCHANT_COUNTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,30 @@ class MessageConsumer(Protocol):
     def commit(self) -> None:
         """Mark everything polled so far as done; the uncommitted is redelivered after a restart."""
 
+    def rewind(self, held: Sequence[Message]) -> None:
+        """Hand ``held`` (messages polled but not handled yet) out again by the next polls,
+        each partition from its first held message; a commit stops before them."""
+
+    def idle_partitions(self) -> set[tuple[str, int]]:
+        """The owned partitions (topic, partition) with nothing left to hand out, and nothing
+        on its way: every message accepted so far was handed out."""
+
+    def close(self) -> None: ...
+
+
+class MessageFollower(Protocol):
+    """Every partition of some topics, from their beginning, outside any consumer group:
+    how each worker reads the state every worker needs."""
+
+    def poll(self, max_messages: int) -> list[Message]:
+        """What has arrived, up to ``max_messages``, without waiting."""
+
+    def read_to_end(self) -> Iterator[Message]:
+        """From where the follower is to the end the topics have now."""
+
+    def rewind(self) -> None:
+        """Back to the beginning of every partition."""
+
     def close(self) -> None: ...
 
 
@@ -88,6 +116,11 @@ class MessageBus(Protocol):
         """Returns once every message is durable; raises TransientFailure otherwise."""
 
     def consumer(self, group: str, topics: Sequence[str]) -> MessageConsumer: ...
+
+    def follower(self, topics: Sequence[str]) -> MessageFollower: ...
+
+    def partition_count(self, topic: str) -> int:
+        """How many partitions ``topic`` has."""
 
     def lag(self, group: str, topic: str) -> int:
         """Messages on ``topic`` that ``group`` has not committed yet."""
