@@ -94,7 +94,7 @@ def state_records(users: int, events: int, partitions: int) -> Iterator[Record]:
                 at = NOW - timedelta(days=29 * (events - number) / events, hours=3)
                 batch.append(Transaction.parse(transaction(user, number, at), received_at=at))
         profiles.observe(batch)
-        written = changelog.changes(profiles, owners, [], owned=set())
+        written = changelog.changes(profiles, owners, {}, owned=set())
         for record in written.messages[Topic.STATE]:
             assert record.key is not None and record.partition is not None
             yield record.key.encode(), record.value, record.partition

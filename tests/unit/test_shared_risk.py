@@ -175,3 +175,28 @@ def test_a_batch_handled_again_after_its_output_was_lost_writes_its_counts_again
     assert counts == {count_key(f"shop-{i}", day): b"1" for i in range(4)} | {
         count_key("shop-0", day): b"2"
     }
+
+
+def test_a_worker_taking_over_after_a_batch_that_held_messages_back_loses_none_of_them() -> None:
+    """The state's checkpoint says how far a partition was handled: never past a message
+    held back, or the next owner would resume beyond it and it would never be handled."""
+    clock = FixedClock(T0 + timedelta(days=5))
+    bus = MemoryBus(partitions=3)
+    transactions = three_days()
+    bus.publish(
+        Topic.TRANSACTIONS, [ENVELOPES.transaction_message(t, clock.now()) for t in transactions]
+    )
+    first_stage, first = preprocess_on(bus, clock)
+    batch = first.consumer.poll_batch(10_000, 0.0)
+    outbox = first_stage.handle(batch)
+    assert outbox.held  # partition 0's second day waits for the others
+    first._publish(outbox)  # durable; the worker dies before it commits
+    first.consumer.close()
+
+    _, successor = preprocess_on(bus, clock)
+    run_until_idle(successor)
+
+    streamed = features_of(bus)
+    assert set(streamed) == {t.transaction_id for t in transactions}
+    for transaction, vector in zip(transactions, replay(transactions), strict=True):
+        assert streamed[transaction.transaction_id] == list(vector.values), transaction

@@ -154,7 +154,7 @@ def test_a_forgotten_user_is_deleted_from_the_store(model, clock) -> None:
     pipeline.submit([txn(1, user_id="ann")])
     pipeline.run_until_idle()
     stage.profiles.expire(now=START.timestamp() + 10 * 365 * 86_400)
-    changes = stage.store.changes(stage.profiles, {}, [], owned={0}).messages
+    changes = stage.store.changes(stage.profiles, {}, {}, owned={0}).messages
     assert [(c.key, c.value) for c in changes[Topic.STATE]] == [("ann", None)]
     assert [(c.key, c.value) for c in changes[Topic.MERCHANT_COUNTS]] == [
         (count_key("Corner Grocery", day_of(T0.timestamp())), None),  # expired too

@@ -15,7 +15,7 @@ from fraud.application.shared_risk import Progress, SharedRisk, count_records
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
-from fraud.domain.label_risk import day_of
+from fraud.domain.label_risk import day_label, day_of
 from fraud.domain.ports import (
     AssignedPartition,
     Clock,
@@ -69,6 +69,7 @@ class PreprocessStage:
         self._restored: dict[int, int] = {}
         self._handled: dict[int, int] = {}
         self._written: dict[int, Progress] = {}
+        self._waiting: dict[int, int] = {}  # partition: the day it waits to hand out
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -97,7 +98,9 @@ class PreprocessStage:
                 waiting.add(partition)
                 barrier.reach(partition, day)  # nothing before it is left in this partition
                 outbox.held.append(message)
+                self._say_waiting(partition, day)
                 continue
+            self._waiting.pop(partition, None)
             barrier.reach(partition, day)
             handled[partition] = message.offset + 1
             accepted.append((transaction, received_at))
@@ -121,12 +124,10 @@ class PreprocessStage:
             )
             if trace:
                 log.debug("features computed", transaction_id=transaction.transaction_id)
-        outbox.merge(self.store.changes(self.profiles, owners, batch, shared.owned))
+        outbox.merge(self.store.changes(self.profiles, owners, handled, shared.owned))
         for partition, offset in handled.items():
             self._handled[partition] = max(self._handled.get(partition, 0), offset)
         self._write_progress(outbox, set(handled) | waiting)
-        if waiting:
-            log.debug("partitions wait for the others to reach their day", partitions=waiting)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
         return outbox
 
@@ -194,6 +195,20 @@ class PreprocessStage:
                 self._written[partition] = progress
                 outbox.add(Topic.MERCHANT_COUNTS, progress.message(partition))
 
+    def _say_waiting(self, partition: int, day: int) -> None:
+        if self._waiting.get(partition) == day:
+            return
+        self._waiting[partition] = day
+        behind = self._shared().barrier.behind(partition, day)
+        log.info(
+            "a partition waits for the others to reach its day",
+            partition=partition,
+            day=day_label(day),
+            behind={
+                q: "nothing yet" if r == -math.inf else day_label(int(r)) for q, r in behind.items()
+            },
+        )
+
     def _received_at(self, message: Message) -> datetime:
         return received_at(self.envelopes, self.clock, message)
 
@@ -224,11 +239,12 @@ class ProfileStore(Protocol):
         self,
         profiles: BehaviourProfiles,
         owners: Mapping[str, int],
-        batch: Sequence[Message],
+        handled: Mapping[int, int],
         owned: set[int],
     ) -> Outbox:
-        """What to write down once ``batch`` is handled (``owners``: the partition of each
-        user it held; ``owned``: this worker's partitions); published after the batch's
+        """What to write down once a batch is handled (``owners``: the partition of each
+        user it held; ``handled``: each partition's offset handled up to, messages held
+        back excluded; ``owned``: this worker's partitions); published after the batch's
         outputs, before its offsets commit."""
 
 
@@ -261,7 +277,7 @@ class Changelog:
         self,
         profiles: BehaviourProfiles,
         owners: Mapping[str, int],
-        batch: Sequence[Message],
+        handled: Mapping[int, int],
         owned: set[int],
     ) -> Outbox:
         self._owners.update(owners)
@@ -278,16 +294,10 @@ class Changelog:
                 value = self.serializer.dumps(history.snapshot())
             if partition is not None:
                 records.append(OutgoingMessage(user, value, partition=partition))
-        checkpoints: dict[int, int] = {}
-        for message in batch:
-            if message.topic != Topic.TRANSACTIONS:
-                continue
-            checkpoints[message.partition] = max(
-                checkpoints.get(message.partition, 0), message.offset + 1
-            )
+        # Up to what was handled, never past a message held back for a later batch.
         records.extend(
             OutgoingMessage(CHECKPOINT_KEY, str(offset).encode("ascii"), partition=partition)
-            for partition, offset in checkpoints.items()
+            for partition, offset in handled.items()
         )
         for record in records:
             outbox.add(Topic.STATE, record)
@@ -402,7 +412,7 @@ class FromTheStore:
         self,
         profiles: BehaviourProfiles,
         owners: Mapping[str, int],
-        batch: Sequence[Message],
+        handled: Mapping[int, int],
         owned: set[int],
     ) -> Outbox:
         profiles.take_changes()  # the database holds every transaction already

@@ -110,6 +110,14 @@ class DayBarrier:
             return True
         return all(self._effective(q) >= day for q in range(self.partitions) if q != partition)
 
+    def behind(self, partition: int, day: int) -> dict[int, float]:
+        """The partitions ``partition`` waits for at ``day``, and the day each has reached."""
+        return {
+            q: self._effective(q)
+            for q in range(self.partitions)
+            if q != partition and self._effective(q) < day
+        }
+
     def reach(self, partition: int, day: float) -> None:
         if day > self.reached.get(partition, _NEVER):
             self.reached[partition] = day

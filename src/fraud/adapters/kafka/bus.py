@@ -232,7 +232,7 @@ class KafkaBus:
     def _reader(self, **overrides: Any) -> Consumer:
         group = f"{self.client_id}-reader-{uuid.uuid4().hex}"  # never commits, never joins
         config = consumer_config(self.bootstrap, group, self.client_id, self.security)
-        return Consumer({**config, "enable.partition.eof": False, **overrides})
+        return Consumer({**config, **overrides})
 
     def close(self) -> None:
         remaining = self._producer.flush(self.delivery_timeout_s)

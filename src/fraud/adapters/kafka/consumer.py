@@ -49,7 +49,8 @@ class KafkaMessageConsumer:
         self._listener: AssignmentListener | None = None
         # Next offset to commit per partition: one past the last message handed out.
         self._pending: dict[tuple[str, int], int] = {}
-        # When each partition was last found read to its end, nothing handed out since.
+        # Per partition: the next offset to hand out, and since when that is its end.
+        self._next: dict[tuple[str, int], int] = {}
         self._at_end_since: dict[tuple[str, int], float] = {}
         self._paused_until: dict[tuple[str, int], float] = {}
         self._closed = False
@@ -71,34 +72,24 @@ class KafkaMessageConsumer:
         moment one is there, and still makes full batches under load.
         """
         self._resume_due()
-        deadline = time.monotonic() + timeout
-        while True:
-            raws = self._consumer.consume(max_messages, 0)
-            if not raws:
-                first = self._consumer.poll(max(0.0, deadline - time.monotonic()))
-                if first is None:
-                    return []
-                raws = [first, *self._consumer.consume(max_messages - 1, 0)]
-            batch = self._batch_of(raws)
-            # Only news that partitions reached their end: wait on for a message.
-            if batch or time.monotonic() >= deadline:
-                return batch
-
-    def _batch_of(self, raws: list[KafkaMessage]) -> list[Message]:
+        raws = self._consumer.consume(max_messages, 0)
+        if not raws:
+            first = self._consumer.poll(timeout)
+            if first is None:
+                return []
+            raws = [first, *self._consumer.consume(max_messages - 1, 0)]
         batch: list[Message] = []
         for raw in raws:
             error = raw.error()
             if error is not None:
                 if error.fatal():
                     raise KafkaException(error)
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self._at_end_since.setdefault((raw.topic(), raw.partition()), time.monotonic())
-                else:
+                if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error", error=error.str(), topics=self._topics)
                 continue
             batch.append(to_domain(raw, self._prefix))
             self._pending[(raw.topic(), raw.partition())] = raw.offset() + 1
-            self._at_end_since.pop((raw.topic(), raw.partition()), None)
+            self._next[(raw.topic(), raw.partition())] = raw.offset() + 1
         return batch
 
     def rewind(self, held: Sequence[Message]) -> None:
@@ -112,7 +103,7 @@ class KafkaMessageConsumer:
             self._consumer.pause([where])
             self._consumer.seek(where)
             self._pending[(topic, partition)] = offset
-            self._at_end_since.pop((topic, partition), None)
+            self._next[(topic, partition)] = offset
             self._paused_until[(topic, partition)] = due
 
     def _resume_due(self) -> None:
@@ -126,12 +117,19 @@ class KafkaMessageConsumer:
                 del self._paused_until[where]
 
     def idle_partitions(self) -> set[tuple[str, int]]:
-        settled = time.monotonic() - IDLE_AFTER_S
-        return {
-            (topic.removeprefix(self._prefix), partition)
-            for (topic, partition), since in self._at_end_since.items()
-            if since <= settled
-        }
+        """Partitions handed out up to the high watermark of the latest fetch (kept by the
+        client, no request) for ``IDLE_AFTER_S``."""
+        now = time.monotonic()
+        idle = set()
+        for where, next_offset in self._next.items():
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(*where), cached=True)
+            if high < 0 or max(next_offset, low) < high:
+                self._at_end_since.pop(where, None)
+                continue
+            if now - self._at_end_since.setdefault(where, now) >= IDLE_AFTER_S:
+                topic, partition = where
+                idle.add((topic.removeprefix(self._prefix), partition))
+        return idle
 
     def commit(self) -> None:
         if not self._pending:
@@ -164,6 +162,7 @@ class KafkaMessageConsumer:
         if not partitions:
             return
         committed = self._committed(consumer, partitions)
+        self._next = {(p.topic, p.partition): max(p.offset, 0) for p in committed}
         assigned = [
             AssignedPartition(
                 p.topic.removeprefix(self._prefix), p.partition, p.offset if p.offset >= 0 else 0
@@ -177,6 +176,8 @@ class KafkaMessageConsumer:
         if self._listener is None:
             return
         moved = {(p.topic, p.partition): p.resume_at for p in self._listener(assigned)}
+        for (topic, partition), offset in moved.items():
+            self._next[(self._prefix + topic, partition)] = offset
         if moved:
             # Assigning in the callback sets where each partition starts; the rest resume
             # at their committed offset, as they would have.
@@ -232,5 +233,6 @@ class KafkaMessageConsumer:
                 log.warning("held partitions could not be resumed", error=str(error))
         for p in partitions:
             self._pending.pop((p.topic, p.partition), None)
+            self._next.pop((p.topic, p.partition), None)
             self._at_end_since.pop((p.topic, p.partition), None)
         log.info("partitions revoked", partitions=[f"{p.topic}[{p.partition}]" for p in partitions])

@@ -73,8 +73,6 @@ def consumer_config(
         "heartbeat.interval.ms": 1_500,
         "max.poll.interval.ms": 300_000,
         "fetch.wait.max.ms": 50,
-        # Told when a partition is read to its end: how a worker knows it is idle.
-        "enable.partition.eof": True,
         # Partition i of every topic a member subscribes to goes to the same member.
         "partition.assignment.strategy": "range",
     }
