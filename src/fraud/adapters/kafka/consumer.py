@@ -225,8 +225,8 @@ class KafkaMessageConsumer:
     def _revoked(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
         held = [p for p in partitions if self._paused_until.pop((p.topic, p.partition), None)]
         if held:
-            # librdkafka keeps a partition paused across a rebalance: handed back to this
-            # member, it would never be fetched again.
+            # Not left paused: handed back to this member by the rebalance, nothing here
+            # would resume it, and it would never be fetched again.
             try:
                 consumer.resume(held)
             except KafkaException as error:
