@@ -146,6 +146,16 @@ class PreprocessStage:
         self._write_progress(outbox, changed)
         return outbox
 
+    def releasable(self) -> set[tuple[str, int]]:
+        """Held partitions whose day every other partition has now reached."""
+        if self.shared is None:
+            return set()
+        barrier = self.shared.barrier
+        ready = {p for p, day in self._waiting.items() if barrier.allows(p, day)}
+        for partition in ready:
+            del self._waiting[partition]
+        return {(Topic.TRANSACTIONS, partition) for partition in ready}
+
     def restore(
         self, assigned: Sequence[AssignedPartition], bus: MessageBus
     ) -> Sequence[AssignedPartition]:
@@ -170,6 +180,7 @@ class PreprocessStage:
         self._restored = {p: written[p].offset for p in owned if p in written}
         self._handled = dict(self._restored)
         self._written = {}
+        self._waiting = {}
         return self.store.restore(self.profiles, assigned, bus)
 
     def close(self) -> None:

@@ -97,6 +97,9 @@ class PacedStage(Stage, Protocol):
     def tick(self, idle: set[tuple[str, int]]) -> Outbox:
         """What to publish now that ``idle`` partitions have nothing more to hand out."""
 
+    def releasable(self) -> set[tuple[str, int]]:
+        """The partitions held back that may be handed out again now."""
+
     def close(self) -> None:
         """Let go of what it reads besides its consumer."""
 
@@ -175,6 +178,7 @@ class StageRunner:
             ticked = self.stage.tick(self.consumer.idle_partitions())
             if not self._retrying(lambda: self._publish(ticked), "tick", stop):
                 return 0
+            self.consumer.resume(self.stage.releasable())
         batch = self.consumer.poll_batch(self.batch_size, self.poll_timeout)
         if not batch:
             return 0

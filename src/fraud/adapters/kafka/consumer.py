@@ -19,8 +19,6 @@ COMMITTED_RETRY_MAX_S = 5.0
 # A partition read to its end is idle once nothing more came for this long: a producer's
 # messages on their way (batched, in flight) land well within it.
 IDLE_AFTER_S = 2.0
-# A partition held back waits this long before it is fetched again, not once a poll.
-HELD_PAUSE_S = 0.02
 
 
 def to_domain(raw: KafkaMessage, prefix: str = "") -> Message:
@@ -52,7 +50,7 @@ class KafkaMessageConsumer:
         # Per partition: the next offset to hand out, and since when that is its end.
         self._next: dict[tuple[str, int], int] = {}
         self._at_end_since: dict[tuple[str, int], float] = {}
-        self._paused_until: dict[tuple[str, int], float] = {}
+        self._paused: set[tuple[str, int]] = set()  # held back until resumed
         self._closed = False
         consumer.subscribe(
             [prefix + topic for topic in topics],
@@ -71,7 +69,6 @@ class KafkaMessageConsumer:
         adding that wait to every message's latency at low load; this returns the
         moment one is there, and still makes full batches under load.
         """
-        self._resume_due()
         raws = self._consumer.consume(max_messages, 0)
         if not raws:
             first = self._consumer.poll(timeout)
@@ -97,24 +94,20 @@ class KafkaMessageConsumer:
         for message in held:
             physical = (self._prefix + message.topic, message.partition)
             first[physical] = min(first.get(physical, message.offset), message.offset)
-        due = time.monotonic() + HELD_PAUSE_S
         for (topic, partition), offset in first.items():
+            # Paused, so that what is held is not fetched again and again while it waits.
             where = TopicPartition(topic, partition, offset)
             self._consumer.pause([where])
             self._consumer.seek(where)
             self._pending[(topic, partition)] = offset
             self._next[(topic, partition)] = offset
-            self._paused_until[(topic, partition)] = due
+            self._paused.add((topic, partition))
 
-    def _resume_due(self) -> None:
-        if not self._paused_until:
-            return
-        now = time.monotonic()
-        due = [where for where, until in self._paused_until.items() if until <= now]
+    def resume(self, partitions: set[tuple[str, int]]) -> None:
+        due = {(self._prefix + topic, partition) for topic, partition in partitions} & self._paused
         if due:
             self._consumer.resume([TopicPartition(topic, partition) for topic, partition in due])
-            for where in due:
-                del self._paused_until[where]
+            self._paused -= due
 
     def idle_partitions(self) -> set[tuple[str, int]]:
         """Partitions handed out up to the high watermark of the latest fetch (kept by the
@@ -223,7 +216,8 @@ class KafkaMessageConsumer:
                 time.sleep(min(COMMITTED_RETRY_MAX_S, 0.1 * 2**attempt))
 
     def _revoked(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
-        held = [p for p in partitions if self._paused_until.pop((p.topic, p.partition), None)]
+        held = [p for p in partitions if (p.topic, p.partition) in self._paused]
+        self._paused -= {(p.topic, p.partition) for p in held}
         if held:
             # Not left paused: handed back to this member by the rebalance, nothing here
             # would resume it, and it would never be fetched again.

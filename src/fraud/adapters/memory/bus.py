@@ -220,6 +220,9 @@ class MemoryConsumer:
             for message in reversed(held):  # the first held of each partition wins
                 self._position[(message.topic, message.partition)] = message.offset
 
+    def resume(self, partitions: set[tuple[str, int]]) -> None:
+        """Nothing is fetched ahead here: a rewound partition is handed out by the next poll."""
+
     def idle_partitions(self) -> set[tuple[str, int]]:
         """Publishing is synchronous here: a partition read to its end has nothing on its way."""
         with self._bus._changed:

@@ -85,8 +85,11 @@ class MessageConsumer(Protocol):
         """Mark everything polled so far as done; the uncommitted is redelivered after a restart."""
 
     def rewind(self, held: Sequence[Message]) -> None:
-        """Hand ``held`` (messages polled but not handled yet) out again by the next polls,
-        each partition from its first held message; a commit stops before them."""
+        """Hand ``held`` (messages polled but not handled yet) out again, each partition from
+        its first held message, once :meth:`resume` is told; a commit stops before them."""
+
+    def resume(self, partitions: set[tuple[str, int]]) -> None:
+        """Hand out again what was held back in ``partitions`` (topic, partition)."""
 
     def idle_partitions(self) -> set[tuple[str, int]]:
         """The owned partitions (topic, partition) with nothing left to hand out, and nothing
