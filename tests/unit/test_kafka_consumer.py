@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from fraud.adapters.kafka import consumer as consumer_module
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer
-from fraud.domain.errors import TransientFailure
-from fraud.domain.ports import AssignedPartition, Message, Topic
+from fraud.adapters.kafka.settings import producer_config
+from fraud.domain.errors import MessageRefused, TransientFailure
+from fraud.domain.ports import AssignedPartition, Message, OutgoingMessage, Topic
 
 
 class CoordinatorLoading:
@@ -83,3 +84,17 @@ def test_a_held_partition_is_not_left_paused_when_it_is_revoked() -> None:
     assert raw.paused == {("p.transactions", 2)}
     raw.callbacks["on_revoke"](raw, [TopicPartition("p.transactions", 2)])
     assert raw.paused == set()
+
+
+def test_a_message_no_broker_took_in_time_is_a_failure_to_retry_not_a_refusal() -> None:
+    """librdkafka gives up on a message after ``message.timeout.ms`` and does not call that
+    retriable; but the outbox relay that sent it must try again once the broker is back, not
+    stop for good (as it once did, after a broker outage)."""
+    bus = KafkaBus("127.0.0.1:1", client_id="fraud-tests", delivery_timeout_s=5.0)
+    bus._producer = Producer(
+        {**producer_config("127.0.0.1:1", "fraud-tests"), "message.timeout.ms": 300}
+    )
+    outgoing = OutgoingMessage(key="u", value=b"{}")
+    with pytest.raises(TransientFailure, match="Message timed out") as raised:
+        bus.publish(Topic.TRANSACTIONS, [outgoing])
+    assert not isinstance(raised.value, MessageRefused)

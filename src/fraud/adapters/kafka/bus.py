@@ -76,7 +76,7 @@ class KafkaBus:
         for message in messages:
             self._produce(physical, message, delivered)
         pending = self._producer.flush(self.delivery_timeout_s)
-        permanent = [f for f in failures if f.fatal() or not f.retriable()]
+        permanent = [f for f in failures if _refused(f)]
         if permanent:
             # Retrying cannot help (a message too large, a fenced producer): stop loudly.
             raise PublishRejected(f"publishing to {topic} refused: {permanent[0].str()}")
@@ -312,6 +312,25 @@ def _read_range(
         reader.close()
         return iter(())  # nothing was accepted since then
     return _read_offsets(reader, prefix, topic, partition, start.offset, until_offset)
+
+
+# Not delivered because no broker answered in time: librdkafka does not call these
+# retriable (it gave up on the message), but the same message sent again once the
+# broker is back is delivered.
+_UNANSWERED = frozenset(
+    {
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+    }
+)
+
+
+def _refused(error: KafkaError) -> bool:
+    """Whether sending the message again cannot help (too large for the broker, a fenced
+    producer); a broker that was away is not that."""
+    return error.fatal() or (not error.retriable() and error.code() not in _UNANSWERED)
 
 
 def _lasting(error: KafkaException) -> bool:
