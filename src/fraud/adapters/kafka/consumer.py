@@ -50,6 +50,7 @@ class KafkaMessageConsumer:
         # Per partition: the next offset to hand out, and since when that is its end.
         self._next: dict[tuple[str, int], int] = {}
         self._at_end_since: dict[tuple[str, int], float] = {}
+        self._asked_at: dict[tuple[str, int], float] = {}  # when each end was last asked
         self._paused: set[tuple[str, int]] = set()  # held back until resumed
         self._closed = False
         consumer.subscribe(
@@ -110,19 +111,35 @@ class KafkaMessageConsumer:
             self._paused -= due
 
     def idle_partitions(self) -> set[tuple[str, int]]:
-        """Partitions handed out up to the high watermark of the latest fetch (kept by the
-        client, no request) for ``IDLE_AFTER_S``."""
+        """Partitions handed out up to their high watermark for ``IDLE_AFTER_S``."""
         now = time.monotonic()
         idle = set()
         for where, next_offset in self._next.items():
-            low, high = self._consumer.get_watermark_offsets(TopicPartition(*where), cached=True)
-            if high < 0 or max(next_offset, low) < high:
+            low, high = self._watermarks(where, now)
+            if high is None or max(next_offset, low) < high:
                 self._at_end_since.pop(where, None)
                 continue
             if now - self._at_end_since.setdefault(where, now) >= IDLE_AFTER_S:
                 topic, partition = where
                 idle.add((topic.removeprefix(self._prefix), partition))
         return idle
+
+    def _watermarks(self, where: tuple[str, int], now: float) -> tuple[int, int | None]:
+        """The client keeps each partition's high watermark from its latest fetch of messages;
+        a partition it never fetched a message from (empty, say) is asked of the broker, at
+        most once every ``IDLE_AFTER_S``. The high one is None while it cannot be known."""
+        partition = TopicPartition(*where)
+        low, high = self._consumer.get_watermark_offsets(partition, cached=True)
+        if high >= 0:
+            return max(low, 0), high
+        if now - self._asked_at.get(where, -IDLE_AFTER_S) < IDLE_AFTER_S:
+            return 0, None
+        self._asked_at[where] = now
+        try:
+            low, high = self._consumer.get_watermark_offsets(partition, timeout=1.0)
+        except KafkaException:
+            return 0, None  # the broker away: not idle, as far as anyone can tell
+        return max(low, 0), (high if high >= 0 else None)
 
     def commit(self) -> None:
         if not self._pending:
