@@ -246,15 +246,7 @@ class MemoryConsumer:
                 self._bus._changed.notify_all()
 
     def _take(self, max_messages: int) -> list[Message]:
-        batch: list[Message] = []
-        for (topic, partition), position in self._position.items():
-            log = self._bus._logs[topic][partition]
-            taken = log.since(position, max_messages - len(batch))
-            batch.extend(taken)
-            self._position[(topic, partition)] = max(position, log.base) + len(taken)
-            if len(batch) >= max_messages:
-                break
-        return batch
+        return _take(self._bus, self._position, max_messages)
 
 
 class MemoryFollower:
@@ -268,16 +260,8 @@ class MemoryFollower:
         self.rewind()
 
     def poll(self, max_messages: int) -> list[Message]:
-        batch: list[Message] = []
         with self._bus._changed:
-            for (topic, partition), position in self._position.items():
-                log = self._bus._logs[topic][partition]
-                taken = log.since(position, max_messages - len(batch))
-                batch.extend(taken)
-                self._position[(topic, partition)] = max(position, log.base) + len(taken)
-                if len(batch) >= max_messages:
-                    break
-        return batch
+            return _take(self._bus, self._position, max_messages)
 
     def read_to_end(self) -> Iterator[Message]:
         while batch := self.poll(10_000):
@@ -292,3 +276,19 @@ class MemoryFollower:
 
     def close(self) -> None:
         pass
+
+
+def _take(
+    bus: MemoryBus, positions: dict[tuple[str, int], int], max_messages: int
+) -> list[Message]:
+    """Up to ``max_messages`` from the partitions at ``positions``, which move past them (the
+    caller holds the bus's lock)."""
+    batch: list[Message] = []
+    for (topic, partition), position in positions.items():
+        log = bus._logs[topic][partition]
+        taken = log.since(position, max_messages - len(batch))
+        batch.extend(taken)
+        positions[(topic, partition)] = max(position, log.base) + len(taken)
+        if len(batch) >= max_messages:
+            break
+    return batch
