@@ -167,6 +167,20 @@ class BusContract:
             follower.close()
         assert bus.partition_count(topic) >= 1
 
+    def test_a_follower_skipped_to_the_end_reads_only_what_is_published_after(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
+        bus.publish(topic, messages(3, key="alice") + messages(4, key="bob"))
+        follower = bus.follower([topic])
+        try:
+            follower.skip_to_end()
+            assert follower.poll(10, timeout=0.2) == []
+            bus.publish(topic, messages(2, key="carol"))
+            later = wait_for(lambda: follower.poll(10, timeout=1.0), timeout=10)
+            assert [m.value for m in later] == [b"m0", b"m1"]
+        finally:
+            follower.close()
+
 
 def idle_after_poll(consumer) -> set:
     consumer.poll_batch(10, 0.1)

@@ -28,6 +28,7 @@ from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.card import read_card
+from fraud.application.answers import VerdictWaiter
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.envelopes import Envelopes
 from fraud.application.identity import (
@@ -266,7 +267,8 @@ class Container(containers.DeclarativeContainer):
     outbox = providers.Singleton(
         OutboxRelay, bus=bus, unit_of_work=unit_of_work, clock=clock, envelopes=envelopes
     )
-    submit = providers.Factory(
+    # One per process: its callers' claims share commits.
+    submit = providers.Singleton(
         SubmitTransactions,
         unit_of_work=unit_of_work,
         clock=clock,
@@ -274,6 +276,7 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         max_skew=max_skew,
     )
+    verdict_waiter = providers.Singleton(VerdictWaiter, bus=bus, envelopes=envelopes)
     republish_pending = providers.Factory(
         RepublishPending, unit_of_work=unit_of_work, outbox=outbox
     )

@@ -187,6 +187,8 @@ class Settings:
     poll_timeout_s: float = 0.05
     # How far a transaction's timestamp may run ahead of its receipt.
     max_clock_skew_s: float = 300.0
+    # The longest a submission may wait for its verdict (POST /transaction?wait=MS).
+    max_wait_ms: int = 500
     # Access: each key's or person's requests per period unless the key names its own; where
     # the counts are kept (a `limits` storage URI: memory://, redis://, memcached://); how long
     # a sign-in lasts; the key that signs session cookies (None: one generated and kept in the
@@ -237,6 +239,7 @@ class Settings:
             batch_size=number("BATCH_SIZE", defaults.batch_size, int),
             poll_timeout_s=number("POLL_TIMEOUT_S", defaults.poll_timeout_s, float),
             max_clock_skew_s=number("MAX_CLOCK_SKEW_S", defaults.max_clock_skew_s, float),
+            max_wait_ms=number("MAX_WAIT_MS", defaults.max_wait_ms, int),
             rate_limit=_rate_limit(text("RATE_LIMIT", defaults.rate_limit)),
             rate_limit_storage=text("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
             session_hours=number("SESSION_HOURS", defaults.session_hours, float),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -14,12 +15,13 @@ from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
 from fraud.application.pipeline import Pipeline, consumer_group
+from fraud.containers import Process, bootstrap
 from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.entrypoints.http.app import create_app
-from tests.factories import ENVELOPES, EXAMPLE, txn
+from tests.factories import ENVELOPES, EXAMPLE, payload, txn
 from tests.identities import calling_as, issue_keys
-from tests.kafka.conftest import preprocess_then_leave, scored, wait_until, worker
+from tests.kafka.conftest import make_topics, preprocess_then_leave, scored, wait_until, worker
 
 
 @pytest.fixture
@@ -54,6 +56,35 @@ def test_api_to_three_stages_to_the_database(container, pipeline) -> None:
     assert json.loads(result.value)["assessment"]["fraud_score"] == pytest.approx(
         verdict["fraud_score"], abs=1e-6
     )
+
+
+def test_a_client_that_waits_gets_the_verdict_the_workers_published(settings) -> None:
+    """The API process follows `fraud-results` itself: the answer comes from a verdict
+    another process decided, in time; with no worker running, the usual 202."""
+    settings = replace(settings, max_wait_ms=20_000)  # a slow machine still answers in time
+    make_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    api = bootstrap(settings, Process(migrate=True))
+    workers = worker(settings, f"g{uuid.uuid4().hex[:6]}")
+    running = workers.pipeline()
+    running.start()
+    try:
+        client = submitting(api)
+        first = payload(transaction_id="t1", user_id="waits")
+        response = client.post("/transaction?wait=20000", json=first)
+        assert response.status_code == 200
+        verdict = response.get_json()
+        assert (verdict["transaction_id"], verdict["status"]) == ("t1", "scored")
+        assert verdict["model_version"] == workers.model().info.version
+    finally:
+        running.stop()
+    second = payload(transaction_id="t2", user_id="waits")
+    response = client.post("/transaction?wait=300", json=second)
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "pending"
+    api.verdict_waiter().stop()
+    for container in (api, workers):
+        container.unwire()
+        container.shutdown_resources()
 
 
 def test_a_poison_message_lands_in_the_dlq_and_the_next_good_one_is_scored(

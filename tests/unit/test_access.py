@@ -28,6 +28,7 @@ READERS = {Role.VIEWER, Role.ANALYST, Role.ADMIN}
 # change to either shows. A new operation fails the matrix until it is added.
 MAY = {
     ("post", "/transaction"): {Role.SUBMITTER},
+    ("post", "/transactions"): {Role.SUBMITTER},
     ("get", "/transaction/{transaction_id}"): {Role.SUBMITTER} | READERS,
     ("post", "/transaction/{transaction_id}/label"): {Role.ANALYST, Role.ADMIN},
     ("get", "/health"): "public",
@@ -91,6 +92,7 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
         path = path.replace("{transaction_id}", "t-own")
         body = {
             ("post", "/transaction"): payload(transaction_id=f"new-{n}"),
+            ("post", "/transactions"): {"transactions": [payload(transaction_id=f"new-{n}")]},
             ("post", "/transaction/t-own/label"): {"is_fraud": True},
             ("post", "/api/keys"): {"name": f"made-{n}", "role": "viewer"},
             ("post", "/api/users"): {"name": f"made-{n}", "role": "viewer"},

@@ -190,3 +190,125 @@ def test_an_id_with_a_slash_can_be_read_back_where_location_says(client) -> None
     response = client.post("/transaction", json=payload(transaction_id="shop-7/order-42"))
     assert response.status_code == 202
     assert client.get(response.headers["Location"]).get_json()["status"] == "pending"
+
+
+# --- an answer while the card waits ------------------------------------------------------
+
+
+def test_asked_to_wait_a_transaction_decided_in_time_gets_200_with_its_verdict(embedded) -> None:
+    pipeline = embedded.pipeline()
+    pipeline.start()
+    try:
+        client = calling_as(create_app(embedded), issue_keys(embedded)[Role.SUBMITTER])
+        response = client.post("/transaction?wait=500", json=payload(transaction_id="w-1"))
+        assert response.status_code == 200
+        verdict = response.get_json()
+        assert verdict["transaction_id"] == "w-1"
+        assert verdict["status"] == "scored"
+        assert verdict["decision"] in ("approve", "review", "decline")
+        assert verdict["reasons"] and verdict["model_version"] == "rule-model-1"
+        assert "features" not in verdict  # a submitter sees the verdict only
+        assert response.headers["Location"] == "/transaction/w-1"
+        # Asked again, already decided: the stored verdict, at once.
+        again = client.post("/transaction?wait=500", json=payload(transaction_id="w-1"))
+        assert again.status_code == 200
+        assert again.get_json()["fraud_score"] == verdict["fraud_score"]
+    finally:
+        pipeline.stop()
+
+
+def test_asked_to_wait_a_transaction_not_decided_in_time_gets_the_usual_202(
+    client, container
+) -> None:
+    response = client.post("/transaction?wait=50", json=payload(transaction_id="w-2"))
+    assert response.status_code == 202  # no stage runs here: nothing decides it
+    assert response.get_json() == {"transaction_id": "w-2", "status": "pending", "duplicate": False}
+    settle(container)  # decided later: read where Location says
+    assert client.get("/transaction/w-2").get_json()["status"] == "scored"
+
+
+@pytest.mark.parametrize("wait", ["501", "-1", "soon", "1.5"])
+def test_a_wait_beyond_the_maximum_or_not_a_number_is_a_422_naming_it(client, wait) -> None:
+    response = client.post(f"/transaction?wait={wait}", json=payload(transaction_id="w-3"))
+    assert response.status_code == 422
+    assert response.get_json()["details"] == [
+        {"field": "wait", "rule": "must be a whole number of milliseconds, 0 to 500"}
+    ]
+    assert client.get("/transaction/w-3").status_code == 404  # nothing was accepted
+
+
+# --- many at once --------------------------------------------------------------------------
+
+
+def test_a_batch_answers_each_item_at_its_place_and_accepts_the_good_ones(
+    client, container
+) -> None:
+    client.post("/transaction", json=payload(transaction_id="b-old"))
+    items = [
+        payload(transaction_id="b-1"),
+        payload(transaction_id="b-2", amount=-5),
+        payload(transaction_id="b-old"),  # the same again: a duplicate
+        payload(transaction_id="b-old", amount=999.0),  # the id, other fields: a conflict
+        {"amount": "lots"},
+        payload(transaction_id="b-3"),
+        payload(transaction_id="b-3"),  # twice in one batch: one transaction
+    ]
+    response = client.post("/transactions", json={"transactions": items})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["accepted"], body["duplicates"], body["refused"]) == (2, 2, 3)
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(7))
+    assert [r["outcome"] for r in results] == [
+        "accepted",
+        "invalid",
+        "duplicate",
+        "conflict",
+        "invalid",
+        "accepted",
+        "duplicate",
+    ]
+    assert results[0] == {
+        "index": 0,
+        "transaction_id": "b-1",
+        "outcome": "accepted",
+        "status": "pending",
+    }
+    assert results[1]["transaction_id"] == "b-2"
+    assert results[1]["details"] == [{"field": "amount", "rule": "must be 0 or more"}]
+    assert "transaction_id" not in results[4]
+    assert {d["field"] for d in results[4]["details"]} >= {"amount", "user_id"}
+    assert "another transaction" in results[3]["error"]
+    published = [m.headers["transaction_id"] for m in container.bus().read_topic("transactions")]
+    assert sorted(published) == ["b-1", "b-3", "b-old"]
+    settle(container)
+    assert client.get("/transaction/b-3").get_json()["status"] == "scored"
+    assert client.get("/transaction/b-2").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"transactions": []}, {"transactions": [EXAMPLE] * 1001}, [EXAMPLE], {"items": [EXAMPLE]}],
+    ids=["empty", "over 1000", "a bare list", "no transactions"],
+)
+def test_a_batch_that_is_not_1_to_1000_transactions_is_a_422(client, body) -> None:
+    response = client.post("/transactions", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["details"] == [
+        {"field": "transactions", "rule": "must be a list of 1 to 1000 transactions"}
+    ]
+
+
+def test_a_batch_of_1000_fits_in_the_larger_body_a_batch_may_have(client) -> None:
+    items = [payload(transaction_id=f"big-{i}") for i in range(1000)]
+    response = client.post("/transactions", json={"transactions": items})
+    assert response.status_code == 200
+    assert response.get_json()["accepted"] == 1000
+    too_big = json.dumps({"transactions": [payload(merchant="x" * 2000)] * 600})
+    response = client.post("/transactions", data=too_big, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "request body is larger than 1024 KiB"
+
+
+def test_a_viewer_may_not_submit_a_batch(viewer) -> None:
+    assert viewer.post("/transactions", json={"transactions": [EXAMPLE]}).status_code == 403

@@ -66,6 +66,7 @@ def test_every_operation_has_a_summary_and_an_id(document) -> None:
 def test_the_submit_operation_documents_every_status_it_answers(document) -> None:
     submit = document["paths"]["/transaction"]["post"]
     assert set(submit["responses"]) == {
+        "200",
         "202",
         "400",
         "401",
@@ -79,6 +80,21 @@ def test_the_submit_operation_documents_every_status_it_answers(document) -> Non
     }
     assert submit["responses"]["429"]["headers"]["Retry-After"]["required"] is True
     assert submit["responses"]["202"]["headers"]["Location"]["required"] is True
+    assert submit["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Verdict"
+    }
+    assert [p["name"] for p in document["paths"]["/transaction"]["parameters"]] == ["wait"]
+
+
+def test_the_batch_operation_documents_its_body_and_each_items_answer(document) -> None:
+    batch = document["paths"]["/transactions"]["post"]
+    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Batch"}
+    items = document["components"]["schemas"]["Batch"]["properties"]["transactions"]
+    assert (items["minItems"], items["maxItems"]) == (1, 1000)
+    item = document["components"]["schemas"]["BatchItem"]["properties"]
+    assert item["outcome"]["enum"] == ["accepted", "duplicate", "conflict", "invalid"]
+    assert {"200", "413", "422"} <= set(batch["responses"])
     assert "413" not in document["paths"]["/transaction/{transaction_id}"]["get"]["responses"]
 
 

@@ -5,10 +5,16 @@ so of any number of concurrent submissions of one id exactly one is accepted and
 published; the same fields again are a duplicate, other fields a conflict. The
 committed claim is the promise the client gets back (202): the outbox relay
 publishes it, now or once the broker is back.
+
+Claims are committed in groups: a request that finds another's commit in progress
+queues its transactions, and when that commit ends one of the queued requests
+claims everything queued in one transaction. Under load a commit serves many
+requests; alone, a request commits at once.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,18 +35,36 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Submission:
+    """What became of one submitted transaction: accepted (``duplicate`` false), already
+    stored with these fields (``duplicate`` true), or, with ``conflict``, an id already
+    used for another transaction (``status`` is then meaningless and nothing is told of it)."""
+
     transaction_id: str
     status: Status
     duplicate: bool
+    conflict: bool = False
 
 
 def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+class _Request:
+    """One caller's records waiting in the group commit, and what became of them."""
+
+    __slots__ = ("done", "error", "outcomes", "records")
+
+    def __init__(self, records: list[TransactionRecord]) -> None:
+        self.records = records
+        self.outcomes: list[Submission] = []
+        self.error: BaseException | None = None
+        self.done = False
+
+
 class SubmitTransactions:
     """Idempotent by transaction_id: a resubmission publishes nothing and reports the stored
-    state; the same id with other fields is an :class:`IdempotencyConflict`."""
+    state; the same id with other fields is a conflict. One instance serves a process: its
+    callers' claims share commits."""
 
     def __init__(
         self,
@@ -58,6 +82,9 @@ class SubmitTransactions:
         self.metrics = metrics
         self.max_skew = max_skew
         self.new_id = new_id
+        self._turn = threading.Condition()
+        self._queued: list[_Request] = []
+        self._committing = False
 
     def parse(self, body: Mapping[str, Any]) -> Transaction:
         """A client's transaction as received now: an id when it has none, a timestamp no
@@ -70,42 +97,85 @@ class SubmitTransactions:
         self, transactions: Sequence[Transaction], submitted_by: str | None = None
     ) -> list[Submission]:
         """Claim and hand over; ``submitted_by`` is the client's subject, and an id another
-        client used is a conflict like any other (it tells nothing of that transaction)."""
+        client used is a conflict like any other (it tells nothing of that transaction).
+        Raises :class:`IdempotencyConflict` for the first conflict, after the others are
+        accepted."""
+        outcomes = self.each(transactions, submitted_by)
+        for outcome in outcomes:
+            if outcome.conflict:
+                raise IdempotencyConflict(outcome.transaction_id)
+        return outcomes
+
+    def each(
+        self, transactions: Sequence[Transaction], submitted_by: str | None = None
+    ) -> list[Submission]:
+        """What became of each transaction, in order, conflicts included."""
         received_at = self.clock.now()
-        records = [
-            TransactionRecord(t, received_at, submitted_by=submitted_by) for t in transactions
-        ]
-        with self.unit_of_work() as uow:
-            claimed = uow.verdicts.claim(records)
-            stored = uow.verdicts.get_many(
-                [t.transaction_id for t in transactions if t.transaction_id not in claimed]
-            )
-            uow.commit()
+        request = _Request(
+            [TransactionRecord(t, received_at, submitted_by=submitted_by) for t in transactions]
+        )
+        with self._turn:
+            self._queued.append(request)
+            while self._committing and not request.done:
+                self._turn.wait()
+            if not request.done:  # this caller commits everything queued
+                self._committing = True
+                group, self._queued = self._queued, []
+        if not request.done:
+            try:
+                self._commit(group)
+            finally:
+                with self._turn:
+                    self._committing = False
+                    self._turn.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.outcomes
 
-        submissions: dict[str, Submission] = {}
+    def _commit(self, group: list[_Request]) -> None:
+        records = [record for request in group for record in request.records]
+        try:
+            with self.unit_of_work() as uow:
+                claimed = uow.verdicts.claim(records)
+                stored = uow.verdicts.get_many(
+                    [
+                        r.transaction.transaction_id
+                        for r in records
+                        if r.transaction.transaction_id not in claimed
+                    ]
+                )
+                uow.commit()
+        except BaseException as error:
+            for request in group:
+                request.error, request.done = error, True
+            raise
         fresh: dict[str, TransactionRecord] = {}
-        for record in records:
-            transaction = record.transaction
-            transaction_id = transaction.transaction_id
-            if transaction_id in claimed:
-                kept = fresh.setdefault(transaction_id, record)
-                if kept.transaction != transaction:  # the same id twice in one batch
-                    raise IdempotencyConflict(transaction_id)
-                continue
-            known = stored[transaction_id]
-            if known.transaction != transaction or known.submitted_by != submitted_by:
-                raise IdempotencyConflict(transaction_id)
-            submissions[transaction_id] = Submission(transaction_id, known.status, duplicate=True)
-
+        for request in group:
+            request.outcomes = [_outcome(r, claimed, fresh, stored) for r in request.records]
+            request.done = True
         if fresh:
             self.outbox.hand_over(list(fresh.values()))
             self.metrics.transactions_accepted(len(fresh))
             for transaction_id in fresh:
                 log.info("transaction accepted", transaction_id=transaction_id)
-                submissions[transaction_id] = Submission(
-                    transaction_id, Status.PENDING, duplicate=False
-                )
-        return [submissions[t.transaction_id] for t in transactions]
+
+
+def _outcome(
+    record: TransactionRecord,
+    claimed: set[str],
+    fresh: dict[str, TransactionRecord],
+    stored: Mapping[str, TransactionRecord],
+) -> Submission:
+    """The first record of a claimed id is accepted (into ``fresh``); a later one with that
+    id is compared with it, one of an unclaimed id with what was stored before."""
+    transaction_id = record.transaction.transaction_id
+    if transaction_id in claimed and transaction_id not in fresh:
+        fresh[transaction_id] = record
+        return Submission(transaction_id, Status.PENDING, duplicate=False)
+    known = fresh.get(transaction_id) or stored[transaction_id]
+    if known.transaction != record.transaction or known.submitted_by != record.submitted_by:
+        return Submission(transaction_id, Status.PENDING, duplicate=False, conflict=True)
+    return Submission(transaction_id, known.status, duplicate=True)
 
 
 class RepublishPending:

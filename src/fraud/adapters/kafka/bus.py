@@ -249,19 +249,14 @@ class KafkaFollower:
         self._prefix = prefix
         self.rewind()
 
-    def poll(self, max_messages: int) -> list[Message]:
-        return list(self._consumed(self._reader.consume(max_messages, 0)))
+    def poll(self, max_messages: int, timeout: float = 0.0) -> list[Message]:
+        return list(self._consumed(self._reader.consume(max_messages, timeout)))
 
     def read_to_end(self) -> Iterator[Message]:
         """Up to the high watermarks as they are now (or each partition's reported end)."""
         ends = {}
         for partition in self._partitions:
-            try:
-                _, high = self._reader.get_watermark_offsets(partition, timeout=10)
-            except KafkaException as error:
-                where = f"{partition.topic}[{partition.partition}]"
-                raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
-            if high > 0:
+            if (high := self._end_of(partition)) > 0:
                 ends[(partition.topic, partition.partition)] = high
         idle_polls = 0
         while ends:
@@ -286,8 +281,23 @@ class KafkaFollower:
             [TopicPartition(p.topic, p.partition, OFFSET_BEGINNING) for p in self._partitions]
         )
 
+    def skip_to_end(self) -> None:
+        """At each partition's high watermark as the broker gives it now (not the lazy
+        ``OFFSET_END``, which would skip what is published before the first fetch)."""
+        self._reader.assign(
+            [TopicPartition(p.topic, p.partition, self._end_of(p)) for p in self._partitions]
+        )
+
     def close(self) -> None:
         self._reader.close()
+
+    def _end_of(self, partition: TopicPartition) -> int:
+        try:
+            _, high = self._reader.get_watermark_offsets(partition, timeout=10)
+        except KafkaException as error:
+            where = f"{partition.topic}[{partition.partition}]"
+            raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
+        return int(high)
 
     def _consumed(self, raws: list[KafkaMessage]) -> Iterator[Message]:
         for raw in raws:

@@ -259,9 +259,15 @@ class MemoryFollower:
         self._position: dict[tuple[str, int], int] = {}
         self.rewind()
 
-    def poll(self, max_messages: int) -> list[Message]:
+    def poll(self, max_messages: int, timeout: float = 0.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
         with self._bus._changed:
-            return _take(self._bus, self._position, max_messages)
+            while True:
+                batch = _take(self._bus, self._position, max_messages)
+                remaining = deadline - time.monotonic()
+                if batch or remaining <= 0:
+                    return batch
+                self._bus._changed.wait(remaining)
 
     def read_to_end(self) -> Iterator[Message]:
         while batch := self.poll(10_000):
@@ -273,6 +279,13 @@ class MemoryFollower:
             for topic in self._topics
             for partition in range(self._bus.partitions)
         }
+
+    def skip_to_end(self) -> None:
+        with self._bus._changed:
+            self._position = {
+                (topic, partition): self._bus._logs[topic][partition].end
+                for topic, partition in self._position
+            }
 
     def close(self) -> None:
         pass

@@ -102,14 +102,19 @@ class MessageFollower(Protocol):
     """Every partition of some topics, from their beginning, outside any consumer group:
     how each worker reads the state every worker needs."""
 
-    def poll(self, max_messages: int) -> list[Message]:
-        """What has arrived, up to ``max_messages``, without waiting."""
+    def poll(self, max_messages: int, timeout: float = 0.0) -> list[Message]:
+        """What has arrived, up to ``max_messages``, waiting at most ``timeout`` seconds for
+        the first."""
 
     def read_to_end(self) -> Iterator[Message]:
         """From where the follower is to the end the topics have now."""
 
     def rewind(self) -> None:
         """Back to the beginning of every partition."""
+
+    def skip_to_end(self) -> None:
+        """Past everything the topics hold now: only what is published after this call is
+        read (how a process follows what happens from now on)."""
 
     def close(self) -> None: ...
 

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import structlog
 from dependency_injector.wiring import Provide, inject
-from flask import request, url_for
+from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
+from fraud.application.answers import VerdictWaiter
 from fraud.application.labels import LabelTransaction
 from fraud.application.pipeline import PipelineStatus
 from fraud.application.submit import Submission, SubmitTransactions
 from fraud.containers import Container
-from fraud.domain.assessment import TransactionRecord
-from fraud.domain.errors import IdempotencyConflict, InvalidLabel, InvalidTransaction
+from fraud.domain.assessment import Status, TransactionRecord
+from fraud.domain.errors import FieldError, IdempotencyConflict, InvalidLabel, InvalidTransaction
 from fraud.domain.identity import Permission, seen_by
 from fraud.domain.labels import LabelRequest
 from fraud.domain.ports import MessageBus, VerdictQueries
-from fraud.domain.transaction import MAX_ID_LENGTH
+from fraud.domain.transaction import MAX_ID_LENGTH, Transaction
 from fraud.entrypoints.http.access import (
     PUBLIC,
     current_actor,
@@ -28,6 +30,7 @@ from fraud.entrypoints.http.access import (
 )
 from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.openapi import (
+    MAX_BATCH_BODY_BYTES,
     NOT_JSON,
     TOO_LARGE,
     UNAVAILABLE,
@@ -35,8 +38,11 @@ from fraud.entrypoints.http.openapi import (
 )
 from fraud.entrypoints.http.schemas import (
     LOCATION,
+    MAX_BATCH,
     RETRY_AFTER,
     AcceptedSchema,
+    BatchAnsweredSchema,
+    BatchSchema,
     ErrorSchema,
     HealthChecksSchema,
     HealthSchema,
@@ -59,6 +65,7 @@ BAD_BODY = {
     "schema": ErrorSchema,
     "description": "The body is empty or not JSON (RFC 8259, in UTF-8)",
 }
+_VERDICT = VerdictSchema()
 UNKNOWN_TRANSACTION = {
     "status_code": 404,
     "schema": ErrorSchema,
@@ -89,12 +96,27 @@ def json_body() -> Any:
         ) from None
 
 
-@api.post("/transaction", tags=["transactions"])
+WAIT = {
+    "in": "query",
+    "name": "wait",
+    "description": "milliseconds to wait for the verdict (at most FRAUD_MAX_WAIT_MS, 500 by "
+    "default): decided within them, the answer is 200 with the verdict; otherwise 202",
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
+@api.post("/transaction", tags=["transactions"], parameters=[WAIT])
 @api.doc(**request_body(TransactionSchema, "the transaction, in the contract's fields"))
 @api.response(
     202,
     AcceptedSchema,
     description="Accepted and pending, or, for a resubmission, what is stored",
+    headers={"Location": LOCATION},
+)
+@api.alt_response(
+    200,
+    schema=VerdictSchema,
+    description="With ``wait``: the verdict, decided within the time asked for",
     headers={"Location": LOCATION},
 )
 @api.alt_response(**BAD_BODY)
@@ -121,8 +143,13 @@ def json_body() -> Any:
 def submit_transaction(
     submit: SubmitTransactions = Provide[Container.submit],
     pipeline: PipelineStatus = Provide[Container.pipeline_status],
-) -> tuple[Submission, int, dict[str, str]]:
-    """Accept a transaction for scoring; 202 with where to read the verdict."""
+    waiter: VerdictWaiter = Provide[Container.verdict_waiter],
+    queries: VerdictQueries = Provide[Container.queries],
+    max_wait_ms: int = Provide[Container.config.max_wait_ms],
+) -> tuple[Submission, int, dict[str, str]] | Response:
+    """Accept a transaction for scoring; 202 with where to read the verdict, or, asked to
+    wait, 200 with the verdict once decided."""
+    wait_ms = _wait_ms(max_wait_ms)
     if pipeline.running() is False:
         raise ApiError(503, "the scoring pipeline is not running; nothing was accepted")
     body = json_body()
@@ -130,13 +157,124 @@ def submit_transaction(
         transaction = submit.parse(body)
     except InvalidTransaction as invalid:
         raise ApiError.breaks_contract("transaction", invalid.errors) from None
-    structlog.contextvars.bind_contextvars(transaction_id=transaction.transaction_id)
+    transaction_id = transaction.transaction_id
+    structlog.contextvars.bind_contextvars(transaction_id=transaction_id)
+    location = url_for("api.read_transaction", transaction_id=transaction_id)
+    subject = current_principal().subject
+    if not wait_ms:
+        return _submitted(submit, transaction, subject), 202, {"Location": location}
+    with waiter.awaiting([transaction_id]) as waiting:
+        submission = _submitted(submit, transaction, subject)
+        decided = None
+        if submission.status is Status.PENDING:
+            decided = waiting.wait(wait_ms / 1000).get(transaction_id)
+    # Decided before this request, or as the wait ran out: the stored verdict.
+    decided = decided or queries.get(transaction_id)
+    if decided is None or decided.status is Status.PENDING:
+        return submission, 202, {"Location": location}
+    # Not a conflict, so the client's own: a verdict off the bus does not say whose it is.
+    shown = seen_by(current_principal(), replace(decided, submitted_by=subject))
+    return Response(
+        orjson.dumps(_VERDICT.dump(shown)), 200, {"Location": location}, "application/json"
+    )
+
+
+def _submitted(submit: SubmitTransactions, transaction: Transaction, subject: str) -> Submission:
     try:
-        (submission,) = submit([transaction], submitted_by=current_principal().subject)
+        (submission,) = submit([transaction], submitted_by=subject)
     except IdempotencyConflict as conflict:
         raise ApiError(409, str(conflict)) from None
-    location = url_for("api.read_transaction", transaction_id=submission.transaction_id)
-    return submission, 202, {"Location": location}
+    return submission
+
+
+def _wait_ms(most: int) -> int:
+    raw = request.args.get("wait")
+    if raw is None:
+        return 0
+    if not raw.isdigit() or not raw.isascii() or int(raw) > most:
+        raise ApiError(
+            422,
+            "the query breaks the contract",
+            details=[FieldError("wait", f"must be a whole number of milliseconds, 0 to {most}")],
+        )
+    return int(raw)
+
+
+@api.post("/transactions", tags=["transactions"])
+@api.doc(**request_body(BatchSchema, "up to 1,000 transactions, each in the contract's fields"))
+@api.response(
+    200,
+    BatchAnsweredSchema,
+    description="Every item answered at its place: accepted, duplicate, conflict or invalid "
+    "(with the fields it breaks); the accepted ones are pending",
+)
+@api.alt_response(**BAD_BODY)
+@api.alt_response(
+    422,
+    schema=ErrorSchema,
+    description="The body is not an object whose ``transactions`` is a list of 1 to 1,000",
+)
+@api.alt_response(**NOT_JSON)
+@api.alt_response(
+    413,
+    schema=ErrorSchema,
+    description=f"The body is larger than {MAX_BATCH_BODY_BYTES // 1024} KiB",
+)
+@api.alt_response(**UNAVAILABLE)
+@requires(Permission.SUBMIT)
+@inject
+def submit_transactions(
+    submit: SubmitTransactions = Provide[Container.submit],
+    pipeline: PipelineStatus = Provide[Container.pipeline_status],
+) -> dict[str, Any]:
+    """Accept many transactions for scoring in one request, each on its own: a refused item
+    (invalid, or a conflict) does not stop the others."""
+    if pipeline.running() is False:
+        raise ApiError(503, "the scoring pipeline is not running; nothing was accepted")
+    request.max_content_length = MAX_BATCH_BODY_BYTES
+    body = json_body()
+    items = body.get("transactions") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise ApiError.breaks_contract(
+            "batch",
+            [FieldError("transactions", f"must be a list of 1 to {MAX_BATCH} transactions")],
+        )
+    results: list[dict[str, Any]] = [{} for _ in items]
+    parsed: list[tuple[int, Transaction]] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append((index, submit.parse(item if isinstance(item, dict) else {})))
+        except InvalidTransaction as invalid:
+            given = item.get("transaction_id") if isinstance(item, dict) else None
+            results[index] = {
+                "transaction_id": given if isinstance(given, str) and given else None,
+                "outcome": "invalid",
+                "error": "the transaction breaks the contract",
+                "details": invalid.errors,
+            }
+    submissions = submit.each([t for _, t in parsed], submitted_by=current_principal().subject)
+    for (index, _), submission in zip(parsed, submissions, strict=True):
+        results[index] = {
+            "transaction_id": submission.transaction_id,
+            "outcome": (
+                "conflict"
+                if submission.conflict
+                else "duplicate"
+                if submission.duplicate
+                else "accepted"
+            ),
+            "status": None if submission.conflict else submission.status.value,
+            "error": "the id was already used for another transaction"
+            if submission.conflict
+            else None,
+        }
+    outcomes = [result["outcome"] for result in results]
+    return {
+        "accepted": outcomes.count("accepted"),
+        "duplicates": outcomes.count("duplicate"),
+        "refused": outcomes.count("conflict") + outcomes.count("invalid"),
+        "results": [{"index": i, **result} for i, result in enumerate(results)],
+    }
 
 
 @api.get("/transaction/<path:transaction_id>", tags=["transactions"], parameters=[TRANSACTION_ID])

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from fraud.domain.errors import (
@@ -96,7 +96,7 @@ def register_error_handlers(app: Flask) -> None:
         message = {
             404: "no such resource",
             405: "method not allowed on this resource",
-            413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH'] // 1024} KiB",
+            413: f"request body is larger than {(request.max_content_length or 0) // 1024} KiB",
         }.get(status, error.description or error.name)
         return error_response(status, message)
 

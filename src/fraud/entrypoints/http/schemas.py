@@ -264,6 +264,48 @@ class AcceptedSchema(Shape):
     )
 
 
+MAX_BATCH = 1_000
+OUTCOMES = ["accepted", "duplicate", "conflict", "invalid"]
+
+
+class BatchSchema(Schema):
+    """Up to 1,000 transactions submitted at once; each is accepted or refused on its own."""
+
+    transactions = fields.List(
+        fields.Nested(TransactionSchema),
+        required=True,
+        validate=validate.Length(1, MAX_BATCH),
+    )
+
+
+class BatchItemSchema(Shape):
+    """What became of one transaction of a batch, at its place in the batch."""
+
+    index = fields.Integer(required=True, metadata={"description": "its place, from 0"})
+    transaction_id = identifier("its id (absent when the item has none and was refused)")
+    outcome = fields.String(
+        required=True,
+        validate=_one_of(OUTCOMES),
+        metadata={
+            "description": "accepted (now pending); duplicate (already stored with these "
+            "fields: nothing new published); conflict (the id was used for another "
+            "transaction); invalid (breaks the contract: see details)"
+        },
+    )
+    status = fields.String(validate=_one_of(STATUSES), metadata={"description": "if stored"})
+    error = fields.String(metadata={"description": "why it was refused"})
+    details = fields.List(
+        fields.Nested(FieldErrorSchema), metadata={"description": "one per offending field"}
+    )
+
+
+class BatchAnsweredSchema(Shape):
+    accepted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    refused = fields.Integer(required=True, metadata={"description": "conflicts and invalid"})
+    results = fields.List(fields.Nested(BatchItemSchema), required=True)
+
+
 class LabelSchema(Shape):
     is_fraud = fields.Boolean(required=True)
     analyst = fields.String(
