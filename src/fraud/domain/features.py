@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -445,6 +446,40 @@ class BehaviourProfiles:
             del self._users[user]
         self._changed.update(stale)
         return len(stale)
+
+
+def part_of(user_id: str, parts: int) -> int:
+    """Which of ``parts`` a user's transactions belong to, as a keyed partitioner splits
+    them: every transaction of a user in one part, whatever the process."""
+    return zlib.crc32(user_id.encode("utf-8")) % parts
+
+
+def replay_part(
+    transactions: Sequence[Transaction],
+    labels: Iterable[LabelEvent],
+    part: int,
+    parts: int,
+) -> list[tuple[int, FeatureVector]]:
+    """What :func:`replay` gives the transactions of one part of the users (:func:`part_of`),
+    with their places in the input: the same, since a user's features come from the user's
+    own transactions, and every transaction of the file still counts at its merchant.
+    The parts, computed side by side, make up the whole."""
+    order = sorted(range(len(transactions)), key=lambda i: transactions[i].timestamp)
+    profiles = BehaviourProfiles()
+    profiles.learn(labels)
+    parts_of: dict[str, int] = {}
+    found: list[tuple[int, FeatureVector]] = []
+    for index in order:
+        txn = transactions[index]
+        user_part = parts_of.get(txn.user_id)
+        if user_part is None:
+            user_part = parts_of[txn.user_id] = part_of(txn.user_id, parts)
+        if user_part == part:
+            (vector,) = profiles.observe((txn,))
+            found.append((index, vector))
+        else:
+            profiles.risk.count(txn.merchant, txn.timestamp.timestamp())
+    return found
 
 
 def replay(

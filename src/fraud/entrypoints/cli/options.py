@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -96,6 +97,17 @@ def on_invalid_option(command: Any) -> Any:
         default="stop",
         show_default=True,
         help="A file with invalid rows: stop (exit code 2, naming them) or skip them.",
+    )(command)
+
+
+def processes_option(command: Any) -> Any:
+    return click.option(
+        "--processes",
+        type=click.IntRange(min=1),
+        default=os.cpu_count() or 1,
+        show_default="the CPU count",
+        help="Compute the features in this many processes, each for a part of the users (as "
+        "partitions split them); the results are those of one process.",
     )(command)
 
 

@@ -24,6 +24,7 @@ from fraud.entrypoints.cli.options import (
     model_dir_option,
     on_invalid_option,
     out_option,
+    processes_option,
     progress,
     read_rows,
 )
@@ -83,6 +84,7 @@ def _label_events(
     "is known."
 )
 @on_invalid_option
+@processes_option
 @model_dir_option
 @pass_context
 def evaluate(
@@ -92,6 +94,7 @@ def evaluate(
     labels: Path | None,
     label_delay: timedelta | None,
     on_invalid: str,
+    processes: int,
     model_dir: Path | None,
 ) -> None:
     """AP (PR-AUC), ROC-AUC and recall at 1% FPR of the model on a labelled file."""
@@ -106,7 +109,7 @@ def evaluate(
         else _label_events(container, labels, [e.transaction for e in examples], on_invalid)
     )
     with progress(len(examples), "scoring", bar=ctx.interactive) as done:
-        result = container.evaluate_model()(examples, done, known)
+        result = container.evaluate_model()(examples, done, known, processes)
     metrics, model = result.metrics, result.model
     report_dir = report_dir or Path("var/evaluation") / data.stem
     title = f"model {model.version} on {data.name}"
@@ -151,6 +154,7 @@ def evaluate(
 @out_option("CSV to write: transaction_id, fraud_score, decision, reasons.")
 @labels_option
 @on_invalid_option
+@processes_option
 @model_dir_option
 @pass_context
 def score(
@@ -159,6 +163,7 @@ def score(
     out: Path,
     labels: Path | None,
     on_invalid: str,
+    processes: int,
     model_dir: Path | None,
 ) -> None:
     """Replay a file in timestamp order from empty state, as the stream would score it."""
@@ -171,6 +176,6 @@ def score(
     )
     known = _label_events(container, labels, transactions, on_invalid)
     with progress(len(transactions), "scoring", bar=ctx.interactive) as done:
-        records = container.score_transactions()(transactions, done, known)
+        records = container.score_transactions()(transactions, done, known, processes)
     written = container.labelled_files().write_verdicts(out, records)
     click.echo(f"scored {written} transactions into {out}")

@@ -1,0 +1,45 @@
+"""Offline replay on several processes, each for a part of the users, gives what one does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fraud.adapters.simulation.simulator import simulate
+from fraud.application.replay import ScoreTransactions, features_in_parts
+from fraud.application.training import known_labels
+from fraud.domain.features import part_of, replay, replay_part
+from fraud.domain.policy import ScoringPolicy
+from tests.fakes import FixedClock, RuleModel
+
+EXAMPLES = simulate(3_000, seed=11, fraud_rate=0.05, days=6)
+TRANSACTIONS = [example.transaction for example in EXAMPLES]
+# Labels a day behind: the merchant and card figures depend on every user's purchases.
+LABELS = known_labels(EXAMPLES, timedelta(days=1))
+
+
+def test_the_parts_of_the_users_make_up_the_whole_replay_feature_for_feature() -> None:
+    whole = replay(TRANSACTIONS, LABELS)
+    assert any(v["merchant_fraud_share_7d"] > 0 for v in whole), "merchant figures are exercised"
+    parts = [replay_part(TRANSACTIONS, LABELS, part, 3) for part in range(3)]
+    places = sorted(index for part in parts for index, _ in part)
+    assert places == list(range(len(TRANSACTIONS)))  # each transaction in exactly one part
+    for part, found in enumerate(parts):
+        for index, vector in found:
+            assert part_of(TRANSACTIONS[index].user_id, 3) == part
+            assert vector == whole[index]
+
+
+def test_two_processes_give_exactly_the_features_and_verdicts_of_one() -> None:
+    one = features_in_parts(TRANSACTIONS, LABELS, 1)
+    two = features_in_parts(TRANSACTIONS, LABELS, 2)
+    assert two == one
+    score = ScoreTransactions(RuleModel(), ScoringPolicy(), FixedClock())
+    verdicts = [
+        [
+            (r.transaction.transaction_id, r.assessment.fraud_score, r.assessment.reasons)
+            for r in score(TRANSACTIONS, labels=LABELS, processes=processes)
+            if r.assessment is not None
+        ]
+        for processes in (1, 2)
+    ]
+    assert verdicts[0] == verdicts[1] and len(verdicts[0]) == len(TRANSACTIONS)
