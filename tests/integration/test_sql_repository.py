@@ -409,12 +409,12 @@ def test_a_batch_of_5000_verdicts_is_a_few_multi_row_statements(
         scored(f"t-{n:05d}", Decision.REVIEW, received_at=T0 + timedelta(milliseconds=n))
         for n in range(5_000)
     ]
-    writes: list[tuple[str, bool]] = []
+    writes: list[tuple[str, int]] = []
 
     def count_writes(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        executemany = args[-1]
         if not statement.lstrip().upper().startswith(("SELECT", "BEGIN", "PRAGMA")):
-            writes.append((statement.split()[0].upper(), executemany))
+            rows = statement.count("), (") + 1  # the rows of its VALUES list
+            writes.append((statement.split()[0].upper(), rows))
 
     event.listen(engine, "before_cursor_execute", count_writes)
     try:
@@ -426,7 +426,7 @@ def test_a_batch_of_5000_verdicts_is_a_few_multi_row_statements(
 
     # One INSERT ... ON CONFLICT ... RETURNING, sent a thousand rows at a time: never a
     # statement per row, and no second statement for versions when every verdict is new.
-    assert writes == [("INSERT", True)] * 5
+    assert writes == [("INSERT", 1_000)] * 5
     queries = SqlQueries(engine)
     counts = queries.status_counts()
     newest = queries.recent(1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
@@ -37,11 +38,17 @@ def create_engine_for(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # Servers drop idle connections; check before use rather than fail a batch.
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=json_text)
     _create_parent_folder(parsed)
-    engine = create_engine(parsed)
+    engine = create_engine(parsed, json_serializer=json_text)
     _tune_sqlite(engine, busy_timeout_ms)
     return engine
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' text: compact, and written by orjson at a fraction of the standard
+    library's cost (verdicts carry their reasons and features as JSON)."""
+    return orjson.dumps(value).decode()
 
 
 def _create_parent_folder(url: URL) -> None:
