@@ -271,8 +271,18 @@ OUTCOMES = ["accepted", "duplicate", "conflict", "invalid"]
 class BatchSchema(Schema):
     """Up to 1,000 transactions submitted at once; each is accepted or refused on its own."""
 
+    class Meta:
+        unknown = INCLUDE  # fields beyond ``transactions`` are ignored, not refused
+
+    # Each item is judged on its own, so any value is a well-formed item: one that breaks
+    # the contract of TransactionSubmission is answered `invalid` at its place, with details.
     transactions = fields.List(
-        fields.Nested(TransactionSchema),
+        fields.Raw(
+            metadata={
+                "description": "a transaction in the fields of TransactionSubmission; an item "
+                "that breaks them is refused on its own"
+            }
+        ),
         required=True,
         validate=validate.Length(1, MAX_BATCH),
     )
