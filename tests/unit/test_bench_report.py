@@ -28,3 +28,15 @@ def test_the_table_puts_each_database_in_a_column_and_shows_where_the_curve_bend
 
 def test_one_worker_count_makes_no_table() -> None:
     assert _scaling_table({"workers_1": run(1, "sqlite", 4_000)}) == []
+
+
+def test_a_plain_producers_runs_get_a_column_of_their_own() -> None:
+    runs = {
+        "workers_1": run(1, "sqlite", 4_000),
+        "workers_2": run(2, "sqlite", 7_000),
+        "kcat_workers_1": {**run(1, "sqlite", 2_000), "path": "kcat"},
+        "kcat_workers_2": {**run(2, "sqlite", 3_000), "path": "kcat"},
+    }
+    lines = _scaling_table(runs)
+    assert lines[2].split() == ["workers", "sqlite", "sqlite", "(kcat)"]
+    assert lines[4].split() == ["2", "7,000", "(1.75x)", "3,000", "(1.50x)"]

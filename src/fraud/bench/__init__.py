@@ -6,3 +6,5 @@ model call), so, unlike an entrypoint, it may name them.
 """
 
 PHASES = ("ceiling", "throughput", "latency", "profile")
+# How the transactions reach `transactions`: plain JSON from kcat, or the API's envelopes.
+PATHS = ("kcat", "api")

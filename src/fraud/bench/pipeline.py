@@ -6,11 +6,13 @@
   processing (see ``fraud.bench.ceiling``);
 * **throughput** with 1, 2, ... ``fraud worker --stage all`` processes: the
   workers start and join their groups first (so start-up and rebalancing are
-  not timed), then N realistic transactions are published as the API would
-  publish them, and the clock runs until all N verdicts are in the database;
-* **latency** at a fixed offered load: transactions published at R a second,
-  each stamped ``received_at`` when sent; p50/p95/p99 of the pipeline's own
-  ``latency_ms`` (received to scored) and of received-to-stored;
+  not timed), then N realistic transactions are published, and the clock runs
+  until all N verdicts are in the database. Two paths in: ``kcat``, a client
+  writing plain JSON (``fraud.bench.plain``), and ``api``, the envelopes the
+  API publishes (validated and stamped already);
+* **latency** at a fixed offered load: plain JSON produced at R a second, each
+  message stamped by the producer when sent; p50/p95/p99/p99.9 of the
+  pipeline's own ``latency_ms`` (received to scored) and of received-to-stored;
 * **profile**: one worker's stages in a child process under cProfile (see
   ``fraud.bench.profile``), to say what holds the throughput back.
 """
@@ -37,11 +39,11 @@ import confluent_kafka
 from tqdm import tqdm
 
 from fraud.adapters.kafka.bus import KafkaBus
-from fraud.adapters.kafka.settings import PLAINTEXT
+from fraud.adapters.kafka.settings import PLAINTEXT, producer_config
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import simulate
 from fraud.application.envelopes import Envelopes
-from fraud.bench import PHASES
+from fraud.bench import PATHS, PHASES, plain
 from fraud.bench.ceiling import BATCH, measure_ceiling
 from fraud.bench.harness import (
     BenchError,
@@ -71,10 +73,11 @@ class BenchConfig:
     out_dir: Path
     transactions: int = 50_000
     workers: tuple[int, ...] = (1, 2)
+    paths: tuple[str, ...] = PATHS
     partitions: int = 6
     rate: int = 2_000
     duration_s: float = 10.0
-    latency_workers: int = 1
+    latency_workers: tuple[int, ...] = (1, 2)
     profile_transactions: int = 20_000
     batch_size: int | None = None
     worker_log_level: str = "info"
@@ -147,47 +150,58 @@ def _ceiling_phase(
     echo(f"[ceiling] {config.transactions:,} messages: produce, consume, round trip")
     with config.space("ceiling") as space:
         messages = _envelopes(population[: config.transactions])
+        lines = plain.write_input(population[: config.transactions], space.directory / "kcat.txt")
         busy = _settle(config, echo)
         ceiling = measure_ceiling(space, messages, config.run_timeout_s, config.progress)
+        if "kcat" in config.paths:
+            # kcat into a topic nothing reads: how fast a plain client can offer the load.
+            kcat_s = plain.produce(space, lines, Topic.DEAD_LETTERS)
+            ceiling |= {"kcat_produce_s": round(kcat_s, 3)}
+            ceiling |= {"kcat_produce_per_s": round(config.transactions / kcat_s)}
     results.runs["ceiling"] = {**ceiling, "background_busy_cores": busy}
 
 
 def _throughput_phase(
     config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
 ) -> None:
-    for database, workers in itertools.product(config.databases, config.workers):
+    for path, database, workers in itertools.product(
+        config.paths, config.databases, config.workers
+    ):
         attempts = []
         for attempt in range(1, config.repeat + 1):
             echo(
-                f"[throughput] {workers} worker(s) on {database}, "
+                f"[throughput] {path}: {workers} worker(s) on {database}, "
                 f"{config.transactions:,} transactions"
                 + (f" (attempt {attempt}/{config.repeat})" if config.repeat > 1 else "")
             )
             run = measure_throughput(
-                config, population[: config.transactions], workers, database, echo
+                config, population[: config.transactions], path, workers, database, echo
             )
             echo(f"  {run['per_s']:,} tx/s")
             attempts.append(run)
         # The best attempt is the one least disturbed by anything else on the machine.
         best = max(attempts, key=lambda run: run["per_s"])
-        results.runs[_throughput_key(database, workers)] = {
+        results.runs[_throughput_key(path, database, workers)] = {
             **best,
             "attempts": [_attempt_summary(run) for run in attempts],
         }
 
 
-def _throughput_key(database: str, workers: int) -> str:
-    return f"workers_{workers}" if database == "sqlite" else f"workers_{workers}_{database}"
+def _throughput_key(path: str, database: str, workers: int) -> str:
+    key = f"workers_{workers}" if database == "sqlite" else f"workers_{workers}_{database}"
+    return key if path == "api" else f"{path}_{key}"
+
+
+def _throughput_runs(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [run for key, run in runs.items() if "workers_" in key and "per_s" in run]
 
 
 def _latency_phase(
     config: BenchConfig, population: Sequence[Transaction], results: Results, echo: Echo
 ) -> None:
-    echo(
-        f"[latency] {config.rate:,}/s for {config.duration_s:g}s "
-        f"on {config.latency_workers} worker(s)"
-    )
-    results.runs["latency"] = measure_latency(config, population, echo)
+    for workers in config.latency_workers:
+        echo(f"[latency] {config.rate:,}/s for {config.duration_s:g}s on {workers} worker(s)")
+        results.runs[f"latency_w{workers}"] = measure_latency(config, population, workers, echo)
 
 
 def _profile_phase(
@@ -300,7 +314,7 @@ def _run(
     name: str,
     workers: int,
     count: int,
-    publish: Callable[[KafkaBus], float],
+    publish: Callable[[KafkaBus, RunSpace], float],
     echo: Echo,
     *,
     with_timings: bool = False,
@@ -325,7 +339,7 @@ def _run(
             busy = _settle(config, echo)
             cpu = CpuMeter(pool, space.broker_pid)
             cpu.start()
-            publisher = _Publisher(lambda: publish(bus))
+            publisher = _Publisher(lambda: publish(bus, space))
             started = time.perf_counter()
             publisher.start()
             timeline = _follow(
@@ -349,26 +363,27 @@ def _run(
 def measure_throughput(
     config: BenchConfig,
     transactions: Sequence[Transaction],
+    path: str,
     workers: int,
     database: str,
     echo: Echo,
 ) -> dict[str, Any]:
     """N transactions through K workers: from the first publish to the last verdict stored."""
     count = len(transactions)
-    run = _run(
-        config,
-        f"w{workers}-{database}",
-        workers,
-        count,
-        lambda bus: _publish_as_api(bus, transactions, progress=False),
-        echo,
-        database=database,
-    )
+    name = f"{path}-w{workers}-{database}"
+    publish: Callable[[KafkaBus, RunSpace], float]
+    if path == "kcat":
+        lines = plain.write_input(transactions, config.out_dir / f"{name}.txt")
+        publish = lambda _, space: plain.produce(space, lines)  # noqa: E731
+    else:
+        publish = lambda bus, _: _publish_as_api(bus, transactions, progress=False)  # noqa: E731
+    run = _run(config, name, workers, count, publish, echo, database=database)
     timeline, usage = run.timeline, run.usage
     done_s, stored = timeline[-1]
     ten, ninety = _crossing(timeline, 0.1 * count), _crossing(timeline, 0.9 * count)
     steady = 0.8 * count / (ninety - ten) if ten is not None and ninety and ninety > ten else None
     return {
+        "path": path,
         "workers": workers,
         "database": database,
         "partitions": config.partitions,
@@ -395,17 +410,18 @@ def measure_throughput(
 
 
 def measure_latency(
-    config: BenchConfig, population: Sequence[Transaction], echo: Echo
+    config: BenchConfig, population: Sequence[Transaction], workers: int, echo: Echo
 ) -> dict[str, Any]:
-    """Publish at ``config.rate`` a second, each batch stamped when sent; latency from the DB."""
+    """Plain JSON produced at ``config.rate`` a second, each message stamped by the producer
+    when sent (the stages take the broker's timestamp as receipt); latency from the DB."""
     count = round(config.rate * config.duration_s)
     transactions = population[:count]
     run = _run(
         config,
-        "latency",
-        config.latency_workers,
+        f"latency-w{workers}",
+        workers,
         count,
-        lambda bus: _publish_paced(bus, transactions, config.rate),
+        lambda _, space: _produce_paced(space, transactions, config.rate),
         echo,
         with_timings=True,
     )
@@ -415,7 +431,7 @@ def measure_latency(
         (updated - received).total_seconds() * 1000.0 for received, _, updated, _ in timings
     ]
     return {
-        "workers": config.latency_workers,
+        "workers": workers,
         "offered_per_s": config.rate,
         "achieved_per_s": round(count / run.publish_s) if run.publish_s else None,
         "transactions": count,
@@ -429,18 +445,27 @@ def measure_latency(
     }
 
 
-def _publish_paced(bus: KafkaBus, transactions: Sequence[Transaction], rate: int) -> float:
-    """Send what is due every few milliseconds, as a stream of API requests would arrive."""
+def _produce_paced(space: RunSpace, transactions: Sequence[Transaction], rate: int) -> float:
+    """Produce plain JSON as it falls due, every millisecond or so, the way a payment
+    switch's own producer would (no linger: each message leaves when it is sent)."""
+    producer = confluent_kafka.Producer(
+        {**producer_config(space.bootstrap, "bench-paced", space.security), "linger.ms": 0}
+    )
+    topic = space.prefix + Topic.TRANSACTIONS
+    values = [json.dumps(t.to_dict(), separators=(",", ":")).encode() for t in transactions]
     sent = 0
     started = time.perf_counter()
     while sent < len(transactions):
         due = min(len(transactions), int((time.perf_counter() - started) * rate) + 1)
-        if due > sent:
-            bus.publish(Topic.TRANSACTIONS, _envelopes(transactions[sent:due]))
-            sent = due
-        else:
-            time.sleep(min(0.005, 1.0 / rate))
-    return time.perf_counter() - started
+        for index in range(sent, due):
+            producer.produce(topic, values[index], key=transactions[index].user_id)
+        sent = due
+        producer.poll(0)
+        time.sleep(0.001)
+    seconds = time.perf_counter() - started
+    if producer.flush(30):
+        raise BenchError("the paced producer could not deliver every message within 30s")
+    return seconds
 
 
 def _by_second(
@@ -475,6 +500,7 @@ def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
         "p50": round(cuts[49], 1),
         "p95": round(cuts[94], 1),
         "p99": round(cuts[98], 1),
+        "p99_9": round(statistics.quantiles(values, n=1000, method="inclusive")[998], 1),
         "max": round(max(values), 1),
         "mean": round(statistics.fmean(values), 1),
     }
@@ -549,84 +575,99 @@ def _disturbance(usage: dict[str, Any]) -> str:
     return f"; DISTURBED: {usage['other_cpu_s']} CPU-s by others ({names})"
 
 
+def _column(run: dict[str, Any]) -> str:
+    database = run.get("database", "sqlite")
+    return database if run.get("path", "api") == "api" else f"{database} ({run['path']})"
+
+
 def _scaling_table(runs: dict[str, Any]) -> list[str]:
-    """Transactions a second by worker count (rows) and database (columns), with the gain
-    over one worker: where the curve bends."""
-    throughput = [run for key, run in runs.items() if key.startswith("workers_")]
-    databases = list(dict.fromkeys(run.get("database", "sqlite") for run in throughput))
+    """Transactions a second by worker count (rows) and path and database (columns), with
+    the gain over one worker: where the curve bends."""
+    throughput = _throughput_runs(runs)
+    columns = list(dict.fromkeys(_column(run) for run in throughput))
     counts = sorted({run["workers"] for run in throughput})
     if len(counts) < 2:
         return []
-    figures = {(run.get("database", "sqlite"), run["workers"]): run["per_s"] for run in throughput}
+    figures = {(_column(run), run["workers"]): run["per_s"] for run in throughput}
     lines = [
         "",
         f"scaling on {throughput[0].get('partitions', '?')} partitions (tx/s, x one worker)",
     ]
-    lines.append(f"{'workers':>8}" + "".join(f"{database:>22}" for database in databases))
+    lines.append(f"{'workers':>8}" + "".join(f"{column:>22}" for column in columns))
     for count in counts:
         cells = []
-        for database in databases:
-            per_s, one = figures.get((database, count)), figures.get((database, counts[0]))
+        for column in columns:
+            per_s, one = figures.get((column, count)), figures.get((column, counts[0]))
             gain = f" ({per_s / one:.2f}x)" if per_s and one else ""
             cells.append(f"{per_s:,}{gain}" if per_s is not None else "-")
         lines.append(f"{count:>8}" + "".join(f"{cell:>22}" for cell in cells))
     return lines
 
 
+def _latency_lines(latency: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"latency at {latency['offered_per_s']:,}/s offered ({latency['achieved_per_s']:,}/s "
+        f"sent as plain JSON, {latency['workers']} worker(s), {latency['stored']:,}/"
+        f"{latency['transactions']:,} stored):",
+    ]
+    for label, key in (
+        ("received -> scored", "received_to_scored_ms"),
+        ("received -> recorded", "received_to_stored_ms"),
+    ):
+        figures = latency[key]
+        if figures:
+            lines.append(
+                f"  {label:<20} p50 {figures['p50']:>7.1f} ms  p95 {figures['p95']:>7.1f} ms"
+                f"  p99 {figures['p99']:>7.1f} ms  p99.9 {figures.get('p99_9', 0):>7.1f} ms"
+                f"  max {figures['max']:>7.1f} ms"
+            )
+    return lines
+
+
 def format_report(results: dict[str, Any]) -> str:
     """The figures as a table, with the 20,000 tx/s target beside them."""
     runs = results["runs"]
-    lines = [f"{'measurement':<34}{'tx/s':>10}{'steady tx/s':>13}{'seconds':>9}  notes"]
+    lines = [f"{'measurement':<40}{'tx/s':>10}{'steady tx/s':>13}{'seconds':>9}  notes"]
     ceiling = runs.get("ceiling")
     if ceiling:
         lines.append(
-            f"{'broker produce (KafkaBus.publish)':<34}{ceiling['produce_per_s']:>10,}"
+            f"{'broker produce (KafkaBus.publish)':<40}{ceiling['produce_per_s']:>10,}"
             f"{'':>13}{ceiling['produce_s']:>9.2f}  {ceiling['message_bytes_avg']} B/msg"
         )
+        if "kcat_produce_per_s" in ceiling:
+            lines.append(
+                f"{'broker produce (kcat, plain JSON)':<40}{ceiling['kcat_produce_per_s']:>10,}"
+                f"{'':>13}{ceiling['kcat_produce_s']:>9.2f}  the offered load's ceiling"
+            )
         lines.append(
-            f"{'broker consume (plain consumer)':<34}{ceiling['consume_per_s']:>10,}"
+            f"{'broker consume (plain consumer)':<40}{ceiling['consume_per_s']:>10,}"
             f"{'':>13}{ceiling['consume_s']:>9.2f}"
         )
         lines.append(
-            f"{'broker round trip (concurrent)':<34}{ceiling['round_trip_per_s']:>10,}"
+            f"{'broker round trip (concurrent)':<40}{ceiling['round_trip_per_s']:>10,}"
             f"{'':>13}{ceiling['round_trip_s']:>9.2f}  "
             f"pipeline crosses it 3x: <= {ceiling['pipeline_bound_per_s']:,}/s"
         )
-    for key, run in runs.items():
-        if not key.startswith("workers_"):
-            continue
+    throughput = _throughput_runs(runs)
+    for run in throughput:
         steady = f"{run['steady_per_s']:,}" if run["steady_per_s"] else "-"
         status = "" if run["completed"] else f"INCOMPLETE {run['stored']}/{run['transactions']} "
-        label = f"pipeline, {run['workers']} worker(s), {run.get('database', 'sqlite')}"
+        label = f"pipeline {run.get('path', 'api')}, {run['workers']} worker(s), " + run.get(
+            "database", "sqlite"
+        )
         lines.append(
-            f"{label:<34}{run['per_s']:>10,}"
+            f"{label:<40}{run['per_s']:>10,}"
             f"{steady:>13}{run['seconds']:>9.2f}  {status}busy "
             f"{run['cpu']['machine_busy_cores']}/{run['cpu']['cores']} cores; CPU µs/txn: "
             f"workers {run['worker_cpu_us_per_txn']}, broker {run['broker_cpu_us_per_txn']}"
             + _disturbance(run["cpu"])
         )
     lines.extend(_scaling_table(runs))
-    latency = runs.get("latency")
-    if latency:
-        lines.append("")
-        lines.append(
-            f"latency at {latency['offered_per_s']:,}/s offered ({latency['achieved_per_s']:,}/s "
-            f"sent, {latency['workers']} worker(s), {latency['stored']:,}/"
-            f"{latency['transactions']:,} stored):"
-        )
-        for label, key in (
-            ("received -> scored", "received_to_scored_ms"),
-            ("received -> recorded", "received_to_stored_ms"),
-        ):
-            figures = latency[key]
-            if figures:
-                lines.append(
-                    f"  {label:<20} p50 {figures['p50']:>8.1f} ms  p95 {figures['p95']:>8.1f} ms"
-                    f"  p99 {figures['p99']:>8.1f} ms  max {figures['max']:>8.1f} ms"
-                )
-    best = max(
-        (run["per_s"] for key, run in runs.items() if key.startswith("workers_")), default=None
-    )
+    for key, run in runs.items():
+        if key.startswith("latency"):
+            lines.extend(_latency_lines(run))
+    best = max((run["per_s"] for run in throughput), default=None)
     if best is not None:
         verdict = "meets" if best >= TARGET_PER_S else "is below"
         lines.append("")

@@ -6,6 +6,7 @@ processes on fresh topics and databases, as a user's deployment runs.
 
 from __future__ import annotations
 
+import json
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from types import FrameType
 
 import click
 
-from fraud.bench import PHASES
+from fraud.bench import PATHS, PHASES
 from fraud.entrypoints.cli.context import CliContext, pass_context
 from fraud.entrypoints.cli.options import model_dir_option
 
@@ -47,16 +48,32 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
     callback=_worker_counts,
     help="Worker process counts to measure, comma-separated.",
 )
+@click.option(
+    "--path",
+    "paths",
+    multiple=True,
+    type=click.Choice(PATHS),
+    default=PATHS,
+    show_default=True,
+    help="How the throughput runs' transactions arrive: kcat writing plain JSON (a direct "
+    "producer) or the envelopes the API publishes. Repeat for both.",
+)
 @click.option("--partitions", type=click.IntRange(min=1), default=6, show_default=True)
 @click.option(
     "--rate",
     type=click.IntRange(min=1),
-    default=2_000,
+    default=2_500,
     show_default=True,
-    help="Offered load of the latency run, transactions a second.",
+    help="Offered load of the latency runs, transactions a second.",
 )
 @click.option("--duration", type=click.FloatRange(min=1.0), default=10.0, show_default=True)
-@click.option("--latency-workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--latency-workers",
+    default="1,2",
+    show_default=True,
+    callback=_worker_counts,
+    help="Worker process counts of the latency runs, comma-separated.",
+)
 @click.option(
     "--profile-transactions",
     type=click.IntRange(min=0),
@@ -114,16 +131,23 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
 )
 @click.option("--keep-data", is_flag=True, help="Keep the runs' topics and databases.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "as_json",
+    "--json",
+    is_flag=True,
+    help="Print the results as JSON on stdout (progress goes to stderr).",
+)
 @model_dir_option
 @pass_context
 def bench(
     ctx: CliContext,
     transactions: int,
     workers: tuple[int, ...],
+    paths: tuple[str, ...],
     partitions: int,
     rate: int,
     duration: float,
-    latency_workers: int,
+    latency_workers: tuple[int, ...],
     profile_transactions: int,
     batch_size: int | None,
     worker_log_level: str,
@@ -135,6 +159,7 @@ def bench(
     postgres: str | None,
     keep_data: bool,
     quiet: bool,
+    as_json: bool,
     model_dir: Path | None,
 ) -> None:
     """Sustained transactions/s through Kafka, every stage and the database; latency; profile.
@@ -153,6 +178,7 @@ def bench(
         out_dir=Path("var/bench").resolve() / f"pipeline-{stamp}",
         transactions=transactions,
         workers=workers,
+        paths=tuple(path for path in PATHS if path in paths),
         partitions=partitions,
         rate=rate,
         duration_s=duration,
@@ -172,8 +198,11 @@ def bench(
     # SIGTERM (a timeout, a cancel) unwinds like Ctrl-C: every run's finally stops its workers.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        results = run_benchmark(config, echo=click.echo)
+        results = run_benchmark(config, echo=lambda line: click.echo(line, err=as_json))
     except BenchError as error:
         raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(results, indent=2, default=str))
+        return
     click.echo("")
     click.echo(format_report(results))
