@@ -452,7 +452,7 @@ def _produce_paced(space: RunSpace, transactions: Sequence[Transaction], rate: i
         {**producer_config(space.bootstrap, "bench-paced", space.security), "linger.ms": 0}
     )
     topic = space.prefix + Topic.TRANSACTIONS
-    values = [json.dumps(t.to_dict(), separators=(",", ":")).encode() for t in transactions]
+    values = [plain.json_of(transaction).encode() for transaction in transactions]
     sent = 0
     started = time.perf_counter()
     while sent < len(transactions):

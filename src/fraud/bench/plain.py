@@ -20,13 +20,17 @@ from fraud.domain.ports import Topic
 from fraud.domain.transaction import Transaction
 
 
+def json_of(transaction: Transaction) -> str:
+    """The transaction as a client writes it: the contract's fields, compact JSON."""
+    return json.dumps(transaction.to_dict(), separators=(",", ":"))
+
+
 def write_input(transactions: Sequence[Transaction], path: Path) -> Path:
     """One line per transaction, ``user_id TAB json``: kcat's keyed input (``-K '\\t'``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         for transaction in transactions:
-            value = json.dumps(transaction.to_dict(), separators=(",", ":"))
-            out.write(f"{transaction.user_id}\t{value}\n")
+            out.write(f"{transaction.user_id}\t{json_of(transaction)}\n")
     return path
 
 
