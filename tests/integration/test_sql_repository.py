@@ -238,6 +238,30 @@ def test_the_first_verdict_is_the_decision_and_a_later_one_a_version(store: Stor
     assert sum(store.queries.status_counts().values()) == 1
 
 
+def test_a_rescoring_a_few_bits_away_is_the_same_scoring_and_no_version(store: Store) -> None:
+    """A redelivered transaction scored in another batch can come back a float32 bit away
+    (the kernels sum a row in another order at another place in a batch): not a version.
+    A different model, decision or a real difference in score is one, kept once."""
+    first = scored("t-1", score=0.2621085047721863)
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.decide([first]) == {"t-1"}
+        uow.commit()
+    bit_away = scored("t-1", score=0.2621084749698639)
+    other_model = scored("t-1", score=0.2621084749698639, model_version="v2")
+    other_model_again = scored("t-1", score=0.2621085047721863, model_version="v2")
+    moved = scored("t-1", score=0.2631085047721863)
+    with store.unit_of_work() as uow:
+        uow.verdicts.decide([bit_away, other_model, other_model_again])
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.verdicts.decide([bit_away, other_model_again, moved, moved])
+        uow.commit()
+
+    stored = store.queries.get("t-1")
+    assert stored is not None and stored.assessment == first.assessment
+    assert stored.versions == (other_model.assessment, moved.assessment)
+
+
 def test_the_first_verdict_in_a_batch_decides(store: Store) -> None:
     first, later = scored("t-1"), scored("t-1", Decision.REVIEW, score=0.5, model_version="v2")
     with store.unit_of_work() as uow:

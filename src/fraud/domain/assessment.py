@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -33,11 +34,30 @@ class Assessment:
     scored_at: datetime
 
 
-def scoring(assessment: Assessment) -> tuple[str, float]:
-    """What makes two assessments of one transaction the same scoring: the model and the
-    score it gave. The same again (a redelivery, a replay through the same model and
-    features) is not a new version, whenever it was made."""
-    return assessment.model_version, assessment.fraud_score
+# How far apart two scores of one transaction by one model may be and still be one scoring.
+# A float32 network gives a score to about 1e-7, and its last bits can depend on the rows
+# scored beside it (CPU kernels sum a row in another order at another place in a batch), so
+# a redelivered transaction scored in another batch may come back a bit or two away.
+SCORE_TOLERANCE = 1e-6
+
+Scoring = tuple[str, Decision, float]
+
+
+def scoring(assessment: Assessment) -> Scoring:
+    """What makes two assessments of one transaction the same scoring: the model, the
+    decision and the score it gave."""
+    return assessment.model_version, assessment.decision, assessment.fraud_score
+
+
+def same_scoring(a: Scoring, b: Scoring) -> bool:
+    """The same again (a redelivery, a replay through the same model and features) is not a
+    new version, whenever it was made, even if its score differs in the last bits."""
+    return a[:2] == b[:2] and abs(a[2] - b[2]) <= SCORE_TOLERANCE
+
+
+def is_new_scoring(candidate: Scoring, known: Iterable[Scoring]) -> bool:
+    """Whether a scoring differs from every one already kept for its transaction."""
+    return not any(same_scoring(candidate, kept) for kept in known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from fraud.domain.assessment import (
     LabelChange,
     Status,
     TransactionRecord,
+    is_new_scoring,
     scoring,
 )
 from fraud.domain.label_risk import LabelEvent
@@ -80,8 +81,8 @@ def _decide(state: State, records: Sequence[TransactionRecord], at: datetime) ->
             continue
         assert record.assessment is not None
         versions = state.versions.get(transaction_id, ())
-        known = {scoring(stored.assessment), *map(scoring, versions)}
-        if scoring(record.assessment) not in known:
+        known = [scoring(stored.assessment), *map(scoring, versions)]
+        if is_new_scoring(scoring(record.assessment), known):
             state.versions[transaction_id] = (*versions, record.assessment)
     return decided
 

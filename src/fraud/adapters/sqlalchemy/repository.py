@@ -8,6 +8,7 @@ together or not at all. Every write is one statement per batch.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -38,7 +39,15 @@ from fraud.adapters.sqlalchemy.upserts import (
     insert_missing,
     insert_or_fill,
 )
-from fraud.domain.assessment import AnalystLabel, Status, TransactionRecord, scoring
+from fraud.domain.assessment import (
+    AnalystLabel,
+    Decision,
+    Scoring,
+    Status,
+    TransactionRecord,
+    is_new_scoring,
+    scoring,
+)
 from fraud.domain.monitoring import Bucket
 
 Executor = Connection | Session
@@ -161,24 +170,32 @@ class SqlVerdictRepository:
         return decided
 
     def _keep_versions(self, records: Sequence[TransactionRecord], now: datetime) -> None:
-        """Keep each scoring that differs from its transaction's decision as a version."""
+        """Keep each scoring that differs from its transaction's decision and the versions
+        already kept for it (those repeat only on a redelivery or a replay: a rare path)."""
         if not records:
             return
-        decisions: dict[str, tuple[str, float]] = {}
+        known: dict[str, list[Scoring]] = defaultdict(list)
         for ids in chunks(list({r.transaction.transaction_id for r in records})):
-            statement = select(
-                transactions.c.transaction_id,
-                transactions.c.model_version,
-                transactions.c.fraud_score,
-            ).where(transactions.c.transaction_id.in_(ids))
-            for row in fetch(self._executor, statement):
-                decisions[row["transaction_id"]] = (row["model_version"], row["fraud_score"])
-        rows = [
-            version_row(record, now)
-            for record in records
-            if record.assessment is not None
-            and decisions.get(record.transaction.transaction_id) != scoring(record.assessment)
-        ]
+            for table in (transactions, verdict_versions):
+                statement = select(
+                    table.c.transaction_id,
+                    table.c.model_version,
+                    table.c.decision,
+                    table.c.fraud_score,
+                ).where(table.c.transaction_id.in_(ids), table.c.decision.is_not(None))
+                for row in fetch(self._executor, statement):
+                    known[row["transaction_id"]].append(
+                        (row["model_version"], Decision(row["decision"]), row["fraud_score"])
+                    )
+        rows = []
+        for record in records:
+            if record.assessment is None:
+                continue
+            candidate = scoring(record.assessment)
+            kept = known[record.transaction.transaction_id]
+            if is_new_scoring(candidate, kept):
+                kept.append(candidate)
+                rows.append(version_row(record, now))
         if not rows:
             return
         dialect = dialect_of(self._executor)

@@ -167,8 +167,9 @@ verdict_versions = Table(
     Column("model_version", String(128), nullable=False),
     Column("scored_at", UtcDateTime(), nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
-    # A scoring is its model and its score: the same again (a redelivery, a replay through
-    # the same model and features) is not a new version.
+    # A scoring is its model, decision and score: the same again (a redelivery, a replay
+    # through the same model and features) is not a new version. The repository also takes a
+    # score within SCORE_TOLERANCE for the same; this refuses exact repeats from racing writers.
     UniqueConstraint("transaction_id", "model_version", "fraud_score"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
 )

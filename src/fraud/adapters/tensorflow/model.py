@@ -27,13 +27,13 @@ class KerasScorer:
     ``model.predict`` costs tens of milliseconds per call whatever the batch;
     the compiled function costs well under a millisecond for hundreds of rows.
 
-    A row's score must not depend on the rows beside it: a redelivered transaction
-    comes back in another batch, and a score differing in its last bits would be kept
-    as a second verdict. The CPU kernels handle a batch whose row count is not a
+    A row's score should not depend on the rows beside it: a redelivered transaction
+    comes back in another batch. The CPU kernels handle a batch whose row count is not a
     multiple of their block, or a very small one, along another path that rounds
-    differently; padded to a multiple of :data:`ROW_BLOCK`, every row goes through the
-    same kernel in the same order (checked bit for bit by the integration tests, on the
-    machine that runs them). Padding a batch of 500 to 512 costs nothing measurable.
+    differently, so every call is padded to a multiple of :data:`ROW_BLOCK` (padding 500
+    rows to 512 costs nothing measurable). Some kernels still sum a row in another order at
+    another place in the block, a float32 bit or two; the ledger takes scores that close for
+    the same scoring (``SCORE_TOLERANCE``), so such a repeat is never a second verdict.
     """
 
     def __init__(self, network: keras.Model) -> None:
