@@ -135,6 +135,25 @@ class BusContract:
             first.close()
         assert bus.lag(group, topic) == 4  # the commit stopped before the held ones
 
+    def test_held_messages_come_once_each_before_what_arrived_meanwhile(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
+        """What a paused partition received while it waited comes after the held messages,
+        each once: neither fetched twice nor skipped."""
+        bus.publish(topic, messages(6))
+        consumer = bus.consumer(group, [topic])
+        try:
+            got = drain(consumer, 6)
+            consumer.rewind(got[2:])
+            bus.publish(topic, messages(3, start=6))
+            consumer.resume({(topic, m.partition) for m in got})
+            again = drain(consumer, 7)
+            assert [m.value for m in again] == [m.value for m in got[2:]] + [b"m6", b"m7", b"m8"]
+            consumer.commit()
+        finally:
+            consumer.close()
+        assert bus.lag(group, topic) == 0
+
     def test_a_partition_read_to_its_end_is_idle_and_a_held_one_is_not(
         self, bus: MessageBus, topic: str, group: str
     ) -> None:

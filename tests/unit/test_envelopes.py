@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,3 +72,25 @@ def test_a_label_event_missing_a_field_is_refused_by_name() -> None:
     broken = OutgoingMessage("card-7", b'{"transaction_id": "t3", "is_fraud": "yes"}')
     with pytest.raises(MalformedMessage, match="is_fraud must be true or false"):
         ENVELOPES.read_label(consumed(broken, Topic.LABELS))
+
+
+def test_an_internal_envelope_is_read_back_whole_and_a_broken_one_is_refused() -> None:
+    """The internal topics are trusted to carry what the edge validated (the rules are not
+    checked again), but a field missing or of the wrong type is still a malformed message."""
+    transaction = txn(1, amount=1250.0, currency="JPY", location_match=False)
+    (features,) = BehaviourProfiles().observe([transaction])
+    message = ENVELOPES.preprocessed_message(transaction, T0, features, T0)
+    assert ENVELOPES.read_preprocessed(consumed(message, Topic.PREPROCESSED)).transaction == (
+        transaction
+    )
+
+    body = json.loads(message.value)
+    for field, broken in [("user_id", None), ("amount", "lots"), ("location_match", "yes")]:
+        changed = {**body, "transaction": {**body["transaction"], field: broken}}
+        tampered = OutgoingMessage(message.key, json.dumps(changed).encode(), message.headers)
+        with pytest.raises(MalformedMessage, match="not a preprocessed transaction"):
+            ENVELOPES.read_preprocessed(consumed(tampered, Topic.PREPROCESSED))
+    del body["transaction"]["timestamp"]
+    tampered = OutgoingMessage(message.key, json.dumps(body).encode(), message.headers)
+    with pytest.raises(MalformedMessage, match="timestamp"):
+        ENVELOPES.read_preprocessed(consumed(tampered, Topic.PREPROCESSED))

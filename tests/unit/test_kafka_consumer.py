@@ -86,6 +86,41 @@ def test_a_held_partition_is_not_left_paused_when_it_is_revoked() -> None:
     assert raw.paused == set()
 
 
+class Seeking(Pausing):
+    """... that remembers where each partition's fetching was sent, and fetches nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sought: dict[tuple[str, int], int] = {}
+
+    def seek(self, partition) -> None:
+        self.sought[(partition.topic, partition.partition)] = partition.offset
+
+    def consume(self, count, timeout):
+        return []
+
+    def poll(self, timeout):
+        return None
+
+
+def test_held_messages_are_kept_not_fetched_again_and_come_back_in_order() -> None:
+    """A paused partition's held messages wait here (fetching resumes after them), come
+    first once resumed, and a second hold takes back what was not handed out yet."""
+    raw = Seeking()
+    consumer = KafkaMessageConsumer(raw, [Topic.TRANSACTIONS], prefix="p.")
+    held = [Message(Topic.TRANSACTIONS, 2, offset, "u", b"{}") for offset in (40, 41, 42)]
+    consumer.rewind(held[::-1])
+    assert raw.sought == {("p.transactions", 2): 43}
+    assert consumer.poll_batch(10, 0.0) == []  # paused, nothing fetched
+    consumer.resume({(Topic.TRANSACTIONS, 2)})
+    assert consumer.poll_batch(2, 0.0) == held[:2]
+    consumer.rewind(held[1:2])  # 42 was not handed out yet: it waits behind 41
+    assert consumer.poll_batch(10, 0.0) == []
+    consumer.resume({(Topic.TRANSACTIONS, 2)})
+    assert consumer.poll_batch(10, 0.0) == held[1:]
+    assert consumer._pending == {("p.transactions", 2): 43}
+
+
 def test_a_message_no_broker_took_in_time_is_a_failure_to_retry_not_a_refusal() -> None:
     """librdkafka gives up on a message after ``message.timeout.ms`` and does not call that
     retriable; but the outbox relay that sent it must try again once the broker is back, not

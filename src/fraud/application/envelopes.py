@@ -150,7 +150,7 @@ class Envelopes:
         data = self.decode(message)
         try:
             return Preprocessed(
-                transaction=Transaction.parse(data["transaction"]),
+                transaction=Transaction.from_dict(data["transaction"]),
                 received_at=parse_instant(data["received_at"]),
                 features=FeatureVector.from_dict(data["features"]),
                 preprocessed_at=self._preprocessed_at.parse_optional(data.get("preprocessed_at")),
@@ -189,7 +189,7 @@ class Envelopes:
         """A scored record from ``fraud-results``; ``recorded_at`` when the caller stores it."""
         data = self.decode(message)
         try:
-            transaction = Transaction.parse(data["transaction"])
+            transaction = Transaction.from_dict(data["transaction"])
             verdict = data["assessment"]
             assessment = Assessment(
                 transaction_id=transaction.transaction_id,

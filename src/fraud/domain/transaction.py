@@ -129,6 +129,30 @@ class Transaction:
             location_match=location_match,
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transaction:
+        """A transaction as :meth:`to_dict` wrote it, in an envelope of an internal topic.
+
+        It was validated once, at the edge; reading it back checks only that the fields
+        are there and of their type (a ``KeyError``, ``TypeError`` or ``ValueError``
+        otherwise), not every rule again: the score and record stages read each
+        transaction the preprocess stage wrote, and the rules cost more than the rest.
+        """
+        location_match = data["location_match"]
+        if not isinstance(location_match, bool | int):
+            raise TypeError(f"location_match is {type(location_match).__name__}")
+        return cls(
+            transaction_id=_string_of(data, "transaction_id"),
+            user_id=_string_of(data, "user_id"),
+            amount=float(data["amount"]),
+            currency=_string_of(data, "currency"),
+            merchant=_string_of(data, "merchant"),
+            timestamp=parse_instant(data["timestamp"]),
+            merchant_type=_string_of(data, "merchant_type"),
+            device_type=_string_of(data, "device_type"),
+            location_match=bool(location_match),
+        )
+
     @property
     def merchant_category(self) -> str:
         """The merchant type as the features see it: a known type or ``other``."""
@@ -165,6 +189,13 @@ def parse_instant(text: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone")
     return parsed.astimezone(UTC)
+
+
+def _string_of(data: Mapping[str, Any], field: str) -> str:
+    value = data[field]
+    if not isinstance(value, str):
+        raise TypeError(f"{field} is {type(value).__name__}, not a string")
+    return value
 
 
 class _RuleBroken(ValueError):

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from fraud.adapters.sqlalchemy.engine import json_text
 from fraud.adapters.sqlalchemy.tables import UtcDateTime
 
 Executor = Connection | Session
@@ -189,7 +190,8 @@ def _sqlite_statement(
     compiled once per table, column list and condition."""
     cache_key = (table.name, names, columns, None if where is None else str(where))
     if cache_key not in _SQLITE_STATEMENTS:
-        dialect = sqlite.dialect()
+        # Compiled apart from any engine: the engine's JSON serializer (orjson) named again.
+        dialect = sqlite.dialect(json_serializer=json_text)
         key = _key(table)
         native = sqlite.insert(table).values({name: bindparam(name) for name in names})
         statement = (
