@@ -56,7 +56,7 @@ from fraud.bench.harness import (
     wait_for_quiet,
 )
 from fraud.domain.ports import OutgoingMessage, Topic
-from fraud.domain.transaction import Transaction
+from fraud.domain.transaction import Transaction, format_instant
 from fraud.settings import KafkaSecurity
 
 READY_TIMEOUT_S = 180.0
@@ -447,18 +447,25 @@ def measure_latency(
 
 def _produce_paced(space: RunSpace, transactions: Sequence[Transaction], rate: int) -> float:
     """Produce plain JSON as it falls due, every millisecond or so, the way a payment
-    switch's own producer would (no linger: each message leaves when it is sent)."""
+    switch's own producer would (no linger: each message leaves when it is sent).
+
+    Each is stamped with the moment it is sent, as a card authorisation is: the simulated
+    history spans many days, and a partition's first transaction of a day waits until every
+    other partition has reached that day (issue 13's day barrier), which live traffic meets
+    once a day at midnight, not every few seconds as replayed history would."""
     producer = confluent_kafka.Producer(
         {**producer_config(space.bootstrap, "bench-paced", space.security), "linger.ms": 0}
     )
     topic = space.prefix + Topic.TRANSACTIONS
-    values = [plain.json_of(transaction).encode() for transaction in transactions]
+    bodies = [json.loads(plain.json_of(transaction)) for transaction in transactions]
     sent = 0
     started = time.perf_counter()
     while sent < len(transactions):
         due = min(len(transactions), int((time.perf_counter() - started) * rate) + 1)
+        now = format_instant(datetime.now(UTC))
         for index in range(sent, due):
-            producer.produce(topic, values[index], key=transactions[index].user_id)
+            value = json.dumps({**bodies[index], "timestamp": now}, separators=(",", ":"))
+            producer.produce(topic, value.encode(), key=transactions[index].user_id)
         sent = due
         producer.poll(0)
         time.sleep(0.001)
