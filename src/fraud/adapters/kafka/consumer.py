@@ -98,11 +98,9 @@ class KafkaMessageConsumer:
 
     def _take_ready(self, max_messages: int) -> list[Message]:
         """Held messages of resumed partitions, in order, before anything fetched after them."""
-        if not self._ready:
-            return []
         batch, self._ready = self._ready[:max_messages], self._ready[max_messages:]
         for message in batch:
-            where = (self._prefix + message.topic, message.partition)
+            where = self._where(message)
             self._pending[where] = message.offset + 1
             self._next[where] = message.offset + 1
         return batch
@@ -277,7 +275,7 @@ class KafkaMessageConsumer:
         gone = {(p.topic, p.partition) for p in partitions}
         for where in gone:
             self._held.pop(where, None)  # their new owner reads them from the last commit
-        self._ready = [m for m in self._ready if (self._prefix + m.topic, m.partition) not in gone]
+        self._ready = [m for m in self._ready if self._where(m) not in gone]
         for p in partitions:
             self._pending.pop((p.topic, p.partition), None)
             self._next.pop((p.topic, p.partition), None)
