@@ -186,6 +186,25 @@ class BusContract:
             follower.close()
         assert bus.partition_count(topic) >= 1
 
+    def test_a_followers_poll_hands_out_what_came_without_waiting_for_a_full_batch(
+        self, bus: MessageBus, topic: str, group: str
+    ) -> None:
+        """A client waiting for its verdict hears of it when it comes, not when a thousand
+        more came or the poll's whole timeout ran out."""
+        follower = bus.follower([topic])
+        try:
+            follower.skip_to_end()
+            assert follower.poll(1000, 0.2) == []
+            bus.publish(topic, messages(2))
+            started = time.monotonic()
+            got = follower.poll(1000, 30.0)
+            while len(got) < 2 and time.monotonic() - started < 30:
+                got += follower.poll(1000, 30.0)
+            assert [m.value for m in got] == [b"m0", b"m1"]
+            assert time.monotonic() - started < 15, "the poll waited for a full batch"
+        finally:
+            follower.close()
+
     def test_a_follower_skipped_to_the_end_reads_only_what_is_published_after(
         self, bus: MessageBus, topic: str, group: str
     ) -> None:
