@@ -3,9 +3,14 @@ runs never see each other's rows."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+
+DROP_ATTEMPTS = 5
 
 
 def create_database(server: str, name: str) -> str:
@@ -22,7 +27,16 @@ def url_of(server: str, name: str) -> str:
 
 def drop_database(server: str, name: str) -> None:
     """Drop ``name`` with whatever connections are still open to it (a killed worker's)."""
-    _administer(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # FORCE ends the database's sessions, but a role that is not a superuser cannot end an
+    # autovacuum worker that has just started on it: that one finishes soon, so ask again.
+    for attempt in range(DROP_ATTEMPTS):
+        try:
+            _administer(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except DBAPIError:
+            if attempt == DROP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _administer(server: str, statement: str) -> None:
