@@ -457,7 +457,7 @@ def _produce_paced(space: RunSpace, transactions: Sequence[Transaction], rate: i
         {**producer_config(space.bootstrap, "bench-paced", space.security), "linger.ms": 0}
     )
     topic = space.prefix + Topic.TRANSACTIONS
-    bodies = [json.loads(plain.json_of(transaction)) for transaction in transactions]
+    bodies = [transaction.to_dict() for transaction in transactions]
     sent = 0
     started = time.perf_counter()
     while sent < len(transactions):
