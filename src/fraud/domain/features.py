@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from typing import Any
 
 from fraud.domain.label_risk import NO_RISK_KNOWN, RISK_DAYS, LabelEvent, LabelRisk, RiskFigures
 from fraud.domain.transaction import (
-    KNOWN_DEVICE_TYPES,
-    KNOWN_MERCHANT_TYPES,
+    DEVICE_TYPES,
+    MERCHANT_TYPES,
     OTHER,
     Transaction,
 )
@@ -62,8 +63,6 @@ SMALLEST_AMOUNT = 1e-6
 # The event-time clock that drives expiry is the CLOCK_QUORUM-th latest event time seen, so
 # no single transaction (nor a few) dated ahead can make the service forget everyone else.
 CLOCK_QUORUM = 64
-MERCHANT_TYPES = (*KNOWN_MERCHANT_TYPES, OTHER)
-DEVICE_TYPES = (*KNOWN_DEVICE_TYPES, OTHER)
 
 
 class Scale(Enum):
@@ -152,6 +151,12 @@ class FeatureVector:
         return cls(tuple(float(values[name]) for name in FEATURE_NAMES))
 
 
+# Where UserHistory.categories keeps each device type's and each merchant type's last use.
+_DEVICE_SLOT = {name: slot for slot, name in enumerate(DEVICE_TYPES)}
+_MERCHANT_TYPE_SLOT = {name: len(DEVICE_TYPES) + slot for slot, name in enumerate(MERCHANT_TYPES)}
+_NEVER_USED = [-math.inf] * (len(DEVICE_TYPES) + len(MERCHANT_TYPES))
+
+
 @dataclass(slots=True)
 class UserHistory:
     """What the features remember of one user: windows over their recent transactions
@@ -159,9 +164,10 @@ class UserHistory:
     """
 
     windows: RecentWindows = field(default_factory=RecentWindows)
-    devices: dict[str, float] = field(default_factory=dict)
     merchants: dict[str, float] = field(default_factory=dict)
-    merchant_types: dict[str, float] = field(default_factory=dict)
+    # When each device type, then each merchant type, was last used (-inf: never): a few
+    # categories, so a column of times rather than two dictionaries.
+    categories: array[float] = field(default_factory=lambda: array("d", _NEVER_USED))
 
     @property
     def last_at(self) -> float:
@@ -187,20 +193,25 @@ class UserHistory:
         """All of it as plain values, for a state store; :meth:`from_snapshot` restores it."""
         return {
             "windows": self.windows.snapshot(),
-            "devices": self.devices,
+            "devices": _uses(self.categories, _DEVICE_SLOT),
             "merchants": self.merchants,
-            "merchant_types": self.merchant_types,
+            "merchant_types": _uses(self.categories, _MERCHANT_TYPE_SLOT),
         }
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> UserHistory:
         """The history :meth:`snapshot` was taken of (dictionaries keep their order, which
         decides what is forgotten first among uses at the same moment)."""
+        categories = array("d", _NEVER_USED)
+        for uses, slots in (
+            (data["devices"], _DEVICE_SLOT),
+            (data["merchant_types"], _MERCHANT_TYPE_SLOT),
+        ):
+            for name, at in uses.items():
+                slot = slots.get(name, slots[OTHER])
+                categories[slot] = max(categories[slot], at)
         return cls(
-            RecentWindows.from_snapshot(data["windows"]),
-            dict(data["devices"]),
-            dict(data["merchants"]),
-            dict(data["merchant_types"]),
+            RecentWindows.from_snapshot(data["windows"]), dict(data["merchants"]), categories
         )
 
     def _features_by_scan(self, txn: Transaction, at: float, risk: RiskFigures) -> FeatureVector:
@@ -213,10 +224,17 @@ class UserHistory:
         self._remember_seen(event)
 
     def _remember_seen(self, event: Event) -> None:
-        latest = self.windows.last_at
-        _remember_use(self.devices, event.device, event.at, latest)
-        _remember_use(self.merchants, event.merchant, event.at, latest)
-        _remember_use(self.merchant_types, event.merchant_type, event.at, latest)
+        at = event.at
+        categories = self.categories
+        for slot in (_DEVICE_SLOT[event.device], _MERCHANT_TYPE_SLOT[event.merchant_type]):
+            if categories[slot] < at:
+                categories[slot] = at
+        _remember_use(self.merchants, event.merchant, at, self.windows.last_at)
+
+
+def _uses(categories: array[float], slots: dict[str, int]) -> dict[str, float]:
+    """The categories used, with when each was last: a snapshot's plain form."""
+    return {name: categories[slot] for name, slot in slots.items() if categories[slot] > -math.inf}
 
 
 def _event(txn: Transaction, at: float) -> Event:
@@ -277,11 +295,11 @@ def _vector(
     )
     # Used within the novelty span: not new. Otherwise new, unless the user has no history.
     unseen = 1.0 if has_history else 0.0
-    last_used = seen.devices.get(event.device, _NEVER)
+    last_used = seen.categories[_DEVICE_SLOT[event.device]]
     vector[_PLACE["new_device"]] = 0.0 if at - last_used < NOVELTY_SPAN else unseen
     last_used = seen.merchants.get(event.merchant, _NEVER)
     vector[_PLACE["new_merchant"]] = 0.0 if at - last_used < NOVELTY_SPAN else unseen
-    last_used = seen.merchant_types.get(event.merchant_type, _NEVER)
+    last_used = seen.categories[_MERCHANT_TYPE_SLOT[event.merchant_type]]
     vector[_PLACE["new_merchant_type"]] = 0.0 if at - last_used < NOVELTY_SPAN else unseen
     vector[_PLACE["mismatch_count_24h"]] = float(figures.mismatches_24h)
     vector[_PLACE["small_count_1h"]] = float(figures.small_1h)

@@ -22,6 +22,9 @@ KNOWN_MERCHANT_TYPES = (
 )
 KNOWN_DEVICE_TYPES = ("mobile", "desktop", "tablet", "pos")
 OTHER = "other"
+# The categories the features tell apart: the known ones and other.
+MERCHANT_TYPES = (*KNOWN_MERCHANT_TYPES, OTHER)
+DEVICE_TYPES = (*KNOWN_DEVICE_TYPES, OTHER)
 
 MAX_AMOUNT = 1_000_000_000
 MAX_ID_LENGTH = 64

@@ -12,9 +12,12 @@ which way they were computed.
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from fraud.domain.transaction import DEVICE_TYPES, MERCHANT_TYPES, OTHER
 
 MINUTE = 60.0
 HOUR = 60 * MINUTE
@@ -68,25 +71,50 @@ class WindowFigures:
     devices_24h: int  # distinct device categories
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class RecentWindows:
-    """One user's events of the last :data:`HISTORY_SPAN`, and sliding windows over them."""
+    """One user's events of the last :data:`HISTORY_SPAN`, and sliding windows over them.
 
-    events: deque[Event] = field(default_factory=deque)  # the history span, oldest first
+    The history is kept in columns, oldest first: time, amount, merchant, and one
+    byte for the device, the merchant type and the location mismatch together
+    (:func:`kind_of`). That is 25 bytes an event where an object per event costs
+    over a hundred, and most of what a worker holds per user is its history.
+
+    Each window is a suffix of the history, so a window is only the position where
+    it starts; positions before :attr:`_first` have left the history and are cut
+    off together once they are half of it.
+    """
+
     last_at: float = -math.inf
-    _last_10m: deque[float] = field(default_factory=deque)
-    _last_hour: deque[Event] = field(default_factory=deque)
-    _last_day: deque[Event] = field(default_factory=deque)
-    _last_week: deque[float] = field(default_factory=deque)
-    _maxima: deque[Event] = field(default_factory=deque)  # amounts falling: largest first
+    _at: array[float] = field(default_factory=lambda: array("d"))
+    _amount: array[float] = field(default_factory=lambda: array("d"))
+    _merchant: list[str] = field(default_factory=list)
+    _kind: bytearray = field(default_factory=bytearray)  # device, merchant type, mismatch
+    # Where each window starts: _first <= _week <= _day <= _hour <= _recent (10 minutes).
+    _first: int = 0
+    _week: int = 0
+    _day: int = 0
+    _hour: int = 0
+    _recent: int = 0
+    # Positions of the amounts each larger than every later one, from _maxima_first on:
+    # the largest of the history first.
+    _maxima: array[int] = field(default_factory=lambda: array("q"))
+    _maxima_first: int = 0
     _sum_30d: float = 0.0
     _sum_1h: float = 0.0
     _small_1h: int = 0
-    _merchants_1h: dict[str, int] = field(default_factory=dict)
     _sum_24h: float = 0.0
     _small_24h: int = 0
     _mismatches_24h: int = 0
-    _devices_24h: dict[str, int] = field(default_factory=dict)
+    # Uses per merchant in the hour and per device in the day; None while the window is empty.
+    _merchants_1h: dict[str, int] | None = None
+    _devices_24h: dict[str, int] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they hold the same history and windows, wherever their columns start."""
+        if not isinstance(other, RecentWindows):
+            return NotImplemented
+        return self.snapshot() == other.snapshot()
 
     def slide_to(self, at: float) -> WindowFigures:
         """Drop from each window what is too old for it at ``at``; report what is left.
@@ -95,48 +123,55 @@ class RecentWindows:
         """
         self._slide_to(at)
         figures = WindowFigures()
-        count_30d = len(self.events)
-        count_1h = len(self._last_hour)
-        figures.previous_at = self.events[-1].at if count_30d else -math.inf
-        figures.count_10m = len(self._last_10m)
+        end = len(self._at)
+        count_30d = end - self._first
+        count_1h = end - self._hour
+        figures.previous_at = self._at[-1] if count_30d else -math.inf
+        figures.count_10m = end - self._recent
         figures.count_1h = count_1h
-        figures.count_24h = len(self._last_day)
-        figures.count_7d = len(self._last_week)
+        figures.count_24h = end - self._day
+        figures.count_7d = end - self._week
         figures.count_30d = count_30d
         figures.sum_1h = self._sum_1h
         figures.sum_24h = self._sum_24h
         figures.sum_30d = self._sum_30d
-        figures.max_30d = self._maxima[0].amount if self._maxima else 0.0
+        figures.max_30d = (
+            self._amount[self._maxima[self._maxima_first]]
+            if len(self._maxima) > self._maxima_first
+            else 0.0
+        )
         figures.count_settled = count_30d - count_1h
         figures.sum_settled = self._sum_30d - self._sum_1h
         figures.mismatches_24h = self._mismatches_24h
         figures.small_1h = self._small_1h
         figures.small_24h = self._small_24h
-        figures.merchants_1h = len(self._merchants_1h)
-        figures.devices_24h = len(self._devices_24h)
+        figures.merchants_1h = len(self._merchants_1h) if self._merchants_1h else 0
+        figures.devices_24h = len(self._devices_24h) if self._devices_24h else 0
         return figures
 
     def add(self, event: Event) -> None:
         """Put an event into every window: it must be the latest (see :meth:`insert_late`)."""
-        if len(self.events) == MAX_EVENTS_PER_USER:
+        if len(self._at) - self._first == MAX_EVENTS_PER_USER:
             self._drop_oldest()
-        small = event.amount < SMALL_AMOUNT
-        self.events.append(event)
-        self._sum_30d += event.amount
-        while self._maxima and self._maxima[-1].amount <= event.amount:
-            self._maxima.pop()
-        self._maxima.append(event)
-        self._last_week.append(event.at)
-        self._last_day.append(event)
-        self._sum_24h += event.amount
+        amount = event.amount
+        small = amount < SMALL_AMOUNT
+        amounts = self._amount
+        maxima = self._maxima
+        while len(maxima) > self._maxima_first and amounts[maxima[-1]] <= amount:
+            maxima.pop()
+        maxima.append(len(amounts))
+        self._at.append(event.at)
+        amounts.append(amount)
+        self._merchant.append(event.merchant)
+        self._kind.append(kind_of(event))
+        self._sum_30d += amount
+        self._sum_24h += amount
         self._small_24h += small
         self._mismatches_24h += event.mismatch
-        self._devices_24h[event.device] = self._devices_24h.get(event.device, 0) + 1
-        self._last_hour.append(event)
-        self._sum_1h += event.amount
+        self._devices_24h = _count(self._devices_24h, event.device)
+        self._sum_1h += amount
         self._small_1h += small
-        self._merchants_1h[event.merchant] = self._merchants_1h.get(event.merchant, 0) + 1
-        self._last_10m.append(event.at)
+        self._merchants_1h = _count(self._merchants_1h, event.merchant)
         self.last_at = event.at
 
     def figures_by_scan(self, at: float) -> WindowFigures:
@@ -147,7 +182,7 @@ class RecentWindows:
         merchants_1h: set[str] = set()
         devices_24h: set[str] = set()
         previous_at = -math.inf
-        for event in self.events:
+        for event in self._events():
             age = at - event.at
             if age < 0 or age >= HISTORY_SPAN:
                 continue  # not in this one's past
@@ -197,7 +232,7 @@ class RecentWindows:
 
     def insert_late(self, late: Event) -> None:
         """Slot a late arrival into its place in time and rebuild the windows around it."""
-        events = sorted([*self.events, late], key=lambda event: event.at)
+        events = sorted([*self._events(), late], key=lambda event: event.at)
         latest = self.last_at
         self._reset()
         for event in events:
@@ -215,125 +250,199 @@ class RecentWindows:
         running sums are kept as they are, because summing the same amounts again in
         another order can round differently, and the features must not change.
         """
+        end = len(self._at)
         return [
             self.last_at,
             [
                 [e.at, e.amount, e.merchant, e.device, e.merchant_type, e.mismatch]
-                for e in self.events
+                for e in self._events()
             ],
-            [len(self._last_10m), len(self._last_hour), len(self._last_day)],
-            len(self._last_week),
+            [end - self._recent, end - self._hour, end - self._day],
+            end - self._week,
             [self._sum_30d, self._sum_1h, self._sum_24h],
         ]
 
     @classmethod
     def from_snapshot(cls, data: list[Any]) -> RecentWindows:
         last_at, rows, (in_10m, in_hour, in_day), in_week, sums = data
-        events = [Event(*row) for row in rows]
-        windows = cls(deque(events), last_at)
+        windows = cls(last_at)
+        for row in rows:
+            windows._append(Event(*row))
+        end = len(rows)
+        windows._recent, windows._hour = end - in_10m, end - in_hour
+        windows._day, windows._week = end - in_day, end - in_week
         windows._sum_30d, windows._sum_1h, windows._sum_24h = sums
-        if in_10m:
-            windows._last_10m.extend(event.at for event in events[-in_10m:])
-        if in_week:
-            windows._last_week.extend(event.at for event in events[-in_week:])
-        for event in events[-in_hour:] if in_hour else ():
-            windows._last_hour.append(event)
-            windows._small_1h += event.amount < SMALL_AMOUNT
-            _count(windows._merchants_1h, event.merchant)
-        for event in events[-in_day:] if in_day else ():
-            windows._last_day.append(event)
-            windows._small_24h += event.amount < SMALL_AMOUNT
-            windows._mismatches_24h += event.mismatch
-            _count(windows._devices_24h, event.device)
+        for position in range(windows._hour, end):
+            windows._small_1h += windows._amount[position] < SMALL_AMOUNT
+            windows._merchants_1h = _count(windows._merchants_1h, windows._merchant[position])
+        for position in range(windows._day, end):
+            windows._small_24h += windows._amount[position] < SMALL_AMOUNT
+            kind = windows._kind[position]
+            windows._mismatches_24h += kind & 1
+            windows._devices_24h = _count(windows._devices_24h, _DEVICE_OF[kind])
         # What :meth:`add` keeps: each event larger than every later one (a prefix gone
         # from the history leaves the rest of these as they were).
         largest = -math.inf
         maxima = []
-        for event in reversed(events):
-            if event.amount > largest:
-                maxima.append(event)
-                largest = event.amount
+        for position in range(end - 1, -1, -1):
+            if windows._amount[position] > largest:
+                maxima.append(position)
+                largest = windows._amount[position]
         windows._maxima.extend(reversed(maxima))
         return windows
 
+    def _events(self) -> Iterator[Event]:
+        """The history's events, oldest first."""
+        for position in range(self._first, len(self._at)):
+            kind = self._kind[position]
+            yield Event(
+                self._at[position],
+                self._amount[position],
+                self._merchant[position],
+                _DEVICE_OF[kind],
+                _MERCHANT_TYPE_OF[kind],
+                bool(kind & 1),
+            )
+
+    def _append(self, event: Event) -> None:
+        self._at.append(event.at)
+        self._amount.append(event.amount)
+        self._merchant.append(event.merchant)
+        self._kind.append(kind_of(event))
+
     def _slide_to(self, at: float) -> None:
+        times, amounts = self._at, self._amount
+        end = len(times)
         horizon = at - 10 * MINUTE
-        while self._last_10m and self._last_10m[0] <= horizon:
-            self._last_10m.popleft()
+        position = self._recent
+        while position < end and times[position] <= horizon:
+            position += 1
+        self._recent = position
         horizon = at - HOUR
-        while self._last_hour and self._last_hour[0].at <= horizon:
-            event = self._last_hour.popleft()
-            self._sum_1h -= event.amount
-            self._small_1h -= event.amount < SMALL_AMOUNT
-            _forget(self._merchants_1h, event.merchant)
+        position = self._hour
+        while position < end and times[position] <= horizon:
+            amount = amounts[position]
+            self._sum_1h -= amount
+            self._small_1h -= amount < SMALL_AMOUNT
+            _forget(self._merchants_1h, self._merchant[position])
+            position += 1
+        self._hour = position
         horizon = at - DAY
-        while self._last_day and self._last_day[0].at <= horizon:
-            event = self._last_day.popleft()
-            self._sum_24h -= event.amount
-            self._small_24h -= event.amount < SMALL_AMOUNT
-            self._mismatches_24h -= event.mismatch
-            _forget(self._devices_24h, event.device)
+        position = self._day
+        while position < end and times[position] <= horizon:
+            amount = amounts[position]
+            self._sum_24h -= amount
+            self._small_24h -= amount < SMALL_AMOUNT
+            kind = self._kind[position]
+            self._mismatches_24h -= kind & 1
+            _forget(self._devices_24h, _DEVICE_OF[kind])
+            position += 1
+        self._day = position
         horizon = at - 7 * DAY
-        while self._last_week and self._last_week[0] <= horizon:
-            self._last_week.popleft()
+        position = self._week
+        while position < end and times[position] <= horizon:
+            position += 1
+        self._week = position
         horizon = at - HISTORY_SPAN
-        while self.events and self.events[0].at <= horizon:
-            self._sum_30d -= self.events.popleft().amount
-        while self._maxima and self._maxima[0].at <= horizon:
-            self._maxima.popleft()
+        position = self._first
+        while position < end and times[position] <= horizon:
+            self._sum_30d -= amounts[position]
+            position += 1
+        self._first = position
+        maxima = self._maxima
+        while len(maxima) > self._maxima_first and times[maxima[self._maxima_first]] <= horizon:
+            self._maxima_first += 1
         # Sums of what left and came back drift by rounding; an empty window is exactly 0.
-        if not self._last_hour:
+        if self._hour == end:
             self._sum_1h = 0.0
-        if not self._last_day:
+            self._merchants_1h = None
+        if self._day == end:
             self._sum_24h = 0.0
-        if not self.events:
+            self._devices_24h = None
+        if self._first == end:
             self._sum_30d = 0.0
+        if self._first and 2 * self._first >= end:
+            self._cut()
 
     def _drop_oldest(self) -> None:
-        """Forget the oldest event, from the history and from every window still holding it
-        (each window is a suffix of the history, so it holds it at its front)."""
-        event = self.events.popleft()
-        self._sum_30d -= event.amount
-        kept = len(self.events)
-        if self._maxima and self._maxima[0] is event:
-            self._maxima.popleft()
-        if len(self._last_week) > kept:
-            self._last_week.popleft()
-        if len(self._last_day) > kept:
-            self._last_day.popleft()
-            self._sum_24h -= event.amount
-            self._small_24h -= event.amount < SMALL_AMOUNT
-            self._mismatches_24h -= event.mismatch
-            _forget(self._devices_24h, event.device)
-        if len(self._last_hour) > kept:
-            self._last_hour.popleft()
-            self._sum_1h -= event.amount
-            self._small_1h -= event.amount < SMALL_AMOUNT
-            _forget(self._merchants_1h, event.merchant)
-        if len(self._last_10m) > kept:
-            self._last_10m.popleft()
+        """Forget the oldest event, from the history and from every window still holding it."""
+        oldest = self._first
+        amount = self._amount[oldest]
+        self._first += 1
+        self._sum_30d -= amount
+        if len(self._maxima) > self._maxima_first and self._maxima[self._maxima_first] == oldest:
+            self._maxima_first += 1
+        self._week = max(self._week, self._first)
+        if self._day == oldest:
+            self._day += 1
+            self._sum_24h -= amount
+            self._small_24h -= amount < SMALL_AMOUNT
+            kind = self._kind[oldest]
+            self._mismatches_24h -= kind & 1
+            _forget(self._devices_24h, _DEVICE_OF[kind])
+        if self._hour == oldest:
+            self._hour += 1
+            self._sum_1h -= amount
+            self._small_1h -= amount < SMALL_AMOUNT
+            _forget(self._merchants_1h, self._merchant[oldest])
+        self._recent = max(self._recent, self._first)
+
+    def _cut(self) -> None:
+        """Cut off the positions that left the history, from every column at once."""
+        cut = self._first
+        del self._at[:cut]
+        del self._amount[:cut]
+        del self._merchant[:cut]
+        del self._kind[:cut]
+        self._first = 0
+        self._week -= cut
+        self._day -= cut
+        self._hour -= cut
+        self._recent -= cut
+        self._maxima = array("q", [p - cut for p in self._maxima[self._maxima_first :]])
+        self._maxima_first = 0
 
     def _reset(self) -> None:
-        for window in (
-            self.events,
-            self._last_10m,
-            self._last_hour,
-            self._last_day,
-            self._last_week,
-            self._maxima,
-        ):
-            window.clear()
-        self._merchants_1h.clear()
-        self._devices_24h.clear()
+        for column in (self._at, self._amount, self._maxima):
+            del column[:]
+        self._merchant.clear()
+        self._kind.clear()
+        self._first = self._week = self._day = self._hour = self._recent = 0
+        self._maxima_first = 0
+        self._merchants_1h = self._devices_24h = None
         self._sum_30d = self._sum_1h = self._sum_24h = 0.0
         self._small_1h = self._small_24h = self._mismatches_24h = 0
 
 
-def _count(counts: dict[str, int], key: str) -> None:
+# One byte for an event's categories: (device * merchant types + merchant type) * 2 + mismatch.
+_DEVICE_CODE = {name: code for code, name in enumerate(DEVICE_TYPES)}
+_MERCHANT_TYPE_CODE = {name: code for code, name in enumerate(MERCHANT_TYPES)}
+_DEVICE_OF = [
+    DEVICE_TYPES[kind // 2 // len(MERCHANT_TYPES)]
+    for kind in range(2 * len(DEVICE_TYPES) * len(MERCHANT_TYPES))
+]
+_MERCHANT_TYPE_OF = [
+    MERCHANT_TYPES[kind // 2 % len(MERCHANT_TYPES)] for kind in range(len(_DEVICE_OF))
+]
+
+
+def kind_of(event: Event) -> int:
+    """The byte :class:`RecentWindows` keeps of an event's device, merchant type and
+    mismatch; a category it does not know (from an older state store) counts as other."""
+    device = _DEVICE_CODE.get(event.device, _DEVICE_CODE[OTHER])
+    merchant_type = _MERCHANT_TYPE_CODE.get(event.merchant_type, _MERCHANT_TYPE_CODE[OTHER])
+    return (device * len(MERCHANT_TYPES) + merchant_type) * 2 + event.mismatch
+
+
+def _count(counts: dict[str, int] | None, key: str) -> dict[str, int]:
+    if counts is None:
+        return {key: 1}
     counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
-def _forget(counts: dict[str, int], key: str) -> None:
+def _forget(counts: dict[str, int] | None, key: str) -> None:
+    assert counts is not None, "a window that holds an event counts its key"
     left = counts[key] - 1
     if left:
         counts[key] = left
