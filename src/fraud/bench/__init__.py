@@ -5,6 +5,6 @@ benchmark times the adapters themselves (the Kafka client, the SQL upsert, the
 model call), so, unlike an entrypoint, it may name them.
 """
 
-PHASES = ("ceiling", "throughput", "latency", "profile")
+PHASES = ("ceiling", "throughput", "latency", "http", "users", "replay", "profile")
 # How the transactions reach `transactions`: plain JSON from kcat, or the API's envelopes.
 PATHS = ("kcat", "api")

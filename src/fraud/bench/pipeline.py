@@ -55,6 +55,10 @@ from fraud.bench.harness import (
     end_with_parent,
     wait_for_quiet,
 )
+from fraud.bench.http import loads as http_loads
+from fraud.bench.http import measure_http
+from fraud.bench.replay import measure_replay
+from fraud.bench.users import measure_users, state_per_user
 from fraud.domain.ports import OutgoingMessage, Topic
 from fraud.domain.transaction import Transaction, format_instant
 from fraud.settings import KafkaSecurity
@@ -92,6 +96,10 @@ class BenchConfig:
     security: KafkaSecurity = PLAINTEXT
     # A PostgreSQL server: the throughput runs are made on it too, one fresh database each.
     postgres: str | None = None
+    http_rate: int = 1_000  # offered POSTs a second of the paced HTTP runs
+    wait_ms: int = 500  # the waited answer's budget
+    user_counts: tuple[int, ...] = (10_000, 1_000_000)
+    replay_rows: int = 388_000
 
     @property
     def databases(self) -> tuple[str, ...]:
@@ -133,6 +141,9 @@ def run_benchmark(config: BenchConfig, echo: Echo = print) -> dict[str, Any]:
         "ceiling": lambda: _ceiling_phase(config, population, results, echo),
         "throughput": lambda: _throughput_phase(config, population, results, echo),
         "latency": lambda: _latency_phase(config, population, results, echo),
+        "http": lambda: _http_phase(config, results, echo),
+        "users": lambda: _users_phase(config, results, echo),
+        "replay": lambda: _replay_phase(config, results, echo),
         "profile": lambda: _profile_phase(config, population, results, echo),
     }
     for name, phase in phases.items():
@@ -202,6 +213,87 @@ def _latency_phase(
     for workers in config.latency_workers:
         echo(f"[latency] {config.rate:,}/s for {config.duration_s:g}s on {workers} worker(s)")
         results.runs[f"latency_w{workers}"] = measure_latency(config, population, workers, echo)
+
+
+def _http_phase(config: BenchConfig, results: Results, echo: Echo) -> None:
+    workers = max(config.latency_workers)
+    echo(
+        f"[http] fraud serve and {workers} worker(s): POST /transaction unpaced, at "
+        f"{config.http_rate:,}/s, and ?wait={config.wait_ms} at {config.http_rate:,}/s"
+    )
+    with config.space("http") as space:
+        env = space.worker_environment(config.model_dir, config.worker_log_level, config.batch_size)
+        results.runs["http"] = measure_http(
+            space,
+            env,
+            workers,
+            http_loads(config.http_rate, config.wait_ms),
+            config.duration_s,
+            lambda pool: _ready(pool, space),
+            echo,
+        )
+
+
+def _users_phase(config: BenchConfig, results: Results, echo: Echo) -> None:
+    workers = max(config.workers)
+    runs = []
+    for users in config.user_counts:
+        echo(f"[users] {users:,} users, {workers} worker(s), {config.transactions:,} timed")
+        with config.space(f"users-{users}") as space:
+            env = space.worker_environment(
+                config.model_dir, config.worker_log_level, config.batch_size
+            )
+            _settle(config, echo)
+            run = measure_users(
+                space,
+                env,
+                workers,
+                users,
+                config.transactions,
+                lambda pool: _ready(pool, space),
+                lambda counter, expected, pool: _wait_for_verdicts(config, counter, expected, pool),
+                echo,
+            )
+        echo(f"  {run['per_s']:,} tx/s; {run['rss_bytes_per_user']:,} B of worker memory a user")
+        runs.append(run)
+    echo("  feature state per user, traced in this process (100,000 users)")
+    state = {f"{events}_events": round(state_per_user(100_000, events)) for events in (1, 10)}
+    first, last = runs[0]["per_s"], runs[-1]["per_s"]
+    results.runs["users"] = {
+        "runs": runs,
+        "state_bytes_per_user": state,
+        "ratio": round(last / first, 3) if first else None,
+    }
+
+
+def _replay_phase(config: BenchConfig, results: Results, echo: Echo) -> None:
+    echo(f"[replay] fraud score on {config.replay_rows:,} rows")
+    directory = config.out_dir / "replay"
+    env = {
+        **os.environ,
+        "FRAUD_DATABASE_URL": f"sqlite:///{directory / 'replay.db'}",
+        "FRAUD_LOG_FORMAT": "json",
+    }
+    _settle(config, echo)
+    results.runs["replay"] = measure_replay(
+        config.replay_rows, config.model_dir, directory, env, config.seed, echo
+    )
+
+
+def _ready(pool: WorkerPool, space: RunSpace) -> float:
+    return pool.wait_until_ready(space.bootstrap, space.security, space.partitions, READY_TIMEOUT_S)
+
+
+def _wait_for_verdicts(
+    config: BenchConfig, counter: VerdictCounter, expected: int, pool: WorkerPool
+) -> float:
+    """Seconds until ``expected`` verdicts are stored; a BenchError when they never are."""
+    started = time.perf_counter()
+    timeout_s = config.run_timeout_s + expected / 1_000
+    timeline = _follow(counter, expected, started, timeout_s, (pool.check_alive,), config.progress)
+    if timeline[-1][1] < expected:
+        raise BenchError(f"{timeline[-1][1]:,} of {expected:,} verdicts within {timeout_s:.0f}s")
+    return timeline[-1][0]
 
 
 def _profile_phase(
@@ -632,6 +724,55 @@ def _latency_lines(latency: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _http_lines(http: dict[str, Any] | None) -> list[str]:
+    if not http:
+        return []
+    if "skipped" in http:
+        return ["", f"http: skipped ({http['skipped']})"]
+    lines = ["", f"http ({http['server']}, {http['workers']} worker(s)), measured with wrk:"]
+    for name, label in (
+        ("ingest", "POST, unpaced"),
+        ("ingest_paced", "POST, paced"),
+        ("waited", "POST ?wait, paced"),
+    ):
+        run = http.get(name)
+        if not run:
+            continue
+        offered = f"{run['offered_per_s']:,}/s offered" if run["offered_per_s"] else "unpaced"
+        outcome = (
+            f"{run['decided']:,} decided in time (200), {run['pending']:,} pending (202)"
+            if run["wait_ms"]
+            else f"{run['pending'] + run['decided']:,} accepted"
+        )
+        lines.append(
+            f"  {label:<20} {run['connections']:>4} conns, {offered:<16} {run['per_s']:>7,} req/s"
+            f"  p50 {run['p50']:>7.1f} ms  p99 {run['p99']:>7.1f} ms  p99.9 {run['p99_9']:>7.1f} ms"
+            f"  {outcome}, {run['other']:,} other, {run['socket_errors'] + run['timeouts']:,} "
+            "socket errors"
+        )
+    return lines
+
+
+def _users_lines(users: dict[str, Any] | None) -> list[str]:
+    if not users:
+        return []
+    lines = ["", "cost by users (kcat, each user met once first, then timed):"]
+    for run in users["runs"]:
+        rss = run["workers_rss_mb"]
+        lines.append(
+            f"  {run['users']:>10,} users  {run['per_s']:>7,} tx/s  workers' memory "
+            f"{rss['started']:,} -> {rss['users_met']:,} MB = {run['rss_bytes_per_user']:,} B/user"
+        )
+    if users["ratio"] is not None and len(users["runs"]) > 1:
+        lines.append(f"  most users / fewest: {users['ratio']:.2f}x the throughput")
+    state = users["state_bytes_per_user"]
+    lines.append(
+        f"  feature state per user: {state['1_events']:,} B with one purchase, "
+        f"{state['10_events']:,} B with ten"
+    )
+    return lines
+
+
 def format_report(results: dict[str, Any]) -> str:
     """The figures as a table, with the 20,000 tx/s target beside them."""
     runs = results["runs"]
@@ -674,6 +815,16 @@ def format_report(results: dict[str, Any]) -> str:
     for key, run in runs.items():
         if key.startswith("latency"):
             lines.extend(_latency_lines(run))
+    lines.extend(_http_lines(runs.get("http")))
+    lines.extend(_users_lines(runs.get("users")))
+    replay = runs.get("replay")
+    if replay:
+        lines.append("")
+        lines.append(
+            f"replay (fraud score, {replay['processes']} processes): {replay['rows']:,} rows in "
+            f"{replay['seconds_after_startup']:.2f}s after {replay['startup_s']:.2f}s of start-up"
+            f" = {replay['rows_per_s']:,} rows/s"
+        )
     best = max((run["per_s"] for run in throughput), default=None)
     if best is not None:
         verdict = "meets" if best >= TARGET_PER_S else "is below"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 import zlib
 from array import array
 from collections import OrderedDict
@@ -238,10 +239,12 @@ def _uses(categories: array[float], slots: dict[str, int]) -> dict[str, float]:
 
 
 def _event(txn: Transaction, at: float) -> Event:
+    """The transaction as the history keeps it. The merchant's name is interned: every
+    message brings its own copy, and a user's history would otherwise hold one per event."""
     return Event(
         at,
         txn.amount,
-        txn.merchant,
+        sys.intern(txn.merchant),
         txn.device_category,
         txn.merchant_category,
         not txn.location_match,

@@ -23,13 +23,13 @@ def _exit_on_signal(signum: int, _: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
+def _counts(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a list like 1,2") from None
     if not counts or min(counts) < 1:
-        raise click.BadParameter("give one or more worker counts of at least 1, like 1,2")
+        raise click.BadParameter("give one or more counts of at least 1, like 1,2")
     return counts
 
 
@@ -45,7 +45,7 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
     "--workers",
     default="1,2",
     show_default=True,
-    callback=_worker_counts,
+    callback=_counts,
     help="Worker process counts to measure, comma-separated.",
 )
 @click.option(
@@ -71,7 +71,7 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
     "--latency-workers",
     default="1,2",
     show_default=True,
-    callback=_worker_counts,
+    callback=_counts,
     help="Worker process counts of the latency runs, comma-separated.",
 )
 @click.option(
@@ -129,6 +129,36 @@ def _worker_counts(_: click.Context, __: click.Parameter, value: str) -> tuple[i
     help="Also measure throughput on PostgreSQL: a server database URL whose user may create "
     "databases (each run gets a fresh one), e.g. from `ops/postgres/postgres.sh url`.",
 )
+@click.option(
+    "--http-rate",
+    type=click.IntRange(min=1),
+    default=1_000,
+    show_default=True,
+    help="Offered POSTs a second of the paced HTTP runs (wrk, each connection pacing itself).",
+)
+@click.option(
+    "--wait-ms",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="The waited answer's budget: POST /transaction?wait=MS.",
+)
+@click.option(
+    "--users",
+    "user_counts",
+    default="10000,1000000",
+    show_default=True,
+    callback=_counts,
+    help="Distinct card holders of the users phase, comma-separated: each is met once "
+    "before --transactions over them are timed.",
+)
+@click.option(
+    "--replay-rows",
+    type=click.IntRange(min=2_000),
+    default=388_000,
+    show_default=True,
+    help="Rows of the file `fraud score` replays.",
+)
 @click.option("--keep-data", is_flag=True, help="Keep the runs' topics and databases.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(
@@ -157,12 +187,17 @@ def bench(
     repeat: int,
     out: Path | None,
     postgres: str | None,
+    http_rate: int,
+    wait_ms: int,
+    user_counts: tuple[int, ...],
+    replay_rows: int,
     keep_data: bool,
     quiet: bool,
     as_json: bool,
     model_dir: Path | None,
 ) -> None:
-    """Sustained transactions/s through Kafka, every stage and the database; latency; profile.
+    """Sustained transactions/s through Kafka, every stage and the database; latency; the HTTP
+    API's POSTs a second and waited answers; cost by users; offline replay; profile.
 
     Needs the broker at $FRAUD_KAFKA_BOOTSTRAP and a trained model; starts its
     own `fraud worker` processes on fresh topics and databases, and stops them.
@@ -192,6 +227,10 @@ def bench(
         phases=tuple(phase for phase in PHASES if phase not in skip),
         keep_data=keep_data,
         postgres=postgres,
+        http_rate=http_rate,
+        wait_ms=wait_ms,
+        user_counts=user_counts,
+        replay_rows=replay_rows,
         progress=not quiet,
         out_file=out,
     )

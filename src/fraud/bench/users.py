@@ -1,0 +1,163 @@
+"""Whether the cost per transaction stays flat as the number of card holders grows, and what
+each one costs in memory.
+
+For each user count U the workers first meet every user once (U transactions, one
+each, produced by kcat as plain JSON and not timed), so their state holds U users
+as a long-running worker's would; then N transactions over those users are timed
+from the first byte produced to the last verdict stored. The workers' resident
+memory before and after meeting the users gives the bytes a user costs a
+worker process, everything included; ``state_per_user`` measures the features'
+own state alone, in this process.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fraud.bench import plain
+from fraud.bench.harness import BenchError, RunSpace, VerdictCounter, WorkerPool
+from fraud.domain.features import BehaviourProfiles
+from fraud.domain.transaction import KNOWN_DEVICE_TYPES, KNOWN_MERCHANT_TYPES, Transaction
+
+MERCHANTS = 2_000
+Echo = Callable[[str], None]
+Follow = Callable[[VerdictCounter, int, WorkerPool], float]
+
+
+def write_stream(path: Path, run: str, times: Iterator[tuple[int, datetime]], seed: int) -> int:
+    """kcat input (``user TAB json``) for ``(user number, time)`` pairs: amounts, merchants,
+    types and devices drawn as a card network's mix would be; returns the lines written."""
+    rng = random.Random(seed)
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        for user_number, at in times:
+            user = f"u{user_number}"
+            out.write(
+                f'{user}\t{{"transaction_id":"{run}-{written}","user_id":"{user}",'
+                f'"amount":{round(rng.lognormvariate(3.5, 1.0), 2)},'
+                f'"merchant":"m{rng.randrange(MERCHANTS)}",'
+                f'"timestamp":"{at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}",'
+                f'"merchant_type":"{rng.choice(KNOWN_MERCHANT_TYPES)}",'
+                f'"device_type":"{rng.choice(KNOWN_DEVICE_TYPES)}",'
+                f'"location_match":{1 if rng.random() < 0.9 else 0}}}\n'
+            )
+            written += 1
+    return written
+
+
+def _spread(count: int, start: datetime, span: timedelta) -> Iterator[datetime]:
+    step = span / max(1, count)
+    return (start + step * index for index in range(count))
+
+
+def measure_users(
+    space: RunSpace,
+    env: dict[str, str],
+    workers: int,
+    users: int,
+    transactions: int,
+    ready: Callable[[WorkerPool], float],
+    follow: Follow,
+    echo: Echo,
+    seed: int = 11,
+) -> dict[str, Any]:
+    """Meet ``users`` users once each, then time ``transactions`` over them."""
+    space.migrate()
+    now = datetime.now(UTC)
+    # Live timestamps, the users met in the hour before the timed run's hour: no day barrier
+    # in the timed part unless the run straddles midnight.
+    meet = space.directory / f"users-{users}-meet.txt"
+    meeting = zip(
+        range(users), _spread(users, now - timedelta(hours=2), timedelta(hours=1)), strict=True
+    )
+    write_stream(meet, f"{space.run_id}-meet", meeting, seed)
+    rng = random.Random(seed + 1)
+    timed = space.directory / f"users-{users}-timed.txt"
+    chosen = (rng.randrange(users) for _ in range(transactions))
+    timing = _spread(transactions, now - timedelta(hours=1), timedelta(hours=1))
+    write_stream(timed, f"{space.run_id}-timed", zip(chosen, timing, strict=True), seed + 2)
+    pool = WorkerPool(workers, env, space.group, space.directory / f"logs-users-{users}")
+    counter = VerdictCounter(space.database_url)
+    try:
+        pool.start()
+        echo(f"  workers ready after {ready(pool):.1f}s")
+        rss_before = _rss_bytes(pool)
+        echo(f"  meeting {users:,} users (one transaction each, not timed)")
+        plain.produce(space, meet)
+        meet_s = follow(counter, users, pool)
+        rss_met = _rss_bytes(pool)
+        echo(f"  {transactions:,} transactions over them, timed")
+        started = time.perf_counter()
+        plain.produce(space, timed)
+        follow(counter, users + transactions, pool)
+        seconds = time.perf_counter() - started
+        rss_after = _rss_bytes(pool)
+    finally:
+        pool.stop()
+        counter.close()
+    return {
+        "users": users,
+        "workers": workers,
+        "transactions": transactions,
+        "meet_s": round(meet_s, 2),
+        "seconds": round(seconds, 3),
+        "per_s": round(transactions / seconds),
+        "workers_rss_mb": {
+            "started": round(rss_before / 2**20, 1),
+            "users_met": round(rss_met / 2**20, 1),
+            "after_timed": round(rss_after / 2**20, 1),
+        },
+        "rss_bytes_per_user": round((rss_met - rss_before) / users),
+    }
+
+
+def _rss_bytes(pool: WorkerPool) -> int:
+    """The workers' resident memory together, from /proc."""
+    total = 0
+    for process in pool.processes:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    if not total:
+        raise BenchError("could not read the workers' memory from /proc")
+    return total
+
+
+def state_per_user(users: int, events: int, seed: int = 5) -> float:
+    """Bytes of feature state per user (``BehaviourProfiles`` alone, traced allocations) after
+    each of ``users`` users made ``events`` purchases over 30 days at varied merchants."""
+    rng = random.Random(seed)
+    profiles = BehaviourProfiles(remembered_ids=0)  # ids of recent transactions: not per user
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    count = users * events
+    step = timedelta(days=30) / count
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for first in range(0, count, 10_000):
+            batch = [
+                Transaction(
+                    transaction_id=f"t{index}",
+                    user_id=f"u{index % users}",
+                    amount=round(rng.lognormvariate(3.5, 1.0), 2),
+                    merchant=f"m{rng.randrange(MERCHANTS)}",  # its own copy, as parsed JSON
+                    timestamp=start + step * index,
+                    merchant_type=rng.choice(KNOWN_MERCHANT_TYPES),
+                    device_type=rng.choice(KNOWN_DEVICE_TYPES),
+                    location_match=rng.random() < 0.9,
+                )
+                for index in range(first, min(count, first + 10_000))
+            ]
+            profiles.observe(batch)
+            profiles.take_changes()
+            del batch
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return used / users
