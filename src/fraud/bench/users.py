@@ -93,10 +93,14 @@ def measure_users(
         meet_s = follow(counter, users, pool)
         rss_met = _rss_bytes(pool)
         echo(f"  {transactions:,} transactions over them, timed")
-        started = time.perf_counter()
-        plain.produce(space, timed)
-        follow(counter, users + transactions, pool)
-        seconds = time.perf_counter() - started
+        recent = VerdictCounter(space.database_url, since=datetime.now(UTC))
+        try:
+            started = time.perf_counter()
+            plain.produce(space, timed)
+            follow(recent, transactions, pool)
+            seconds = time.perf_counter() - started
+        finally:
+            recent.close()
         rss_after = _rss_bytes(pool)
     finally:
         pool.stop()
