@@ -1,8 +1,13 @@
-"""The scaling table ``fraud bench`` prints: workers by database, with the gain over one."""
+"""What ``fraud bench`` prints: the scaling table (workers by database, with the gain over
+one), the HTTP runs read from wrk, and the cost by users."""
 
 from __future__ import annotations
 
-from fraud.bench.pipeline import _scaling_table
+import pytest
+
+from fraud.bench.harness import BenchError
+from fraud.bench.http import parse_result
+from fraud.bench.pipeline import _http_lines, _scaling_table, _users_lines
 
 
 def run(workers: int, database: str, per_s: int) -> dict:
@@ -40,3 +45,67 @@ def test_a_plain_producers_runs_get_a_column_of_their_own() -> None:
     lines = _scaling_table(runs)
     assert lines[2].split() == ["workers", "sqlite", "sqlite", "(kcat)"]
     assert lines[4].split() == ["2", "7,000", "(1.75x)", "3,000", "(1.50x)"]
+
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:5000
+  2 threads and 200 connections
+answers: 900 with the verdict (200), 100 pending (202), 2 other
+p50: 12.0 ms
+RESULT {"requests":1002,"seconds":5.010,"decided":900,"pending":100,"other":2,\
+"socket_errors":1,"timeouts":0,"max_ms":480.00,"p50":12.00,"p90":30.00,"p99":95.50,\
+"p99_9":300.00}
+"""
+
+
+def test_the_wrk_scripts_result_line_gives_the_rates_reached() -> None:
+    figures = parse_result(WRK_OUTPUT)
+    assert figures["per_s"] == 200  # 1,002 requests in 5.01 s
+    assert figures["accepted_per_s"] == 200  # 1,000 answered 200 or 202
+    assert (figures["decided"], figures["pending"], figures["p99"]) == (900, 100, 95.5)
+
+
+def test_wrk_output_without_a_result_line_is_an_error_that_shows_it() -> None:
+    with pytest.raises(BenchError, match="no result line"):
+        parse_result("unable to connect to 127.0.0.1:5000 Connection refused\n")
+
+
+def test_the_http_lines_say_how_many_waited_answers_carried_the_verdict() -> None:
+    waited = {**parse_result(WRK_OUTPUT), "connections": 200, "offered_per_s": 1000}
+    ingest = {**parse_result(WRK_OUTPUT), "connections": 16, "offered_per_s": None}
+    lines = _http_lines(
+        {
+            "workers": 2,
+            "server": "fraud serve (defaults)",
+            "ingest": {**ingest, "wait_ms": None},
+            "waited": {**waited, "wait_ms": 500},
+        }
+    )
+    assert "POST, unpaced" in lines[2] and "1,000 accepted" in lines[2]
+    assert "1,000/s offered" in lines[3]
+    assert "900 decided in time (200), 100 pending (202)" in lines[3]
+    assert _http_lines({"skipped": "wrk is not installed"})[1] == (
+        "http: skipped (wrk is not installed)"
+    )
+
+
+def test_the_users_lines_compare_the_most_users_with_the_fewest() -> None:
+    def users_run(users: int, per_s: int, per_user: int) -> dict:
+        rss = {"started": 1000.0, "users_met": 1000.0 + users * per_user / 2**20}
+        return {
+            "users": users,
+            "per_s": per_s,
+            "workers_rss_mb": rss,
+            "rss_bytes_per_user": per_user,
+        }
+
+    lines = _users_lines(
+        {
+            "runs": [users_run(10_000, 3_000, 9_000), users_run(1_000_000, 2_850, 2_500)],
+            "state_bytes_per_user": {"1_events": 1_800, "10_events": 2_400},
+            "ratio": 0.95,
+        }
+    )
+    assert lines[2].split()[:4] == ["10,000", "users", "3,000", "tx/s"]
+    assert "= 2,500 B/user;" in lines[3]
+    assert lines[4] == "  most users / fewest: 0.95x the throughput"
+    assert lines[5] == "  feature state per user: 1,800 B with one purchase, 2,400 B with ten"

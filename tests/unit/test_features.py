@@ -221,3 +221,40 @@ def test_spend_devices_and_categories_are_counted_over_their_windows() -> None:
     assert last["merchant_type"] == 7.0  # "other": crypto is not a known type
     assert last["device_type"] == 4.0  # "other"
     assert last["location_mismatch"] == 0.0
+
+
+def test_a_card_over_the_event_cap_keeps_its_windows_equal_to_a_scan_of_what_it_keeps() -> None:
+    """More purchases in a day than a history keeps: the oldest leave every window they are
+    in, and the columns are cut as they go, with the same figures as a scan."""
+    from fraud.domain.features import UserHistory
+    from fraud.domain.windows import MAX_EVENTS_PER_USER
+
+    transactions = [
+        txn(
+            i,
+            minutes=i * 0.5,
+            amount=[2.0, 30.0, 700.0][i % 3],
+            merchant=f"Shop {i % 7}",
+            device_type=["mobile", "desktop", "pos", "kiosk"][i % 4],
+            location_match=i % 5 != 0,
+        )
+        for i in range(MAX_EVENTS_PER_USER + 400)
+    ]
+    fast = BehaviourProfiles().observe(transactions)
+    reference, merchants = UserHistory(), LabelRisk()
+    for transaction, vector in zip(transactions, fast, strict=True):
+        at = transaction.timestamp.timestamp()
+        risk = merchants.figures(transaction.user_id, transaction.merchant, at)
+        expected = reference._features_by_scan(transaction, at, risk)
+        reference._remember_late(transaction, at)
+        merchants.count(transaction.merchant, at)
+        assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)
+    assert fast[-1].as_dict()["count_24h"] == MAX_EVENTS_PER_USER
+
+
+def test_a_users_state_is_kept_small() -> None:
+    """What a worker holds per card holder bounds how many it can serve: kept in columns, a
+    user with ten purchases costs under 3 KB (an object per purchase cost over 8)."""
+    from fraud.bench.users import state_per_user
+
+    assert state_per_user(2_000, 10) < 3_000

@@ -256,8 +256,8 @@ def _users_phase(config: BenchConfig, results: Results, echo: Echo) -> None:
             )
         echo(f"  {run['per_s']:,} tx/s; {run['rss_bytes_per_user']:,} B of worker memory a user")
         runs.append(run)
-    echo("  feature state per user, traced in this process (100,000 users)")
-    state = {f"{events}_events": round(state_per_user(100_000, events)) for events in (1, 10)}
+    echo("  feature state per user, traced in this process (20,000 users)")
+    state = {f"{events}_events": round(state_per_user(20_000, events)) for events in (1, 10)}
     first, last = runs[0]["per_s"], runs[-1]["per_s"]
     results.runs["users"] = {
         "runs": runs,
@@ -761,7 +761,10 @@ def _users_lines(users: dict[str, Any] | None) -> list[str]:
         rss = run["workers_rss_mb"]
         lines.append(
             f"  {run['users']:>10,} users  {run['per_s']:>7,} tx/s  workers' memory "
-            f"{rss['started']:,} -> {rss['users_met']:,} MB = {run['rss_bytes_per_user']:,} B/user"
+            f"{rss['started']:,} -> {rss['users_met']:,} MB = {run['rss_bytes_per_user']:,} B/user;"
+            f" CPU µs/txn: workers {run.get('worker_cpu_us_per_txn')}, "
+            f"broker {run.get('broker_cpu_us_per_txn')}"
+            + (_disturbance(run["cpu"]) if "cpu" in run else "")
         )
     if users["ratio"] is not None and len(users["runs"]) > 1:
         lines.append(f"  most users / fewest: {users['ratio']:.2f}x the throughput")

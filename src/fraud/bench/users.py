@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from fraud.bench import plain
-from fraud.bench.harness import BenchError, RunSpace, VerdictCounter, WorkerPool
-from fraud.domain.features import BehaviourProfiles
+from fraud.bench.harness import BenchError, CpuMeter, RunSpace, VerdictCounter, WorkerPool
+from fraud.domain.features import UserHistory
 from fraud.domain.transaction import KNOWN_DEVICE_TYPES, KNOWN_MERCHANT_TYPES, Transaction
 
 MERCHANTS = 2_000
@@ -94,11 +94,14 @@ def measure_users(
         rss_met = _rss_bytes(pool)
         echo(f"  {transactions:,} transactions over them, timed")
         recent = VerdictCounter(space.database_url, since=datetime.now(UTC))
+        cpu = CpuMeter(pool, space.broker_pid)
         try:
+            cpu.start()
             started = time.perf_counter()
             plain.produce(space, timed)
             follow(recent, transactions, pool)
             seconds = time.perf_counter() - started
+            usage = cpu.stop()
         finally:
             recent.close()
         rss_after = _rss_bytes(pool)
@@ -118,6 +121,13 @@ def measure_users(
             "after_timed": round(rss_after / 2**20, 1),
         },
         "rss_bytes_per_user": round((rss_met - rss_before) / users),
+        "cpu": usage,
+        "worker_cpu_us_per_txn": round(1e6 * usage["workers_cpu_s"] / transactions, 1),
+        "broker_cpu_us_per_txn": (
+            round(1e6 * usage["broker_cpu_s"] / transactions, 1)
+            if usage["broker_cpu_s"] is not None
+            else None
+        ),
     }
 
 
@@ -134,33 +144,34 @@ def _rss_bytes(pool: WorkerPool) -> int:
 
 
 def state_per_user(users: int, events: int, seed: int = 5) -> float:
-    """Bytes of feature state per user (``BehaviourProfiles`` alone, traced allocations) after
-    each of ``users`` users made ``events`` purchases over 30 days at varied merchants."""
+    """Bytes of behaviour state per user (traced allocations): each of ``users`` users made
+    ``events`` purchases over 30 days at varied merchants, and is kept by id as
+    ``BehaviourProfiles`` keeps it. What is kept per merchant (its labelled risk) is shared
+    by every user who buys there, and left out."""
     rng = random.Random(seed)
-    profiles = BehaviourProfiles(remembered_ids=0)  # ids of recent transactions: not per user
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    count = users * events
-    step = timedelta(days=30) / count
+    step = timedelta(days=30) / events
+    histories: dict[str, UserHistory] = {}
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for first in range(0, count, 10_000):
-            batch = [
-                Transaction(
-                    transaction_id=f"t{index}",
-                    user_id=f"u{index % users}",
+        for purchase in range(events):
+            for number in range(users):
+                user = f"u{number}"
+                transaction = Transaction(
+                    transaction_id=f"t{purchase}-{number}",
+                    user_id=user,
                     amount=round(rng.lognormvariate(3.5, 1.0), 2),
                     merchant=f"m{rng.randrange(MERCHANTS)}",  # its own copy, as parsed JSON
-                    timestamp=start + step * index,
+                    timestamp=start + step * purchase,
                     merchant_type=rng.choice(KNOWN_MERCHANT_TYPES),
                     device_type=rng.choice(KNOWN_DEVICE_TYPES),
                     location_match=rng.random() < 0.9,
                 )
-                for index in range(first, min(count, first + 10_000))
-            ]
-            profiles.observe(batch)
-            profiles.take_changes()
-            del batch
+                history = histories.get(user)
+                if history is None:
+                    history = histories[user] = UserHistory()
+                history.observe(transaction, transaction.timestamp.timestamp())
         used = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
