@@ -32,6 +32,7 @@ from fraud.domain.ports.operations import (
     TopicAdmin,
     TopicOutcome,
 )
+from fraud.domain.ports.rules import CompiledRules, RuleCompiler
 from fraud.domain.ports.storage import (
     ActivityLog,
     ActivityQueries,
@@ -52,6 +53,7 @@ __all__ = [
     "AuditLog",
     "AuditQueries",
     "Clock",
+    "CompiledRules",
     "DeadLetterReplays",
     "EvaluationCharts",
     "FraudModel",
@@ -69,6 +71,7 @@ __all__ = [
     "PasswordHasher",
     "PipelineMetrics",
     "Progress",
+    "RuleCompiler",
     "SchemaMigrator",
     "Scorer",
     "Serializer",

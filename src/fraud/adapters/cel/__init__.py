@@ -1,0 +1,1 @@
+"""Rules' expressions in the Common Expression Language (CEL)."""

@@ -1,0 +1,160 @@
+"""Analysts' rules: how their hits combine with the model's decision, and CEL expressions
+compiled, refused with their position, and kept to the fields they are given."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fraud.adapters.cel.rules import CelRuleCompiler
+from fraud.domain.assessment import Decision
+from fraud.domain.features import FEATURE_NAMES, FeatureVector
+from fraud.domain.rules import (
+    InvalidExpression,
+    InvalidRule,
+    Rule,
+    RuleAction,
+    RuleHit,
+    RuleMode,
+    apply_rules,
+)
+from fraud.domain.transaction import Transaction
+
+ACTIVE, SHADOW = RuleMode.ACTIVE, RuleMode.SHADOW
+
+
+def hit(action: RuleAction, mode: RuleMode = ACTIVE, name: str = "r") -> RuleHit:
+    return RuleHit(name, 1, action, mode, f"{name}: {action.value}")
+
+
+@pytest.mark.parametrize(
+    ("model", "actions", "decided"),
+    [
+        (Decision.APPROVE, [RuleAction.DECLINE], Decision.DECLINE),
+        (Decision.DECLINE, [RuleAction.REVIEW], Decision.DECLINE),  # the most severe
+        (Decision.DECLINE, [RuleAction.APPROVE], Decision.APPROVE),  # allow-list over model
+        (Decision.REVIEW, [RuleAction.APPROVE, RuleAction.DECLINE], Decision.DECLINE),
+        (Decision.DECLINE, [RuleAction.APPROVE, RuleAction.REVIEW], Decision.REVIEW),
+        (Decision.REVIEW, [RuleAction.REASON], Decision.REVIEW),
+        (Decision.APPROVE, [], Decision.APPROVE),
+    ],
+)
+def test_the_decision_is_the_most_severe_and_an_allow_list_overrides_only_the_model(
+    model: Decision, actions: list[RuleAction], decided: Decision
+) -> None:
+    hits = [hit(action, name=f"r{i}") for i, action in enumerate(actions)]
+    assert apply_rules(model, ["model reason"], hits)[0] is decided
+
+
+def test_rule_reasons_come_first_and_shadow_hits_change_nothing() -> None:
+    hits = [
+        hit(RuleAction.DECLINE, SHADOW, "shadowed"),
+        hit(RuleAction.REASON, name="gift-cards"),
+    ]
+    decision, reasons = apply_rules(Decision.APPROVE, ["5 purchases in 10 minutes"], hits)
+    assert decision is Decision.APPROVE
+    assert reasons == ("gift-cards: reason", "5 purchases in 10 minutes")
+
+
+def test_a_rule_with_a_bad_name_or_empty_fields_is_refused_field_by_field() -> None:
+    with pytest.raises(InvalidRule) as refused:
+        Rule("Big Spender!", " ", RuleAction.DECLINE, "")
+    assert {error.field for error in refused.value.errors} == {"name", "expression", "reason"}
+
+
+def transaction(**fields: object) -> Transaction:
+    values: dict = {
+        "transaction_id": "t1",
+        "user_id": "ann",
+        "amount": 600.0,
+        "merchant": "Gift Cards Ltd",
+        "timestamp": datetime(2026, 3, 1, 12, tzinfo=UTC),
+        "merchant_type": "online",
+        "device_type": "mobile",
+        "location_match": True,
+    }
+    return Transaction(**(values | fields))
+
+
+def features(**values: float) -> FeatureVector:
+    return FeatureVector(tuple(values.get(name, 0.0) for name in FEATURE_NAMES))
+
+
+GIFT_CARDS = Rule(
+    "gift-cards",
+    'tx.merchant_type == "online" && tx.amount > 500.0 && features.new_merchant == 1.0',
+    RuleAction.DECLINE,
+    "online purchase over 500 at a new merchant",
+)
+
+
+def test_a_compiled_rule_hits_the_transactions_its_expression_holds_for() -> None:
+    rules = CelRuleCompiler().compile([GIFT_CARDS, GIFT_CARDS.__class__(
+        "risky-score", "score >= 0.7", RuleAction.REVIEW, "score of 0.7 or more", RuleMode.SHADOW
+    )])  # fmt: skip
+    found = rules.hits(
+        [transaction(), transaction(amount=20.0), transaction()],
+        [features(new_merchant=1.0), features(new_merchant=1.0), features(new_merchant=0.0)],
+        [0.9, 0.1, 0.2],
+    )
+    assert [[h.name for h in hits] for hits in found] == [["gift-cards", "risky-score"], [], []]
+    assert found[0][1].mode is RuleMode.SHADOW
+
+
+@pytest.mark.parametrize(
+    ("expression", "line", "column"),
+    [("tx.amount >", 1, 12), ('tx.merchant_type == "online" &&\n  (tx.amount >', 2, 15)],
+)
+def test_an_expression_that_does_not_compile_is_refused_with_its_position(
+    expression: str, line: int, column: int
+) -> None:
+    with pytest.raises(InvalidExpression) as refused:
+        CelRuleCompiler().check(expression)
+    assert (refused.value.error.line, refused.value.error.column) == (line, column)
+    assert "Syntax error" in refused.value.error.message
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ('__import__("os").system("true")', "tx, features and score only"),
+        ("open.read() == 1", "tx, features and score only"),
+        ("features.no_such_feature > 1.0", "no field or feature 'no_such_feature'"),
+        ("tx.amount + 1.0", "must be true or false"),
+        ('tx.amount > "500"', "No such overload"),
+    ],
+)
+def test_an_expression_reaches_nothing_but_the_fields_it_is_given(
+    expression: str, says: str
+) -> None:
+    with pytest.raises(InvalidExpression, match=says):
+        CelRuleCompiler().check(expression)
+
+
+def test_a_rule_set_with_one_bad_rule_is_refused_naming_it() -> None:
+    bad = Rule("broken", "tx.amount >", RuleAction.REVIEW, "never")
+    with pytest.raises(InvalidExpression, match="rule 'broken'"):
+        CelRuleCompiler().compile([GIFT_CARDS, bad])
+
+
+def test_a_rule_set_hands_the_interpreter_only_what_its_expressions_read() -> None:
+    from fraud.adapters.cel.rules import Needs
+
+    needs = Needs.of(
+        ["tx.amount > 5.0 && features.new_merchant == 1.0", "tx . merchant_type == 'gas'"]
+    )
+    assert needs.fields == {"amount", "merchant_type"}
+    assert needs.features == {"new_merchant"}
+    assert Needs.of(['"amount" in tx', "features.count_1h > 1.0"]).fields is None
+    rules = CelRuleCompiler().compile(
+        [
+            Rule(
+                "keyed",
+                'tx["amount"] > 500.0 && "online" == tx.merchant_type',
+                RuleAction.REVIEW,
+                "r",
+            )
+        ]
+    )
+    assert [h.name for h in rules.hits([transaction()], [features()], [0.1])[0]] == ["keyed"]
