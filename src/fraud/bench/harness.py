@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.kafka.admin import create_topics
@@ -282,13 +282,21 @@ class VerdictCounter:
         self.since = since
 
     def scored(self) -> int:
-        statement = (
-            select(func.count()).select_from(transactions).where(transactions.c.status == "scored")
-        )
-        if self.since is not None:
-            statement = statement.where(transactions.c.received_at >= self.since)
         with self.engine.connect() as connection:
-            return int(connection.execute(statement).scalar_one())
+            return int(connection.execute(self.statement()).scalar_one())
+
+    def statement(self) -> Select[tuple[int]]:
+        is_scored = transactions.c.status == "scored"
+        if self.since is None:
+            return select(func.count()).select_from(transactions).where(is_scored)
+        # The status as a filter of the count, not a condition of the search: otherwise
+        # SQLite searches the status index, every scored row of the table, and the
+        # benchmark took half a core from the workers it measured (a million rows).
+        return (
+            select(func.count().filter(is_scored))
+            .select_from(transactions)
+            .where(transactions.c.received_at >= self.since)
+        )
 
     def timings(self) -> list[tuple[datetime, datetime, datetime, float]]:
         """(received_at, scored_at, updated_at, latency_ms) of every scored transaction."""
