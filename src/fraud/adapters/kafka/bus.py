@@ -10,6 +10,7 @@ output is durable (the stage loop calls ``commit`` after publishing).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -31,6 +32,13 @@ from fraud.adapters.kafka.settings import PLAINTEXT, consumer_config, producer_c
 from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import Message, OutgoingMessage
 from fraud.settings import KafkaSecurity
+
+WATERMARK_TIMEOUT_S = 10.0
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 log = structlog.get_logger(__name__)
 
@@ -301,12 +309,20 @@ class KafkaFollower:
         self._reader.close()
 
     def _end_of(self, partition: TopicPartition) -> int:
-        try:
-            _, high = self._reader.get_watermark_offsets(partition, timeout=10)
-        except KafkaException as error:
-            where = f"{partition.topic}[{partition.partition}]"
-            raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
-        return int(high)
+        """The partition's high watermark. A topic created a moment ago has no leader yet
+        for a while (the broker answers "not leader"): asked again until one is elected."""
+        deadline = time.monotonic() + WATERMARK_TIMEOUT_S
+        while True:
+            try:
+                _, high = self._reader.get_watermark_offsets(partition, timeout=10)
+                return int(high)
+            except KafkaException as error:
+                code = error.args[0].code() if error.args else None
+                if code in _NO_LEADER_YET and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                where = f"{partition.topic}[{partition.partition}]"
+                raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
 
     def _consumed(self, raws: list[KafkaMessage]) -> Iterator[Message]:
         for raw in raws:
