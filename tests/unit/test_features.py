@@ -174,10 +174,25 @@ def test_vectors_round_trip_through_a_dict() -> None:
     assert list(vector.as_dict()) == list(FEATURE_NAMES)
 
 
+def assert_incremental_equals_a_scan(transactions: list) -> list[FeatureVector]:
+    """The stream's features of one user's transactions equal, one by one, those a full scan
+    of the history gives (with each transaction then slotted in as a late arrival would be)."""
+    from fraud.domain.features import UserHistory
+
+    fast = BehaviourProfiles().observe(transactions)
+    reference, merchants = UserHistory(), LabelRisk()
+    for transaction, vector in zip(transactions, fast, strict=True):
+        at = transaction.timestamp.timestamp()
+        risk = merchants.figures(transaction.user_id, transaction.merchant, at)
+        expected = reference._features_by_scan(transaction, at, risk)
+        reference._remember_late(transaction, at)
+        merchants.count(transaction.merchant, at)
+        assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)
+    return fast
+
+
 def test_incremental_windows_match_a_full_scan_even_with_late_arrivals() -> None:
     import random
-
-    from fraud.domain.features import UserHistory
 
     rng = random.Random(5)
     minutes = 0.0
@@ -195,16 +210,7 @@ def test_incremental_windows_match_a_full_scan_even_with_late_arrivals() -> None
                 location_match=rng.random() < 0.8,
             )
         )
-    fast = BehaviourProfiles().observe(transactions)
-
-    reference, merchants = UserHistory(), LabelRisk()
-    for transaction, vector in zip(transactions, fast, strict=True):
-        at = transaction.timestamp.timestamp()
-        risk = merchants.figures(transaction.user_id, transaction.merchant, at)
-        expected = reference._features_by_scan(transaction, at, risk)
-        reference._remember_late(transaction, at)
-        merchants.count(transaction.merchant, at)
-        assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)
+    assert_incremental_equals_a_scan(transactions)
 
 
 def test_spend_devices_and_categories_are_counted_over_their_windows() -> None:
@@ -226,7 +232,6 @@ def test_spend_devices_and_categories_are_counted_over_their_windows() -> None:
 def test_a_card_over_the_event_cap_keeps_its_windows_equal_to_a_scan_of_what_it_keeps() -> None:
     """More purchases in a day than a history keeps: the oldest leave every window they are
     in, and the columns are cut as they go, with the same figures as a scan."""
-    from fraud.domain.features import UserHistory
     from fraud.domain.windows import MAX_EVENTS_PER_USER
 
     transactions = [
@@ -240,15 +245,7 @@ def test_a_card_over_the_event_cap_keeps_its_windows_equal_to_a_scan_of_what_it_
         )
         for i in range(MAX_EVENTS_PER_USER + 400)
     ]
-    fast = BehaviourProfiles().observe(transactions)
-    reference, merchants = UserHistory(), LabelRisk()
-    for transaction, vector in zip(transactions, fast, strict=True):
-        at = transaction.timestamp.timestamp()
-        risk = merchants.figures(transaction.user_id, transaction.merchant, at)
-        expected = reference._features_by_scan(transaction, at, risk)
-        reference._remember_late(transaction, at)
-        merchants.count(transaction.merchant, at)
-        assert vector.values == pytest.approx(expected.values, rel=1e-9, abs=1e-9)
+    fast = assert_incremental_equals_a_scan(transactions)
     assert fast[-1].as_dict()["count_24h"] == MAX_EVENTS_PER_USER
 
 
