@@ -23,8 +23,10 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -263,14 +265,22 @@ class RateLimits:
         self._window = FixedWindowRateLimiter(storage_from_string(storage_uri))
         self._default = parse(default)
         self._parsed: dict[str, RateLimitItem] = {}
+        # limits' memory storage starts its expiry timer unguarded: two threads counting at
+        # once can both start the same timer, and the second request failed with a 500
+        # ("threads can only be started once", seen under load). Its counts live in this
+        # process, so one lock around them costs a few microseconds and no round trip.
+        self._serial: AbstractContextManager[object] = (
+            threading.Lock() if storage_uri.startswith("memory") else nullcontext()
+        )
 
     def hit(self, identity: str, limit: str | None) -> tuple[str, int] | None:
         """Count one request; None when it is within the limit, else the limit reached
         and the whole seconds until its window ends."""
         item = self._default if limit is None else self._item(limit)
-        if self._window.hit(item, identity):
-            return None
-        reset_at, _ = self._window.get_window_stats(item, identity)
+        with self._serial:
+            if self._window.hit(item, identity):
+                return None
+            reset_at, _ = self._window.get_window_stats(item, identity)
         wait = min(max(math.ceil(reset_at - time.time()), 1), item.get_expiry())
         return f"{item.amount}/{item.GRANULARITY.name}", wait
 
