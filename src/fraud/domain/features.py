@@ -26,7 +26,9 @@ from typing import Any
 
 from fraud.domain.label_risk import NO_RISK_KNOWN, RISK_DAYS, LabelEvent, LabelRisk, RiskFigures
 from fraud.domain.transaction import (
+    DEVICE_CODE,
     DEVICE_TYPES,
+    MERCHANT_TYPE_CODE,
     MERCHANT_TYPES,
     OTHER,
     Transaction,
@@ -131,8 +133,8 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
-_MERCHANT_TYPE_CODE = {name: float(i) for i, name in enumerate(MERCHANT_TYPES)}
-_DEVICE_TYPE_CODE = {name: float(i) for i, name in enumerate(DEVICE_TYPES)}
+_MERCHANT_TYPE_CODE = {name: float(code) for name, code in MERCHANT_TYPE_CODE.items()}
+_DEVICE_TYPE_CODE = {name: float(code) for name, code in DEVICE_CODE.items()}
 
 
 @dataclass(slots=True)
@@ -153,8 +155,8 @@ class FeatureVector:
 
 
 # Where UserHistory.categories keeps each device type's and each merchant type's last use.
-_DEVICE_SLOT = {name: slot for slot, name in enumerate(DEVICE_TYPES)}
-_MERCHANT_TYPE_SLOT = {name: len(DEVICE_TYPES) + slot for slot, name in enumerate(MERCHANT_TYPES)}
+_DEVICE_SLOT = DEVICE_CODE
+_MERCHANT_TYPE_SLOT = {name: len(DEVICE_TYPES) + code for name, code in MERCHANT_TYPE_CODE.items()}
 _NEVER_USED = [-math.inf] * (len(DEVICE_TYPES) + len(MERCHANT_TYPES))
 
 

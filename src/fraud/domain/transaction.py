@@ -25,6 +25,9 @@ OTHER = "other"
 # The categories the features tell apart: the known ones and other.
 MERCHANT_TYPES = (*KNOWN_MERCHANT_TYPES, OTHER)
 DEVICE_TYPES = (*KNOWN_DEVICE_TYPES, OTHER)
+# Each category's position in its list: its code wherever a number stands for it.
+MERCHANT_TYPE_CODE = {name: code for code, name in enumerate(MERCHANT_TYPES)}
+DEVICE_CODE = {name: code for code, name in enumerate(DEVICE_TYPES)}
 
 MAX_AMOUNT = 1_000_000_000
 MAX_ID_LENGTH = 64

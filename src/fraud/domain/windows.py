@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraud.domain.transaction import DEVICE_TYPES, MERCHANT_TYPES, OTHER
+from fraud.domain.transaction import (
+    DEVICE_CODE,
+    DEVICE_TYPES,
+    MERCHANT_TYPE_CODE,
+    MERCHANT_TYPES,
+    OTHER,
+)
 
 MINUTE = 60.0
 HOUR = 60 * MINUTE
@@ -415,8 +421,6 @@ class RecentWindows:
 
 
 # One byte for an event's categories: (device * merchant types + merchant type) * 2 + mismatch.
-_DEVICE_CODE = {name: code for code, name in enumerate(DEVICE_TYPES)}
-_MERCHANT_TYPE_CODE = {name: code for code, name in enumerate(MERCHANT_TYPES)}
 _DEVICE_OF = [
     DEVICE_TYPES[kind // 2 // len(MERCHANT_TYPES)]
     for kind in range(2 * len(DEVICE_TYPES) * len(MERCHANT_TYPES))
@@ -429,8 +433,8 @@ _MERCHANT_TYPE_OF = [
 def kind_of(event: Event) -> int:
     """The byte :class:`RecentWindows` keeps of an event's device, merchant type and
     mismatch; a category it does not know (from an older state store) counts as other."""
-    device = _DEVICE_CODE.get(event.device, _DEVICE_CODE[OTHER])
-    merchant_type = _MERCHANT_TYPE_CODE.get(event.merchant_type, _MERCHANT_TYPE_CODE[OTHER])
+    device = DEVICE_CODE.get(event.device, DEVICE_CODE[OTHER])
+    merchant_type = MERCHANT_TYPE_CODE.get(event.merchant_type, MERCHANT_TYPE_CODE[OTHER])
     return (device * len(MERCHANT_TYPES) + merchant_type) * 2 + event.mismatch
 
 
