@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fraud.adapters.cel.rules import CelRuleCompiler
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.outbox import OutboxRelay
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
+from fraud.application.rules import LiveRules
 from fraud.application.score import ScoreStage
 from fraud.application.stage import Backoff, StageRunner
 from fraud.application.submit import SubmitTransactions
@@ -38,7 +40,13 @@ def embedded_pipeline(
     store = store or InMemoryStore()
     stages = [
         PreprocessStage(BehaviourProfiles(), clock, ENVELOPES),
-        ScoreStage(model, ScoringPolicy(model.info.thresholds), clock, ENVELOPES),
+        ScoreStage(
+            model,
+            ScoringPolicy(model.info.thresholds),
+            clock,
+            ENVELOPES,
+            LiveRules(store, CelRuleCompiler(), refresh_s=0.0),
+        ),
         record_stage or RecordStage(store, ENVELOPES, clock),
     ]
     runners = [

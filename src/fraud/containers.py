@@ -25,6 +25,7 @@ from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
 from fraud.adapters.sqlalchemy.queries import SqlQueries
+from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.card import read_card
@@ -53,6 +54,7 @@ from fraud.application.preprocess import Changelog, FromTheStore, PreprocessStag
 from fraud.application.queries import DashboardFigures, LabelLoopFigures
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
+from fraud.application.rules import LiveRules, ManageRules, TryRules
 from fraud.application.score import ScoreStage
 from fraud.application.submit import RepublishPending, SubmitTransactions
 from fraud.application.training import TrainModel
@@ -67,6 +69,7 @@ from fraud.domain.ports import (
     ModelStore,
     ModelTrainer,
     PasswordHasher,
+    RuleCompiler,
     SchemaMigrator,
     TopicAdmin,
 )
@@ -128,6 +131,12 @@ def _password_hasher() -> PasswordHasher:
     from fraud.adapters.passwords.argon2 import Argon2Hasher
 
     return Argon2Hasher()
+
+
+def _rule_compiler() -> RuleCompiler:
+    from fraud.adapters.cel.rules import CelRuleCompiler
+
+    return CelRuleCompiler()
 
 
 def _hours(hours: float) -> timedelta:
@@ -230,6 +239,18 @@ class Container(containers.DeclarativeContainer):
         by=providers.Callable(_this_service),
     )
 
+    # --- analysts' rules ----------------------------------------------------------------------
+    rule_queries = providers.Singleton(SqlRuleQueries, engine=engine)
+    rule_compiler = providers.Singleton(_rule_compiler)
+    manage_rules = providers.Factory(
+        ManageRules,
+        unit_of_work=unit_of_work,
+        queries=rule_queries,
+        compiler=rule_compiler,
+        clock=clock,
+    )
+    try_rules = providers.Factory(TryRules, verdicts=queries, compiler=rule_compiler, clock=clock)
+
     # --- the broker -------------------------------------------------------------------------
     bus = providers.Resource(
         _bus,
@@ -325,7 +346,12 @@ class Container(containers.DeclarativeContainer):
         store=profile_store,
     )
     score_stage = providers.Factory(
-        ScoreStage, model=model, policy=policy, clock=clock, envelopes=envelopes
+        ScoreStage,
+        model=model,
+        policy=policy,
+        clock=clock,
+        envelopes=envelopes,
+        rules=providers.Factory(LiveRules, queries=rule_queries, compiler=rule_compiler),
     )
     record_stage = providers.Factory(
         RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, clock=clock, metrics=metrics

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import (
@@ -145,6 +146,8 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         "sessions",
         "audit_events",
         "service_secrets",
+        "rules",
+        "rule_changes",
     }
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
     assert "note" not in columns
@@ -206,3 +209,25 @@ def test_the_ledger_revision_keeps_what_was_published_and_labelled(
     assert [tuple(row) for row in history] == [("t1", 1, "ana", None)]
     downgrade(url, "0004")
     assert tables(engine) == {"transactions", "verdict_activity"}
+
+
+def test_the_rules_revision_widens_the_audit_log_and_narrows_it_back(
+    url: str, engine: Engine
+) -> None:
+    upgrade(url, "0007")
+    insert_event = text(
+        "INSERT INTO audit_events (at, actor, action, target, source, succeeded, detail)"
+        " VALUES ('2026-12-03 10:00:00', 'alice', :action, 'gift-cards', '', true, '')"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert_event, {"action": "label"})
+        connection.execute(insert_event, {"action": "rule.added"})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert_event, {"action": "rule.deleted"})
+
+    downgrade(url, "0006")
+    with engine.begin() as connection:
+        kept = connection.execute(text("SELECT action FROM audit_events")).scalars().all()
+    assert kept == ["label"]
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert_event, {"action": "rule.added"})

@@ -34,6 +34,7 @@ def in_memory(container: Container, model, clock) -> Container:
     container.unit_of_work.override(store)
     container.queries.override(store)
     container.identity_queries.override(store)
+    container.rule_queries.override(store)
     container.password_hasher.override(CHEAP_HASHES)
     container.model.override(model)
     container.clock.override(clock)

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from fraud.application.identity import RECHECK_AFTER_S, Authenticate
 from fraud.domain.identity import RateLimit, Role
+from fraud.domain.rules import Rule, RuleAction, RuleMode
 from fraud.entrypoints.http.app import create_app
 from tests.factories import payload
 from tests.unit.conftest import TESTS, calling_as, settle
@@ -46,12 +47,21 @@ MAY = {
     ("post", "/api/users"): {Role.ADMIN},
     ("delete", "/api/users/{name}"): {Role.ADMIN},
     ("get", "/api/audit"): {Role.ADMIN},
+    ("get", "/api/rules"): READERS,
+    ("get", "/api/rules/{name}"): READERS,
+    ("post", "/api/rules"): {Role.ANALYST, Role.ADMIN},
+    ("patch", "/api/rules/{name}"): {Role.ANALYST, Role.ADMIN},
+    ("delete", "/api/rules/{name}"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/rules/check"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/rules/try"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/rules/backtest"): {Role.ANALYST, Role.ADMIN},
 }
 # Pages and other routes outside the document.
 PAGES = {
     "/": READERS,
     "/dashboard/transactions/t-own": READERS,
     "/admin": {Role.ADMIN},
+    "/dashboard/rules": READERS,
     "/docs": EVERYONE,
     "/openapi.json": EVERYONE,
 }
@@ -89,13 +99,23 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
         elif path == "/api/users/{name}":
             container.manage_accounts().add(f"doomed-{n}", Role.VIEWER, TESTS)
             path = f"/api/users/doomed-{n}"
+        elif path == "/api/rules/{name}":
+            rule = Rule(f"doomed-{n}", "score > 0.5", RuleAction.REVIEW, "doomed", RuleMode.SHADOW)
+            container.manage_rules().add(rule, TESTS)
+            path = f"/api/rules/doomed-{n}"
         path = path.replace("{transaction_id}", "t-own")
+        draft = {"expression": "score > 0.5", "action": "review"}
         body = {
             ("post", "/transaction"): payload(transaction_id=f"new-{n}"),
             ("post", "/transactions"): {"transactions": [payload(transaction_id=f"new-{n}")]},
             ("post", "/transaction/t-own/label"): {"is_fraud": True},
             ("post", "/api/keys"): {"name": f"made-{n}", "role": "viewer"},
             ("post", "/api/users"): {"name": f"made-{n}", "role": "viewer"},
+            ("post", "/api/rules"): {**draft, "name": f"made-{n}", "reason": "made"},
+            ("patch", f"/api/rules/doomed-{n}"): {"mode": "active"},
+            ("post", "/api/rules/check"): draft,
+            ("post", "/api/rules/try"): {**draft, "transaction_id": "t-own"},
+            ("post", "/api/rules/backtest"): {**draft, "days": 1},
         }.get((method, path))
         return caller.open(path, method=method.upper(), json=body)
 

@@ -158,3 +158,96 @@ def test_a_rule_set_hands_the_interpreter_only_what_its_expressions_read() -> No
         ]
     )
     assert [h.name for h in rules.hits([transaction()], [features()], [0.1])[0]] == ["keyed"]
+
+
+def test_string_literals_are_not_read_as_code() -> None:
+    from fraud.adapters.cel.rules import Needs, code_only, guards_of
+
+    expression = 'tx.merchant == "a && b || tx.nickname" && tx.amount > 5.0'
+    assert len(code_only(expression)) == len(expression)
+    assert "nickname" not in code_only(expression)
+    assert code_only(r"'it\'s' == tx.merchant") == r"'     ' == tx.merchant"
+    assert Needs.of([expression]).fields == {"merchant", "amount"}
+    assert [(g.operand, g.operator, g.literal) for g in guards_of(expression)] == [
+        (("tx", "merchant"), "==", "a && b || tx.nickname"),
+        (("tx", "amount"), ">", 5.0),
+    ]
+    CelRuleCompiler().check(expression)  # "tx.nickname" in a string names no field
+
+
+@pytest.mark.parametrize(
+    ("expression", "guards"),
+    [
+        ("tx.amount > 5.0 || score > 0.9", []),  # not a chain of &&: nothing is necessary
+        ("score > 0.9 ? true : tx.amount > 5.0", []),
+        ("(tx.amount > 5.0 || true) && score >= 0.5", [(("score", ""), ">=", 0.5)]),
+        (
+            '500 < tx.amount && "gas" != tx.merchant_type',
+            [
+                (("tx", "amount"), ">", 500.0),
+                (("tx", "merchant_type"), "!=", "gas"),
+            ],
+        ),
+        ('tx.amount == "5" && tx.merchant > 3', []),  # mismatched types: CEL decides
+        ("features.count_1h >= 3 && !(score < 0.2)", [(("features", "count_1h"), ">=", 3.0)]),
+    ],
+)
+def test_guards_are_the_conditions_every_hit_needs(expression: str, guards: list) -> None:
+    from fraud.adapters.cel.rules import guards_of
+
+    assert [(g.operand, g.operator, g.literal) for g in guards_of(expression)] == guards
+
+
+def test_guards_change_no_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random rules of every shape over random transactions: the hits with guards are the
+    hits of evaluating every rule on every transaction."""
+    import random
+
+    rng = random.Random(5)
+    shapes = [
+        'tx.merchant_type == "{kind}" && tx.amount > {amount}',
+        "{amount}.0 <= tx.amount && features.new_merchant == 1.0",
+        "score > 0.{digit} && features.count_1h >= {count}.0 || tx.location_match == 0",
+        'tx.device_type != "{device}" && (score > 0.{digit} || tx.amount < {amount}.0)',
+        'tx.merchant_type == "{kind}" && tx["amount"] >= {amount}.0 && score < 0.{digit}',
+        "tx.location_match == {bit} && features.count_1h < {count}",
+        'tx.merchant.startsWith("S") && tx.amount > {amount}.0',
+    ]
+    rules = [
+        Rule(
+            f"r{index}",
+            rng.choice(shapes).format(
+                kind=rng.choice(["online", "grocery", "gas"]),
+                amount=rng.choice([10, 100, 500]),
+                digit=rng.randrange(1, 9),
+                count=rng.randrange(0, 4),
+                device=rng.choice(["mobile", "desktop"]),
+                bit=rng.randrange(2),
+            ),
+            RuleAction.REVIEW,
+            f"reason {index}",
+        )
+        for index in range(40)
+    ]
+    transactions = [
+        transaction(
+            transaction_id=f"t{n}",
+            amount=rng.choice([5.0, 50.0, 100.0, 499.0, 500.0, 501.0, 2000.0]),
+            merchant=rng.choice(["Shop", "Sky Air", "Gas Co"]),
+            merchant_type=rng.choice(["online", "grocery", "gas", "travel"]),
+            device_type=rng.choice(["mobile", "desktop", "pos"]),
+            location_match=rng.random() < 0.5,
+        )
+        for n in range(300)
+    ]
+    vectors = [
+        features(new_merchant=float(rng.random() < 0.5), count_1h=float(rng.randrange(5)))
+        for _ in transactions
+    ]
+    scores = [rng.random() for _ in transactions]
+    guarded = CelRuleCompiler().compile(rules)
+    assert any(guarded._guards)  # the shapes above do have guards
+    with_guards = guarded.hits(transactions, vectors, scores)
+    monkeypatch.setattr(guarded, "_guards", tuple(() for _ in rules))
+    assert guarded.hits(transactions, vectors, scores) == with_guards
+    assert sum(map(len, with_guards)) > 300  # and the rules do hit

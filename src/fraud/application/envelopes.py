@@ -17,6 +17,7 @@ from fraud.domain.assessment import Assessment, Decision, Status, TransactionRec
 from fraud.domain.features import FeatureVector
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Message, OutgoingMessage, Serializer
+from fraud.domain.rules import RuleHit
 from fraud.domain.transaction import (
     DEFAULT_MAX_SKEW,
     Transaction,
@@ -177,6 +178,8 @@ class Envelopes:
                         "reasons": list(assessment.reasons),
                         "model_version": assessment.model_version,
                         "scored_at": self._scored_at.format(assessment.scored_at),
+                        "rules_version": assessment.rules_version,
+                        "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
                     },
                 }
             ),
@@ -198,6 +201,8 @@ class Envelopes:
                 reasons=tuple(str(reason) for reason in verdict["reasons"]),
                 model_version=str(verdict["model_version"]),
                 scored_at=self._scored_at.parse(verdict["scored_at"]),
+                rule_hits=tuple(map(RuleHit.from_dict, verdict.get("rule_hits") or ())),
+                rules_version=_optional_int(verdict.get("rules_version")),
             )
             return TransactionRecord(
                 transaction=transaction,
@@ -262,6 +267,14 @@ def _content_id(message: Message) -> str:
 
 def _instant_of(at: float) -> str:
     return format_instant(datetime.fromtimestamp(at, UTC))
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"rules_version must be an integer, not {value!r}")
+    return value
 
 
 def _string(data: dict[str, Any], name: str) -> str:

@@ -43,6 +43,7 @@ from fraud.domain.ports import (
     PasswordHasher,
     UnitOfWorkFactory,
 )
+from fraud.domain.rules import RuleChange
 
 log = structlog.get_logger(__name__)
 
@@ -351,3 +352,8 @@ def labelled(by: Actor, transaction_ids: Sequence[str], is_fraud: bool, at: date
     """The audit event of a label."""
     verdict = "fraud" if is_fraud else "not fraud"
     return _event(by, AuditAction.LABEL, ", ".join(transaction_ids), at, verdict)
+
+
+def rule_event(by: Actor, action: AuditAction, change: RuleChange, detail: str) -> AuditEvent:
+    """The audit event of a rule's change."""
+    return _event(by, action, change.rule.name, change.at, detail)

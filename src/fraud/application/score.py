@@ -1,4 +1,5 @@
-"""Score: one model call per batch, then the policy's decision and reasons for each."""
+"""Score: one model call per batch, the policy's decision and reasons for each, then the
+analysts' rules over the whole batch."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from datetime import datetime
 import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage
+from fraud.application.rules import LiveRules, LoadedRules
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Message, Topic
+from fraud.domain.rules import apply_rules
 from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
@@ -23,12 +26,18 @@ class ScoreStage:
     topics = (Topic.PREPROCESSED,)
 
     def __init__(
-        self, model: FraudModel, policy: ScoringPolicy, clock: Clock, envelopes: Envelopes
+        self,
+        model: FraudModel,
+        policy: ScoringPolicy,
+        clock: Clock,
+        envelopes: Envelopes,
+        rules: LiveRules,
     ) -> None:
         self.model = model
         self.policy = policy
         self.clock = clock
         self.envelopes = envelopes
+        self.rules = rules
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -47,6 +56,7 @@ class ScoreStage:
             self.model,
             self.policy,
             self.clock,
+            rules=self.rules.current(),
             received=[item.received_at for item in readable],
             preprocessed=[item.preprocessed_at for item in readable],
         )
@@ -59,6 +69,7 @@ class ScoreStage:
                     transaction_id=record.transaction.transaction_id,
                     fraud_score=round(record.assessment.fraud_score, 4),
                     decision=record.assessment.decision.value,
+                    rules_hit=[hit.name for hit in record.assessment.rule_hits],
                 )
         log.debug("batch scored", count=len(records))
         return outbox
@@ -71,15 +82,18 @@ def assess(
     policy: ScoringPolicy,
     clock: Clock,
     *,
+    rules: LoadedRules | None = None,
     received: Sequence[datetime] | None = None,
     preprocessed: Sequence[datetime | None] | None = None,
 ) -> list[TransactionRecord]:
-    """Score a batch in one model call and apply the policy to each transaction.
+    """Score a batch in one model call, apply the policy to each transaction, then the rules
+    (over the whole batch at once); without ``rules`` (a replay of the model) none apply.
 
     ``received`` and ``preprocessed`` say when each transaction reached the API and the
     preprocess stage; without them (a replay) the record counts as received when scored.
     """
     scores = model.score(features)
+    hits = rules.compiled.hits(transactions, features, scores) if rules else None
     scored_at = clock.now()
     version = model.info.version
     records = []
@@ -87,6 +101,9 @@ def assess(
         zip(transactions, features, scores, strict=True)
     ):
         decision, reasons = policy.assess(score, transaction, vector)
+        found = hits[i] if hits is not None else []
+        if found:
+            decision, reasons = apply_rules(decision, reasons, found)
         records.append(
             TransactionRecord(
                 transaction=transaction,
@@ -99,6 +116,8 @@ def assess(
                     reasons=reasons,
                     model_version=version,
                     scored_at=scored_at,
+                    rule_hits=tuple(found),
+                    rules_version=None if rules is None else rules.version,
                 ),
                 features=vector.as_dict(),
                 preprocessed_at=preprocessed[i] if preprocessed is not None else None,

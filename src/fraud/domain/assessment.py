@@ -6,8 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from fraud.domain.transaction import Transaction
+
+if TYPE_CHECKING:
+    from fraud.domain.rules import RuleHit
 
 
 class Decision(StrEnum):
@@ -24,7 +28,9 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """The verdict on one transaction: a score, a decision and why."""
+    """The verdict on one transaction: a score, a decision and why; which analysts' rules hit
+    it (active and shadow) and the version of the rule set it was decided under (None: no
+    rules were consulted, a replay through the model alone)."""
 
     transaction_id: str
     fraud_score: float
@@ -32,6 +38,8 @@ class Assessment:
     reasons: tuple[str, ...]
     model_version: str
     scored_at: datetime
+    rule_hits: tuple[RuleHit, ...] = ()
+    rules_version: int | None = None
 
 
 # How far apart two scores of one transaction by one model may be and still be one scoring.

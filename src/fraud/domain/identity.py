@@ -26,6 +26,7 @@ class Permission(StrEnum):
     READ_OWN = "read_own"  # read the transactions one submitted: score, decision, reasons
     READ = "read"  # every transaction in full, the dashboard and the read APIs
     LABEL = "label"  # confirm or clear fraud
+    RULES = "rules"  # write, test and switch on the rules that decide beside the model
     ADMINISTER = "administer"  # keys, users, the audit log
     SCRAPE = "scrape"  # the Prometheus metrics
     DOCS = "docs"  # the API's documentation
@@ -40,7 +41,7 @@ class Role(StrEnum):
 
 
 _VIEWER = frozenset({Permission.READ_OWN, Permission.READ, Permission.DOCS})
-_ANALYST = _VIEWER | {Permission.LABEL}
+_ANALYST = _VIEWER | {Permission.LABEL, Permission.RULES}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.SUBMITTER: frozenset({Permission.SUBMIT, Permission.READ_OWN, Permission.DOCS}),
@@ -92,12 +93,24 @@ class Actor:
 def seen_by(principal: Principal, record: TransactionRecord) -> TransactionRecord | None:
     """The record as ``principal`` may see it: in full with ``read``; with ``read_own`` only
     when it submitted it, and then only the verdict (no features the model saw, no later
-    scorings, no analysts' labels); otherwise not at all, as if it did not exist."""
+    scorings, no analysts' labels or rules); otherwise not at all, as if it did not exist."""
     if principal.may(Permission.READ):
         return record
     if not principal.may(Permission.READ_OWN) or record.submitted_by != principal.subject:
         return None
-    return replace(record, features=None, versions=(), label=None, label_history=())
+    # Nor which of the analysts' rules hit it: their reasons say enough, their names and
+    # versions are the team's own.
+    assessment = record.assessment
+    if assessment is not None:
+        assessment = replace(assessment, rule_hits=(), rules_version=None)
+    return replace(
+        record,
+        assessment=assessment,
+        features=None,
+        versions=(),
+        label=None,
+        label_history=(),
+    )
 
 
 # --- names, secrets and limits ----------------------------------------------------------
@@ -305,6 +318,8 @@ class AuditAction(StrEnum):
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
     LABEL = "label"
+    RULE_ADDED = "rule.added"
+    RULE_CHANGED = "rule.changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,11 @@ model's decision:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from fraud.domain.assessment import Decision
 from fraud.domain.errors import FieldError
@@ -27,6 +29,16 @@ MAX_NAME_LENGTH = 64
 MAX_EXPRESSION_LENGTH = 4_000
 MAX_REASON_LENGTH = 200
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+NAME_RULE = (
+    f"must be 1 to {MAX_NAME_LENGTH} lower-case letters, digits, - or _, "
+    "starting with a letter or digit"
+)
+
+
+def _bad_name(name: str) -> bool:
+    return not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH
 
 
 class RuleAction(StrEnum):
@@ -39,6 +51,11 @@ class RuleAction(StrEnum):
 class RuleMode(StrEnum):
     ACTIVE = "active"
     SHADOW = "shadow"  # hits are recorded, the decision is the one without it
+    DISABLED = "disabled"  # kept with its history, evaluated no more
+
+    @property
+    def evaluated(self) -> bool:
+        return self is not RuleMode.DISABLED
 
 
 class InvalidRule(ValueError):
@@ -80,14 +97,8 @@ class Rule:
 
     def __post_init__(self) -> None:
         errors = []
-        if not NAME_PATTERN.fullmatch(self.name) or len(self.name) > MAX_NAME_LENGTH:
-            errors.append(
-                FieldError(
-                    "name",
-                    f"must be 1 to {MAX_NAME_LENGTH} lower-case letters, digits, - or _, "
-                    "starting with a letter or digit",
-                )
-            )
+        if _bad_name(self.name):
+            errors.append(FieldError("name", NAME_RULE))
         if not self.expression.strip() or len(self.expression) > MAX_EXPRESSION_LENGTH:
             errors.append(
                 FieldError("expression", f"must be 1 to {MAX_EXPRESSION_LENGTH} characters")
@@ -110,6 +121,26 @@ class RuleHit:
     mode: RuleMode
     reason: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "action": self.action.value,
+            "mode": self.mode.value,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleHit:
+        """A hit as :meth:`to_dict` wrote it; KeyError or ValueError for anything else."""
+        return cls(
+            str(data["name"]),
+            int(data["version"]),
+            RuleAction(data["action"]),
+            RuleMode(data["mode"]),
+            str(data["reason"]),
+        )
+
 
 _SEVERITY = {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.DECLINE: 2}
 _DECISION_OF = {RuleAction.REVIEW: Decision.REVIEW, RuleAction.DECLINE: Decision.DECLINE}
@@ -129,3 +160,151 @@ def apply_rules(
     reasons = [hit.reason for hit in active]
     reasons += [reason for reason in model_reasons if reason not in reasons]
     return decision, tuple(reasons)
+
+
+# --- changing rules ----------------------------------------------------------------------
+
+
+class UnknownRule(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no rule named {name!r}")
+        self.name = name
+
+
+class RuleConflict(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"rule {name!r} was changed meanwhile: read it again and retry")
+        self.name = name
+
+
+class NoVerdict(LookupError):
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__(f"no scored transaction with id {transaction_id!r}")
+        self.transaction_id = transaction_id
+
+
+class RuleExists(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a rule named {name!r} exists: change it instead")
+        self.name = name
+
+
+_EDITABLE = ("expression", "action", "reason", "mode")
+
+
+def _choice(enum: type[RuleAction] | type[RuleMode], field: str, value: object) -> Any:
+    try:
+        return enum(str(value).strip().lower())
+    except ValueError:
+        raise InvalidRule(
+            [FieldError(field, f"must be one of {', '.join(member.value for member in enum)}")]
+        ) from None
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidRule([FieldError(field, "must be a string")])
+    return value
+
+
+def _parse(name: str, value: object) -> Any:
+    if name in ("expression", "reason"):
+        return _text(name, value)
+    return _choice(RuleAction if name == "action" else RuleMode, name, value)
+
+
+def _parsed(body: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
+    """Each given field parsed, and one InvalidRule naming every field that breaks its rule."""
+    errors = [
+        FieldError(str(name), f"is not one of {', '.join(allowed)}")
+        for name in sorted(set(body) - set(allowed))
+    ]
+    values: dict[str, Any] = {}
+    for name in allowed:
+        if name in body and name != "name":
+            try:
+                values[name] = _parse(name, body[name])
+            except InvalidRule as invalid:
+                errors.extend(invalid.errors)
+    if errors:
+        raise InvalidRule(errors)
+    return values
+
+
+def _object(data: object) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InvalidRule([FieldError("body", "must be a JSON object")])
+    return data
+
+
+def new_rule(data: object) -> Rule:
+    """A rule from a request's fields (mode ``active`` unless given); InvalidRule names every
+    field that breaks its rule."""
+    body = _object(data)
+    errors = [
+        FieldError(name, "is required")
+        for name in ("name", "expression", "action", "reason")
+        if body.get(name) is None
+    ]
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or _bad_name(name)):
+        errors.append(FieldError("name", NAME_RULE))
+    values: dict[str, Any] = {}
+    try:
+        values = _parsed({k: v for k, v in body.items() if v is not None}, ("name", *_EDITABLE))
+    except InvalidRule as invalid:
+        errors.extend(invalid.errors)
+    if errors:
+        raise InvalidRule(errors)
+    return Rule(name=str(name), **values)
+
+
+def changed_rule(rule: Rule, data: object) -> Rule:
+    """``rule`` with the fields a request changes, as its next version; InvalidRule for a
+    request that changes nothing or breaks a field's rule."""
+    values = _parsed(_object(data), _EDITABLE)
+    if all(getattr(rule, name) == value for name, value in values.items()):
+        raise InvalidRule(
+            [FieldError("body", f"must change at least one of {', '.join(_EDITABLE)}")]
+        )
+    return replace(rule, **values, version=rule.version + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    """One entry of a rule's history, which only grows: the rule as it became, who changed
+    it and when, and the rule-set version the change made."""
+
+    rule: Rule
+    by: str
+    at: datetime
+    set_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    before: str
+    after: str
+
+
+def diff(before: Rule | None, after: Rule) -> list[FieldChange]:
+    """What a change did to a rule, field by field (everything, for a new rule)."""
+    changes = []
+    for field in fields(Rule):
+        if field.name in ("name", "version"):
+            continue
+        new = str(getattr(after, field.name))
+        old = "" if before is None else str(getattr(before, field.name))
+        if old != new:
+            changes.append(FieldChange(field.name, old, new))
+    return changes
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """The rules the scoring workers evaluate, at a version of the whole set: every change
+    to any rule makes a new version, and each verdict names the one it was decided under."""
+
+    version: int
+    rules: tuple[Rule, ...]

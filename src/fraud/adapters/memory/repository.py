@@ -20,6 +20,7 @@ from fraud.adapters.memory.identity import (
     InMemoryIdentities,
     InMemoryIdentityQueries,
 )
+from fraud.adapters.memory.rules import InMemoryRuleQueries, InMemoryRuleRepository
 from fraud.adapters.memory.state import Staged, State
 from fraud.domain.assessment import (
     AnalystLabel,
@@ -209,6 +210,7 @@ class InMemoryUnitOfWork:
         self.replays = InMemoryDeadLetterReplays(staged)
         self.identities = InMemoryIdentities(staged)
         self.audit = InMemoryAuditLog(staged)
+        self.rules = InMemoryRuleRepository(staged)
         return self
 
     def __exit__(
@@ -231,10 +233,10 @@ class InMemoryUnitOfWork:
         self.committed = True
 
 
-class InMemoryStore(InMemoryIdentityQueries):
+class InMemoryStore(InMemoryIdentityQueries, InMemoryRuleQueries):
     """The shared state: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
-    methods are the read side (``VerdictQueries``, ``ActivityQueries``, ``IdentityQueries``
-    and ``AuditQueries``)."""
+    methods are the read side (``VerdictQueries``, ``ActivityQueries``, ``IdentityQueries``,
+    ``AuditQueries`` and ``RuleQueries``)."""
 
     def __init__(self) -> None:
         self.state = State()
@@ -318,6 +320,15 @@ class InMemoryStore(InMemoryIdentityQueries):
             )
         )
         return rows if limit is None else rows[: max(limit, 0)]
+
+    def scored_between(self, since: datetime, until: datetime) -> Iterator[TransactionRecord]:
+        return iter(
+            [
+                record
+                for record in self._committed()
+                if record.status is Status.SCORED and since <= record.received_at <= until
+            ]
+        )
 
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
         kept = [

@@ -117,6 +117,30 @@ class SqlQueries:
             statement = statement.limit(max(limit, 0))
         return [to_record(row) for row in self._rows(statement)]
 
+    def scored_between(self, since: datetime, until: datetime) -> Iterator[TransactionRecord]:
+        after: tuple[datetime, str] | None = None
+        columns = transactions.c
+        while True:  # keyset pages on the index on receipt
+            statement = (
+                select(transactions)
+                .where(
+                    columns.received_at >= since,
+                    columns.received_at <= until,
+                    columns.status == Status.SCORED.value,
+                )
+                .order_by(columns.received_at, columns.transaction_id)
+                .limit(ACCEPTED_PAGE)
+            )
+            if after is not None:
+                statement = statement.where(
+                    tuple_(columns.received_at, columns.transaction_id) > tuple_(*after)
+                )
+            rows = self._rows(statement)
+            yield from map(to_record, rows)
+            if len(rows) < ACCEPTED_PAGE:
+                return
+            after = (rows[-1]["received_at"], rows[-1]["transaction_id"])
+
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
         after: tuple[datetime, str] | None = None
         columns = transactions.c

@@ -63,6 +63,8 @@ VERDICT_COLUMNS = (
     "scored_at",
     "latency_ms",
     "features",
+    "rule_hits",
+    "rules_version",
     "error",
     "preprocessed_ms",
     "recorded_ms",

@@ -19,6 +19,7 @@ from fraud.domain.assessment import (
     TransactionRecord,
 )
 from fraud.domain.monitoring import Bucket
+from fraud.domain.rules import Rule, RuleAction, RuleHit, RuleMode
 from fraud.domain.transaction import Transaction
 
 
@@ -47,6 +48,7 @@ def to_row(
         "scored_at": None if assessment is None else assessment.scored_at,
         "latency_ms": record.latency_ms,
         "features": None if record.features is None else dict(record.features),
+        **rule_columns(assessment),
         "error": record.error,
         **label_columns(record.label),
         "preprocessed_ms": _after(record.received_at, record.preprocessed_at),
@@ -69,6 +71,41 @@ def version_row(record: TransactionRecord, recorded_at: datetime) -> dict[str, A
         "model_version": assessment.model_version,
         "scored_at": assessment.scored_at,
         "recorded_at": record.recorded_at or recorded_at,
+        **rule_columns(assessment),
+    }
+
+
+def rule_columns(assessment: Assessment | None) -> dict[str, Any]:
+    """The rules that hit a verdict and the rule set's version, as its columns."""
+    if assessment is None or assessment.rules_version is None:
+        return {"rule_hits": None, "rules_version": None}
+    return {
+        "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
+        "rules_version": assessment.rules_version,
+    }
+
+
+def to_rule(row: Mapping[Any, Any]) -> Rule:
+    return Rule(
+        name=row["name"],
+        expression=row["expression"],
+        action=RuleAction(row["action"]),
+        reason=row["reason"],
+        mode=RuleMode(row["mode"]),
+        version=row["version"],
+    )
+
+
+def rule_row(rule: Rule, at: datetime, by: str) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "expression": rule.expression,
+        "action": rule.action.value,
+        "reason": rule.reason,
+        "mode": rule.mode.value,
+        "version": rule.version,
+        "changed_at": at,
+        "changed_by": by,
     }
 
 
@@ -81,6 +118,8 @@ def to_assessment(row: Mapping[Any, Any]) -> Assessment:
         reasons=tuple(row["reasons"] or ()),
         model_version=row["model_version"],
         scored_at=row["scored_at"],
+        rule_hits=tuple(map(RuleHit.from_dict, row["rule_hits"] or ())),
+        rules_version=row["rules_version"],
     )
 
 

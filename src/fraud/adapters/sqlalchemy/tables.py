@@ -30,6 +30,13 @@ from sqlalchemy.types import TypeDecorator
 
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.identity import NAME_MAX_LENGTH, AuditAction, Role
+from fraud.domain.rules import (
+    MAX_EXPRESSION_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_REASON_LENGTH,
+    RuleAction,
+    RuleMode,
+)
 
 # Named constraints keep future migrations (and SQLite's batch mode) deterministic.
 NAMING_CONVENTION = {
@@ -77,6 +84,8 @@ STATUSES = tuple(status.value for status in Status)
 ROLES = tuple(role.value for role in Role)
 AUDIT_ACTIONS = tuple(action.value for action in AuditAction)
 DECISIONS = tuple(decision.value for decision in Decision)
+RULE_ACTIONS = tuple(action.value for action in RuleAction)
+RULE_MODES = tuple(mode.value for mode in RuleMode)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -108,6 +117,9 @@ transactions = Table(
     Column("scored_at", UtcDateTime(), nullable=True),
     Column("latency_ms", Double(), nullable=True),  # denormalised for SQL analytics
     Column("features", JSON(none_as_null=True), nullable=True),
+    # The analysts' rules that hit it (active and shadow) and the rule set's version.
+    Column("rule_hits", JSON(none_as_null=True), nullable=True),
+    Column("rules_version", Integer(), nullable=True),
     Column("error", Text(), nullable=True),
     # The analyst's label, once given (feedback for precision figures and training).
     Column("label_is_fraud", Boolean(), nullable=True),
@@ -167,6 +179,8 @@ verdict_versions = Table(
     Column("model_version", String(128), nullable=False),
     Column("scored_at", UtcDateTime(), nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("rule_hits", JSON(none_as_null=True), nullable=True),
+    Column("rules_version", Integer(), nullable=True),
     # A scoring is its model, decision and score: the same again (a redelivery, a replay
     # through the same model and features) is not a new version. The repository also takes a
     # score within SCORE_TOLERANCE for the same; this refuses exact repeats from racing writers.
@@ -269,4 +283,50 @@ service_secrets = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", String(256), nullable=False),
+)
+
+
+# --- analysts' rules ------------------------------------------------------------------------
+
+
+def _rule_columns() -> list[Column[Any]]:
+    return [
+        Column("expression", Text(), nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("reason", String(MAX_REASON_LENGTH), nullable=False),
+        Column("mode", String(16), nullable=False),
+        Column("version", Integer(), nullable=False),
+    ]
+
+
+def _rule_checks() -> list[CheckConstraint]:
+    return [
+        CheckConstraint(_one_of("action", RULE_ACTIONS), name="action"),
+        CheckConstraint(_one_of("mode", RULE_MODES), name="mode"),
+        CheckConstraint(f"length(expression) <= {MAX_EXPRESSION_LENGTH}", name="expression"),
+    ]
+
+
+# Each rule as it is now; the scoring workers read the evaluated ones.
+rules = Table(
+    "rules",
+    metadata,
+    Column("name", String(MAX_NAME_LENGTH), primary_key=True),
+    *_rule_columns(),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    *_rule_checks(),
+)
+
+# Every version of every rule, append-only; the highest id is the rule set's version.
+rule_changes = Table(
+    "rule_changes",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("name", String(MAX_NAME_LENGTH), nullable=False, index=True),
+    *_rule_columns(),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    UniqueConstraint("name", "version"),
+    *_rule_checks(),
 )

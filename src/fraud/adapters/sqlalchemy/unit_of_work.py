@@ -22,12 +22,14 @@ from fraud.adapters.sqlalchemy.repository import (
     SqlLabelRepository,
     SqlVerdictRepository,
 )
+from fraud.adapters.sqlalchemy.rules import SqlRuleRepository
 from fraud.domain.ports import (
     ActivityLog,
     AuditLog,
     DeadLetterReplays,
     Identities,
     LabelRepository,
+    RuleRepository,
     VerdictRepository,
 )
 
@@ -40,6 +42,7 @@ class SqlUnitOfWork:
     replays: DeadLetterReplays
     identities: Identities
     audit: AuditLog
+    rules: RuleRepository
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
@@ -69,6 +72,7 @@ class SqlUnitOfWork:
         self.replays = SqlDeadLetterReplays(connection)
         self.identities = SqlIdentities(connection)
         self.audit = SqlAuditLog(connection)
+        self.rules = SqlRuleRepository(connection)
         return self
 
     def __exit__(

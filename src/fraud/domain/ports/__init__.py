@@ -32,7 +32,7 @@ from fraud.domain.ports.operations import (
     TopicAdmin,
     TopicOutcome,
 )
-from fraud.domain.ports.rules import CompiledRules, RuleCompiler
+from fraud.domain.ports.rules import CompiledRules, RuleCompiler, RuleQueries, RuleRepository
 from fraud.domain.ports.storage import (
     ActivityLog,
     ActivityQueries,
@@ -72,6 +72,8 @@ __all__ = [
     "PipelineMetrics",
     "Progress",
     "RuleCompiler",
+    "RuleQueries",
+    "RuleRepository",
     "SchemaMigrator",
     "Scorer",
     "Serializer",

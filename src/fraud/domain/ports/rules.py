@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from fraud.domain.features import FeatureVector
-from fraud.domain.rules import Rule, RuleHit
+from fraud.domain.rules import Rule, RuleChange, RuleHit, RuleSet
 from fraud.domain.transaction import Transaction
 
 
@@ -34,3 +35,32 @@ class RuleCompiler(Protocol):
 
     def compile(self, rules: Sequence[Rule]) -> CompiledRules:
         """Every rule compiled; raises InvalidExpression naming the first that is not."""
+
+
+class RuleRepository(Protocol):
+    """The write side of rules, in a unit of work."""
+
+    def get(self, name: str) -> Rule | None: ...
+
+    def save(self, rule: Rule, by: str, at: datetime) -> RuleChange | None:
+        """Store ``rule`` as its name's next version (version 1: a new rule) and append it to
+        the history; None when the stored rule is not at the version before it (another
+        change came first, or a new rule's name is taken)."""
+
+
+class RuleQueries(Protocol):
+    """What the API, the dashboard and the scoring workers read of rules."""
+
+    def rule_set_version(self) -> int:
+        """The version of the whole set: it grows with every change (0: never changed)."""
+
+    def rule_set(self) -> RuleSet:
+        """The rules evaluated now (active and shadow), in name order, with the version."""
+
+    def rules(self) -> list[Rule]:
+        """Every rule, disabled ones too, in name order."""
+
+    def rule(self, name: str) -> Rule | None: ...
+
+    def history(self, name: str) -> list[RuleChange]:
+        """The rule's versions, oldest first."""

@@ -18,6 +18,7 @@ from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
 from fraud.domain.ports.identity import AuditLog, Identities
+from fraud.domain.ports.rules import RuleRepository
 from fraud.domain.transaction import Transaction
 
 # --- the write side ------------------------------------------------------------------
@@ -93,6 +94,7 @@ class UnitOfWork(Protocol):
     replays: DeadLetterReplays
     identities: Identities
     audit: AuditLog
+    rules: RuleRepository
 
     def __enter__(self) -> Self: ...
 
@@ -134,6 +136,11 @@ class VerdictQueries(Protocol):
 
     def labelled(self, limit: int | None = None) -> list[TransactionRecord]:
         """Records an analyst has labelled, oldest label first (ties: transaction_id)."""
+
+    def scored_between(self, since: datetime, until: datetime) -> Iterator[TransactionRecord]:
+        """Every scored record received from ``since`` to ``until`` (both included), with its
+        features and label, in no promised order, read in chunks: what a backtest evaluates
+        rules on."""
 
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
         """Every transaction dated at or after ``since`` that was not refused by a stage,

@@ -44,7 +44,7 @@ def _refusals() -> Iterator[None]:
         raise BadInput(str(refused.args[0])) from None
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -106,7 +106,7 @@ def list_keys(ctx: CliContext) -> None:
         )
         for key in _container(ctx).manage_keys().list()
     ]
-    _table(("name", "role", "rate limit", "created", "by", "revoked"), rows)
+    table(("name", "role", "rate limit", "created", "by", "revoked"), rows)
 
 
 @keys.command("revoke")
@@ -209,7 +209,7 @@ def list_users(ctx: CliContext) -> None:
         )
         for account in _container(ctx).manage_accounts().list()
     ]
-    _table(("name", "role", "created", "by", "revoked"), rows)
+    table(("name", "role", "created", "by", "revoked"), rows)
 
 
 @users.command("revoke")
@@ -265,7 +265,7 @@ def list_audit(ctx: CliContext, limit: int, before: int | None, as_json: bool) -
         )
         for event in events
     ]
-    _table(("id", "when", "who", "did", "to", "from", "allowed", "detail"), rows)
+    table(("id", "when", "who", "did", "to", "from", "allowed", "detail"), rows)
 
 
 # --- the first start -------------------------------------------------------------------

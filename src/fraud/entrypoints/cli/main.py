@@ -20,6 +20,7 @@ from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels, labels
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
 from fraud.entrypoints.cli.replay import evaluate, score
+from fraud.entrypoints.cli.rules import rules
 from fraud.entrypoints.cli.training import ensure_model, train
 from fraud.settings import BadSetting, Settings
 
@@ -168,6 +169,7 @@ cli.add_command(labels)
 cli.add_command(keys)
 cli.add_command(users)
 cli.add_command(audit)
+cli.add_command(rules)
 
 
 def main() -> None:

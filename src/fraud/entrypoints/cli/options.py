@@ -133,8 +133,9 @@ def read_rows(path: Path, read: Reader[Row], on_invalid: str) -> list[Row]:
 
 
 @contextmanager
-def progress(total: int, what: str, *, bar: bool) -> Iterator[Progress]:
-    """A progress bar for a person at a terminal; otherwise a log event every few seconds."""
+def progress(total: int | None, what: str, *, bar: bool) -> Iterator[Progress]:
+    """A progress bar for a person at a terminal; otherwise a log event every few seconds.
+    ``total`` None: a count without an end."""
     if bar:
         with tqdm(total=total, desc=what, unit="txn", unit_scale=True, leave=False) as shown:
             yield shown.update
@@ -146,7 +147,7 @@ def progress(total: int, what: str, *, bar: bool) -> Iterator[Progress]:
         nonlocal done, last
         done += count
         now = time.monotonic()
-        if now - last >= PROGRESS_LOG_INTERVAL_S or done >= total:
+        if now - last >= PROGRESS_LOG_INTERVAL_S or (total is not None and done >= total):
             last = now
             log.info("progress", task=what, done=done, total=total)
 

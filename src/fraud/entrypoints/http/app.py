@@ -15,6 +15,7 @@ from fraud.entrypoints.http import api as api_module
 from fraud.entrypoints.http import dashboard as dashboard_module
 from fraud.entrypoints.http import docs as docs_module
 from fraud.entrypoints.http import metrics as metrics_module
+from fraud.entrypoints.http import rules as rules_module
 from fraud.entrypoints.http import signin as signin_module
 from fraud.entrypoints.http.access import install_access
 from fraud.entrypoints.http.errors import register_error_handlers
@@ -39,7 +40,14 @@ def create_app(container: Container | None = None) -> Flask:
         outbox.start()  # what this worker accepts, it publishes
         atexit.register(outbox.stop)  # and, leaving, publishes what it holds
     container.wire(
-        modules=[api_module, dashboard_module, metrics_module, admin_module, signin_module]
+        modules=[
+            api_module,
+            dashboard_module,
+            metrics_module,
+            admin_module,
+            signin_module,
+            rules_module,
+        ]
     )
 
     app = Flask(__name__)
@@ -72,12 +80,14 @@ def create_app(container: Container | None = None) -> Flask:
         dashboard_module.dashboard,
         metrics_module.metrics,
         admin_module.admin,
+        rules_module.rules,
     ):
         documented.register_blueprint(blueprint)
     for page in (
         dashboard_module.pages,
         docs_module.docs,
         admin_module.admin_pages,
+        rules_module.rule_pages,
         signin_module.access,
     ):
         app.register_blueprint(page)

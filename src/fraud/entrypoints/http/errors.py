@@ -20,6 +20,14 @@ from fraud.domain.errors import (
     TransientFailure,
     UnknownIdentity,
 )
+from fraud.domain.rules import (
+    InvalidExpression,
+    InvalidRule,
+    NoVerdict,
+    RuleConflict,
+    RuleExists,
+    UnknownRule,
+)
 from fraud.entrypoints.http.schemas import ErrorSchema
 
 log = structlog.get_logger(__name__)
@@ -29,11 +37,19 @@ _ERROR = ErrorSchema()
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, details: list[FieldError] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        details: list[FieldError] | None = None,
+        position: tuple[int, int] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
+        self.position = position
 
     @classmethod
     def breaks_contract(cls, what: str, errors: Iterable[FieldError]) -> ApiError:
@@ -42,11 +58,16 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, message: str, details: Iterable[FieldError] | None = None
+    status: int,
+    message: str,
+    details: Iterable[FieldError] | None = None,
+    position: tuple[int, int] | None = None,
 ) -> Response:
     payload: dict[str, Any] = {"error": message, "status": status}
     if details is not None:
         payload["details"] = details
+    if position is not None:
+        payload["position"] = {"line": position[0], "column": position[1]}
     response = jsonify(_ERROR.dump(payload))
     response.status_code = status
     return response
@@ -66,7 +87,36 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         log.info("request refused", status=error.status, error=error.message)
-        return error_response(error.status, error.message, error.details)
+        return error_response(error.status, error.message, error.details, error.position)
+
+    @app.errorhandler(InvalidRule)
+    def invalid_rule(error: InvalidRule) -> Response:
+        return api_error(ApiError.breaks_contract("rule", error.errors))
+
+    @app.errorhandler(InvalidExpression)
+    def invalid_expression(error: InvalidExpression) -> Response:
+        where = error.error
+        position = (
+            None if where.line is None or where.column is None else (where.line, where.column)
+        )
+        return api_error(
+            ApiError(
+                422,
+                "the expression cannot be used",
+                details=[FieldError("expression", str(where))],
+                position=position,
+            )
+        )
+
+    @app.errorhandler(UnknownRule)
+    @app.errorhandler(NoVerdict)
+    def no_such_rule(error: LookupError) -> Response:
+        return api_error(ApiError(404, str(error.args[0])))
+
+    @app.errorhandler(RuleExists)
+    @app.errorhandler(RuleConflict)
+    def rule_conflict(error: ValueError) -> Response:
+        return api_error(ApiError(409, str(error.args[0])))
 
     @app.errorhandler(InvalidIdentity)
     def invalid_identity(error: InvalidIdentity) -> Response:

@@ -21,6 +21,7 @@ from marshmallow import INCLUDE, Schema, fields, post_dump, pre_dump, validate
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.currencies import ISO_4217_CODES
 from fraud.domain.labels import ANALYST_MAX_LENGTH
+from fraud.domain.rules import RuleAction, RuleMode
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
     KNOWN_DEVICE_TYPES,
@@ -127,6 +128,8 @@ def _one_of(values: list[Any]) -> validate.OneOf:
 
 DECISIONS = [decision.value for decision in Decision]
 STATUSES = [status.value for status in Status]
+RULE_ACTIONS = [action.value for action in RuleAction]
+RULE_MODES = [mode.value for mode in RuleMode]
 
 
 class Shape(Schema):
@@ -150,6 +153,11 @@ class FieldErrorSchema(Shape):
     rule = fields.String(required=True)
 
 
+class PositionSchema(Shape):
+    line = fields.Integer(required=True, metadata={"description": "from 1"})
+    column = fields.Integer(required=True, metadata={"description": "from 1"})
+
+
 class ErrorSchema(Shape):
     """What every refusal and failure answers: never HTML, never a traceback."""
 
@@ -158,6 +166,10 @@ class ErrorSchema(Shape):
     details = fields.List(
         fields.Nested(FieldErrorSchema),
         metadata={"description": "one entry per offending field of the body or query"},
+    )
+    position = fields.Nested(
+        PositionSchema,
+        metadata={"description": "where in a rule's expression the error is, when it is at one"},
     )
 
 
@@ -335,6 +347,20 @@ class LabelChangeSchema(Shape):
     previous = fields.Boolean(required=True, allow_none=True)
 
 
+class RuleHitSchema(Shape):
+    """An analyst's rule that hit the transaction, at the version that hit it."""
+
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    action = fields.String(required=True, validate=_one_of(RULE_ACTIONS))
+    mode = fields.String(
+        required=True,
+        validate=_one_of(RULE_MODES),
+        metadata={"description": "shadow: recorded only, the decision is the one without it"},
+    )
+    reason = fields.String(required=True)
+
+
 class ScoringSchema(Shape):
     """A later scoring of a decided transaction (a replay, another model): kept, never
     the decision."""
@@ -363,6 +389,15 @@ class VerdictSchema(Shape):
     )
     model_version = fields.String(attribute="assessment.model_version")
     scored_at = Instant(attribute="assessment.scored_at")
+    rule_hits = fields.List(
+        fields.Nested(RuleHitSchema),
+        attribute="assessment.rule_hits",
+        metadata={"description": "the analysts' rules that hit it, active and shadow"},
+    )
+    rules_version = fields.Integer(
+        attribute="assessment.rules_version",
+        metadata={"description": "the rule set's version it was decided under"},
+    )
     preprocessed_at = Instant(metadata={"description": "when its features were computed"})
     recorded_at = Instant(metadata={"description": "when its verdict was stored"})
     latency_ms = Rounded(3, metadata={"description": "from receipt to verdict"})
@@ -384,7 +419,7 @@ class VerdictSchema(Shape):
 
     @post_dump
     def _leave_out_empty_histories(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        for name in ("label_history", "versions"):
+        for name in ("label_history", "versions", "rule_hits"):
             if not data.get(name):
                 data.pop(name, None)
         return data

@@ -1,0 +1,286 @@
+"""Analysts' rules: changing them (every change a version, audited), the set the scoring
+workers evaluate (re-read within a second of a change, no restart), trying a rule on one
+stored transaction, and backtesting rules on the verdicts of a period."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from itertools import islice
+
+import structlog
+
+from fraud.application.identity import rule_event
+from fraud.domain.assessment import Decision, TransactionRecord
+from fraud.domain.backtest import Backtest, BacktestTally
+from fraud.domain.errors import TransientFailure
+from fraud.domain.features import FeatureVector
+from fraud.domain.identity import Actor, AuditAction
+from fraud.domain.ports import (
+    Clock,
+    CompiledRules,
+    RuleCompiler,
+    RuleQueries,
+    UnitOfWorkFactory,
+    VerdictQueries,
+)
+from fraud.domain.rules import (
+    InvalidExpression,
+    NoVerdict,
+    Rule,
+    RuleChange,
+    RuleConflict,
+    RuleExists,
+    RuleMode,
+    UnknownRule,
+    apply_rules,
+    changed_rule,
+    diff,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class ManageRules:
+    """Add, change, disable and read rules; every change is a new version of the rule and of
+    the rule set, and a line in the audit log."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        queries: RuleQueries,
+        compiler: RuleCompiler,
+        clock: Clock,
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.queries = queries
+        self.compiler = compiler
+        self.clock = clock
+
+    def rules(self) -> list[Rule]:
+        return self.queries.rules()
+
+    def get(self, name: str) -> Rule:
+        rule = self.queries.rule(name)
+        if rule is None:
+            raise UnknownRule(name)
+        return rule
+
+    def history(self, name: str) -> list[RuleChange]:
+        changes = self.queries.history(name)
+        if not changes:
+            raise UnknownRule(name)
+        return changes
+
+    def check(self, expression: str) -> None:
+        """Raise InvalidExpression, with the error's position, for one that cannot be used."""
+        self.compiler.check(expression)
+
+    def add(self, rule: Rule, by: Actor) -> RuleChange:
+        self.compiler.check(rule.expression)
+        first = replace(rule, version=1)
+        now = self.clock.now()
+        with self.unit_of_work() as uow:
+            change = uow.rules.save(first, by.subject, now)
+            if change is None:
+                raise RuleExists(rule.name)
+            uow.audit.append(
+                [rule_event(by, AuditAction.RULE_ADDED, change, _described(None, first))]
+            )
+            uow.commit()
+        log.info("rule added", rule=rule.name, mode=rule.mode.value, rule_set=change.set_version)
+        return change
+
+    def change(self, name: str, changes: object, by: Actor) -> RuleChange:
+        """Apply a request's changes (any of expression, action, reason, mode) as the rule's
+        next version."""
+        now = self.clock.now()
+        with self.unit_of_work() as uow:
+            current = uow.rules.get(name)
+            if current is None:
+                raise UnknownRule(name)
+            changed = changed_rule(current, changes)
+            if changed.expression != current.expression:
+                self.compiler.check(changed.expression)
+            change = uow.rules.save(changed, by.subject, now)
+            if change is None:
+                raise RuleConflict(name)
+            detail = _described(current, changed)
+            uow.audit.append([rule_event(by, AuditAction.RULE_CHANGED, change, detail)])
+            uow.commit()
+        log.info(
+            "rule changed",
+            rule=name,
+            version=changed.version,
+            mode=changed.mode.value,
+            rule_set=change.set_version,
+        )
+        return change
+
+    def disable(self, name: str, by: Actor) -> RuleChange:
+        return self.change(name, {"mode": RuleMode.DISABLED.value}, by)
+
+
+def _described(before: Rule | None, after: Rule) -> str:
+    """A change as the audit log says it: version, then each field that changed."""
+    fields = "; ".join(
+        f"{change.field}: {change.after}"
+        if before is None or change.field == "expression"
+        else f"{change.field}: {change.before} -> {change.after}"
+        for change in diff(before, after)
+    )
+    return f"version {after.version}: {fields}"
+
+
+# --- what the scoring workers evaluate ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRules:
+    """A rule set as a scoring worker holds it: compiled once, with its version."""
+
+    version: int
+    compiled: CompiledRules
+
+
+class LiveRules:
+    """The rule set a score stage evaluates: the version is looked up at most every
+    ``refresh_s`` seconds (one indexed query), and the set read and compiled again only when
+    it changed, so a change reaches every worker, whatever its broker, within about a second
+    of being committed, with no restart. If storage cannot be read, the set in hand stays."""
+
+    def __init__(
+        self,
+        queries: RuleQueries,
+        compiler: RuleCompiler,
+        refresh_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.queries = queries
+        self.compiler = compiler
+        self.refresh_s = refresh_s
+        self.monotonic = monotonic
+        self._loaded: LoadedRules | None = None
+        self._checked = float("-inf")
+
+    def current(self) -> LoadedRules:
+        now = self.monotonic()
+        if self._loaded is not None and now - self._checked < self.refresh_s:
+            return self._loaded
+        self._checked = now
+        try:
+            if self._loaded is None or self.queries.rule_set_version() != self._loaded.version:
+                self._loaded = self._load()
+        except TransientFailure as failure:
+            log.warning("rules could not be read; the set in hand stays", error=str(failure))
+        if self._loaded is None:  # never read: no rule applies until the store answers
+            return LoadedRules(0, self.compiler.compile([]))
+        return self._loaded
+
+    def _load(self) -> LoadedRules:
+        rule_set = self.queries.rule_set()
+        usable = []
+        for rule in rule_set.rules:
+            try:
+                self.compiler.check(rule.expression)
+                usable.append(rule)
+            except InvalidExpression as refused:  # stored before a change of the language
+                log.error(
+                    "rule does not compile; it is left out", rule=rule.name, error=str(refused)
+                )
+        loaded = LoadedRules(rule_set.version, self.compiler.compile(usable))
+        log.info(
+            "rules loaded",
+            rule_set=rule_set.version,
+            active=sum(rule.mode is RuleMode.ACTIVE for rule in usable),
+            shadow=sum(rule.mode is RuleMode.SHADOW for rule in usable),
+        )
+        return loaded
+
+
+# --- trying and backtesting ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """A rule tried on one stored transaction: whether it hits, and what it would decide."""
+
+    transaction_id: str
+    hit: bool
+    decided: Decision
+    would: Decision
+    reasons: tuple[str, ...]
+
+
+BACKTEST_CHUNK = 2_000
+MAX_BACKTEST_DAYS = 366
+
+
+class TryRules:
+    """Rules on stored verdicts, counted as active: on one transaction, or over a period."""
+
+    def __init__(self, verdicts: VerdictQueries, compiler: RuleCompiler, clock: Clock) -> None:
+        self.verdicts = verdicts
+        self.compiler = compiler
+        self.clock = clock
+
+    def on(self, rule: Rule, transaction_id: str) -> Trial:
+        record = self.verdicts.get(transaction_id)
+        if record is None or record.assessment is None or record.features is None:
+            raise NoVerdict(transaction_id)
+        compiled = self.compiler.compile([replace(rule, mode=RuleMode.ACTIVE)])
+        assessment = record.assessment
+        hits = compiled.hits(
+            [record.transaction],
+            [FeatureVector.from_dict(record.features)],
+            [assessment.fraud_score],
+        )[0]
+        would, reasons = apply_rules(assessment.decision, assessment.reasons, hits)
+        return Trial(transaction_id, bool(hits), assessment.decision, would, reasons)
+
+    def backtest(
+        self,
+        rules: Sequence[Rule],
+        days: int,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> Backtest:
+        """``rules`` over the verdicts received in the last ``days`` days (today included)."""
+        if not 1 <= days <= MAX_BACKTEST_DAYS:
+            raise ValueError(f"days must be from 1 to {MAX_BACKTEST_DAYS}")
+        until = self.clock.now()
+        first = until.date() - timedelta(days=days - 1)
+        since = datetime.combine(first, datetime.min.time(), tzinfo=until.tzinfo)
+        compiled = self.compiler.compile([replace(rule, mode=RuleMode.ACTIVE) for rule in rules])
+        tally = BacktestTally(tuple(rule.name for rule in rules), since, until)
+        for chunk in _chunks(self.verdicts.scored_between(since, until), BACKTEST_CHUNK):
+            evaluable = [r for r in chunk if r.features is not None and r.assessment is not None]
+            tally.unevaluable(len(chunk) - len(evaluable))
+            hits = compiled.hits(
+                [r.transaction for r in evaluable],
+                [FeatureVector.from_dict(r.features or {}) for r in evaluable],
+                [r.assessment.fraud_score for r in evaluable if r.assessment],
+            )
+            for record, found in zip(evaluable, hits, strict=True):
+                assessment = record.assessment
+                assert assessment is not None
+                would, _ = apply_rules(assessment.decision, (), found)
+                label = record.label
+                tally.count(
+                    record.received_at,
+                    assessment.decision,
+                    would,
+                    bool(found),
+                    None if label is None else label.is_fraud,
+                )
+            if progress is not None:
+                progress(len(chunk))
+        every_day = [first + timedelta(days=n) for n in range(days)]
+        return tally.result(every_day)
+
+
+def _chunks(records: Iterator[TransactionRecord], size: int) -> Iterator[list[TransactionRecord]]:
+    while chunk := list(islice(records, size)):
+        yield chunk

@@ -1,0 +1,223 @@
+"""The JSON of the rules API: rules, their history, a trial and a backtest."""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from fraud.application.rules import MAX_BACKTEST_DAYS
+from fraud.domain.rules import MAX_EXPRESSION_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
+from fraud.entrypoints.http.schemas import (
+    DECISIONS,
+    RULE_ACTIONS,
+    RULE_MODES,
+    Instant,
+    Rounded,
+    Shape,
+)
+
+EXAMPLE_EXPRESSION = (
+    'tx.merchant_type == "online" && tx.amount > 500.0 && features.new_merchant == 1.0'
+)
+_EXPRESSION = {
+    "description": (
+        "a CEL expression, true when the rule hits: over tx (the transaction's fields, e.g. "
+        "tx.amount, tx.merchant_type), features (its behaviour features by name, e.g. "
+        "features.new_merchant) and score (the model's fraud probability)"
+    ),
+    "maxLength": MAX_EXPRESSION_LENGTH,
+}
+_ACTION = {
+    "description": "decline or review: at least that decision; approve: an allow-list "
+    "(overrides the model, never another rule); reason: only adds its reason"
+}
+_MODE = {"description": "active decides; shadow records its hits only; disabled: neither"}
+
+
+class RuleSchema(Shape):
+    """An analyst's rule as it is now."""
+
+    name = fields.String(required=True, metadata={"maxLength": MAX_NAME_LENGTH})
+    expression = fields.String(required=True, metadata=_EXPRESSION)
+    action = fields.String(required=True, validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
+    reason = fields.String(
+        required=True, metadata={"description": "what the verdict says when it hits"}
+    )
+    mode = fields.String(required=True, validate=validate.OneOf(RULE_MODES), metadata=_MODE)
+    version = fields.Integer(required=True, metadata={"description": "1, then one per change"})
+
+
+class RuleChangeSchema(Shape):
+    """A version of a rule: the rule as it became, who changed it and when."""
+
+    rule = fields.Nested(RuleSchema, required=True)
+    changed_by = fields.String(required=True, attribute="by")
+    changed_at = Instant(required=True, attribute="at")
+    rule_set_version = fields.Integer(
+        required=True,
+        attribute="set_version",
+        metadata={"description": "the rule set's version this change made"},
+    )
+
+
+class FieldChangeSchema(Shape):
+    field = fields.String(required=True)
+    before = fields.String(required=True, metadata={"description": "empty for a new rule"})
+    after = fields.String(required=True)
+
+
+class RuleVersionSchema(RuleChangeSchema):
+    changes = fields.List(
+        fields.Nested(FieldChangeSchema),
+        required=True,
+        metadata={"description": "what this version changed from the one before"},
+    )
+
+
+class RuleDetailSchema(Shape):
+    rule = fields.Nested(RuleSchema, required=True)
+    history = fields.List(
+        fields.Nested(RuleVersionSchema), required=True, metadata={"description": "oldest first"}
+    )
+
+
+class RuleRequestSchema(Schema):
+    """A new rule (``mode`` active unless given)."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = (
+            {
+                "name": "new-online-merchant-over-500",
+                "expression": EXAMPLE_EXPRESSION,
+                "action": "review",
+                "reason": "over 500 online at a merchant new to the card",
+                "mode": "shadow",
+            },
+        )
+
+    name = fields.String(
+        required=True,
+        metadata={
+            "description": "lower-case letters, digits, - and _",
+            "maxLength": MAX_NAME_LENGTH,
+        },
+    )
+    expression = fields.String(required=True, metadata=_EXPRESSION)
+    action = fields.String(required=True, validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
+    reason = fields.String(required=True, metadata={"maxLength": MAX_REASON_LENGTH})
+    mode = fields.String(validate=validate.OneOf(RULE_MODES), metadata=_MODE)
+
+
+class RuleUpdateSchema(Schema):
+    """The fields to change; the rest stay. Each change is the rule's next version."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = ({"mode": "active"}, {"expression": "tx.amount > 900.0"})
+
+    expression = fields.String(metadata=_EXPRESSION)
+    action = fields.String(validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
+    reason = fields.String(metadata={"maxLength": MAX_REASON_LENGTH})
+    mode = fields.String(validate=validate.OneOf(RULE_MODES), metadata=_MODE)
+
+
+class ExpressionSchema(Schema):
+    """An expression to check."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = ({"expression": EXAMPLE_EXPRESSION},)
+
+    expression = fields.String(required=True, metadata=_EXPRESSION)
+
+
+class CheckedSchema(Shape):
+    valid = fields.Boolean(required=True)
+
+
+class TrialRequestSchema(Schema):
+    """A draft rule (``reason`` optional) and the stored transaction to try it on."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = (
+            {"expression": EXAMPLE_EXPRESSION, "action": "review", "transaction_id": "tx-1"},
+        )
+
+    expression = fields.String(required=True, metadata=_EXPRESSION)
+    action = fields.String(required=True, validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
+    reason = fields.String()
+    transaction_id = fields.String(required=True)
+
+
+class TrialSchema(Shape):
+    """A rule tried on one stored transaction, as if active."""
+
+    transaction_id = fields.String(required=True)
+    hit = fields.Boolean(required=True)
+    decided = fields.String(
+        required=True,
+        validate=validate.OneOf(DECISIONS),
+        metadata={"description": "the decision it was given"},
+    )
+    would = fields.String(
+        required=True,
+        validate=validate.OneOf(DECISIONS),
+        metadata={"description": "the decision it would have with the rule active"},
+    )
+    reasons = fields.List(fields.String(), required=True)
+
+
+class BacktestRequestSchema(Schema):
+    """What to backtest: a stored rule by ``name``, a draft (``expression`` and ``action``),
+    or ``all`` the rules evaluated now; over the last ``days`` days."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = (
+            {"name": "new-online-merchant-over-500", "days": 30},
+            {"expression": EXAMPLE_EXPRESSION, "action": "review", "days": 7},
+            {"all": True, "days": 30},
+        )
+
+    name = fields.String()
+    expression = fields.String(metadata=_EXPRESSION)
+    action = fields.String(validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
+    all = fields.Boolean()
+    days = fields.Integer(
+        validate=validate.Range(1, MAX_BACKTEST_DAYS),
+        metadata={"description": "default 30"},
+    )
+
+
+class BacktestDaySchema(Shape):
+    day = fields.Date(required=True)
+    transactions = fields.Integer(required=True)
+    hits = fields.Integer(required=True)
+    changed = fields.Integer(required=True, metadata={"description": "decisions it would change"})
+    reviews_added = fields.Integer(
+        required=True, metadata={"description": "verdicts it would send to review that were not"}
+    )
+    declines_added = fields.Integer(required=True)
+
+
+class BacktestSchema(Shape):
+    """What the rules, counted as active, would have done to the verdicts of the period;
+    precision and recall on the transactions whose label is known (null: none known)."""
+
+    rules = fields.List(fields.String(), required=True)
+    since = Instant(required=True)
+    until = Instant(required=True)
+    transactions = fields.Integer(required=True)
+    hits = fields.Integer(required=True)
+    changed = fields.Integer(required=True)
+    reviews_added = fields.Integer(required=True)
+    labelled_hits = fields.Integer(required=True)
+    fraud_hits = fields.Integer(required=True)
+    labelled_fraud = fields.Integer(required=True)
+    precision = Rounded(4, required=True, allow_none=True)
+    recall = Rounded(4, required=True, allow_none=True)
+    unevaluable = fields.Integer(
+        required=True, metadata={"description": "verdicts without features: not evaluated"}
+    )
+    days = fields.List(fields.Nested(BacktestDaySchema), required=True)
