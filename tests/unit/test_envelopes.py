@@ -94,3 +94,32 @@ def test_an_internal_envelope_is_read_back_whole_and_a_broken_one_is_refused() -
     tampered = OutgoingMessage(message.key, json.dumps(body).encode(), message.headers)
     with pytest.raises(MalformedMessage, match="timestamp"):
         ENVELOPES.read_preprocessed(consumed(tampered, Topic.PREPROCESSED))
+
+
+def test_the_rules_that_hit_a_verdict_cross_the_results_topic() -> None:
+    from fraud.domain.rules import RuleAction, RuleHit, RuleMode
+
+    purchase = txn(1)
+    at = datetime(2026, 12, 3, 10, tzinfo=UTC)
+    hits = (
+        RuleHit("gift-cards", 2, RuleAction.DECLINE, RuleMode.ACTIVE, "gift cards"),
+        RuleHit("watch", 1, RuleAction.REVIEW, RuleMode.SHADOW, "watching"),
+    )
+    record = TransactionRecord(
+        transaction=purchase,
+        received_at=at,
+        status=Status.SCORED,
+        assessment=Assessment(
+            purchase.transaction_id, 0.3, Decision.DECLINE, ("gift cards",), "m1", at, hits, 12
+        ),
+        features={},
+    )
+    read = ENVELOPES.read_result(consumed(ENVELOPES.result_message(record), Topic.RESULTS))
+    assert read.assessment == record.assessment
+
+    broken = json.loads(ENVELOPES.result_message(record).value)
+    broken["assessment"]["rule_hits"][0]["mode"] = "sometimes"
+    with pytest.raises(MalformedMessage, match="not a fraud result"):
+        ENVELOPES.read_result(
+            consumed(OutgoingMessage("k", json.dumps(broken).encode()), Topic.RESULTS)
+        )

@@ -70,7 +70,8 @@
       " decisions changed · " + result.reviews_added + " reviews added · precision " +
       percent(result.precision) + " · recall " + percent(result.recall) +
       " (" + result.labelled_hits + " labelled hits)";
-    const rows = result.days.map((day) => {
+    // The chart draws every day of the period; the table lists the days that had verdicts.
+    const rows = result.days.filter((day) => day.transactions > 0).map((day) => {
       const row = document.createElement("tr");
       for (const cell of [day.day, day.transactions, day.hits, day.changed, day.reviews_added, day.declines_added]) {
         const td = document.createElement("td");
@@ -79,6 +80,15 @@
       }
       return row;
     });
+    if (!rows.length) {
+      const row = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = 6;
+      td.className = "muted";
+      td.textContent = "no verdicts in this period";
+      row.appendChild(td);
+      rows.push(row);
+    }
     document.querySelector("#backtest-days tbody").replaceChildren(...rows);
     const data = {
       labels: result.days.map((day) => day.day),

@@ -1,0 +1,58 @@
+"""A rule added through `fraud serve`'s API reaches `fraud worker` processes already running
+on Kafka within seconds, with no restart: the next matching transaction is declined by it,
+and disabling it hands the decision back to the model."""
+
+from __future__ import annotations
+
+import time
+
+from fraud.domain.identity import Role
+from tests.e2e.test_rules_service import (
+    CORNER,
+    PROPAGATION_S,
+    first_ruled,
+    model_alone,
+    send,
+    verdict,
+)
+from tests.processes import start_service, stop_service
+
+
+def test_a_rule_reaches_workers_that_were_already_running(
+    kafka_bootstrap, prefix, workers, database, small_model, tmp_path
+) -> None:
+    workers.group = "fraud"
+    workers.start()
+    service = start_service(
+        tmp_path,
+        small_model,
+        command="serve",
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=database,
+    )
+    try:
+        before = verdict(service, send(service, "kim")[0], timeout=90)  # workers are up
+        assert before["decision"] == model_alone(service, before) != "decline"
+
+        analyst = service.client(Role.ANALYST)
+        added = analyst.post(f"{service.url}/api/rules", json=CORNER, timeout=10)
+        changed = time.monotonic()
+        assert added.status_code == 201, added.text
+        ruled, after_s = first_ruled(
+            service, "kim", changed, lambda found: found["decision"] == "decline"
+        )
+        assert after_s <= PROPAGATION_S
+        assert ruled["reasons"][0] == CORNER["reason"]
+        assert ruled["rules_version"] == added.json()["rule_set_version"]
+
+        assert analyst.delete(f"{service.url}/api/rules/{CORNER['name']}").status_code == 200
+        restored, after_s = first_ruled(
+            service, "kim", time.monotonic(), lambda found: "rule_hits" not in found
+        )
+        assert after_s <= PROPAGATION_S
+        assert restored["decision"] == model_alone(service, restored)
+        assert all(process.poll() is None for process in workers.processes)  # no restart
+    finally:
+        stop_service(service)
