@@ -352,6 +352,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         envelopes=envelopes,
         rules=providers.Factory(LiveRules, queries=rule_queries, compiler=rule_compiler),
+        metrics=metrics,
     )
     record_stage = providers.Factory(
         RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, clock=clock, metrics=metrics

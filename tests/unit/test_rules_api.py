@@ -93,6 +93,11 @@ def test_a_shadow_rule_records_its_hits_and_changes_no_decision(
     assert [(hit["name"], hit["mode"]) for hit in verdict["rule_hits"]] == [
         ("corner-grocery", "shadow")
     ]
+    submit(client, container, "s-2")
+    counted = container.metrics().registry.get_sample_value(
+        "fraud_rule_hits_total", {"rule": "corner-grocery", "mode": "shadow"}
+    )
+    assert counted == 2
 
 
 @pytest.mark.parametrize(

@@ -25,5 +25,8 @@ class NoMetrics:
     ) -> None:
         pass
 
+    def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
+        pass
+
 
 NO_METRICS = NoMetrics()

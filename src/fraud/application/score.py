@@ -3,18 +3,20 @@ analysts' rules over the whole batch."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage
+from fraud.application.metrics import NO_METRICS
 from fraud.application.rules import LiveRules, LoadedRules
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.policy import ScoringPolicy
-from fraud.domain.ports import Clock, FraudModel, Message, Topic
+from fraud.domain.ports import Clock, FraudModel, Message, PipelineMetrics, Topic
 from fraud.domain.rules import apply_rules
 from fraud.domain.transaction import Transaction
 
@@ -32,12 +34,14 @@ class ScoreStage:
         clock: Clock,
         envelopes: Envelopes,
         rules: LiveRules,
+        metrics: PipelineMetrics = NO_METRICS,
     ) -> None:
         self.model = model
         self.policy = policy
         self.clock = clock
         self.envelopes = envelopes
         self.rules = rules
+        self.metrics = metrics
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -60,6 +64,14 @@ class ScoreStage:
             received=[item.received_at for item in readable],
             preprocessed=[item.preprocessed_at for item in readable],
         )
+        hits = Counter(
+            (hit.name, hit.mode.value)
+            for record in records
+            if record.assessment is not None
+            for hit in record.assessment.rule_hits
+        )
+        if hits:
+            self.metrics.rules_hit(hits)
         trace = tracing(__name__)
         for record in records:
             outbox.add(Topic.RESULTS, self.envelopes.result_message(record))

@@ -123,6 +123,12 @@ class PrometheusMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._rule_hits = Counter(
+            "fraud_rule_hits",
+            "Transactions an analysts' rule hit, per rule and mode (active or shadow).",
+            ["rule", "mode"],
+            registry=self.registry,
+        )
         self._lag = ConsumerLagCollector()
         self.registry.register(self._lag)
 
@@ -156,3 +162,7 @@ class PrometheusMetrics:
             self._verdicts.labels(decision=decision).inc(count)
         for latency_ms in latencies_ms:
             self._latency.observe(latency_ms / 1000.0)
+
+    def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
+        for (rule, mode), count in hits.items():
+            self._rule_hits.labels(rule=rule, mode=mode).inc(count)

@@ -31,3 +31,6 @@ class PipelineMetrics(Protocol):
         self, decisions: Mapping[str, int], latencies_ms: Sequence[float]
     ) -> None:
         """Verdicts stored in one batch: how many per decision, and their end-to-end latencies."""
+
+    def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
+        """Analysts' rules that hit transactions of one batch: how many, per rule and mode."""
