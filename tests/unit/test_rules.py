@@ -251,3 +251,70 @@ def test_guards_change_no_hit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(guarded, "_guards", tuple(() for _ in rules))
     assert guarded.hits(transactions, vectors, scores) == with_guards
     assert sum(map(len, with_guards)) > 300  # and the rules do hit
+
+
+class CountingRules:
+    """The rules' read side over an in-memory store, counting what it is asked."""
+
+    def __init__(self) -> None:
+        from fraud.adapters.memory.repository import InMemoryStore
+
+        self.store = InMemoryStore()
+        self.asked: list[str] = []
+        self.down = False
+
+    def add(self, rule: Rule) -> None:
+        with self.store() as uow:
+            uow.rules.save(rule, "alice", datetime(2026, 12, 3, tzinfo=UTC))
+            uow.commit()
+
+    def rule_set_version(self) -> int:
+        return self._ask("version", self.store.rule_set_version)
+
+    def rule_set(self):
+        return self._ask("set", self.store.rule_set)
+
+    def _ask(self, what: str, answer):
+        from fraud.domain.errors import TransientFailure
+
+        self.asked.append(what)
+        if self.down:
+            raise TransientFailure("database is locked")
+        return answer()
+
+
+def test_live_rules_look_at_the_version_once_a_second_and_compile_only_a_new_set() -> None:
+    from fraud.application.rules import LiveRules
+    from fraud.domain.errors import TransientFailure
+
+    queries, now = CountingRules(), [100.0]
+    live = LiveRules(queries, CelRuleCompiler(), refresh_s=1.0, monotonic=lambda: now[0])
+    queries.down = True
+    with pytest.raises(TransientFailure):  # never decide without knowing the rules in force
+        live.current()
+    queries.down = False
+    assert live.current().version == 0 and queries.asked[-1] == "set"
+
+    queries.add(GIFT_CARDS)
+    queries.asked.clear()
+    now[0] += 0.5
+    assert live.current().version == 0 and queries.asked == []  # not looked at yet
+    now[0] += 0.6
+    loaded = live.current()
+    assert loaded.version == 1 and [r.name for r in loaded.compiled.rules] == ["gift-cards"]
+    now[0] += 1.1
+    assert live.current() is loaded and queries.asked == ["version", "set", "version"]
+
+    queries.down = True  # storage away: the set in hand stays
+    now[0] += 1.1
+    assert live.current() is loaded
+
+
+def test_a_stored_rule_that_no_longer_compiles_is_left_out_of_the_set() -> None:
+    from fraud.application.rules import LiveRules
+
+    queries = CountingRules()
+    queries.add(GIFT_CARDS)
+    queries.add(Rule("broken", "tx.amount >", RuleAction.REVIEW, "never"))
+    live = LiveRules(queries, CelRuleCompiler())
+    assert [rule.name for rule in live.current().compiled.rules] == ["gift-cards"]

@@ -149,7 +149,7 @@ class LiveRules:
     """The rule set a score stage evaluates: the version is looked up at most every
     ``refresh_s`` seconds (one indexed query), and the set read and compiled again only when
     it changed, so a change reaches every worker, whatever its broker, within about a second
-    of being committed, with no restart. If storage cannot be read, the set in hand stays."""
+    of being committed, with no restart."""
 
     def __init__(
         self,
@@ -166,17 +166,21 @@ class LiveRules:
         self._checked = float("-inf")
 
     def current(self) -> LoadedRules:
+        """The set to evaluate now. Until it has been read once, a storage failure is raised
+        (``TransientFailure``: the batch waits and is retried), so no transaction is ever
+        decided without the rules in force; after that, the set in hand stays through one."""
         now = self.monotonic()
         if self._loaded is not None and now - self._checked < self.refresh_s:
             return self._loaded
-        self._checked = now
         try:
             if self._loaded is None or self.queries.rule_set_version() != self._loaded.version:
                 self._loaded = self._load()
         except TransientFailure as failure:
+            if self._loaded is None:
+                raise
             log.warning("rules could not be read; the set in hand stays", error=str(failure))
-        if self._loaded is None:  # never read: no rule applies until the store answers
-            return LoadedRules(0, self.compiler.compile([]))
+        self._checked = now
+        assert self._loaded is not None
         return self._loaded
 
     def _load(self) -> LoadedRules:
