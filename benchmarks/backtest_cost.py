@@ -29,9 +29,8 @@ from fraud.domain.assessment import AnalystLabel, Assessment, Decision, Status, 
 from fraud.domain.features import BehaviourProfiles
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rule_cost import rule_set  # noqa: E402
+from rule_cost import rule_set
 
-PROFILE = False
 NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
 
 
@@ -90,7 +89,7 @@ def main() -> None:
                 )
                 uow.commit()
         trials = TryRules(SqlQueries(engine), CelRuleCompiler(), Clock())
-        for rules in (rule_set(1), rule_set(50))[: 1 if PROFILE else 2]:
+        for rules in (rule_set(1), rule_set(50)):
             started = time.perf_counter()
             result = trials.backtest(rules, 30)
             seconds = time.perf_counter() - started
