@@ -66,6 +66,13 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == [], f"the page raised JavaScript or CSP errors: {errors}"
 
 
+def sign_in_as_analyst(page: Page) -> None:
+    """On the sign-in page a protected page sent the browser to: sign in (it is sent back)."""
+    page.fill('input[name="name"]', ANALYST)
+    page.fill('input[name="password"]', PASSWORD)
+    page.get_by_role("button", name="sign in").click()
+
+
 def fifty_transactions() -> list[dict]:
     """Five card holders with steady habits, and a burst of odd purchases at the end."""
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -96,9 +103,7 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
 
     page.goto(f"{service.url}/")
     expect(page).to_have_url(re.compile(r"/signin\?next=/$"))  # nobody is let in unnamed
-    page.fill('input[name="name"]', ANALYST)
-    page.fill('input[name="password"]', PASSWORD)
-    page.get_by_role("button", name="sign in").click()
+    sign_in_as_analyst(page)
     expect(page).to_have_url(f"{service.url}/")
     expect(page.locator("header .who")).to_contain_text(ANALYST)
     # The counters catch up through polling: every transaction counted and none pending.
@@ -201,9 +206,7 @@ def test_an_analyst_writes_a_rule_backtests_it_and_switches_it_on(service, page:
     far_away = [t for t in sent if t["merchant"].startswith("Far Away")]
 
     page.goto(f"{service.url}/dashboard/rules")
-    page.fill('input[name="name"]', ANALYST)
-    page.fill('input[name="password"]', PASSWORD)
-    page.get_by_role("button", name="sign in").click()
+    sign_in_as_analyst(page)
     expect(page).to_have_url(f"{service.url}/dashboard/rules")
     expect(page.locator("#rules tbody")).to_contain_text("no rules yet")
 

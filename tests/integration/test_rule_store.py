@@ -110,3 +110,28 @@ def test_scored_verdicts_are_read_by_receipt_for_a_backtest(stores) -> None:
     save(store, lambda uow: uow.verdicts.decide(records))
     found = store.queries.scored_between(T0 + timedelta(hours=1), T0 + timedelta(hours=3))
     assert sorted(r.transaction.transaction_id for r in found) == ["t-1", "t-2", "t-3"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reads_in_keyset_pages_miss_nothing_and_repeat_nothing(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraud.adapters.sqlalchemy import queries as sql_queries
+
+    monkeypatch.setattr(sql_queries, "ACCEPTED_PAGE", 2)
+    url = database_url_for(backend, request)
+    upgrade(url)
+    engine = create_engine_for(url)
+    request.addfinalizer(engine.dispose)
+    store = Store(SqlUnitOfWorkFactory(engine), SqlQueries(engine))
+    # Seven verdicts, three of them received at the same instant (ties on the page edge).
+    instants = [T0, T0, T0, T0 + timedelta(hours=1), *(T0 + timedelta(hours=h) for h in (2, 3, 4))]
+    records = [scored(f"t-{n}", received_at=at) for n, at in enumerate(instants)]
+    save(store, lambda uow: uow.verdicts.decide(records))
+    read = [
+        r.transaction.transaction_id
+        for r in store.queries.scored_between(T0, T0 + timedelta(hours=9))
+    ]
+    assert sorted(read) == [f"t-{n}" for n in range(7)] and len(set(read)) == 7
+    accepted = [t.transaction_id for t in store.queries.accepted_since(T0 - timedelta(days=1))]
+    assert sorted(accepted) == sorted(read)

@@ -23,7 +23,7 @@ from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.settings import Settings
 from tests.postgres import database_url_for
-from tests.processes import FRAUD, fraud_env
+from tests.processes import FRAUD, Service, fraud_env, start_service
 
 BOOTSTRAP = os.environ.get("FRAUD_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -129,6 +129,21 @@ def workers(kafka_bootstrap, prefix, database, small_model, tmp_path) -> Iterato
     yield running
     running.stop_all()
     running.report()
+
+
+def serve_on_kafka(
+    tmp_path: Path, model_dir: Path, bootstrap: str, prefix: str, database: str
+) -> Service:
+    """`fraud serve` (the API alone) on this test's broker, topics and database."""
+    return start_service(
+        tmp_path,
+        model_dir,
+        command="serve",
+        FRAUD_BROKER="kafka",
+        FRAUD_KAFKA_BOOTSTRAP=bootstrap,
+        FRAUD_TOPIC_PREFIX=prefix,
+        FRAUD_DATABASE_URL=database,
+    )
 
 
 def rows(database: str, where: str = "1=1") -> int:

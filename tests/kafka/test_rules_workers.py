@@ -15,7 +15,8 @@ from tests.e2e.test_rules_service import (
     send,
     verdict,
 )
-from tests.processes import start_service, stop_service
+from tests.kafka.conftest import serve_on_kafka
+from tests.processes import stop_service
 
 
 def test_a_rule_reaches_workers_that_were_already_running(
@@ -23,15 +24,7 @@ def test_a_rule_reaches_workers_that_were_already_running(
 ) -> None:
     workers.group = "fraud"
     workers.start()
-    service = start_service(
-        tmp_path,
-        small_model,
-        command="serve",
-        FRAUD_BROKER="kafka",
-        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        FRAUD_TOPIC_PREFIX=prefix,
-        FRAUD_DATABASE_URL=database,
-    )
+    service = serve_on_kafka(tmp_path, small_model, kafka_bootstrap, prefix, database)
     try:
         before = verdict(service, send(service, "kim")[0], timeout=90)  # workers are up
         assert before["decision"] == model_alone(service, before) != "decline"

@@ -23,8 +23,8 @@ from fraud.adapters.kafka.bus import KafkaBus
 from fraud.application import dead_letters
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import EXAMPLE
-from tests.kafka.conftest import make_topics, rows, wait_for_rows
-from tests.processes import Service, start_service, stop_service
+from tests.kafka.conftest import make_topics, rows, serve_on_kafka, wait_for_rows
+from tests.processes import Service, stop_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,15 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def serve(kafka_bootstrap, prefix, database, small_model, tmp_path):
     make_topics(kafka_bootstrap, prefix, partitions=3)
-    service = start_service(
-        tmp_path,
-        small_model,
-        command="serve",
-        FRAUD_BROKER="kafka",
-        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        FRAUD_TOPIC_PREFIX=prefix,
-        FRAUD_DATABASE_URL=database,
-    )
+    service = serve_on_kafka(tmp_path, small_model, kafka_bootstrap, prefix, database)
     yield service
     stop_service(service)
 

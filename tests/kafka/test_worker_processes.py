@@ -19,9 +19,9 @@ from fraud.adapters.simulation.simulator import simulate
 from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
-from tests.kafka.conftest import rows, wait_for_rows
+from tests.kafka.conftest import rows, serve_on_kafka, wait_for_rows
 from tests.postgres import BACKENDS
-from tests.processes import FRAUD, fraud_env, non_json_lines, start_service, stop_service
+from tests.processes import FRAUD, fraud_env, non_json_lines, stop_service
 
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
@@ -155,15 +155,7 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
     letters (through the broker)."""
     workers.group = "fraud"  # the consumer groups the dashboard watches by default
     workers.start()
-    service = start_service(
-        tmp_path,
-        small_model,
-        command="serve",
-        FRAUD_BROKER="kafka",
-        FRAUD_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        FRAUD_TOPIC_PREFIX=prefix,
-        FRAUD_DATABASE_URL=database,
-    )
+    service = serve_on_kafka(tmp_path, small_model, kafka_bootstrap, prefix, database)
     try:
         with service.client() as http:
             for i in range(20):

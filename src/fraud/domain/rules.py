@@ -83,7 +83,7 @@ class ExpressionError:
 class InvalidExpression(ValueError):
     def __init__(self, error: ExpressionError) -> None:
         self.error = error
-        super().__init__(str(error))
+        super().__init__(f"the expression cannot be used: {error}")
 
 
 @dataclass(frozen=True, slots=True)

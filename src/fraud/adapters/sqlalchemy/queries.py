@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.engine import Engine, RowMapping
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import fetch
@@ -118,49 +119,33 @@ class SqlQueries:
         return [to_record(row) for row in self._rows(statement)]
 
     def scored_between(self, since: datetime, until: datetime) -> Iterator[TransactionRecord]:
-        after: tuple[datetime, str] | None = None
         columns = transactions.c
-        while True:  # keyset pages on the index on receipt
-            statement = (
-                select(transactions)
-                .where(
-                    columns.received_at >= since,
-                    columns.received_at <= until,
-                    columns.status == Status.SCORED.value,
-                )
-                .order_by(columns.received_at, columns.transaction_id)
-                .limit(ACCEPTED_PAGE)
-            )
-            if after is not None:
-                statement = statement.where(
-                    tuple_(columns.received_at, columns.transaction_id) > tuple_(*after)
-                )
-            rows = self._rows(statement)
-            yield from map(to_record, rows)
-            if len(rows) < ACCEPTED_PAGE:
-                return
-            after = (rows[-1]["received_at"], rows[-1]["transaction_id"])
+        received = (columns.received_at >= since, columns.received_at <= until)
+        statement = select(transactions).where(*received, columns.status == Status.SCORED.value)
+        yield from map(to_record, self._pages(statement, columns.received_at))
 
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
-        after: tuple[datetime, str] | None = None
         columns = transactions.c
-        while True:  # keyset pages: no offset to skip, no connection held between them
-            statement = (
-                select(transactions)
-                .where(columns.timestamp >= since, columns.status != Status.FAILED.value)
-                .order_by(columns.timestamp, columns.transaction_id)
-                .limit(ACCEPTED_PAGE)
-            )
+        statement = select(transactions).where(
+            columns.timestamp >= since, columns.status != Status.FAILED.value
+        )
+        for row in self._pages(statement, columns.timestamp):
+            yield to_record(row).transaction
+
+    def _pages(self, statement: Select[Any], instant: ColumnElement[Any]) -> Iterator[RowMapping]:
+        """The rows of ``statement`` in order of ``instant`` (ties: transaction_id), read in
+        keyset pages: no offset to skip, no connection held between them."""
+        key = transactions.c.transaction_id
+        after: tuple[Any, str] | None = None
+        while True:
+            page = statement.order_by(instant, key).limit(ACCEPTED_PAGE)
             if after is not None:
-                statement = statement.where(
-                    tuple_(columns.timestamp, columns.transaction_id) > tuple_(*after)
-                )
-            rows = self._rows(statement)
-            for row in rows:
-                yield to_record(row).transaction
+                page = page.where(tuple_(instant, key) > tuple_(*after))
+            rows = self._rows(page)
+            yield from rows
             if len(rows) < ACCEPTED_PAGE:
                 return
-            after = (rows[-1]["timestamp"], rows[-1]["transaction_id"])
+            after = (rows[-1][instant.key], rows[-1]["transaction_id"])
 
     def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
         columns = transactions.c

@@ -10,38 +10,36 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
 import click
 import structlog
 
-from fraud.containers import Container, Process
+from fraud.containers import Container
 from fraud.domain.errors import IdentityConflict, InvalidIdentity, UnknownIdentity
 from fraud.domain.identity import PASSWORD_MIN_LENGTH, RATE_RULE, RateLimit, Role
 from fraud.domain.transaction import format_instant
-from fraud.entrypoints.cli.context import BadInput, CliContext, cli_actor, pass_context
+from fraud.entrypoints.cli.context import (
+    BadInput,
+    CliContext,
+    cli_actor,
+    pass_context,
+    refused_as_bad_input,
+)
 
 ROLES = click.Choice([role.value for role in Role])
 log = structlog.get_logger("fraud.cli")
 
 
 def _container(ctx: CliContext) -> Container:
-    # The first command on a new machine may be this one: the schema is made first.
-    return ctx.open(Process(migrate=True, interactive=ctx.interactive))
+    return ctx.migrated()
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """What the use cases refuse, as a message and exit code 2."""
-    try:
-        yield
-    except InvalidIdentity as invalid:
-        raise BadInput("; ".join(str(error) for error in invalid.errors)) from None
-    except (IdentityConflict, UnknownIdentity) as refused:
-        raise BadInput(str(refused.args[0])) from None
+def _refusals() -> AbstractContextManager[None]:
+    return refused_as_bad_input(InvalidIdentity, IdentityConflict, UnknownIdentity)
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -33,6 +35,11 @@ class CliContext:
     def container(self) -> Container:
         return self.open()
 
+    def migrated(self) -> Container:
+        """The container, the schema migrated first: the first command on a new machine may
+        be one that reads or writes the database."""
+        return self.open(Process(migrate=True, interactive=self.interactive))
+
 
 pass_context = click.make_pass_decorator(CliContext)
 
@@ -41,6 +48,19 @@ class BadInput(click.ClickException):
     """Input the command cannot use (a file breaking the contract): a message, exit code 2."""
 
     exit_code = 2
+
+
+@contextmanager
+def refused_as_bad_input(*refusals: type[Exception]) -> Iterator[None]:
+    """What a use case refuses, as a message and exit code 2: every field error an exception
+    carries (``errors``), or its message."""
+    try:
+        yield
+    except refusals as refused:
+        errors = getattr(refused, "errors", None)
+        if errors is not None:
+            raise BadInput("; ".join(str(error) for error in errors)) from None
+        raise BadInput(str(refused)) from None
 
 
 class CannotStart(click.ClickException):

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from datetime import timedelta
 
 import click
 
-from fraud.containers import Container, Process
+from fraud.containers import Container
 from fraud.domain.backtest import Backtest
 from fraud.domain.rules import (
     InvalidExpression,
@@ -31,7 +30,12 @@ from fraud.domain.rules import (
 )
 from fraud.domain.transaction import format_instant
 from fraud.entrypoints.cli.access import table
-from fraud.entrypoints.cli.context import BadInput, CliContext, cli_actor, pass_context
+from fraud.entrypoints.cli.context import (
+    CliContext,
+    cli_actor,
+    pass_context,
+    refused_as_bad_input,
+)
 from fraud.entrypoints.cli.options import Duration, progress
 
 ACTIONS = click.Choice([action.value for action in RuleAction])
@@ -40,20 +44,13 @@ BAR_WIDTH = 30
 
 
 def _container(ctx: CliContext) -> Container:
-    return ctx.open(Process(migrate=True, interactive=ctx.interactive))
+    return ctx.migrated()
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """What the use cases refuse, as a message and exit code 2."""
-    try:
-        yield
-    except InvalidRule as invalid:
-        raise BadInput("; ".join(str(error) for error in invalid.errors)) from None
-    except InvalidExpression as refused:
-        raise BadInput(f"the expression cannot be used: {refused.error}") from None
-    except (UnknownRule, RuleExists, RuleConflict, NoVerdict) as refused:
-        raise BadInput(str(refused.args[0])) from None
+def _refusals() -> AbstractContextManager[None]:
+    return refused_as_bad_input(
+        InvalidRule, InvalidExpression, UnknownRule, RuleExists, RuleConflict, NoVerdict
+    )
 
 
 @click.group()

@@ -5,9 +5,6 @@ by the error handlers (422, 409, 404), as every domain error is."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import flask
 from dependency_injector.wiring import Provide, inject
 from flask import render_template
@@ -42,10 +39,8 @@ from fraud.entrypoints.http.admin_schemas import (
     UserSchema,
 )
 from fraud.entrypoints.http.api import BAD_BODY, json_body
-from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, request_body
+from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, answers_also, request_body
 from fraud.entrypoints.http.schemas import ErrorSchema
-
-View = TypeVar("View", bound=Callable[..., Any])
 
 admin = Blueprint("admin", __name__, description="Keys, users and the audit log (admins)")
 admin_pages = flask.Blueprint("admin_pages", __name__)
@@ -69,12 +64,9 @@ TAKEN = {
 UNKNOWN = {"status_code": 404, "schema": ErrorSchema, "description": "No live one of that name"}
 
 
-def creation_refusals(view: View) -> View:
-    """What creating a key or a user may answer instead: the name taken, a body that breaks
-    the contract, is not JSON, cannot be read or is too large."""
-    for refusal in (TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED, TAKEN):
-        view = admin.alt_response(**refusal)(view)
-    return view
+# What creating a key or a user may answer instead: the name taken, a body that breaks the
+# contract, is not JSON, cannot be read or is too large.
+creation_refusals = answers_also(admin, TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED, TAKEN)
 
 
 @admin.get("/api/keys", tags=["admin"])

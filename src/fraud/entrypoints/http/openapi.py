@@ -10,17 +10,20 @@ exactly the routes that exist, with the path parameters their rules declare.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from apispec import BasePlugin
 from flask import Flask
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from marshmallow import Schema
 
 from fraud import __version__
 from fraud.domain.identity import Permission, roles_with
 from fraud.entrypoints.http.access import PUBLIC, SESSION_COOKIE
 from fraud.entrypoints.http.schemas import RETRY_AFTER, ErrorSchema
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 OPENAPI_VERSION = "3.1.0"
 MAX_BODY_BYTES = 64 * 1024
@@ -172,3 +175,14 @@ UNAVAILABLE = {
     "description": "Storage or the broker is briefly unavailable: retry shortly, nothing was lost",
     "headers": {"Retry-After": RETRY_AFTER},
 }
+
+
+def answers_also(blueprint: Blueprint, *responses: dict[str, Any]) -> Callable[[View], View]:
+    """Document what a view may answer besides its success (``alt_response`` each)."""
+
+    def document(view: View) -> View:
+        for response in responses:
+            view = blueprint.alt_response(**response)(view)
+        return view
+
+    return document

@@ -7,8 +7,8 @@ handlers: 422 (with the expression error's position), 409, 404."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import flask
 from dependency_injector.wiring import Provide, inject
@@ -31,7 +31,13 @@ from fraud.domain.rules import (
 )
 from fraud.entrypoints.http.access import current_actor, requires
 from fraud.entrypoints.http.api import BAD_BODY, json_body
-from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, UNAVAILABLE, request_body
+from fraud.entrypoints.http.openapi import (
+    NOT_JSON,
+    TOO_LARGE,
+    UNAVAILABLE,
+    answers_also,
+    request_body,
+)
 from fraud.entrypoints.http.rules_schemas import (
     BacktestRequestSchema,
     BacktestSchema,
@@ -46,8 +52,6 @@ from fraud.entrypoints.http.rules_schemas import (
     TrialSchema,
 )
 from fraud.entrypoints.http.schemas import ErrorSchema
-
-View = TypeVar("View", bound=Callable[..., Any])
 
 rules = Blueprint("rules", __name__, description="Analysts' rules: write, test, switch on")
 rule_pages = flask.Blueprint("rule_pages", __name__)
@@ -75,10 +79,8 @@ DEFAULT_BACKTEST_DAYS = 30
 DRAFT = "draft"
 
 
-def body_refusals(view: View) -> View:
-    for refusal in (TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED):
-        view = rules.alt_response(**refusal)(view)
-    return view
+# What a view reading a body may answer instead: too large, unreadable, not JSON, refused.
+body_refusals = answers_also(rules, TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED)
 
 
 @rules.get("/api/rules", tags=["rules"])
