@@ -241,3 +241,29 @@ def test_the_rules_pages_render_for_viewers_and_editors(analyst, viewer) -> None
     assert b'id="rule-form"' in analyst.get("/dashboard/rules").data
     assert b'id="rule-form"' not in viewer.get("/dashboard/rules").data
     assert analyst.get("/dashboard/rules/nothing").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"all": {}}, "all"),
+        ({"all": True, "name": "corner-grocery"}, "all"),
+        ({}, "body"),
+        ({"name": "corner-grocery", "action": "review"}, "action"),
+        ({"name": "corner-grocery", "days": True}, "days"),
+        ({"name": "corner-grocery", "when": "today"}, "when"),
+    ],
+)
+def test_a_backtest_request_names_one_thing_to_test(analyst, body: dict, field: str) -> None:
+    analyst.post("/api/rules", json=CORNER)
+    answer = analyst.post("/api/rules/backtest", json=body)
+    assert answer.status_code == 422
+    assert field in {detail["field"] for detail in answer.get_json()["details"]}
+
+
+def test_a_null_where_a_value_is_expected_is_refused(analyst) -> None:
+    answer = analyst.post("/api/rules", json={**CORNER, "mode": None})
+    assert answer.status_code == 422
+    assert answer.get_json()["details"] == [
+        {"field": "mode", "rule": "must be one of active, shadow, disabled"}
+    ]

@@ -241,17 +241,15 @@ def new_rule(data: object) -> Rule:
     """A rule from a request's fields (mode ``active`` unless given); InvalidRule names every
     field that breaks its rule."""
     body = _object(data)
-    errors = [
-        FieldError(name, "is required")
-        for name in ("name", "expression", "action", "reason")
-        if body.get(name) is None
-    ]
+    required = ("name", "expression", "action", "reason")
+    errors = [FieldError(name, "is required") for name in required if body.get(name) is None]
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or _bad_name(name)):
         errors.append(FieldError("name", NAME_RULE))
+    given = {k: v for k, v in body.items() if not (v is None and k in required)}
     values: dict[str, Any] = {}
     try:
-        values = _parsed({k: v for k, v in body.items() if v is not None}, ("name", *_EDITABLE))
+        values = _parsed(given, ("name", *_EDITABLE))
     except InvalidRule as invalid:
         errors.extend(invalid.errors)
     if errors:

@@ -15,7 +15,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import render_template
 from flask_smorest import Blueprint
 
-from fraud.application.rules import ManageRules, Trial, TryRules
+from fraud.application.rules import MAX_BACKTEST_DAYS, ManageRules, Trial, TryRules
 from fraud.containers import Container
 from fraud.domain.backtest import Backtest
 from fraud.domain.errors import FieldError
@@ -204,17 +204,39 @@ def backtest(
     Each verdict is evaluated again with the rules counted as active: hits per day, the
     decisions they would change, the reviews they would add, and their precision and recall
     on the labels known."""
-    body = _object(json_body())
-    days = body.get("days", DEFAULT_BACKTEST_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
-        raise InvalidRule([FieldError("days", "must be an integer from 1 to 366")])
-    if body.get("all") is True:
-        tested = [rule for rule in manage.rules() if rule.mode.evaluated]
-    elif "name" in body and "expression" not in body:
-        tested = [manage.get(_text(body, "name"))]
-    else:
-        tested = [_draft(body, ("days", "all"))]
+    tested, days = _backtest_request(_object(json_body()), manage)
     return trials.backtest(tested, days)
+
+
+_BACKTEST_FIELDS = ("name", "expression", "action", "reason", "all", "days")
+
+
+def _backtest_request(body: Mapping[str, Any], manage: ManageRules) -> tuple[list[Rule], int]:
+    """The rules a backtest request names (all, a stored one, or a draft) and its days."""
+    errors = [
+        FieldError(str(field), f"is not one of {', '.join(_BACKTEST_FIELDS)}")
+        for field in body
+        if field not in _BACKTEST_FIELDS
+    ]
+    days = body.get("days", DEFAULT_BACKTEST_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_BACKTEST_DAYS:
+        errors.append(FieldError("days", f"must be an integer from 1 to {MAX_BACKTEST_DAYS}"))
+    every = body.get("all", False)
+    if not isinstance(every, bool):
+        errors.append(FieldError("all", "must be true or false"))
+    elif every and any(field in body for field in ("name", "expression", "action", "reason")):
+        errors.append(FieldError("all", "goes alone: the whole rule set, no name or draft"))
+    elif not every and "expression" not in body and "name" not in body:
+        errors.append(FieldError("body", "must name a rule, give a draft's expression, or all"))
+    elif not every and "expression" not in body and ("action" in body or "reason" in body):
+        errors.append(FieldError("action", "goes with an expression (a draft), not a name"))
+    if errors:
+        raise InvalidRule(errors)
+    if every:
+        return [rule for rule in manage.rules() if rule.mode.evaluated], days
+    if "expression" not in body:
+        return [manage.get(_text(body, "name"))], days
+    return [_draft(body, ("days", "all"))], days
 
 
 def _object(data: object) -> Mapping[str, Any]:
