@@ -185,16 +185,13 @@ class LiveRules:
 
     def _load(self) -> LoadedRules:
         rule_set = self.queries.rule_set()
-        usable = []
-        for rule in rule_set.rules:
-            try:
-                self.compiler.check(rule.expression)
-                usable.append(rule)
-            except InvalidExpression as refused:  # stored before a change of the language
-                log.error(
-                    "rule does not compile; it is left out", rule=rule.name, error=str(refused)
-                )
-        loaded = LoadedRules(rule_set.version, self.compiler.compile(usable))
+        usable = list(rule_set.rules)
+        try:
+            compiled = self.compiler.compile(usable)
+        except InvalidExpression:  # one stored before a change of the language: leave it out
+            usable = [rule for rule in usable if self._compiles(rule)]
+            compiled = self.compiler.compile(usable)
+        loaded = LoadedRules(rule_set.version, compiled)
         log.info(
             "rules loaded",
             rule_set=rule_set.version,
@@ -202,6 +199,14 @@ class LiveRules:
             shadow=sum(rule.mode is RuleMode.SHADOW for rule in usable),
         )
         return loaded
+
+    def _compiles(self, rule: Rule) -> bool:
+        try:
+            self.compiler.check(rule.expression)
+        except InvalidExpression as refused:
+            log.error("rule does not compile; it is left out", rule=rule.name, error=str(refused))
+            return False
+        return True
 
 
 # --- trying and backtesting ---------------------------------------------------------------

@@ -153,12 +153,16 @@ def context_of(
     if needs.fields is None:
         fields = transaction.to_dict()
     elif needs.fields:
-        fields = {name: _FIELD_VALUE[name](transaction) for name in needs.fields}
+        fields = {
+            name: _FIELD_VALUE[name](transaction) for name in needs.fields if name in _FIELD_VALUE
+        }
     if needs.features is None:
         named = features.as_dict()
     else:
         values = features.values
-        named = {name: values[_FEATURE_PLACE[name]] for name in needs.features}
+        named = {
+            name: values[_FEATURE_PLACE[name]] for name in needs.features if name in _FEATURE_PLACE
+        }
     return cel.Context({"tx": fields, "features": named, "score": float(score)})
 
 
