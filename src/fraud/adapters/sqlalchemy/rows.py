@@ -167,7 +167,9 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         received_at=row["received_at"],
         status=Status(row["status"]),
         assessment=assessment,
-        features=None if features is None else {k: float(v) for k, v in features.items()},
+        # Written as floats (JSON keeps "2.0" a float): read back as they are, not converted
+        # again one by one (a backtest reads them for every verdict of a period).
+        features=None if features is None else dict(features),
         error=row["error"],
         label=label,
         preprocessed_at=_at(row["received_at"], row["preprocessed_ms"]),
