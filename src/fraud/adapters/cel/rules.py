@@ -329,9 +329,14 @@ class CelRules:
         self._rules = tuple(rules)
         self._programs = tuple(programs)
         self._guards = tuple(guards_of(rule.expression) for rule in rules)
-        # What each rule reads: a transaction is handed to the interpreter once per set of
-        # names its rules read, never with names none of them reads.
-        self._needs = tuple(Needs.of([rule.expression]) for rule in rules)
+        # What each rule is handed of a transaction: a guarded rule (evaluated on few rows)
+        # only the names it reads; the rules without guards (evaluated on every row) share
+        # one hand-over of all the names any of them reads.
+        unguarded = Needs.of([r.expression for r, g in zip(rules, self._guards) if not g])
+        self._needs = tuple(
+            Needs.of([rule.expression]) if guards else unguarded
+            for rule, guards in zip(rules, self._guards, strict=True)
+        )
         self._failed: set[tuple[str, int]] = set()
 
     @property
