@@ -332,10 +332,10 @@ class CelRules:
         # What each rule is handed of a transaction: a guarded rule (evaluated on few rows)
         # only the names it reads; the rules without guards (evaluated on every row) share
         # one hand-over of all the names any of them reads.
-        unguarded = Needs.of([r.expression for r, g in zip(rules, self._guards) if not g])
+        paired = list(zip(rules, self._guards, strict=True))
+        unguarded = Needs.of([rule.expression for rule, guards in paired if not guards])
         self._needs = tuple(
-            Needs.of([rule.expression]) if guards else unguarded
-            for rule, guards in zip(rules, self._guards, strict=True)
+            Needs.of([rule.expression]) if guards else unguarded for rule, guards in paired
         )
         self._failed: set[tuple[str, int]] = set()
 
