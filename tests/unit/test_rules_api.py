@@ -267,3 +267,18 @@ def test_a_null_where_a_value_is_expected_is_refused(analyst) -> None:
     assert answer.get_json()["details"] == [
         {"field": "mode", "rule": "must be one of active, shadow, disabled"}
     ]
+
+
+def test_a_verdict_without_this_versions_features_is_counted_not_evaluated(
+    client, analyst, container
+) -> None:
+    from dataclasses import replace
+
+    submit(client, container, "old-1")
+    submit(client, container, "new-1")
+    store = container.queries()
+    store.state.rows["old-1"] = replace(store.state.rows["old-1"], features={"amount": 40.0})
+    result = analyst.post("/api/rules/backtest", json={**CORNER, "days": 1}).get_json()
+    assert (result["transactions"], result["unevaluable"], result["hits"]) == (1, 1, 1)
+    tried = analyst.post("/api/rules/try", json={**CORNER, "transaction_id": "old-1"})
+    assert tried.status_code == 404

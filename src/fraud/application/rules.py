@@ -237,15 +237,12 @@ class TryRules:
 
     def on(self, rule: Rule, transaction_id: str) -> Trial:
         record = self.verdicts.get(transaction_id)
-        if record is None or record.assessment is None or record.features is None:
+        vector = None if record is None else _vector(record)
+        if record is None or record.assessment is None or vector is None:
             raise NoVerdict(transaction_id)
         compiled = self.compiler.compile([replace(rule, mode=RuleMode.ACTIVE)])
         assessment = record.assessment
-        hits = compiled.hits(
-            [record.transaction],
-            [FeatureVector.from_dict(record.features)],
-            [assessment.fraud_score],
-        )[0]
+        hits = compiled.hits([record.transaction], [vector], [assessment.fraud_score])[0]
         would, reasons = apply_rules(assessment.decision, assessment.reasons, hits)
         return Trial(transaction_id, bool(hits), assessment.decision, would, reasons)
 
@@ -265,16 +262,19 @@ class TryRules:
         compiled = self.compiler.compile([replace(rule, mode=RuleMode.ACTIVE) for rule in rules])
         tally = BacktestTally(tuple(rule.name for rule in rules), since, until)
         for chunk in _chunks(self.verdicts.scored_between(since, until), BACKTEST_CHUNK):
-            evaluable = [r for r in chunk if r.features is not None and r.assessment is not None]
+            vectors = [_vector(record) for record in chunk]
+            evaluable = [
+                (record, record.assessment, vector)
+                for record, vector in zip(chunk, vectors, strict=True)
+                if record.assessment is not None and vector is not None
+            ]
             tally.unevaluable(len(chunk) - len(evaluable))
             hits = compiled.hits(
-                [r.transaction for r in evaluable],
-                [FeatureVector.from_dict(r.features or {}) for r in evaluable],
-                [r.assessment.fraud_score for r in evaluable if r.assessment],
+                [record.transaction for record, _, _ in evaluable],
+                [vector for _, _, vector in evaluable],
+                [assessment.fraud_score for _, assessment, _ in evaluable],
             )
-            for record, found in zip(evaluable, hits, strict=True):
-                assessment = record.assessment
-                assert assessment is not None
+            for (record, assessment, _), found in zip(evaluable, hits, strict=True):
                 would, _ = apply_rules(assessment.decision, (), found)
                 label = record.label
                 tally.count(
@@ -288,6 +288,17 @@ class TryRules:
                 progress(len(chunk))
         every_day = [first + timedelta(days=n) for n in range(days)]
         return tally.result(every_day)
+
+
+def _vector(record: TransactionRecord) -> FeatureVector | None:
+    """The features a verdict was decided on; None when it has none, or not the ones of
+    this version of the service (stored before a feature was added)."""
+    if record.features is None:
+        return None
+    try:
+        return FeatureVector.from_dict(record.features)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _chunks(records: Iterator[TransactionRecord], size: int) -> Iterator[list[TransactionRecord]]:
