@@ -66,6 +66,15 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == [], f"the page raised JavaScript or CSP errors: {errors}"
 
 
+def submit_fifty(service) -> list[dict]:
+    """The fifty transactions below, each accepted over HTTP."""
+    sent = fifty_transactions()
+    with service.client() as http:
+        for transaction in sent:
+            assert http.post(f"{service.url}/transaction", json=transaction).status_code == 202
+    return sent
+
+
 def sign_in_as_analyst(page: Page) -> None:
     """On the sign-in page a protected page sent the browser to: sign in (it is sent back)."""
     page.fill('input[name="name"]', ANALYST)
@@ -96,10 +105,7 @@ def fifty_transactions() -> list[dict]:
 
 def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -> None:
     add_account(service.database_url, ANALYST, Role.ANALYST, PASSWORD)
-    sent = fifty_transactions()
-    with service.client() as http:
-        for transaction in sent:
-            assert http.post(f"{service.url}/transaction", json=transaction).status_code == 202
+    submit_fifty(service)
 
     page.goto(f"{service.url}/")
     expect(page).to_have_url(re.compile(r"/signin\?next=/$"))  # nobody is let in unnamed
@@ -194,10 +200,7 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
 
 def test_an_analyst_writes_a_rule_backtests_it_and_switches_it_on(service, page: Page) -> None:
     add_account(service.database_url, ANALYST, Role.ANALYST, PASSWORD)
-    sent = fifty_transactions()
-    with service.client() as http:
-        for transaction in sent:
-            assert http.post(f"{service.url}/transaction", json=transaction).status_code == 202
+    sent = submit_fifty(service)
     viewer = service.client(Role.VIEWER)
     deadline = datetime.now(UTC) + timedelta(seconds=60)
     while viewer.get(f"{service.url}/api/dashboard").json()["counts"]["pending"]:

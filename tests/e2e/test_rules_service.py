@@ -75,6 +75,19 @@ def first_ruled(service: Service, user: str, changed: float, ruled) -> tuple[dic
         time.sleep(0.5)
 
 
+def add_and_see_it_decline(service: Service, analyst, user: str) -> tuple:
+    """Add CORNER through the API; its answer, and the first purchase of ``user`` it
+    declined, which must have been sent within PROPAGATION_S of the change."""
+    added = analyst.post(f"{service.url}/api/rules", json=CORNER, timeout=10)
+    changed = time.monotonic()
+    assert added.status_code == 201, added.text
+    ruled, after_s = first_ruled(
+        service, user, changed, lambda found: found["decision"] == "decline"
+    )
+    assert after_s <= PROPAGATION_S
+    return added, ruled
+
+
 @pytest.fixture
 def analyst(service: Service) -> Iterator:
     with service.client(Role.ANALYST) as http:
@@ -88,13 +101,7 @@ def test_a_rule_added_through_the_api_decides_the_next_match_and_disabling_resto
     assert before["decision"] == model_alone(service, before) != "decline"
     assert "rule_hits" not in before
 
-    added = analyst.post(f"{service.url}/api/rules", json=CORNER, timeout=10)
-    changed = time.monotonic()
-    assert added.status_code == 201, added.text
-    ruled, after_s = first_ruled(
-        service, "ann", changed, lambda found: found["decision"] == "decline"
-    )
-    assert after_s <= PROPAGATION_S
+    added, ruled = add_and_see_it_decline(service, analyst, "ann")
     assert model_alone(service, ruled) != "decline"  # the rule decided, not the model
     assert ruled["reasons"][0] == CORNER["reason"]
     assert ruled["rule_hits"][0]["name"] == CORNER["name"]

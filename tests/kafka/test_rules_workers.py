@@ -10,6 +10,7 @@ from fraud.domain.identity import Role
 from tests.e2e.test_rules_service import (
     CORNER,
     PROPAGATION_S,
+    add_and_see_it_decline,
     first_ruled,
     model_alone,
     send,
@@ -30,13 +31,7 @@ def test_a_rule_reaches_workers_that_were_already_running(
         assert before["decision"] == model_alone(service, before) != "decline"
 
         analyst = service.client(Role.ANALYST)
-        added = analyst.post(f"{service.url}/api/rules", json=CORNER, timeout=10)
-        changed = time.monotonic()
-        assert added.status_code == 201, added.text
-        ruled, after_s = first_ruled(
-            service, "kim", changed, lambda found: found["decision"] == "decline"
-        )
-        assert after_s <= PROPAGATION_S
+        added, ruled = add_and_see_it_decline(service, analyst, "kim")
         assert ruled["reasons"][0] == CORNER["reason"]
         assert ruled["rules_version"] == added.json()["rule_set_version"]
 

@@ -231,7 +231,8 @@ def _parsed(body: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
     return values
 
 
-def _object(data: object) -> Mapping[str, Any]:
+def request_object(data: object) -> Mapping[str, Any]:
+    """A request's body as a mapping, or InvalidRule naming the body."""
     if not isinstance(data, Mapping):
         raise InvalidRule([FieldError("body", "must be a JSON object")])
     return data
@@ -240,7 +241,7 @@ def _object(data: object) -> Mapping[str, Any]:
 def new_rule(data: object) -> Rule:
     """A rule from a request's fields (mode ``active`` unless given); InvalidRule names every
     field that breaks its rule."""
-    body = _object(data)
+    body = request_object(data)
     required = ("name", "expression", "action", "reason")
     errors = [FieldError(name, "is required") for name in required if body.get(name) is None]
     name = body.get("name")
@@ -257,10 +258,21 @@ def new_rule(data: object) -> Rule:
     return Rule(name=str(name), **values)
 
 
+DRAFT = "draft"
+
+
+def draft_rule(data: Mapping[str, Any]) -> Rule:
+    """A rule not stored (yet), to try or backtest: its name and reason may be left out."""
+    fields = dict(data)
+    fields["name"] = fields.get("name") or DRAFT
+    fields.setdefault("reason", fields["name"])
+    return new_rule(fields)
+
+
 def changed_rule(rule: Rule, data: object) -> Rule:
     """``rule`` with the fields a request changes, as its next version; InvalidRule for a
     request that changes nothing or breaks a field's rule."""
-    values = _parsed(_object(data), _EDITABLE)
+    values = _parsed(request_object(data), _EDITABLE)
     if all(getattr(rule, name) == value for name, value in values.items()):
         raise InvalidRule(
             [FieldError("body", f"must change at least one of {', '.join(_EDITABLE)}")]

@@ -26,6 +26,7 @@ from fraud.domain.rules import (
     RuleMode,
     UnknownRule,
     diff,
+    draft_rule,
     new_rule,
 )
 from fraud.domain.transaction import format_instant
@@ -194,11 +195,7 @@ def backtest(
         elif name is not None:
             tested = [manage.get(name)]
         else:
-            tested = [
-                new_rule(
-                    {"name": "draft", "expression": expression, "action": action, "reason": "draft"}
-                )
-            ]
+            tested = [draft_rule({"expression": expression, "action": action})]
         days = max(1, math.ceil(since / timedelta(days=1)))
         with progress(None, "backtest", bar=ctx.interactive) as advance:
             result = container.try_rules().backtest(tested, days, progress=advance)

@@ -27,7 +27,9 @@ from fraud.domain.rules import (
     RuleChange,
     UnknownRule,
     diff,
+    draft_rule,
     new_rule,
+    request_object,
 )
 from fraud.entrypoints.http.access import current_actor, requires
 from fraud.entrypoints.http.api import BAD_BODY, json_body
@@ -76,9 +78,6 @@ RACED = {
     "description": "Another change to the rule came first: read it again",
 }
 DEFAULT_BACKTEST_DAYS = 30
-DRAFT = "draft"
-
-
 # What a view reading a body may answer instead: too large, unreadable, not JSON, refused.
 body_refusals = answers_also(rules, TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED)
 
@@ -169,7 +168,7 @@ def check_expression(
     manage: ManageRules = Provide[Container.manage_rules],
 ) -> dict[str, bool]:
     """Check an expression: 422 with the error's message and position if it cannot be used."""
-    manage.check(_text(_object(json_body()), "expression"))
+    manage.check(_text(request_object(json_body()), "expression"))
     return {"valid": True}
 
 
@@ -182,7 +181,7 @@ def check_expression(
 @inject
 def try_rule(trials: TryRules = Provide[Container.try_rules]) -> Trial:
     """Try a draft rule on one stored transaction, as if it were active."""
-    body = _object(json_body())
+    body = request_object(json_body())
     transaction_id = _text(body, "transaction_id")
     return trials.on(_draft(body, ("transaction_id",)), transaction_id)
 
@@ -204,7 +203,7 @@ def backtest(
     Each verdict is evaluated again with the rules counted as active: hits per day, the
     decisions they would change, the reviews they would add, and their precision and recall
     on the labels known."""
-    tested, days = _backtest_request(_object(json_body()), manage)
+    tested, days = _backtest_request(request_object(json_body()), manage)
     return trials.backtest(tested, days)
 
 
@@ -239,12 +238,6 @@ def _backtest_request(body: Mapping[str, Any], manage: ManageRules) -> tuple[lis
     return [_draft(body, ("days", "all"))], days
 
 
-def _object(data: object) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise InvalidRule([FieldError("body", "must be a JSON object")])
-    return data
-
-
 def _text(body: Mapping[str, Any], field: str) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value:
@@ -253,11 +246,7 @@ def _text(body: Mapping[str, Any], field: str) -> str:
 
 
 def _draft(body: Mapping[str, Any], besides: tuple[str, ...]) -> Rule:
-    """A rule not stored (yet): its name and reason may be left out."""
-    fields = {key: value for key, value in body.items() if key not in besides}
-    fields.setdefault("name", body.get("name") or DRAFT)
-    fields.setdefault("reason", fields["name"])
-    return new_rule(fields)
+    return draft_rule({key: value for key, value in body.items() if key not in besides})
 
 
 @rule_pages.get("/dashboard/rules")
