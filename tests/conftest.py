@@ -27,7 +27,8 @@ def small_model(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("e2e") / "model"
     result = subprocess.run(
         [FRAUD, "train", "--samples", "4000", "--epochs", "3", "--model-dir", str(directory)],
-        env=fraud_env(),
+        # It registers the model too: in a database of its own, not the developer's.
+        env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{directory.parent / 'registry.db'}"),
         capture_output=True,
         text=True,
         timeout=600,

@@ -52,3 +52,18 @@ class RuleModel:
             )
             scores.append(1.0 / (1.0 + math.exp(-logit)))
         return scores
+
+
+class RuleModelArchives:
+    """The ``ModelArchives`` port for rule models: an archive is the model's version."""
+
+    def __init__(self) -> None:
+        self.unpacked: list[str] = []
+
+    @staticmethod
+    def pack(model: RuleModel) -> bytes:
+        return model.info.version.encode()
+
+    def unpack(self, archive: bytes) -> RuleModel:
+        self.unpacked.append(archive.decode())
+        return RuleModel(archive.decode())

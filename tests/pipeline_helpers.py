@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fraud.adapters.cel.rules import CelRuleCompiler
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
+from fraud.application.models import FixedModels
 from fraud.application.outbox import OutboxRelay
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
@@ -15,7 +16,6 @@ from fraud.application.score import ScoreStage
 from fraud.application.stage import Backoff, StageRunner
 from fraud.application.submit import SubmitTransactions
 from fraud.domain.features import BehaviourProfiles
-from fraud.domain.policy import ScoringPolicy
 from tests.factories import ENVELOPES
 
 
@@ -34,15 +34,16 @@ class EmbeddedPipeline:
 
 
 def embedded_pipeline(
-    model, clock, *, store=None, record_stage=None, batch_size=500
+    model, clock, *, store=None, record_stage=None, batch_size=500, models=None
 ) -> EmbeddedPipeline:
+    """The stages on a memory bus; ``models`` (the champion and challenger in force) replaces
+    the one ``model`` when given."""
     bus = MemoryBus()
     store = store or InMemoryStore()
     stages = [
         PreprocessStage(BehaviourProfiles(), clock, ENVELOPES),
         ScoreStage(
-            model,
-            ScoringPolicy(model.info.thresholds),
+            models or FixedModels(model),
             clock,
             ENVELOPES,
             LiveRules(store, CelRuleCompiler(), refresh_s=0.0),

@@ -24,11 +24,11 @@ from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
+from fraud.adapters.sqlalchemy.models import SqlModelQueries
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
-from fraud.adapters.tensorflow.card import read_card
 from fraud.application.answers import VerdictWaiter
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.envelopes import Envelopes
@@ -42,6 +42,7 @@ from fraud.application.identity import (
     SignIn,
 )
 from fraud.application.labels import ExportLabels, ImportLabels, LabelTransaction
+from fraud.application.models import LiveModels, ManageModels, RegisterModel
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.outbox import OutboxRelay
 from fraud.application.pipeline import (
@@ -66,6 +67,8 @@ from fraud.domain.ports import (
     EvaluationCharts,
     FraudModel,
     MessageBus,
+    ModelArchives,
+    ModelQueries,
     ModelStore,
     ModelTrainer,
     PasswordHasher,
@@ -159,6 +162,12 @@ def _model_store(directory: str) -> ModelStore:
     return KerasModelStore(directory)
 
 
+def _model_archives() -> ModelArchives:
+    from fraud.adapters.tensorflow.store import KerasModelArchives
+
+    return KerasModelArchives()
+
+
 def _trainer(seed: int, verbose: bool) -> ModelTrainer:
     from fraud.adapters.tensorflow.trainer import KerasTrainer
 
@@ -184,8 +193,17 @@ def _policy_for(model: FraudModel) -> ScoringPolicy:
     return ScoringPolicy(model.info.thresholds)
 
 
-def _card_in_use(model: FraudModel) -> ModelInfo | None:
-    return model.info
+def _card_in_use(models: LiveModels) -> ModelInfo | None:
+    """The champion this process scores with."""
+    return models.current().champion.model.info
+
+
+def _champion_card(queries: ModelQueries) -> ModelInfo | None:
+    """The registry's champion, read from its card: no TensorFlow in a process that only
+    shows it."""
+    champion = queries.roles().champion
+    registered = queries.model(champion) if champion else None
+    return registered.info if registered else None
 
 
 class Container(containers.DeclarativeContainer):
@@ -274,10 +292,19 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- the model --------------------------------------------------------------------------
+    # A model directory: what `fraud train` writes and a replay of a file scores with.
     model_store = providers.Singleton(_model_store, directory=config.model_dir)
     trainer = providers.Factory(_trainer, seed=7, verbose=config.interactive)
     model = providers.Singleton(_load_model, store=model_store)
     policy = providers.Singleton(_policy_for, model=model)
+    # The registry: every trained model, and the champion (and challenger) the stream uses.
+    model_queries = providers.Singleton(SqlModelQueries, engine=engine)
+    model_archives = providers.Singleton(_model_archives)
+    live_models = providers.Singleton(LiveModels, queries=model_queries, archives=model_archives)
+    register_model = providers.Factory(RegisterModel, unit_of_work=unit_of_work, clock=clock)
+    manage_models = providers.Factory(
+        ManageModels, unit_of_work=unit_of_work, queries=model_queries, clock=clock
+    )
 
     # --- files and data for the commands --------------------------------------------------
     labelled_files = providers.Singleton(CsvFiles)
@@ -347,8 +374,7 @@ class Container(containers.DeclarativeContainer):
     )
     score_stage = providers.Factory(
         ScoreStage,
-        model=model,
-        policy=policy,
+        models=live_models,
         clock=clock,
         envelopes=envelopes,
         rules=providers.Factory(LiveRules, queries=rule_queries, compiler=rule_compiler),
@@ -372,7 +398,7 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
     # What the API and the dashboard report of the stages, and which model card they show:
-    # the pipeline and the model of this process, or the workers' (read from disk).
+    # the pipeline and the champion of this process, or the workers' (the registry's).
     pipeline_status = providers.Selector(
         config.pipeline,
         embedded=pipeline,
@@ -380,8 +406,8 @@ class Container(containers.DeclarativeContainer):
     )
     model_card = providers.Selector(
         config.pipeline,
-        embedded=providers.Callable(_card_in_use, model=model),
-        separate=providers.Factory(read_card, directory=config.model_dir),
+        embedded=providers.Callable(_card_in_use, models=live_models),
+        separate=providers.Callable(_champion_card, queries=model_queries),
     )
     activity = providers.Singleton(ActivityMonitor, activity=queries, clock=clock)
     pipeline_watch = providers.Singleton(

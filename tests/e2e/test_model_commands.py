@@ -44,6 +44,7 @@ def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> N
         "train",
         *("--data", str(train_csv), "--label-delay", "1d"),
         *("--epochs", "3", "--model-dir", str(model_dir)),
+        FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}",
     )
     assert "average precision (PR-AUC)" in trained.stdout
     card = json.loads((model_dir / "model.json").read_text())
@@ -94,7 +95,7 @@ def test_a_bad_labelled_file_is_refused_with_the_line_and_field(tmp_path) -> Non
     )
     result = subprocess.run(
         [FRAUD, "train", "--data", str(data), "--model-dir", str(tmp_path / "m")],
-        env=fraud_env(),
+        env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -136,7 +137,7 @@ def test_a_file_with_a_few_bad_rows_says_which_and_can_skip_them(tmp_path, small
 def test_a_label_delay_that_is_not_a_duration_is_refused_by_name(tmp_path) -> None:
     refused = subprocess.run(
         [FRAUD, "train", "--samples", "100", "--label-delay", "7x"],
-        env=fraud_env(),
+        env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}"),
         capture_output=True,
         text=True,
         timeout=120,

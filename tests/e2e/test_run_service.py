@@ -149,7 +149,7 @@ def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
     directory = tmp_path / "model"
     result = subprocess.run(
         [FRAUD, "train", "--samples", "2000", "--epochs", "2", "--model-dir", str(directory)],
-        env=fraud_env(),
+        env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}"),
         capture_output=True,
         text=True,
         timeout=600,

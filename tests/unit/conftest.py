@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.passwords.argon2 import Argon2Hasher
+from fraud.application.models import FixedModels
 from fraud.application.pipeline import Pipeline
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.domain.identity import Role
@@ -35,6 +36,8 @@ def in_memory(container: Container, model, clock) -> Container:
     container.queries.override(store)
     container.identity_queries.override(store)
     container.rule_queries.override(store)
+    container.model_queries.override(store)
+    container.live_models.override(FixedModels(model))
     container.password_hasher.override(CHEAP_HASHES)
     container.model.override(model)
     container.clock.override(clock)

@@ -20,6 +20,7 @@ from fraud.domain.identity import RateLimit, Role
 from fraud.domain.rules import Rule, RuleAction, RuleMode
 from fraud.entrypoints.http.app import create_app
 from tests.factories import payload
+from tests.fakes import RuleModel, RuleModelArchives
 from tests.unit.conftest import TESTS, calling_as, settle
 
 ROLES = list(Role)
@@ -55,6 +56,12 @@ MAY = {
     ("post", "/api/rules/check"): {Role.ANALYST, Role.ADMIN},
     ("post", "/api/rules/try"): {Role.ANALYST, Role.ADMIN},
     ("post", "/api/rules/backtest"): {Role.ANALYST, Role.ADMIN},
+    ("get", "/api/models"): READERS,
+    ("get", "/api/models/{version}"): READERS,
+    ("post", "/api/models/{version}/promote"): {Role.ADMIN},
+    ("post", "/api/models/rollback"): {Role.ADMIN},
+    ("put", "/api/models/challenger"): {Role.ADMIN},
+    ("delete", "/api/models/challenger"): {Role.ADMIN},
 }
 # Pages and other routes outside the document.
 PAGES = {
@@ -103,6 +110,8 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
             rule = Rule(f"doomed-{n}", "score > 0.5", RuleAction.REVIEW, "doomed", RuleMode.SHADOW)
             container.manage_rules().add(rule, TESTS)
             path = f"/api/rules/doomed-{n}"
+        elif path.startswith("/api/models"):
+            path = _registry_ready(container, method, path, n)
         path = path.replace("{transaction_id}", "t-own")
         draft = {"expression": "score > 0.5", "action": "review"}
         body = {
@@ -116,10 +125,33 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
             ("post", "/api/rules/check"): draft,
             ("post", "/api/rules/try"): {**draft, "transaction_id": "t-own"},
             ("post", "/api/rules/backtest"): {**draft, "days": 1},
+            ("put", "/api/models/challenger"): {"version": f"c-{n}"},
         }.get((method, path))
         return caller.open(path, method=method.upper(), json=body)
 
     return request
+
+
+def _registry_ready(container, method: str, path: str, n: int) -> str:
+    """Models registered so that the call can succeed: one to read or promote, an earlier
+    champion to roll back to, one to challenge, a challenger to stop."""
+    register, manage = container.register_model(), container.manage_models()
+
+    def registered(version: str) -> str:
+        model = RuleModel(version)
+        register(model.info, RuleModelArchives.pack(model), TESTS)
+        return version
+
+    if "{version}" in path:
+        return path.replace("{version}", registered(f"m-{n}"))
+    if path == "/api/models/rollback":
+        registered(f"q-{n}")  # the champion, if there was none
+        manage.promote(registered(f"r-{n}"), TESTS)
+    elif (method, path) == ("put", "/api/models/challenger"):
+        registered(f"c-{n}")
+    elif (method, path) == ("delete", "/api/models/challenger"):
+        manage.challenge(registered(f"c-{n}"), TESTS)
+    return path
 
 
 def test_the_document_lists_exactly_the_operations_the_matrix_knows(document) -> None:

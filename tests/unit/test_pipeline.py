@@ -7,6 +7,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from fraud.application import dead_letters
+from fraud.application.models import FixedModels
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.stage import Backoff, StageRunner
@@ -138,7 +139,7 @@ def test_a_rescored_transaction_keeps_its_decision_counts_once_and_adds_a_versio
     clock.advance(5)
     replay(Topic.TRANSACTIONS)  # through the same model again: the same scoring, no version
     assert get(pipeline, "t1").versions == ()
-    pipeline.runners[1].stage.model = RuleModel("rule-model-2")  # another model
+    pipeline.runners[1].stage.models = FixedModels(RuleModel("rule-model-2"))  # another model
     clock.advance(5)
     replay(Topic.TRANSACTIONS)
     replay(Topic.RESULTS)  # and every result delivered once more

@@ -172,15 +172,9 @@ class Envelopes:
                         record.preprocessed_at
                     ),
                     "features": record.features or {},
-                    "assessment": {
-                        "fraud_score": assessment.fraud_score,
-                        "decision": assessment.decision.value,
-                        "reasons": list(assessment.reasons),
-                        "model_version": assessment.model_version,
-                        "scored_at": self._scored_at.format(assessment.scored_at),
-                        "rules_version": assessment.rules_version,
-                        "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
-                    },
+                    "assessment": self._assessment(assessment),
+                    # A challenger's scorings, in shadow: kept as versions, never decisions.
+                    "shadow": [self._assessment(shadow) for shadow in record.versions],
                 }
             ),
             headers={TRANSACTION_ID_HEADER: record.transaction.transaction_id},
@@ -193,16 +187,10 @@ class Envelopes:
         data = self.decode(message)
         try:
             transaction = Transaction.from_dict(data["transaction"])
-            verdict = data["assessment"]
-            assessment = Assessment(
-                transaction_id=transaction.transaction_id,
-                fraud_score=float(verdict["fraud_score"]),
-                decision=Decision(verdict["decision"]),
-                reasons=tuple(str(reason) for reason in verdict["reasons"]),
-                model_version=str(verdict["model_version"]),
-                scored_at=self._scored_at.parse(verdict["scored_at"]),
-                rule_hits=tuple(map(RuleHit.from_dict, verdict.get("rule_hits") or ())),
-                rules_version=_optional_int(verdict.get("rules_version")),
+            assessment = self._read_assessment(transaction.transaction_id, data["assessment"])
+            shadows = tuple(
+                self._read_assessment(transaction.transaction_id, shadow)
+                for shadow in data.get("shadow") or ()
             )
             return TransactionRecord(
                 transaction=transaction,
@@ -212,9 +200,33 @@ class Envelopes:
                 features={str(k): float(v) for k, v in data.get("features", {}).items()},
                 preprocessed_at=self._preprocessed_at.parse_optional(data.get("preprocessed_at")),
                 recorded_at=recorded_at,
+                versions=shadows,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a fraud result: {error}") from None
+
+    def _assessment(self, assessment: Assessment) -> dict[str, object]:
+        return {
+            "fraud_score": assessment.fraud_score,
+            "decision": assessment.decision.value,
+            "reasons": list(assessment.reasons),
+            "model_version": assessment.model_version,
+            "scored_at": self._scored_at.format(assessment.scored_at),
+            "rules_version": assessment.rules_version,
+            "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
+        }
+
+    def _read_assessment(self, transaction_id: str, verdict: dict[str, Any]) -> Assessment:
+        return Assessment(
+            transaction_id=transaction_id,
+            fraud_score=float(verdict["fraud_score"]),
+            decision=Decision(verdict["decision"]),
+            reasons=tuple(str(reason) for reason in verdict["reasons"]),
+            model_version=str(verdict["model_version"]),
+            scored_at=self._scored_at.parse(verdict["scored_at"]),
+            rule_hits=tuple(map(RuleHit.from_dict, verdict.get("rule_hits") or ())),
+            rules_version=_optional_int(verdict.get("rules_version")),
+        )
 
 
 class Preprocessed(NamedTuple):

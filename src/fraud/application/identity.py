@@ -357,3 +357,10 @@ def labelled(by: Actor, transaction_ids: Sequence[str], is_fraud: bool, at: date
 def rule_event(by: Actor, action: AuditAction, change: RuleChange, detail: str) -> AuditEvent:
     """The audit event of a rule's change."""
     return _event(by, action, change.rule.name, change.at, detail)
+
+
+def model_event(
+    by: Actor, action: AuditAction, version: str, at: datetime, detail: str = ""
+) -> AuditEvent:
+    """The audit event of a model registered, or of a change of who decides."""
+    return _event(by, action, version, at, detail)

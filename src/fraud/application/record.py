@@ -13,7 +13,7 @@ from fraud.application.dead_letters import ERROR, STAGE
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
-from fraud.domain.assessment import Decision, TransactionRecord
+from fraud.domain.assessment import Decision, TransactionRecord, with_shadows
 from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import Clock, Message, PipelineMetrics, Topic, UnitOfWorkFactory
 
@@ -88,7 +88,8 @@ class RecordStage:
         if results or failures:
             self._batches += 1
             with self.unit_of_work() as uow:
-                now_decided = uow.verdicts.decide(results)
+                # A challenger's scorings come after the champion's: versions, never decisions.
+                now_decided = uow.verdicts.decide(with_shadows(results))
                 uow.verdicts.mark_failed(failures)
                 # A redelivered or replayed result decides nothing and is counted nowhere.
                 decided = _first_of_each(results, now_decided)

@@ -1,16 +1,20 @@
 """Score: one model call per batch, the policy's decision and reasons for each, then the
-analysts' rules over the whole batch."""
+analysts' rules over the whole batch; a challenger, if the registry names one, scores the
+same batch in shadow."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
+from fraud.application.models import InForce
 from fraud.application.rules import LiveRules, LoadedRules
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
@@ -23,21 +27,24 @@ from fraud.domain.transaction import Transaction
 log = structlog.get_logger(__name__)
 
 
+class ModelsInForce(Protocol):
+    def current(self) -> InForce:
+        """The champion (and challenger, if any) to score the next batch with."""
+
+
 class ScoreStage:
     name = "score"
     topics = (Topic.PREPROCESSED,)
 
     def __init__(
         self,
-        model: FraudModel,
-        policy: ScoringPolicy,
+        models: ModelsInForce,
         clock: Clock,
         envelopes: Envelopes,
         rules: LiveRules,
         metrics: PipelineMetrics = NO_METRICS,
     ) -> None:
-        self.model = model
-        self.policy = policy
+        self.models = models
         self.clock = clock
         self.envelopes = envelopes
         self.rules = rules
@@ -54,16 +61,29 @@ class ScoreStage:
         if not readable:
             return outbox
 
+        in_force = self.models.current()
+        rules = self.rules.current()
+        transactions = [item.transaction for item in readable]
+        features = [item.features for item in readable]
         records = assess(
-            [item.transaction for item in readable],
-            [item.features for item in readable],
-            self.model,
-            self.policy,
+            transactions,
+            features,
+            in_force.champion.model,
+            in_force.champion.policy,
             self.clock,
-            rules=self.rules.current(),
+            rules=rules,
             received=[item.received_at for item in readable],
             preprocessed=[item.preprocessed_at for item in readable],
         )
+        if in_force.challenger is not None:
+            challenger = in_force.challenger
+            shadows = assess(
+                transactions, features, challenger.model, challenger.policy, self.clock, rules=rules
+            )
+            records = [
+                replace(record, versions=(shadow.assessment,)) if shadow.assessment else record
+                for record, shadow in zip(records, shadows, strict=True)
+            ]
         hits = Counter(
             (hit.name, hit.mode.value)
             for record in records

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -116,3 +116,17 @@ class TransactionRecord:
         if self.assessment is None:
             return None
         return (self.assessment.scored_at - self.received_at).total_seconds() * 1000.0
+
+
+def with_shadows(records: Sequence[TransactionRecord]) -> list[TransactionRecord]:
+    """Each scored record, followed by the scorings it carries in ``versions`` (a challenger's,
+    in shadow) as records of their own. The ledger keeps those as versions and never as the
+    decision: the champion's scoring of a transaction always comes first."""
+    expanded: list[TransactionRecord] = []
+    for record in records:
+        if not record.versions:
+            expanded.append(record)
+            continue
+        expanded.append(replace(record, versions=()))
+        expanded.extend(replace(record, assessment=v, versions=()) for v in record.versions)
+    return expanded

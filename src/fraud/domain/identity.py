@@ -27,6 +27,7 @@ class Permission(StrEnum):
     READ = "read"  # every transaction in full, the dashboard and the read APIs
     LABEL = "label"  # confirm or clear fraud
     RULES = "rules"  # write, test and switch on the rules that decide beside the model
+    MODELS = "models"  # promote, roll back and challenge models (which one decides)
     ADMINISTER = "administer"  # keys, users, the audit log
     SCRAPE = "scrape"  # the Prometheus metrics
     DOCS = "docs"  # the API's documentation
@@ -47,7 +48,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.SUBMITTER: frozenset({Permission.SUBMIT, Permission.READ_OWN, Permission.DOCS}),
     Role.VIEWER: _VIEWER,
     Role.ANALYST: _ANALYST,
-    Role.ADMIN: _ANALYST | {Permission.ADMINISTER},
+    Role.ADMIN: _ANALYST | {Permission.ADMINISTER, Permission.MODELS},
     Role.METRICS: frozenset({Permission.SCRAPE}),
 }
 
@@ -320,6 +321,8 @@ class AuditAction(StrEnum):
     LABEL = "label"
     RULE_ADDED = "rule.added"
     RULE_CHANGED = "rule.changed"
+    MODEL_REGISTERED = "model.registered"
+    MODEL_ROLE = "model.role"  # a promotion, a rollback, a challenger set or cleared
 
 
 @dataclass(frozen=True, slots=True)

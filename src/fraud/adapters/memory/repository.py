@@ -20,6 +20,7 @@ from fraud.adapters.memory.identity import (
     InMemoryIdentities,
     InMemoryIdentityQueries,
 )
+from fraud.adapters.memory.models import InMemoryModelQueries, InMemoryModelRegistry
 from fraud.adapters.memory.rules import InMemoryRuleQueries, InMemoryRuleRepository
 from fraud.adapters.memory.state import Staged, State
 from fraud.domain.assessment import (
@@ -211,6 +212,7 @@ class InMemoryUnitOfWork:
         self.identities = InMemoryIdentities(staged)
         self.audit = InMemoryAuditLog(staged)
         self.rules = InMemoryRuleRepository(staged)
+        self.models = InMemoryModelRegistry(staged)
         return self
 
     def __exit__(
@@ -233,10 +235,10 @@ class InMemoryUnitOfWork:
         self.committed = True
 
 
-class InMemoryStore(InMemoryIdentityQueries, InMemoryRuleQueries):
+class InMemoryStore(InMemoryIdentityQueries, InMemoryRuleQueries, InMemoryModelQueries):
     """The shared state: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
     methods are the read side (``VerdictQueries``, ``ActivityQueries``, ``IdentityQueries``,
-    ``AuditQueries`` and ``RuleQueries``)."""
+    ``AuditQueries``, ``RuleQueries`` and ``ModelQueries``)."""
 
     def __init__(self) -> None:
         self.state = State()

@@ -14,6 +14,7 @@ from datetime import datetime
 from fraud.domain.assessment import Assessment, LabelChange, TransactionRecord
 from fraud.domain.identity import Account, ApiKey, AuditEvent, SignedIn
 from fraud.domain.monitoring import Bucket
+from fraud.domain.registry import RegisteredModel, RoleChange
 from fraud.domain.rules import Rule, RuleChange
 
 
@@ -35,6 +36,8 @@ class State:
     audit: MutableMapping[int, AuditEvent] = field(default_factory=dict)
     rules: MutableMapping[str, Rule] = field(default_factory=dict)
     rule_changes: MutableMapping[int, RuleChange] = field(default_factory=dict)
+    models: MutableMapping[str, tuple[RegisteredModel, bytes]] = field(default_factory=dict)
+    model_roles: MutableMapping[int, RoleChange] = field(default_factory=dict)
 
     def overlay(self) -> State:
         """A view whose writes stay in it: what a unit of work reads and writes."""

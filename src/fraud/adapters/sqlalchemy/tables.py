@@ -19,6 +19,7 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -30,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.identity import NAME_MAX_LENGTH, AuditAction, Role
+from fraud.domain.registry import ModelRole
 from fraud.domain.rules import (
     MAX_EXPRESSION_LENGTH,
     MAX_NAME_LENGTH,
@@ -86,6 +88,7 @@ AUDIT_ACTIONS = tuple(action.value for action in AuditAction)
 DECISIONS = tuple(decision.value for decision in Decision)
 RULE_ACTIONS = tuple(action.value for action in RuleAction)
 RULE_MODES = tuple(mode.value for mode in RuleMode)
+MODEL_ROLES = tuple(role.value for role in ModelRole)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -329,4 +332,35 @@ rule_changes = Table(
     Column("changed_by", String(64), nullable=False),
     UniqueConstraint("name", "version"),
     *_rule_checks(),
+)
+
+
+# --- the model registry ---------------------------------------------------------------------
+
+# Every registered model: its card, and its files as one archive (the SHA-256 of which is
+# checked before a worker loads it), so every machine of the service loads the same model
+# from the database it already shares.
+models = Table(
+    "models",
+    metadata,
+    Column("version", String(128), primary_key=True),
+    Column("card", JSON(), nullable=False),
+    Column("archive", LargeBinary(), nullable=False),
+    Column("archive_sha256", String(64), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("registered_by", String(64), nullable=False),
+)
+
+# Every change of role, append-only: the latest row of each role says who holds it (a None
+# version: nobody), and the highest id is the registry's revision, which workers watch.
+model_roles = Table(
+    "model_roles",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("role", String(16), nullable=False),
+    Column("version", String(128), nullable=True),
+    Column("previous", String(128), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("by", String(64), nullable=False),
+    CheckConstraint(_one_of("role", MODEL_ROLES), name="role"),
 )

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.identity import SqlAuditLog, SqlIdentities
+from fraud.adapters.sqlalchemy.models import SqlModelRegistry
 from fraud.adapters.sqlalchemy.repository import (
     SqlActivityLog,
     SqlDeadLetterReplays,
@@ -29,6 +30,7 @@ from fraud.domain.ports import (
     DeadLetterReplays,
     Identities,
     LabelRepository,
+    ModelRegistry,
     RuleRepository,
     VerdictRepository,
 )
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
     identities: Identities
     audit: AuditLog
     rules: RuleRepository
+    models: ModelRegistry
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
@@ -73,6 +76,7 @@ class SqlUnitOfWork:
         self.identities = SqlIdentities(connection)
         self.audit = SqlAuditLog(connection)
         self.rules = SqlRuleRepository(connection)
+        self.models = SqlModelRegistry(connection)
         return self
 
     def __exit__(

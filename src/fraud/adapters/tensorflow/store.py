@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from fraud.adapters.tensorflow.card import INFO_FILE, read_card
@@ -82,6 +84,21 @@ class KerasModelStore:
         )
         return KerasFraudModel(network, info)
 
+    def card(self) -> ModelInfo | None:
+        return read_card(self.directory) if self.exists() else None
+
+    def archive(self) -> bytes:
+        """The signed files and their manifest as one zip, for the registry: checked first, so
+        a tampered directory is never registered."""
+        if not self.exists():
+            raise ModelNotFound(f"no model in {self.directory} to register")
+        self.verify()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in (*SIGNED_FILES, MANIFEST_FILE):
+                archive.write(self.directory / name, arcname=name)
+        return buffer.getvalue()
+
     def verify(self) -> None:
         """Refuse a directory whose files are not the ones training wrote."""
         try:
@@ -111,3 +128,23 @@ def _sha256(path: Path) -> str:
 
 def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+class KerasModelArchives:
+    """Loads a registered model from its archive: unpacked into a scratch directory, checked
+    against its manifest and loaded as from any model directory, then the files go (the
+    loaded network lives in memory)."""
+
+    def unpack(self, archive: bytes) -> KerasFraudModel:
+        with tempfile.TemporaryDirectory(prefix="fraud-model-") as scratch:
+            directory = Path(scratch) / "model"
+            directory.mkdir()
+            try:
+                with zipfile.ZipFile(io.BytesIO(archive)) as files:
+                    for name in (*SIGNED_FILES, MANIFEST_FILE):
+                        (directory / name).write_bytes(files.read(name))
+            except (zipfile.BadZipFile, KeyError) as broken:
+                raise ModelTampered(
+                    f"a registered model's archive is unreadable: {broken}"
+                ) from None
+            return KerasModelStore(directory).load()

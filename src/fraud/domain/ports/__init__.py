@@ -22,7 +22,16 @@ from fraud.domain.ports.messaging import (
     Serializer,
     Topic,
 )
-from fraud.domain.ports.models import FraudModel, ModelStore, ModelTrainer, Scorer, TrainingData
+from fraud.domain.ports.models import (
+    FraudModel,
+    ModelArchives,
+    ModelQueries,
+    ModelRegistry,
+    ModelStore,
+    ModelTrainer,
+    Scorer,
+    TrainingData,
+)
 from fraud.domain.ports.operations import (
     EvaluationCharts,
     LabelledFiles,
@@ -65,6 +74,9 @@ __all__ = [
     "MessageBus",
     "MessageConsumer",
     "MessageFollower",
+    "ModelArchives",
+    "ModelQueries",
+    "ModelRegistry",
     "ModelStore",
     "ModelTrainer",
     "OutgoingMessage",

@@ -1,13 +1,16 @@
-"""Fraud models: scoring a batch, training one, and where the one in use is kept."""
+"""Fraud models: scoring a batch, training one, where a saved one is kept, and the registry
+of every trained model with the roles they hold."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from fraud.domain.features import FeatureVector
 from fraud.domain.model import ModelInfo
+from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
 
 
 class FraudModel(Protocol):
@@ -36,10 +39,55 @@ class ModelTrainer(Protocol):
 
 
 class ModelStore(Protocol):
-    """Where the model in use lives: saved with its card, loaded for serving."""
+    """A model directory: saved with its card, loaded for a replay, archived for the registry."""
 
     def exists(self) -> bool: ...
 
     def save(self, scorer: Scorer, info: ModelInfo) -> None: ...
 
     def load(self) -> FraudModel: ...
+
+    def card(self) -> ModelInfo | None:
+        """The saved model's card, read without loading the model; None: nothing saved."""
+
+    def archive(self) -> bytes:
+        """The saved model's files as one archive, checked against their manifest first."""
+
+
+class ModelArchives(Protocol):
+    def unpack(self, archive: bytes) -> FraudModel:
+        """The model in an archive made by ``ModelStore.archive``, checked and loaded."""
+
+
+class ModelRegistry(Protocol):
+    """The write side of the registry, in a unit of work."""
+
+    def add(self, model: RegisteredModel, archive: bytes) -> bool:
+        """Register a model; False when its version is registered already."""
+
+    def model(self, version: str) -> RegisteredModel | None: ...
+
+    def roles(self) -> Roles: ...
+
+    def change_role(
+        self, role: ModelRole, version: str | None, by: str, at: datetime
+    ) -> RoleChange:
+        """Give ``role`` to ``version`` (None: to nobody), after whoever holds it now."""
+
+
+class ModelQueries(Protocol):
+    """What the API, the dashboard and the scoring workers read of the registry."""
+
+    def roles(self) -> Roles:
+        """Who holds each role now, and the registry's revision: one indexed query."""
+
+    def models(self) -> list[RegisteredModel]:
+        """Every registered model, newest first."""
+
+    def model(self, version: str) -> RegisteredModel | None: ...
+
+    def archive(self, version: str) -> bytes | None:
+        """The model's files, as registered."""
+
+    def role_history(self) -> list[RoleChange]:
+        """Every change of role, oldest first."""

@@ -18,6 +18,7 @@ from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
 from fraud.domain.ports.identity import AuditLog, Identities
+from fraud.domain.ports.models import ModelRegistry
 from fraud.domain.ports.rules import RuleRepository
 from fraud.domain.transaction import Transaction
 
@@ -95,6 +96,7 @@ class UnitOfWork(Protocol):
     identities: Identities
     audit: AuditLog
     rules: RuleRepository
+    models: ModelRegistry
 
     def __enter__(self) -> Self: ...
 

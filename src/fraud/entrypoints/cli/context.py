@@ -6,11 +6,19 @@ import getpass
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
+import structlog
 
+from fraud.application.models import InForce
 from fraud.containers import Container, Process, bootstrap
-from fraud.domain.errors import BrokerRefusedCredentials, ModelNotFound
+from fraud.domain.errors import (
+    BrokerRefusedCredentials,
+    ModelNotFound,
+    ModelTampered,
+    TransientFailure,
+)
 from fraud.domain.identity import Actor
 from fraud.domain.ports import FraudModel
 from fraud.logs import interactive
@@ -82,11 +90,33 @@ class Commands(click.Group):
 
 
 def load_model(container: Container) -> FraudModel:
-    """The model in use, or a clear message (exit code 2) saying how to make one."""
+    """The model directory's model, or a clear message (exit code 2) saying how to make one."""
     try:
         return container.model()
     except ModelNotFound as missing:
         raise BadInput(str(missing)) from None
+
+
+def serving_models(container: Container, model_dir: Path | None) -> InForce:
+    """The registry's champion (and challenger), loaded before the first transaction. The
+    model directory's model is registered first when the registry has no champion (it
+    becomes the champion: a service that ran before the registry keeps its model) or when
+    ``--model-dir`` names it (it waits for a promotion if another model is the champion)."""
+    try:
+        if model_dir is not None or container.model_queries().roles().champion is None:
+            container.register_model().adopt(container.model_store(), cli_actor())
+        in_force = container.live_models().current()
+    except (TransientFailure, ModelNotFound, ModelTampered) as failure:
+        raise BadInput(str(failure)) from None
+    named = container.model_store().card() if model_dir is not None else None
+    if named is not None and named.version != in_force.champion.version:
+        structlog.get_logger("fraud.cli").warning(
+            "the registry's champion decides, not the model in --model-dir; promote it with "
+            f"`fraud models promote {named.version}`",
+            champion=in_force.champion.version,
+            model_dir=str(model_dir),
+        )
+    return in_force
 
 
 def cli_actor() -> Actor:

@@ -12,7 +12,7 @@ import structlog
 from fraud.application.dead_letters import UnknownDeadLetters
 from fraud.application.pipeline import DEFAULT_GROUP_PREFIX, STAGES
 from fraud.containers import EMBEDDED, Process
-from fraud.entrypoints.cli.context import CliContext, load_model, pass_context
+from fraud.entrypoints.cli.context import CliContext, pass_context, serving_models
 from fraud.entrypoints.cli.options import model_dir_option
 
 log = structlog.get_logger("fraud.cli")
@@ -91,14 +91,14 @@ def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> N
             stages=stages,
             group_prefix=group,
             model_dir=model_dir,
-            migrate="record" in stages,
+            migrate=bool({"score", "record"} & set(stages)),  # rules and models live there
             interactive=ctx.interactive,
         )
     )
     container.init_resources()
     _require_topics(ctx)
     if "score" in stages:
-        load_model(container)  # before joining the group, not on the first batch
+        serving_models(container, model_dir)  # before joining the group, not on the first batch
     pipeline = container.pipeline()
 
     def stop(signum: int, _: FrameType | None) -> None:

@@ -15,9 +15,10 @@ import structlog
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
-from fraud.entrypoints.cli.context import CliContext, Commands, load_model, pass_context
+from fraud.entrypoints.cli.context import CliContext, Commands, pass_context, serving_models
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels, labels
+from fraud.entrypoints.cli.models import models
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
 from fraud.entrypoints.cli.replay import evaluate, score
 from fraud.entrypoints.cli.rules import rules
@@ -90,7 +91,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     )
     ensure_model(ctx, container)
     container.init_resources()
-    load_model(container)  # before accepting traffic, not on the first transaction
+    in_force = serving_models(container, model_dir)  # before accepting traffic
     outbox = container.outbox()
     container.republish_pending()()  # the embedded bus lost what was between the stages
     outbox.start()
@@ -113,7 +114,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
         url=f"http://{host}:{server.server_port}",
         broker=ctx.settings.broker,
         database=ctx.settings.database_shown,
-        model_version=container.model().info.version,
+        model_version=in_force.champion.version,
     )
     try:
         server.serve_forever()
@@ -170,6 +171,7 @@ cli.add_command(keys)
 cli.add_command(users)
 cli.add_command(audit)
 cli.add_command(rules)
+cli.add_command(models)
 
 
 def main() -> None:

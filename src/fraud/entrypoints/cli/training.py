@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 import structlog
 
+from fraud.application.models import Registration
 from fraud.application.training import DEFAULT_LABEL_DELAY, TrainingPlan
 from fraud.containers import Container, Process
-from fraud.domain.model import LabelledTransaction, ModelInfo
-from fraud.entrypoints.cli.context import BadInput, CliContext, pass_context
+from fraud.domain.model import LabelledTransaction
+from fraud.entrypoints.cli.context import BadInput, CliContext, cli_actor, pass_context
 from fraud.entrypoints.cli.options import (
     data_option,
     label_delay_option,
@@ -55,10 +56,11 @@ def train(
     on_invalid: str,
     model_dir: Path | None,
 ) -> None:
-    """Train a model and save it with its metrics and thresholds."""
+    """Train a model, save it with its metrics and thresholds, and register it (the first
+    model registered becomes the champion; a later one waits for `fraud models promote`)."""
     if samples is not None and data is not None:
         raise click.UsageError("give either --samples or --data, not both")
-    container = ctx.open(Process(model_dir=model_dir, interactive=ctx.interactive))
+    container = ctx.open(Process(model_dir=model_dir, migrate=True, interactive=ctx.interactive))
     if data is not None:
         files = container.labelled_files()
         examples = read_rows(
@@ -67,10 +69,17 @@ def train(
     else:
         examples = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
     plan = TrainingPlan(epochs=epochs, label_delay=label_delay or DEFAULT_LABEL_DELAY)
-    info = _train(container, examples, plan, seed=seed)
+    registration = _train(container, examples, plan, seed=seed)
+    info = registration.model.info
     metrics = info.metrics
+    role = (
+        "the champion (the first model registered)"
+        if registration.champion
+        else f"a candidate: `fraud models promote {info.version}` puts it in charge"
+    )
     click.echo(
-        f"model {info.version} saved to {container.config.model_dir()}\n"
+        f"model {info.version} saved to {container.config.model_dir()} and registered as "
+        f"{role}\n"
         f"  validation: {int(metrics['rows'])} transactions, {int(metrics['frauds'])} frauds\n"
         f"  average precision (PR-AUC) {metrics['average_precision']:.4f}  "
         f"ROC-AUC {metrics['roc_auc']:.4f}  "
@@ -81,10 +90,11 @@ def train(
 
 
 def ensure_model(ctx: CliContext, container: Container) -> None:
-    """Train the default model when the model directory has none, so `fraud run` just works.
+    """Train the default model when neither the registry nor the model directory has one,
+    so `fraud run` just works.
 
     The service reports it in log events only (the training logs its figures)."""
-    if container.model_store().exists():
+    if container.model_queries().roles().champion is not None or container.model_store().exists():
         return
     log.info("no model found, training the default one", model_dir=container.config.model_dir())
     examples = _simulated(ctx, container, DEFAULT_SAMPLES, DEFAULT_SEED)
@@ -93,12 +103,13 @@ def ensure_model(ctx: CliContext, container: Container) -> None:
 
 def _train(
     container: Container, examples: list[LabelledTransaction], plan: TrainingPlan, *, seed: int
-) -> ModelInfo:
+) -> Registration:
     train_model = container.train_model(trainer=container.trainer(seed=seed))
     try:
-        return train_model(examples, plan)
+        info = train_model(examples, plan)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    return container.register_model()(info, container.model_store().archive(), cli_actor())
 
 
 def _simulated(

@@ -15,6 +15,7 @@ from fraud.entrypoints.http import api as api_module
 from fraud.entrypoints.http import dashboard as dashboard_module
 from fraud.entrypoints.http import docs as docs_module
 from fraud.entrypoints.http import metrics as metrics_module
+from fraud.entrypoints.http import models as models_module
 from fraud.entrypoints.http import rules as rules_module
 from fraud.entrypoints.http import signin as signin_module
 from fraud.entrypoints.http.access import install_access
@@ -47,6 +48,7 @@ def create_app(container: Container | None = None) -> Flask:
             admin_module,
             signin_module,
             rules_module,
+            models_module,
         ]
     )
 
@@ -81,6 +83,7 @@ def create_app(container: Container | None = None) -> Flask:
         metrics_module.metrics,
         admin_module.admin,
         rules_module.rules,
+        models_module.models,
     ):
         documented.register_blueprint(blueprint)
     for page in (

@@ -20,6 +20,7 @@ from fraud.domain.errors import (
     TransientFailure,
     UnknownIdentity,
 )
+from fraud.domain.registry import RoleRefused, UnknownModel
 from fraud.domain.rules import (
     InvalidExpression,
     InvalidRule,
@@ -117,6 +118,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RuleConflict)
     def rule_conflict(error: ValueError) -> Response:
         return api_error(ApiError(409, str(error.args[0])))
+
+    @app.errorhandler(UnknownModel)
+    def no_such_model(error: UnknownModel) -> Response:
+        return api_error(ApiError(404, str(error.args[0])))
+
+    @app.errorhandler(RoleRefused)
+    def role_refused(error: RoleRefused) -> Response:
+        return api_error(ApiError(409, str(error)))
 
     @app.errorhandler(InvalidIdentity)
     def invalid_identity(error: InvalidIdentity) -> Response:

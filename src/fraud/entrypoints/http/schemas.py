@@ -414,7 +414,10 @@ class VerdictSchema(Shape):
     )
     versions = fields.List(
         fields.Nested(ScoringSchema),
-        metadata={"description": "later scorings, oldest first; the decision above never changes"},
+        metadata={
+            "description": "other scorings (the challenger's in shadow, a replay, another "
+            "model), oldest first; the decision above never changes"
+        },
     )
 
     @post_dump

@@ -1,0 +1,84 @@
+"""The model registry in memory: each model's card and archive, and every change of role
+numbered in the order it was made (the highest number is the registry's revision)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from fraud.adapters.memory.state import Staged, State
+from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
+
+
+def _roles(state: State) -> Roles:
+    holders: dict[ModelRole, str | None] = {}
+    for _, change in sorted(state.model_roles.items()):
+        holders[change.role] = change.version
+    return Roles(
+        revision=max(state.model_roles, default=0),
+        champion=holders.get(ModelRole.CHAMPION),
+        challenger=holders.get(ModelRole.CHALLENGER),
+    )
+
+
+def _add(state: State, model: RegisteredModel, archive: bytes) -> bool:
+    if model.version in state.models:
+        return False
+    state.models[model.version] = (model, archive)
+    return True
+
+
+def _change_role(
+    state: State, role: ModelRole, version: str | None, by: str, at: datetime
+) -> RoleChange:
+    now = _roles(state)
+    previous = now.champion if role is ModelRole.CHAMPION else now.challenger
+    change = RoleChange(role, version, previous, at, by, now.revision + 1)
+    state.model_roles[change.id] = change
+    return change
+
+
+class InMemoryModelRegistry:
+    def __init__(self, staged: Staged) -> None:
+        self._staged = staged
+
+    def add(self, model: RegisteredModel, archive: bytes) -> bool:
+        return bool(self._staged.write(partial(_add, model=model, archive=archive)))
+
+    def model(self, version: str) -> RegisteredModel | None:
+        kept = self._staged.state.models.get(version)
+        return kept[0] if kept else None
+
+    def roles(self) -> Roles:
+        return _roles(self._staged.state)
+
+    def change_role(
+        self, role: ModelRole, version: str | None, by: str, at: datetime
+    ) -> RoleChange:
+        change = self._staged.write(partial(_change_role, role=role, version=version, by=by, at=at))
+        assert isinstance(change, RoleChange)
+        return change
+
+
+class InMemoryModelQueries:
+    """The read side of the registry, over the committed state (``self.state``)."""
+
+    state: State
+
+    def roles(self) -> Roles:
+        return _roles(self.state)
+
+    def models(self) -> list[RegisteredModel]:
+        kept = [model for model, _ in self.state.models.values()]
+        return sorted(kept, key=lambda m: (m.registered_at, m.version), reverse=True)
+
+    def model(self, version: str) -> RegisteredModel | None:
+        kept = self.state.models.get(version)
+        return kept[0] if kept else None
+
+    def archive(self, version: str) -> bytes | None:
+        kept = self.state.models.get(version)
+        return kept[1] if kept else None
+
+    def role_history(self) -> list[RoleChange]:
+        return [change for _, change in sorted(self.state.model_roles.items())]

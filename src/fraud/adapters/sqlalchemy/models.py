@@ -1,0 +1,150 @@
+"""The model registry on SQLAlchemy Core: each model's card and archive in ``models``, every
+change of role in ``model_roles`` (whose highest id is the registry's revision).
+
+The write side works on the unit of work's connection and never commits; the read side
+(``SqlModelQueries``) borrows a pooled connection per question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from fraud.adapters.sqlalchemy.errors import transient_errors_translated
+from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
+from fraud.adapters.sqlalchemy.tables import model_roles, models
+from fraud.adapters.sqlalchemy.upserts import insert_missing
+from fraud.domain.errors import ModelTampered
+from fraud.domain.model import ModelInfo
+from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
+
+# Everything but the archive, which is read only to load a model.
+_CARD_COLUMNS = (models.c.version, models.c.card, models.c.registered_at, models.c.registered_by)
+
+
+def _registered(row: Mapping[str, Any]) -> RegisteredModel:
+    return RegisteredModel(
+        ModelInfo.from_dict(row["card"]), row["registered_at"], row["registered_by"]
+    )
+
+
+def _change(row: Mapping[str, Any]) -> RoleChange:
+    return RoleChange(
+        ModelRole(row["role"]), row["version"], row["previous"], row["at"], row["by"], row["id"]
+    )
+
+
+def _roles(executor: Executor) -> Roles:
+    """The latest change of each role, and the highest id of all, in one statement."""
+    latest = select(func.max(model_roles.c.id)).group_by(model_roles.c.role).scalar_subquery()
+    rows = fetch(
+        executor,
+        select(model_roles.c.role, model_roles.c.version, model_roles.c.id).where(
+            model_roles.c.id.in_(latest)
+        ),
+    )
+    holders = {row["role"]: row["version"] for row in rows}
+    return Roles(
+        revision=max((row["id"] for row in rows), default=0),
+        champion=holders.get(ModelRole.CHAMPION.value),
+        challenger=holders.get(ModelRole.CHALLENGER.value),
+    )
+
+
+def _model(executor: Executor, version: str) -> RegisteredModel | None:
+    rows = fetch(
+        executor,
+        select(*_CARD_COLUMNS).where(models.c.version == version),
+    )
+    return _registered(rows[0]) if rows else None
+
+
+class SqlModelRegistry:
+    """The ``ModelRegistry`` port, written on the caller's transaction."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def add(self, model: RegisteredModel, archive: bytes) -> bool:
+        row = {
+            "version": model.version,
+            "card": model.info.to_dict(),
+            "archive": archive,
+            "archive_sha256": hashlib.sha256(archive).hexdigest(),
+            "registered_at": model.registered_at,
+            "registered_by": model.registered_by,
+        }
+        with transient_errors_translated():
+            added = insert_missing(self._executor, models, [row], dialect_of(self._executor))
+        return bool(added)
+
+    def model(self, version: str) -> RegisteredModel | None:
+        with transient_errors_translated():
+            return _model(self._executor, version)
+
+    def roles(self) -> Roles:
+        with transient_errors_translated():
+            return _roles(self._executor)
+
+    def change_role(
+        self, role: ModelRole, version: str | None, by: str, at: datetime
+    ) -> RoleChange:
+        with transient_errors_translated():
+            now = _roles(self._executor)
+            previous = now.champion if role is ModelRole.CHAMPION else now.challenger
+            row = {"role": role.value, "version": version, "previous": previous, "at": at, "by": by}
+            change_id = self._executor.execute(
+                insert(model_roles).values(row).returning(model_roles.c.id)
+            ).scalar_one()
+        return RoleChange(role, version, previous, at, by, int(change_id))
+
+
+class SqlModelQueries:
+    """The ``ModelQueries`` port on the engine's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _connect(self) -> Connection:
+        return self._engine.connect()
+
+    def roles(self) -> Roles:
+        with transient_errors_translated(), self._connect() as connection:
+            return _roles(connection)
+
+    def models(self) -> list[RegisteredModel]:
+        statement = select(*_CARD_COLUMNS).order_by(
+            models.c.registered_at.desc(), models.c.version.desc()
+        )
+        with transient_errors_translated(), self._connect() as connection:
+            return [_registered(row) for row in fetch(connection, statement)]
+
+    def model(self, version: str) -> RegisteredModel | None:
+        with transient_errors_translated(), self._connect() as connection:
+            return _model(connection, version)
+
+    def archive(self, version: str) -> bytes | None:
+        statement = select(models.c.archive, models.c.archive_sha256).where(
+            models.c.version == version
+        )
+        with transient_errors_translated(), self._connect() as connection:
+            rows = fetch(connection, statement)
+        if not rows:
+            return None
+        archive = bytes(rows[0]["archive"])
+        if hashlib.sha256(archive).hexdigest() != rows[0]["archive_sha256"]:
+            raise ModelTampered(
+                f"model {version}'s archive is not the one registered (its SHA-256 differs): "
+                "refusing to load it"
+            )
+        return archive
+
+    def role_history(self) -> list[RoleChange]:
+        statement = select(model_roles).order_by(model_roles.c.id)
+        with transient_errors_translated(), self._connect() as connection:
+            return [_change(row) for row in fetch(connection, statement)]

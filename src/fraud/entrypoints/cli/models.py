@@ -1,0 +1,139 @@
+"""`fraud models`: the model registry from the command line: list, show, promote, roll back,
+challenge. Every change of role is audited as ``cli:<account>`` and reaches the scoring
+workers within seconds, with no restart."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+
+import click
+
+from fraud.application.models import ManageModels, ModelEntry
+from fraud.domain.registry import RoleChange, RoleRefused, UnknownModel
+from fraud.domain.transaction import format_instant
+from fraud.entrypoints.cli.access import table
+from fraud.entrypoints.cli.context import (
+    CliContext,
+    cli_actor,
+    pass_context,
+    refused_as_bad_input,
+)
+
+# The validation figures a list shows, in this order, by the card's metric names.
+LISTED_METRICS = (("AP", "average_precision"), ("recall@1%FPR", "recall_at_1pct_fpr"))
+
+
+def _manage(ctx: CliContext) -> ManageModels:
+    manage: ManageModels = ctx.migrated().manage_models()
+    return manage
+
+
+def _refusals() -> AbstractContextManager[None]:
+    return refused_as_bad_input(UnknownModel, RoleRefused)
+
+
+@click.group()
+def models() -> None:
+    """The model registry: every trained model, the champion that decides and the challenger
+    that scores in shadow (also on the dashboard and at /api/models)."""
+
+
+def _figure(entry: ModelEntry, metric: str) -> str:
+    value = entry.model.info.metrics.get(metric)
+    return "" if value is None else f"{float(value):.4f}"
+
+
+@models.command("list")
+@pass_context
+def list_models(ctx: CliContext) -> None:
+    """Every registered model, newest first, with the role it holds."""
+    rows = [
+        (
+            entry.model.version,
+            entry.role.value if entry.role else "",
+            format_instant(entry.model.registered_at),
+            entry.model.registered_by,
+            *(_figure(entry, metric) for _, metric in LISTED_METRICS),
+        )
+        for entry in _manage(ctx).models()
+    ]
+    table(("version", "role", "registered", "by", *(name for name, _ in LISTED_METRICS)), rows)
+
+
+@models.command("show")
+@click.argument("version")
+@pass_context
+def show_model(ctx: CliContext, version: str) -> None:
+    """A model's card (metrics, thresholds, training window, data fingerprint, features) as
+    JSON, with its role and who registered it."""
+    with _refusals():
+        entry = _manage(ctx).get(version)
+    shown = {
+        **entry.model.info.to_dict(),
+        "role": entry.role.value if entry.role else None,
+        "registered_at": format_instant(entry.model.registered_at),
+        "registered_by": entry.model.registered_by,
+    }
+    click.echo(json.dumps(shown, indent=2, sort_keys=True))
+
+
+def _changed(change: RoleChange) -> None:
+    click.echo(
+        f"{change.role.value}: {change.previous or 'none'} -> {change.version or 'none'} "
+        f"(registry revision {change.id}); the scoring workers take it within seconds",
+        err=True,
+    )
+
+
+@models.command("promote")
+@click.argument("version")
+@pass_context
+def promote(ctx: CliContext, version: str) -> None:
+    """Make VERSION the champion: it decides every transaction from the next batch on."""
+    with _refusals():
+        _changed(_manage(ctx).promote(version, cli_actor()))
+
+
+@models.command("rollback")
+@pass_context
+def rollback(ctx: CliContext) -> None:
+    """Give the champion's role back to the model that held it before the current one."""
+    with _refusals():
+        _changed(_manage(ctx).rollback(cli_actor()))
+
+
+@models.command("challenge")
+@click.argument("version", required=False)
+@click.option("--stop", is_flag=True, help="End the challenge: no model scores in shadow.")
+@pass_context
+def challenge(ctx: CliContext, version: str | None, stop: bool) -> None:
+    """Make VERSION the challenger: it scores every transaction beside the champion, its
+    scores are kept as versions of each verdict, and it decides nothing."""
+    if stop == (version is not None):
+        raise click.UsageError("give a VERSION to challenge, or --stop")
+    with _refusals():
+        manage = _manage(ctx)
+        _changed(
+            manage.end_challenge(cli_actor())
+            if version is None
+            else manage.challenge(version, cli_actor())
+        )
+
+
+@models.command("history")
+@pass_context
+def history(ctx: CliContext) -> None:
+    """Every change of champion and challenger, oldest first."""
+    rows = [
+        (
+            str(change.id),
+            format_instant(change.at),
+            change.role.value,
+            change.previous or "",
+            change.version or "",
+            change.by,
+        )
+        for change in _manage(ctx).history()
+    ]
+    table(("revision", "at", "role", "from", "to", "by"), rows)
