@@ -148,6 +148,8 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         "service_secrets",
         "rules",
         "rule_changes",
+        "models",
+        "model_roles",
     }
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
     assert "note" not in columns
@@ -231,3 +233,23 @@ def test_the_rules_revision_widens_the_audit_log_and_narrows_it_back(
     assert kept == ["label"]
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(insert_event, {"action": "rule.added"})
+
+
+def test_the_registry_revision_widens_the_audit_log_and_narrows_it_back(
+    url: str, engine: Engine
+) -> None:
+    upgrade(url, "0008")
+    insert_event = text(
+        "INSERT INTO audit_events (at, actor, action, target, source, succeeded, detail)"
+        " VALUES ('2026-12-03 10:00:00', 'alice', :action, 'v2', '', true, '')"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert_event, {"action": "rule.added"})
+        connection.execute(insert_event, {"action": "model.role"})
+    downgrade(url, "0007")
+    with engine.begin() as connection:
+        kept = connection.execute(text("SELECT action FROM audit_events")).scalars().all()
+    assert kept == ["rule.added"]
+    assert not {"models", "model_roles"} & tables(engine)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert_event, {"action": "model.registered"})
