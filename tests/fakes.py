@@ -6,9 +6,10 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from fraud.domain.features import FeatureVector
+from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
+from fraud.domain.ports import Attributed
 
 
 class FixedClock:
@@ -27,31 +28,53 @@ class FixedClock:
 class RuleModel:
     """A transparent model: big amounts relative to habit and away-from-home push the score up.
 
-    It records each call so tests can assert the pipeline scores a batch in one call.
+    Its log-odds are a sum of one term per feature it reads, so each feature's part in a
+    score (measured from a typical purchase: its user's usual amount, at home, for 40) is
+    exact. It records each call so tests can assert the pipeline scores a batch in one call;
+    ``attributing=False`` makes it a model that cannot say why (one trained before
+    attribution).
     """
 
-    def __init__(self, version: str = "rule-model-1") -> None:
+    TYPICAL_AMOUNT = 40.0
+
+    def __init__(self, version: str = "rule-model-1", *, attributing: bool = True) -> None:
         self._info = ModelInfo(
             version=version, thresholds=Thresholds(review=0.5, decline=0.9), trained_at="2025-01-01"
         )
+        self.attributing = attributing
         self.calls: list[int] = []
 
     @property
     def info(self) -> ModelInfo:
         return self._info
 
+    def _terms(self, vector: FeatureVector) -> dict[str, float]:
+        return {
+            "amount_to_typical": 1.5 * math.log(max(vector["amount_to_typical"], 1e-9)),
+            "location_mismatch": 2.0 * vector["location_mismatch"],
+            "amount": 0.0015 * (min(vector["amount"], 5_000.0) - self.TYPICAL_AMOUNT),
+        }
+
+    def _baseline_log_odds(self) -> float:
+        return -4.0 + 0.0015 * self.TYPICAL_AMOUNT
+
     def score(self, features: Sequence[FeatureVector]) -> list[float]:
         self.calls.append(len(features))
-        scores = []
+        return [self._probability(vector) for vector in features]
+
+    def _probability(self, vector: FeatureVector) -> float:
+        log_odds = self._baseline_log_odds() + sum(self._terms(vector).values())
+        return 1.0 / (1.0 + math.exp(-log_odds))
+
+    def attribute(self, features: Sequence[FeatureVector]) -> Attributed | None:
+        if not self.attributing:
+            return None
+        self.calls.append(len(features))
+        attributions = []
         for vector in features:
-            logit = (
-                -4.0
-                + 1.5 * math.log(max(vector["amount_to_typical"], 1e-9))
-                + 2.0 * vector["location_mismatch"]
-                + 0.0015 * min(vector["amount"], 5_000.0)
-            )
-            scores.append(1.0 / (1.0 + math.exp(-logit)))
-        return scores
+            terms = self._terms(vector)
+            attributions.append([terms.get(name, 0.0) for name in FEATURE_NAMES])
+        return Attributed([self._probability(vector) for vector in features], attributions)
 
 
 class RuleModelArchives:

@@ -56,9 +56,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("by", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_roles")),
-        sa.CheckConstraint(
-            "role IN ('champion', 'challenger')", name=op.f("ck_model_roles_role")
-        ),
+        sa.CheckConstraint("role IN ('champion', 'challenger')", name=op.f("ck_model_roles_role")),
     )
     _audit_actions(ACTIONS_AFTER)
 

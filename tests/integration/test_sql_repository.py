@@ -37,11 +37,13 @@ from fraud.domain.assessment import (
     LabelChange,
     Status,
     TransactionRecord,
+    with_shadows,
 )
 from fraud.domain.errors import TransientFailure
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import ActivityQueries, UnitOfWork, UnitOfWorkFactory, VerdictQueries
+from fraud.domain.reasons import Reason
 from fraud.domain.transaction import Transaction
 from tests.postgres import BACKENDS, database_url_for
 
@@ -236,6 +238,29 @@ def test_the_first_verdict_is_the_decision_and_a_later_one_a_version(store: Stor
     assert stored.versions == (replayed.assessment,)
     assert store.queries.status_counts()["approve"] == 1
     assert sum(store.queries.status_counts().values()) == 1
+
+
+def test_a_challengers_scoring_in_shadow_is_a_version_and_the_shares_come_back(
+    store: Store,
+) -> None:
+    """A result carrying a challenger's scoring (``versions``): the champion's is the
+    decision, the challenger's a version, each with its reasons' shares."""
+    explained = (Reason("new merchant", 0.62), Reason("amount is high", 0.21))
+    champion = scored("t-1", Decision.REVIEW, score=0.6)
+    champion = replace(champion, assessment=replace(champion.assessment, explanation=explained))
+    challenger = replace(
+        champion.assessment, fraud_score=0.2, decision=Decision.APPROVE, model_version="v2"
+    )
+    with store.unit_of_work() as uow:
+        assert uow.verdicts.decide(with_shadows([replace(champion, versions=(challenger,))])) == {
+            "t-1"
+        }
+        uow.commit()
+
+    stored = store.queries.get("t-1")
+    assert stored.assessment == champion.assessment
+    assert stored.assessment.explanation == explained
+    assert stored.versions == (challenger,)
 
 
 def test_a_rescoring_a_few_bits_away_is_the_same_scoring_and_no_version(store: Store) -> None:

@@ -194,6 +194,10 @@ class BrokenScoreModel:
             raise ArithmeticError("cannot score 13")
         return self.inner.score(features)
 
+    def attribute(self, features):
+        self.score(features)
+        return self.inner.attribute(features)
+
 
 def test_a_message_that_breaks_a_batch_is_isolated_and_the_rest_scored(model, clock) -> None:
     pipeline = embedded_pipeline(BrokenScoreModel(model), clock)

@@ -4,11 +4,13 @@ from datetime import timedelta
 
 import pytest
 
+from fraud.application.score import assess
 from fraud.domain.assessment import Decision
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import LabelEvent
-from fraud.domain.policy import ScoringPolicy, Thresholds
+from fraud.domain.policy import NOTHING_RAISED, ScoringPolicy, Thresholds
 from tests.factories import T0, txn
+from tests.fakes import FixedClock, RuleModel
 
 
 @pytest.mark.parametrize(
@@ -84,3 +86,48 @@ def test_reasons_name_a_merchant_whose_fraud_is_confirmed_and_a_card_confirmed_s
         "this card has 1 purchase confirmed fraud, the latest 3 days ago",
         "merchant t1234: 5 confirmed frauds among its 50 transactions in the 7 days to 30 Nov",
     )
+
+
+# --- reasons chosen by the model's own attribution --------------------------------------------
+
+
+def _explained(model, transactions):
+    """The last transaction's verdict through the scoring path: decision, reasons, shares."""
+    vectors = BehaviourProfiles().observe(transactions)
+    (record,) = assess([transactions[-1]], [vectors[-1]], model, ScoringPolicy(), FixedClock())
+    return record.assessment
+
+
+def test_the_feature_that_drives_the_score_gives_the_first_reason() -> None:
+    """Away from home and on a new device: the rule-strength order puts the device first,
+    but only being away moved this model's score, so its reason leads, alone."""
+    history = [txn(i, minutes=60 * 24 * i) for i in range(5)]
+    away = txn(9, minutes=60 * 24 * 6, location_match=0, device_type="desktop")
+    vectors = BehaviourProfiles().observe([*history, away])
+    _, by_strength = ScoringPolicy().assess(0.9, away, vectors[-1])
+    assert by_strength[0] == "first purchase from a desktop device for this user"
+
+    verdict = _explained(RuleModel(), [*history, away])
+    assert verdict.reasons[0] == "away from the card holder's location"
+    assert "first purchase from a desktop device for this user" not in verdict.reasons
+    assert verdict.explanation[0].text == verdict.reasons[0]
+    assert verdict.explanation[0].share == pytest.approx(1.0)
+
+
+def test_an_approval_whose_features_lower_the_risk_carries_no_risk_reason() -> None:
+    """A small purchase at home, on a new device and at a new merchant: facts a rule finds
+    notable, which this model weighed against fraud."""
+    history = [txn(i, minutes=60 * 24 * i, amount=60.0) for i in range(5)]
+    small = txn(9, minutes=60 * 24 * 6, amount=12.0, device_type="desktop", merchant="Kiosk")
+    verdict = _explained(RuleModel(), [*history, small])
+    assert verdict.decision is Decision.APPROVE
+    assert verdict.reasons == (NOTHING_RAISED,)
+    assert verdict.explanation == ()
+
+
+def test_a_model_that_cannot_attribute_keeps_the_reasons_rules_find() -> None:
+    history = [txn(i, minutes=60 * 24 * i) for i in range(5)]
+    away = txn(9, minutes=60 * 24 * 6, location_match=0, device_type="desktop")
+    verdict = _explained(RuleModel(attributing=False), [*history, away])
+    assert verdict.reasons[0] == "first purchase from a desktop device for this user"
+    assert verdict.explanation == ()

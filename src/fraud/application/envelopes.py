@@ -17,6 +17,7 @@ from fraud.domain.assessment import Assessment, Decision, Status, TransactionRec
 from fraud.domain.features import FeatureVector
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Message, OutgoingMessage, Serializer
+from fraud.domain.reasons import Reason
 from fraud.domain.rules import RuleHit
 from fraud.domain.transaction import (
     DEFAULT_MAX_SKEW,
@@ -214,6 +215,7 @@ class Envelopes:
             "scored_at": self._scored_at.format(assessment.scored_at),
             "rules_version": assessment.rules_version,
             "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
+            "explanation": [reason.to_dict() for reason in assessment.explanation],
         }
 
     def _read_assessment(self, transaction_id: str, verdict: dict[str, Any]) -> Assessment:
@@ -226,6 +228,7 @@ class Envelopes:
             scored_at=self._scored_at.parse(verdict["scored_at"]),
             rule_hits=tuple(map(RuleHit.from_dict, verdict.get("rule_hits") or ())),
             rules_version=_optional_int(verdict.get("rules_version")),
+            explanation=tuple(map(Reason.from_dict, verdict.get("explanation") or ())),
         )
 
 

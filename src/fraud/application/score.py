@@ -21,6 +21,7 @@ from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Message, PipelineMetrics, Topic
+from fraud.domain.reasons import Reason
 from fraud.domain.rules import apply_rules
 from fraud.domain.transaction import Transaction
 
@@ -118,13 +119,15 @@ def assess(
     received: Sequence[datetime] | None = None,
     preprocessed: Sequence[datetime | None] | None = None,
 ) -> list[TransactionRecord]:
-    """Score a batch in one model call, apply the policy to each transaction, then the rules
-    (over the whole batch at once); without ``rules`` (a replay of the model) none apply.
+    """Score a batch in one model call (with each feature's part in each score, where the
+    model can say), apply the policy to each transaction, then the rules (over the whole
+    batch at once); without ``rules`` (a replay of the model) none apply.
 
     ``received`` and ``preprocessed`` say when each transaction reached the API and the
     preprocess stage; without them (a replay) the record counts as received when scored.
     """
-    scores = model.score(features)
+    attributed = model.attribute(features)
+    scores = model.score(features) if attributed is None else attributed.scores
     hits = rules.compiled.hits(transactions, features, scores) if rules else None
     scored_at = clock.now()
     version = model.info.version
@@ -132,7 +135,13 @@ def assess(
     for i, (transaction, vector, score) in enumerate(
         zip(transactions, features, scores, strict=True)
     ):
-        decision, reasons = policy.assess(score, transaction, vector)
+        explanation: tuple[Reason, ...] = ()
+        if attributed is None:
+            decision, reasons = policy.assess(score, transaction, vector)
+        else:
+            decision, reasons, explanation = policy.explain(
+                score, transaction, vector, attributed.attributions[i]
+            )
         found = hits[i] if hits is not None else []
         if found:
             decision, reasons = apply_rules(decision, reasons, found)
@@ -150,6 +159,7 @@ def assess(
                     scored_at=scored_at,
                     rule_hits=tuple(found),
                     rules_version=None if rules is None else rules.version,
+                    explanation=explanation,
                 ),
                 features=vector.as_dict(),
                 preprocessed_at=preprocessed[i] if preprocessed is not None else None,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 
+from fraud.domain.drift import DriftReference
 from fraud.domain.evaluation import summarize, threshold_at_fpr
-from fraud.domain.features import replay
+from fraud.domain.features import FEATURE_NAMES, FeatureVector, replay
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.domain.policy import Thresholds
@@ -86,6 +88,10 @@ class TrainModel:
             metrics=metrics,
             data_fingerprint=fingerprint,
             training_rows=len(ordered),
+            trained_from=ordered[0].transaction.timestamp.isoformat(),
+            trained_until=ordered[-1].transaction.timestamp.isoformat(),
+            baseline=typical(train.features),
+            reference=DriftReference.fit([vector.values for vector in features], scores).to_dict(),
         )
         self.store.save(scorer, info)
         log.info(
@@ -98,6 +104,16 @@ class TrainModel:
             decline_threshold=round(thresholds.decline, 4),
         )
         return info
+
+
+def typical(features: Sequence[FeatureVector]) -> tuple[float, ...]:
+    """Typical behaviour: each feature's median over the training rows, the baseline a
+    verdict's reasons are measured from (a median, not a mean: a few huge amounts or bursts
+    would otherwise make the typical purchase one nobody makes)."""
+    columns = zip(*(vector.values for vector in features), strict=True)
+    return tuple(float(statistics.median(column)) for column in columns) or tuple(
+        0.0 for _ in FEATURE_NAMES
+    )
 
 
 def known_labels(

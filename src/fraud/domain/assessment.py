@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from fraud.domain.transaction import Transaction
 
 if TYPE_CHECKING:
+    from fraud.domain.reasons import Reason
     from fraud.domain.rules import RuleHit
 
 
@@ -40,6 +41,9 @@ class Assessment:
     scored_at: datetime
     rule_hits: tuple[RuleHit, ...] = ()
     rules_version: int | None = None
+    # The model's reasons with the share of the risk each carries, by the model's own
+    # attribution (empty: a model that cannot say, or nothing raised the risk).
+    explanation: tuple[Reason, ...] = ()
 
 
 # How far apart two scores of one transaction by one model may be and still be one scoring.

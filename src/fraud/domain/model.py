@@ -32,6 +32,15 @@ class ModelInfo:
     feature_names: tuple[str, ...] = FEATURE_NAMES
     data_fingerprint: str = ""
     training_rows: int = 0
+    # The span of the transactions it learnt from (ISO 8601), when known.
+    trained_from: str | None = None
+    trained_until: str | None = None
+    # Typical behaviour (each feature's median in training): what its reasons are measured
+    # from. None for a model trained before attribution.
+    baseline: tuple[float, ...] | None = None
+    # Each feature's and the score's distribution in training (a DriftReference's dict):
+    # what drift is measured against. None for a model trained before drift monitoring.
+    reference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +51,10 @@ class ModelInfo:
             "feature_names": list(self.feature_names),
             "data_fingerprint": self.data_fingerprint,
             "training_rows": self.training_rows,
+            "trained_from": self.trained_from,
+            "trained_until": self.trained_until,
+            "baseline": None if self.baseline is None else list(self.baseline),
+            "reference": self.reference,
         }
 
     @classmethod
@@ -54,4 +67,8 @@ class ModelInfo:
             feature_names=tuple(data.get("feature_names", FEATURE_NAMES)),
             data_fingerprint=str(data.get("data_fingerprint", "")),
             training_rows=int(data.get("training_rows", 0)),
+            trained_from=data.get("trained_from"),
+            trained_until=data.get("trained_until"),
+            baseline=None if data.get("baseline") is None else tuple(map(float, data["baseline"])),
+            reference=data.get("reference"),
         )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fraud.domain.assessment import Decision
 from fraud.domain.features import FeatureVector
-from fraud.domain.reasons import explain
+from fraud.domain.reasons import Reason, explain, rank
 from fraud.domain.transaction import Transaction
 
 MAX_REASONS = 3
+# Said of an approval whose features, together, did not raise its risk above typical.
+NOTHING_RAISED = "nothing raised the risk above a typical transaction's"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +53,29 @@ class ScoringPolicy:
         decision = self.decide(score)
         reasons = explain(transaction, features)[: self.max_reasons]
         if not reasons and decision is not Decision.APPROVE:
-            line = (
-                self.thresholds.decline if decision is Decision.DECLINE else self.thresholds.review
-            )
-            reasons = [
-                f"model score {score:.2f} is at or above the {decision.value} threshold {line:.2f}"
-            ]
+            reasons = [self._over_the_line(score, decision)]
         return decision, tuple(reasons)
+
+    def explain(
+        self,
+        score: float,
+        transaction: Transaction,
+        features: FeatureVector,
+        attributions: Sequence[float],
+    ) -> tuple[Decision, tuple[str, ...], tuple[Reason, ...]]:
+        """The decision, its reasons and their shares, chosen and ordered by the model's own
+        attribution: only facts whose features raised the score, the weightiest first. An
+        approval whose features, together, did not raise the risk says so."""
+        decision = self.decide(score)
+        ranked = tuple(rank(transaction, features, attributions)[: self.max_reasons])
+        reasons = [reason.text for reason in ranked]
+        if not reasons:
+            if decision is not Decision.APPROVE:
+                reasons = [self._over_the_line(score, decision)]
+            elif sum(attributions) <= 0.0:
+                reasons = [NOTHING_RAISED]
+        return decision, tuple(reasons), ranked
+
+    def _over_the_line(self, score: float, decision: Decision) -> str:
+        line = self.thresholds.decline if decision is Decision.DECLINE else self.thresholds.review
+        return f"model score {score:.2f} is at or above the {decision.value} threshold {line:.2f}"

@@ -65,6 +65,7 @@ VERDICT_COLUMNS = (
     "features",
     "rule_hits",
     "rules_version",
+    "explanation",
     "error",
     "preprocessed_ms",
     "recorded_ms",

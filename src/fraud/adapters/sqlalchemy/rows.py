@@ -19,6 +19,7 @@ from fraud.domain.assessment import (
     TransactionRecord,
 )
 from fraud.domain.monitoring import Bucket
+from fraud.domain.reasons import Reason
 from fraud.domain.rules import Rule, RuleAction, RuleHit, RuleMode
 from fraud.domain.transaction import Transaction
 
@@ -76,12 +77,19 @@ def version_row(record: TransactionRecord, recorded_at: datetime) -> dict[str, A
 
 
 def rule_columns(assessment: Assessment | None) -> dict[str, Any]:
-    """The rules that hit a verdict and the rule set's version, as its columns."""
+    """The rules that hit a verdict and the rule set's version, and the model's reasons with
+    their shares, as its columns."""
+    explanation = (
+        [reason.to_dict() for reason in assessment.explanation]
+        if assessment is not None and assessment.explanation
+        else None
+    )
     if assessment is None or assessment.rules_version is None:
-        return {"rule_hits": None, "rules_version": None}
+        return {"rule_hits": None, "rules_version": None, "explanation": explanation}
     return {
         "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
         "rules_version": assessment.rules_version,
+        "explanation": explanation,
     }
 
 
@@ -120,6 +128,7 @@ def to_assessment(row: Mapping[Any, Any]) -> Assessment:
         scored_at=row["scored_at"],
         rule_hits=tuple(map(RuleHit.from_dict, row["rule_hits"] or ())),
         rules_version=row["rules_version"],
+        explanation=tuple(map(Reason.from_dict, row.get("explanation") or ())),
     )
 
 

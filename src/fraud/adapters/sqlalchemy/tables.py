@@ -123,6 +123,8 @@ transactions = Table(
     # The analysts' rules that hit it (active and shadow) and the rule set's version.
     Column("rule_hits", JSON(none_as_null=True), nullable=True),
     Column("rules_version", Integer(), nullable=True),
+    # The model's reasons and the share of the risk each carries: [{reason, share}].
+    Column("explanation", JSON(none_as_null=True), nullable=True),
     Column("error", Text(), nullable=True),
     # The analyst's label, once given (feedback for precision figures and training).
     Column("label_is_fraud", Boolean(), nullable=True),
@@ -184,6 +186,8 @@ verdict_versions = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     Column("rule_hits", JSON(none_as_null=True), nullable=True),
     Column("rules_version", Integer(), nullable=True),
+    # The model's reasons and the share of the risk each carries: [{reason, share}].
+    Column("explanation", JSON(none_as_null=True), nullable=True),
     # A scoring is its model, decision and score: the same again (a redelivery, a replay
     # through the same model and features) is not a new version. The repository also takes a
     # score within SCORE_TOLERANCE for the same; this refuses exact repeats from racing writers.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -10,9 +11,18 @@ from fraud.adapters.tensorflow.network import keras
 from fraud.adapters.tensorflow.quiet import tf
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.model import ModelInfo
+from fraud.domain.ports import Attributed
 
 # Every call scores a multiple of this many rows (padding with zeros), see ``KerasScorer``.
 ROW_BLOCK = 64
+
+
+def padded(matrix: np.ndarray) -> np.ndarray:
+    """The rows, then zero rows up to a multiple of :data:`ROW_BLOCK`: see ``KerasScorer``."""
+    rows = len(matrix)
+    block = np.zeros((-(-rows // ROW_BLOCK) * ROW_BLOCK, matrix.shape[1]), dtype=np.float32)
+    block[:rows] = matrix
+    return block
 
 
 def as_matrix(features: Sequence[FeatureVector]) -> np.ndarray:
@@ -52,19 +62,31 @@ class KerasScorer:
         rows = len(matrix)
         if rows == 0:
             return np.zeros(0, dtype=np.float64)
-        padded = np.zeros((-(-rows // ROW_BLOCK) * ROW_BLOCK, matrix.shape[1]), dtype=np.float32)
-        padded[:rows] = matrix
-        output = self._predict(tf.convert_to_tensor(padded))
+        output = self._predict(tf.convert_to_tensor(padded(matrix)))
         return np.asarray(output, dtype=np.float64).reshape(-1)[:rows]
 
 
 class KerasFraudModel(KerasScorer):
-    """A loaded model with its card: what the score stage serves."""
+    """A loaded model with its card: what the score stage serves. With an ``attributor``
+    (its card has a baseline) it also says which features moved each score."""
 
-    def __init__(self, network: keras.Model, info: ModelInfo) -> None:
+    def __init__(
+        self, network: keras.Model, info: ModelInfo, attributor: Attributing | None = None
+    ) -> None:
         super().__init__(network)
         self._info = info
+        self._attributor = attributor
 
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    def attribute(self, features: Sequence[FeatureVector]) -> Attributed | None:
+        if self._attributor is None:
+            return None
+        scores, attributions = self._attributor.score_and_attribute(as_matrix(features))
+        return Attributed(scores.tolist(), attributions.tolist())
+
+
+class Attributing(Protocol):
+    def score_and_attribute(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

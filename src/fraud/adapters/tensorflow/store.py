@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from fraud.adapters.tensorflow.attribution import Attributor
 from fraud.adapters.tensorflow.card import INFO_FILE, read_card
 from fraud.adapters.tensorflow.model import KerasFraudModel, KerasScorer
 from fraud.adapters.tensorflow.network import FeatureEncoder, keras
@@ -82,7 +83,8 @@ class KerasModelStore:
         network = keras.models.load_model(
             self.directory / MODEL_FILE, custom_objects={"FeatureEncoder": FeatureEncoder}
         )
-        return KerasFraudModel(network, info)
+        attributor = None if info.baseline is None else Attributor(network, info.baseline)
+        return KerasFraudModel(network, info, attributor)
 
     def card(self) -> ModelInfo | None:
         return read_card(self.directory) if self.exists() else None

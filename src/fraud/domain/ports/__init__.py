@@ -23,6 +23,7 @@ from fraud.domain.ports.messaging import (
     Topic,
 )
 from fraud.domain.ports.models import (
+    Attributed,
     FraudModel,
     ModelArchives,
     ModelQueries,
@@ -59,6 +60,7 @@ __all__ = [
     "ActivityQueries",
     "AssignedPartition",
     "AssignmentListener",
+    "Attributed",
     "AuditLog",
     "AuditQueries",
     "Clock",

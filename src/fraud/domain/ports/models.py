@@ -13,12 +13,26 @@ from fraud.domain.model import ModelInfo
 from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
 
 
+@dataclass(frozen=True, slots=True)
+class Attributed:
+    """A batch's scores, and each feature's part in each: how far it moved the score's
+    log-odds from the model's baseline of typical behaviour (FEATURE_NAMES order)."""
+
+    scores: list[float]
+    attributions: list[list[float]]
+
+
 class FraudModel(Protocol):
     @property
     def info(self) -> ModelInfo: ...
 
     def score(self, features: Sequence[FeatureVector]) -> list[float]:
         """Fraud probability (0..1) of each vector, in one call for the whole batch."""
+
+    def attribute(self, features: Sequence[FeatureVector]) -> Attributed | None:
+        """The scores and each feature's part in them, in one call for the whole batch (the
+        same scores ``score`` gives); None from a model that cannot say (one whose card has
+        no baseline: trained before attribution)."""
 
 
 @dataclass(frozen=True, slots=True)

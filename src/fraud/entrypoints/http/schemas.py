@@ -361,13 +361,31 @@ class RuleHitSchema(Shape):
     reason = fields.String(required=True)
 
 
+class ExplainedReasonSchema(Shape):
+    reason = fields.String(required=True, attribute="text")
+    share = Rounded(
+        4,
+        required=True,
+        validate=validate.Range(0, 1),
+        metadata={"description": "of the risk the model added above a typical transaction"},
+    )
+
+
+_EXPLANATION = {
+    "description": "the model's reasons, chosen and ordered by its own attribution, each "
+    "with the share of the risk it carries; absent when nothing raised the risk or the model "
+    "cannot say"
+}
+
+
 class ScoringSchema(Shape):
-    """A later scoring of a decided transaction (a replay, another model): kept, never
-    the decision."""
+    """Another scoring of a decided transaction (the challenger's in shadow, a replay,
+    another model): kept, never the decision."""
 
     fraud_score = Rounded(6, required=True, validate=validate.Range(0, 1))
     decision = fields.String(required=True, validate=_one_of(DECISIONS))
     reasons = fields.List(fields.String(), required=True)
+    explanation = fields.List(fields.Nested(ExplainedReasonSchema), metadata=_EXPLANATION)
     model_version = fields.String(required=True)
     scored_at = Instant(required=True)
 
@@ -386,6 +404,11 @@ class VerdictSchema(Shape):
         fields.String(),
         attribute="assessment.reasons",
         metadata={"description": "what drove the score, for a person"},
+    )
+    explanation = fields.List(
+        fields.Nested(ExplainedReasonSchema),
+        attribute="assessment.explanation",
+        metadata=_EXPLANATION,
     )
     model_version = fields.String(attribute="assessment.model_version")
     scored_at = Instant(attribute="assessment.scored_at")
@@ -422,7 +445,7 @@ class VerdictSchema(Shape):
 
     @post_dump
     def _leave_out_empty_histories(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        for name in ("label_history", "versions", "rule_hits"):
+        for name in ("label_history", "versions", "rule_hits", "explanation"):
             if not data.get(name):
                 data.pop(name, None)
         return data
