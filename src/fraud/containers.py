@@ -19,9 +19,11 @@ from sqlalchemy.engine import Engine
 
 from fraud.adapters.csv.labelled import CsvFiles
 from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.numpy.drift import NumpyBinCounter
 from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import Simulator
+from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
 from fraud.adapters.sqlalchemy.models import SqlModelQueries
@@ -31,6 +33,7 @@ from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.application.answers import VerdictWaiter
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
+from fraud.application.drift import DriftTally, DriftWatch
 from fraud.application.envelopes import Envelopes
 from fraud.application.identity import (
     AuditTrail,
@@ -305,6 +308,11 @@ class Container(containers.DeclarativeContainer):
     manage_models = providers.Factory(
         ManageModels, unit_of_work=unit_of_work, queries=model_queries, clock=clock
     )
+    # Drift: what the record stage counts, and the champion's last day against its training.
+    drift_queries = providers.Singleton(SqlDriftQueries, engine=engine)
+    drift_watch = providers.Singleton(
+        DriftWatch, models=model_queries, tallies=drift_queries, clock=clock
+    )
 
     # --- files and data for the commands --------------------------------------------------
     labelled_files = providers.Singleton(CsvFiles)
@@ -381,7 +389,18 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
     record_stage = providers.Factory(
-        RecordStage, unit_of_work=unit_of_work, envelopes=envelopes, clock=clock, metrics=metrics
+        RecordStage,
+        unit_of_work=unit_of_work,
+        envelopes=envelopes,
+        clock=clock,
+        metrics=metrics,
+        drift=providers.Factory(
+            DriftTally,
+            models=model_queries,
+            counter=providers.Singleton(NumpyBinCounter),
+            clock=clock,
+            watch=drift_watch,
+        ),
     )
     pipeline = providers.Singleton(
         Pipeline,
@@ -444,6 +463,7 @@ def bootstrap(settings: Settings, process: Process = Process()) -> Container:
         }
     )
     container.metrics().watch_consumer_lag(container.bus, container.pipeline_status)
+    container.metrics().watch_drift(lambda: container.drift_watch().report())
     if process.migrate:
         container.migrator().upgrade()
     return container

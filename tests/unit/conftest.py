@@ -37,6 +37,7 @@ def in_memory(container: Container, model, clock) -> Container:
     container.identity_queries.override(store)
     container.rule_queries.override(store)
     container.model_queries.override(store)
+    container.drift_queries.override(store)
     container.live_models.override(FixedModels(model))
     container.password_hasher.override(CHEAP_HASHES)
     container.model.override(model)

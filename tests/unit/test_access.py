@@ -56,6 +56,7 @@ MAY = {
     ("post", "/api/rules/check"): {Role.ANALYST, Role.ADMIN},
     ("post", "/api/rules/try"): {Role.ANALYST, Role.ADMIN},
     ("post", "/api/rules/backtest"): {Role.ANALYST, Role.ADMIN},
+    ("get", "/api/drift"): READERS,
     ("get", "/api/models"): READERS,
     ("get", "/api/models/{version}"): READERS,
     ("post", "/api/models/{version}/promote"): {Role.ADMIN},

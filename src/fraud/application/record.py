@@ -6,16 +6,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 import structlog
 
 from fraud.application.dead_letters import ERROR, STAGE
+from fraud.application.drift import NoDriftTally
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Decision, TransactionRecord, with_shadows
 from fraud.domain.monitoring import VerdictSample, tally
-from fraud.domain.ports import Clock, Message, PipelineMetrics, Topic, UnitOfWorkFactory
+from fraud.domain.ports import (
+    Clock,
+    Message,
+    PipelineMetrics,
+    Topic,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +56,14 @@ def _first_of_each(results: Sequence[TransactionRecord], ids: set[str]) -> list[
     return list(first.values())
 
 
+class DriftCounting(Protocol):
+    def observe(self, decided: Iterable[TransactionRecord]) -> None: ...
+
+    def flush_if_due(self, uow: UnitOfWork) -> bool: ...
+
+    def check(self) -> None: ...
+
+
 class RecordStage:
     name = "record"
     topics = (Topic.RESULTS, Topic.DEAD_LETTERS)
@@ -57,8 +74,10 @@ class RecordStage:
         envelopes: Envelopes,
         clock: Clock,
         metrics: PipelineMetrics = NO_METRICS,
+        drift: DriftCounting | None = None,
     ) -> None:
         self.unit_of_work = unit_of_work
+        self.drift = drift or NoDriftTally()
         self.clock = clock
         self._batches = 0
         self.envelopes = envelopes
@@ -97,7 +116,11 @@ class RecordStage:
                 uow.activity.log(tally(samples))
                 if self._batches % PRUNE_EVERY_BATCHES == 0:
                     uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
+                self.drift.observe(decided)
+                flushed = self.drift.flush_if_due(uow)
                 uow.commit()
+            if flushed:
+                self.drift.check()
         if samples:
             self._report(samples)
         trace = tracing(__name__)

@@ -15,6 +15,7 @@ from functools import partial
 from types import TracebackType
 from typing import Self
 
+from fraud.adapters.memory.drift import InMemoryDriftLog, InMemoryDriftQueries
 from fraud.adapters.memory.identity import (
     InMemoryAuditLog,
     InMemoryIdentities,
@@ -213,6 +214,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(staged)
         self.rules = InMemoryRuleRepository(staged)
         self.models = InMemoryModelRegistry(staged)
+        self.drift = InMemoryDriftLog(staged)
         return self
 
     def __exit__(
@@ -235,10 +237,12 @@ class InMemoryUnitOfWork:
         self.committed = True
 
 
-class InMemoryStore(InMemoryIdentityQueries, InMemoryRuleQueries, InMemoryModelQueries):
+class InMemoryStore(
+    InMemoryIdentityQueries, InMemoryRuleQueries, InMemoryModelQueries, InMemoryDriftQueries
+):
     """The shared state: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
     methods are the read side (``VerdictQueries``, ``ActivityQueries``, ``IdentityQueries``,
-    ``AuditQueries``, ``RuleQueries`` and ``ModelQueries``)."""
+    ``AuditQueries``, ``RuleQueries``, ``ModelQueries`` and ``DriftQueries``)."""
 
     def __init__(self) -> None:
         self.state = State()

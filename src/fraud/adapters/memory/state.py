@@ -38,6 +38,8 @@ class State:
     rule_changes: MutableMapping[int, RuleChange] = field(default_factory=dict)
     models: MutableMapping[str, tuple[RegisteredModel, bytes]] = field(default_factory=dict)
     model_roles: MutableMapping[int, RoleChange] = field(default_factory=dict)
+    # Drift tallies: (model version, hour, name) -> count per bin.
+    drift: MutableMapping[tuple[str, datetime, str], tuple[int, ...]] = field(default_factory=dict)
 
     def overlay(self) -> State:
         """A view whose writes stay in it: what a unit of work reads and writes."""

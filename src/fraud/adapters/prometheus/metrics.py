@@ -23,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fraud.application.drift import DriftReport
 from fraud.application.pipeline import PipelineStatus
 from fraud.domain.ports import MessageBus
 
@@ -31,6 +32,42 @@ log = structlog.get_logger(__name__)
 # End to end: from acceptance by the API to the stored verdict, 1 ms to 5 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class DriftCollector(Collector):
+    """``fraud_drift_psi{model_version,feature}`` and ``fraud_drift_threshold``: the
+    champion's population stability index over the last day against its training window,
+    per feature and for the score (``feature="score"``), from the drift watch's report
+    (worked out at most every 30 s). A report that cannot be had leaves them out."""
+
+    def __init__(self) -> None:
+        self._report: Callable[[], DriftReport] | None = None
+
+    def watch(self, report: Callable[[], DriftReport]) -> None:
+        self._report = report
+
+    def collect(self) -> Iterator[Metric]:
+        psi = GaugeMetricFamily(
+            "fraud_drift_psi",
+            "Population stability index of the last day's traffic against the champion's "
+            "training window, per feature and for the score.",
+            labels=["model_version", "feature"],
+        )
+        threshold = GaugeMetricFamily(
+            "fraud_drift_threshold", "The PSI above which a feature counts as drifted."
+        )
+        if self._report is not None:
+            try:
+                found = self._report()
+            except Exception as error:  # a scrape must never fail on the database
+                log.warning("drift left out of the scrape", error=str(error))
+            else:
+                if found.model_version is not None:
+                    for drift in found.drifts:
+                        psi.add_metric([found.model_version, drift.name], drift.psi)
+                threshold.add_metric([], found.threshold)
+        yield psi
+        yield threshold
 
 
 class ConsumerLagCollector(Collector):
@@ -131,12 +168,18 @@ class PrometheusMetrics:
         )
         self._lag = ConsumerLagCollector()
         self.registry.register(self._lag)
+        self._drift = DriftCollector()
+        self.registry.register(self._drift)
 
     def watch_consumer_lag(
         self, bus: Callable[[], MessageBus], status: Callable[[], PipelineStatus]
     ) -> None:
         """Have scrapes report the stages' consumer lag, read from the bus ``bus()`` returns."""
         self._lag.watch(bus, status)
+
+    def watch_drift(self, report: Callable[[], DriftReport]) -> None:
+        """Have scrapes report the champion's drift, as ``report()`` gives it."""
+        self._drift.watch(report)
 
     def exposition(self) -> tuple[bytes, str]:
         """The registry in the Prometheus text format, and its content type."""

@@ -368,3 +368,18 @@ model_roles = Table(
     Column("by", String(64), nullable=False),
     CheckConstraint(_one_of("role", MODEL_ROLES), name="role"),
 )
+
+
+# --- drift -------------------------------------------------------------------------------------
+
+# How many recorded verdicts of a model fell in each bin of its drift reference, per feature
+# (and "score"), per hour: the last day's drift is a sum of 24 hours, never a scan.
+drift_tallies = Table(
+    "drift_tallies",
+    metadata,
+    Column("model_version", String(128), primary_key=True),
+    Column("hour", UtcDateTime(), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("bin", Integer(), primary_key=True),
+    Column("count", Integer(), nullable=False),
+)

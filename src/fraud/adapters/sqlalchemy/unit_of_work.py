@@ -14,6 +14,7 @@ from typing import Self
 
 from sqlalchemy.engine import Connection, Engine
 
+from fraud.adapters.sqlalchemy.drift import SqlDriftLog
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.identity import SqlAuditLog, SqlIdentities
 from fraud.adapters.sqlalchemy.models import SqlModelRegistry
@@ -28,6 +29,7 @@ from fraud.domain.ports import (
     ActivityLog,
     AuditLog,
     DeadLetterReplays,
+    DriftLog,
     Identities,
     LabelRepository,
     ModelRegistry,
@@ -46,6 +48,7 @@ class SqlUnitOfWork:
     audit: AuditLog
     rules: RuleRepository
     models: ModelRegistry
+    drift: DriftLog
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
@@ -77,6 +80,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(connection)
         self.rules = SqlRuleRepository(connection)
         self.models = SqlModelRegistry(connection)
+        self.drift = SqlDriftLog(connection)
         return self
 
     def __exit__(

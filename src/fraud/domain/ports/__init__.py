@@ -4,6 +4,7 @@ Adapters implement these protocols; use cases receive them as arguments. Each
 module holds one concern; everything is importable from here.
 """
 
+from fraud.domain.ports.drift import BinCounter, DriftLog, DriftQueries
 from fraud.domain.ports.identity import (
     AuditLog,
     AuditQueries,
@@ -63,9 +64,12 @@ __all__ = [
     "Attributed",
     "AuditLog",
     "AuditQueries",
+    "BinCounter",
     "Clock",
     "CompiledRules",
     "DeadLetterReplays",
+    "DriftLog",
+    "DriftQueries",
     "EvaluationCharts",
     "FraudModel",
     "Identities",

@@ -1,8 +1,10 @@
-"""Drift monitoring: counting a batch of served traffic into the model's reference bins."""
+"""Drift monitoring: counting a batch of served traffic into the model's reference bins, and
+keeping the counts as hourly tallies."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from fraud.domain.drift import DriftReference
@@ -26,3 +28,16 @@ class BinCounter(Protocol):
         batch's values fall in each bin. ``rows`` are the recorded features by name; a
         feature missing from a row, or NaN there, is not counted for that row, so counts of
         different features may add up to different totals."""
+
+
+class DriftLog(Protocol):
+    """Hourly tallies of the bins served traffic fell in, per model: the write side, in a
+    unit of work."""
+
+    def add(self, model_version: str, hour: datetime, counts: Mapping[str, Sequence[int]]) -> None:
+        """Add ``counts`` (per name, per bin) to the model's tally of that hour."""
+
+
+class DriftQueries(Protocol):
+    def drift_counts(self, model_version: str, since: datetime) -> dict[str, dict[int, int]]:
+        """The model's tallies of the hours from ``since`` on, summed: per name, per bin."""

@@ -17,6 +17,7 @@ from typing import Protocol, Self
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
+from fraud.domain.ports.drift import DriftLog
 from fraud.domain.ports.identity import AuditLog, Identities
 from fraud.domain.ports.models import ModelRegistry
 from fraud.domain.ports.rules import RuleRepository
@@ -97,6 +98,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     rules: RuleRepository
     models: ModelRegistry
+    drift: DriftLog
 
     def __enter__(self) -> Self: ...
 

@@ -8,6 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import render_template
 from flask_smorest import Blueprint
 
+from fraud.application.drift import DriftReport, DriftWatch
 from fraud.application.monitoring import ActivityMonitor, PipelineHealth, PipelineWatch
 from fraud.application.queries import DashboardFigures, DashboardStats, LabelLoop, LabelLoopFigures
 from fraud.containers import Container
@@ -19,6 +20,7 @@ from fraud.entrypoints.http.access import requires
 from fraud.entrypoints.http.monitoring_schemas import (
     ActivitySchema,
     DashboardSchema,
+    DriftReportSchema,
     LabelLoopSchema,
     ModelCardSchema,
     PipelineHealthSchema,
@@ -100,6 +102,18 @@ def activity(monitor: ActivityMonitor = Provide[Container.activity]) -> Activity
 def model(card: ModelInfo | None = Provide[Container.model_card]) -> ModelInfo | None:
     """The model in use: its version, training, validation metrics and thresholds."""
     return card
+
+
+@dashboard.get("/api/drift", tags=["dashboard"])
+@dashboard.response(200, DriftReportSchema, description="The champion's drift")
+@dashboard.alt_response(**UNAVAILABLE)
+@requires(Permission.READ)
+@inject
+def drift(watch: DriftWatch = Provide[Container.drift_watch]) -> DriftReport:
+    """How far the last day's traffic has moved from the champion's training window: the
+    population stability index of each feature and of the score, most drifted first, and
+    the threshold above which it counts as drift."""
+    return watch.report()
 
 
 @dashboard.get("/api/labels", tags=["dashboard"])

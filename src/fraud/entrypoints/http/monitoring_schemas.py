@@ -193,3 +193,29 @@ class LabelLoopSchema(Shape):
         required=True,
         metadata={"description": "the highest confirmed fraud share of the last 7 days"},
     )
+
+
+class DriftSchema(Shape):
+    name = fields.String(required=True, metadata={"description": "a feature, or score"})
+    psi = Rounded(4, required=True, validate=validate.Range(min=0))
+    observed = fields.Integer(
+        required=True, validate=validate.Range(min=0), metadata={"description": "values counted"}
+    )
+    drifted = fields.Boolean(
+        required=True, metadata={"description": "PSI above the threshold, on enough values"}
+    )
+
+
+class DriftReportSchema(Shape):
+    model_version = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the champion; null when it has no drift reference"},
+    )
+    since = Instant(required=True, metadata={"description": "the start of the span compared"})
+    threshold = fields.Float(required=True)
+    drifts = fields.List(
+        fields.Nested(DriftSchema),
+        required=True,
+        metadata={"description": "per feature and for the score, most drifted first"},
+    )
