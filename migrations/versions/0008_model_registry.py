@@ -7,7 +7,10 @@ Create Date: 2026-12-03
 * ``models``: every registered model, its card and its files as one archive.
 * ``model_roles``: every change of champion and challenger, append-only; the highest id
   is the registry's revision, which the scoring workers watch.
-* ``audit_events.action`` also takes ``model.registered`` and ``model.role``.
+* ``model_thresholds``: thresholds set for a model after training (by a review budget),
+  append-only; the latest of a model is in force.
+* ``audit_events.action`` also takes ``model.registered``, ``model.role`` and
+  ``model.thresholds``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ _ACTIONS = (
     "'user.password_set', 'sign_in', 'sign_out', 'label', 'rule.added', 'rule.changed'"
 )
 ACTIONS_BEFORE = f"action IN ({_ACTIONS})"
-ACTIONS_AFTER = f"action IN ({_ACTIONS}, 'model.registered', 'model.role')"
+ACTIONS_AFTER = f"action IN ({_ACTIONS}, 'model.registered', 'model.role', 'model.thresholds')"
 
 
 def _audit_actions(check: str) -> None:
@@ -58,11 +61,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_roles")),
         sa.CheckConstraint("role IN ('champion', 'challenger')", name=op.f("ck_model_roles_role")),
     )
+    op.create_table(
+        "model_thresholds",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("version", sa.String(128), nullable=False),
+        sa.Column("review", sa.Double(), nullable=False),
+        sa.Column("decline", sa.Double(), nullable=False),
+        sa.Column("budget", sa.JSON(), nullable=True),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("by", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_model_thresholds")),
+        sa.CheckConstraint(
+            "review >= 0 AND review <= decline AND decline <= 1",
+            name=op.f("ck_model_thresholds_ordered"),
+        ),
+    )
+    op.create_index("ix_model_thresholds_version", "model_thresholds", ["version"])
     _audit_actions(ACTIONS_AFTER)
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM audit_events WHERE action IN ('model.registered', 'model.role')")
+    op.execute(
+        "DELETE FROM audit_events WHERE action IN "
+        "('model.registered', 'model.role', 'model.thresholds')"
+    )
     _audit_actions(ACTIONS_BEFORE)
+    op.drop_index("ix_model_thresholds_version", table_name="model_thresholds")
+    op.drop_table("model_thresholds")
     op.drop_table("model_roles")
     op.drop_table("models")

@@ -45,7 +45,13 @@ from fraud.application.identity import (
     SignIn,
 )
 from fraud.application.labels import ExportLabels, ImportLabels, LabelTransaction
-from fraud.application.models import LiveModels, ManageModels, RegisterModel
+from fraud.application.models import (
+    CompareModels,
+    LiveModels,
+    ManageModels,
+    RegisterModel,
+    SetReviewBudget,
+)
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.outbox import OutboxRelay
 from fraud.application.pipeline import (
@@ -58,6 +64,7 @@ from fraud.application.preprocess import Changelog, FromTheStore, PreprocessStag
 from fraud.application.queries import DashboardFigures, LabelLoopFigures
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
+from fraud.application.retrain import RetrainModel
 from fraud.application.rules import LiveRules, ManageRules, TryRules
 from fraud.application.score import ScoreStage
 from fraud.application.submit import RepublishPending, SubmitTransactions
@@ -297,6 +304,7 @@ class Container(containers.DeclarativeContainer):
     # --- the model --------------------------------------------------------------------------
     # A model directory: what `fraud train` writes and a replay of a file scores with.
     model_store = providers.Singleton(_model_store, directory=config.model_dir)
+    model_store_at = providers.Factory(_model_store)  # a directory of the caller's: directory=
     trainer = providers.Factory(_trainer, seed=7, verbose=config.interactive)
     model = providers.Singleton(_load_model, store=model_store)
     policy = providers.Singleton(_policy_for, model=model)
@@ -307,6 +315,16 @@ class Container(containers.DeclarativeContainer):
     register_model = providers.Factory(RegisterModel, unit_of_work=unit_of_work, clock=clock)
     manage_models = providers.Factory(
         ManageModels, unit_of_work=unit_of_work, queries=model_queries, clock=clock
+    )
+    set_review_budget = providers.Factory(
+        SetReviewBudget,
+        unit_of_work=unit_of_work,
+        models=model_queries,
+        verdicts=queries,
+        clock=clock,
+    )
+    compare_models = providers.Factory(
+        CompareModels, models=model_queries, verdicts=queries, clock=clock
     )
     # Drift: what the record stage counts, and the champion's last day against its training.
     drift_queries = providers.Singleton(SqlDriftQueries, engine=engine)
@@ -355,6 +373,16 @@ class Container(containers.DeclarativeContainer):
     dashboard_figures = providers.Factory(DashboardFigures, queries=queries, clock=clock)
     label_loop = providers.Factory(LabelLoopFigures, queries=queries, clock=clock)
     train_model = providers.Factory(TrainModel, trainer=trainer, store=model_store, clock=clock)
+    retrain_model = providers.Factory(
+        RetrainModel,
+        verdicts=queries,
+        train=train_model,
+        store=model_store,
+        register=register_model,
+        manage=manage_models,
+        models=model_queries,
+        archives=model_archives,
+    )
     score_transactions = providers.Factory(
         ScoreTransactions, model=model, policy=policy, clock=clock
     )

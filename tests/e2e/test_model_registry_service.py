@@ -116,7 +116,7 @@ def test_promotion_and_rollback_decide_the_next_transactions_with_nothing_lost(
     card = service.client(Role.VIEWER).get(f"{service.url}/api/model", timeout=5).json()
     assert card["model"]["version"] == first
 
-    audit = fraud("audit", "--limit", "10", FRAUD_DATABASE_URL=service.database_url).stdout
+    audit = fraud("audit", "list", "--limit", "10", FRAUD_DATABASE_URL=service.database_url).stdout
     assert f"champion: {first} -> {second}" in audit
     assert f"champion: {second} -> {first}" in audit
 

@@ -150,6 +150,7 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         "rule_changes",
         "models",
         "model_roles",
+        "model_thresholds",
         "drift_tallies",
     }
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
@@ -251,6 +252,6 @@ def test_the_registry_revision_widens_the_audit_log_and_narrows_it_back(
     with engine.begin() as connection:
         kept = connection.execute(text("SELECT action FROM audit_events")).scalars().all()
     assert kept == ["rule.added"]
-    assert not {"models", "model_roles"} & tables(engine)
+    assert not {"models", "model_roles", "model_thresholds"} & tables(engine)
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(insert_event, {"action": "model.registered"})

@@ -58,8 +58,10 @@ MAY = {
     ("post", "/api/rules/backtest"): {Role.ANALYST, Role.ADMIN},
     ("get", "/api/drift"): READERS,
     ("get", "/api/models"): READERS,
+    ("get", "/api/models/challenge"): READERS,
     ("get", "/api/models/{version}"): READERS,
     ("post", "/api/models/{version}/promote"): {Role.ADMIN},
+    ("post", "/api/models/{version}/review-budget"): {Role.ADMIN},
     ("post", "/api/models/rollback"): {Role.ADMIN},
     ("put", "/api/models/challenger"): {Role.ADMIN},
     ("delete", "/api/models/challenger"): {Role.ADMIN},
@@ -127,6 +129,7 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
             ("post", "/api/rules/try"): {**draft, "transaction_id": "t-own"},
             ("post", "/api/rules/backtest"): {**draft, "days": 1},
             ("put", "/api/models/challenger"): {"version": f"c-{n}"},
+            ("post", "/api/models/rule-model-1/review-budget"): {"per_day": 10},
         }.get((method, path))
         return caller.open(path, method=method.upper(), json=body)
 
@@ -143,6 +146,8 @@ def _registry_ready(container, method: str, path: str, n: int) -> str:
         register(model.info, RuleModelArchives.pack(model), TESTS)
         return version
 
+    if path.endswith("/review-budget"):  # the model that scored the submitter's transaction
+        return path.replace("{version}", registered("rule-model-1"))
     if "{version}" in path:
         return path.replace("{version}", registered(f"m-{n}"))
     if path == "/api/models/rollback":

@@ -7,9 +7,17 @@ from __future__ import annotations
 import pytest
 
 from fraud.adapters.memory.repository import InMemoryStore
-from fraud.application.models import LiveModels, ManageModels, RegisterModel
+from fraud.application.models import (
+    CompareModels,
+    LiveModels,
+    ManageModels,
+    RegisterModel,
+    SetReviewBudget,
+)
+from fraud.domain.assessment import AnalystLabel, Decision
 from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Actor
+from fraud.domain.registry import UnknownModel, thresholds_for_budget
 from tests.factories import txn
 from tests.fakes import FixedClock, RuleModel, RuleModelArchives
 from tests.pipeline_helpers import embedded_pipeline
@@ -103,3 +111,73 @@ def test_a_promotion_between_batches_decides_the_next_ones_and_loses_none(clock)
 
     decided = [store.get(f"t{i}").assessment.model_version for i in (1, 2, 3)]
     assert decided == ["m1", "m2", "m1"]
+
+
+# --- review budgets and the challenge's figures ------------------------------------------
+
+
+def test_a_review_budget_sets_the_threshold_that_sends_that_many_a_day() -> None:
+    """1,000 scores over 10 days, 20 of them above the decline line: 5 reviews a day is the
+    50 highest below it; precision on the labelled ones among them."""
+    scored = [(i / 1000, None) for i in range(1000)]
+    scored[-60] = (scored[-60][0], True)  # labelled: one fraud, one not, among those sent
+    scored[-61] = (scored[-61][0], False)
+    thresholds, budget = thresholds_for_budget(scored, days=10, per_day=5, decline=0.98)
+    assert thresholds.decline == 0.98
+    assert thresholds.review == pytest.approx(0.93)  # 0.930 .. 0.979: 50 transactions
+    assert budget.expected_reviews_per_day == pytest.approx(5.0)
+    assert budget.volume_per_day == pytest.approx(100.0)
+    assert (budget.expected_precision, budget.labelled) == (0.5, 2)
+
+
+def test_a_review_budget_is_in_force_at_the_next_batch(clock) -> None:
+    store = InMemoryStore()
+    registered(store, clock, "m1")
+    live = LiveModels(store, RuleModelArchives(), refresh_s=0.0)
+    pipeline = embedded_pipeline(None, clock, store=store, models=live)
+    purchases = [txn(i, minutes=i, amount=40.0 + 10 * i, location_match=i % 2) for i in range(40)]
+    pipeline.submit(purchases)
+    pipeline.run_until_idle()
+    flagged_before = sum(
+        store.get(f"t{i}").assessment.decision is not Decision.APPROVE for i in range(40)
+    )
+
+    change = SetReviewBudget(store, store, store, clock)("m1", per_day=1000, by=ALICE)
+    assert change.thresholds.review < 0.5 and change.budget.per_day == 1000
+    assert live.current().champion.policy.thresholds == change.thresholds
+    pipeline.submit([txn(100 + i, minutes=100 + i, amount=400.0) for i in range(5)])
+    pipeline.run_until_idle()
+    later = [store.get(f"t{100 + i}").assessment for i in range(5)]
+    assert all(0.05 < v.fraud_score < 0.5 for v in later)  # approved under the card's 0.5
+    assert all(v.decision is Decision.REVIEW for v in later)
+    assert flagged_before < 40
+    with pytest.raises(UnknownModel):
+        SetReviewBudget(store, store, store, clock)("m9", per_day=10, by=ALICE)
+
+
+def test_the_challenge_compares_both_models_at_the_champions_budget(clock) -> None:
+    store = InMemoryStore()
+    registered(store, clock, "champion", "challenger")
+    ManageModels(store, store, clock).challenge("challenger", ALICE)
+    pipeline = embedded_pipeline(
+        None, clock, store=store, models=LiveModels(store, RuleModelArchives(), refresh_s=0.0)
+    )
+    usual = [txn(i, minutes=i, amount=40.0 + i) for i in range(9)]
+    pipeline.submit([*usual, txn(9, minutes=9, amount=4000.0, location_match=0)])
+    pipeline.run_until_idle()
+    with store() as uow:
+        uow.labels.set_labels({"t9": AnalystLabel(True, "ana", clock.now())})
+        uow.labels.set_labels({"t1": AnalystLabel(False, "ana", clock.now())})
+        uow.commit()
+
+    challenge = CompareModels(store, store, clock)()
+    assert (challenge.champion, challenge.challenger) == ("champion", "challenger")
+    figures = challenge.comparison
+    assert (figures.scored, figures.labelled, figures.frauds) == (10, 2, 1)
+    assert figures.decisions_changed == 0  # the same rule twice
+    assert figures.champion == figures.challenger
+    assert figures.budget == 1  # the champion flagged t9 alone
+    assert figures.champion.precision == figures.champion.recall == 1.0
+    assert figures.champion.average_precision == 1.0
+    ManageModels(store, store, clock).end_challenge(ALICE)
+    assert CompareModels(store, store, clock)() is None

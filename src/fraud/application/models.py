@@ -4,17 +4,20 @@ holds, picked up again within a second of a change with no restart."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 
 from fraud.application.identity import model_event
+from fraud.domain.challenge import Comparison, compare
 from fraud.domain.errors import ModelNotFound, ModelTampered, TransientFailure
 from fraud.domain.identity import Actor, AuditAction, AuditEvent
 from fraud.domain.model import ModelInfo
-from fraud.domain.policy import ScoringPolicy
+from fraud.domain.policy import ScoringPolicy, Thresholds
 from fraud.domain.ports import (
     Clock,
     FraudModel,
@@ -23,6 +26,7 @@ from fraud.domain.ports import (
     ModelStore,
     UnitOfWork,
     UnitOfWorkFactory,
+    VerdictQueries,
 )
 from fraud.domain.registry import (
     ModelRole,
@@ -31,7 +35,9 @@ from fraud.domain.registry import (
     RoleChange,
     RoleRefused,
     Roles,
+    ThresholdsChange,
     UnknownModel,
+    thresholds_for_budget,
 )
 
 log = structlog.get_logger(__name__)
@@ -84,10 +90,38 @@ class RegisterModel:
 
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
-    """A registered model as listed: with the role it holds now, if any."""
+    """A registered model as listed: with the role it holds now, if any, and the thresholds
+    set for it after training (None: its card's are in force)."""
 
     model: RegisteredModel
     role: ModelRole | None
+    thresholds: ThresholdsChange | None = None
+
+    @property
+    def in_force(self) -> Thresholds:
+        return self.thresholds.thresholds if self.thresholds else self.model.info.thresholds
+
+
+def _retried(change: Callable[..., RoleChange]) -> Callable[..., RoleChange]:
+    """A change of role made again, in a new unit of work, when the store was busy: on SQLite
+    a transaction that has read cannot start writing once another process has committed
+    since (the scoring service writes all the time), and only a fresh one can."""
+
+    @functools.wraps(change)
+    def retried(*args: object, **kwargs: object) -> RoleChange:
+        for attempt in range(1, CHANGE_ATTEMPTS + 1):
+            try:
+                return change(*args, **kwargs)
+            except TransientFailure:
+                if attempt == CHANGE_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    return retried
+
+
+CHANGE_ATTEMPTS = 10
 
 
 class ManageModels:
@@ -106,17 +140,23 @@ class ManageModels:
 
     def models(self) -> list[ModelEntry]:
         roles = self.queries.roles()
-        return [ModelEntry(model, roles.holds(model.version)) for model in self.queries.models()]
+        return [
+            ModelEntry(model, roles.holds(model.version), self.queries.thresholds(model.version))
+            for model in self.queries.models()
+        ]
 
     def get(self, version: str) -> ModelEntry:
         model = self.queries.model(version)
         if model is None:
             raise UnknownModel(version)
-        return ModelEntry(model, self.queries.roles().holds(version))
+        return ModelEntry(
+            model, self.queries.roles().holds(version), self.queries.thresholds(version)
+        )
 
     def history(self) -> list[RoleChange]:
         return self.queries.role_history()
 
+    @_retried
     def promote(self, version: str, by: Actor) -> RoleChange:
         """Make ``version`` the champion; a challenger promoted stops being the challenger."""
         with self.unit_of_work() as uow:
@@ -127,6 +167,7 @@ class ManageModels:
         log.info("model promoted", model_version=version, previous=change.previous)
         return change
 
+    @_retried
     def rollback(self, by: Actor) -> RoleChange:
         """Give the champion's role back to the model that held it before the current one."""
         with self.unit_of_work() as uow:
@@ -137,6 +178,7 @@ class ManageModels:
         log.info("model rolled back", model_version=before, previous=change.previous)
         return change
 
+    @_retried
     def challenge(self, version: str, by: Actor) -> RoleChange:
         """Make ``version`` the challenger: it scores beside the champion and decides nothing."""
         with self.unit_of_work() as uow:
@@ -155,6 +197,7 @@ class ManageModels:
         log.info("challenger set", model_version=version, previous=change.previous)
         return change
 
+    @_retried
     def end_challenge(self, by: Actor) -> RoleChange:
         with self.unit_of_work() as uow:
             if uow.models.roles().challenger is None:
@@ -254,7 +297,7 @@ class LiveModels:
         self.monotonic = monotonic
         self._in_force: InForce | None = None
         self._checked = float("-inf")
-        self._loaded: dict[str, Serving] = {}
+        self._loaded: dict[str, FraudModel] = {}
 
     def current(self) -> InForce:
         """The models to score with now. Until a champion has been loaded once, a storage
@@ -290,20 +333,118 @@ class LiveModels:
         keep = {roles.champion, roles.challenger}
         if self._in_force is not None:
             keep.add(self._in_force.champion.version)
-        self._loaded = {v: s for v, s in self._loaded.items() if v in keep}
+        self._loaded = {v: m for v, m in self._loaded.items() if v in keep}
         log.info(
             "models in force",
             champion=champion.version,
+            review_threshold=round(champion.policy.thresholds.review, 6),
             challenger=challenger.version if challenger else None,
             revision=roles.revision,
         )
         return InForce(roles.revision, champion, challenger)
 
     def _serving(self, version: str) -> Serving:
-        serving = self._loaded.get(version)
-        if serving is None:
+        """The model (loaded once) with the thresholds in force for it: those set after
+        training, if any, else its card's."""
+        model = self._loaded.get(version)
+        if model is None:
             archive = self.queries.archive(version)
             if archive is None:
                 raise ModelNotFound(f"model {version} holds a role but is not registered")
-            serving = self._loaded[version] = Serving.of(self.archives.unpack(archive))
-        return serving
+            model = self._loaded[version] = self.archives.unpack(archive)
+        changed = self.queries.thresholds(version)
+        thresholds = model.info.thresholds if changed is None else changed.thresholds
+        return Serving(model, ScoringPolicy(thresholds))
+
+
+# --- champion against challenger -----------------------------------------------------------
+
+COMPARISON_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """The challenge in progress: who against whom, since when, and how each does."""
+
+    champion: str
+    challenger: str
+    since: datetime
+    comparison: Comparison
+
+
+class CompareModels:
+    """The champion and the challenger on the transactions the challenger scored in shadow
+    over the last ``days`` days, judged on the labels known."""
+
+    def __init__(self, models: ModelQueries, verdicts: VerdictQueries, clock: Clock) -> None:
+        self.models = models
+        self.verdicts = verdicts
+        self.clock = clock
+
+    def __call__(self, days: int = COMPARISON_DAYS) -> Challenge | None:
+        roles = self.models.roles()
+        if roles.champion is None or roles.challenger is None:
+            return None
+        since = self.clock.now() - timedelta(days=days)
+        rows = self.verdicts.challenged(roles.challenger, since)
+        return Challenge(roles.champion, roles.challenger, since, compare(rows))
+
+
+# --- thresholds by review budget --------------------------------------------------------------
+
+BUDGET_DAYS = 7
+
+
+class SetReviewBudget:
+    """Set a model's review threshold from how many reviews a day the team can handle,
+    worked out on the scores it gave over the last days (as the decision or in shadow), and
+    put it in force: the scoring workers use it within about a second."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        models: ModelQueries,
+        verdicts: VerdictQueries,
+        clock: Clock,
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.models = models
+        self.verdicts = verdicts
+        self.clock = clock
+
+    def __call__(
+        self, version: str, per_day: float, by: Actor, days: int = BUDGET_DAYS
+    ) -> ThresholdsChange:
+        registered = self.models.model(version)
+        if registered is None:
+            raise UnknownModel(version)
+        now = self.clock.now()
+        scored = self.verdicts.scores_of(version, now - timedelta(days=days))
+        if not scored:
+            raise RoleRefused(
+                f"{version} scored nothing in the last {days} days: a review budget is worked "
+                "out on its recent scores (make it the champion or the challenger first)"
+            )
+        current = self.models.thresholds(version)
+        decline = (current.thresholds if current else registered.info.thresholds).decline
+        thresholds, budget = thresholds_for_budget(scored, days, per_day, decline)
+        with self.unit_of_work() as uow:
+            change = uow.models.set_thresholds(
+                ThresholdsChange(version, thresholds, budget, now, by.subject)
+            )
+            precision = budget.expected_precision
+            detail = (
+                f"review >= {thresholds.review:.6f} for {per_day:g} reviews a day "
+                f"(expected {budget.expected_reviews_per_day:.1f}, precision "
+                f"{'unknown' if precision is None else f'{precision:.3f}'})"
+            )
+            uow.audit.append([model_event(by, AuditAction.MODEL_THRESHOLDS, version, now, detail)])
+            uow.commit()
+        log.info(
+            "review budget set",
+            model_version=version,
+            review_threshold=round(thresholds.review, 6),
+            per_day=per_day,
+            expected_precision=budget.expected_precision,
+        )
+        return change

@@ -323,6 +323,7 @@ class AuditAction(StrEnum):
     RULE_CHANGED = "rule.changed"
     MODEL_REGISTERED = "model.registered"
     MODEL_ROLE = "model.role"  # a promotion, a rollback, a challenger set or cleared
+    MODEL_THRESHOLDS = "model.thresholds"  # thresholds set by a review budget
 
 
 @dataclass(frozen=True, slots=True)

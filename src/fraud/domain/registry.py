@@ -8,11 +8,14 @@ read who put which model in charge, and when.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from fraud.domain.model import ModelInfo
+from fraud.domain.policy import Thresholds
 
 
 class ModelRole(StrEnum):
@@ -48,8 +51,8 @@ class RoleChange:
 
 @dataclass(frozen=True, slots=True)
 class Roles:
-    """Who holds each role now. ``revision`` grows with every change of role (0: none yet),
-    so a worker learns whether anything changed from one number."""
+    """Who holds each role now. ``revision`` grows with every change of role or of
+    thresholds (0: none yet), so a worker learns whether anything changed from one number."""
 
     revision: int = 0
     champion: str | None = None
@@ -82,3 +85,81 @@ class NoChampion(LookupError):
 class RoleRefused(ValueError):
     """A change of role that cannot be made (the champion as its own challenger, a rollback
     with no earlier champion)."""
+
+
+# --- thresholds set by a review budget --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewBudget:
+    """How a review threshold was set: the reviews a day the team can handle, the span of
+    recent scores it was worked out on, and what to expect from it."""
+
+    per_day: float
+    days: float
+    volume_per_day: float  # transactions the model scored a day in that span
+    expected_reviews_per_day: float
+    expected_precision: float | None  # on the labelled ones it would have sent; None: none
+    labelled: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {
+            "per_day": self.per_day,
+            "days": self.days,
+            "volume_per_day": self.volume_per_day,
+            "expected_reviews_per_day": self.expected_reviews_per_day,
+            "expected_precision": self.expected_precision,
+            "labelled": self.labelled,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewBudget:
+        precision = data.get("expected_precision")
+        return cls(
+            float(data["per_day"]),
+            float(data["days"]),
+            float(data["volume_per_day"]),
+            float(data["expected_reviews_per_day"]),
+            None if precision is None else float(precision),
+            int(data["labelled"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdsChange:
+    """Thresholds set for a registered model after training (its card keeps the ones its
+    validation chose); the latest for a model is the one in force."""
+
+    version: str
+    thresholds: Thresholds
+    budget: ReviewBudget | None
+    at: datetime
+    by: str
+    id: int = 0
+
+
+def thresholds_for_budget(
+    scored: Sequence[tuple[float, bool | None]], days: float, per_day: float, decline: float
+) -> tuple[Thresholds, ReviewBudget]:
+    """The review threshold that sends about ``per_day`` transactions a day to analysts,
+    below the ``decline`` threshold, had it been in force over the ``days`` these scores
+    (each with its label, None: unknown) came from; and the precision to expect, on the
+    labelled ones it would have sent."""
+    if not scored or days <= 0 or per_day <= 0:
+        raise ValueError("a review budget needs recent scores and a budget above 0")
+    ordered = sorted((score for score, _ in scored), reverse=True)
+    declined = sum(score >= decline for score in ordered)
+    wanted = declined + round(per_day * days)
+    review = ordered[min(wanted, len(ordered)) - 1] if wanted else decline
+    review = min(review, decline)
+    reviewed = [(score, label) for score, label in scored if review <= score < decline]
+    labelled = [label for _, label in reviewed if label is not None]
+    budget = ReviewBudget(
+        per_day=per_day,
+        days=days,
+        volume_per_day=len(scored) / days,
+        expected_reviews_per_day=len(reviewed) / days,
+        expected_precision=sum(labelled) / len(labelled) if labelled else None,
+        labelled=len(labelled),
+    )
+    return Thresholds(review=review, decline=decline), budget

@@ -3,11 +3,12 @@ numbered in the order it was made (the highest number is the registry's revision
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
 from fraud.adapters.memory.state import Staged, State
-from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
+from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles, ThresholdsChange
 
 
 def _roles(state: State) -> Roles:
@@ -15,7 +16,7 @@ def _roles(state: State) -> Roles:
     for _, change in sorted(state.model_roles.items()):
         holders[change.role] = change.version
     return Roles(
-        revision=max(state.model_roles, default=0),
+        revision=max(state.model_roles, default=0) + max(state.model_thresholds, default=0),
         champion=holders.get(ModelRole.CHAMPION),
         challenger=holders.get(ModelRole.CHALLENGER),
     )
@@ -38,6 +39,12 @@ def _change_role(
     return change
 
 
+def _set_thresholds(state: State, change: ThresholdsChange) -> ThresholdsChange:
+    kept = replace(change, id=max(state.model_thresholds, default=0) + 1)
+    state.model_thresholds[kept.id] = kept
+    return kept
+
+
 class InMemoryModelRegistry:
     def __init__(self, staged: Staged) -> None:
         self._staged = staged
@@ -58,6 +65,11 @@ class InMemoryModelRegistry:
         change = self._staged.write(partial(_change_role, role=role, version=version, by=by, at=at))
         assert isinstance(change, RoleChange)
         return change
+
+    def set_thresholds(self, change: ThresholdsChange) -> ThresholdsChange:
+        kept = self._staged.write(partial(_set_thresholds, change=change))
+        assert isinstance(kept, ThresholdsChange)
+        return kept
 
 
 class InMemoryModelQueries:
@@ -82,3 +94,9 @@ class InMemoryModelQueries:
 
     def role_history(self) -> list[RoleChange]:
         return [change for _, change in sorted(self.state.model_roles.items())]
+
+    def thresholds(self, version: str) -> ThresholdsChange | None:
+        changes = [
+            c for _, c in sorted(self.state.model_thresholds.items()) if c.version == version
+        ]
+        return changes[-1] if changes else None

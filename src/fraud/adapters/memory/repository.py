@@ -33,6 +33,7 @@ from fraud.domain.assessment import (
     is_new_scoring,
     scoring,
 )
+from fraud.domain.challenge import Scored
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import FLAGGED, Bucket
 from fraud.domain.transaction import Transaction
@@ -353,6 +354,42 @@ class InMemoryStore(
             if merchant in wanted and record.transaction.timestamp >= since:
                 counts[merchant] = counts.get(merchant, 0) + 1
         return counts
+
+    def scores_of(self, model_version: str, since: datetime) -> list[tuple[float, bool | None]]:
+        found: list[tuple[float, bool | None]] = []
+        with self.lock:
+            for transaction_id, record in self.state.rows.items():
+                if record.received_at < since or record.assessment is None:
+                    continue
+                label = None if record.label is None else record.label.is_fraud
+                scorings = [record.assessment, *self.state.versions.get(transaction_id, ())]
+                found.extend(
+                    (scoring.fraud_score, label)
+                    for scoring in scorings
+                    if scoring.model_version == model_version
+                )
+        return found
+
+    def challenged(self, challenger: str, since: datetime) -> list[Scored]:
+        found = []
+        with self.lock:
+            for transaction_id, versions in self.state.versions.items():
+                record = self.state.rows[transaction_id]
+                decided = record.assessment
+                if decided is None or record.received_at < since:
+                    continue
+                for version in versions:
+                    if version.model_version == challenger:
+                        found.append(
+                            Scored(
+                                decided.fraud_score,
+                                decided.decision,
+                                version.fraud_score,
+                                version.decision,
+                                None if record.label is None else record.label.is_fraud,
+                            )
+                        )
+        return found
 
     def label_events(
         self, since: datetime, *, labelled_since: datetime | None = None

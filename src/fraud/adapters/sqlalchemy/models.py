@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +18,19 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
-from fraud.adapters.sqlalchemy.tables import model_roles, models
+from fraud.adapters.sqlalchemy.tables import model_roles, model_thresholds, models
 from fraud.adapters.sqlalchemy.upserts import insert_missing
 from fraud.domain.errors import ModelTampered
 from fraud.domain.model import ModelInfo
-from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
+from fraud.domain.policy import Thresholds
+from fraud.domain.registry import (
+    ModelRole,
+    RegisteredModel,
+    ReviewBudget,
+    RoleChange,
+    Roles,
+    ThresholdsChange,
+)
 
 # Everything but the archive, which is read only to load a model.
 _CARD_COLUMNS = (models.c.version, models.c.card, models.c.registered_at, models.c.registered_by)
@@ -49,8 +58,10 @@ def _roles(executor: Executor) -> Roles:
         ),
     )
     holders = {row["role"]: row["version"] for row in rows}
+    thresholds = executor.execute(select(func.max(model_thresholds.c.id))).scalar() or 0
     return Roles(
-        revision=max((row["id"] for row in rows), default=0),
+        # Both histories only grow: the sum of their last ids moves with every change.
+        revision=max((row["id"] for row in rows), default=0) + int(thresholds),
         champion=holders.get(ModelRole.CHAMPION.value),
         challenger=holders.get(ModelRole.CHALLENGER.value),
     )
@@ -62,6 +73,18 @@ def _model(executor: Executor, version: str) -> RegisteredModel | None:
         select(*_CARD_COLUMNS).where(models.c.version == version),
     )
     return _registered(rows[0]) if rows else None
+
+
+def _thresholds(row: Mapping[str, Any]) -> ThresholdsChange:
+    budget = row["budget"]
+    return ThresholdsChange(
+        row["version"],
+        Thresholds(review=row["review"], decline=row["decline"]),
+        None if budget is None else ReviewBudget.from_dict(budget),
+        row["at"],
+        row["by"],
+        row["id"],
+    )
 
 
 class SqlModelRegistry:
@@ -102,6 +125,21 @@ class SqlModelRegistry:
                 insert(model_roles).values(row).returning(model_roles.c.id)
             ).scalar_one()
         return RoleChange(role, version, previous, at, by, int(change_id))
+
+    def set_thresholds(self, change: ThresholdsChange) -> ThresholdsChange:
+        row = {
+            "version": change.version,
+            "review": change.thresholds.review,
+            "decline": change.thresholds.decline,
+            "budget": None if change.budget is None else change.budget.to_dict(),
+            "at": change.at,
+            "by": change.by,
+        }
+        with transient_errors_translated():
+            change_id = self._executor.execute(
+                insert(model_thresholds).values(row).returning(model_thresholds.c.id)
+            ).scalar_one()
+        return replace(change, id=int(change_id))
 
 
 class SqlModelQueries:
@@ -148,3 +186,14 @@ class SqlModelQueries:
         statement = select(model_roles).order_by(model_roles.c.id)
         with transient_errors_translated(), self._connect() as connection:
             return [_change(row) for row in fetch(connection, statement)]
+
+    def thresholds(self, version: str) -> ThresholdsChange | None:
+        statement = (
+            select(model_thresholds)
+            .where(model_thresholds.c.version == version)
+            .order_by(model_thresholds.c.id.desc())
+            .limit(1)
+        )
+        with transient_errors_translated(), self._connect() as connection:
+            rows = fetch(connection, statement)
+        return _thresholds(rows[0]) if rows else None

@@ -31,6 +31,7 @@ from fraud.adapters.sqlalchemy.tables import (
 )
 from fraud.adapters.sqlalchemy.upserts import chunks
 from fraud.domain.assessment import Decision, Status, TransactionRecord
+from fraud.domain.challenge import Scored
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
 from fraud.domain.transaction import Transaction
@@ -146,6 +147,54 @@ class SqlQueries:
             if len(rows) < ACCEPTED_PAGE:
                 return
             after = (rows[-1][instant.key], rows[-1]["transaction_id"])
+
+    def scores_of(self, model_version: str, since: datetime) -> list[tuple[float, bool | None]]:
+        decided = transactions.c
+        as_decision = select(decided.fraud_score, decided.label_is_fraud).where(
+            decided.model_version == model_version, decided.received_at >= since
+        )
+        version = verdict_versions.c
+        in_shadow = (
+            select(version.fraud_score, decided.label_is_fraud)
+            .join_from(
+                verdict_versions, transactions, version.transaction_id == decided.transaction_id
+            )
+            .where(version.model_version == model_version, decided.received_at >= since)
+        )
+        return [
+            (
+                float(row["fraud_score"]),
+                None if row["label_is_fraud"] is None else bool(row["label_is_fraud"]),
+            )
+            for statement in (as_decision, in_shadow)
+            for row in self._rows(statement)
+        ]
+
+    def challenged(self, challenger: str, since: datetime) -> list[Scored]:
+        version, decided = verdict_versions.c, transactions.c
+        statement = (
+            select(
+                decided.fraud_score.label("champion_score"),
+                decided.decision.label("champion_decision"),
+                version.fraud_score.label("challenger_score"),
+                version.decision.label("challenger_decision"),
+                decided.label_is_fraud,
+            )
+            .join_from(
+                verdict_versions, transactions, version.transaction_id == decided.transaction_id
+            )
+            .where(version.model_version == challenger, decided.received_at >= since)
+        )
+        return [
+            Scored(
+                float(row["champion_score"]),
+                Decision(row["champion_decision"]),
+                float(row["challenger_score"]),
+                Decision(row["challenger_decision"]),
+                None if row["label_is_fraud"] is None else bool(row["label_is_fraud"]),
+            )
+            for row in self._rows(statement)
+        ]
 
     def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
         columns = transactions.c

@@ -369,6 +369,21 @@ model_roles = Table(
     CheckConstraint(_one_of("role", MODEL_ROLES), name="role"),
 )
 
+# Thresholds set for a model after training (a review budget), append-only: the latest of a
+# model is in force. Its ids count in the registry's revision too.
+model_thresholds = Table(
+    "model_thresholds",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("version", String(128), nullable=False, index=True),
+    Column("review", Double(), nullable=False),
+    Column("decline", Double(), nullable=False),
+    Column("budget", JSON(none_as_null=True), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("by", String(64), nullable=False),
+    CheckConstraint("review >= 0 AND review <= decline AND decline <= 1", name="ordered"),
+)
+
 
 # --- drift -------------------------------------------------------------------------------------
 

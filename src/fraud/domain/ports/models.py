@@ -10,7 +10,13 @@ from typing import Protocol
 
 from fraud.domain.features import FeatureVector
 from fraud.domain.model import ModelInfo
-from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles
+from fraud.domain.registry import (
+    ModelRole,
+    RegisteredModel,
+    RoleChange,
+    Roles,
+    ThresholdsChange,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,9 @@ class ModelRegistry(Protocol):
     ) -> RoleChange:
         """Give ``role`` to ``version`` (None: to nobody), after whoever holds it now."""
 
+    def set_thresholds(self, change: ThresholdsChange) -> ThresholdsChange:
+        """Put thresholds in force for a model; returned with the id the store gave it."""
+
 
 class ModelQueries(Protocol):
     """What the API, the dashboard and the scoring workers read of the registry."""
@@ -105,3 +114,6 @@ class ModelQueries(Protocol):
 
     def role_history(self) -> list[RoleChange]:
         """Every change of role, oldest first."""
+
+    def thresholds(self, version: str) -> ThresholdsChange | None:
+        """The thresholds set for the model after training, if any: the latest."""

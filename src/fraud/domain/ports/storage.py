@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
+from fraud.domain.challenge import Scored
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
 from fraud.domain.ports.drift import DriftLog
@@ -149,6 +150,14 @@ class VerdictQueries(Protocol):
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
         """Every transaction dated at or after ``since`` that was not refused by a stage,
         oldest first, read in chunks: what the behaviour profiles are rebuilt from."""
+
+    def scores_of(self, model_version: str, since: datetime) -> list[tuple[float, bool | None]]:
+        """Every score ``model_version`` gave to a transaction received since ``since``, as
+        the decision or in shadow, each with the transaction's label (None: unknown)."""
+
+    def challenged(self, challenger: str, since: datetime) -> list[Scored]:
+        """Every transaction received since ``since`` that ``challenger`` scored in shadow:
+        the decision's score and decision beside the challenger's, and the label."""
 
     def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
         """How many transactions each of ``merchants`` had, dated at or after ``since``."""

@@ -21,6 +21,7 @@ from fraud.entrypoints.cli.labels import export_labels, labels
 from fraud.entrypoints.cli.models import models
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
 from fraud.entrypoints.cli.replay import evaluate, score
+from fraud.entrypoints.cli.retrain import retrain
 from fraud.entrypoints.cli.rules import rules
 from fraud.entrypoints.cli.training import ensure_model, train
 from fraud.settings import BadSetting, Settings
@@ -172,6 +173,7 @@ cli.add_command(users)
 cli.add_command(audit)
 cli.add_command(rules)
 cli.add_command(models)
+cli.add_command(retrain)
 
 
 def main() -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
+from typing import Any
 
 import click
 
-from fraud.application.models import ManageModels, ModelEntry
+from fraud.application.models import BUDGET_DAYS, ManageModels, ModelEntry
 from fraud.domain.registry import RoleChange, RoleRefused, UnknownModel
 from fraud.domain.transaction import format_instant
 from fraud.entrypoints.cli.access import table
@@ -72,6 +73,10 @@ def show_model(ctx: CliContext, version: str) -> None:
     shown = {
         **entry.model.info.to_dict(),
         "role": entry.role.value if entry.role else None,
+        "thresholds_in_force": {"review": entry.in_force.review, "decline": entry.in_force.decline},
+        "review_budget": None
+        if entry.thresholds is None or entry.thresholds.budget is None
+        else entry.thresholds.budget.to_dict(),
         "registered_at": format_instant(entry.model.registered_at),
         "registered_by": entry.model.registered_by,
     }
@@ -137,3 +142,57 @@ def history(ctx: CliContext) -> None:
         for change in _manage(ctx).history()
     ]
     table(("revision", "at", "role", "from", "to", "by"), rows)
+
+
+class Budget(click.ParamType):
+    """Reviews a day: ``200/day`` (or ``200``)."""
+
+    name = "budget"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        text = str(value).strip().lower().removesuffix("/day").strip()
+        try:
+            budget = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of reviews a day, e.g. 200/day")
+        if not 0 < budget < 10_000_000:
+            self.fail(f"{value!r}: the reviews a day must be above 0")
+        return budget
+
+
+@models.command("thresholds")
+@click.argument("version")
+@click.option(
+    "--review-budget",
+    "per_day",
+    type=Budget(),
+    required=True,
+    metavar="N/day",
+    help="How many reviews a day the team can handle, e.g. 200/day.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 90),
+    default=BUDGET_DAYS,
+    show_default=True,
+    help="Work it out on the scores of this many recent days.",
+)
+@pass_context
+def thresholds(ctx: CliContext, version: str, per_day: float, days: int) -> None:
+    """Set VERSION's review threshold from a review budget, on its recent scores, and put it
+    in force (the scoring workers take it within seconds)."""
+    with _refusals():
+        change = ctx.migrated().set_review_budget()(version, per_day, cli_actor(), days)
+    budget = change.budget
+    assert budget is not None
+    precision = (
+        "unknown (nothing it would send is labelled yet)"
+        if budget.expected_precision is None
+        else f"{budget.expected_precision:.3f} on {budget.labelled} labelled"
+    )
+    click.echo(
+        f"{version}: review >= {change.thresholds.review:.6f}, decline >= "
+        f"{change.thresholds.decline:.6f}\n"
+        f"  about {budget.expected_reviews_per_day:.1f} reviews a day at the last {days} days' "
+        f"volume ({budget.volume_per_day:.1f} a day); expected precision {precision}"
+    )

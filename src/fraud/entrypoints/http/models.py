@@ -12,17 +12,21 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask_smorest import Blueprint
 
-from fraud.application.models import ManageModels, ModelEntry
+from fraud.application.models import CompareModels, ManageModels, ModelEntry, SetReviewBudget
 from fraud.containers import Container
 from fraud.domain.identity import Permission
-from fraud.domain.registry import RoleChange
+from fraud.domain.registry import RoleChange, ThresholdsChange
 from fraud.entrypoints.http.access import current_actor, requires
 from fraud.entrypoints.http.api import BAD_BODY, json_body
 from fraud.entrypoints.http.models_schemas import (
     ChallengerRequestSchema,
+    ChallengeSchema,
     ModelEntrySchema,
     RegistrySchema,
+    ReviewBudgetRequestSchema,
     RoleChangeSchema,
+    ThresholdsChangeSchema,
+    budget_of,
     version_of,
 )
 from fraud.entrypoints.http.openapi import (
@@ -63,6 +67,19 @@ def list_models(manage: ManageModels = Provide[Container.manage_models]) -> dict
     return {"roles": manage.roles(), "models": manage.models()}
 
 
+@models.get("/api/models/challenge", tags=["models"])
+@models.response(200, ChallengeSchema, description="The challenge in progress, if any")
+@models.alt_response(**UNAVAILABLE)
+@requires(Permission.READ)
+@inject
+def challenge(compare: CompareModels = Provide[Container.compare_models]) -> dict[str, Any]:
+    """The champion against the challenger on the transactions of the last 30 days the
+    challenger scored in shadow: each one's precision and recall at the champion's review
+    budget and its average precision, on the labels known, and how many decisions the
+    challenger would have changed."""
+    return {"challenge": compare()}
+
+
 @models.get("/api/models/<version>", tags=["models"], parameters=[VERSION])
 @models.response(200, ModelEntrySchema, description="The model")
 @models.alt_response(**UNKNOWN)
@@ -84,6 +101,24 @@ def promote(version: str, manage: ManageModels = Provide[Container.manage_models
     """Make this model the champion: every scoring worker decides with it within seconds,
     with no restart. A challenger promoted stops challenging."""
     return manage.promote(version, current_actor())
+
+
+@models.post("/api/models/<version>/review-budget", tags=["models"], parameters=[VERSION])
+@models.doc(**request_body(ReviewBudgetRequestSchema, "the reviews a day the team can handle"))
+@models.response(200, ThresholdsChangeSchema, description="In force from the next batch on")
+@answers_also(models, TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED)
+@models.alt_response(**UNKNOWN)
+@models.alt_response(**REFUSED_ROLE)
+@requires(Permission.MODELS)
+@inject
+def review_budget(
+    version: str, set_budget: SetReviewBudget = Provide[Container.set_review_budget]
+) -> ThresholdsChange:
+    """Set the model's review threshold from how many reviews a day the team can handle,
+    worked out on the scores it gave over the last days, with the precision to expect on
+    the labels known; 409 when it scored nothing lately."""
+    per_day, days = budget_of(json_body())
+    return set_budget(version, per_day, current_actor(), days)
 
 
 @models.post("/api/models/rollback", tags=["models"])

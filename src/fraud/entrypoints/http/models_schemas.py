@@ -9,15 +9,29 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from fraud.domain.errors import FieldError
 from fraud.domain.registry import ModelRole
 from fraud.entrypoints.http.errors import ApiError
-from fraud.entrypoints.http.monitoring_schemas import ModelSchema
+from fraud.entrypoints.http.monitoring_schemas import ModelSchema, ThresholdsSchema
 from fraud.entrypoints.http.schemas import Instant, Shape
 
 MAX_VERSION_LENGTH = 128
 ROLES = [role.value for role in ModelRole]
 
 
+class ReviewBudgetSchema(Shape):
+    per_day = fields.Float(required=True, metadata={"description": "reviews a day asked for"})
+    days = fields.Float(required=True, metadata={"description": "span of scores it was set on"})
+    volume_per_day = fields.Float(required=True)
+    expected_reviews_per_day = fields.Float(required=True)
+    expected_precision = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "on the labelled ones it would have sent; null: none"},
+    )
+    labelled = fields.Integer(required=True)
+
+
 class ModelEntrySchema(Shape):
-    """A registered model: its card, the role it holds, who registered it and when."""
+    """A registered model: its card, the role it holds, who registered it and when, and the
+    thresholds in force for it (its card's, or those a review budget set)."""
 
     model = fields.Nested(ModelSchema, required=True, attribute="model.info")
     role = fields.String(
@@ -28,6 +42,12 @@ class ModelEntrySchema(Shape):
     )
     registered_at = Instant(required=True, attribute="model.registered_at")
     registered_by = fields.String(required=True, attribute="model.registered_by")
+    thresholds = fields.Nested(ThresholdsSchema, required=True, attribute="in_force")
+    review_budget = fields.Nested(
+        ReviewBudgetSchema,
+        attribute="thresholds.budget",
+        metadata={"description": "how the thresholds were set, when a review budget set them"},
+    )
 
 
 class RolesSchema(Shape):
@@ -81,3 +101,83 @@ def version_of(body: object) -> str:
             ],
         )
     return version
+
+
+class ModelFiguresSchema(Shape):
+    precision = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "of its top `budget` by score that are labelled, the share fraud"},
+    )
+    recall = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "of the labelled frauds, the share in its top `budget`"},
+    )
+    average_precision = fields.Float(required=True, allow_none=True)
+
+
+class ComparisonSchema(Shape):
+    scored = fields.Integer(required=True, metadata={"description": "scored by both"})
+    labelled = fields.Integer(required=True)
+    frauds = fields.Integer(required=True)
+    budget = fields.Integer(
+        required=True, metadata={"description": "reviews: how many the champion flagged"}
+    )
+    decisions_changed = fields.Integer(
+        required=True,
+        metadata={"description": "how many the challenger would have decided otherwise"},
+    )
+    champion = fields.Nested(ModelFiguresSchema, required=True)
+    challenger = fields.Nested(ModelFiguresSchema, required=True)
+
+
+class ChallengeSchema(Shape):
+    challenge = fields.Nested(
+        "ChallengeDetailSchema",
+        required=True,
+        allow_none=True,
+        metadata={"description": "null when no model challenges the champion"},
+    )
+
+
+class ChallengeDetailSchema(Shape):
+    champion = fields.String(required=True)
+    challenger = fields.String(required=True)
+    since = Instant(required=True)
+    comparison = fields.Nested(ComparisonSchema, required=True)
+
+
+class ReviewBudgetRequestSchema(Schema):
+    """How many reviews a day the team can handle, and on how many recent days of scores
+    to work the threshold out."""
+
+    class Meta:
+        unknown = INCLUDE
+        examples = ({"per_day": 200, "days": 7},)
+
+    per_day = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False))
+    days = fields.Integer(validate=validate.Range(1, 90))
+
+
+def budget_of(body: object) -> tuple[float, int]:
+    """The request's ``per_day`` and ``days`` (default 7), or a 422 naming each."""
+    if not isinstance(body, Mapping):
+        raise ApiError.breaks_contract("request", [FieldError("body", "must be a JSON object")])
+    errors = []
+    per_day, days = body.get("per_day"), body.get("days", 7)
+    if isinstance(per_day, bool) or not isinstance(per_day, int | float) or not 0 < per_day < 1e7:
+        errors.append(FieldError("per_day", "is required: a number of reviews a day above 0"))
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
+        errors.append(FieldError("days", "must be a whole number of days from 1 to 90"))
+    if errors:
+        raise ApiError.breaks_contract("request", errors)
+    return float(per_day), int(days)
+
+
+class ThresholdsChangeSchema(Shape):
+    version = fields.String(required=True)
+    thresholds = fields.Nested(ThresholdsSchema, required=True)
+    review_budget = fields.Nested(ReviewBudgetSchema, required=True, attribute="budget")
+    changed_at = Instant(required=True, attribute="at")
+    changed_by = fields.String(required=True, attribute="by")

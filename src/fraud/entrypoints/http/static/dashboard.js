@@ -140,7 +140,12 @@
     labelDelay: chart("chart-label-delay", "bar", [{ label: "labels", data: [], backgroundColor: COLORS.line }], {
       plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } },
     }),
+    drift: chart("chart-drift", "bar", [
+      { type: "line", label: "threshold", data: [], borderColor: COLORS.decline, borderDash: [4, 4], pointRadius: 0, borderWidth: 1.5 },
+      { label: "PSI", data: [], backgroundColor: [] },
+    ], { scales: { y: { beginAtZero: true, title: { display: true, text: "PSI" } }, x: { ticks: { autoSkip: false, maxRotation: 60 } } } }),
   };
+  const DRIFT_SHOWN = 12; // the most drifted features, and the score
   let thresholds = null;
 
   function scoreColor(upper) {
@@ -223,6 +228,69 @@
     );
   }
 
+  function showModels(registry) {
+    document.querySelector("#models-panel tbody").replaceChildren(
+      ...registry.models.map((entry) => {
+        const tr = document.createElement("tr");
+        tr.className = entry.role || "";
+        tr.appendChild(cell(entry.model.version));
+        tr.appendChild(cell(entry.role || ""));
+        tr.appendChild(cell(entry.registered_at.replace("T", " ").slice(0, 16) + " by " + entry.registered_by));
+        const ap = (entry.model.metrics || {}).average_precision;
+        tr.appendChild(cell(typeof ap === "number" ? ap.toFixed(4) : "–", "num"));
+        const budget = entry.review_budget;
+        const precision = budget && budget.expected_precision !== null ? ", expected precision " + budget.expected_precision.toFixed(2) : "";
+        tr.appendChild(
+          cell(
+            "≥ " + entry.thresholds.review.toFixed(4) +
+              (budget ? " (" + budget.per_day + " reviews/day budget: ~" + budget.expected_reviews_per_day.toFixed(0) + "/day" + precision + ")" : " (validation FPR)")
+          )
+        );
+        return tr;
+      })
+    );
+  }
+
+  function showChallenge(payload) {
+    const challenge = payload.challenge;
+    const body = document.querySelector("#challenge-panel tbody");
+    if (!challenge) {
+      body.replaceChildren();
+      setText("#challenge-detail", "no challenger: `fraud models challenge VERSION` starts one");
+      return;
+    }
+    const figures = challenge.comparison;
+    const fixed = (v) => (v === null || v === undefined ? "–" : v.toFixed(3));
+    body.replaceChildren(
+      ...[["champion", challenge.champion, figures.champion], ["challenger", challenge.challenger, figures.challenger]].map(([role, version, f]) => {
+        const tr = document.createElement("tr");
+        tr.appendChild(cell(role + " " + version));
+        tr.appendChild(cell(fixed(f.precision), "num"));
+        tr.appendChild(cell(fixed(f.recall), "num"));
+        tr.appendChild(cell(fixed(f.average_precision), "num"));
+        return tr;
+      })
+    );
+    setText(
+      "#challenge-detail",
+      figures.scored + " scored by both, " + figures.labelled + " labelled (" + figures.frauds + " fraud); budget " +
+        figures.budget + " reviews (what the champion flagged); the challenger would have changed " + figures.decisions_changed + " decisions"
+    );
+  }
+
+  function showDrift(report) {
+    const shown = report.drifts.slice(0, DRIFT_SHOWN);
+    charts.drift.data.labels = shown.map((d) => d.name);
+    charts.drift.data.datasets[0].data = shown.map(() => report.threshold);
+    charts.drift.data.datasets[1].data = shown.map((d) => d.psi);
+    charts.drift.data.datasets[1].backgroundColor = shown.map((d) => (d.drifted ? COLORS.decline : COLORS.line));
+    charts.drift.update("none");
+    const drifted = report.drifts.filter((d) => d.drifted).map((d) => d.name);
+    const state = document.getElementById("drift-state");
+    state.textContent = report.model_version === null ? "no reference" : drifted.length ? "drifted: " + drifted.join(", ") : "stable";
+    state.className = "badge " + (drifted.length ? "decline" : "approve");
+  }
+
   function definition([term, value]) {
     const dt = document.createElement("dt");
     dt.textContent = term;
@@ -269,13 +337,18 @@
   const loadModel = quietly(() => poll("/api/model", showModel));
   const loadPipeline = quietly(() => poll("/api/pipeline", showPipeline));
   const loadLabels = quietly(() => poll("/api/labels", showLabels));
+  const loadLife = quietly(() =>
+    Promise.all([poll("/api/models", showModels), poll("/api/models/challenge", showChallenge), poll("/api/drift", showDrift)])
+  );
 
   showStats(JSON.parse(document.getElementById("initial-stats").textContent));
   loadModel().then(refresh);
   loadPipeline();
   loadLabels();
+  loadLife();
   setInterval(refresh, FAST_MS);
   setInterval(loadPipeline, HEALTH_MS);
   setInterval(loadLabels, HEALTH_MS);
   setInterval(loadModel, MODEL_MS);
+  setInterval(loadLife, HEALTH_MS);
 })();
