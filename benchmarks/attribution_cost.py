@@ -8,7 +8,7 @@ median. Reported: wall-clock µs per row (the median of a few passes over all ba
 and the completeness error: how far each row's attributions add up from the log-odds
 they explain (the path's sampling error), against how far the log-odds move on average.
 
-    python benchmarks/attribution_cost.py --transactions 20000 --epochs 2
+    python benchmarks/attribution_cost.py --transactions 20000 --epochs 2 [--members 3]
 """
 
 from __future__ import annotations
@@ -54,12 +54,15 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=2, help="0: the initial weights")
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument(
+        "--members", type=int, default=3, help="networks averaged, as `fraud train` makes (3)"
+    )
     args = parser.parse_args()
     rows = simulate(args.transactions, seed=11, fraud_rate=0.02)
     features = BehaviourProfiles().observe(row.transaction for row in rows)
     labels = [row.is_fraud for row in rows]
     split = len(rows) * 4 // 5
-    trainer = KerasTrainer(members=1, hidden=(128, 64), verbose=False)
+    trainer = KerasTrainer(members=args.members, hidden=(128, 64), verbose=False)
     network = trainer.fit(
         TrainingData(features[:split], labels[:split]),
         TrainingData(features[split:], labels[split:]),

@@ -142,6 +142,13 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
         timeout=15_000,
     )
     expect(page.locator('[data-live="throughput"]')).to_have_text(re.compile(r"^\d+\.\d$"))
+    # The model's life: the registry lists the champion; drift is drawn per feature (too few
+    # values yet to call anything drifted).
+    expect(page.locator("#models-panel tbody tr")).to_have_count(1)
+    expect(page.locator("#models-panel tbody tr")).to_contain_text("champion")
+    expect(page.locator("#drift-state")).to_have_text("stable", timeout=15_000)
+    page.wait_for_function("() => Chart.getChart('chart-drift').data.labels.length === 12")
+    expect(page.locator("#challenge-detail")).to_contain_text("no challenger")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
 
@@ -152,6 +159,8 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
     expect(page).to_have_url(f"{service.url}/dashboard/transactions/{transaction_id}")
     expect(page.locator("h2")).to_contain_text(transaction_id)
     expect(page.locator("#timeline")).to_contain_text("recorded: verdict stored")
+    if flagged_count:  # the model's reasons, each with its share of the risk
+        expect(page.locator("#reasons .share meter").first).to_be_visible()
     page.get_by_role("button", name="Confirm fraud").click()
     expect(page.locator("#label-state")).to_contain_text(f"confirmed fraud by {ANALYST}")
     expect(page.locator("#timeline li.labelled")).to_contain_text(f"labelled by {ANALYST}")

@@ -14,21 +14,14 @@ from pathlib import Path
 import pytest
 
 from fraud.domain.identity import Role
+from tests.e2e.test_rules_service import HABIT
 from tests.e2e.test_run_service import wait_for_verdict
 from tests.processes import Service, fraud, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 
 PICKUP_S = 5.0
-PURCHASE = {
-    "user_id": "registry-user",
-    "amount": 23.5,
-    "merchant": "Corner Grocery",
-    "merchant_type": "grocery",
-    "device_type": "pos",
-    "location_match": 1,
-    "timestamp": "2026-03-02T10:00:00Z",
-}
+PURCHASE = {**HABIT, "user_id": "registry-user"}  # one the model approves
 
 
 @pytest.fixture

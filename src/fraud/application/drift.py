@@ -65,7 +65,7 @@ class DriftTally:
         self.flush_s = flush_s
         self.monotonic = monotonic
         self._pending: dict[tuple[str, datetime], dict[str, list[int]]] = {}
-        self._flushed = monotonic()
+        self._flushed = float("-inf")  # the first batch's counts go at once
 
     def observe(self, decided: Iterable[TransactionRecord]) -> None:
         by_model: dict[str, list[TransactionRecord]] = {}

@@ -141,7 +141,7 @@ def serve(
 ) -> None:
     """The HTTP API alone under gunicorn; the pipeline runs in `fraud worker` processes.
 
-    It loads no model: ``--model-dir`` only says whose card the dashboard shows.
+    It loads no model: the dashboard shows the registry's champion, which the workers load.
     """
     if ctx.settings.broker == "memory":
         raise click.UsageError(
