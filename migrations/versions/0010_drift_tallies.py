@@ -1,5 +1,6 @@
 """Drift tallies: how many recorded verdicts of each model fell in each bin of its drift
-reference, per feature and for the score, per hour.
+reference, per feature and for the score, per hour; and the versions of a verdict found by
+model (a challenger's scorings, compared with the champion's).
 
 Revision ID: 0010
 Revises: 0009
@@ -31,7 +32,9 @@ def upgrade() -> None:
             "model_version", "hour", "name", "bin", name=op.f("pk_drift_tallies")
         ),
     )
+    op.create_index("ix_verdict_versions_model_version", "verdict_versions", ["model_version"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_verdict_versions_model_version", table_name="verdict_versions")
     op.drop_table("drift_tallies")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -203,17 +203,29 @@ def _policy_for(model: FraudModel) -> ScoringPolicy:
     return ScoringPolicy(model.info.thresholds)
 
 
-def _card_in_use(models: LiveModels) -> ModelInfo | None:
-    """The champion this process scores with."""
-    return models.current().champion.model.info
+def _card_in_use(models: LiveModels, queries: ModelQueries) -> ModelInfo | None:
+    """The champion this process scores with, with the thresholds it uses; the registry's
+    before it has loaded one (a request never loads a model)."""
+    in_hand = models.in_hand()
+    if in_hand is None:
+        return _champion_card(queries)
+    champion = in_hand.champion
+    return replace(champion.model.info, thresholds=champion.policy.thresholds)
 
 
 def _champion_card(queries: ModelQueries) -> ModelInfo | None:
-    """The registry's champion, read from its card: no TensorFlow in a process that only
-    shows it."""
+    """The registry's champion, read from its card with the thresholds in force: no
+    TensorFlow in a process that only shows it."""
     champion = queries.roles().champion
     registered = queries.model(champion) if champion else None
-    return registered.info if registered else None
+    if registered is None:
+        return None
+    changed = queries.thresholds(registered.version)
+    return (
+        registered.info
+        if changed is None
+        else replace(registered.info, thresholds=changed.thresholds)
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -323,7 +335,7 @@ class Container(containers.DeclarativeContainer):
         verdicts=queries,
         clock=clock,
     )
-    compare_models = providers.Factory(
+    compare_models = providers.Singleton(  # one cache per process
         CompareModels, models=model_queries, verdicts=queries, clock=clock
     )
     # Drift: what the record stage counts, and the champion's last day against its training.
@@ -382,6 +394,7 @@ class Container(containers.DeclarativeContainer):
         manage=manage_models,
         models=model_queries,
         archives=model_archives,
+        clock=clock,
     )
     score_transactions = providers.Factory(
         ScoreTransactions, model=model, policy=policy, clock=clock
@@ -453,7 +466,7 @@ class Container(containers.DeclarativeContainer):
     )
     model_card = providers.Selector(
         config.pipeline,
-        embedded=providers.Callable(_card_in_use, models=live_models),
+        embedded=providers.Callable(_card_in_use, models=live_models, queries=model_queries),
         separate=providers.Callable(_champion_card, queries=model_queries),
     )
     activity = providers.Singleton(ActivityMonitor, activity=queries, clock=clock)

@@ -55,6 +55,25 @@ def store(clock) -> InMemoryStore:
     return store
 
 
+def results(clock, served: list[list[float]], score_seed: int) -> list[TransactionRecord]:
+    """The served rows as the champion's results."""
+    found = []
+    for n, (values, score) in enumerate(zip(served, scores(score_seed, len(served)), strict=True)):
+        transaction = txn(n, minutes=n)
+        found.append(
+            TransactionRecord(
+                transaction=transaction,
+                received_at=clock.now(),
+                status=Status.SCORED,
+                assessment=Assessment(
+                    transaction.transaction_id, score, Decision.APPROVE, (), VERSION, clock.now()
+                ),
+                features=dict(zip(FEATURE_NAMES, values, strict=True)),
+            )
+        )
+    return found
+
+
 def record(store: InMemoryStore, clock, served: list[list[float]], score_seed: int) -> DriftWatch:
     """The served rows through the record stage, as results of the champion; the stage's
     drift watch."""
@@ -62,22 +81,27 @@ def record(store: InMemoryStore, clock, served: list[list[float]], score_seed: i
     stage = RecordStage(
         store, ENVELOPES, clock, drift=DriftTally(store, NumpyBinCounter(), clock, watch, 0.0)
     )
-    messages = []
-    for n, (values, score) in enumerate(zip(served, scores(score_seed, len(served)), strict=True)):
-        transaction = txn(n, minutes=n)
-        result = TransactionRecord(
-            transaction=transaction,
-            received_at=clock.now(),
-            status=Status.SCORED,
-            assessment=Assessment(
-                transaction.transaction_id, score, Decision.APPROVE, (), VERSION, clock.now()
-            ),
-            features=dict(zip(FEATURE_NAMES, values, strict=True)),
-        )
-        messages.append(consumed(ENVELOPES.result_message(result), Topic.RESULTS, n))
+    messages = [
+        consumed(ENVELOPES.result_message(result), Topic.RESULTS, n)
+        for n, result in enumerate(results(clock, served, score_seed))
+    ]
     for start in range(0, len(messages), 250):
         stage.handle(messages[start : start + 250])
     return watch
+
+
+def test_a_batch_retried_after_its_commit_failed_is_counted_once(store, clock) -> None:
+    tally = DriftTally(store, NumpyBinCounter(), clock, flush_s=0.0)
+    batch = results(clock, rows(9, 300), score_seed=10)
+    with store() as failed:  # rolled back: the batch is delivered again
+        assert tally.flush_if_due(failed, tally.count(batch))
+    with store() as retried:
+        counted = tally.count(batch)
+        assert tally.flush_if_due(retried, counted)
+        retried.commit()
+    tally.committed(counted, flushed=True)
+    stored = store.drift_counts(VERSION, clock.now() - timedelta(hours=1))
+    assert sum(stored[SHIFTED].values()) == 300
 
 
 def test_a_shifted_feature_crosses_the_threshold_while_the_others_stay_under(store, clock):

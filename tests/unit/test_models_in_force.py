@@ -17,7 +17,7 @@ from fraud.application.models import (
 from fraud.domain.assessment import AnalystLabel, Decision
 from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Actor
-from fraud.domain.registry import UnknownModel, thresholds_for_budget
+from fraud.domain.registry import RoleRefused, UnknownModel, thresholds_for_budget
 from tests.factories import txn
 from tests.fakes import FixedClock, RuleModel, RuleModelArchives
 from tests.pipeline_helpers import embedded_pipeline
@@ -142,7 +142,11 @@ def test_a_review_budget_is_in_force_at_the_next_batch(clock) -> None:
         store.get(f"t{i}").assessment.decision is not Decision.APPROVE for i in range(40)
     )
 
+    with pytest.raises(RoleRefused, match="at least an hour"):
+        SetReviewBudget(store, store, store, clock)("m1", per_day=1000, by=ALICE)
+    clock.advance(2 * 3600)  # two hours of scores: the span the budget is worked out on
     change = SetReviewBudget(store, store, store, clock)("m1", per_day=1000, by=ALICE)
+    assert change.budget.days == pytest.approx(2 / 24)
     assert change.thresholds.review < 0.5 and change.budget.per_day == 1000
     assert live.current().champion.policy.thresholds == change.thresholds
     pipeline.submit([txn(100 + i, minutes=100 + i, amount=400.0) for i in range(5)])

@@ -64,37 +64,45 @@ class DriftTally:
         self.clock = clock
         self.flush_s = flush_s
         self.monotonic = monotonic
-        self._pending: dict[tuple[str, datetime], dict[str, list[int]]] = {}
+        self._pending: Tally = {}
         self._flushed = float("-inf")  # the first batch's counts go at once
 
-    def observe(self, decided: Iterable[TransactionRecord]) -> None:
+    def count(self, decided: Iterable[TransactionRecord]) -> Tally:
+        """A batch's counts, per model and hour: kept only once its unit of work commits
+        (``committed``), so a batch retried is never counted twice."""
         by_model: dict[str, list[TransactionRecord]] = {}
         for record in decided:
             if record.assessment is not None and record.features:
                 by_model.setdefault(record.assessment.model_version, []).append(record)
         hour = hour_of(self.clock.now())
+        tally: Tally = {}
         for version, records in by_model.items():
             reference = self.references.of(version)
-            if reference is None:
-                continue
-            counts = self.counter.count(
-                reference,
-                [record.features or {} for record in records],
-                [record.assessment.fraud_score for record in records if record.assessment],
-            )
-            key = (version, hour)
-            self._pending[key] = add_counts(self._pending.get(key, {}), counts)
+            if reference is not None:
+                tally[(version, hour)] = self.counter.count(
+                    reference,
+                    [record.features or {} for record in records],
+                    [record.assessment.fraud_score for record in records if record.assessment],
+                )
+        return tally
 
-    def flush_if_due(self, uow: UnitOfWork) -> bool:
-        """Write what was counted, in ``uow``, when the interval has passed."""
-        now = self.monotonic()
-        if not self._pending or now - self._flushed < self.flush_s:
+    def flush_if_due(self, uow: UnitOfWork, tally: Tally) -> bool:
+        """Write what was counted, this batch's too, in ``uow``, when the interval has
+        passed; what is written is forgotten only once ``uow`` commits."""
+        if not (self._pending or tally) or self.monotonic() - self._flushed < self.flush_s:
             return False
-        for (version, hour), counts in self._pending.items():
+        for (version, hour), counts in _merged(self._pending, tally).items():
             uow.drift.add(version, hour, counts)
-        self._pending.clear()
-        self._flushed = now
         return True
+
+    def committed(self, tally: Tally, flushed: bool) -> None:
+        """The batch's unit of work committed: its counts were written, or wait for the next
+        flush."""
+        if flushed:
+            self._pending.clear()
+            self._flushed = self.monotonic()
+        else:
+            self._pending = _merged(self._pending, tally)
 
     def check(self) -> None:
         """After a flush is committed: look at the drift, so a crossing is logged by the
@@ -103,14 +111,27 @@ class DriftTally:
             self.watch.report()
 
 
+Tally = dict[tuple[str, datetime], dict[str, list[int]]]
+
+
+def _merged(a: Tally, b: Tally) -> Tally:
+    merged = dict(a)
+    for key, counts in b.items():
+        merged[key] = add_counts(merged.get(key, {}), counts)
+    return merged
+
+
 class NoDriftTally:
     """For a record stage that keeps no drift tallies (a benchmark of the stage alone)."""
 
-    def observe(self, decided: Iterable[TransactionRecord]) -> None:
-        return None
+    def count(self, decided: Iterable[TransactionRecord]) -> Tally:
+        return {}
 
-    def flush_if_due(self, uow: UnitOfWork) -> bool:
+    def flush_if_due(self, uow: UnitOfWork, tally: Tally) -> bool:
         return False
+
+    def committed(self, tally: Tally, flushed: bool) -> None:
+        return None
 
     def check(self) -> None:
         return None

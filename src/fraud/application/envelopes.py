@@ -13,6 +13,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import structlog
+
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.label_risk import LabelEvent
@@ -25,6 +27,8 @@ from fraud.domain.transaction import (
     format_instant,
     parse_instant,
 )
+
+log = structlog.get_logger(__name__)
 
 TRANSACTION_ID_HEADER = "transaction_id"
 RECEIVED_AT_HEADER = "received_at"
@@ -189,10 +193,7 @@ class Envelopes:
         try:
             transaction = Transaction.from_dict(data["transaction"])
             assessment = self._read_assessment(transaction.transaction_id, data["assessment"])
-            shadows = tuple(
-                self._read_assessment(transaction.transaction_id, shadow)
-                for shadow in data.get("shadow") or ()
-            )
+            shadows = self._read_shadows(transaction.transaction_id, data.get("shadow"))
             return TransactionRecord(
                 transaction=transaction,
                 received_at=parse_instant(data["received_at"]),
@@ -217,6 +218,21 @@ class Envelopes:
             "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
             "explanation": [reason.to_dict() for reason in assessment.explanation],
         }
+
+    def _read_shadows(self, transaction_id: str, shadows: object) -> tuple[Assessment, ...]:
+        """A challenger's scorings; one that cannot be read is left out (logged), never the
+        champion's decision with it."""
+        read = []
+        for shadow in shadows if isinstance(shadows, list) else ():
+            try:
+                read.append(self._read_assessment(transaction_id, shadow))
+            except (KeyError, TypeError, ValueError) as error:
+                log.warning(
+                    "a shadow scoring could not be read; it is left out",
+                    transaction_id=transaction_id,
+                    error=str(error),
+                )
+        return tuple(read)
 
     def _read_assessment(self, transaction_id: str, verdict: dict[str, Any]) -> Assessment:
         return Assessment(

@@ -14,7 +14,7 @@ import structlog
 
 from fraud.application.identity import model_event
 from fraud.domain.challenge import Comparison, compare
-from fraud.domain.errors import ModelNotFound, ModelTampered, TransientFailure
+from fraud.domain.errors import ModelNotFound, TransientFailure
 from fraud.domain.identity import Actor, AuditAction, AuditEvent
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy, Thresholds
@@ -277,6 +277,9 @@ class FixedModels:
     def current(self) -> InForce:
         return self._in_force
 
+    def in_hand(self) -> InForce:
+        return self._in_force
+
 
 class LiveModels:
     """The registry's champion and challenger as a score stage uses them: the revision is
@@ -313,22 +316,26 @@ class LiveModels:
                 self._in_force = self._load(roles)
         except NoChampion as missing:
             raise TransientFailure(str(missing)) from None
-        except (TransientFailure, ModelNotFound, ModelTampered) as failure:
+        except Exception as failure:  # a champion that cannot be loaded, whatever the cause
             if self._in_force is None:
-                raise TransientFailure(str(failure)) from None
+                raise TransientFailure(f"the champion cannot be loaded: {failure}") from None
             log.error(
-                "the registry's models could not be loaded; the ones in hand stay",
+                "the registry's champion could not be loaded; the models in hand stay",
                 error=str(failure),
             )
         self._checked = now
         assert self._in_force is not None
         return self._in_force
 
+    def in_hand(self) -> InForce | None:
+        """The models loaded last, without looking at the registry (None: none yet)."""
+        return self._in_force
+
     def _load(self, roles: Roles) -> InForce:
         if roles.champion is None:
             raise NoChampion()
         champion = self._serving(roles.champion)
-        challenger = self._serving(roles.challenger) if roles.challenger else None
+        challenger = self._challenger(roles.challenger) if roles.challenger else None
         # Keep the models in a role, and the champion before (a rollback is then instant).
         keep = {roles.champion, roles.challenger}
         if self._in_force is not None:
@@ -342,6 +349,19 @@ class LiveModels:
             revision=roles.revision,
         )
         return InForce(roles.revision, champion, challenger)
+
+    def _challenger(self, version: str) -> Serving | None:
+        """The challenger, if it can be loaded: one that cannot never holds the champion
+        back, nor any transaction; the champion scores alone until it is replaced."""
+        try:
+            return self._serving(version)
+        except Exception as failure:
+            log.error(
+                "the challenger could not be loaded; the champion scores alone",
+                model_version=version,
+                error=str(failure),
+            )
+            return None
 
     def _serving(self, version: str) -> Serving:
         """The model (loaded once) with the thresholds in force for it: those set after
@@ -376,23 +396,45 @@ class CompareModels:
     """The champion and the challenger on the transactions the challenger scored in shadow
     over the last ``days`` days, judged on the labels known."""
 
-    def __init__(self, models: ModelQueries, verdicts: VerdictQueries, clock: Clock) -> None:
+    def __init__(
+        self,
+        models: ModelQueries,
+        verdicts: VerdictQueries,
+        clock: Clock,
+        cache_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.models = models
         self.verdicts = verdicts
         self.clock = clock
+        self.cache_s = cache_s
+        self.monotonic = monotonic
+        self._cached: tuple[float, int, Challenge | None] | None = None
 
     def __call__(self, days: int = COMPARISON_DAYS) -> Challenge | None:
+        """Worked out at most every ``cache_s`` seconds for one registry revision: it reads
+        up to ``days`` of the challenger's scorings, and dashboards ask every few seconds."""
         roles = self.models.roles()
+        now = self.monotonic()
+        cached = self._cached
+        if cached is not None and cached[1] == roles.revision and now - cached[0] < self.cache_s:
+            return cached[2]
+        challenge = self._compare(roles, days)
+        self._cached = (now, roles.revision, challenge)
+        return challenge
+
+    def _compare(self, roles: Roles, days: int) -> Challenge | None:
         if roles.champion is None or roles.challenger is None:
             return None
         since = self.clock.now() - timedelta(days=days)
-        rows = self.verdicts.challenged(roles.challenger, since)
+        rows = self.verdicts.challenged(roles.champion, roles.challenger, since)
         return Challenge(roles.champion, roles.challenger, since, compare(rows))
 
 
 # --- thresholds by review budget --------------------------------------------------------------
 
 BUDGET_DAYS = 7
+MIN_BUDGET_SPAN_DAYS = 1 / 24  # an hour of scores: fewer say too little about a day's volume
 
 
 class SetReviewBudget:
@@ -420,14 +462,18 @@ class SetReviewBudget:
             raise UnknownModel(version)
         now = self.clock.now()
         scored = self.verdicts.scores_of(version, now - timedelta(days=days))
-        if not scored:
+        # The span it scored over: since the earliest, when it took its role after ``days``.
+        span = (now - min((at for _, _, at in scored), default=now)).total_seconds() / 86_400
+        if span < MIN_BUDGET_SPAN_DAYS:
             raise RoleRefused(
-                f"{version} scored nothing in the last {days} days: a review budget is worked "
-                "out on its recent scores (make it the champion or the challenger first)"
+                f"{version} has scored for {span * 24:.1f} hours of the last {days} days: a "
+                "review budget is worked out on at least an hour of its recent scores (make "
+                "it the champion or the challenger first)"
             )
         current = self.models.thresholds(version)
         decline = (current.thresholds if current else registered.info.thresholds).decline
-        thresholds, budget = thresholds_for_budget(scored, days, per_day, decline)
+        pairs = [(score, label) for score, label, _ in scored]
+        thresholds, budget = thresholds_for_budget(pairs, span, per_day, decline)
         with self.unit_of_work() as uow:
             change = uow.models.set_thresholds(
                 ThresholdsChange(version, thresholds, budget, now, by.subject)

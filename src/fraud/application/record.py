@@ -11,7 +11,7 @@ from typing import Protocol
 import structlog
 
 from fraud.application.dead_letters import ERROR, STAGE
-from fraud.application.drift import NoDriftTally
+from fraud.application.drift import NoDriftTally, Tally
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
@@ -57,9 +57,11 @@ def _first_of_each(results: Sequence[TransactionRecord], ids: set[str]) -> list[
 
 
 class DriftCounting(Protocol):
-    def observe(self, decided: Iterable[TransactionRecord]) -> None: ...
+    def count(self, decided: Iterable[TransactionRecord]) -> Tally: ...
 
-    def flush_if_due(self, uow: UnitOfWork) -> bool: ...
+    def flush_if_due(self, uow: UnitOfWork, tally: Tally) -> bool: ...
+
+    def committed(self, tally: Tally, flushed: bool) -> None: ...
 
     def check(self) -> None: ...
 
@@ -116,11 +118,12 @@ class RecordStage:
                 uow.activity.log(tally(samples))
                 if self._batches % PRUNE_EVERY_BATCHES == 0:
                     uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
-                self.drift.observe(decided)
-                flushed = self.drift.flush_if_due(uow)
+                drift = self.drift.count(decided)
+                flushed = self.drift.flush_if_due(uow, drift)
                 uow.commit()
+            self.drift.committed(drift, flushed)
             if flushed:
-                self.drift.check()
+                self._check_drift()
         if samples:
             self._report(samples)
         trace = tracing(__name__)
@@ -144,6 +147,14 @@ class RecordStage:
                 failures=len(failures),
             )
         return outbox
+
+    def _check_drift(self) -> None:
+        """The drift's report, for its warning: a failure to read it never fails a batch
+        already recorded."""
+        try:
+            self.drift.check()
+        except Exception as failure:
+            log.warning("drift could not be checked", error=str(failure))
 
     def _report(self, samples: Sequence[VerdictSample]) -> None:
         decisions = Counter(sample.decision.value for sample in samples)

@@ -25,6 +25,7 @@ from fraud.domain.features import replay
 from fraud.domain.identity import Actor
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.ports import (
+    Clock,
     FraudModel,
     ModelArchives,
     ModelQueries,
@@ -89,7 +90,9 @@ class RetrainModel:
         manage: ManageModels,
         models: ModelQueries,
         archives: ModelArchives,
+        clock: Clock,
     ) -> None:
+        self.clock = clock
         self.verdicts = verdicts
         self.train = train
         self.store = store
@@ -105,7 +108,7 @@ class RetrainModel:
         return None if archive is None else self.archives.unpack(archive)
 
     def __call__(self, plan: RetrainPlan, by: Actor) -> Retrained:
-        until = plan.until or self.train.clock.now()
+        until = plan.until or self.clock.now()
         since = until - plan.since
         matured = until - plan.training.label_delay
         cut = matured - plan.holdout

@@ -14,7 +14,7 @@ import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
-from fraud.application.models import InForce
+from fraud.application.models import InForce, Serving
 from fraud.application.rules import LiveRules, LoadedRules
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
@@ -77,14 +77,7 @@ class ScoreStage:
             preprocessed=[item.preprocessed_at for item in readable],
         )
         if in_force.challenger is not None:
-            challenger = in_force.challenger
-            shadows = assess(
-                transactions, features, challenger.model, challenger.policy, self.clock, rules=rules
-            )
-            records = [
-                replace(record, versions=(shadow.assessment,)) if shadow.assessment else record
-                for record, shadow in zip(records, shadows, strict=True)
-            ]
+            records = self._beside(records, transactions, features, in_force.challenger, rules)
         hits = Counter(
             (hit.name, hit.mode.value)
             for record in records
@@ -107,6 +100,45 @@ class ScoreStage:
         log.debug("batch scored", count=len(records))
         return outbox
 
+    def _beside(
+        self,
+        records: list[TransactionRecord],
+        transactions: Sequence[Transaction],
+        features: Sequence[FeatureVector],
+        challenger: Serving,
+        rules: LoadedRules,
+    ) -> list[TransactionRecord]:
+        """The records with the challenger's scoring of each, in shadow (no attribution: its
+        reasons decide nothing). A challenger that fails costs its scorings, never the
+        champion's decisions."""
+        try:
+            shadows = assess(
+                transactions,
+                features,
+                challenger.model,
+                challenger.policy,
+                self.clock,
+                rules=rules,
+                explain=False,
+            )
+        except Exception as failure:
+            log.error(
+                "the challenger could not score this batch; the champion's decisions stand",
+                model_version=challenger.version,
+                error=str(failure),
+            )
+            return records
+        return _shadowed(records, shadows)
+
+
+def _shadowed(
+    records: list[TransactionRecord], shadows: list[TransactionRecord]
+) -> list[TransactionRecord]:
+    return [
+        replace(record, versions=(shadow.assessment,)) if shadow.assessment else record
+        for record, shadow in zip(records, shadows, strict=True)
+    ]
+
 
 def assess(
     transactions: Sequence[Transaction],
@@ -118,6 +150,7 @@ def assess(
     rules: LoadedRules | None = None,
     received: Sequence[datetime] | None = None,
     preprocessed: Sequence[datetime | None] | None = None,
+    explain: bool = True,
 ) -> list[TransactionRecord]:
     """Score a batch in one model call (with each feature's part in each score, where the
     model can say), apply the policy to each transaction, then the rules (over the whole
@@ -126,7 +159,7 @@ def assess(
     ``received`` and ``preprocessed`` say when each transaction reached the API and the
     preprocess stage; without them (a replay) the record counts as received when scored.
     """
-    attributed = model.attribute(features)
+    attributed = model.attribute(features) if explain else None
     scores = model.score(features) if attributed is None else attributed.scores
     hits = rules.compiled.hits(transactions, features, scores) if rules else None
     scored_at = clock.now()

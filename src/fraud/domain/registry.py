@@ -89,6 +89,8 @@ class RoleRefused(ValueError):
 
 # --- thresholds set by a review budget --------------------------------------------------------
 
+MAX_REVIEWS_PER_DAY = 10_000_000  # a budget is a number of reviews a day below this
+
 
 @dataclass(frozen=True, slots=True)
 class ReviewBudget:

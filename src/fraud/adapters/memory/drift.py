@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from itertools import zip_longest
 
 from fraud.adapters.memory.state import Staged, State
+from fraud.domain.drift import add_counts
 
 
 def _add(
@@ -15,8 +15,9 @@ def _add(
 ) -> None:
     for name, counted in counts.items():
         key = (model_version, hour, name)
-        kept = state.drift.get(key, ())
-        state.drift[key] = tuple(a + b for a, b in zip_longest(kept, counted, fillvalue=0))
+        kept = state.drift.get(key)
+        total = add_counts({name: kept}, {name: counted}) if kept else {name: list(counted)}
+        state.drift[key] = tuple(total[name])
 
 
 class InMemoryDriftLog:

@@ -355,8 +355,10 @@ class InMemoryStore(
                 counts[merchant] = counts.get(merchant, 0) + 1
         return counts
 
-    def scores_of(self, model_version: str, since: datetime) -> list[tuple[float, bool | None]]:
-        found: list[tuple[float, bool | None]] = []
+    def scores_of(
+        self, model_version: str, since: datetime
+    ) -> list[tuple[float, bool | None, datetime]]:
+        found: list[tuple[float, bool | None, datetime]] = []
         with self.lock:
             for transaction_id, record in self.state.rows.items():
                 if record.received_at < since or record.assessment is None:
@@ -364,19 +366,21 @@ class InMemoryStore(
                 label = None if record.label is None else record.label.is_fraud
                 scorings = [record.assessment, *self.state.versions.get(transaction_id, ())]
                 found.extend(
-                    (scoring.fraud_score, label)
+                    (scoring.fraud_score, label, record.received_at)
                     for scoring in scorings
                     if scoring.model_version == model_version
                 )
         return found
 
-    def challenged(self, challenger: str, since: datetime) -> list[Scored]:
+    def challenged(self, champion: str, challenger: str, since: datetime) -> list[Scored]:
         found = []
         with self.lock:
             for transaction_id, versions in self.state.versions.items():
                 record = self.state.rows[transaction_id]
                 decided = record.assessment
-                if decided is None or record.received_at < since:
+                if decided is None or decided.model_version != champion:
+                    continue
+                if record.received_at < since:
                     continue
                 for version in versions:
                     if version.model_version == challenger:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
 from fraud.adapters.sqlalchemy.tables import drift_tallies
+from fraud.adapters.sqlalchemy.upserts import NATIVE_DIALECTS
 
 _KEY = ("model_version", "hour", "name", "bin")
 
@@ -35,7 +36,7 @@ class SqlDriftLog:
             return
         dialect = dialect_of(self._executor)
         with transient_errors_translated():
-            if dialect in ("sqlite", "postgresql"):
+            if dialect in NATIVE_DIALECTS:
                 native = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(
                     drift_tallies
                 )

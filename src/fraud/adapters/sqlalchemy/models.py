@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
@@ -111,13 +111,25 @@ class SqlModelRegistry:
             return _model(self._executor, version)
 
     def roles(self) -> Roles:
+        """Who holds each role, read to change them: on PostgreSQL the registry's changes are
+        locked first (till the end of the unit of work), so two promotions made at once come
+        one after the other, each naming the right previous champion, and ids commit in the
+        order they were given (the revision never misses a change)."""
         with transient_errors_translated():
+            self._lock()
             return _roles(self._executor)
+
+    def _lock(self) -> None:
+        if dialect_of(self._executor) == "postgresql":  # SQLite has one writer anyway
+            self._executor.execute(
+                text("LOCK TABLE model_roles, model_thresholds IN EXCLUSIVE MODE")
+            )
 
     def change_role(
         self, role: ModelRole, version: str | None, by: str, at: datetime
     ) -> RoleChange:
         with transient_errors_translated():
+            self._lock()
             now = _roles(self._executor)
             previous = now.champion if role is ModelRole.CHAMPION else now.challenger
             row = {"role": role.value, "version": version, "previous": previous, "at": at, "by": by}
@@ -136,6 +148,7 @@ class SqlModelRegistry:
             "by": change.by,
         }
         with transient_errors_translated():
+            self._lock()
             change_id = self._executor.execute(
                 insert(model_thresholds).values(row).returning(model_thresholds.c.id)
             ).scalar_one()

@@ -148,14 +148,15 @@ class SqlQueries:
                 return
             after = (rows[-1][instant.key], rows[-1]["transaction_id"])
 
-    def scores_of(self, model_version: str, since: datetime) -> list[tuple[float, bool | None]]:
-        decided = transactions.c
-        as_decision = select(decided.fraud_score, decided.label_is_fraud).where(
-            decided.model_version == model_version, decided.received_at >= since
-        )
-        version = verdict_versions.c
+    def scores_of(
+        self, model_version: str, since: datetime
+    ) -> list[tuple[float, bool | None, datetime]]:
+        decided, version = transactions.c, verdict_versions.c
+        as_decision = select(
+            decided.fraud_score, decided.label_is_fraud, decided.received_at
+        ).where(decided.model_version == model_version, decided.received_at >= since)
         in_shadow = (
-            select(version.fraud_score, decided.label_is_fraud)
+            select(version.fraud_score, decided.label_is_fraud, decided.received_at)
             .join_from(
                 verdict_versions, transactions, version.transaction_id == decided.transaction_id
             )
@@ -165,12 +166,13 @@ class SqlQueries:
             (
                 float(row["fraud_score"]),
                 None if row["label_is_fraud"] is None else bool(row["label_is_fraud"]),
+                row["received_at"],
             )
             for statement in (as_decision, in_shadow)
             for row in self._rows(statement)
         ]
 
-    def challenged(self, challenger: str, since: datetime) -> list[Scored]:
+    def challenged(self, champion: str, challenger: str, since: datetime) -> list[Scored]:
         version, decided = verdict_versions.c, transactions.c
         statement = (
             select(
@@ -183,7 +185,11 @@ class SqlQueries:
             .join_from(
                 verdict_versions, transactions, version.transaction_id == decided.transaction_id
             )
-            .where(version.model_version == challenger, decided.received_at >= since)
+            .where(
+                version.model_version == challenger,
+                decided.model_version == champion,
+                decided.received_at >= since,
+            )
         )
         return [
             Scored(

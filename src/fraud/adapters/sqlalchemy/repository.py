@@ -169,16 +169,30 @@ class SqlVerdictRepository:
         undecided = [
             r for r in first_per_id.values() if r.transaction.transaction_id not in decided
         ]
-        self._keep_versions([*undecided, *later], now)
+        # A transaction decided by this statement has no version kept yet: its other scorings
+        # (a challenger's, in shadow: one per transaction of every batch) are compared with its
+        # decision alone, with no look-up. The others are a redelivery or a replay.
+        known: dict[str, list[Scoring]] = defaultdict(list)
+        for transaction_id in decided:
+            assessment = first_per_id[transaction_id].assessment
+            if assessment is not None:
+                known[transaction_id].append(scoring(assessment))
+        self._keep_versions([*undecided, *later], now, known)
         return decided
 
-    def _keep_versions(self, records: Sequence[TransactionRecord], now: datetime) -> None:
+    def _keep_versions(
+        self,
+        records: Sequence[TransactionRecord],
+        now: datetime,
+        known: dict[str, list[Scoring]],
+    ) -> None:
         """Keep each scoring that differs from its transaction's decision and the versions
-        already kept for it (those repeat only on a redelivery or a replay: a rare path)."""
+        already kept for it; ``known`` holds those of the transactions just decided, the
+        others' are read (they repeat only on a redelivery or a replay: a rare path)."""
         if not records:
             return
-        known: dict[str, list[Scoring]] = defaultdict(list)
-        for ids in chunks(list({r.transaction.transaction_id for r in records})):
+        unread = {r.transaction.transaction_id for r in records} - known.keys()
+        for ids in chunks(list(unread)):
             for table in (transactions, verdict_versions):
                 statement = select(
                     table.c.transaction_id,

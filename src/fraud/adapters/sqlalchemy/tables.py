@@ -194,6 +194,8 @@ verdict_versions = Table(
     UniqueConstraint("transaction_id", "model_version", "fraud_score"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
 )
+# A challenger's scorings, compared with the champion's and read for a review budget.
+Index("ix_verdict_versions_model_version", verdict_versions.c.model_version)
 
 # Every label an analyst gave, with the one it replaced; append-only.
 label_history = Table(

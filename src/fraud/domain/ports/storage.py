@@ -151,13 +151,16 @@ class VerdictQueries(Protocol):
         """Every transaction dated at or after ``since`` that was not refused by a stage,
         oldest first, read in chunks: what the behaviour profiles are rebuilt from."""
 
-    def scores_of(self, model_version: str, since: datetime) -> list[tuple[float, bool | None]]:
+    def scores_of(
+        self, model_version: str, since: datetime
+    ) -> list[tuple[float, bool | None, datetime]]:
         """Every score ``model_version`` gave to a transaction received since ``since``, as
-        the decision or in shadow, each with the transaction's label (None: unknown)."""
+        the decision or in shadow, each with the transaction's label (None: unknown) and
+        when it was received."""
 
-    def challenged(self, challenger: str, since: datetime) -> list[Scored]:
-        """Every transaction received since ``since`` that ``challenger`` scored in shadow:
-        the decision's score and decision beside the challenger's, and the label."""
+    def challenged(self, champion: str, challenger: str, since: datetime) -> list[Scored]:
+        """Every transaction received since ``since`` that ``champion`` decided and
+        ``challenger`` scored in shadow: both scores and decisions, and the label."""
 
     def merchant_counts(self, since: datetime, merchants: Collection[str]) -> dict[str, int]:
         """How many transactions each of ``merchants`` had, dated at or after ``since``."""

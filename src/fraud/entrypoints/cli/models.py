@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from fraud.application.models import BUDGET_DAYS, ManageModels, ModelEntry
-from fraud.domain.registry import RoleChange, RoleRefused, UnknownModel
+from fraud.domain.errors import TransientFailure
+from fraud.domain.registry import MAX_REVIEWS_PER_DAY, RoleChange, RoleRefused, UnknownModel
 from fraud.domain.transaction import format_instant
 from fraud.entrypoints.cli.access import table
 from fraud.entrypoints.cli.context import (
@@ -31,7 +32,7 @@ def _manage(ctx: CliContext) -> ManageModels:
 
 
 def _refusals() -> AbstractContextManager[None]:
-    return refused_as_bad_input(UnknownModel, RoleRefused)
+    return refused_as_bad_input(UnknownModel, RoleRefused, TransientFailure)
 
 
 @click.group()
@@ -85,8 +86,8 @@ def show_model(ctx: CliContext, version: str) -> None:
 
 def _changed(change: RoleChange) -> None:
     click.echo(
-        f"{change.role.value}: {change.previous or 'none'} -> {change.version or 'none'} "
-        f"(registry revision {change.id}); the scoring workers take it within seconds",
+        f"{change.role.value}: {change.previous or 'none'} -> {change.version or 'none'}; "
+        "the scoring workers take it within seconds",
         err=True,
     )
 
@@ -141,7 +142,7 @@ def history(ctx: CliContext) -> None:
         )
         for change in _manage(ctx).history()
     ]
-    table(("revision", "at", "role", "from", "to", "by"), rows)
+    table(("change", "at", "role", "from", "to", "by"), rows)
 
 
 class Budget(click.ParamType):
@@ -155,7 +156,7 @@ class Budget(click.ParamType):
             budget = float(text)
         except ValueError:
             self.fail(f"{value!r} is not a number of reviews a day, e.g. 200/day")
-        if not 0 < budget < 10_000_000:
+        if not 0 < budget < MAX_REVIEWS_PER_DAY:
             self.fail(f"{value!r}: the reviews a day must be above 0")
         return budget
 

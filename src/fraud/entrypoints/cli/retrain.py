@@ -114,7 +114,7 @@ def retrain(
         )
         try:
             done = retrain_model(plan, cli_actor())
-        except (NotEnoughHistory, ValueError) as refused:
+        except NotEnoughHistory as refused:
             raise BadInput(str(refused)) from None
     version = done.registration.model.version
     if done.registration.champion:

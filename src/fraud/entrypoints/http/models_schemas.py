@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from fraud.domain.errors import FieldError
-from fraud.domain.registry import ModelRole
+from fraud.domain.registry import MAX_REVIEWS_PER_DAY, ModelRole
 from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.monitoring_schemas import ModelSchema, ThresholdsSchema
 from fraud.entrypoints.http.schemas import Instant, Shape
@@ -73,7 +73,12 @@ class RoleChangeSchema(Shape):
     previous = fields.String(required=True, allow_none=True)
     changed_at = Instant(required=True, attribute="at")
     changed_by = fields.String(required=True, attribute="by")
-    revision = fields.Integer(required=True, attribute="id", validate=validate.Range(min=1))
+    change = fields.Integer(
+        required=True,
+        attribute="id",
+        validate=validate.Range(min=1),
+        metadata={"description": "its number in the role history"},
+    )
 
 
 class ChallengerRequestSchema(Schema):
@@ -156,7 +161,12 @@ class ReviewBudgetRequestSchema(Schema):
         unknown = INCLUDE
         examples = ({"per_day": 200, "days": 7},)
 
-    per_day = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False))
+    per_day = fields.Float(
+        required=True,
+        validate=validate.Range(
+            min=0, max=MAX_REVIEWS_PER_DAY, min_inclusive=False, max_inclusive=False
+        ),
+    )
     days = fields.Integer(validate=validate.Range(1, 90))
 
 
@@ -166,7 +176,11 @@ def budget_of(body: object) -> tuple[float, int]:
         raise ApiError.breaks_contract("request", [FieldError("body", "must be a JSON object")])
     errors = []
     per_day, days = body.get("per_day"), body.get("days", 7)
-    if isinstance(per_day, bool) or not isinstance(per_day, int | float) or not 0 < per_day < 1e7:
+    if (
+        isinstance(per_day, bool)
+        or not isinstance(per_day, int | float)
+        or not 0 < per_day < MAX_REVIEWS_PER_DAY
+    ):
         errors.append(FieldError("per_day", "is required: a number of reviews a day above 0"))
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
         errors.append(FieldError("days", "must be a whole number of days from 1 to 90"))
