@@ -9,9 +9,11 @@ import pytest
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.models import (
     CompareModels,
+    InForce,
     LiveModels,
     ManageModels,
     RegisterModel,
+    Serving,
     SetReviewBudget,
 )
 from fraud.domain.assessment import AnalystLabel, Decision
@@ -185,3 +187,48 @@ def test_the_challenge_compares_both_models_at_the_champions_budget(clock) -> No
     assert figures.champion.average_precision == 1.0
     ManageModels(store, store, clock).end_challenge(ALICE)
     assert CompareModels(store, store, clock)() is None
+
+
+class BrokenArchives(RuleModelArchives):
+    """Archives whose ``broken`` version cannot be loaded, whatever the reason."""
+
+    def unpack(self, archive: bytes) -> RuleModel:
+        if archive == b"broken":
+            raise OSError("the archive's network cannot be read")
+        return super().unpack(archive)
+
+
+class FailingModel(RuleModel):
+    def attribute(self, features):
+        raise ArithmeticError("cannot score")
+
+    def score(self, features):
+        raise ArithmeticError("cannot score")
+
+
+def test_a_challenger_that_cannot_load_or_score_never_holds_a_decision_back(clock) -> None:
+    store = InMemoryStore()
+    registered(store, clock, "champion", "broken")
+    ManageModels(store, store, clock).challenge("broken", ALICE)
+    live = LiveModels(store, BrokenArchives(), refresh_s=0.0)
+    assert live.current().challenger is None  # it could not be loaded: the champion alone
+    pipeline = embedded_pipeline(None, clock, store=store, models=live)
+    pipeline.submit([txn(1)])
+    pipeline.run_until_idle()
+    assert store.get("t1").assessment.model_version == "champion"
+
+    failing = InForce(1, Serving.of(RuleModel("champion")), Serving.of(FailingModel("failing")))
+    pipeline = embedded_pipeline(None, clock, store=store, models=FixedInForce(failing))
+    pipeline.submit([txn(2, minutes=1)])
+    pipeline.run_until_idle()
+    decided = store.get("t2")
+    assert decided.assessment.model_version == "champion" and decided.versions == ()
+    assert store.status_counts()["failed"] == 0
+
+
+class FixedInForce:
+    def __init__(self, in_force: InForce) -> None:
+        self.in_force = in_force
+
+    def current(self) -> InForce:
+        return self.in_force
