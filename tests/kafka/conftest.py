@@ -21,6 +21,7 @@ from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
+from fraud.entrypoints.cli.context import serving_models
 from fraud.settings import Settings
 from tests.postgres import database_url_for
 from tests.processes import FRAUD, Service, fraud_env, start_service
@@ -184,6 +185,8 @@ def worker(settings: Settings, group: str, *, stages=("preprocess", "score", "re
     process = Process(pipeline=EMBEDDED, stages=stages, group_prefix=group, migrate=True)
     container = bootstrap(settings, process)
     container.init_resources()
+    if "score" in stages:  # as `fraud worker` does: the model directory's model is champion
+        serving_models(container, None)
     return container
 
 
