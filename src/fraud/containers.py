@@ -86,6 +86,7 @@ from fraud.domain.ports import (
     SchemaMigrator,
     TopicAdmin,
 )
+from fraud.domain.registry import thresholds_in_force
 from fraud.settings import KafkaSecurity, Secret, Settings
 
 EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
@@ -221,11 +222,7 @@ def _champion_card(queries: ModelQueries) -> ModelInfo | None:
     if registered is None:
         return None
     changed = queries.thresholds(registered.version)
-    return (
-        registered.info
-        if changed is None
-        else replace(registered.info, thresholds=changed.thresholds)
-    )
+    return replace(registered.info, thresholds=thresholds_in_force(registered.info, changed))
 
 
 class Container(containers.DeclarativeContainer):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from fraud.application.identity import model_event
+from fraud.application.stage import Backoff
 from fraud.domain.challenge import Comparison, compare
 from fraud.domain.errors import ModelNotFound, TransientFailure
 from fraud.domain.identity import Actor, AuditAction, AuditEvent
@@ -38,6 +39,7 @@ from fraud.domain.registry import (
     ThresholdsChange,
     UnknownModel,
     thresholds_for_budget,
+    thresholds_in_force,
 )
 
 log = structlog.get_logger(__name__)
@@ -99,7 +101,7 @@ class ModelEntry:
 
     @property
     def in_force(self) -> Thresholds:
-        return self.thresholds.thresholds if self.thresholds else self.model.info.thresholds
+        return thresholds_in_force(self.model.info, self.thresholds)
 
 
 def _retried(change: Callable[..., RoleChange]) -> Callable[..., RoleChange]:
@@ -115,13 +117,14 @@ def _retried(change: Callable[..., RoleChange]) -> Callable[..., RoleChange]:
             except TransientFailure:
                 if attempt == CHANGE_ATTEMPTS:
                     raise
-                time.sleep(0.05 * attempt)
+                time.sleep(CHANGE_BACKOFF.delay(attempt))
         raise AssertionError("unreachable")
 
     return retried
 
 
 CHANGE_ATTEMPTS = 10
+CHANGE_BACKOFF = Backoff(initial=0.025, maximum=0.5)  # the stages' growing waits, shorter
 
 
 class ManageModels:
@@ -372,8 +375,7 @@ class LiveModels:
             if archive is None:
                 raise ModelNotFound(f"model {version} holds a role but is not registered")
             model = self._loaded[version] = self.archives.unpack(archive)
-        changed = self.queries.thresholds(version)
-        thresholds = model.info.thresholds if changed is None else changed.thresholds
+        thresholds = thresholds_in_force(model.info, self.queries.thresholds(version))
         return Serving(model, ScoringPolicy(thresholds))
 
 
@@ -470,8 +472,7 @@ class SetReviewBudget:
                 "review budget is worked out on at least an hour of its recent scores (make "
                 "it the champion or the challenger first)"
             )
-        current = self.models.thresholds(version)
-        decline = (current.thresholds if current else registered.info.thresholds).decline
+        decline = thresholds_in_force(registered.info, self.models.thresholds(version)).decline
         pairs = [(score, label) for score, label, _ in scored]
         thresholds, budget = thresholds_for_budget(pairs, span, per_day, decline)
         with self.unit_of_work() as uow:

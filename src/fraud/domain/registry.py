@@ -140,6 +140,11 @@ class ThresholdsChange:
     id: int = 0
 
 
+def thresholds_in_force(info: ModelInfo, change: ThresholdsChange | None) -> Thresholds:
+    """A model's thresholds now: those last set for it after training, else its card's."""
+    return info.thresholds if change is None else change.thresholds
+
+
 def thresholds_for_budget(
     scored: Sequence[tuple[float, bool | None]], days: float, per_day: float, decline: float
 ) -> tuple[Thresholds, ReviewBudget]:
