@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,3 +63,30 @@ def test_export_labels_with_nothing_labelled_writes_a_header_only(
     assert result.exit_code == 0, result.output
     assert "wrote 0 labelled transactions" in result.output
     assert read_labelled(out) == []
+
+
+def test_an_export_opened_in_a_spreadsheet_runs_nothing_and_imports_back_the_same(
+    database: str, tmp_path: Path
+) -> None:
+    formulas = ("=cmd|' /C calc'!A0", "@SUM(1+1)", "+1", "-1")
+    container = bootstrap(Settings(database_url=database), Process(migrate=True))
+    container.clock.override(FixedClock())
+    sent = [
+        txn(n, transaction_id=formula, user_id=formula, merchant=formula)
+        for n, formula in enumerate(formulas)
+    ]
+    with container.unit_of_work()() as uow:
+        uow.verdicts.claim([TransactionRecord(transaction, RECEIVED) for transaction in sent])
+        uow.commit()
+    for formula in formulas:
+        container.label_transaction()(formula, True, Actor("ana", "test"))
+    container.shutdown_resources()
+    out = tmp_path / "labels.csv"
+
+    result = CliRunner().invoke(cli, ["export-labels", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as file:
+        written = [cell for row in csv.reader(file) for cell in row]
+    assert not [cell for cell in written if cell[:1] in {"=", "+", "-", "@", "\t", "\r"}]
+    assert {row.transaction for row in read_labelled(out)} == set(sent)

@@ -6,6 +6,10 @@ the read with its line number and each broken rule, because training on a
 silently skipped or half-parsed file gives a model nobody can trust. Column
 order, extra columns, a UTF-8 byte-order mark and ``true``/``false`` flags are
 accepted, since spreadsheets and other tools produce them.
+
+Text cells are written so that no spreadsheet runs them as a formula, and read back as
+they were (:mod:`fraud.adapters.csv.formulas`): an export opened by an analyst cannot run
+what a client put in a merchant name, and an export read back is what was exported.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import csv
 import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from fraud.adapters.csv.formulas import Cell, spreadsheet_row, unescape_formula
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import BadDataFile, FieldError, InvalidTransaction
 from fraud.domain.label_risk import KnownLabel
@@ -97,19 +103,19 @@ def write_verdicts(path: PathLike, records: Iterable[TransactionRecord]) -> int:
     return _write(path, VERDICT_COLUMNS, map(_verdict_row, records))
 
 
-def _verdict_row(record: TransactionRecord) -> tuple[str, ...]:
+def _verdict_row(record: TransactionRecord) -> tuple[Cell, ...]:
     assessment = record.assessment
     if assessment is None:
         raise ValueError(f"{record.transaction.transaction_id} has no verdict to write")
     return (
         record.transaction.transaction_id,
-        repr(assessment.fraud_score),
+        assessment.fraud_score,  # a float: written as its repr
         assessment.decision.value,
         "; ".join(assessment.reasons),
     )
 
 
-def _write(path: PathLike, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> int:
+def _write(path: PathLike, header: Iterable[str], rows: Iterable[Iterable[Cell]]) -> int:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -117,7 +123,7 @@ def _write(path: PathLike, header: Iterable[str], rows: Iterable[Iterable[Any]])
         writer = csv.writer(file)
         writer.writerow(header)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(spreadsheet_row(row))
             written += 1
     return written
 
@@ -147,10 +153,11 @@ class CsvFiles:
         return write_verdicts(path, records)
 
 
-def _format_amount(amount: float) -> str:
-    """Money as money (``12.30``), unless that would lose precision the value has."""
+def _format_amount(amount: float) -> Decimal:
+    """Money as money (``12.30``), unless that would lose precision the value has; a number,
+    so the writer leaves it as it is."""
     cents = f"{amount:.2f}"
-    return cents if float(cents) == amount else repr(amount)
+    return Decimal(cents if float(cents) == amount else repr(amount))
 
 
 Row = tuple[Transaction, bool | None, datetime | None]
@@ -236,8 +243,13 @@ def _cells(
         if row:  # else a blank line
             yield (
                 reader.line_num,
-                {name: row[i].strip() if i < len(row) else "" for name, i in columns},
+                {name: _text(row, i) for name, i in columns},
             )
+
+
+def _text(row: list[str], index: int) -> str:
+    """A cell's text as it was written: surrounding spaces and a formula's text mark off."""
+    return unescape_formula(row[index].strip()) if index < len(row) else ""
 
 
 def _rows(path: PathLike, reader: Reader, *, labelled: bool) -> Iterator[Row | BadDataFile]:
