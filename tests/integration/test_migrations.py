@@ -152,6 +152,7 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         "model_roles",
         "model_thresholds",
         "drift_tallies",
+        "rule_tallies",
     }
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
     assert "note" not in columns

@@ -93,11 +93,11 @@ def test_a_compiled_rule_hits_the_transactions_its_expression_holds_for() -> Non
     rules = CelRuleCompiler().compile([GIFT_CARDS, GIFT_CARDS.__class__(
         "risky-score", "score >= 0.7", RuleAction.REVIEW, "score of 0.7 or more", RuleMode.SHADOW
     )])  # fmt: skip
-    found = rules.hits(
+    found = rules.evaluate(
         [transaction(), transaction(amount=20.0), transaction()],
         [features(new_merchant=1.0), features(new_merchant=1.0), features(new_merchant=0.0)],
         [0.9, 0.1, 0.2],
-    )
+    ).hits
     assert [[h.name for h in hits] for hits in found] == [["gift-cards", "risky-score"], [], []]
     assert found[0][1].mode is RuleMode.SHADOW
 
@@ -157,7 +157,9 @@ def test_a_rule_set_hands_the_interpreter_only_what_its_expressions_read() -> No
             )
         ]
     )
-    assert [h.name for h in rules.hits([transaction()], [features()], [0.1])[0]] == ["keyed"]
+    assert [h.name for h in rules.evaluate([transaction()], [features()], [0.1]).hits[0]] == [
+        "keyed"
+    ]
 
 
 def test_string_literals_are_not_read_as_code() -> None:
@@ -247,9 +249,9 @@ def test_guards_change_no_hit(monkeypatch: pytest.MonkeyPatch) -> None:
     scores = [rng.random() for _ in transactions]
     guarded = CelRuleCompiler().compile(rules)
     assert any(guarded._guards)  # the shapes above do have guards
-    with_guards = guarded.hits(transactions, vectors, scores)
+    with_guards = guarded.evaluate(transactions, vectors, scores).hits
     monkeypatch.setattr(guarded, "_guards", tuple(() for _ in rules))
-    assert guarded.hits(transactions, vectors, scores) == with_guards
+    assert guarded.evaluate(transactions, vectors, scores).hits == with_guards
     assert sum(map(len, with_guards)) > 300  # and the rules do hit
 
 

@@ -106,8 +106,8 @@ def test_a_shadow_rule_records_its_hits_and_changes_no_decision(
         ("tx.amount > 500.0 && tx.merchant ==", (1, 36), "Syntax error"),
         ("tx.amount >> 5", (1, 12), "Syntax error"),
         ('tx.amount > 500.0 && tx.nickname == "x"', (1, 25), "no field or feature 'nickname'"),
-        ('os.system("rm -rf /")', None, "may use tx, features and score only"),
-        ('__import__("os")', None, "may use tx, features and score only"),
+        ('os.system("rm -rf /")', (1, 1), "may use tx, features and score only"),
+        ('__import__("os")', (1, 1), "may use tx, features and score only"),
         ("tx.amount + 1.0", None, "must be true or false"),
     ],
 )

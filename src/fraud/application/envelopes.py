@@ -20,7 +20,7 @@ from fraud.domain.features import FeatureVector
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.ports import Message, OutgoingMessage, Serializer
 from fraud.domain.reasons import Reason
-from fraud.domain.rules import RuleHit
+from fraud.domain.rules import RuleFault, RuleHit
 from fraud.domain.transaction import (
     DEFAULT_MAX_SKEW,
     Transaction,
@@ -217,6 +217,11 @@ class Envelopes:
             "rules_version": assessment.rules_version,
             "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
             "explanation": [reason.to_dict() for reason in assessment.explanation],
+            **(
+                {"rule_faults": [fault.to_dict() for fault in assessment.rule_faults]}
+                if assessment.rule_faults
+                else {}
+            ),
         }
 
     def _read_shadows(self, transaction_id: str, shadows: object) -> tuple[Assessment, ...]:
@@ -245,6 +250,7 @@ class Envelopes:
             rule_hits=tuple(map(RuleHit.from_dict, verdict.get("rule_hits") or ())),
             rules_version=_optional_int(verdict.get("rules_version")),
             explanation=tuple(map(Reason.from_dict, verdict.get("explanation") or ())),
+            rule_faults=tuple(map(RuleFault.from_dict, verdict.get("rule_faults") or ())),
         )
 
 

@@ -28,5 +28,8 @@ class NoMetrics:
     def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
         pass
 
+    def rules_failed(self, errors: Mapping[str, int], cut_off: Mapping[str, int]) -> None:
+        pass
+
 
 NO_METRICS = NoMetrics()

@@ -242,7 +242,7 @@ class TryRules:
             raise NoVerdict(transaction_id)
         compiled = self.compiler.compile([replace(rule, mode=RuleMode.ACTIVE)])
         assessment = record.assessment
-        hits = compiled.hits([record.transaction], [vector], [assessment.fraud_score])[0]
+        hits = compiled.evaluate([record.transaction], [vector], [assessment.fraud_score]).hits[0]
         would, reasons = apply_rules(assessment.decision, assessment.reasons, hits)
         return Trial(transaction_id, bool(hits), assessment.decision, would, reasons)
 
@@ -269,11 +269,11 @@ class TryRules:
                 if record.assessment is not None and vector is not None
             ]
             tally.unevaluable(len(chunk) - len(evaluable))
-            hits = compiled.hits(
+            hits = compiled.evaluate(
                 [record.transaction for record, _, _ in evaluable],
                 [vector for _, _, vector in evaluable],
                 [assessment.fraud_score for _, assessment, _ in evaluable],
-            )
+            ).hits
             for (record, assessment, _), found in zip(evaluable, hits, strict=True):
                 would, _ = apply_rules(assessment.decision, (), found)
                 label = record.label

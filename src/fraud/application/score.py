@@ -22,7 +22,7 @@ from fraud.domain.features import FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Message, PipelineMetrics, Topic
 from fraud.domain.reasons import Reason
-from fraud.domain.rules import apply_rules
+from fraud.domain.rules import EvaluationBudget, RuleEvaluation, RuleFaultKind, apply_rules
 from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
@@ -44,12 +44,14 @@ class ScoreStage:
         envelopes: Envelopes,
         rules: LiveRules,
         metrics: PipelineMetrics = NO_METRICS,
+        rule_budget: EvaluationBudget | None = None,
     ) -> None:
         self.models = models
         self.clock = clock
         self.envelopes = envelopes
         self.rules = rules
         self.metrics = metrics
+        self.rule_budget = rule_budget or EvaluationBudget()
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
@@ -75,17 +77,11 @@ class ScoreStage:
             rules=rules,
             received=[item.received_at for item in readable],
             preprocessed=[item.preprocessed_at for item in readable],
+            budget=self.rule_budget,
         )
         if in_force.challenger is not None:
             records = self._beside(records, transactions, features, in_force.challenger, rules)
-        hits = Counter(
-            (hit.name, hit.mode.value)
-            for record in records
-            if record.assessment is not None
-            for hit in record.assessment.rule_hits
-        )
-        if hits:
-            self.metrics.rules_hit(hits)
+        self._count_rules(records)
         trace = tracing(__name__)
         for record in records:
             outbox.add(Topic.RESULTS, self.envelopes.result_message(record))
@@ -99,6 +95,22 @@ class ScoreStage:
                 )
         log.debug("batch scored", count=len(records))
         return outbox
+
+    def _count_rules(self, records: Sequence[TransactionRecord]) -> None:
+        """The decisions' rule hits and faults on /metrics (a challenger's are not counted)."""
+        hits: Counter[tuple[str, str]] = Counter()
+        errors: Counter[str] = Counter()
+        cut_off: Counter[str] = Counter()
+        for record in records:
+            if record.assessment is None:
+                continue
+            hits.update((hit.name, hit.mode.value) for hit in record.assessment.rule_hits)
+            for fault in record.assessment.rule_faults:
+                (errors if fault.kind is RuleFaultKind.ERROR else cut_off)[fault.name] += 1
+        if hits:
+            self.metrics.rules_hit(hits)
+        if errors or cut_off:
+            self.metrics.rules_failed(errors, cut_off)
 
     def _beside(
         self,
@@ -120,6 +132,7 @@ class ScoreStage:
                 self.clock,
                 rules=rules,
                 explain=False,
+                budget=self.rule_budget,
             )
         except Exception as failure:
             log.error(
@@ -151,6 +164,7 @@ def assess(
     received: Sequence[datetime] | None = None,
     preprocessed: Sequence[datetime | None] | None = None,
     explain: bool = True,
+    budget: EvaluationBudget | None = None,
 ) -> list[TransactionRecord]:
     """Score a batch in one model call (with each feature's part in each score, where the
     model can say), apply the policy to each transaction, then the rules (over the whole
@@ -161,7 +175,11 @@ def assess(
     """
     attributed = model.attribute(features) if explain else None
     scores = model.score(features) if attributed is None else attributed.scores
-    hits = rules.compiled.hits(transactions, features, scores) if rules else None
+    found = (
+        rules.compiled.evaluate(transactions, features, scores, budget)
+        if rules
+        else RuleEvaluation.nothing(len(transactions))
+    )
     scored_at = clock.now()
     version = model.info.version
     records = []
@@ -175,9 +193,9 @@ def assess(
             decision, reasons, explanation = policy.explain(
                 score, transaction, vector, attributed.attributions[i]
             )
-        found = hits[i] if hits is not None else []
-        if found:
-            decision, reasons = apply_rules(decision, reasons, found)
+        hits = found.hits[i]
+        if hits:
+            decision, reasons = apply_rules(decision, reasons, hits)
         records.append(
             TransactionRecord(
                 transaction=transaction,
@@ -190,9 +208,10 @@ def assess(
                     reasons=reasons,
                     model_version=version,
                     scored_at=scored_at,
-                    rule_hits=tuple(found),
+                    rule_hits=tuple(hits),
                     rules_version=None if rules is None else rules.version,
                     explanation=explanation,
+                    rule_faults=tuple(found.faults[i]),
                 ),
                 features=vector.as_dict(),
                 preprocessed_at=preprocessed[i] if preprocessed is not None else None,

@@ -12,7 +12,7 @@ from fraud.domain.transaction import Transaction
 
 if TYPE_CHECKING:
     from fraud.domain.reasons import Reason
-    from fraud.domain.rules import RuleHit
+    from fraud.domain.rules import RuleFault, RuleHit
 
 
 class Decision(StrEnum):
@@ -44,6 +44,9 @@ class Assessment:
     # The model's reasons with the share of the risk each carries, by the model's own
     # attribution (empty: a model that cannot say, or nothing raised the risk).
     explanation: tuple[Reason, ...] = ()
+    # The rules that could not say whether they hold for it: an error, or cut off by the
+    # evaluation budget (a fault whose rule applied its action anyway is also a hit).
+    rule_faults: tuple[RuleFault, ...] = ()
 
 
 # How far apart two scores of one transaction by one model may be and still be one scoring.

@@ -103,7 +103,7 @@ def seen_by(principal: Principal, record: TransactionRecord) -> TransactionRecor
     # versions are the team's own.
     assessment = record.assessment
     if assessment is not None:
-        assessment = replace(assessment, rule_hits=(), rules_version=None)
+        assessment = replace(assessment, rule_hits=(), rules_version=None, rule_faults=())
     return replace(
         record,
         assessment=assessment,

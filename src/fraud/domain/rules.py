@@ -41,6 +41,26 @@ def _bad_name(name: str) -> bool:
     return not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH
 
 
+def text_problem(text: str, max_length: int) -> str | None:
+    """What is wrong with a text an analyst typed (a reason, a note) by the contract's rule
+    for text, or None: 1 to ``max_length`` characters, not only spaces, every one printable
+    (no control characters, no zero-width or bidirectional formatting, which a page, a log
+    or a spreadsheet would show otherwise than as typed)."""
+    if not text.strip() or len(text) > max_length:
+        return f"must be 1 to {max_length} characters"
+    if not text.isprintable():
+        return "must contain only printable characters (no control or invisible formatting)"
+    return None
+
+
+def expression_length_problem(expression: str) -> str | None:
+    """The first bound an expression meets before it is even parsed: its length (a parser
+    handed 30 KB of ``1+1+...`` overflowed its stack and took the process down)."""
+    if not expression.strip() or len(expression) > MAX_EXPRESSION_LENGTH:
+        return f"must be 1 to {MAX_EXPRESSION_LENGTH} characters"
+    return None
+
+
 class RuleAction(StrEnum):
     DECLINE = "decline"
     REVIEW = "review"
@@ -56,6 +76,39 @@ class RuleMode(StrEnum):
     @property
     def evaluated(self) -> bool:
         return self is not RuleMode.DISABLED
+
+
+class RuleOnError(StrEnum):
+    """What a rule does on a transaction it cannot be evaluated on (an error, or cut off by
+    the evaluation budget)."""
+
+    SKIP = "skip"  # it does not hit: the model's decision and the other rules stand
+    APPLY = "apply"  # its action is taken: a decline or review rule that must fail closed
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionLimits:
+    """How big and how costly a rule's expression may be, checked before it is ever run.
+
+    A rule is evaluated on every transaction, in the scoring worker's thread, by an
+    interpreter that cannot be interrupted; so whatever an analyst can save must be cheap in
+    the worst case, not only on the sample it was checked on. Cost counts the interpreter's
+    steps on the worst input (a comprehension's body once per element of its range, a
+    regular expression compiled at every call), one step being about a quarter of a
+    microsecond here: at the cap, one evaluation takes well under a millisecond.
+    """
+
+    length: int = MAX_EXPRESSION_LENGTH  # characters
+    nesting: int = 32  # levels of brackets, calls, operators and branches
+    comprehensions: int = 8  # all, exists, exists_one, map, filter
+    comprehension_nesting: int = 2  # a comprehension inside another's body, no deeper
+    literal_length: int = 1_000  # characters of one string or bytes literal
+    literal_elements: int = 1_000  # elements of one list or map literal
+    pattern_length: int = 200  # characters of a regular expression
+    cost: int = 2_500  # interpreter steps per evaluation, in the worst case
+
+
+EXPRESSION_LIMITS = ExpressionLimits()
 
 
 class InvalidRule(ValueError):
@@ -94,17 +147,16 @@ class Rule:
     reason: str
     mode: RuleMode = RuleMode.ACTIVE
     version: int = 1
+    on_error: RuleOnError = RuleOnError.SKIP
 
     def __post_init__(self) -> None:
         errors = []
         if _bad_name(self.name):
             errors.append(FieldError("name", NAME_RULE))
-        if not self.expression.strip() or len(self.expression) > MAX_EXPRESSION_LENGTH:
-            errors.append(
-                FieldError("expression", f"must be 1 to {MAX_EXPRESSION_LENGTH} characters")
-            )
-        if not self.reason.strip() or len(self.reason) > MAX_REASON_LENGTH:
-            errors.append(FieldError("reason", f"must be 1 to {MAX_REASON_LENGTH} characters"))
+        if (problem := expression_length_problem(self.expression)) is not None:
+            errors.append(FieldError("expression", problem))
+        if (problem := text_problem(self.reason, MAX_REASON_LENGTH)) is not None:
+            errors.append(FieldError("reason", problem))
         if self.version < 1:
             errors.append(FieldError("version", "must be 1 or more"))
         if errors:
@@ -140,6 +192,83 @@ class RuleHit:
             RuleMode(data["mode"]),
             str(data["reason"]),
         )
+
+
+class RuleFaultKind(StrEnum):
+    ERROR = "error"  # the expression raised on this transaction (an overflow, a missing key)
+    BUDGET = "budget"  # not evaluated: the batch's evaluation budget ran out first
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFault:
+    """A rule that could not say whether it holds for a transaction, as the verdict records
+    it: what went wrong, and whether its action was applied anyway (``on_error: apply``)."""
+
+    name: str
+    version: int
+    kind: RuleFaultKind
+    applied: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.name,
+            "version": self.version,
+            "fault": self.kind.value,
+            "applied": self.applied,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleFault:
+        """A fault as :meth:`to_dict` wrote it; KeyError or ValueError for anything else."""
+        return cls(
+            str(data["rule"]),
+            int(data["version"]),
+            RuleFaultKind(data["fault"]),
+            bool(data["applied"]),
+        )
+
+    def describe(self) -> str:
+        """The fault in words, as an analyst reads it beside the verdict."""
+        what = (
+            "raised an error"
+            if self.kind is RuleFaultKind.ERROR
+            else "was not evaluated (the batch's rule budget ran out)"
+        )
+        outcome = "its action was applied (on_error: apply)" if self.applied else "it did not hit"
+        return f"rule {self.name!r} {what}; {outcome}"
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationBudget:
+    """How long a rule set may take on one batch in the scoring worker: each rule at most
+    ``per_rule_s``, all of them at most ``per_batch_s``. A rule past its budget is cut off
+    for the rest of the batch (a :class:`RuleFault` of kind ``budget`` on each transaction it
+    did not reach), so no rule, however costly, holds the pipeline for long."""
+
+    per_rule_s: float = 0.004
+    per_batch_s: float = 0.025
+
+
+@dataclass(frozen=True, slots=True)
+class RuleEvaluation:
+    """What a rule set found on a batch: each transaction's hits and faults, in the set's
+    order (a fault whose rule applied its action anyway is among the hits too)."""
+
+    hits: list[list[RuleHit]]
+    faults: list[list[RuleFault]]
+
+    @classmethod
+    def nothing(cls, rows: int) -> RuleEvaluation:
+        return cls([[] for _ in range(rows)], [[] for _ in range(rows)])
+
+    def fault_counts(self, kind: RuleFaultKind) -> dict[str, int]:
+        """How many transactions each rule had a fault of this kind on."""
+        counts: dict[str, int] = {}
+        for faults in self.faults:
+            for fault in faults:
+                if fault.kind is kind:
+                    counts[fault.name] = counts.get(fault.name, 0) + 1
+        return counts
 
 
 _SEVERITY = {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.DECLINE: 2}
@@ -189,10 +318,17 @@ class RuleExists(ValueError):
         self.name = name
 
 
-_EDITABLE = ("expression", "action", "reason", "mode")
+_EDITABLE = ("expression", "action", "reason", "mode", "on_error")
+_CHOICES: dict[str, type[RuleAction] | type[RuleMode] | type[RuleOnError]] = {
+    "action": RuleAction,
+    "mode": RuleMode,
+    "on_error": RuleOnError,
+}
 
 
-def _choice(enum: type[RuleAction] | type[RuleMode], field: str, value: object) -> Any:
+def _choice(
+    enum: type[RuleAction] | type[RuleMode] | type[RuleOnError], field: str, value: object
+) -> Any:
     try:
         return enum(str(value).strip().lower())
     except ValueError:
@@ -210,7 +346,7 @@ def _text(field: str, value: object) -> str:
 def _parse(name: str, value: object) -> Any:
     if name in ("expression", "reason"):
         return _text(name, value)
-    return _choice(RuleAction if name == "action" else RuleMode, name, value)
+    return _choice(_CHOICES[name], name, value)
 
 
 def _parsed(body: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, Any]:

@@ -21,12 +21,24 @@ hits are those of evaluating every rule on every transaction; a comparison numpy
 make exactly as CEL would (mismatched types) is not used as a guard. Where a rule is
 evaluated, the transaction is handed over with only the names that rule reads (once per
 set of names, however many rules read them).
+
+Nothing an analyst writes can take the worker down or hold it: every expression is measured
+before it is compiled (:mod:`fraud.adapters.cel.bounds`: length, nesting, comprehensions,
+literals and a worst-case cost, refused with the limit and the place), every error an
+evaluation raises is contained to its rule and transaction (a :class:`RuleFault`), and in
+the scoring worker each rule and the whole set have a time budget per batch
+(:class:`~fraud.domain.rules.EvaluationBudget`): the interpreter cannot be interrupted, but
+the bound keeps one evaluation under a millisecond, and the clock is read after each, so a
+rule past its budget is cut off for the rest of the batch. The clock is read around the
+interpreter's call alone (about 45 ns each), never across a point where another thread
+could take the interpreter lock, so a busy process does not cut off a cheap rule.
 """
 
 from __future__ import annotations
 
 import operator
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,15 +48,28 @@ import cel
 import numpy as np
 import structlog
 
+from fraud.adapters.cel.bounds import measure
+from fraud.adapters.cel.syntax import position
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
-from fraud.domain.rules import ExpressionError, InvalidExpression, Rule, RuleHit
+from fraud.domain.rules import (
+    EXPRESSION_LIMITS,
+    EvaluationBudget,
+    ExpressionError,
+    ExpressionLimits,
+    InvalidExpression,
+    Rule,
+    RuleEvaluation,
+    RuleFault,
+    RuleFaultKind,
+    RuleHit,
+    RuleOnError,
+)
 from fraud.domain.transaction import Transaction, format_instant
 
 log = structlog.get_logger(__name__)
 
 # The parser's message: "... ERROR: <input>:LINE:COLUMN: Syntax error: what\n| source\n| ..^"
 _POSITION = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
-_EVALUATION_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, ZeroDivisionError)
 
 _SAMPLE = Transaction(
     transaction_id="sample",
@@ -96,12 +121,6 @@ def code_only(expression: str) -> str:
     return "".join(out)
 
 
-def _position(expression: str, offset: int) -> tuple[int, int]:
-    """Line and column (from 1) of a character of the expression."""
-    line = expression.count("\n", 0, offset) + 1
-    return line, offset - (expression.rfind("\n", 0, offset) + 1) + 1
-
-
 @dataclass(frozen=True, slots=True)
 class Needs:
     """The fields and features expressions read (None: all of them). Handing the interpreter
@@ -139,7 +158,7 @@ def unknown_member(expression: str) -> ExpressionError | None:
         name, member = found.group(1), found.group(3)
         known = _FIELDS if name == "tx" else _FEATURE_PLACE
         if member is not None and member not in known:
-            line, column = _position(expression, found.start(3))
+            line, column = position(expression, found.start(3))
             return ExpressionError(f"no field or feature {member!r}: {_KNOWN}", line, column)
     return None
 
@@ -343,65 +362,135 @@ class CelRules:
     def rules(self) -> Sequence[Rule]:
         return self._rules
 
-    def hits(
+    def evaluate(
         self,
         transactions: Sequence[Transaction],
         features: Sequence[FeatureVector],
         scores: Sequence[float],
-    ) -> list[list[RuleHit]]:
-        found: list[list[RuleHit]] = [[] for _ in transactions]
+        budget: EvaluationBudget | None = None,
+    ) -> RuleEvaluation:
+        """Each transaction's hits and faults. Without a budget (a backtest, a trial) every
+        rule is evaluated on every row its guards let through."""
+        found = RuleEvaluation.nothing(len(transactions))
         if not self._rules or not transactions:
             return found
-        columns = _Columns(transactions, features, scores)
-        held: dict[Guard, np.ndarray[Any, Any]] = {}
-        contexts: dict[tuple[int, Needs], cel.Context] = {}
-        everyone = range(len(transactions))
+        run = _Run(transactions, features, scores, budget, found)
         for rule, program, guards, needs in zip(
             self._rules, self._programs, self._guards, self._needs, strict=True
         ):
-            rows: Sequence[int] | np.ndarray[Any, Any] = everyone
-            if guards:
-                mask = None
-                for guard in guards:
-                    holds = held.get(guard)
-                    if holds is None:
-                        holds = held[guard] = guard.holds(columns[guard.operand])
-                    mask = holds if mask is None else mask & holds
-                rows = np.flatnonzero(mask).tolist()
-            if not len(rows):
-                continue
-            hit = RuleHit(rule.name, rule.version, rule.action, rule.mode, rule.reason)
-            for row in rows:
-                context = contexts.get((row, needs))
-                if context is None:
-                    context = contexts[row, needs] = context_of(
-                        transactions[row], features[row], scores[row], needs
-                    )
-                try:
-                    holds_here = program.execute(context) is True
-                except _EVALUATION_ERRORS as error:
-                    self._unevaluable(rule, transactions[row], error)
-                    holds_here = False
-                if holds_here:
-                    found[row].append(hit)
+            rows = run.rows_through(guards)
+            if len(rows):
+                self._evaluate(run, rule, program, needs, rows)
         return found
+
+    def _evaluate(
+        self, run: _Run, rule: Rule, program: Any, needs: Needs, rows: Sequence[int]
+    ) -> None:
+        hit = RuleHit(rule.name, rule.version, rule.action, rule.mode, rule.reason)
+        applied = rule.on_error is RuleOnError.APPLY
+        spent = 0.0
+        for place, row in enumerate(rows):
+            if run.over(spent):
+                run.cut_off(rule, hit, applied, rows[place:])
+                return
+            context = run.context(row, needs)
+            started = time.perf_counter()
+            try:
+                holds = program.execute(context) is True
+            except Exception as error:  # whatever the interpreter raises: this rule, this row
+                took = time.perf_counter() - started
+                self._unevaluable(rule, run.transactions[row], error)
+                run.fault(row, rule, hit, RuleFaultKind.ERROR, applied)
+            else:
+                took = time.perf_counter() - started
+                if holds:
+                    run.found.hits[row].append(hit)
+            spent += took
+            run.spent += took
 
     def _unevaluable(self, rule: Rule, transaction: Transaction, error: BaseException) -> None:
         """Said once per rule version: a rule that fails on every transaction would drown
-        the log."""
+        the log (the count is on /metrics and the rules page)."""
         if (rule.name, rule.version) in self._failed:
             return
         self._failed.add((rule.name, rule.version))
         log.warning(
-            "rule could not be evaluated; it does not hit (said once per rule version)",
+            "rule could not be evaluated (said once per rule version; counted on /metrics)",
             rule=rule.name,
             version=rule.version,
-            error=str(error).splitlines()[0],
+            on_error=rule.on_error.value,
+            error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
             transaction_id=transaction.transaction_id,
         )
 
 
+class _Run:
+    """One batch's evaluation: its columns for the guards, the contexts built so far, the
+    time spent, and what was found."""
+
+    def __init__(
+        self,
+        transactions: Sequence[Transaction],
+        features: Sequence[FeatureVector],
+        scores: Sequence[float],
+        budget: EvaluationBudget | None,
+        found: RuleEvaluation,
+    ) -> None:
+        self.transactions = transactions
+        self.features = features
+        self.scores = scores
+        self.budget = budget
+        self.found = found
+        self.spent = 0.0
+        self._columns = _Columns(transactions, features, scores)
+        self._held: dict[Guard, np.ndarray[Any, Any]] = {}
+        self._contexts: dict[tuple[int, Needs], cel.Context] = {}
+        self._everyone = range(len(transactions))
+
+    def rows_through(self, guards: Sequence[Guard]) -> Sequence[int]:
+        """The rows every guard lets through (all of them for a rule without guards)."""
+        if not guards:
+            return self._everyone
+        mask = None
+        for guard in guards:
+            holds = self._held.get(guard)
+            if holds is None:
+                holds = self._held[guard] = guard.holds(self._columns[guard.operand])
+            mask = holds if mask is None else mask & holds
+        rows: list[int] = np.flatnonzero(mask).tolist()
+        return rows
+
+    def context(self, row: int, needs: Needs) -> cel.Context:
+        context = self._contexts.get((row, needs))
+        if context is None:
+            context = self._contexts[row, needs] = context_of(
+                self.transactions[row], self.features[row], self.scores[row], needs
+            )
+        return context
+
+    def over(self, rule_spent: float) -> bool:
+        budget = self.budget
+        return budget is not None and (
+            rule_spent > budget.per_rule_s or self.spent > budget.per_batch_s
+        )
+
+    def fault(self, row: int, rule: Rule, hit: RuleHit, kind: RuleFaultKind, applied: bool) -> None:
+        self.found.faults[row].append(RuleFault(rule.name, rule.version, kind, applied))
+        if applied:
+            self.found.hits[row].append(hit)
+
+    def cut_off(self, rule: Rule, hit: RuleHit, applied: bool, rows: Sequence[int]) -> None:
+        for row in rows:
+            self.fault(row, rule, hit, RuleFaultKind.BUDGET, applied)
+
+
 class CelRuleCompiler:
+    """Compiles what the limits allow; the same checks on every path: a rule checked,
+    added, changed, tried or backtested, and a stored rule loaded by a worker."""
+
+    def __init__(self, limits: ExpressionLimits = EXPRESSION_LIMITS) -> None:
+        self.limits = limits
+
     def check(self, expression: str) -> None:
         self._program(expression)
 
@@ -420,6 +509,11 @@ class CelRuleCompiler:
         return CelRules(rules, programs)
 
     def _program(self, expression: str) -> Any:
+        if not expression.strip():
+            raise InvalidExpression(ExpressionError("the expression is empty"))
+        # Measured first: the interpreter's parser is only ever handed what the limits
+        # allow (30 KB of "1+1+..." overflowed its stack; deep nesting is refused here).
+        measure(expression, self.limits)
         try:
             program = cel.compile(expression)
         except ValueError as error:
@@ -428,7 +522,7 @@ class CelRuleCompiler:
             raise InvalidExpression(unknown)
         try:
             result = program.execute(context_of(_SAMPLE, _SAMPLE_FEATURES, 0.5))
-        except _EVALUATION_ERRORS as error:
+        except Exception as error:
             raise InvalidExpression(ExpressionError(_evaluation_error(error))) from None
         if not isinstance(result, bool):
             raise InvalidExpression(
@@ -448,7 +542,11 @@ def _syntax_error(message: str) -> ExpressionError:
 def _evaluation_error(error: BaseException) -> str:
     if isinstance(error, KeyError):
         return f"no field or feature {error.args[0]!r}: {_KNOWN}"
-    first = str(error).splitlines()[0]
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
     if isinstance(error, RuntimeError) and "Undefined variable or function" in first:
         return f"{first.split('.')[0]}: an expression may use tx, features and score only"
+    if isinstance(error, OverflowError):
+        return f"on a sample transaction: {first}"
+    if isinstance(error, IndexError):
+        return f"on a sample transaction: {first}"
     return first.split(". ")[0]

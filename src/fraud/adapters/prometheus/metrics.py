@@ -166,6 +166,19 @@ class PrometheusMetrics:
             ["rule", "mode"],
             registry=self.registry,
         )
+        self._rule_errors = Counter(
+            "fraud_rule_errors",
+            "Transactions on which an analysts' rule raised an error, per rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self._rule_cut_offs = Counter(
+            "fraud_rule_budget_cut_offs",
+            "Transactions an analysts' rule was not evaluated on because the batch's "
+            "evaluation budget ran out, per rule.",
+            ["rule"],
+            registry=self.registry,
+        )
         self._lag = ConsumerLagCollector()
         self.registry.register(self._lag)
         self._drift = DriftCollector()
@@ -209,3 +222,9 @@ class PrometheusMetrics:
     def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
         for (rule, mode), count in hits.items():
             self._rule_hits.labels(rule=rule, mode=mode).inc(count)
+
+    def rules_failed(self, errors: Mapping[str, int], cut_off: Mapping[str, int]) -> None:
+        for rule, count in errors.items():
+            self._rule_errors.labels(rule=rule).inc(count)
+        for rule, count in cut_off.items():
+            self._rule_cut_offs.labels(rule=rule).inc(count)

@@ -66,6 +66,7 @@ VERDICT_COLUMNS = (
     "rule_hits",
     "rules_version",
     "explanation",
+    "rule_faults",
     "error",
     "preprocessed_ms",
     "recorded_ms",

@@ -20,7 +20,7 @@ from fraud.domain.assessment import (
 )
 from fraud.domain.monitoring import Bucket
 from fraud.domain.reasons import Reason
-from fraud.domain.rules import Rule, RuleAction, RuleHit, RuleMode
+from fraud.domain.rules import Rule, RuleAction, RuleFault, RuleHit, RuleMode, RuleOnError
 from fraud.domain.transaction import Transaction
 
 
@@ -85,11 +85,17 @@ def rule_columns(assessment: Assessment | None) -> dict[str, Any]:
         else None
     )
     if assessment is None or assessment.rules_version is None:
-        return {"rule_hits": None, "rules_version": None, "explanation": explanation}
+        return {
+            "rule_hits": None,
+            "rules_version": None,
+            "explanation": explanation,
+            "rule_faults": None,
+        }
     return {
         "rule_hits": [hit.to_dict() for hit in assessment.rule_hits],
         "rules_version": assessment.rules_version,
         "explanation": explanation,
+        "rule_faults": [fault.to_dict() for fault in assessment.rule_faults] or None,
     }
 
 
@@ -101,6 +107,7 @@ def to_rule(row: Mapping[Any, Any]) -> Rule:
         reason=row["reason"],
         mode=RuleMode(row["mode"]),
         version=row["version"],
+        on_error=RuleOnError(row["on_error"]),
     )
 
 
@@ -112,6 +119,7 @@ def rule_row(rule: Rule, at: datetime, by: str) -> dict[str, Any]:
         "reason": rule.reason,
         "mode": rule.mode.value,
         "version": rule.version,
+        "on_error": rule.on_error.value,
         "changed_at": at,
         "changed_by": by,
     }
@@ -129,6 +137,7 @@ def to_assessment(row: Mapping[Any, Any]) -> Assessment:
         rule_hits=tuple(map(RuleHit.from_dict, row["rule_hits"] or ())),
         rules_version=row["rules_version"],
         explanation=tuple(map(Reason.from_dict, row.get("explanation") or ())),
+        rule_faults=tuple(map(RuleFault.from_dict, row.get("rule_faults") or ())),
     )
 
 

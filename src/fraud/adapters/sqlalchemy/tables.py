@@ -38,6 +38,7 @@ from fraud.domain.rules import (
     MAX_REASON_LENGTH,
     RuleAction,
     RuleMode,
+    RuleOnError,
 )
 
 # Named constraints keep future migrations (and SQLite's batch mode) deterministic.
@@ -88,6 +89,7 @@ AUDIT_ACTIONS = tuple(action.value for action in AuditAction)
 DECISIONS = tuple(decision.value for decision in Decision)
 RULE_ACTIONS = tuple(action.value for action in RuleAction)
 RULE_MODES = tuple(mode.value for mode in RuleMode)
+RULE_ON_ERROR = tuple(choice.value for choice in RuleOnError)
 MODEL_ROLES = tuple(role.value for role in ModelRole)
 
 
@@ -125,6 +127,8 @@ transactions = Table(
     Column("rules_version", Integer(), nullable=True),
     # The model's reasons and the share of the risk each carries: [{reason, share}].
     Column("explanation", JSON(none_as_null=True), nullable=True),
+    # The rules that failed on it (an error, or cut off by the evaluation budget).
+    Column("rule_faults", JSON(none_as_null=True), nullable=True),
     Column("error", Text(), nullable=True),
     # The analyst's label, once given (feedback for precision figures and training).
     Column("label_is_fraud", Boolean(), nullable=True),
@@ -188,6 +192,7 @@ verdict_versions = Table(
     Column("rules_version", Integer(), nullable=True),
     # The model's reasons and the share of the risk each carries: [{reason, share}].
     Column("explanation", JSON(none_as_null=True), nullable=True),
+    Column("rule_faults", JSON(none_as_null=True), nullable=True),
     # A scoring is its model, decision and score: the same again (a redelivery, a replay
     # through the same model and features) is not a new version. The repository also takes a
     # score within SCORE_TOLERANCE for the same; this refuses exact repeats from racing writers.
@@ -305,6 +310,7 @@ def _rule_columns() -> list[Column[Any]]:
         Column("reason", String(MAX_REASON_LENGTH), nullable=False),
         Column("mode", String(16), nullable=False),
         Column("version", Integer(), nullable=False),
+        Column("on_error", String(8), nullable=False, server_default=RuleOnError.SKIP.value),
     ]
 
 
@@ -313,6 +319,7 @@ def _rule_checks() -> list[CheckConstraint]:
         CheckConstraint(_one_of("action", RULE_ACTIONS), name="action"),
         CheckConstraint(_one_of("mode", RULE_MODES), name="mode"),
         CheckConstraint(f"length(expression) <= {MAX_EXPRESSION_LENGTH}", name="expression"),
+        CheckConstraint(_one_of("on_error", RULE_ON_ERROR), name="on_error"),
     ]
 
 
@@ -399,4 +406,20 @@ drift_tallies = Table(
     Column("name", String(64), primary_key=True),
     Column("bin", Integer(), primary_key=True),
     Column("count", Integer(), nullable=False),
+)
+
+
+# --- rules' health -----------------------------------------------------------------------------
+
+# Per rule and five minutes (``period``: when they start): the verdicts it was evaluated on,
+# those on which it raised an error and those the evaluation budget cut it off from (the
+# rules page's error rate).
+rule_tallies = Table(
+    "rule_tallies",
+    metadata,
+    Column("rule", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("period", UtcDateTime(), primary_key=True),
+    Column("evaluated", Integer(), nullable=False),
+    Column("errors", Integer(), nullable=False),
+    Column("cut_off", Integer(), nullable=False),
 )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from fraud.domain.features import FeatureVector
-from fraud.domain.rules import Rule, RuleChange, RuleHit, RuleSet
+from fraud.domain.rules import EvaluationBudget, Rule, RuleChange, RuleEvaluation, RuleSet
 from fraud.domain.transaction import Transaction
 
 
@@ -17,21 +17,24 @@ class CompiledRules(Protocol):
     @property
     def rules(self) -> Sequence[Rule]: ...
 
-    def hits(
+    def evaluate(
         self,
         transactions: Sequence[Transaction],
         features: Sequence[FeatureVector],
         scores: Sequence[float],
-    ) -> list[list[RuleHit]]:
-        """Each transaction's hits, in the rule set's order. A rule that cannot be evaluated
-        on a transaction (a comparison of mismatched types, say) does not hit it."""
+        budget: EvaluationBudget | None = None,
+    ) -> RuleEvaluation:
+        """Each transaction's hits and faults, in the rule set's order. A rule that cannot be
+        evaluated on a transaction (an error, or past ``budget``) is a fault there: it does
+        not hit, unless its ``on_error`` says to apply its action."""
 
 
 class RuleCompiler(Protocol):
     def check(self, expression: str) -> None:
         """Raise :class:`~fraud.domain.rules.InvalidExpression`, with the error's position
-        where it has one, for an expression that does not compile or uses a name other
-        than ``tx``, ``features`` and ``score``."""
+        where it has one, for an expression that does not compile, uses a name other than
+        ``tx``, ``features`` and ``score``, or breaks a limit of
+        :class:`~fraud.domain.rules.ExpressionLimits`."""
 
     def compile(self, rules: Sequence[Rule]) -> CompiledRules:
         """Every rule compiled; raises InvalidExpression naming the first that is not."""

@@ -34,3 +34,7 @@ class PipelineMetrics(Protocol):
 
     def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
         """Analysts' rules that hit transactions of one batch: how many, per rule and mode."""
+
+    def rules_failed(self, errors: Mapping[str, int], cut_off: Mapping[str, int]) -> None:
+        """Analysts' rules that could not be evaluated on transactions of one batch, per rule:
+        how many raised an error, and how many the evaluation budget cut them off from."""
