@@ -8,6 +8,7 @@ reading a service's output sees one format.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 
@@ -35,7 +36,9 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=_without_locals(sys.stderr.isatty())
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -59,3 +62,16 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)  # a library's warnings.warn() is an event like any other
+
+
+def _without_locals(colors: bool) -> structlog.typing.ExceptionRenderer:
+    """structlog's traceback for a terminal, but never a frame's local variables: they hold
+    database URLs with their passwords, keys and request bodies (Rich shows them by default)."""
+    formatter = (
+        structlog.dev.default_exception_formatter
+        if colors
+        else structlog.dev.default_monochrome_exception_formatter
+    )
+    if isinstance(formatter, structlog.dev.RichTracebackFormatter):
+        return dataclasses.replace(formatter, show_locals=False)
+    return structlog.dev.plain_traceback

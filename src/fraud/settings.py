@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from fraud.domain.errors import InvalidIdentity
 from fraud.domain.identity import RateLimit
+from fraud.urls import masked
 
 BROKERS = ("memory", "kafka")
 LOG_FORMATS = ("auto", "json", "console")
@@ -169,10 +169,6 @@ def _existing(path: str | None, name: str) -> str | None:
     return path
 
 
-# The password of a URL's user: after "scheme://user:", up to the last "@" of the authority.
-_URL_PASSWORD = re.compile(r"^([^:/]+://[^:/@]*:)[^/]*@")
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///var/fraud.db"
@@ -204,8 +200,8 @@ class Settings:
 
     @property
     def database_shown(self) -> str:
-        """The database URL for messages and logs: a server's password masked."""
-        return _URL_PASSWORD.sub(r"\1***@", self.database_url)
+        """The database URL for messages and logs: every password in it masked."""
+        return masked(self.database_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

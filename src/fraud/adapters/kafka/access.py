@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from fraud.adapters.kafka.settings import admin_config
 from fraud.domain.errors import BrokerRefusedCredentials
 from fraud.settings import KafkaSecurity
+from fraud.urls import masked
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +58,7 @@ def check_credentials(
             admin.poll(0)  # serves on_error
         if refusals:
             raise BrokerRefusedCredentials(
-                bootstrap,
+                masked(bootstrap),
                 security.sasl_username or "",
                 security.sasl_mechanism or "",
                 _CONNECTION_PREFIX.sub("", refusals[0].str()),
@@ -65,7 +66,7 @@ def check_credentials(
         if away or time.monotonic() >= deadline:
             log.warning(
                 "kafka did not answer at start: going on without it, credentials unchecked",
-                bootstrap=bootstrap,
+                bootstrap=masked(bootstrap),
                 reason=away[0].str() if away else f"no answer within {timeout_s:.0f}s",
             )
             return False

@@ -13,10 +13,17 @@ suit neither a streaming writer nor a dashboard reading at the same time:
   (SQLAlchemy's documented recipe for pysqlite): otherwise DDL and reads run
   outside any transaction, so a failed migration would be left half applied and
   rolling back a unit of work would not cover everything it did.
+
+The database file holds password hashes, the session-signing key and every
+transaction, so it is created owner-only (0600) in a folder made 0700 before SQLite
+opens it; SQLite's unix VFS gives the ``-wal`` and ``-shm`` files it creates the mode
+of the database file. A database file (or its ``-wal``, ``-shm``, ``-journal``) that
+others can read already is narrowed at start, with a warning naming it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,8 @@ import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
+
+from fraud.owner_only import narrow_file, owner_only_file, owner_only_folder
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 SQLITE_BEGIN_OPTION = "sqlite_begin"  # execution option: "IMMEDIATE" or "EXCLUSIVE"
@@ -39,7 +48,7 @@ def create_engine_for(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
     if parsed.get_backend_name() != "sqlite":
         # Servers drop idle connections; check before use rather than fail a batch.
         return create_engine(parsed, pool_pre_ping=True, **JSON_BY_ORJSON)
-    _create_parent_folder(parsed)
+    _create_owner_only(parsed)
     engine = create_engine(parsed, **JSON_BY_ORJSON)
     _tune_sqlite(engine, busy_timeout_ms)
     return engine
@@ -56,11 +65,21 @@ def json_text(value: Any) -> str:
 JSON_BY_ORJSON: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
 
 
-def _create_parent_folder(url: URL) -> None:
+# What SQLite keeps beside a database file: the write-ahead log, its index, the rollback journal.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _create_owner_only(url: URL) -> None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if url.query.get("uri"):  # a SQLite URI filename: SQLite resolves it, not us
+        return
+    path = Path(os.path.abspath(database))  # where pysqlite opens it
+    owner_only_folder(path.parent)
+    owner_only_file(path)
+    for companion in SQLITE_COMPANIONS:
+        narrow_file(path.with_name(path.name + companion))
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -8,10 +8,9 @@ it goes to standard error.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,11 +23,13 @@ from fraud.domain.identity import PASSWORD_MIN_LENGTH, RATE_RULE, RateLimit, Rol
 from fraud.domain.transaction import format_instant
 from fraud.entrypoints.cli.context import (
     BadInput,
+    CannotStart,
     CliContext,
     cli_actor,
     pass_context,
     refused_as_bad_input,
 )
+from fraud.owner_only import UnsafePath, refuse_unsafe, write_owner_only
 
 ROLES = click.Choice([role.value for role in Role])
 log = structlog.get_logger("fraud.cli")
@@ -272,7 +273,13 @@ def list_audit(ctx: CliContext, limit: int, before: int | None, as_json: bool) -
 def first_run(ctx: CliContext, container: Container, url: str) -> None:
     """On a store with no users yet: create the administrator and a submitter key and show
     them once: on the terminal, or, without one (a service manager collecting the output as
-    logs), in a file only this account can read, whose path the log names."""
+    logs), in a file only this account can read, whose path the log names. A path that
+    could hand the secrets to someone else (a symbolic link, a shared folder) stops the
+    start before anything is made."""
+    file = None if ctx.interactive else Path(ctx.settings.first_run_file)
+    if file is not None and not container.manage_accounts().list():
+        with _unsafe_file_stops_the_start():
+            refuse_unsafe(file)
     created = container.first_run()()
     if created is None:
         return
@@ -291,17 +298,31 @@ def first_run(ctx: CliContext, container: Container, url: str) -> None:
             "",
         ]
     )
-    if ctx.interactive:
+    if file is None:
         click.echo(text, err=True)
         return
-    path = Path(ctx.settings.first_run_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # a file left from before keeps no wider mode
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
+    # Swapped in since the check above: the secrets exist now, so say how to replace them.
+    with _unsafe_file_stops_the_start(
+        f"The administrator {created.administrator.account.name!r} and the key "
+        f"{key.key.name!r} were made, but their secrets were shown to no one: give new ones "
+        f"with `fraud users password {created.administrator.account.name} "
+        f"--generate-password` and `fraud keys revoke {key.key.name}`."
+    ):
+        write_owner_only(file, text)
     log.warning(
         "first start: an administrator and a submitter key were created; their secrets are "
         "in the file named, readable by this account only: read it, then delete it",
-        path=str(path.resolve()),
+        path=str(file.resolve()),
     )
+
+
+@contextmanager
+def _unsafe_file_stops_the_start(then: str = "Nothing was made.") -> Iterator[None]:
+    try:
+        yield
+    except UnsafePath as unsafe:
+        raise CannotStart(
+            f"the first start's credentials were not written: {unsafe}. Set "
+            f"FRAUD_FIRST_RUN_FILE to a path of this account's own, or make that one safe. "
+            f"{then}"
+        ) from None

@@ -14,6 +14,7 @@ from fraud.application.pipeline import DEFAULT_GROUP_PREFIX, STAGES
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.context import CliContext, pass_context, serving_models
 from fraud.entrypoints.cli.options import model_dir_option
+from fraud.urls import masked
 
 log = structlog.get_logger("fraud.cli")
 
@@ -109,7 +110,10 @@ def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> N
     signal.signal(signal.SIGINT, stop)
     pipeline.start()
     log.info(
-        "worker started", stages=list(stages), group=group, bootstrap=ctx.settings.kafka_bootstrap
+        "worker started",
+        stages=list(stages),
+        group=group,
+        bootstrap=masked(ctx.settings.kafka_bootstrap),
     )
     try:
         while pipeline.alive() and not pipeline.stop_event.wait(1.0):

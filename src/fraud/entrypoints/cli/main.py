@@ -24,7 +24,9 @@ from fraud.entrypoints.cli.replay import evaluate, score
 from fraud.entrypoints.cli.retrain import retrain
 from fraud.entrypoints.cli.rules import rules
 from fraud.entrypoints.cli.training import ensure_model, train
+from fraud.owner_only import narrow_state_folder
 from fraud.settings import BadSetting, Settings
+from fraud.urls import masked
 
 log = structlog.get_logger("fraud.cli")
 
@@ -41,6 +43,7 @@ def cli(click_ctx: click.Context) -> None:
     except BadSetting as error:
         raise click.UsageError(str(error)) from None
     configure_logging(settings.log_format, settings.log_level)
+    narrow_state_folder()  # var/ from before it was made owner-only
     click_ctx.obj = CliContext(settings)
 
 
@@ -110,13 +113,7 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     signal.signal(signal.SIGINT, shut_down)
     first_run(ctx, container, f"http://{host}:{server.server_port}")
     pipeline.start()
-    log.info(
-        "service started",
-        url=f"http://{host}:{server.server_port}",
-        broker=ctx.settings.broker,
-        database=ctx.settings.database_shown,
-        model_version=in_force.champion.version,
-    )
+    log_started(ctx.settings, f"http://{host}:{server.server_port}", in_force.champion.version)
     try:
         server.serve_forever()
     finally:
@@ -127,6 +124,18 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
         pipeline.stop()
         container.shutdown_resources()
         log.info("service stopped")
+
+
+def log_started(settings: Settings, url: str, model_version: str) -> None:
+    """`fraud run`'s banner: where it answers and what it runs on, every password masked."""
+    log.info(
+        "service started",
+        url=url,
+        broker=settings.broker,
+        database=settings.database_shown,
+        rate_limit_storage=masked(settings.rate_limit_storage),
+        model_version=model_version,
+    )
 
 
 @cli.command()
