@@ -13,8 +13,8 @@ KAFKA_PORT ?= 9092
 # A second listener takes SASL_PLAINTEXT with SCRAM-SHA-512 (the controller is on KAFKA_PORT+1;
 # 9094 is the three-node cluster's third broker).
 KAFKA_SASL_PORT ?= 9095
-# The three-node cluster takes clients on KAFKA_CLUSTER_PORT and the next two ports (its
-# controllers listen 100 ports higher).
+# The three-node cluster takes clients on KAFKA_CLUSTER_PORT and the next two ports, SASL_PLAINTEXT
+# (SCRAM-SHA-512, with ACLs) 10 ports higher, its controllers 100 ports higher.
 KAFKA_CLUSTER_PORT ?= 9092
 # The tests get a broker and a cluster of their own, on other ports and from empty storage.
 TEST_KAFKA_PORT ?= 19092
@@ -23,10 +23,13 @@ TEST_KAFKA_SASL_PORT ?= 19094
 PG_PORT ?= 55432
 TEST_PG_PORT ?= 55433
 TEST_KAFKA_CLUSTER_PORT ?= 29092
-# The local brokers' one SCRAM user: test credentials, not secrets.
+# The local brokers' SCRAM users, the service's and (on the cluster) a client's: test
+# credentials, not secrets.
 KAFKA_SASL_USER ?= fraud
 KAFKA_SASL_PASSWORD ?= fraud-secret
-export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
+KAFKA_CLIENT_USER ?= client
+KAFKA_CLIENT_PASSWORD ?= client-secret
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD KAFKA_CLIENT_USER KAFKA_CLIENT_PASSWORD
 
 .PHONY: install system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
 	kafka-cluster-down postgres-up postgres-down test unit lint bench clean
@@ -101,6 +104,7 @@ test: install system-deps lint
 	  FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
 	  FRAUD_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_SASL_PORT) \
 	  FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP=$$($(TEST_CLUSTER) bootstrap) \
+	  FRAUD_TEST_KAFKA_CLUSTER_SASL_BOOTSTRAP=$$($(TEST_CLUSTER) bootstrap sasl) \
 	  FRAUD_TEST_POSTGRES_URL="$$($(TEST_POSTGRES) url)" $(BIN)/python -m pytest; \
 	  status=$$?; $(TEST_POSTGRES) down; $(TEST_CLUSTER) down; $(TEST_BROKER) down; exit $$status
 

@@ -7,46 +7,75 @@
 #   ops/kafka/cluster.sh status
 #   ops/kafka/cluster.sh kill N     SIGKILL node N (1-3): a crash, for failover tests
 #   ops/kafka/cluster.sh start N    start node N again on its storage; wait until it is back
-#   ops/kafka/cluster.sh bootstrap  print the bootstrap string
-# KAFKA_CLUSTER_PORT (default 9092): node N takes clients on KAFKA_CLUSTER_PORT+N-1;
-# KAFKA_CLUSTER_CONTROLLER_PORT (default KAFKA_CLUSTER_PORT+100): its controller listener on
-# that +N-1. KAFKA_FRESH=1 starts from empty storage (the tests' cluster). Each node's
-# config, data, log and pid live in KAFKA_HOME/cluster-KAFKA_CLUSTER_PORT (var/kafka/...).
+#   ops/kafka/cluster.sh bootstrap  print the bootstrap string (`bootstrap sasl`: the SASL one)
+#   ops/kafka/cluster.sh acls PREFIX...  grant the service and the client their topics under
+#                                   each topic prefix as well (FRAUD_TOPIC_PREFIX of another
+#                                   environment sharing the cluster); idempotent
+# KAFKA_CLUSTER_PORT (default 9092): node N takes PLAINTEXT clients on KAFKA_CLUSTER_PORT+N-1;
+# KAFKA_CLUSTER_SASL_PORT (default KAFKA_CLUSTER_PORT+10): SASL_PLAINTEXT (SCRAM-SHA-512) ones
+# on that +N-1; KAFKA_CLUSTER_CONTROLLER_PORT (default KAFKA_CLUSTER_PORT+100): its controller
+# listener on that +N-1. KAFKA_FRESH=1 starts from empty storage (the tests' cluster). Each
+# node's config, data, log and pid live in KAFKA_HOME/cluster-KAFKA_CLUSTER_PORT (var/kafka/...).
 # Internal topics are replicated three times and acks=all writes need two in-sync replicas,
 # so the cluster takes writes with any one node down.
+# Access (ClusterAccess.java, on every `up`): the SASL listener knows two SCRAM-SHA-512
+# principals, the service (KAFKA_SASL_USER / KAFKA_SASL_PASSWORD, default fraud / fraud-secret)
+# and a client (KAFKA_CLIENT_USER / KAFKA_CLIENT_PASSWORD, default client / client-secret):
+# test credentials, not secrets. The authorizer refuses what no ACL allows: the service may
+# create, read and write the pipeline's topics and use any consumer group, the client may
+# write `transactions` only, anyone else nothing; topic names under FRAUD_TOPIC_PREFIX (default
+# none) as the service would name them. The PLAINTEXT listener is for local development only:
+# whoever connects there (and the nodes among themselves) is User:ANONYMOUS, a super user that
+# no ACL stops, so it listens on 127.0.0.1 and a deployment must never expose such a listener.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 base="${KAFKA_CLUSTER_PORT:-9092}"
+sasl_base="${KAFKA_CLUSTER_SASL_PORT:-$((base + 10))}"
 controller_base="${KAFKA_CLUSTER_CONTROLLER_PORT:-$((base + 100))}"
 nodes=(1 2 3)
 dir="$kafka_home/cluster-$base"
+service_user="${KAFKA_SASL_USER:-fraud}"
+client_user="${KAFKA_CLIENT_USER:-client}"
 # Three JVMs on a laptop: less heap each than the single broker's default.
 export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 
 port() { echo $((base + $1 - 1)); }
+sasl_port() { echo $((sasl_base + $1 - 1)); }
 controller_port() { echo $((controller_base + $1 - 1)); }
 config() { echo "$dir/node-$1.properties"; }
 data() { echo "$dir/data-$1"; }
 logfile() { echo "$dir/node-$1.log"; }
 pidfile() { echo "$dir/node-$1.pid"; }
+# bootstrap [sasl]: the nodes' PLAINTEXT listeners, or their SASL_PLAINTEXT ones.
 bootstrap() {
-  local n servers=()
-  for n in "${nodes[@]}"; do servers+=("127.0.0.1:$(port "$n")"); done
+  local n servers=() listener=port
+  case "${1:-}" in
+    "") ;;
+    sasl) listener=sasl_port ;;
+    *) echo "usage: $0 bootstrap [sasl]" >&2; exit 2 ;;
+  esac
+  for n in "${nodes[@]}"; do servers+=("127.0.0.1:$("$listener" "$n")"); done
   (IFS=,; echo "${servers[*]}")
 }
 
 write_config() {
   local n="$1" voters=() v
+  local clients="PLAINTEXT://127.0.0.1:$(port "$n"),SASL_PLAINTEXT://127.0.0.1:$(sasl_port "$n")"
   for v in "${nodes[@]}"; do voters+=("$v@127.0.0.1:$(controller_port "$v")"); done
   cat > "$(config "$n")" <<PROPS
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$(IFS=,; echo "${voters[*]}")
-listeners=PLAINTEXT://127.0.0.1:$(port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(port "$n")
+listeners=$clients,CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=$clients
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:ANONYMOUS
 default.replication.factor=3
 min.insync.replicas=2
 $(node_properties 3 2 "$(data "$n")")
@@ -58,11 +87,26 @@ wait_ready() {
   java_tool ClusterReady "$(bootstrap)" "${#nodes[@]}" "$1" 2>>"$dir/ready.log"
 }
 
+# grant_access PREFIX...: the principals' credentials and ACLs (see the top).
+grant_access() {
+  local prefix
+  for prefix in "$@"; do
+    if [[ ! "$prefix" =~ ^[A-Za-z0-9._-]*$ ]]; then
+      echo "topic prefix '$prefix': only letters, digits, '.', '_' and '-' make a topic name" >&2
+      exit 2
+    fi
+  done
+  KAFKA_SASL_USER="$service_user" KAFKA_SASL_PASSWORD="${KAFKA_SASL_PASSWORD:-fraud-secret}" \
+    KAFKA_CLIENT_USER="$client_user" KAFKA_CLIENT_PASSWORD="${KAFKA_CLIENT_PASSWORD:-client-secret}" \
+    java_tool ClusterAccess "$(bootstrap)" "$@" >>"$dir/access.log" 2>&1 ||
+    { echo "could not set the cluster's users and ACLs: $(tail -n 1 "$dir/access.log")" >&2; exit 1; }
+}
+
 # require_free_ports N: node N is running, or nothing else listens on its ports.
 require_free_ports() {
   local n="$1" p
   running "$(pidfile "$n")" && return
-  for p in "$(port "$n")" "$(controller_port "$n")"; do
+  for p in "$(port "$n")" "$(sasl_port "$n")" "$(controller_port "$n")"; do
     if listening "$p"; then
       echo "port $p is taken (the single broker of \`make kafka-up\`? \`make kafka-down\`" \
         "stops it; or set KAFKA_CLUSTER_PORT)" >&2
@@ -85,7 +129,7 @@ start_node() {
 await_listening() {
   local n="$1"
   for _ in $(seq 1 120); do
-    listening "$(port "$n")" && return
+    listening "$(port "$n")" && listening "$(sasl_port "$n")" && return
     if ! running "$(pidfile "$n")"; then
       echo "node $n failed to start; see $(logfile "$n")" >&2
       tail -n 30 "$(logfile "$n")" >&2
@@ -130,7 +174,9 @@ up() {
     echo "the cluster did not form within 90s: $(tail -n 1 "$dir/ready.log"); see $dir" >&2
     exit 1
   fi
-  echo "kafka cluster is up in $((SECONDS - started))s ($quorum): $(bootstrap)"
+  grant_access "${FRAUD_TOPIC_PREFIX:-}"
+  echo "kafka cluster is up in $((SECONDS - started))s ($quorum; SASL_PLAINTEXT SCRAM-SHA-512" \
+    "on $(bootstrap sasl)): $(bootstrap)"
 }
 
 node_arg() {
@@ -189,6 +235,13 @@ case "${1:-}" in
   status) status ;;
   kill) kill_node "${2:-}" ;;
   start) restart_node "${2:-}" ;;
-  bootstrap) bootstrap ;;
-  *) echo "usage: $0 up|down|status|kill N|start N|bootstrap" >&2; exit 2 ;;
+  bootstrap) bootstrap "${2:-}" ;;
+  acls)
+    shift
+    [ $# -gt 0 ] || { echo "usage: $0 acls PREFIX... ('' for none)" >&2; exit 2; }
+    [[ "$(status)" == *running* ]] || { echo "the cluster is not running: \`$0 up\`" >&2; exit 1; }
+    grant_access "$@"
+    echo "service $service_user and client $client_user granted their topics under:" \
+      "$(printf "'%s' " "$@")" ;;
+  *) echo "usage: $0 up|down|status|kill N|start N|bootstrap [sasl]|acls PREFIX..." >&2; exit 2 ;;
 esac

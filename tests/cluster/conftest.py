@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = os.environ.get(
     "FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP", "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
 )
+# The same nodes' SASL_PLAINTEXT listeners (SCRAM-SHA-512; `ops/kafka/cluster.sh bootstrap sasl`).
+SASL_BOOTSTRAP = os.environ.get(
+    "FRAUD_TEST_KAFKA_CLUSTER_SASL_BOOTSTRAP", "127.0.0.1:9102,127.0.0.1:9103,127.0.0.1:9104"
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,10 +50,15 @@ class Cluster:
         self._script("start", node)
         self.killed.discard(node)
 
-    def _script(self, action: str, node: int) -> None:
+    def grant(self, topic_prefix: str) -> None:
+        """Let the service and the client principals at their topics under ``topic_prefix``,
+        as the operator does for an environment sharing the cluster."""
+        self._script("acls", topic_prefix)
+
+    def _script(self, action: str, argument: int | str) -> None:
         first_port = self.servers[0].rsplit(":", 1)[1]
         subprocess.run(
-            [str(ROOT / "ops/kafka/cluster.sh"), action, str(node)],
+            [str(ROOT / "ops/kafka/cluster.sh"), action, str(argument)],
             env={**os.environ, "KAFKA_CLUSTER_PORT": first_port},
             check=True,
             capture_output=True,
@@ -57,19 +66,27 @@ class Cluster:
         )
 
 
-@pytest.fixture(scope="session")
-def cluster_bootstrap() -> str:
-    for server in BOOTSTRAP.split(","):
+def answering(bootstrap: str, variable: str) -> str:
+    for server in bootstrap.split(","):
         host, port = server.rsplit(":", 1)
         try:
             socket.create_connection((host, int(port)), timeout=2).close()
         except OSError:
             pytest.fail(
-                f"no Kafka broker answers on {server} of {BOOTSTRAP}: `make test` starts a "
-                f"cluster, or run `make kafka-cluster-up` (set FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP "
-                f"for another)"
+                f"no Kafka broker answers on {server} of {bootstrap}: `make test` starts a "
+                f"cluster, or run `make kafka-cluster-up` (set {variable} for another)"
             )
-    return BOOTSTRAP
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def cluster_bootstrap() -> str:
+    return answering(BOOTSTRAP, "FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP")
+
+
+@pytest.fixture(scope="session")
+def cluster_sasl_bootstrap(cluster_bootstrap: str) -> str:
+    return answering(SASL_BOOTSTRAP, "FRAUD_TEST_KAFKA_CLUSTER_SASL_BOOTSTRAP")
 
 
 @pytest.fixture
