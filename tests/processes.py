@@ -19,6 +19,7 @@ import requests
 from fraud.containers import Process, bootstrap
 from fraud.domain.identity import Actor, Role
 from fraud.settings import Settings
+from tests.archive_keys import TEST_ARCHIVE_KEY
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
@@ -30,9 +31,17 @@ def free_port() -> int:
 
 
 def fraud_env(**overrides: str) -> dict[str, str]:
-    """The environment of a `fraud` process: JSON logs, the embedded bus unless overridden."""
-    env = {**os.environ, "FRAUD_LOG_FORMAT": "json"}
-    for name in ("FRAUD_BROKER", "FRAUD_TOPIC_PREFIX", "FRAUD_DATABASE_URL", "FRAUD_MODEL_DIR"):
+    """The environment of a `fraud` process: JSON logs, the embedded bus unless overridden,
+    and the tests' archive key, which every process of a test shares (an empty
+    FRAUD_ARCHIVE_KEY leaves a single host to its own key file)."""
+    env = {**os.environ, "FRAUD_LOG_FORMAT": "json", "FRAUD_ARCHIVE_KEY": TEST_ARCHIVE_KEY}
+    for name in (
+        "FRAUD_BROKER",
+        "FRAUD_TOPIC_PREFIX",
+        "FRAUD_DATABASE_URL",
+        "FRAUD_MODEL_DIR",
+        "FRAUD_ARCHIVE_KEY_FILE",
+    ):
         env.pop(name, None)
     return {**env, **overrides}
 

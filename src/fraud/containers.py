@@ -32,6 +32,7 @@ from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.clock import SystemClock
 from fraud.application.answers import VerdictWaiter
+from fraud.application.archives import SignArchives, SignedArchives
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.drift import DriftTally, DriftWatch
 from fraud.application.envelopes import Envelopes
@@ -74,6 +75,7 @@ from fraud.domain.identity import Actor
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import (
+    ArchiveSeal,
     EvaluationCharts,
     FraudModel,
     MessageBus,
@@ -177,6 +179,17 @@ def _model_archives() -> ModelArchives:
     from fraud.adapters.tensorflow.store import KerasModelArchives
 
     return KerasModelArchives()
+
+
+def _archive_seal(
+    configured: Secret | None, database_url: str, broker: str, create: bool
+) -> ArchiveSeal:
+    """Resolved only by what signs or checks archives: a process that does neither (`fraud
+    serve`, the preprocess and record stages) needs no key."""
+    from fraud.adapters.system.archive_key import archive_key
+    from fraud.adapters.system.archive_seal import HmacArchiveSeal
+
+    return HmacArchiveSeal(archive_key(configured, database_url, broker, create=create))
 
 
 def _trainer(seed: int, verbose: bool) -> ModelTrainer:
@@ -320,8 +333,28 @@ class Container(containers.DeclarativeContainer):
     # The registry: every trained model, and the champion (and challenger) the stream uses.
     model_queries = providers.Singleton(SqlModelQueries, engine=engine)
     model_archives = providers.Singleton(_model_archives)
-    live_models = providers.Singleton(LiveModels, queries=model_queries, archives=model_archives)
-    register_model = providers.Factory(RegisterModel, unit_of_work=unit_of_work, clock=clock)
+    # The key every archive is signed with when registered and checked with before a load.
+    archive_seal = providers.Singleton(
+        _archive_seal,
+        configured=config.archive_key,
+        database_url=config.database_url,
+        broker=config.broker,
+        create=config.makes_archive_key,
+    )
+    signed_archives = providers.Singleton(
+        SignedArchives, queries=model_queries, archives=model_archives, seal=archive_seal
+    )
+    live_models = providers.Singleton(LiveModels, queries=model_queries, archives=signed_archives)
+    register_model = providers.Factory(
+        RegisterModel, unit_of_work=unit_of_work, clock=clock, seal=archive_seal
+    )
+    sign_archives = providers.Factory(
+        SignArchives,
+        unit_of_work=unit_of_work,
+        queries=model_queries,
+        seal=archive_seal,
+        clock=clock,
+    )
     manage_models = providers.Factory(
         ManageModels, unit_of_work=unit_of_work, queries=model_queries, clock=clock
     )
@@ -390,7 +423,7 @@ class Container(containers.DeclarativeContainer):
         register=register_model,
         manage=manage_models,
         models=model_queries,
-        archives=model_archives,
+        archives=signed_archives,
         clock=clock,
     )
     score_transactions = providers.Factory(
@@ -477,7 +510,8 @@ class Process:
     """What this process runs, beside its settings: whether the stages run here, which ones
     and in which consumer groups; the model directory when a command names one; whether
     the schema is migrated first; whether a person watches its output (progress bars
-    rather than log events)."""
+    rather than log events); whether it may make a single host's archive key (`fraud run`
+    alone, on its first start)."""
 
     pipeline: str = SEPARATE
     stages: Sequence[str] = STAGES
@@ -485,6 +519,7 @@ class Process:
     model_dir: Path | None = None
     migrate: bool = False
     interactive: bool = False
+    makes_archive_key: bool = False
 
 
 def bootstrap(settings: Settings, process: Process = Process()) -> Container:
@@ -498,6 +533,7 @@ def bootstrap(settings: Settings, process: Process = Process()) -> Container:
             "stages": tuple(process.stages),
             "group_prefix": process.group_prefix,
             "interactive": process.interactive,
+            "makes_archive_key": process.makes_archive_key,
         }
     )
     container.metrics().watch_consumer_lag(container.bus, container.pipeline_status)

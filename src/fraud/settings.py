@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import os
 from collections.abc import Mapping
@@ -197,6 +199,10 @@ class Settings:
     # Where a first start with no terminal writes the administrator's password and the first
     # key (readable by the service's account only), rather than printing secrets into logs.
     first_run_file: str = "var/first-run-credentials.txt"
+    # The key that signs model archives (hex of its bytes), the same on every host of a
+    # deployment and never stored in the database; None: a single host's `fraud run` keeps
+    # one beside its SQLite file (see adapters/system/archive_key.py).
+    archive_key: Secret | None = None
 
     @property
     def database_shown(self) -> str:
@@ -242,6 +248,10 @@ class Settings:
             secret_key=_secret_key(env.get("FRAUD_SECRET_KEY", "").strip()),
             trusted_proxies=_proxies(env.get("FRAUD_TRUSTED_PROXIES", "").strip()),
             first_run_file=text("FIRST_RUN_FILE", defaults.first_run_file),
+            archive_key=_archive_key(
+                env.get("FRAUD_ARCHIVE_KEY", "").strip() or None,
+                env.get("FRAUD_ARCHIVE_KEY_FILE", "").strip() or None,
+            ),
         )
         if settings.broker not in BROKERS:
             raise BadSetting(
@@ -280,3 +290,51 @@ def _proxies(value: str) -> int:
     if not value.isdigit() or not value.isascii():
         raise BadSetting(f"FRAUD_TRUSTED_PROXIES: must be a whole number of proxies, got {value!r}")
     return int(value)
+
+
+ARCHIVE_KEY_BYTES = 32
+ARCHIVE_KEY_RULE = (
+    f"must be at least {ARCHIVE_KEY_BYTES} random bytes written as hex or base64; make one "
+    "with: python -c 'import secrets; print(secrets.token_hex(32))'"
+)
+
+
+def archive_key_bytes(text: str) -> bytes | None:
+    """The bytes an archive key's text stands for (hex, else base64 or its URL-safe form);
+    None when it is neither, or too short to be a key."""
+    text = text.strip()
+    key: bytes | None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        try:
+            key = base64.b64decode(
+                text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4),
+                validate=True,
+            )
+        except (ValueError, binascii.Error):
+            key = None
+    return key if key is not None and len(key) >= ARCHIVE_KEY_BYTES else None
+
+
+def _archive_key(value: str | None, path: str | None) -> Secret | None:
+    """From the variable, or from a file (a mounted secret); never both. The key's text is
+    never part of a message."""
+    if value is not None and path is not None:
+        raise BadSetting("FRAUD_ARCHIVE_KEY_FILE: give either it or FRAUD_ARCHIVE_KEY, not both")
+    name = "FRAUD_ARCHIVE_KEY"
+    if path is not None:
+        name = "FRAUD_ARCHIVE_KEY_FILE"
+        try:
+            with open(path, encoding="utf-8") as file:
+                value = file.read()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not text"
+            raise BadSetting(f"FRAUD_ARCHIVE_KEY_FILE: cannot read {path!r} ({reason})") from None
+    if value is None:
+        return None
+    key = archive_key_bytes(value)
+    if key is None:
+        where = f" (in {path!r})" if path is not None else ""
+        raise BadSetting(f"{name}{where}: {ARCHIVE_KEY_RULE}")
+    return Secret(key.hex())

@@ -256,3 +256,39 @@ def test_the_registry_revision_widens_the_audit_log_and_narrows_it_back(
     assert not {"models", "model_roles", "model_thresholds"} & tables(engine)
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(insert_event, {"action": "model.registered"})
+
+
+def test_the_signing_revision_leaves_older_archives_unsigned_and_goes_back(
+    url: str, engine: Engine
+) -> None:
+    upgrade(url, "0011")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO models (version, card, archive, archive_sha256, registered_at,"
+                " registered_by) VALUES ('old', '{}', :archive, 'sha', '2026-12-01 10:00:00',"
+                " 'alice')"
+            ),
+            {"archive": b"zip"},
+        )
+    insert_event = text(
+        "INSERT INTO audit_events (at, actor, action, target, source, succeeded, detail)"
+        " VALUES ('2026-12-06 10:00:00', 'alice', :action, 'old', '', true, '')"
+    )
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert_event, {"action": "model.signed"})
+
+    upgrade(url, "0012")
+    with engine.begin() as connection:
+        signature = connection.execute(text("SELECT archive_signature FROM models")).scalar()
+        connection.execute(insert_event, {"action": "model.role"})
+        connection.execute(insert_event, {"action": "model.signed"})
+    assert signature is None  # registered before signing: an admin signs it
+
+    downgrade(url, "0011")
+    columns = {column["name"] for column in inspect(engine).get_columns("models")}
+    assert "archive_signature" not in columns
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT action FROM audit_events")).scalars().all()
+        assert connection.execute(text("SELECT version FROM models")).scalar() == "old"
+    assert kept == ["model.role"]

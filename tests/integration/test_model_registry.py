@@ -2,22 +2,36 @@
 and in the in-memory fake, held to one contract through its use cases: the first model
 registered becomes the champion, a promotion and a rollback change who decides and are
 kept in the history, the challenger is never the champion, and the revision moves with
-every change."""
+every change. In the SQL store, an archive whose row was rewritten is refused unless the
+archive key signed it."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.models import SqlModelQueries
+from fraud.adapters.sqlalchemy.tables import audit_events, models
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from fraud.adapters.system.archive_seal import HmacArchiveSeal
+from fraud.application.archives import SignArchives, SignedArchives
 from fraud.application.models import ManageModels, RegisterModel
-from fraud.domain.identity import Actor
-from fraud.domain.registry import ModelRole, RoleRefused, UnknownModel
+from fraud.domain.identity import Actor, AuditAction
+from fraud.domain.registry import (
+    AlteredArchive,
+    ModelRole,
+    RoleRefused,
+    UnknownModel,
+    UnsignedArchive,
+)
+from tests.archive_keys import seal_for_tests
 from tests.fakes import FixedClock, RuleModel, RuleModelArchives
 from tests.postgres import BACKENDS, database_url_for
 
@@ -39,7 +53,7 @@ def registry(request: pytest.FixtureRequest) -> tuple[RegisterModel, ManageModel
         engine = create_engine_for(url)
         request.addfinalizer(engine.dispose)
         unit_of_work, queries = SqlUnitOfWorkFactory(engine), SqlModelQueries(engine)
-    register = RegisterModel(unit_of_work, clock)
+    register = RegisterModel(unit_of_work, clock, seal_for_tests())
     manage = ManageModels(unit_of_work, queries, clock)
     return _Registering(register, clock), manage, queries
 
@@ -69,7 +83,7 @@ def test_the_first_model_registered_decides_and_later_ones_wait(registry) -> Non
         ("m2", None),
         ("m1", ModelRole.CHAMPION),
     ]
-    assert queries.archive("m2") == b"m2"
+    assert queries.archive("m2").content == b"m2"
     assert queries.model("m2").info.thresholds.review == 0.5
     assert queries.model("m2").registered_by == "alice"
     again = register("m1")  # the same version again registers nothing new
@@ -128,3 +142,66 @@ def test_the_challenger_is_never_the_champion(registry) -> None:
     assert queries.roles().challenger is None
     with pytest.raises(RoleRefused, match="no challenger"):
         manage.end_challenge(ALICE)
+
+
+# --- archives signed with the archive key, in the SQL store ---------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def sql_registry(request: pytest.FixtureRequest, clock) -> tuple[Engine, SqlModelQueries]:
+    """A SQL registry holding models m1 and m2, registered as `fraud train` does, with the
+    tests' archive key; and its engine, to write the rows as an attacker with database
+    access would."""
+    url = database_url_for(request.param, request)
+    upgrade(url)
+    engine = create_engine_for(url)
+    request.addfinalizer(engine.dispose)
+    queries = SqlModelQueries(engine)
+    register = RegisterModel(SqlUnitOfWorkFactory(engine), clock, seal_for_tests())
+    for version in ("m1", "m2"):
+        model = RuleModel(version)
+        register(model.info, RuleModelArchives.pack(model), ALICE)
+    return engine, queries
+
+
+def rewrite(engine: Engine, version: str, **values: object) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(models).where(models.c.version == version).values(**values))
+
+
+def test_a_stored_archive_altered_or_unsigned_is_refused_and_only_the_key_loads_it(
+    sql_registry,
+) -> None:
+    engine, queries = sql_registry
+    right, wrong = seal_for_tests(), HmacArchiveSeal(b"\x99" * 32)
+    assert SignedArchives(queries, RuleModelArchives(), right).load("m1").info.version == "m1"
+    with pytest.raises(AlteredArchive, match="another archive key"):
+        SignedArchives(queries, RuleModelArchives(), wrong).load("m1")
+
+    # One byte changed, and its SHA-256 written again, as anyone able to write the row can.
+    altered = b"m" + bytes([ord("1") ^ 0x40])
+    rewrite(engine, "m1", archive=altered, archive_sha256=hashlib.sha256(altered).hexdigest())
+    with pytest.raises(AlteredArchive, match="changed in the database"):
+        SignedArchives(queries, RuleModelArchives(), right).load("m1")
+
+    rewrite(engine, "m2", archive_signature=None)
+    with pytest.raises(UnsignedArchive):
+        SignedArchives(queries, RuleModelArchives(), right).load("m2")
+    assert [(m.version, m.signed) for m in queries.models()] == [("m2", False), ("m1", True)]
+
+
+def test_an_unsigned_archive_is_signed_once_in_the_sql_store(sql_registry, clock) -> None:
+    engine, queries = sql_registry
+    rewrite(engine, "m2", archive_signature=None)  # as registered before signing
+    sign = SignArchives(SqlUnitOfWorkFactory(engine), queries, seal_for_tests(), clock)
+
+    assert sign(["m2"], ALICE).signed == ["m2"]
+    assert SignedArchives(queries, RuleModelArchives(), seal_for_tests()).load("m2")
+    assert sign(None, ALICE).signed == []  # both hold their signature now
+    with engine.connect() as connection:
+        actions = connection.execute(
+            select(audit_events.c.action, audit_events.c.target).where(
+                audit_events.c.action == AuditAction.MODEL_SIGNED.value
+            )
+        ).all()
+    assert [tuple(row) for row in actions] == [("model.signed", "m2")]

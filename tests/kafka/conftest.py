@@ -23,6 +23,7 @@ from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.entrypoints.cli.context import serving_models
 from fraud.settings import Settings
+from tests.archive_keys import archive_key_for_tests
 from tests.postgres import database_url_for
 from tests.processes import FRAUD, Service, fraud_env, start_service
 
@@ -177,6 +178,7 @@ def settings(kafka_bootstrap, prefix, tmp_path, small_model) -> Settings:
         broker="kafka",
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=prefix,
+        archive_key=archive_key_for_tests(),  # the one the tests' `fraud` processes are given
     )
 
 

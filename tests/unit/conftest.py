@@ -20,6 +20,7 @@ from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.domain.identity import Role
 from fraud.entrypoints.http.app import create_app
 from fraud.settings import Settings
+from tests.archive_keys import seal_for_tests
 from tests.identities import TESTS, calling_as, issue_keys
 
 __all__ = ["TESTS", "calling_as", "issue_keys"]  # the HTTP tests' helpers, from here too
@@ -40,6 +41,7 @@ def in_memory(container: Container, model, clock) -> Container:
     container.drift_queries.override(store)
     container.live_models.override(FixedModels(model))
     container.password_hasher.override(CHEAP_HASHES)
+    container.archive_seal.override(seal_for_tests())
     container.model.override(model)
     container.clock.override(clock)
     return container

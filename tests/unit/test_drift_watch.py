@@ -24,6 +24,7 @@ from fraud.domain.identity import Actor
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
 from fraud.domain.ports import Topic
+from tests.archive_keys import seal_for_tests
 from tests.factories import ENVELOPES, consumed, txn
 
 SHIFTED = "amount_to_typical"
@@ -51,7 +52,7 @@ def store(clock) -> InMemoryStore:
     store = InMemoryStore()
     reference = DriftReference.fit(rows(1, 5000), scores(2, 2000))
     card = ModelInfo(VERSION, Thresholds(), "2026-12-01", reference=reference.to_dict())
-    RegisterModel(store, clock)(card, b"archive", Actor("tests", "here"))
+    RegisterModel(store, clock, seal_for_tests())(card, b"archive", Actor("tests", "here"))
     return store
 
 

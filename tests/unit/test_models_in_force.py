@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from fraud.adapters.memory.repository import InMemoryStore
+from fraud.application.archives import SignedArchives
 from fraud.application.models import (
     CompareModels,
     InForce,
@@ -20,6 +21,7 @@ from fraud.domain.assessment import AnalystLabel, Decision
 from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Actor
 from fraud.domain.registry import RoleRefused, UnknownModel, thresholds_for_budget
+from tests.archive_keys import seal_for_tests
 from tests.factories import txn
 from tests.fakes import FixedClock, RuleModel, RuleModelArchives
 from tests.pipeline_helpers import embedded_pipeline
@@ -37,8 +39,13 @@ class Ticks:
         return self.now
 
 
+def signed(store: InMemoryStore, archives: RuleModelArchives) -> SignedArchives:
+    """The registry's archives, each loaded once its signature holds under the tests' key."""
+    return SignedArchives(store, archives, seal_for_tests())
+
+
 def registered(store: InMemoryStore, clock: FixedClock, *versions: str) -> None:
-    register = RegisterModel(store, clock)
+    register = RegisterModel(store, clock, seal_for_tests())
     for version in versions:
         model = RuleModel(version)
         register(model.info, RuleModelArchives.pack(model), ALICE)
@@ -47,7 +54,7 @@ def registered(store: InMemoryStore, clock: FixedClock, *versions: str) -> None:
 def test_the_champion_is_loaded_once_and_a_promotion_is_seen_after_the_refresh(clock) -> None:
     store, archives, ticks = InMemoryStore(), RuleModelArchives(), Ticks()
     registered(store, clock, "m1", "m2")
-    live = LiveModels(store, archives, refresh_s=1.0, monotonic=ticks)
+    live = LiveModels(store, signed(store, archives), refresh_s=1.0, monotonic=ticks)
 
     assert live.current().champion.version == "m1"
     ManageModels(store, store, clock).promote("m2", ALICE)
@@ -62,7 +69,8 @@ def test_the_champion_is_loaded_once_and_a_promotion_is_seen_after_the_refresh(c
 
 
 def test_no_champion_holds_the_batch_back_instead_of_deciding_without_one(clock) -> None:
-    live = LiveModels(InMemoryStore(), RuleModelArchives(), refresh_s=0.0)
+    store = InMemoryStore()
+    live = LiveModels(store, signed(store, RuleModelArchives()), refresh_s=0.0)
     with pytest.raises(TransientFailure, match="no champion"):
         live.current()
 
@@ -70,7 +78,7 @@ def test_no_champion_holds_the_batch_back_instead_of_deciding_without_one(clock)
 def test_a_model_that_cannot_be_loaded_leaves_the_ones_in_hand(clock) -> None:
     store, ticks = InMemoryStore(), Ticks()
     registered(store, clock, "m1", "m2")
-    live = LiveModels(store, RuleModelArchives(), refresh_s=1.0, monotonic=ticks)
+    live = LiveModels(store, signed(store, RuleModelArchives()), refresh_s=1.0, monotonic=ticks)
     assert live.current().champion.version == "m1"
     ManageModels(store, store, clock).promote("m2", ALICE)
     del store.state.models["m2"]  # its archive is gone
@@ -82,7 +90,7 @@ def test_a_challenger_scores_every_transaction_in_shadow_and_decides_none(clock)
     store = InMemoryStore()
     registered(store, clock, "champion", "challenger")
     ManageModels(store, store, clock).challenge("challenger", ALICE)
-    live = LiveModels(store, RuleModelArchives(), refresh_s=0.0)
+    live = LiveModels(store, signed(store, RuleModelArchives()), refresh_s=0.0)
     pipeline = embedded_pipeline(None, clock, store=store, models=live)
 
     pipeline.submit([txn(i, minutes=i, amount=40.0 + 300 * i) for i in range(6)])
@@ -99,7 +107,7 @@ def test_a_challenger_scores_every_transaction_in_shadow_and_decides_none(clock)
 def test_a_promotion_between_batches_decides_the_next_ones_and_loses_none(clock) -> None:
     store = InMemoryStore()
     registered(store, clock, "m1", "m2")
-    live = LiveModels(store, RuleModelArchives(), refresh_s=0.0)
+    live = LiveModels(store, signed(store, RuleModelArchives()), refresh_s=0.0)
     pipeline = embedded_pipeline(None, clock, store=store, models=live)
 
     pipeline.submit([txn(1)])
@@ -135,7 +143,7 @@ def test_a_review_budget_sets_the_threshold_that_sends_that_many_a_day() -> None
 def test_a_review_budget_is_in_force_at_the_next_batch(clock) -> None:
     store = InMemoryStore()
     registered(store, clock, "m1")
-    live = LiveModels(store, RuleModelArchives(), refresh_s=0.0)
+    live = LiveModels(store, signed(store, RuleModelArchives()), refresh_s=0.0)
     pipeline = embedded_pipeline(None, clock, store=store, models=live)
     purchases = [txn(i, minutes=i, amount=40.0 + 10 * i, location_match=i % 2) for i in range(40)]
     pipeline.submit(purchases)
@@ -166,7 +174,10 @@ def test_the_challenge_compares_both_models_at_the_champions_budget(clock) -> No
     registered(store, clock, "champion", "challenger")
     ManageModels(store, store, clock).challenge("challenger", ALICE)
     pipeline = embedded_pipeline(
-        None, clock, store=store, models=LiveModels(store, RuleModelArchives(), refresh_s=0.0)
+        None,
+        clock,
+        store=store,
+        models=LiveModels(store, signed(store, RuleModelArchives()), refresh_s=0.0),
     )
     usual = [txn(i, minutes=i, amount=40.0 + i) for i in range(9)]
     pipeline.submit([*usual, txn(9, minutes=9, amount=4000.0, location_match=0)])
@@ -210,7 +221,7 @@ def test_a_challenger_that_cannot_load_or_score_never_holds_a_decision_back(cloc
     store = InMemoryStore()
     registered(store, clock, "champion", "broken")
     ManageModels(store, store, clock).challenge("broken", ALICE)
-    live = LiveModels(store, BrokenArchives(), refresh_s=0.0)
+    live = LiveModels(store, signed(store, BrokenArchives()), refresh_s=0.0)
     assert live.current().challenger is None  # it could not be loaded: the champion alone
     pipeline = embedded_pipeline(None, clock, store=store, models=live)
     pipeline.submit([txn(1)])

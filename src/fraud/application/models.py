@@ -12,17 +12,18 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from fraud.application.archives import SignedArchives
 from fraud.application.identity import model_event
 from fraud.application.stage import Backoff
 from fraud.domain.challenge import Comparison, compare
-from fraud.domain.errors import ModelNotFound, TransientFailure
+from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Actor, AuditAction, AuditEvent
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy, Thresholds
 from fraud.domain.ports import (
+    ArchiveSeal,
     Clock,
     FraudModel,
-    ModelArchives,
     ModelQueries,
     ModelStore,
     UnitOfWork,
@@ -52,18 +53,21 @@ class Registration:
 
 
 class RegisterModel:
-    """Register a saved model; the first one registered becomes the champion, any later one
-    waits for a person (or a retraining that beats the champion) to promote it."""
+    """Register a saved model, its archive signed with the archive key; the first one
+    registered becomes the champion, any later one waits for a person (or a retraining that
+    beats the champion) to promote it."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock, seal: ArchiveSeal) -> None:
         self.unit_of_work = unit_of_work
         self.clock = clock
+        self.seal = seal
 
     def __call__(self, info: ModelInfo, archive: bytes, by: Actor) -> Registration:
         registered = RegisteredModel(info, self.clock.now(), by.subject)
+        signature = self.seal.sign(info.version, archive)
         champion = False
         with self.unit_of_work() as uow:
-            if uow.models.add(registered, archive):
+            if uow.models.add(registered, archive, signature):
                 event = model_event(
                     by, AuditAction.MODEL_REGISTERED, info.version, registered.registered_at
                 )
@@ -163,8 +167,6 @@ class ManageModels:
     def promote(self, version: str, by: Actor) -> RoleChange:
         """Make ``version`` the champion; a challenger promoted stops being the challenger."""
         with self.unit_of_work() as uow:
-            if uow.models.model(version) is None:
-                raise UnknownModel(version)
             change = self._make_champion(uow, version, by)
             uow.commit()
         log.info("model promoted", model_version=version, previous=change.previous)
@@ -185,8 +187,7 @@ class ManageModels:
     def challenge(self, version: str, by: Actor) -> RoleChange:
         """Make ``version`` the challenger: it scores beside the champion and decides nothing."""
         with self.unit_of_work() as uow:
-            if uow.models.model(version) is None:
-                raise UnknownModel(version)
+            _loadable(uow, version)
             roles = uow.models.roles()
             if version == roles.champion:
                 raise RoleRefused(f"{version} is the champion: it cannot challenge itself")
@@ -214,6 +215,7 @@ class ManageModels:
         return change
 
     def _make_champion(self, uow: UnitOfWork, version: str, by: Actor) -> RoleChange:
+        _loadable(uow, version)
         roles = uow.models.roles()
         if version == roles.champion:
             raise RoleRefused(f"{version} is the champion already")
@@ -234,6 +236,21 @@ class ManageModels:
                     break
                 return change.previous
         raise RoleRefused("no earlier champion to roll back to")
+
+
+def _loadable(uow: UnitOfWork, version: str) -> None:
+    """Refuse a role to a model no worker would load: unknown, or with an unsigned archive
+    (whether a signature holds takes the key, which the registry's readers need not hold:
+    the workers check that, and keep the models they have if it does not)."""
+    model = uow.models.model(version)
+    if model is None:
+        raise UnknownModel(version)
+    if not model.signed:
+        raise RoleRefused(
+            f"{version}'s archive is not signed (registered before archives were signed), so "
+            f"no worker would load it: an admin who holds the archive key signs it first, "
+            f"with `fraud models sign {version}`"
+        )
 
 
 def _role_event(by: Actor, change: RoleChange) -> AuditEvent:
@@ -287,13 +304,14 @@ class FixedModels:
 class LiveModels:
     """The registry's champion and challenger as a score stage uses them: the revision is
     looked up at most every ``refresh_s`` seconds (one indexed query), and a model is loaded
-    from its archive only when it takes a role it did not hold, so a promotion reaches every
-    worker, whatever its broker, within about a second, with no restart."""
+    from its archive (its signature checked first) only when it takes a role it did not
+    hold, so a promotion reaches every worker, whatever its broker, within about a second,
+    with no restart; an archive refused leaves the models in hand deciding."""
 
     def __init__(
         self,
         queries: ModelQueries,
-        archives: ModelArchives,
+        archives: SignedArchives,
         refresh_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -325,6 +343,7 @@ class LiveModels:
             log.error(
                 "the registry's champion could not be loaded; the models in hand stay",
                 error=str(failure),
+                kept=self._in_force.champion.version,
             )
         self._checked = now
         assert self._in_force is not None
@@ -371,10 +390,7 @@ class LiveModels:
         training, if any, else its card's."""
         model = self._loaded.get(version)
         if model is None:
-            archive = self.queries.archive(version)
-            if archive is None:
-                raise ModelNotFound(f"model {version} holds a role but is not registered")
-            model = self._loaded[version] = self.archives.unpack(archive)
+            model = self._loaded[version] = self.archives.load(version)
         thresholds = thresholds_in_force(model.info, self.queries.thresholds(version))
         return Serving(model, ScoringPolicy(thresholds))
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from fraud.application.archives import SignedArchives
 from fraud.application.models import ManageModels, RegisterModel, Registration
 from fraud.application.training import TrainingPlan, TrainModel, known_labels
 from fraud.domain.evaluation import summarize
@@ -27,7 +28,6 @@ from fraud.domain.model import LabelledTransaction
 from fraud.domain.ports import (
     Clock,
     FraudModel,
-    ModelArchives,
     ModelQueries,
     ModelStore,
     VerdictQueries,
@@ -89,7 +89,7 @@ class RetrainModel:
         register: RegisterModel,
         manage: ManageModels,
         models: ModelQueries,
-        archives: ModelArchives,
+        archives: SignedArchives,
         clock: Clock,
     ) -> None:
         self.clock = clock
@@ -102,10 +102,10 @@ class RetrainModel:
         self.archives = archives
 
     def champion(self) -> FraudModel | None:
-        """The champion now, loaded from the registry; None when there is none."""
+        """The champion now, loaded from the registry (its archive's signature checked);
+        None when there is none."""
         version = self.models.roles().champion
-        archive = self.models.archive(version) if version else None
-        return None if archive is None else self.archives.unpack(archive)
+        return None if version is None else self.archives.load(version)
 
     def __call__(self, plan: RetrainPlan, by: Actor) -> Retrained:
         until = plan.until or self.clock.now()

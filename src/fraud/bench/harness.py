@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -64,6 +65,8 @@ class RunSpace:
     security: KafkaSecurity = PLAINTEXT
     postgres: str | None = None  # a server to make the run's database on, else a SQLite file
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    # The run's registry is its own and thrown away with it: so is the key that signs it.
+    archive_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
 
     @property
     def prefix(self) -> str:
@@ -136,7 +139,9 @@ class RunSpace:
             "FRAUD_MODEL_DIR": str(model_dir),
             "FRAUD_LOG_FORMAT": "json",
             "FRAUD_LOG_LEVEL": log_level,
+            "FRAUD_ARCHIVE_KEY": self.archive_key,
         }
+        env.pop("FRAUD_ARCHIVE_KEY_FILE", None)
         if batch_size is not None:
             env["FRAUD_BATCH_SIZE"] = str(batch_size)
         return env

@@ -84,6 +84,17 @@ class BrokerRefusedCredentials(PermissionError):
         )
 
 
+class ArchiveKeyUnavailable(PermissionError):
+    """This process signs or checks model archives and has no archive key it may use (none
+    configured, or a key file that is not safe to read). Nothing can be registered or loaded
+    from the registry without it, so the process stops at start with the message."""
+
+
+class NoLocalArchiveKeyYet(ArchiveKeyUnavailable):
+    """A single-host setup (the embedded bus, a SQLite file) with no key configured, whose
+    `fraud run` has not made the key file beside its database yet."""
+
+
 class ModelNotFound(FileNotFoundError):
     """No usable trained model where one was expected."""
 

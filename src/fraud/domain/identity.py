@@ -324,6 +324,7 @@ class AuditAction(StrEnum):
     MODEL_REGISTERED = "model.registered"
     MODEL_ROLE = "model.role"  # a promotion, a rollback, a challenger set or cleared
     MODEL_THRESHOLDS = "model.thresholds"  # thresholds set by a review budget
+    MODEL_SIGNED = "model.signed"  # an archive registered before signing, signed by an admin
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from fraud.domain.errors import ModelTampered
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
 
@@ -30,10 +31,60 @@ class RegisteredModel:
     info: ModelInfo
     registered_at: datetime
     registered_by: str
+    # Whether its archive carries a signature; False: registered before archives were
+    # signed, and no model is loaded from it until an admin signs it (`fraud models sign`).
+    signed: bool = True
 
     @property
     def version(self) -> str:
         return self.info.version
+
+
+# --- archives, signed with a key the database never holds ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArchive:
+    """A registered model's files as one archive, as the registry holds them, with the
+    signature made over them and the model's version with the archive key (None: registered
+    before archives were signed)."""
+
+    content: bytes
+    signature: str | None
+
+
+class SignatureCheck(StrEnum):
+    """What a signature says of an archive, checked with this process's archive key."""
+
+    GOOD = "good"
+    ALTERED = "altered"  # this key's kind of mark, not made over these bytes for this version
+    OTHER_KEY = "other key"  # made with another archive key, or forged
+
+
+class UnsignedArchive(ModelTampered):
+    def __init__(self, version: str) -> None:
+        self.version = version
+        super().__init__(
+            f"model {version}'s archive is not signed (registered before archives were "
+            "signed, or its signature was removed): refusing to load it. An admin who holds "
+            f"the archive key signs archives from before signing with `fraud models sign "
+            f"{version}`"
+        )
+
+
+class AlteredArchive(ModelTampered):
+    def __init__(self, version: str, check: SignatureCheck) -> None:
+        self.version = version
+        self.check = check
+        cause = (
+            "it was signed with another archive key (every host of a deployment must be "
+            "given the same FRAUD_ARCHIVE_KEY), or its signature was forged"
+            if check is SignatureCheck.OTHER_KEY
+            else "the archive or its version was changed in the database after it was signed"
+        )
+        super().__init__(
+            f"model {version}'s archive does not match its signature: {cause}; refusing it"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,14 @@ from datetime import datetime
 from functools import partial
 
 from fraud.adapters.memory.state import Staged, State
-from fraud.domain.registry import ModelRole, RegisteredModel, RoleChange, Roles, ThresholdsChange
+from fraud.domain.registry import (
+    ModelRole,
+    RegisteredModel,
+    RoleChange,
+    Roles,
+    StoredArchive,
+    ThresholdsChange,
+)
 
 
 def _roles(state: State) -> Roles:
@@ -22,11 +29,26 @@ def _roles(state: State) -> Roles:
     )
 
 
-def _add(state: State, model: RegisteredModel, archive: bytes) -> bool:
+def _add(state: State, model: RegisteredModel, archive: StoredArchive) -> bool:
     if model.version in state.models:
         return False
     state.models[model.version] = (model, archive)
     return True
+
+
+def _sign(state: State, version: str, signature: str) -> bool:
+    kept = state.models.get(version)
+    if kept is None or kept[1].signature is not None:
+        return False
+    state.models[version] = (kept[0], replace(kept[1], signature=signature))
+    return True
+
+
+def _registered(kept: tuple[RegisteredModel, StoredArchive] | None) -> RegisteredModel | None:
+    """The model as registered, saying whether its archive is signed now."""
+    if kept is None:
+        return None
+    return replace(kept[0], signed=kept[1].signature is not None)
 
 
 def _change_role(
@@ -49,12 +71,15 @@ class InMemoryModelRegistry:
     def __init__(self, staged: Staged) -> None:
         self._staged = staged
 
-    def add(self, model: RegisteredModel, archive: bytes) -> bool:
-        return bool(self._staged.write(partial(_add, model=model, archive=archive)))
+    def add(self, model: RegisteredModel, archive: bytes, signature: str) -> bool:
+        stored = StoredArchive(archive, signature)
+        return bool(self._staged.write(partial(_add, model=model, archive=stored)))
+
+    def sign(self, version: str, signature: str) -> bool:
+        return bool(self._staged.write(partial(_sign, version=version, signature=signature)))
 
     def model(self, version: str) -> RegisteredModel | None:
-        kept = self._staged.state.models.get(version)
-        return kept[0] if kept else None
+        return _registered(self._staged.state.models.get(version))
 
     def roles(self) -> Roles:
         return _roles(self._staged.state)
@@ -81,14 +106,14 @@ class InMemoryModelQueries:
         return _roles(self.state)
 
     def models(self) -> list[RegisteredModel]:
-        kept = [model for model, _ in self.state.models.values()]
-        return sorted(kept, key=lambda m: (m.registered_at, m.version), reverse=True)
+        kept = [_registered(pair) for pair in self.state.models.values()]
+        listed = [model for model in kept if model is not None]
+        return sorted(listed, key=lambda m: (m.registered_at, m.version), reverse=True)
 
     def model(self, version: str) -> RegisteredModel | None:
-        kept = self.state.models.get(version)
-        return kept[0] if kept else None
+        return _registered(self.state.models.get(version))
 
-    def archive(self, version: str) -> bytes | None:
+    def archive(self, version: str) -> StoredArchive | None:
         kept = self.state.models.get(version)
         return kept[1] if kept else None
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from fraud.domain.assessment import Assessment, LabelChange, TransactionRecord
 from fraud.domain.identity import Account, ApiKey, AuditEvent, SignedIn
 from fraud.domain.monitoring import Bucket
-from fraud.domain.registry import RegisteredModel, RoleChange, ThresholdsChange
+from fraud.domain.registry import RegisteredModel, RoleChange, StoredArchive, ThresholdsChange
 from fraud.domain.rules import Rule, RuleChange
 
 
@@ -36,7 +36,7 @@ class State:
     audit: MutableMapping[int, AuditEvent] = field(default_factory=dict)
     rules: MutableMapping[str, Rule] = field(default_factory=dict)
     rule_changes: MutableMapping[int, RuleChange] = field(default_factory=dict)
-    models: MutableMapping[str, tuple[RegisteredModel, bytes]] = field(default_factory=dict)
+    models: MutableMapping[str, tuple[RegisteredModel, StoredArchive]] = field(default_factory=dict)
     model_roles: MutableMapping[int, RoleChange] = field(default_factory=dict)
     model_thresholds: MutableMapping[int, ThresholdsChange] = field(default_factory=dict)
     # Drift tallies: (model version, hour, name) -> count per bin.

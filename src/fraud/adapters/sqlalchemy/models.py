@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
@@ -29,16 +29,26 @@ from fraud.domain.registry import (
     ReviewBudget,
     RoleChange,
     Roles,
+    StoredArchive,
     ThresholdsChange,
 )
 
-# Everything but the archive, which is read only to load a model.
-_CARD_COLUMNS = (models.c.version, models.c.card, models.c.registered_at, models.c.registered_by)
+# Everything but the archive, which is read only to load a model (or to sign it).
+_CARD_COLUMNS = (
+    models.c.version,
+    models.c.card,
+    models.c.registered_at,
+    models.c.registered_by,
+    models.c.archive_signature.is_not(None).label("signed"),
+)
 
 
 def _registered(row: Mapping[str, Any]) -> RegisteredModel:
     return RegisteredModel(
-        ModelInfo.from_dict(row["card"]), row["registered_at"], row["registered_by"]
+        ModelInfo.from_dict(row["card"]),
+        row["registered_at"],
+        row["registered_by"],
+        bool(row["signed"]),
     )
 
 
@@ -93,18 +103,28 @@ class SqlModelRegistry:
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
 
-    def add(self, model: RegisteredModel, archive: bytes) -> bool:
+    def add(self, model: RegisteredModel, archive: bytes, signature: str) -> bool:
         row = {
             "version": model.version,
             "card": model.info.to_dict(),
             "archive": archive,
             "archive_sha256": hashlib.sha256(archive).hexdigest(),
+            "archive_signature": signature,
             "registered_at": model.registered_at,
             "registered_by": model.registered_by,
         }
         with transient_errors_translated():
             added = insert_missing(self._executor, models, [row], dialect_of(self._executor))
         return bool(added)
+
+    def sign(self, version: str, signature: str) -> bool:
+        statement = (
+            update(models)
+            .where(models.c.version == version, models.c.archive_signature.is_(None))
+            .values(archive_signature=signature)
+        )
+        with transient_errors_translated():
+            return self._executor.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
     def model(self, version: str) -> RegisteredModel | None:
         with transient_errors_translated():
@@ -179,10 +199,10 @@ class SqlModelQueries:
         with transient_errors_translated(), self._connect() as connection:
             return _model(connection, version)
 
-    def archive(self, version: str) -> bytes | None:
-        statement = select(models.c.archive, models.c.archive_sha256).where(
-            models.c.version == version
-        )
+    def archive(self, version: str) -> StoredArchive | None:
+        statement = select(
+            models.c.archive, models.c.archive_sha256, models.c.archive_signature
+        ).where(models.c.version == version)
         with transient_errors_translated(), self._connect() as connection:
             rows = fetch(connection, statement)
         if not rows:
@@ -193,7 +213,7 @@ class SqlModelQueries:
                 f"model {version}'s archive is not the one registered (its SHA-256 differs): "
                 "refusing to load it"
             )
-        return archive
+        return StoredArchive(archive, rows[0]["archive_signature"])
 
     def role_history(self) -> list[RoleChange]:
         statement = select(model_roles).order_by(model_roles.c.id)

@@ -350,9 +350,10 @@ rule_changes = Table(
 
 # --- the model registry ---------------------------------------------------------------------
 
-# Every registered model: its card, and its files as one archive (the SHA-256 of which is
-# checked before a worker loads it), so every machine of the service loads the same model
-# from the database it already shares.
+# Every registered model: its card, and its files as one archive, so every machine of the
+# service loads the same model from the database it already shares. The SHA-256 catches
+# corruption; the signature (made with the archive key, which is never stored here; NULL:
+# registered before signing) catches tampering, and is checked before a worker loads it.
 models = Table(
     "models",
     metadata,
@@ -360,6 +361,7 @@ models = Table(
     Column("card", JSON(), nullable=False),
     Column("archive", LargeBinary(), nullable=False),
     Column("archive_sha256", String(64), nullable=False),
+    Column("archive_signature", String(128), nullable=True),
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("registered_by", String(64), nullable=False),
 )

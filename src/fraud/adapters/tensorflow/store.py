@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
+from fraud.adapters.tensorflow.archive import pack, unpack
 from fraud.adapters.tensorflow.attribution import Attributor
 from fraud.adapters.tensorflow.card import INFO_FILE, read_card
 from fraud.adapters.tensorflow.model import KerasFraudModel, KerasScorer
@@ -25,6 +24,7 @@ METRICS_FILE = "metrics.json"
 # SHA-256 of every other file, written last at training and checked before loading.
 MANIFEST_FILE = "manifest.json"
 SIGNED_FILES = (MODEL_FILE, INFO_FILE, METRICS_FILE, FEATURES_FILE)
+ARCHIVED_FILES = (*SIGNED_FILES, MANIFEST_FILE)  # what the registry keeps of a directory
 
 
 class KerasModelStore:
@@ -90,16 +90,12 @@ class KerasModelStore:
         return read_card(self.directory) if self.exists() else None
 
     def archive(self) -> bytes:
-        """The signed files and their manifest as one zip, for the registry: checked first, so
-        a tampered directory is never registered."""
+        """The manifest's files and the manifest as one zip, for the registry: checked first,
+        so a tampered directory is never registered."""
         if not self.exists():
             raise ModelNotFound(f"no model in {self.directory} to register")
         self.verify()
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name in (*SIGNED_FILES, MANIFEST_FILE):
-                archive.write(self.directory / name, arcname=name)
-        return buffer.getvalue()
+        return pack(self.directory, ARCHIVED_FILES)
 
     def verify(self) -> None:
         """Refuse a directory whose files are not the ones training wrote."""
@@ -133,20 +129,13 @@ def _write_json(path: Path, data: object) -> None:
 
 
 class KerasModelArchives:
-    """Loads a registered model from its archive: unpacked into a scratch directory, checked
-    against its manifest and loaded as from any model directory, then the files go (the
-    loaded network lives in memory)."""
+    """Loads a registered model from its archive (its signature checked already): unpacked
+    within limits into a scratch directory, checked against its manifest and loaded as from
+    any model directory, then the files go (the loaded network lives in memory)."""
 
     def unpack(self, archive: bytes) -> KerasFraudModel:
         with tempfile.TemporaryDirectory(prefix="fraud-model-") as scratch:
             directory = Path(scratch) / "model"
-            directory.mkdir()
-            try:
-                with zipfile.ZipFile(io.BytesIO(archive)) as files:
-                    for name in (*SIGNED_FILES, MANIFEST_FILE):
-                        (directory / name).write_bytes(files.read(name))
-            except (zipfile.BadZipFile, KeyError) as broken:
-                raise ModelTampered(
-                    f"a registered model's archive is unreadable: {broken}"
-                ) from None
+            directory.mkdir(mode=0o700)
+            unpack(archive, directory, ARCHIVED_FILES)
             return KerasModelStore(directory).load()

@@ -24,6 +24,7 @@ from fraud.domain.ports.messaging import (
     Topic,
 )
 from fraud.domain.ports.models import (
+    ArchiveSeal,
     Attributed,
     FraudModel,
     ModelArchives,
@@ -59,6 +60,7 @@ from fraud.domain.ports.system import Clock, PipelineMetrics
 __all__ = [
     "ActivityLog",
     "ActivityQueries",
+    "ArchiveSeal",
     "AssignedPartition",
     "AssignmentListener",
     "Attributed",

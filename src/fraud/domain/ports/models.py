@@ -15,6 +15,8 @@ from fraud.domain.registry import (
     RegisteredModel,
     RoleChange,
     Roles,
+    SignatureCheck,
+    StoredArchive,
     ThresholdsChange,
 )
 
@@ -79,11 +81,27 @@ class ModelArchives(Protocol):
         """The model in an archive made by ``ModelStore.archive``, checked and loaded."""
 
 
+class ArchiveSeal(Protocol):
+    """Signs a registered model's archive with the archive key, which the database never
+    holds (so whoever can write the database cannot make a signature), and checks one."""
+
+    def sign(self, version: str, archive: bytes) -> str:
+        """The signature of ``archive`` as the files of model ``version``."""
+
+    def check(self, version: str, archive: bytes, signature: str) -> SignatureCheck:
+        """Whether ``signature`` is this key's over ``archive`` for ``version``."""
+
+
 class ModelRegistry(Protocol):
     """The write side of the registry, in a unit of work."""
 
-    def add(self, model: RegisteredModel, archive: bytes) -> bool:
-        """Register a model; False when its version is registered already."""
+    def add(self, model: RegisteredModel, archive: bytes, signature: str) -> bool:
+        """Register a model with its archive's signature; False when its version is
+        registered already."""
+
+    def sign(self, version: str, signature: str) -> bool:
+        """Give an archive registered before signing its signature; False when it has one
+        already (it is never replaced) or no such model is registered."""
 
     def model(self, version: str) -> RegisteredModel | None: ...
 
@@ -109,8 +127,8 @@ class ModelQueries(Protocol):
 
     def model(self, version: str) -> RegisteredModel | None: ...
 
-    def archive(self, version: str) -> bytes | None:
-        """The model's files, as registered."""
+    def archive(self, version: str) -> StoredArchive | None:
+        """The model's files, as registered, with their signature."""
 
     def role_history(self) -> list[RoleChange]:
         """Every change of role, oldest first."""

@@ -14,6 +14,7 @@ import structlog
 from fraud.application.models import InForce
 from fraud.containers import Container, Process, bootstrap
 from fraud.domain.errors import (
+    ArchiveKeyUnavailable,
     BrokerRefusedCredentials,
     ModelNotFound,
     ModelTampered,
@@ -72,20 +73,22 @@ def refused_as_bad_input(*refusals: type[Exception]) -> Iterator[None]:
 
 
 class CannotStart(click.ClickException):
-    """Settings the outside world refuses (the broker turning the credentials away): a
-    message naming what to fix, exit code 2."""
+    """Settings the outside world refuses (the broker turning the credentials away), or a
+    setting missing where the command needs it (the archive key): a message naming what to
+    fix, exit code 2."""
 
     exit_code = 2
 
 
 class Commands(click.Group):
     """The ``fraud`` group: whichever command first reaches the broker, refused credentials
-    end it with a message rather than a traceback or an endless retry."""
+    end it with a message rather than a traceback or an endless retry; so does the lack of
+    an archive key, wherever a command first signs or checks a model archive."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except BrokerRefusedCredentials as refused:
+        except (BrokerRefusedCredentials, ArchiveKeyUnavailable) as refused:
             raise CannotStart(str(refused)) from None
 
 

@@ -91,7 +91,13 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     from fraud.entrypoints.http.app import create_app
 
     container = ctx.open(
-        Process(pipeline=EMBEDDED, model_dir=model_dir, migrate=True, interactive=ctx.interactive)
+        Process(
+            pipeline=EMBEDDED,
+            model_dir=model_dir,
+            migrate=True,
+            interactive=ctx.interactive,
+            makes_archive_key=True,  # on a single host's first start, when none is set
+        )
     )
     ensure_model(ctx, container)
     container.init_resources()

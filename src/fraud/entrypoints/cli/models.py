@@ -1,6 +1,7 @@
 """`fraud models`: the model registry from the command line: list, show, promote, roll back,
-challenge. Every change of role is audited as ``cli:<account>`` and reaches the scoring
-workers within seconds, with no restart."""
+challenge, and sign the archives registered before signing. Every change is audited as
+``cli:<account>``; a change of role reaches the scoring workers within seconds, with no
+restart."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 import click
 
 from fraud.application.models import BUDGET_DAYS, ManageModels, ModelEntry
-from fraud.domain.errors import TransientFailure
+from fraud.domain.errors import ModelTampered, TransientFailure
 from fraud.domain.registry import MAX_REVIEWS_PER_DAY, RoleChange, RoleRefused, UnknownModel
 from fraud.domain.transaction import format_instant
 from fraud.entrypoints.cli.access import table
 from fraud.entrypoints.cli.context import (
+    BadInput,
     CliContext,
     cli_actor,
     pass_context,
@@ -49,7 +51,8 @@ def _figure(entry: ModelEntry, metric: str) -> str:
 @models.command("list")
 @pass_context
 def list_models(ctx: CliContext) -> None:
-    """Every registered model, newest first, with the role it holds."""
+    """Every registered model, newest first, with the role it holds (and "unsigned" for
+    an archive registered before signing: `fraud models sign` signs it)."""
     rows = [
         (
             entry.model.version,
@@ -57,10 +60,12 @@ def list_models(ctx: CliContext) -> None:
             format_instant(entry.model.registered_at),
             entry.model.registered_by,
             *(_figure(entry, metric) for _, metric in LISTED_METRICS),
+            "" if entry.model.signed else "unsigned",
         )
         for entry in _manage(ctx).models()
     ]
-    table(("version", "role", "registered", "by", *(name for name, _ in LISTED_METRICS)), rows)
+    names = ("version", "role", "registered", "by", *(name for name, _ in LISTED_METRICS))
+    table((*names, "archive"), rows)
 
 
 @models.command("show")
@@ -196,4 +201,32 @@ def thresholds(ctx: CliContext, version: str, per_day: float, days: int) -> None
         f"{change.thresholds.decline:.6f}\n"
         f"  about {budget.expected_reviews_per_day:.1f} reviews a day at the last {days} days' "
         f"volume ({budget.volume_per_day:.1f} a day); expected precision {precision}"
+    )
+
+
+@models.command("sign")
+@click.argument("versions", nargs=-1, metavar="[VERSION]...")
+@click.option("--all", "every", is_flag=True, help="Every registered model's archive.")
+@pass_context
+def sign(ctx: CliContext, versions: tuple[str, ...], every: bool) -> None:
+    """Sign, with the archive key (FRAUD_ARCHIVE_KEY), the archives of models registered
+    before archives were signed: no worker loads an unsigned one. Run it once after the
+    upgrade, as an admin who holds the key; each archive signed is audited with its
+    SHA-256. A signature is never replaced: if an archive named (or, with --all, any)
+    does not match its signature (altered, or signed with another key), nothing is signed."""
+    if every == bool(versions):
+        raise click.UsageError("give the VERSION(s) to sign, or --all")
+    try:
+        with refused_as_bad_input(UnknownModel, TransientFailure):
+            done = ctx.migrated().sign_archives()(None if every else versions, cli_actor())
+    except ModelTampered as refused:
+        raise BadInput(f"nothing was signed: {refused}") from None
+    for version in done.signed:
+        click.echo(f"{version}: signed")
+    for version in done.already if versions else ():
+        click.echo(f"{version}: signed already")
+    click.echo(
+        f"signed {len(done.signed)} archive(s); {len(done.already)} already signed hold "
+        "their signature",
+        err=True,
     )

@@ -11,7 +11,8 @@ import structlog
 from fraud.application.models import Registration
 from fraud.application.training import DEFAULT_LABEL_DELAY, TrainingPlan
 from fraud.containers import Container, Process
-from fraud.domain.model import LabelledTransaction
+from fraud.domain.errors import NoLocalArchiveKeyYet
+from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.entrypoints.cli.context import BadInput, CliContext, cli_actor, pass_context
 from fraud.entrypoints.cli.options import (
     data_option,
@@ -61,6 +62,7 @@ def train(
     if samples is not None and data is not None:
         raise click.UsageError("give either --samples or --data, not both")
     container = ctx.open(Process(model_dir=model_dir, migrate=True, interactive=ctx.interactive))
+    unsigned = _no_key_yet(container)  # before training: a deployment with no key stops here
     if data is not None:
         files = container.labelled_files()
         examples = read_rows(
@@ -69,17 +71,24 @@ def train(
     else:
         examples = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
     plan = TrainingPlan(epochs=epochs, label_delay=label_delay or DEFAULT_LABEL_DELAY)
-    registration = _train(container, examples, plan, seed=seed)
-    info = registration.model.info
+    info = _trained(container, examples, plan, seed=seed)
+    where = f"model {info.version} saved to {container.config.model_dir()}"
+    if unsigned is not None:
+        saved = (
+            f"{where}, not registered: {unsigned}, and registers the model directory's "
+            "model as the champion when the registry has none"
+        )
+    else:
+        registration = _register(container, info)
+        role = (
+            "the champion (the first model registered)"
+            if registration.champion
+            else f"a candidate: `fraud models promote {info.version}` puts it in charge"
+        )
+        saved = f"{where} and registered as {role}"
     metrics = info.metrics
-    role = (
-        "the champion (the first model registered)"
-        if registration.champion
-        else f"a candidate: `fraud models promote {info.version}` puts it in charge"
-    )
     click.echo(
-        f"model {info.version} saved to {container.config.model_dir()} and registered as "
-        f"{role}\n"
+        f"{saved}\n"
         f"  validation: {int(metrics['rows'])} transactions, {int(metrics['frauds'])} frauds\n"
         f"  average precision (PR-AUC) {metrics['average_precision']:.4f}  "
         f"ROC-AUC {metrics['roc_auc']:.4f}  "
@@ -94,21 +103,37 @@ def ensure_model(ctx: CliContext, container: Container) -> None:
     so `fraud run` just works.
 
     The service reports it in log events only (the training logs its figures)."""
+    container.archive_seal()  # made on a single host's first start; missing, stops it here
     if container.model_queries().roles().champion is not None or container.model_store().exists():
         return
     log.info("no model found, training the default one", model_dir=container.config.model_dir())
     examples = _simulated(ctx, container, DEFAULT_SAMPLES, DEFAULT_SEED)
-    _train(container, examples, TrainingPlan(epochs=DEFAULT_EPOCHS), seed=DEFAULT_SEED)
+    info = _trained(container, examples, TrainingPlan(epochs=DEFAULT_EPOCHS), seed=DEFAULT_SEED)
+    _register(container, info)
 
 
-def _train(
+def _no_key_yet(container: Container) -> NoLocalArchiveKeyYet | None:
+    """Why a model cannot be registered yet, on a single host whose `fraud run` has not made
+    its archive key: it is trained and saved, and that first start registers it. Anywhere
+    else a missing key stops the command before it trains (``ArchiveKeyUnavailable``)."""
+    try:
+        container.archive_seal()
+    except NoLocalArchiveKeyYet as missing:
+        return missing
+    return None
+
+
+def _trained(
     container: Container, examples: list[LabelledTransaction], plan: TrainingPlan, *, seed: int
-) -> Registration:
+) -> ModelInfo:
     train_model = container.train_model(trainer=container.trainer(seed=seed))
     try:
-        info = train_model(examples, plan)
+        return train_model(examples, plan)
     except ValueError as error:
         raise BadInput(str(error)) from None
+
+
+def _register(container: Container, info: ModelInfo) -> Registration:
     return container.register_model()(info, container.model_store().archive(), cli_actor())
 
 
