@@ -192,6 +192,8 @@ class Settings:
     # a sign-in lasts; the key that signs session cookies (None: one generated and kept in the
     # database, shared by every process); how many proxies in front set X-Forwarded-*.
     rate_limit: str = "1000/second"
+    # Per address, requests that prove no identity (no credential, an unknown or revoked key).
+    anonymous_rate_limit: str = "60/minute"
     rate_limit_storage: str = "memory://"
     session_hours: float = 8.0
     secret_key: Secret | None = None
@@ -243,6 +245,10 @@ class Settings:
             max_clock_skew_s=number("MAX_CLOCK_SKEW_S", defaults.max_clock_skew_s, float),
             max_wait_ms=number("MAX_WAIT_MS", defaults.max_wait_ms, int),
             rate_limit=_rate_limit(text("RATE_LIMIT", defaults.rate_limit)),
+            anonymous_rate_limit=_rate_limit(
+                text("ANONYMOUS_RATE_LIMIT", defaults.anonymous_rate_limit),
+                "FRAUD_ANONYMOUS_RATE_LIMIT",
+            ),
             rate_limit_storage=text("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
             session_hours=number("SESSION_HOURS", defaults.session_hours, float),
             secret_key=_secret_key(env.get("FRAUD_SECRET_KEY", "").strip()),
@@ -269,9 +275,9 @@ class Settings:
         return {setting.name: getattr(self, setting.name) for setting in fields(self)}
 
 
-def _rate_limit(value: str) -> str:
+def _rate_limit(value: str, name: str = "FRAUD_RATE_LIMIT") -> str:
     try:
-        return str(RateLimit.parse("FRAUD_RATE_LIMIT", value))
+        return str(RateLimit.parse(name, value))
     except InvalidIdentity as error:
         raise BadSetting(str(error)) from None
 

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from tests.fakes import RuleModel, RuleModelArchives
 from tests.unit.conftest import TESTS, calling_as, settle
 
 ROLES = list(Role)
-EVERYONE = set(ROLES) - {Role.METRICS}
+EVERYONE = set(ROLES)  # the documentation holds nothing secret: Prometheus' key reads it too
 READERS = {Role.VIEWER, Role.ANALYST, Role.ADMIN}
 # Who may call each operation: written here, apart from the code that enforces it, so a
 # change to either shows. A new operation fails the matrix until it is added.
@@ -461,14 +462,19 @@ def test_sign_in_without_the_forms_token_is_refused(app, alice) -> None:
 
 
 def test_sign_in_attempts_are_limited_per_address(app, alice) -> None:
+    """Ten names tried from one address, two attempts each at most: the address's limit,
+    not any account's, stops the eleventh."""
     browser = app.test_client()
     token = csrf_of(browser.get("/signin").get_data(as_text=True))
     statuses = [
-        browser.post("/signin", data={"name": alice, "password": "wrong!", "csrf_token": token})
-        for _ in range(11)
+        browser.post(
+            "/signin", data={"name": f"guess-{n % 6}", "password": "wrong!", "csrf_token": token}
+        )
+        for n in range(11)
     ]
     assert [s.status_code for s in statuses[:10]] == [401] * 10
     assert statuses[10].status_code == 429
+    assert 1 <= int(statuses[10].headers["Retry-After"]) <= 60
 
 
 def test_a_label_with_the_session_needs_the_pages_csrf_token(app, alice, client, container) -> None:
@@ -594,3 +600,58 @@ def test_a_request_with_a_key_gets_no_cookie(viewer) -> None:
         response = viewer.get(path)
         assert response.status_code == 200, path
         assert "Set-Cookie" not in response.headers, path
+
+
+# --- no cache keeps a secret or the team's data -----------------------------------------
+
+
+def no_store(response: Any) -> bool:
+    return (
+        response.headers.get("Cache-Control") == "no-store"
+        and response.headers.get("Pragma") == "no-cache"
+    )
+
+
+def test_an_answer_that_carries_a_secret_may_not_be_cached(admin, app) -> None:
+    """Issue 24, finding 11: the answers that carry a new key or password, and the one that
+    opens a session, said nothing against being kept by a browser or a proxy."""
+    key = admin.post("/api/keys", json={"name": "fresh", "role": "viewer"})
+    assert key.status_code == 201 and no_store(key)
+    user = admin.post("/api/users", json={"name": "newcomer", "role": "viewer"})
+    assert user.get_json()["password"] and no_store(user)
+    browser = app.test_client()
+    form = browser.get("/signin")
+    assert no_store(form)  # it carries the CSRF token
+    password = user.get_json()["password"]
+    opened = browser.post(
+        "/signin", data={"name": "newcomer", "password": password, "csrf_token": csrf_of(form.text)}
+    )
+    assert "fraud_session=" in opened.headers["Set-Cookie"] and no_store(opened)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/admin", "/api/dashboard", "/transaction/nope", "/openapi.json", "/no/such"]
+)
+def test_no_answer_is_kept_but_static_files(admin, path: str) -> None:
+    assert no_store(admin.get(path)), path
+
+
+def test_static_files_may_be_cached(anonymous) -> None:
+    response = anonymous.get("/static/dashboard.css")
+    assert response.status_code == 200
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+# --- the README and the roles agree -------------------------------------------------------
+
+
+def test_what_the_readme_says_any_identity_may_read_every_role_may(app, keys) -> None:
+    """Issue 24, finding 11: the README said any identity may read /openapi.json; a metrics
+    key got a 403."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    open_to_all = re.findall(r"^\| `GET (/[^`]*)` \|.*\| any identity[^|]*\|$", readme, re.M)
+    assert set(open_to_all) == {"/openapi.json", "/docs"}
+    for role in Role:
+        caller = calling_as(app, keys[role])
+        for path in open_to_all:
+            assert caller.get(path).status_code == 200, (path, role)

@@ -304,6 +304,9 @@ def test_a_batch_of_1000_fits_in_the_larger_body_a_batch_may_have(client) -> Non
     response = client.post("/transactions", json={"transactions": items})
     assert response.status_code == 200
     assert response.get_json()["accepted"] == 1000
+
+
+def test_a_batch_over_1_mib_is_a_413(client) -> None:
     too_big = json.dumps({"transactions": [payload(merchant="x" * 2000)] * 600})
     response = client.post("/transactions", data=too_big, content_type="application/json")
     assert response.status_code == 413

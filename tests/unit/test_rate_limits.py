@@ -29,7 +29,7 @@ def test_threads_counting_at_once_never_fail() -> None:
     """gunicorn's threads count requests together; the memory storage's expiry timer failed
     a request with a 500 when two of them started it at once (two runs in three here, before
     the counting was serialised)."""
-    rate_limits = RateLimits("1000000/hour", "memory://")
+    rate_limits = RateLimits("1000000/hour", "memory://", anonymous="60/minute")
     failures: list[BaseException] = []
 
     def count() -> None:
@@ -49,6 +49,45 @@ def test_threads_counting_at_once_never_fail() -> None:
 
 
 def test_every_request_counts_until_the_limit() -> None:
-    tight = RateLimits("4800/hour", "memory://")
+    tight = RateLimits("4800/hour", "memory://", anonymous="60/minute")
     assert all(tight.hit("key:load", None) is None for _ in range(4_800))
     assert tight.hit("key:load", None) is not None  # the 4,801st is refused
+
+
+def test_a_cost_counts_as_that_many_requests() -> None:
+    limits = RateLimits("10/hour", "memory://", anonymous="60/minute")
+    assert limits.hit("key:batch", None, cost=6) is None
+    assert limits.hit("key:batch", None, cost=4) is None
+    refused = limits.hit("key:batch", None)
+    assert refused is not None and (refused.limit, refused.amount) == ("10/hour", 10)
+
+
+def test_what_does_not_fit_is_refused_whole_and_spends_nothing() -> None:
+    limits = RateLimits("10/hour", "memory://", anonymous="60/minute")
+    assert limits.hit("key:batch", None, cost=7) is None
+    refused = limits.hit("key:batch", None, cost=4)
+    assert refused is not None and 1 <= refused.retry_after <= 3600
+    assert limits.hit("key:batch", None, cost=3) is None  # the 4 refused were not counted
+    assert limits.hit("key:batch", None) is not None
+
+
+def test_what_is_spent_can_be_seen_without_spending_and_cleared() -> None:
+    limits = RateLimits("10/hour", "memory://", anonymous="60/minute")
+    assert all(limits.hit("account", "5/15 minutes") is None for _ in range(5))
+    seen = limits.spent("account", "5/15 minutes")
+    assert seen is not None and seen.limit == "5/15 minutes" and seen.retry_after <= 900
+    assert limits.spent("another", "5/15 minutes") is None
+    limits.clear("account", "5/15 minutes")
+    assert limits.spent("account", "5/15 minutes") is None
+
+
+def test_a_refusal_says_the_limit_as_people_write_it() -> None:
+    limits = RateLimits("2/minute", "memory://", anonymous="60/minute")
+    limits.hit("key:k", None, cost=2)
+    refused = limits.hit("key:k", None)
+    assert refused is not None
+    error = refused.error(" (a batch counts one per item: this one 3)")
+    assert error.status == 429 and error.retry_after == refused.retry_after
+    assert error.message == (
+        "rate limit of 2/minute reached (a batch counts one per item: this one 3); slow down"
+    )

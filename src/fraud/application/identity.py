@@ -240,9 +240,13 @@ class Authenticate:
         self._sessions: TTLCache[str, SignedIn | None] = TTLCache(4096, recheck_after_s, timer)
         self._lock = threading.Lock()
 
-    def key(self, secret: str) -> Principal | None:
-        """The live key's principal, or None for an unknown or revoked one."""
-        key = self._remembered(self._keys, digest(secret), self.queries.key)
+    def key(self, secret: str, before_asking: Callable[[], None] | None = None) -> Principal | None:
+        """The live key's principal, or None for an unknown or revoked one.
+
+        ``before_asking`` runs when the answer is not remembered, before the store is asked:
+        a caller that bounds the look-ups (the HTTP API, per address) refuses there by
+        raising."""
+        key = self._remembered(self._keys, digest(secret), self.queries.key, before_asking)
         return key.principal() if key is not None and key.revoked_at is None else None
 
     def session(self, token: str) -> Principal | None:
@@ -257,11 +261,14 @@ class Authenticate:
         cache: TTLCache[str, Remembered | None],
         hashed: str,
         look_up: Callable[[str], Remembered | None],
+        before_asking: Callable[[], None] | None = None,
     ) -> Remembered | None:
         with self._lock:  # one read: an entry may expire between two
             found = cache.get(hashed, _NOT_REMEMBERED)
         if found is not _NOT_REMEMBERED:
             return found  # type: ignore[return-value]
+        if before_asking is not None:
+            before_asking()
         answer = look_up(hashed)
         with self._lock:
             cache[hashed] = answer

@@ -49,7 +49,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: _VIEWER,
     Role.ANALYST: _ANALYST,
     Role.ADMIN: _ANALYST | {Permission.ADMINISTER, Permission.MODELS},
-    Role.METRICS: frozenset({Permission.SCRAPE}),
+    # The documentation holds nothing secret: every identity may read it, Prometheus' too.
+    Role.METRICS: frozenset({Permission.SCRAPE, Permission.DOCS}),
 }
 
 

@@ -14,39 +14,42 @@
   SameSite=Strict and Secure over TLS; every response carries a CSP without
   inline script, ``frame-ancestors 'none'``, nosniff and a Referrer-Policy
   (Talisman).
-* **Rate limits** per identity, counted by the ``limits`` library (the one
-  Flask-Limiter is built on; its generic per-route machinery cost 150 µs a
-  request here, this hook 3 µs): a key's own limit or the service's default;
-  anonymous sign-in attempts per address.
+* **Rate limits** (:mod:`rate_limits`): each identity's requests against its key's
+  own limit or the service's default, a batch counting one per item it carries
+  (:func:`count_items`), so batching does not multiply a rate. Per address, what
+  proves no identity: no credential, or a key that is unknown or revoked, against
+  the anonymous limit; once that is spent, a key this process has not checked in
+  the last moment is refused before the store is asked about it, so made-up keys
+  cannot buy a look-up each. Public routes may declare a limit per address
+  (``/health``); signing in counts per address and per account (``signin``). The
+  address is the peer's, or with ``trusted_proxies`` the one the proxies forwarded.
+* **Nothing kept.** Every answer but a static file says ``Cache-Control: no-store``:
+  some carry a secret (a new key, a generated password, a session's cookie), the
+  rest the team's data, which no browser or proxy cache should hold after signing out.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_smorest import Blueprint
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fraud.application.identity import Authenticate
+from fraud.domain.errors import FieldError
 from fraud.domain.identity import Actor, Permission, Principal
-from fraud.entrypoints.http.errors import error_response
+from fraud.entrypoints.http.errors import ApiError, error_response
+from fraud.entrypoints.http.rate_limits import RateLimits
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +62,7 @@ LIBRARY_ROUTES: dict[str, Need] = {
     "static": PUBLIC,
     "api-docs.openapi_json": Permission.DOCS,
 }
-SIGN_IN_LIMIT = "10/minute"  # attempts to sign in per address
+RATE_LIMITS = "fraud.rate_limits"  # where the app keeps its RateLimits
 SESSION_COOKIE = "fraud_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REALM = 'Bearer realm="fraud"'
@@ -78,13 +81,17 @@ CSP = {
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def requires(need: Need, *, page: bool = False) -> Callable[[View], View]:
+def requires(
+    need: Need, *, page: bool = False, per_address: str | None = None
+) -> Callable[[View], View]:
     """Declare what a view needs. ``page``: a page for people, so an anonymous visitor is
-    sent to sign in rather than answered 401."""
+    sent to sign in rather than answered 401. ``per_address``: a public view's limit for
+    each address (``COUNT/PERIOD``)."""
 
     def declare(view: View) -> View:
         view.required = need  # type: ignore[attr-defined]
         view.page = page  # type: ignore[attr-defined]
+        view.per_address = per_address  # type: ignore[attr-defined]
         documented = need.value if isinstance(need, Permission) else need
         return Blueprint.doc(**{"x-permission": documented})(view)  # type: ignore[no-any-return]
 
@@ -152,12 +159,16 @@ def install_access(
     *,
     secret_key: str,
     default_limit: str,
+    anonymous_limit: str,
     limit_storage: str,
     session_hours: float,
     trusted_proxies: int,
 ) -> RateLimits:
     """Everything above, on ``app``, in the order the hooks must run: authenticate and
     authorize, then count the request against its identity's limit."""
+    limits = app.extensions[RATE_LIMITS] = RateLimits(
+        default_limit, limit_storage, anonymous=anonymous_limit
+    )
     if trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies, x_host=trusted_proxies
@@ -201,7 +212,7 @@ def install_access(
         if need == PUBLIC:
             return None
         try:
-            principal = _identify(authenticate)
+            principal = _identify(authenticate, limits)
             if principal is None:
                 raise Unauthorized(
                     "authentication required: send Authorization: Bearer KEY, or sign in"
@@ -210,6 +221,7 @@ def install_access(
             if isinstance(need, Permission) and not principal.may(need):
                 raise Forbidden(f"the {principal.role} role may not do this (needs {need})")
         except Unauthorized as refused:
+            _count_anonymous(limits)
             if getattr(view, "page", False):
                 return redirect(url_for("access.sign_in", next=local_path(request.full_path)))
             response = error_response(401, refused.message)
@@ -231,67 +243,92 @@ def install_access(
         log.info("request refused: CSRF", reason=error.description)
         return error_response(403, f"refused: {error.description} (a cross-site request?)")
 
-    limits = RateLimits(default_limit, limit_storage)
-
     @app.before_request
-    def count() -> Response | None:
-        """After ``authorize``: each identity's requests against its limit, and anonymous
-        attempts to sign in against theirs, per address."""
-        principal: Principal | None = g.get("principal")
-        if principal is not None:
-            if request.endpoint == "access.sign_out":
-                return None  # whatever was spent, one may always leave
-            identity, limit = principal.subject, principal.rate_limit
-        elif request.endpoint == "access.sign_in" and request.method == "POST":
-            identity, limit = f"address:{request.remote_addr}", SIGN_IN_LIMIT
-        else:
-            return None  # nothing else an anonymous request reaches costs much
-        refused = limits.hit(identity, None if limit is None else str(limit))
-        if refused is None:
-            return None
-        reached, wait = refused
-        log.info("request refused: rate limit", limit=reached)
-        response = error_response(429, f"rate limit of {reached} reached; slow down")
-        response.headers["Retry-After"] = str(wait)
-        return response
+    def count() -> None:
+        _count(app, limits)
 
+    app.after_request(forbid_caching)
     return limits
 
 
-class RateLimits:
-    """Fixed windows per identity, in a ``limits`` storage (memory, Redis, Memcached)."""
-
-    def __init__(self, default: str, storage_uri: str) -> None:
-        self._window = FixedWindowRateLimiter(storage_from_string(storage_uri))
-        self._default = parse(default)
-        self._parsed: dict[str, RateLimitItem] = {}
-        # limits' memory storage starts its expiry timer unguarded: two threads counting at
-        # once can both start the same timer, and the second request failed with a 500
-        # ("threads can only be started once", seen under load). Its counts live in this
-        # process, so one lock around them costs a few microseconds and no round trip.
-        self._serial: AbstractContextManager[object] = (
-            threading.Lock() if storage_uri.startswith("memory") else nullcontext()
-        )
-
-    def hit(self, identity: str, limit: str | None) -> tuple[str, int] | None:
-        """Count one request; None when it is within the limit, else the limit reached
-        and the whole seconds until its window ends."""
-        item = self._default if limit is None else self._item(limit)
-        with self._serial:
-            if self._window.hit(item, identity):
-                return None
-            reset_at, _ = self._window.get_window_stats(item, identity)
-        wait = min(max(math.ceil(reset_at - time.time()), 1), item.get_expiry())
-        return f"{item.amount}/{item.GRANULARITY.name}", wait
-
-    def _item(self, limit: str) -> RateLimitItem:
-        item = self._parsed.get(limit)
-        if item is None:
-            item = self._parsed[limit] = parse(limit)
-        return item
+def _count(app: Flask, limits: RateLimits) -> None:
+    """After ``authorize``: each identity's requests against its limit; an anonymous
+    request to a public view that declares a limit per address, against that."""
+    principal: Principal | None = g.get("principal")
+    if principal is not None:
+        if request.endpoint == "access.sign_out":
+            return  # whatever was spent, one may always leave
+        refused = limits.hit(principal.subject, _text(principal.rate_limit))
+    else:
+        view = app.view_functions.get(request.endpoint or "")
+        per_address = getattr(view, "per_address", None)
+        if per_address is None:
+            return  # nothing else an anonymous request reaches costs much
+        refused = limits.hit(f"{request.endpoint}:{address()}", per_address)
+    if refused is not None:
+        raise refused.error()
 
 
-def _identify(authenticate: Authenticate) -> Principal | None:
+def _text(limit: object | None) -> str | None:
+    return None if limit is None else str(limit)
+
+
+def _count_anonymous(limits: RateLimits) -> None:
+    """A request that proves no identity counts against its address's limit."""
+    refused = limits.hit(f"anonymous:{address()}", limits.anonymous)
+    if refused is not None:
+        raise refused.error(_ANONYMOUS)
+
+
+def _before_looking_up(limits: RateLimits) -> None:
+    """An address that spent its anonymous limit gets no more look-ups of keys until its
+    window ends: without this, each made-up key would cost the store a round trip."""
+    refused = limits.spent(f"anonymous:{address()}", limits.anonymous)
+    if refused is not None:
+        raise refused.error(_ANONYMOUS)
+
+
+_ANONYMOUS = " by requests from this address without a valid credential"
+
+
+def count_items(items: int, field: str) -> None:
+    """A request that carries ``items`` (a batch) counts as that many requests against its
+    identity's limit, so batching does not multiply a rate. It was counted once when it
+    came; the rest now. One that does not fit what is left is refused whole (429) and
+    spends nothing more; one larger than the limit itself never could: a 422 naming
+    ``field``."""
+    if items <= 1:
+        return
+    principal = current_principal()
+    refused = rate_limits().hit(principal.subject, _text(principal.rate_limit), cost=items - 1)
+    if refused is None:
+        return
+    if items > refused.amount:
+        rule = f"at most {refused.amount} items under this identity's limit of {refused.limit}"
+        raise ApiError.breaks_contract("request", [FieldError(field, rule)])
+    raise refused.error(f" (a batch counts one per item: this one {items})")
+
+
+def rate_limits() -> RateLimits:
+    """The app's rate limits, for a view that counts more than its one request."""
+    limits: RateLimits = current_app.extensions[RATE_LIMITS]
+    return limits
+
+
+def address() -> str:
+    """The client's address: the peer's, or what the trusted proxies forwarded."""
+    return request.remote_addr or "unknown"
+
+
+def forbid_caching(response: Response) -> Response:
+    """No cache, in a browser or on the way, keeps an answer; static files excepted."""
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _identify(authenticate: Authenticate, limits: RateLimits) -> Principal | None:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, key = header.partition(" ")
@@ -300,7 +337,7 @@ def _identify(authenticate: Authenticate) -> Principal | None:
                 "the Authorization header must be: Bearer KEY",
                 f'{REALM}, error="invalid_request"',
             )
-        principal = authenticate.key(key.strip())
+        principal = authenticate.key(key.strip(), lambda: _before_looking_up(limits))
         if principal is None:
             raise Unauthorized("unknown or revoked key", f'{REALM}, error="invalid_token"')
         g.via = "key"

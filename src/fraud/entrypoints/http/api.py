@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
 import orjson
 import structlog
+from cachetools import TTLCache
 from dependency_injector.wiring import Provide, inject
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from fraud.application.answers import VerdictWaiter
 from fraud.application.labels import LabelTransaction
@@ -24,6 +28,7 @@ from fraud.domain.ports import MessageBus, VerdictQueries
 from fraud.domain.transaction import MAX_ID_LENGTH, Transaction
 from fraud.entrypoints.http.access import (
     PUBLIC,
+    count_items,
     current_actor,
     current_principal,
     requires,
@@ -85,7 +90,7 @@ def json_body() -> Any:
             415,
             f"Content-Type must be application/json, not {request.mimetype or 'none'!r}",
         )
-    raw = request.get_data(cache=False)
+    raw = _whole_body()
     if not raw.strip():
         raise ApiError(400, "request body is empty; send a JSON transaction")
     try:
@@ -94,6 +99,25 @@ def json_body() -> Any:
         raise ApiError(
             400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+
+
+def _whole_body() -> bytes:
+    """The body, or 413 when it is over the limit, with a Content-Length or without one.
+
+    A body sent without a length (``Transfer-Encoding: chunked``) is cut by Werkzeug at
+    ``max_content_length`` and handed over as if it ended there (it would be parsed as
+    malformed JSON). Only a body that fills the limit can have been cut: one more byte
+    from the server's stream says whether there was more."""
+    raw = request.get_data(cache=False)
+    limit = request.max_content_length
+    if (
+        request.content_length is None
+        and limit is not None
+        and len(raw) >= limit
+        and request.environ["wsgi.input"].read(1)
+    ):
+        raise RequestEntityTooLarge()
+    return raw
 
 
 WAIT = {
@@ -221,6 +245,14 @@ def _wait_ms(most: int) -> int:
     description=f"The body is larger than {MAX_BATCH_BODY_BYTES // 1024} KiB",
 )
 @api.alt_response(**UNAVAILABLE)
+@api.alt_response(
+    429,
+    schema=ErrorSchema,
+    description="A batch counts one request per transaction it carries against the "
+    "identity's rate limit: this one does not fit what is left of it (nothing was accepted); "
+    "retry after Retry-After seconds. A batch larger than the limit itself is a 422.",
+    headers={"Retry-After": RETRY_AFTER},
+)
 @requires(Permission.SUBMIT)
 @inject
 def submit_transactions(
@@ -239,6 +271,7 @@ def submit_transactions(
             "batch",
             [FieldError("transactions", f"must be a list of 1 to {MAX_BATCH} transactions")],
         )
+    count_items(len(items), "transactions")
     results: list[dict[str, Any]] = [{} for _ in items]
     parsed: list[tuple[int, Transaction]] = []
     for index, item in enumerate(items):
@@ -349,6 +382,35 @@ def label(
     return record
 
 
+HEALTH_LIMIT = "20/second"  # per address: probes, with room for several from one host
+HEALTH_CACHE_S = 1.0  # how long /health answers from the checks it made last
+_RECENT_CHECKS = "fraud.health_checks"
+
+
+class _RecentChecks:
+    """The checks made at most once per interval, whoever asks: a flood of ``/health``
+    costs no round trip to the database or the broker per call. Whoever finds them stale
+    makes them while the others wait for the result, rather than making them too."""
+
+    def __init__(self, interval_s: float) -> None:
+        self._held: TTLCache[str, dict[str, str]] = TTLCache(1, interval_s)
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, queries: VerdictQueries, pipeline: PipelineStatus, bus: MessageBus
+    ) -> dict[str, str]:
+        with self._lock:
+            checks = self._held.get("checks")
+            if checks is None:
+                checks = self._held["checks"] = _checks(queries, pipeline, bus)
+            return checks
+
+
+@api.record_once
+def _keep_recent_checks(state: BlueprintSetupState) -> None:
+    state.app.extensions[_RECENT_CHECKS] = _RecentChecks(HEALTH_CACHE_S)
+
+
 @api.get("/health", tags=["operations"])
 @api.response(200, HealthSchema, description="Up: ok, or degraded (the broker is away)")
 @api.alt_response(
@@ -357,7 +419,13 @@ def label(
     description="Down: the database, or this process's stages",
     headers={"Retry-After": RETRY_AFTER},
 )
-@requires(PUBLIC)
+@api.alt_response(
+    429,
+    schema=ErrorSchema,
+    description=f"More than {HEALTH_LIMIT} from this address",
+    headers={"Retry-After": RETRY_AFTER},
+)
+@requires(PUBLIC, per_address=HEALTH_LIMIT)
 @inject
 def health(
     queries: VerdictQueries = Provide[Container.queries],
@@ -366,10 +434,11 @@ def health(
 ) -> tuple[dict[str, str], int]:
     """Liveness and readiness, for load balancers and orchestrators: the status only.
 
-    The checks behind it are at ``/api/health``, for those who may read them.
+    The checks behind it are at ``/api/health``, for those who may read them. Here they
+    are at most a second old: anybody may call this, so it must cost next to nothing.
     """
-    checks = _checks(queries, pipeline, bus)
-    return {"status": _status(checks)}, 503 if _status(checks) == "unhealthy" else 200
+    status = _status(current_app.extensions[_RECENT_CHECKS](queries, pipeline, bus))
+    return {"status": status}, 503 if status == "unhealthy" else 200
 
 
 @api.get("/api/health", tags=["operations"])
@@ -385,6 +454,8 @@ def health_checks(
 
     The broker is reported apart: while it is unreachable the service still accepts
     transactions (the outbox publishes them once it is back), so it is degraded, not down.
+    Made afresh on every call, for whoever is finding out whether a fault has cleared: only
+    identities reach it, each within its own rate limit.
     """
     checks = _checks(queries, pipeline, bus)
     return {"status": _status(checks), **checks}

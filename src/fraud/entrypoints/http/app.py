@@ -72,6 +72,7 @@ def create_app(container: Container | None = None) -> Flask:
         container.authenticate(),
         secret_key=container.service_secret()(SESSION_SIGNING_KEY),
         default_limit=settings.rate_limit(),
+        anonymous_limit=settings.anonymous_rate_limit(),
         limit_storage=settings.rate_limit_storage(),
         session_hours=settings.session_hours(),
         trusted_proxies=settings.trusted_proxies(),

@@ -1,7 +1,7 @@
 """Every error leaves as JSON with a clear message: never an HTML page or a traceback.
 
 Its body is dumped by the same ``ErrorSchema`` the OpenAPI document shows, and
-every 503 says when to retry.
+every 503 and 429 says when to retry.
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ class ApiError(Exception):
         return cls(422, f"the {what} breaks the contract", details=list(errors))
 
 
+class RateLimited(ApiError):
+    """A rate limit reached: 429, saying in ``Retry-After`` when its window ends."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(429, message)
+        self.retry_after = retry_after
+
+
 def error_response(
     status: int,
     message: str,
@@ -88,7 +96,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         log.info("request refused", status=error.status, error=error.message)
-        return error_response(error.status, error.message, error.details, error.position)
+        response = error_response(error.status, error.message, error.details, error.position)
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(InvalidRule)
     def invalid_rule(error: InvalidRule) -> Response:

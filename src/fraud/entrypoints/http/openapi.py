@@ -89,10 +89,12 @@ class _Access(BasePlugin):  # type: ignore[misc]
 
 
 REFUSALS = {
-    "401": "No identity, or a key that is unknown or revoked (WWW-Authenticate says which)",
+    "401": "No identity, or a key that is unknown or revoked (WWW-Authenticate says which); "
+    "past FRAUD_ANONYMOUS_RATE_LIMIT such requests from one address are a 429",
     "403": "The identity's role does not grant this; or a cookie-authenticated change "
     "without the page's CSRF token",
-    "429": "This identity's rate limit is reached: retry after Retry-After seconds",
+    "429": "This identity's rate limit is reached (a batch counts one request per item it "
+    "carries): retry after Retry-After seconds",
 }
 _ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -126,7 +128,8 @@ def documented_api(app: Flask) -> DocumentedApi:
                     "read its verdict, label it. Systems authenticate with an API key "
                     "(`Authorization: Bearer KEY`, from `fraud keys create`); people sign in "
                     "at /signin. Each operation's `x-permission` is what it needs and "
-                    "`x-roles` the roles that grant it."
+                    "`x-roles` the roles that grant it; this document (`docs`) may be read "
+                    "by any identity. No answer may be cached (`Cache-Control: no-store`)."
                 )
             },
             "extra_plugins": [_OperationIds(), _SchemaDocs(), _Access()],
