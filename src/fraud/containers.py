@@ -66,6 +66,7 @@ from fraud.application.queries import DashboardFigures, LabelLoopFigures
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
 from fraud.application.retrain import RetrainModel
+from fraud.application.rule_health import RulesHealth, RuleTally
 from fraud.application.rules import LiveRules, ManageRules, TryRules
 from fraud.application.score import ScoreStage
 from fraud.application.submit import RepublishPending, SubmitTransactions
@@ -89,6 +90,7 @@ from fraud.domain.ports import (
     TopicAdmin,
 )
 from fraud.domain.registry import thresholds_in_force
+from fraud.domain.rules import EvaluationBudget
 from fraud.settings import KafkaSecurity, Secret, Settings
 
 EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
@@ -147,6 +149,10 @@ def _password_hasher() -> PasswordHasher:
     from fraud.adapters.passwords.argon2 import Argon2Hasher
 
     return Argon2Hasher()
+
+
+def evaluation_budget(per_rule_ms: float, per_batch_ms: float) -> EvaluationBudget:
+    return EvaluationBudget(per_rule_s=per_rule_ms / 1000.0, per_batch_s=per_batch_ms / 1000.0)
 
 
 def _rule_compiler() -> RuleCompiler:
@@ -300,6 +306,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     try_rules = providers.Factory(TryRules, verdicts=queries, compiler=rule_compiler, clock=clock)
+    rules_health = providers.Factory(RulesHealth, queries=rule_queries, clock=clock)
 
     # --- the broker -------------------------------------------------------------------------
     bus = providers.Resource(
@@ -458,6 +465,11 @@ class Container(containers.DeclarativeContainer):
         envelopes=envelopes,
         rules=providers.Factory(LiveRules, queries=rule_queries, compiler=rule_compiler),
         metrics=metrics,
+        rule_budget=providers.Factory(
+            evaluation_budget,
+            per_rule_ms=config.rule_budget_ms,
+            per_batch_ms=config.rules_budget_ms,
+        ),
     )
     record_stage = providers.Factory(
         RecordStage,
@@ -465,12 +477,15 @@ class Container(containers.DeclarativeContainer):
         envelopes=envelopes,
         clock=clock,
         metrics=metrics,
-        drift=providers.Factory(
-            DriftTally,
-            models=model_queries,
-            counter=providers.Singleton(NumpyBinCounter),
-            clock=clock,
-            watch=drift_watch,
+        tallies=providers.List(
+            providers.Factory(
+                DriftTally,
+                models=model_queries,
+                counter=providers.Singleton(NumpyBinCounter),
+                clock=clock,
+                watch=drift_watch,
+            ),
+            providers.Factory(RuleTally, queries=rule_queries, clock=clock),
         ),
     )
     pipeline = providers.Singleton(

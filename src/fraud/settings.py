@@ -187,6 +187,10 @@ class Settings:
     max_clock_skew_s: float = 300.0
     # The longest a submission may wait for its verdict (POST /transaction?wait=MS).
     max_wait_ms: int = 500
+    # How long the analysts' rules may take on one batch of the score stage: each rule, and
+    # the whole set; a rule past either is cut off for the rest of the batch (and counted).
+    rule_budget_ms: float = 4.0
+    rules_budget_ms: float = 25.0
     # Access: each key's or person's requests per period unless the key names its own; where
     # the counts are kept (a `limits` storage URI: memory://, redis://, memcached://); how long
     # a sign-in lasts; the key that signs session cookies (None: one generated and kept in the
@@ -244,6 +248,8 @@ class Settings:
             poll_timeout_s=number("POLL_TIMEOUT_S", defaults.poll_timeout_s, float),
             max_clock_skew_s=number("MAX_CLOCK_SKEW_S", defaults.max_clock_skew_s, float),
             max_wait_ms=number("MAX_WAIT_MS", defaults.max_wait_ms, int),
+            rule_budget_ms=number("RULE_BUDGET_MS", defaults.rule_budget_ms, float),
+            rules_budget_ms=number("RULES_BUDGET_MS", defaults.rules_budget_ms, float),
             rate_limit=_rate_limit(text("RATE_LIMIT", defaults.rate_limit)),
             anonymous_rate_limit=_rate_limit(
                 text("ANONYMOUS_RATE_LIMIT", defaults.anonymous_rate_limit),

@@ -17,7 +17,7 @@ from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.domain.assessment import Decision
-from fraud.domain.rules import Rule, RuleAction, RuleHit, RuleMode
+from fraud.domain.rules import Rule, RuleAction, RuleHealth, RuleHit, RuleMode
 from tests.integration.test_sql_repository import T0, Store, save, scored
 from tests.postgres import BACKENDS, database_url_for
 
@@ -135,3 +135,34 @@ def test_reads_in_keyset_pages_miss_nothing_and_repeat_nothing(
     assert sorted(read) == [f"t-{n}" for n in range(7)] and len(set(read)) == 7
     accepted = [t.transaction_id for t in store.queries.accepted_since(T0 - timedelta(days=1))]
     assert sorted(accepted) == sorted(read)
+
+
+def test_the_rules_evaluated_at_a_version_and_their_tallies_add_up(stores) -> None:
+    store, rules = stores
+    first = change(store, GIFT).set_version
+    other = Rule("late-night", "score > 0.9", RuleAction.DECLINE, "late")
+    second = change(store, other, minutes=1).set_version
+    third = change(store, replace(GIFT, mode=RuleMode.DISABLED, version=2), minutes=2).set_version
+    assert rules.evaluated_at(first) == {"gift-cards"}
+    assert rules.evaluated_at(second) == {"gift-cards", "late-night"}
+    assert rules.evaluated_at(third) == {"late-night"}
+
+    period = datetime(2026, 12, 3, 10, 5, tzinfo=UTC)
+    for counts in (
+        {"gift-cards": RuleHealth(10, 1, 0), "late-night": RuleHealth(10, 0, 2)},
+        {"gift-cards": RuleHealth(5, 5, 0)},  # another worker, the same period: added up
+    ):
+        with store.unit_of_work() as uow:
+            uow.rule_tallies.add(period, counts)
+            uow.commit()
+    with store.unit_of_work() as uow:
+        uow.rule_tallies.add(period - timedelta(hours=2), {"gift-cards": RuleHealth(99, 99, 99)})
+        uow.commit()
+    since = period - timedelta(hours=1)
+    assert rules.health(since) == {
+        "gift-cards": RuleHealth(15, 6, 0),
+        "late-night": RuleHealth(10, 0, 2),
+    }
+    assert (
+        rules.health(since)["gift-cards"].warning == "raised an error on 40.0% of its evaluations"
+    )

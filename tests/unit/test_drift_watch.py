@@ -80,7 +80,7 @@ def record(store: InMemoryStore, clock, served: list[list[float]], score_seed: i
     drift watch."""
     watch = DriftWatch(store, store, clock, cache_s=0.0)
     stage = RecordStage(
-        store, ENVELOPES, clock, drift=DriftTally(store, NumpyBinCounter(), clock, watch, 0.0)
+        store, ENVELOPES, clock, tallies=[DriftTally(store, NumpyBinCounter(), clock, watch, 0.0)]
     )
     messages = [
         consumed(ENVELOPES.result_message(result), Topic.RESULTS, n)

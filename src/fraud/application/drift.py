@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from fraud.application.tallies import FLUSH_EVERY_S, PeriodicFlush
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.drift import PSI_THRESHOLD, Drift, DriftReference, add_counts, report
 from fraud.domain.ports import BinCounter, Clock, DriftQueries, ModelQueries, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
-FLUSH_EVERY_S = 10.0
 DRIFT_WINDOW = timedelta(days=1)
 
 
@@ -62,14 +62,10 @@ class DriftTally:
         self.counter = counter
         self.watch = watch
         self.clock = clock
-        self.flush_s = flush_s
-        self.monotonic = monotonic
-        self._pending: Tally = {}
-        self._flushed = float("-inf")  # the first batch's counts go at once
+        self._flush: PeriodicFlush[Tally] = PeriodicFlush(_merged, dict, flush_s, monotonic)
 
     def count(self, decided: Iterable[TransactionRecord]) -> Tally:
-        """A batch's counts, per model and hour: kept only once its unit of work commits
-        (``committed``), so a batch retried is never counted twice."""
+        """A batch's counts, per model and hour."""
         by_model: dict[str, list[TransactionRecord]] = {}
         for record in decided:
             if record.assessment is not None and record.features:
@@ -87,26 +83,19 @@ class DriftTally:
         return tally
 
     def flush_if_due(self, uow: UnitOfWork, tally: Tally) -> bool:
-        """Write what was counted, this batch's too, in ``uow``, when the interval has
-        passed; what is written is forgotten only once ``uow`` commits."""
-        if not (self._pending or tally) or self.monotonic() - self._flushed < self.flush_s:
+        due = self._flush.due(tally)
+        if due is None:
             return False
-        for (version, hour), counts in _merged(self._pending, tally).items():
+        for (version, hour), counts in due.items():
             uow.drift.add(version, hour, counts)
         return True
 
     def committed(self, tally: Tally, flushed: bool) -> None:
-        """The batch's unit of work committed: its counts were written, or wait for the next
-        flush."""
-        if flushed:
-            self._pending.clear()
-            self._flushed = self.monotonic()
-        else:
-            self._pending = _merged(self._pending, tally)
+        self._flush.committed(tally, flushed)
 
     def check(self) -> None:
-        """After a flush is committed: look at the drift, so a crossing is logged by the
-        workers even when nobody watches the dashboard."""
+        """Look at the drift, so a crossing is logged by the workers even when nobody
+        watches the dashboard."""
         if self.watch is not None:
             self.watch.report()
 
@@ -119,22 +108,6 @@ def _merged(a: Tally, b: Tally) -> Tally:
     for key, counts in b.items():
         merged[key] = add_counts(merged.get(key, {}), counts)
     return merged
-
-
-class NoDriftTally:
-    """For a record stage that keeps no drift tallies (a benchmark of the stage alone)."""
-
-    def count(self, decided: Iterable[TransactionRecord]) -> Tally:
-        return {}
-
-    def flush_if_due(self, uow: UnitOfWork, tally: Tally) -> bool:
-        return False
-
-    def committed(self, tally: Tally, flushed: bool) -> None:
-        return None
-
-    def check(self) -> None:
-        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Any
 
 import structlog
 
 from fraud.application.dead_letters import ERROR, STAGE
-from fraud.application.drift import NoDriftTally, Tally
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
 from fraud.application.stage import Outbox, tracing
+from fraud.application.tallies import Tallying
 from fraud.domain.assessment import Decision, TransactionRecord, with_shadows
 from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import (
@@ -22,7 +22,6 @@ from fraud.domain.ports import (
     Message,
     PipelineMetrics,
     Topic,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
 
@@ -56,16 +55,6 @@ def _first_of_each(results: Sequence[TransactionRecord], ids: set[str]) -> list[
     return list(first.values())
 
 
-class DriftCounting(Protocol):
-    def count(self, decided: Iterable[TransactionRecord]) -> Tally: ...
-
-    def flush_if_due(self, uow: UnitOfWork, tally: Tally) -> bool: ...
-
-    def committed(self, tally: Tally, flushed: bool) -> None: ...
-
-    def check(self) -> None: ...
-
-
 class RecordStage:
     name = "record"
     topics = (Topic.RESULTS, Topic.DEAD_LETTERS)
@@ -76,10 +65,10 @@ class RecordStage:
         envelopes: Envelopes,
         clock: Clock,
         metrics: PipelineMetrics = NO_METRICS,
-        drift: DriftCounting | None = None,
+        tallies: Sequence[Tallying[Any]] = (),
     ) -> None:
         self.unit_of_work = unit_of_work
-        self.drift = drift or NoDriftTally()
+        self.tallies = tuple(tallies)
         self.clock = clock
         self._batches = 0
         self.envelopes = envelopes
@@ -118,12 +107,16 @@ class RecordStage:
                 uow.activity.log(tally(samples))
                 if self._batches % PRUNE_EVERY_BATCHES == 0:
                     uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
-                drift = self.drift.count(decided)
-                flushed = self.drift.flush_if_due(uow, drift)
+                counted = [kept.count(decided) for kept in self.tallies]
+                flushed = [
+                    kept.flush_if_due(uow, counts)
+                    for kept, counts in zip(self.tallies, counted, strict=True)
+                ]
                 uow.commit()
-            self.drift.committed(drift, flushed)
-            if flushed:
-                self._check_drift()
+            for kept, counts, written in zip(self.tallies, counted, flushed, strict=True):
+                kept.committed(counts, written)
+                if written:
+                    self._check(kept)
         if samples:
             self._report(samples)
         trace = tracing(__name__)
@@ -148,13 +141,13 @@ class RecordStage:
             )
         return outbox
 
-    def _check_drift(self) -> None:
-        """The drift's report, for its warning: a failure to read it never fails a batch
+    def _check(self, tally: Tallying[Any]) -> None:
+        """What a tally says, for its warning: a failure to read it never fails a batch
         already recorded."""
         try:
-            self.drift.check()
+            tally.check()
         except Exception as failure:
-            log.warning("drift could not be checked", error=str(failure))
+            log.warning("a tally could not be checked", error=str(failure))
 
     def _report(self, samples: Sequence[VerdictSample]) -> None:
         decisions = Counter(sample.decision.value for sample in samples)

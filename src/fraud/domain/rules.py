@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -53,11 +53,21 @@ def text_problem(text: str, max_length: int) -> str | None:
     return None
 
 
-def expression_length_problem(expression: str) -> str | None:
-    """The first bound an expression meets before it is even parsed: its length (a parser
-    handed 30 KB of ``1+1+...`` overflowed its stack and took the process down)."""
-    if not expression.strip() or len(expression) > MAX_EXPRESSION_LENGTH:
+def expression_problem(expression: str) -> str | None:
+    """What an expression breaks before it is even parsed: its length (a parser handed 30 KB
+    of ``1+1+...`` overflowed its stack and took the process down), and the text rule: lines
+    and tabs are fine, other control characters and invisible formatting (bidirectional
+    overrides that make code read otherwise than it runs) are not."""
+    if not expression.strip():
         return f"must be 1 to {MAX_EXPRESSION_LENGTH} characters"
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        return (
+            f"must be at most {MAX_EXPRESSION_LENGTH:,} characters, not {len(expression):,} "
+            f"(from line {expression.count(chr(10), 0, MAX_EXPRESSION_LENGTH) + 1}, column "
+            f"{MAX_EXPRESSION_LENGTH - expression.rfind(chr(10), 0, MAX_EXPRESSION_LENGTH)} on)"
+        )
+    if not expression.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
+        return "must contain only printable characters, lines and tabs"
     return None
 
 
@@ -153,7 +163,7 @@ class Rule:
         errors = []
         if _bad_name(self.name):
             errors.append(FieldError("name", NAME_RULE))
-        if (problem := expression_length_problem(self.expression)) is not None:
+        if (problem := expression_problem(self.expression)) is not None:
             errors.append(FieldError("expression", problem))
         if (problem := text_problem(self.reason, MAX_REASON_LENGTH)) is not None:
             errors.append(FieldError("reason", problem))
@@ -269,6 +279,58 @@ class RuleEvaluation:
                 if fault.kind is kind:
                     counts[fault.name] = counts.get(fault.name, 0) + 1
         return counts
+
+
+# --- how the rules fare -------------------------------------------------------------------
+
+RULE_HEALTH_WINDOW = timedelta(hours=1)
+RULE_TALLY_PERIOD = timedelta(minutes=5)
+FLAGGED_RATE = 0.01  # a rule failing on more than 1% of the transactions it met
+
+
+def tally_period(instant: datetime) -> datetime:
+    """The start of the five minutes ``instant`` falls in."""
+    minutes = RULE_TALLY_PERIOD.seconds // 60
+    return instant.replace(
+        minute=instant.minute - instant.minute % minutes, second=0, microsecond=0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHealth:
+    """How a rule fared on the transactions it met: evaluated (whether it held or not), an
+    error raised, or cut off by the evaluation budget before it was evaluated."""
+
+    evaluated: int = 0
+    errors: int = 0
+    cut_off: int = 0
+
+    def __add__(self, other: RuleHealth) -> RuleHealth:
+        return RuleHealth(
+            self.evaluated + other.evaluated,
+            self.errors + other.errors,
+            self.cut_off + other.cut_off,
+        )
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.evaluated if self.evaluated else 0.0
+
+    @property
+    def cut_off_rate(self) -> float:
+        met = self.evaluated + self.cut_off
+        return self.cut_off / met if met else 0.0
+
+    @property
+    def warning(self) -> str | None:
+        """Why the rule needs looking at, or None: it errs, or the budget cuts it off, on more
+        than 1% of the transactions it met."""
+        problems = []
+        if self.error_rate > FLAGGED_RATE:
+            problems.append(f"raised an error on {self.error_rate:.1%} of its evaluations")
+        if self.cut_off_rate > FLAGGED_RATE:
+            problems.append(f"was cut off by the time budget on {self.cut_off_rate:.1%}")
+        return "; ".join(problems) or None
 
 
 _SEVERITY = {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.DECLINE: 2}

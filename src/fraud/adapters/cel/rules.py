@@ -63,6 +63,7 @@ from fraud.domain.rules import (
     RuleFaultKind,
     RuleHit,
     RuleOnError,
+    expression_problem,
 )
 from fraud.domain.transaction import Transaction, format_instant
 
@@ -85,7 +86,9 @@ _SAMPLE_FEATURES = FeatureVector(tuple(0.0 for _ in FEATURE_NAMES))
 
 
 _NAMES = ("tx", "features")
-_MEMBER = re.compile(r"\b(tx|features)\b(\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?")
+# ``tx.NAME`` or ``features.NAME``; group 4 is set when NAME is a method called on the map
+# (``features.all(k, ...)``), which reads all of it.
+_MEMBER = re.compile(r"\b(tx|features)\b(\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?(\s*\()?")
 _FIELDS = frozenset(_SAMPLE.to_dict())
 _FEATURE_PLACE = {name: place for place, name in enumerate(FEATURE_NAMES)}
 
@@ -139,7 +142,7 @@ class Needs:
             for found in _MEMBER.finditer(code_only(expression)):
                 name, member = found.group(1), found.group(3)
                 names = used[name]
-                if member is None:
+                if member is None or found.group(4):
                     used[name] = None
                 elif names is not None:
                     names.add(member)
@@ -157,7 +160,7 @@ def unknown_member(expression: str) -> ExpressionError | None:
     for found in _MEMBER.finditer(code_only(expression)):
         name, member = found.group(1), found.group(3)
         known = _FIELDS if name == "tx" else _FEATURE_PLACE
-        if member is not None and member not in known:
+        if member is not None and not found.group(4) and member not in known:
             line, column = position(expression, found.start(3))
             return ExpressionError(f"no field or feature {member!r}: {_KNOWN}", line, column)
     return None
@@ -344,7 +347,13 @@ class _Columns:
 class CelRules:
     """A rule set's expressions, compiled once, with their guards."""
 
-    def __init__(self, rules: Sequence[Rule], programs: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        programs: Sequence[Any],
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._clock = clock
         self._rules = tuple(rules)
         self._programs = tuple(programs)
         self._guards = tuple(guards_of(rule.expression) for rule in rules)
@@ -394,15 +403,16 @@ class CelRules:
                 run.cut_off(rule, hit, applied, rows[place:])
                 return
             context = run.context(row, needs)
-            started = time.perf_counter()
+            clock = self._clock
+            started = clock()
             try:
                 holds = program.execute(context) is True
             except Exception as error:  # whatever the interpreter raises: this rule, this row
-                took = time.perf_counter() - started
+                took = clock() - started
                 self._unevaluable(rule, run.transactions[row], error)
                 run.fault(row, rule, hit, RuleFaultKind.ERROR, applied)
             else:
-                took = time.perf_counter() - started
+                took = clock() - started
                 if holds:
                     run.found.hits[row].append(hit)
             spent += took
@@ -488,8 +498,13 @@ class CelRuleCompiler:
     """Compiles what the limits allow; the same checks on every path: a rule checked,
     added, changed, tried or backtested, and a stored rule loaded by a worker."""
 
-    def __init__(self, limits: ExpressionLimits = EXPRESSION_LIMITS) -> None:
+    def __init__(
+        self,
+        limits: ExpressionLimits = EXPRESSION_LIMITS,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.limits = limits
+        self.clock = clock
 
     def check(self, expression: str) -> None:
         self._program(expression)
@@ -506,11 +521,11 @@ class CelRuleCompiler:
                         f"rule {rule.name!r}: {error.message}", error.line, error.column
                     )
                 ) from None
-        return CelRules(rules, programs)
+        return CelRules(rules, programs, self.clock)
 
     def _program(self, expression: str) -> Any:
-        if not expression.strip():
-            raise InvalidExpression(ExpressionError("the expression is empty"))
+        if len(expression) <= self.limits.length and (problem := expression_problem(expression)):
+            raise InvalidExpression(ExpressionError(f"the expression {problem}"))
         # Measured first: the interpreter's parser is only ever handed what the limits
         # allow (30 KB of "1+1+..." overflowed its stack; deep nesting is refused here).
         measure(expression, self.limits)

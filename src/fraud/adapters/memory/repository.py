@@ -22,7 +22,11 @@ from fraud.adapters.memory.identity import (
     InMemoryIdentityQueries,
 )
 from fraud.adapters.memory.models import InMemoryModelQueries, InMemoryModelRegistry
-from fraud.adapters.memory.rules import InMemoryRuleQueries, InMemoryRuleRepository
+from fraud.adapters.memory.rules import (
+    InMemoryRuleQueries,
+    InMemoryRuleRepository,
+    InMemoryRuleTallies,
+)
 from fraud.adapters.memory.state import Staged, State
 from fraud.domain.assessment import (
     AnalystLabel,
@@ -216,6 +220,7 @@ class InMemoryUnitOfWork:
         self.rules = InMemoryRuleRepository(staged)
         self.models = InMemoryModelRegistry(staged)
         self.drift = InMemoryDriftLog(staged)
+        self.rule_tallies = InMemoryRuleTallies(staged)
         return self
 
     def __exit__(

@@ -3,11 +3,12 @@ the order they were made (the highest number is the rule set's version)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 
 from fraud.adapters.memory.state import Staged, State
-from fraud.domain.rules import Rule, RuleChange, RuleSet
+from fraud.domain.rules import Rule, RuleChange, RuleHealth, RuleSet
 
 
 def _save(state: State, rule: Rule, by: str, at: datetime) -> RuleChange | None:
@@ -38,6 +39,21 @@ class InMemoryRuleRepository:
         return change
 
 
+def _add(state: State, period: datetime, counts: Mapping[str, RuleHealth]) -> None:
+    for rule, health in counts.items():
+        state.rule_tallies[rule, period] = state.rule_tallies.get((rule, period), RuleHealth()) + (
+            health
+        )
+
+
+class InMemoryRuleTallies:
+    def __init__(self, staged: Staged) -> None:
+        self._staged = staged
+
+    def add(self, period: datetime, counts: Mapping[str, RuleHealth]) -> None:
+        self._staged.write(partial(_add, period=period, counts=dict(counts)))
+
+
 class InMemoryRuleQueries:
     """The read side of rules, over the committed state (``self.state``)."""
 
@@ -64,3 +80,17 @@ class InMemoryRuleQueries:
             for _, change in sorted(self.state.rule_changes.items())
             if change.rule.name == name
         ]
+
+    def evaluated_at(self, set_version: int) -> frozenset[str]:
+        latest: dict[str, Rule] = {}
+        for version, change in sorted(self.state.rule_changes.items()):
+            if version <= set_version:
+                latest[change.rule.name] = change.rule
+        return frozenset(name for name, rule in latest.items() if rule.mode.evaluated)
+
+    def health(self, since: datetime) -> dict[str, RuleHealth]:
+        summed: dict[str, RuleHealth] = {}
+        for (rule, period), health in list(self.state.rule_tallies.items()):
+            if period >= since:
+                summed[rule] = summed.get(rule, RuleHealth()) + health
+        return summed

@@ -15,7 +15,7 @@ from fraud.domain.assessment import Assessment, LabelChange, TransactionRecord
 from fraud.domain.identity import Account, ApiKey, AuditEvent, SignedIn
 from fraud.domain.monitoring import Bucket
 from fraud.domain.registry import RegisteredModel, RoleChange, StoredArchive, ThresholdsChange
-from fraud.domain.rules import Rule, RuleChange
+from fraud.domain.rules import Rule, RuleChange, RuleHealth
 
 
 @dataclass
@@ -41,6 +41,8 @@ class State:
     model_thresholds: MutableMapping[int, ThresholdsChange] = field(default_factory=dict)
     # Drift tallies: (model version, hour, name) -> count per bin.
     drift: MutableMapping[tuple[str, datetime, str], tuple[int, ...]] = field(default_factory=dict)
+    # Rules' tallies: (rule, period) -> how the rule fared then.
+    rule_tallies: MutableMapping[tuple[str, datetime], RuleHealth] = field(default_factory=dict)
 
     def overlay(self) -> State:
         """A view whose writes stay in it: what a unit of work reads and writes."""

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
 from fraud.adapters.sqlalchemy.tables import drift_tallies
-from fraud.adapters.sqlalchemy.upserts import NATIVE_DIALECTS
+from fraud.adapters.sqlalchemy.upserts import add_counts
 
 _KEY = ("model_version", "hour", "name", "bin")
 
@@ -34,31 +33,10 @@ class SqlDriftLog:
         ]
         if not rows:
             return
-        dialect = dialect_of(self._executor)
         with transient_errors_translated():
-            if dialect in NATIVE_DIALECTS:
-                native = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(
-                    drift_tallies
-                )
-                statement = native.on_conflict_do_update(
-                    index_elements=list(_KEY),
-                    set_={"count": drift_tallies.c.count + native.excluded["count"]},
-                )
-                self._executor.execute(statement, rows)
-                return
-            self._add_portably(rows)
-
-    def _add_portably(self, rows: list[dict[str, object]]) -> None:
-        """Elsewhere (no native upsert): add to each row there, insert the ones that are not.
-        A statement per row, every flush's few hundred: a path off the supported backends."""
-        for row in rows:
-            added = self._executor.execute(
-                update(drift_tallies)
-                .where(*(drift_tallies.c[k] == row[k] for k in _KEY))
-                .values(count=drift_tallies.c.count + row["count"])
+            add_counts(
+                self._executor, drift_tallies, _KEY, ("count",), rows, dialect_of(self._executor)
             )
-            if not added.rowcount:  # type: ignore[attr-defined]
-                self._executor.execute(insert(drift_tallies).values(row))
 
 
 class SqlDriftQueries:

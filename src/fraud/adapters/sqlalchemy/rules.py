@@ -7,6 +7,7 @@ side (``SqlRuleQueries``) borrows a pooled connection per question.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
@@ -15,9 +16,9 @@ from sqlalchemy.engine import Engine
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
 from fraud.adapters.sqlalchemy.rows import rule_row, to_rule
-from fraud.adapters.sqlalchemy.tables import rule_changes, rules
-from fraud.adapters.sqlalchemy.upserts import insert_missing
-from fraud.domain.rules import Rule, RuleChange, RuleMode, RuleSet
+from fraud.adapters.sqlalchemy.tables import rule_changes, rule_tallies, rules
+from fraud.adapters.sqlalchemy.upserts import add_counts, insert_missing
+from fraud.domain.rules import Rule, RuleChange, RuleHealth, RuleMode, RuleSet
 
 _EVALUATED = tuple(mode.value for mode in RuleMode if mode.evaluated)
 
@@ -50,6 +51,35 @@ class SqlRuleRepository:
                 insert(rule_changes).values(row).returning(rule_changes.c.id)
             ).scalar_one()
         return RuleChange(rule, by, at, int(set_version))
+
+
+class SqlRuleTallies:
+    """The ``RuleTallies`` port, written on the caller's transaction: one row per rule and
+    period, added to in place, so any number of record workers share a period."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def add(self, period: datetime, counts: Mapping[str, RuleHealth]) -> None:
+        rows = [
+            {
+                "rule": rule,
+                "period": period,
+                "evaluated": health.evaluated,
+                "errors": health.errors,
+                "cut_off": health.cut_off,
+            }
+            for rule, health in counts.items()
+        ]
+        with transient_errors_translated():
+            add_counts(
+                self._executor,
+                rule_tallies,
+                ("rule", "period"),
+                ("evaluated", "errors", "cut_off"),
+                rows,
+                dialect_of(self._executor),
+            )
 
 
 class SqlRuleQueries:
@@ -92,3 +122,32 @@ class SqlRuleQueries:
             RuleChange(to_rule(row), row["changed_by"], row["changed_at"], row["id"])
             for row in rows
         ]
+
+    def evaluated_at(self, set_version: int) -> frozenset[str]:
+        latest = (
+            select(func.max(rule_changes.c.id))
+            .where(rule_changes.c.id <= set_version)
+            .group_by(rule_changes.c.name)
+        )
+        statement = select(rule_changes.c.name).where(
+            rule_changes.c.id.in_(latest), rule_changes.c.mode.in_(_EVALUATED)
+        )
+        with transient_errors_translated(), self._engine.connect() as connection:
+            return frozenset(connection.execute(statement).scalars())
+
+    def health(self, since: datetime) -> dict[str, RuleHealth]:
+        statement = (
+            select(
+                rule_tallies.c.rule,
+                func.sum(rule_tallies.c.evaluated),
+                func.sum(rule_tallies.c.errors),
+                func.sum(rule_tallies.c.cut_off),
+            )
+            .where(rule_tallies.c.period >= since)
+            .group_by(rule_tallies.c.rule)
+        )
+        with transient_errors_translated(), self._engine.connect() as connection:
+            return {
+                rule: RuleHealth(int(evaluated), int(errors), int(cut_off))
+                for rule, evaluated, errors, cut_off in connection.execute(statement)
+            }

@@ -24,7 +24,7 @@ from fraud.adapters.sqlalchemy.repository import (
     SqlLabelRepository,
     SqlVerdictRepository,
 )
-from fraud.adapters.sqlalchemy.rules import SqlRuleRepository
+from fraud.adapters.sqlalchemy.rules import SqlRuleRepository, SqlRuleTallies
 from fraud.domain.ports import (
     ActivityLog,
     AuditLog,
@@ -34,6 +34,7 @@ from fraud.domain.ports import (
     LabelRepository,
     ModelRegistry,
     RuleRepository,
+    RuleTallies,
     VerdictRepository,
 )
 
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
     rules: RuleRepository
     models: ModelRegistry
     drift: DriftLog
+    rule_tallies: RuleTallies
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self.rules = SqlRuleRepository(connection)
         self.models = SqlModelRegistry(connection)
         self.drift = SqlDriftLog(connection)
+        self.rule_tallies = SqlRuleTallies(connection)
         return self
 
     def __exit__(

@@ -291,3 +291,35 @@ def _stored_keys(executor: Executor, key: Column[Any], keys: Sequence[Any]) -> s
     for chunk in chunks(keys):
         stored.update(executor.execute(select(key).where(key.in_(chunk))).scalars())
     return stored
+
+
+def add_counts(
+    executor: Executor,
+    table: Table,
+    key: Sequence[str],
+    counts: Sequence[str],
+    rows: list[Row],
+    dialect: str,
+) -> None:
+    """Add each row's ``counts`` to the row of the same ``key`` (created where there is
+    none): one ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` for the batch on
+    SQLite and PostgreSQL, so any number of writers sharing a key add up; elsewhere an update
+    per row and an insert where it found none (a path off the supported backends)."""
+    if not rows:
+        return
+    if dialect in NATIVE_DIALECTS:
+        native = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+        statement = native.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: table.c[name] + native.excluded[name] for name in counts},
+        )
+        executor.execute(statement, rows)
+        return
+    for row in rows:
+        added = executor.execute(
+            update(table)
+            .where(*(table.c[k] == row[k] for k in key))
+            .values({name: table.c[name] + row[name] for name in counts})
+        )
+        if not added.rowcount:  # type: ignore[attr-defined]
+            executor.execute(insert(table).values(row))

@@ -44,7 +44,13 @@ from fraud.domain.ports.operations import (
     TopicAdmin,
     TopicOutcome,
 )
-from fraud.domain.ports.rules import CompiledRules, RuleCompiler, RuleQueries, RuleRepository
+from fraud.domain.ports.rules import (
+    CompiledRules,
+    RuleCompiler,
+    RuleQueries,
+    RuleRepository,
+    RuleTallies,
+)
 from fraud.domain.ports.storage import (
     ActivityLog,
     ActivityQueries,
@@ -94,6 +100,7 @@ __all__ = [
     "RuleCompiler",
     "RuleQueries",
     "RuleRepository",
+    "RuleTallies",
     "SchemaMigrator",
     "Scorer",
     "Serializer",

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from fraud.domain.features import FeatureVector
-from fraud.domain.rules import EvaluationBudget, Rule, RuleChange, RuleEvaluation, RuleSet
+from fraud.domain.rules import (
+    EvaluationBudget,
+    Rule,
+    RuleChange,
+    RuleEvaluation,
+    RuleHealth,
+    RuleSet,
+)
 from fraud.domain.transaction import Transaction
 
 
@@ -67,3 +74,16 @@ class RuleQueries(Protocol):
 
     def history(self, name: str) -> list[RuleChange]:
         """The rule's versions, oldest first."""
+
+    def evaluated_at(self, set_version: int) -> frozenset[str]:
+        """The rules the set evaluated at that version (active or shadow then)."""
+
+    def health(self, since: datetime) -> dict[str, RuleHealth]:
+        """Each rule's tallies of the periods from ``since`` on, summed."""
+
+
+class RuleTallies(Protocol):
+    """How the rules fared, per five minutes: the write side, in a unit of work."""
+
+    def add(self, period: datetime, counts: Mapping[str, RuleHealth]) -> None:
+        """Add ``counts`` (per rule) to the tallies of the period starting at ``period``."""

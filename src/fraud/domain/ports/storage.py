@@ -21,7 +21,7 @@ from fraud.domain.monitoring import Bucket
 from fraud.domain.ports.drift import DriftLog
 from fraud.domain.ports.identity import AuditLog, Identities
 from fraud.domain.ports.models import ModelRegistry
-from fraud.domain.ports.rules import RuleRepository
+from fraud.domain.ports.rules import RuleRepository, RuleTallies
 from fraud.domain.transaction import Transaction
 
 # --- the write side ------------------------------------------------------------------
@@ -98,6 +98,7 @@ class UnitOfWork(Protocol):
     identities: Identities
     audit: AuditLog
     rules: RuleRepository
+    rule_tallies: RuleTallies
     models: ModelRegistry
     drift: DriftLog
 

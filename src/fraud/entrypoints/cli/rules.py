@@ -23,7 +23,9 @@ from fraud.domain.rules import (
     RuleChange,
     RuleConflict,
     RuleExists,
+    RuleHealth,
     RuleMode,
+    RuleOnError,
     UnknownRule,
     diff,
     draft_rule,
@@ -41,6 +43,11 @@ from fraud.entrypoints.cli.options import Duration, progress
 
 ACTIONS = click.Choice([action.value for action in RuleAction])
 MODES = click.Choice([mode.value for mode in RuleMode])
+ON_ERROR = click.Choice([choice.value for choice in RuleOnError])
+ON_ERROR_HELP = (
+    "When it cannot be evaluated on a transaction (an error, or the time budget): skip (no "
+    "hit) or apply its action (a rule that must fail closed)."
+)
 BAR_WIDTH = 30
 
 
@@ -63,12 +70,24 @@ def rules() -> None:
 @rules.command("list")
 @pass_context
 def list_rules(ctx: CliContext) -> None:
-    """Every rule, disabled ones too."""
-    rows = [
-        (rule.name, rule.mode.value, rule.action.value, str(rule.version), rule.expression)
-        for rule in _container(ctx).manage_rules().rules()
-    ]
-    table(("name", "mode", "action", "version", "expression"), rows)
+    """Every rule, disabled ones too, with its evaluations and errors over the last hour."""
+    container = _container(ctx)
+    health = container.rules_health().last_hour()
+    rows = []
+    for rule in container.manage_rules().rules():
+        fared = health.get(rule.name, RuleHealth())
+        rows.append(
+            (
+                rule.name,
+                rule.mode.value,
+                rule.action.value,
+                str(rule.version),
+                f"{fared.evaluated}/{fared.errors}/{fared.cut_off}"
+                + (" !" if fared.warning else ""),
+                rule.expression,
+            )
+        )
+    table(("name", "mode", "action", "version", "evaluated/errors/cut off", "expression"), rows)
 
 
 @rules.command("show")
@@ -76,10 +95,18 @@ def list_rules(ctx: CliContext) -> None:
 @pass_context
 def show_rule(ctx: CliContext, name: str) -> None:
     """A rule and its history: every version, who made it, and what it changed."""
-    manage = _container(ctx).manage_rules()
+    container = _container(ctx)
+    manage = container.manage_rules()
     with _refusals():
         rule, history = manage.get(name), manage.history(name)
     _say(rule)
+    fared = container.rules_health().last_hour().get(name, RuleHealth())
+    click.echo(
+        f"  last hour:  {fared.evaluated} evaluated, {fared.errors} errors "
+        f"({fared.error_rate:.2%}), {fared.cut_off} cut off by the time budget"
+    )
+    if fared.warning:
+        click.echo(f"  warning:    it {fared.warning}")
     before: Rule | None = None
     for change in history:
         click.echo(
@@ -96,6 +123,7 @@ def _say(rule: Rule) -> None:
     click.echo(f"{rule.name} (version {rule.version}, {rule.mode.value}, {rule.action.value})")
     click.echo(f"  expression: {rule.expression}")
     click.echo(f"  reason:     {rule.reason}")
+    click.echo(f"  on error:   {rule.on_error.value}")
 
 
 def _changed(change: RuleChange, what: str) -> None:
@@ -114,15 +142,32 @@ def _changed(change: RuleChange, what: str) -> None:
 @click.option("--action", type=ACTIONS, required=True)
 @click.option("--reason", required=True, help="What the verdict says when it hits.")
 @click.option("--mode", type=MODES, default=RuleMode.ACTIVE.value, show_default=True)
+@click.option(
+    "--on-error",
+    type=ON_ERROR,
+    default=RuleOnError.SKIP.value,
+    show_default=True,
+    help=ON_ERROR_HELP,
+)
 @pass_context
 def add_rule(
-    ctx: CliContext, name: str, expression: str, action: str, reason: str, mode: str
+    ctx: CliContext,
+    name: str,
+    expression: str,
+    action: str,
+    reason: str,
+    mode: str,
+    on_error: str,
 ) -> None:
-    """Add a rule; it is compiled first and refused with the error's position if it cannot
-    be used."""
+    """Add a rule; it is measured and compiled first, and refused with the limit or error and
+    its position if it cannot be used."""
     fields = {"name": name, "expression": expression, "action": action, "reason": reason}
     with _refusals():
-        change = _container(ctx).manage_rules().add(new_rule(fields | {"mode": mode}), cli_actor())
+        change = (
+            _container(ctx)
+            .manage_rules()
+            .add(new_rule(fields | {"mode": mode, "on_error": on_error}), cli_actor())
+        )
     _changed(change, "added")
 
 
@@ -132,6 +177,7 @@ def add_rule(
 @click.option("--action", type=ACTIONS)
 @click.option("--reason")
 @click.option("--mode", type=MODES)
+@click.option("--on-error", type=ON_ERROR, help=ON_ERROR_HELP)
 @pass_context
 def update_rule(
     ctx: CliContext,
@@ -140,9 +186,16 @@ def update_rule(
     action: str | None,
     reason: str | None,
     mode: str | None,
+    on_error: str | None,
 ) -> None:
     """Change a rule: each change is its next version."""
-    given = {"expression": expression, "action": action, "reason": reason, "mode": mode}
+    given = {
+        "expression": expression,
+        "action": action,
+        "reason": reason,
+        "mode": mode,
+        "on_error": on_error,
+    }
     changes = {field: value for field, value in given.items() if value is not None}
     with _refusals():
         change = _container(ctx).manage_rules().change(name, changes, cli_actor())

@@ -8,6 +8,7 @@ handlers: 422 (with the expression error's position), 409, 404."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import flask
@@ -15,6 +16,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import render_template
 from flask_smorest import Blueprint
 
+from fraud.application.rule_health import RulesHealth
 from fraud.application.rules import MAX_BACKTEST_DAYS, ManageRules, Trial, TryRules
 from fraud.containers import Container
 from fraud.domain.backtest import Backtest
@@ -25,6 +27,7 @@ from fraud.domain.rules import (
     InvalidRule,
     Rule,
     RuleChange,
+    RuleHealth,
     UnknownRule,
     diff,
     draft_rule,
@@ -48,8 +51,8 @@ from fraud.entrypoints.http.rules_schemas import (
     RuleChangeSchema,
     RuleDetailSchema,
     RuleRequestSchema,
-    RuleSchema,
     RuleUpdateSchema,
+    RuleWithHealthSchema,
     TrialRequestSchema,
     TrialSchema,
 )
@@ -83,13 +86,22 @@ body_refusals = answers_also(rules, TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED)
 
 
 @rules.get("/api/rules", tags=["rules"])
-@rules.response(200, RuleSchema(many=True), description="Every rule, disabled ones too")
+@rules.response(200, RuleWithHealthSchema(many=True), description="Every rule, disabled ones too")
 @rules.alt_response(**UNAVAILABLE)
 @requires(Permission.READ)
 @inject
-def list_rules(manage: ManageRules = Provide[Container.manage_rules]) -> list[Rule]:
-    """The analysts' rules, by name."""
-    return manage.rules()
+def list_rules(
+    manage: ManageRules = Provide[Container.manage_rules],
+    health: RulesHealth = Provide[Container.rules_health],
+) -> list[dict[str, Any]]:
+    """The analysts' rules, by name, each with how it fared over the last hour: the
+    transactions it was evaluated on, its errors and cut-offs, and a warning when either
+    passes 1%."""
+    return with_health(manage.rules(), health.last_hour())
+
+
+def with_health(rules: list[Rule], health: Mapping[str, RuleHealth]) -> list[dict[str, Any]]:
+    return [{**asdict(rule), "health": health.get(rule.name, RuleHealth())} for rule in rules]
 
 
 @rules.post("/api/rules", tags=["rules"])
@@ -107,16 +119,22 @@ def add_rule(manage: ManageRules = Provide[Container.manage_rules]) -> tuple[Rul
 
 
 @rules.get("/api/rules/<name>", tags=["rules"], parameters=[NAME])
-@rules.response(200, RuleDetailSchema, description="The rule and its versions")
+@rules.response(200, RuleDetailSchema, description="The rule, its health and its versions")
 @rules.alt_response(**UNKNOWN)
 @requires(Permission.READ)
 @inject
-def get_rule(name: str, manage: ManageRules = Provide[Container.manage_rules]) -> dict[str, Any]:
-    """A rule with its history: every version, who made it, and what it changed."""
-    return detail(manage.get(name), manage.history(name))
+def get_rule(
+    name: str,
+    manage: ManageRules = Provide[Container.manage_rules],
+    health: RulesHealth = Provide[Container.rules_health],
+) -> dict[str, Any]:
+    """A rule with how it fared over the last hour and its history: every version, who made
+    it, and what it changed."""
+    rule = manage.get(name)
+    return detail(rule, manage.history(name), health.last_hour().get(name, RuleHealth()))
 
 
-def detail(rule: Rule, history: list[RuleChange]) -> dict[str, Any]:
+def detail(rule: Rule, history: list[RuleChange], health: RuleHealth) -> dict[str, Any]:
     versions = []
     before: Rule | None = None
     for change in history:
@@ -130,7 +148,7 @@ def detail(rule: Rule, history: list[RuleChange]) -> dict[str, Any]:
             }
         )
         before = change.rule
-    return {"rule": rule, "history": versions}
+    return {"rule": rule, "history": versions, "health": health}
 
 
 @rules.patch("/api/rules/<name>", tags=["rules"], parameters=[NAME])
@@ -252,16 +270,26 @@ def _draft(body: Mapping[str, Any], besides: tuple[str, ...]) -> Rule:
 @rule_pages.get("/dashboard/rules")
 @requires(Permission.READ, page=True)
 @inject
-def rules_page(manage: ManageRules = Provide[Container.manage_rules]) -> str:
-    return render_template("rules.html", rules=RuleSchema(many=True).dump(manage.rules()))
+def rules_page(
+    manage: ManageRules = Provide[Container.manage_rules],
+    health: RulesHealth = Provide[Container.rules_health],
+) -> str:
+    listed = with_health(manage.rules(), health.last_hour())
+    return render_template("rules.html", rules=RuleWithHealthSchema(many=True).dump(listed))
 
 
 @rule_pages.get("/dashboard/rules/<name>")
 @requires(Permission.READ, page=True)
 @inject
-def rule_page(name: str, manage: ManageRules = Provide[Container.manage_rules]) -> tuple[str, int]:
+def rule_page(
+    name: str,
+    manage: ManageRules = Provide[Container.manage_rules],
+    health: RulesHealth = Provide[Container.rules_health],
+) -> tuple[str, int]:
     try:
-        item = RuleDetailSchema().dump(detail(manage.get(name), manage.history(name)))
+        rule = manage.get(name)
+        fared = health.last_hour().get(name, RuleHealth())
+        item = RuleDetailSchema().dump(detail(rule, manage.history(name), fared))
     except UnknownRule:
         return render_template("missing.html", rule=name), 404
     return render_template("rule.html", item=item), 200

@@ -10,6 +10,7 @@ from fraud.entrypoints.http.schemas import (
     DECISIONS,
     RULE_ACTIONS,
     RULE_MODES,
+    RULE_ON_ERROR,
     Instant,
     Rounded,
     Shape,
@@ -31,6 +32,11 @@ _ACTION = {
     "(overrides the model, never another rule); reason: only adds its reason"
 }
 _MODE = {"description": "active decides; shadow records its hits only; disabled: neither"}
+_ON_ERROR = {
+    "description": "when it cannot be evaluated on a transaction (an error, or the time "
+    "budget): skip (the default: it does not hit) or apply (its action is taken: a decline "
+    "or review rule that must fail closed)"
+}
 
 
 class RuleSchema(Shape):
@@ -44,6 +50,28 @@ class RuleSchema(Shape):
     )
     mode = fields.String(required=True, validate=validate.OneOf(RULE_MODES), metadata=_MODE)
     version = fields.Integer(required=True, metadata={"description": "1, then one per change"})
+    on_error = fields.String(
+        required=True, validate=validate.OneOf(RULE_ON_ERROR), metadata=_ON_ERROR
+    )
+
+
+class RuleHealthSchema(Shape):
+    """How a rule fared over the last hour."""
+
+    evaluated = fields.Integer(required=True, metadata={"description": "transactions it ran on"})
+    errors = fields.Integer(required=True, metadata={"description": "of those, raised an error"})
+    cut_off = fields.Integer(
+        required=True, metadata={"description": "transactions the time budget cut it off from"}
+    )
+    error_rate = Rounded(6, required=True)
+    warning = fields.String(
+        allow_none=True,
+        metadata={"description": "why it needs looking at: errors or cut-offs over 1%"},
+    )
+
+
+class RuleWithHealthSchema(RuleSchema):
+    health = fields.Nested(RuleHealthSchema, required=True)
 
 
 class RuleChangeSchema(Shape):
@@ -75,6 +103,7 @@ class RuleVersionSchema(RuleChangeSchema):
 
 class RuleDetailSchema(Shape):
     rule = fields.Nested(RuleSchema, required=True)
+    health = fields.Nested(RuleHealthSchema, required=True)
     history = fields.List(
         fields.Nested(RuleVersionSchema), required=True, metadata={"description": "oldest first"}
     )
@@ -106,6 +135,7 @@ class RuleRequestSchema(Schema):
     action = fields.String(required=True, validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
     reason = fields.String(required=True, metadata={"maxLength": MAX_REASON_LENGTH})
     mode = fields.String(validate=validate.OneOf(RULE_MODES), metadata=_MODE)
+    on_error = fields.String(validate=validate.OneOf(RULE_ON_ERROR), metadata=_ON_ERROR)
 
 
 class RuleUpdateSchema(Schema):
@@ -119,6 +149,7 @@ class RuleUpdateSchema(Schema):
     action = fields.String(validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
     reason = fields.String(metadata={"maxLength": MAX_REASON_LENGTH})
     mode = fields.String(validate=validate.OneOf(RULE_MODES), metadata=_MODE)
+    on_error = fields.String(validate=validate.OneOf(RULE_ON_ERROR), metadata=_ON_ERROR)
 
 
 class ExpressionSchema(Schema):

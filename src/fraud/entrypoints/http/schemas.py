@@ -21,7 +21,7 @@ from marshmallow import INCLUDE, Schema, fields, post_dump, pre_dump, validate
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.currencies import ISO_4217_CODES
 from fraud.domain.labels import ANALYST_MAX_LENGTH
-from fraud.domain.rules import RuleAction, RuleMode
+from fraud.domain.rules import RuleAction, RuleFaultKind, RuleMode, RuleOnError
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
     KNOWN_DEVICE_TYPES,
@@ -130,6 +130,8 @@ DECISIONS = [decision.value for decision in Decision]
 STATUSES = [status.value for status in Status]
 RULE_ACTIONS = [action.value for action in RuleAction]
 RULE_MODES = [mode.value for mode in RuleMode]
+RULE_ON_ERROR = [choice.value for choice in RuleOnError]
+RULE_FAULTS = [kind.value for kind in RuleFaultKind]
 
 
 class Shape(Schema):
@@ -361,6 +363,27 @@ class RuleHitSchema(Shape):
     reason = fields.String(required=True)
 
 
+class RuleFaultSchema(Shape):
+    """An analyst's rule that could not say whether it holds for the transaction."""
+
+    rule = fields.String(required=True, attribute="name")
+    version = fields.Integer(required=True)
+    fault = fields.String(
+        required=True,
+        attribute="kind",
+        validate=_one_of(RULE_FAULTS),
+        metadata={
+            "description": "error: the expression raised on this transaction; budget: not "
+            "evaluated, the batch's rule time budget ran out first"
+        },
+    )
+    applied = fields.Boolean(
+        required=True,
+        metadata={"description": "its action was taken anyway (the rule's on_error: apply)"},
+    )
+    says = fields.Function(lambda fault: fault.describe(), metadata={"description": "in words"})
+
+
 class ExplainedReasonSchema(Shape):
     reason = fields.String(required=True, attribute="text")
     share = Rounded(
@@ -421,6 +444,14 @@ class VerdictSchema(Shape):
         attribute="assessment.rules_version",
         metadata={"description": "the rule set's version it was decided under"},
     )
+    rule_faults = fields.List(
+        fields.Nested(RuleFaultSchema),
+        attribute="assessment.rule_faults",
+        metadata={
+            "description": "the analysts' rules that could not be evaluated on it (an error, "
+            "or the time budget); the decision stands without them unless they apply"
+        },
+    )
     preprocessed_at = Instant(metadata={"description": "when its features were computed"})
     recorded_at = Instant(metadata={"description": "when its verdict was stored"})
     latency_ms = Rounded(3, metadata={"description": "from receipt to verdict"})
@@ -445,7 +476,7 @@ class VerdictSchema(Shape):
 
     @post_dump
     def _leave_out_empty_histories(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        for name in ("label_history", "versions", "rule_hits", "explanation"):
+        for name in ("label_history", "versions", "rule_hits", "explanation", "rule_faults"):
             if not data.get(name):
                 data.pop(name, None)
         return data

@@ -116,7 +116,7 @@
   }
 
   async function add(mode) {
-    const rule = { ...draft(), name: value("name"), reason: value("reason"), mode: mode };
+    const rule = { ...draft(), name: value("name"), reason: value("reason"), mode: mode, on_error: value("on_error") };
     const change = await window.fraud.send("POST", "/api/rules", rule);
     window.location.assign("/dashboard/rules/" + encodeURIComponent(change.rule.name));
   }
@@ -130,7 +130,7 @@
     check: check,
     try: tryOn,
     backtest: backtest,
-    save: () => save({ expression: value("expression"), action: value("action"), reason: value("reason") }),
+    save: () => save({ expression: value("expression"), action: value("action"), reason: value("reason"), on_error: value("on_error") }),
   };
   for (const button of form.querySelectorAll("button[data-do]")) {
     button.addEventListener("click", () => {

@@ -1,0 +1,191 @@
+"""Random CEL expressions within the grammar, as an analyst (or an attacker with an analyst's
+key) might write them: nested up to past the limit, with comprehensions inside
+comprehensions, long chains, large literals, integers at the edges of 64 bits, patterns and
+every function a rule may call. Whatever is generated, checking it over the API answers 200
+or 422, never a 5xx; an expression that is accepted evaluates on a batch without anything
+escaping the rule, and no single evaluation takes long enough to hold a batch (the bound
+keeps one under a millisecond here; the assertion allows 25, a margin for a busy machine,
+while the rules this guards against took seconds)."""
+
+from __future__ import annotations
+
+import os
+import string
+import time
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraud.adapters.cel.rules import CelRuleCompiler
+from fraud.domain.features import FEATURE_NAMES, FeatureVector
+from fraud.domain.rules import InvalidExpression, Rule, RuleAction, RuleMode
+from fraud.domain.transaction import Transaction
+
+# The full suite runs 2,000; the quick tier (make check) may ask for fewer.
+EXAMPLES = int(os.environ.get("FRAUD_TEST_PROPERTY_EXAMPLES", "2000"))
+SLOWEST_EVALUATION_S = 0.025
+
+NUMBERS = [
+    "tx.amount",
+    "score",
+    "double(tx.location_match)",
+    "features.new_merchant",
+    "features.amount_to_typical",
+    f"features.{FEATURE_NAMES[-1]}",
+]
+TEXTS = ["tx.merchant", "tx.merchant_type", "tx.user_id", "tx.currency", "tx.device_type"]
+EDGES = ["9223372036854775807", "-9223372036854775808", "0", "1", "18446744073709551615u"]
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+literal_text = st.one_of(
+    st.text(alphabet=string.ascii_letters + " -_", max_size=12),
+    st.text(alphabet="ab", min_size=900, max_size=1_100),  # around the literal's limit
+).map(quoted)
+literal_number = st.one_of(
+    st.integers(-(2**63), 2**63 - 1).map(str),
+    st.sampled_from(EDGES),
+    st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
+)
+pattern = st.sampled_from(
+    ["'^A'", "'[a-z]+$'", "'\\\\d{4}'", "'\\\\w+'", "'(a|b){10}'", "'.*x.*'", "'\\\\w{30}'"]
+)
+
+
+@st.composite
+def numeric(draw: st.DrawFn, depth: int, names: tuple[str, ...]) -> str:
+    leaves = [*NUMBERS, *names]
+    if depth <= 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.one_of(st.sampled_from(leaves), literal_number))
+    kind = draw(st.integers(0, 6))
+    inner = numeric(depth - 1, names)
+    if kind == 0:
+        op = draw(st.sampled_from(["+", "-", "*", "/", "%"]))
+        return f"{draw(inner)} {op} {draw(inner)}"
+    if kind == 1:
+        return f"({draw(inner)})"
+    if kind == 2:
+        return f"{draw(st.sampled_from(['int', 'double', 'uint']))}({draw(inner)})"
+    if kind == 3:
+        return f"size({draw(text_of(depth - 1, names))})"
+    if kind == 4:
+        items = draw(st.lists(inner, max_size=draw(st.sampled_from([3, 30]))))
+        return f"[{', '.join(items) or '0'}][{draw(inner)}]"
+    if kind == 5:
+        return "-" * draw(st.integers(1, 3)) + draw(inner)
+    return " + ".join(draw(st.lists(inner, min_size=2, max_size=draw(st.sampled_from([4, 400])))))
+
+
+@st.composite
+def text_of(draw: st.DrawFn, depth: int, names: tuple[str, ...]) -> str:
+    if depth <= 0 or draw(st.booleans()):
+        return draw(st.one_of(st.sampled_from(TEXTS), literal_text))
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return f"{draw(text_of(depth - 1, names))} + {draw(text_of(depth - 1, names))}"
+    if kind == 1:
+        return f"string({draw(numeric(depth - 1, names))})"
+    return f"({draw(text_of(depth - 1, names))})"
+
+
+@st.composite
+def condition(draw: st.DrawFn, depth: int, names: tuple[str, ...] = ()) -> str:
+    if depth <= 0:
+        return draw(st.sampled_from(["true", "false", "score > 0.5", "has(tx.merchant)"]))
+    kind = draw(st.integers(0, 10))
+    deeper = condition(depth - 1, names)
+    if kind == 0:
+        op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+        return f"{draw(numeric(depth - 1, names))} {op} {draw(numeric(depth - 1, names))}"
+    if kind == 1:
+        op = draw(st.sampled_from(["==", "!=", "<"]))
+        return f"{draw(text_of(depth - 1, names))} {op} {draw(text_of(depth - 1, names))}"
+    if kind == 2:
+        method = draw(st.sampled_from(["startsWith", "endsWith", "contains"]))
+        return f"{draw(text_of(depth - 1, names))}.{method}({draw(text_of(depth - 1, names))})"
+    if kind == 3:
+        return f"{draw(st.sampled_from(TEXTS))}.matches({draw(pattern)})"
+    if kind == 4:
+        joiner = draw(st.sampled_from([" && ", " || "]))
+        count = draw(st.sampled_from([2, 3, 60]))
+        return joiner.join(draw(st.lists(deeper, min_size=count, max_size=count)))
+    if kind == 5:
+        return f"!({draw(deeper)})"
+    if kind == 6:
+        return f"({draw(deeper)} ? {draw(deeper)} : {draw(deeper)})"
+    if kind == 7:
+        return "(" * (n := draw(st.integers(1, 40))) + draw(deeper) + ")" * n
+    if kind == 8:
+        items = draw(st.lists(literal_number, max_size=draw(st.sampled_from([5, 25, 1_100]))))
+        return f"{draw(numeric(depth - 1, names))} in [{', '.join(items)}]"
+    # A comprehension over a list (or the features' map), its body seeing its variable.
+    name = f"v{len(names)}"
+    size = draw(st.sampled_from([3, 20, 60]))
+    source = draw(
+        st.sampled_from(
+            [f"[{', '.join(str(n) for n in range(size))}]", "features", f"[{size}, 1.5, 2.0]"]
+        )
+    )
+    macro = draw(st.sampled_from(["all", "exists", "exists_one", "filter", "map"]))
+    body = draw(condition(depth - 1, (*names, name)))
+    if macro in ("filter", "map"):
+        return f"size({source}.{macro}({name}, {body})) > 0"
+    return f"{source}.{macro}({name}, {body})"
+
+
+BATCH = [
+    Transaction(
+        transaction_id=f"p-{n}",
+        user_id=f"user-{n}",
+        amount=amount,
+        merchant=merchant,
+        timestamp=datetime(2026, 3, 1, 12, n, tzinfo=UTC),
+        merchant_type=kind,
+        device_type="mobile",
+        location_match=bool(n % 2),
+    )
+    for n, (amount, merchant, kind) in enumerate(
+        [
+            (0.0, "A", "online"),
+            (1_000_000_000.0, "Ab" * 64, "travel"),
+            (10.5, "Corner Grocery", "grocery"),
+            (999.99, "x", "other"),
+        ]
+    )
+]
+VECTORS = [FeatureVector(tuple(float(n * 7 % 5) for n in range(len(FEATURE_NAMES))))] * len(BATCH)
+SCORES = [0.0, 1.0, 0.5, 0.9999]
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(expression=condition(depth=6))
+def test_no_expression_crashes_answers_a_5xx_or_holds_a_batch(analyst, expression: str) -> None:
+    answer = analyst.post("/api/rules/check", json={"expression": expression})
+    assert answer.status_code in (200, 422), (expression, answer.get_json())
+    compiler = CelRuleCompiler()
+    try:
+        compiler.check(expression)
+    except InvalidExpression:
+        assert answer.status_code == 422
+        return
+    assert answer.status_code == 200
+    rule = Rule("generated", expression, RuleAction.REVIEW, "generated", RuleMode.SHADOW)
+    compiled = compiler.compile([rule])
+    for row in range(len(BATCH)):
+        started = time.perf_counter()
+        found = compiled.evaluate([BATCH[row]], [VECTORS[row]], [SCORES[row]])
+        took = time.perf_counter() - started
+        assert took < SLOWEST_EVALUATION_S, (expression, took)
+        assert len(found.hits) == 1 and len(found.faults) == 1
