@@ -161,6 +161,30 @@ def test_requests_without_a_valid_credential_are_limited_per_address(configured,
     assert from_address(app, "198.51.100.9", viewer).get("/api/health").status_code == 200
 
 
+def test_a_key_that_works_is_not_held_back_with_made_up_ones_from_its_address(
+    configured, clock
+) -> None:
+    """One client behind a NAT sends made-up (or revoked) keys; its neighbour's key, found
+    live before, is still looked up and served. A key never seen waits for the window."""
+    container = configured(anonymous_rate_limit="3/minute")
+    now = [0.0]
+    container.authenticate.override(
+        Authenticate(container.identity_queries(), clock, timer=lambda: now[0])
+    )
+    app = create_app(container)
+    manage = container.manage_keys()
+    working = manage.create("neighbour", Role.VIEWER, TESTS).secret
+    unseen = manage.create("newcomer", Role.VIEWER, TESTS).secret
+    nat = "198.51.100.77"
+    assert from_address(app, nat, working).get("/api/health").status_code == 200
+    for n in range(4):
+        from_address(app, nat, f"fraud_made-up-{n}").get("/api/health")
+    now[0] += 1.0  # past the recheck interval: what is known of each key is asked again
+    assert from_address(app, nat, working).get("/api/health").status_code == 200
+    assert from_address(app, nat, unseen).get("/api/health").status_code == 429
+    assert from_address(app, nat, "fraud_made-up-9").get("/api/health").status_code == 429
+
+
 def test_an_unknown_key_is_looked_up_once_per_recheck_interval(counted, app) -> None:
     """The same made-up key again and again costs the store one look-up, not one each."""
     caller = calling_as(app, "fraud_unknown")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 import structlog
@@ -54,6 +55,9 @@ _NOT_REMEMBERED = object()
 # session stop working within this (the issue: within a second), and meanwhile each is read
 # from the store at most once per interval per process instead of once per request.
 RECHECK_AFTER_S = 0.5
+# How long a key found live stays known as one to a caller that bounds look-ups: a client
+# whose key works is not held back with others from its address (see Authenticate.key).
+KNOWN_LIVE_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,16 +242,33 @@ class Authenticate:
         self.clock = clock
         self._keys: TTLCache[str, ApiKey | None] = TTLCache(4096, recheck_after_s, timer)
         self._sessions: TTLCache[str, SignedIn | None] = TTLCache(4096, recheck_after_s, timer)
+        self._known_live: TTLCache[str, bool] = TTLCache(4096, KNOWN_LIVE_S, timer)
         self._lock = threading.Lock()
 
     def key(self, secret: str, before_asking: Callable[[], None] | None = None) -> Principal | None:
         """The live key's principal, or None for an unknown or revoked one.
 
-        ``before_asking`` runs when the answer is not remembered, before the store is asked:
-        a caller that bounds the look-ups (the HTTP API, per address) refuses there by
-        raising."""
-        key = self._remembered(self._keys, digest(secret), self.queries.key, before_asking)
+        ``before_asking`` runs before the store is asked about a key that this process has
+        not found live in the last ``KNOWN_LIVE_S``: a caller that bounds the look-ups (the
+        HTTP API, per address) refuses there by raising, and a made-up key cannot pass for
+        one that works."""
+        hashed = digest(secret)
+        gate = None if before_asking is None else partial(self._unless_known, hashed, before_asking)
+        key = self._remembered(self._keys, hashed, self._look_up_key, gate)
         return key.principal() if key is not None and key.revoked_at is None else None
+
+    def _look_up_key(self, hashed: str) -> ApiKey | None:
+        key = self.queries.key(hashed)
+        if key is not None and key.revoked_at is None:
+            with self._lock:
+                self._known_live[hashed] = True
+        return key
+
+    def _unless_known(self, hashed: str, before_asking: Callable[[], None]) -> None:
+        with self._lock:
+            known = hashed in self._known_live
+        if not known:
+            before_asking()
 
     def session(self, token: str) -> Principal | None:
         """The signed-in person, or None when the session is closed or expired."""

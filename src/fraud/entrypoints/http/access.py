@@ -18,11 +18,12 @@
   own limit or the service's default, a batch counting one per item it carries
   (:func:`count_items`), so batching does not multiply a rate. Per address, what
   proves no identity: no credential, or a key that is unknown or revoked, against
-  the anonymous limit; once that is spent, a key this process has not checked in
-  the last moment is refused before the store is asked about it, so made-up keys
-  cannot buy a look-up each. Public routes may declare a limit per address
-  (``/health``); signing in counts per address and per account (``signin``). The
-  address is the peer's, or with ``trusted_proxies`` the one the proxies forwarded.
+  the anonymous limit; once that is spent, a key this process has not found live
+  lately is refused before the store is asked about it, so made-up keys cannot buy
+  a look-up each, while a client whose key works goes on. Public routes may
+  declare a limit per address (``/health``); signing in counts per address and
+  per account (``signin``). The address is the peer's, or with
+  ``trusted_proxies`` the one the proxies forwarded.
 * **Nothing kept.** Every answer but a static file says ``Cache-Control: no-store``:
   some carry a secret (a new key, a generated password, a session's cookie), the
   rest the team's data, which no browser or proxy cache should hold after signing out.
