@@ -168,3 +168,13 @@ def test_a_bomb_is_refused_before_keras_loads_anything(tmp_path) -> None:
     bomb = zipped({**SMALL, "model.keras": bytes(16 * MiB)}, level=9)
     with pytest.raises(ModelTampered, match="refused"):
         KerasModelArchives().unpack(bomb)
+
+
+def test_an_encrypted_member_is_refused(tmp_path) -> None:
+    archive = bytearray(zipped(SMALL))
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local, central
+        start = archive.find(signature)
+        while start >= 0:
+            archive[start + flags_at] |= 0x1  # "encrypted": it takes a password to read
+            start = archive.find(signature, start + 4)
+    assert "not a readable zip" in refused(bytes(archive), tmp_path / "model")

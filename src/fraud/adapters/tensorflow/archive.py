@@ -63,7 +63,8 @@ def unpack(
             written = 0
             for member in members:
                 written += _extract(files, member, directory / member.filename, limits, written)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as broken:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as broken:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression
         raise _refused(f"it is not a readable zip ({broken})") from None
 
 

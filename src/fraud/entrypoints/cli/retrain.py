@@ -14,6 +14,7 @@ import click
 from fraud.application.retrain import DEFAULT_HOLDOUT, Backtest, NotEnoughHistory, RetrainPlan
 from fraud.application.training import DEFAULT_LABEL_DELAY, TrainingPlan
 from fraud.containers import Process
+from fraud.domain.errors import ModelNotFound
 from fraud.domain.transaction import format_instant, parse_instant
 from fraud.entrypoints.cli.context import BadInput, CliContext, cli_actor, pass_context
 from fraud.entrypoints.cli.options import Duration, label_delay_option
@@ -114,7 +115,7 @@ def retrain(
         )
         try:
             done = retrain_model(plan, cli_actor())
-        except NotEnoughHistory as refused:
+        except (NotEnoughHistory, ModelNotFound) as refused:  # a champion refused, too
             raise BadInput(str(refused)) from None
     version = done.registration.model.version
     if done.registration.champion:
