@@ -9,6 +9,8 @@
 # user, KAFKA_SASL_USER / KAFKA_SASL_PASSWORD (default fraud / fraud-secret; no commas or
 # brackets in either); the other listeners stay PLAINTEXT. Unset, it is what the last start on
 # KAFKA_PORT had (none with KAFKA_FRESH=1), so that down then up gives back the same broker.
+# It checks who logs in but authorizes nothing: ACLs are set and tried on the three-node
+# cluster (cluster.sh).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 home="$kafka_home"
