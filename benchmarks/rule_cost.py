@@ -20,7 +20,7 @@ from dataclasses import replace
 from fraud.adapters.cel.rules import CelRuleCompiler
 from fraud.adapters.simulation.simulator import simulate
 from fraud.domain.features import BehaviourProfiles
-from fraud.domain.rules import Rule, RuleAction
+from fraud.domain.rules import EvaluationBudget, Rule, RuleAction
 
 SHAPES = (
     'tx.merchant_type == "{kind}" && tx.amount > {amount}.0',
@@ -71,11 +71,12 @@ def main() -> None:
             found = [
                 hit
                 for at in range(0, len(transactions), BATCH)
-                for hit in compiled.hits(
+                for hit in compiled.evaluate(
                     transactions[at : at + BATCH],
                     features[at : at + BATCH],
                     scores[at : at + BATCH],
-                )
+                    EvaluationBudget(),  # as the score stage evaluates them
+                ).hits
             ]
             seconds = time.process_time() - started
             hits = sum(len(each) for each in found)

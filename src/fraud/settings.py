@@ -190,7 +190,7 @@ class Settings:
     # How long the analysts' rules may take on one batch of the score stage: each rule, and
     # the whole set; a rule past either is cut off for the rest of the batch (and counted).
     rule_budget_ms: float = 4.0
-    rules_budget_ms: float = 25.0
+    rules_budget_ms: float = 50.0
     # Access: each key's or person's requests per period unless the key names its own; where
     # the counts are kept (a `limits` storage URI: memory://, redis://, memcached://); how long
     # a sign-in lasts; the key that signs session cookies (None: one generated and kept in the

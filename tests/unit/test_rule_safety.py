@@ -6,12 +6,11 @@ may fail closed; and the texts an analyst types follow the contract's printable 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 
 import pytest
 
-from fraud.adapters.cel.rules import CelRuleCompiler
+from fraud.adapters.cel.rules import CelRuleCompiler, CelRules
 from fraud.domain.rules import (
     EvaluationBudget,
     ExpressionLimits,
@@ -236,37 +235,86 @@ def test_a_decline_rule_that_raises_is_counted_shown_and_fails_closed_when_it_sa
     assert viewer.get("/transaction/c-0").get_json()["rule_faults"][0]["applied"] is True
 
 
+class Clocks:
+    """A wall clock that moves ``wall`` ticks (1/1024 s) at each read, and a thread CPU clock
+    that has moved ``cpu`` ticks for each wall tick: 1 on an idle machine, less when other
+    work shares the core."""
+
+    def __init__(self, cpu: float = 1.0) -> None:
+        self.ticks = 0
+        self.cpu_share = cpu
+
+    def wall(self) -> float:
+        self.ticks += 1
+        return self.ticks / 1024
+
+    def cpu(self) -> float:
+        return self.ticks * self.cpu_share / 1024
+
+
+# Near the cost bound (2,422 steps), so timed row by row: true for any amount over 31.
+NEAR_THE_BOUND = (
+    f"{TWENTY}.all(a, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].all(b, tx.amount > double(a + b)))"
+)
+COSTLY = Rule("costly", NEAR_THE_BOUND, RuleAction.REVIEW, "costly")
+CLOSED = Rule("closed", NEAR_THE_BOUND, RuleAction.DECLINE, "closed", on_error=RuleOnError.APPLY)
+ROWS = 500
+
+
+def evaluate_with(clocks: Clocks, rules: list[Rule]):
+    compiler = CelRuleCompiler(clock=clocks.wall, cpu=clocks.cpu)
+    return compiler.compile(rules).evaluate(
+        [transaction()] * ROWS,
+        [features()] * ROWS,
+        [0.1] * ROWS,
+        EvaluationBudget(per_rule_s=4 / 1024, per_batch_s=25 / 1024),
+    )
+
+
 def test_a_rule_past_its_budget_is_cut_off_for_the_rest_of_the_batch() -> None:
-    """Each evaluation takes a tick of the clock (1/1024 s); each rule may spend four ticks
-    of a batch and the set 25: a rule is evaluated until its budget is spent, then cut off
-    for the rest of the batch."""
-    ticks = itertools.count()
-    compiler = CelRuleCompiler(clock=lambda: next(ticks) / 1024)
-    costly = Rule("costly", "tx.amount > 0.0", RuleAction.REVIEW, "costly")
-    failing_closed = Rule(
-        "closed", "tx.amount > 0.0", RuleAction.DECLINE, "closed", on_error=RuleOnError.APPLY
-    )
-    compiled = compiler.compile([costly, failing_closed])
-    rows = 500
-    found = compiled.evaluate(
-        [transaction()] * rows,
-        [features()] * rows,
-        [0.1] * rows,
-        EvaluationBudget(4 / 1024, 25 / 1024),
-    )
-    costly_hits = sum(any(hit.name == "costly" for hit in hits) for hits in found.hits)
-    assert costly_hits == 5  # four ticks spent after the fourth: one more, then cut off
+    """Each evaluation takes a tick; a rule may spend four ticks of a batch, the set 25: a
+    rule is evaluated until its budget is spent, then cut off for the rest of the batch."""
+    found = evaluate_with(Clocks(), [COSTLY, CLOSED])
+    hits = sum(any(hit.name == "costly" for hit in row) for row in found.hits)
+    assert hits == 5  # four ticks spent after the fourth: one more, then cut off
     cut = found.fault_counts(RuleFaultKind.BUDGET)
-    assert cut["costly"] == rows - 5
+    assert cut["costly"] == ROWS - 5
     # The fail-closed rule's action is applied where it was cut off.
-    assert all(any(hit.name == "closed" for hit in hits) for hits in found.hits)
-    assert cut["closed"] == rows - 5
-    assert all(
-        fault.applied for faults in found.faults for fault in faults if fault.name == "closed"
-    )
+    assert all(any(hit.name == "closed" for hit in row) for row in found.hits)
+    assert cut["closed"] == ROWS - 5
+    assert all(fault.applied for row in found.faults for fault in row if fault.name == "closed")
     # Without a budget (a backtest, a trial) every row is evaluated.
-    unbounded = compiled.evaluate([transaction()] * rows, [features()] * rows, [0.1] * rows)
+    compiled = CelRuleCompiler().compile([COSTLY])
+    unbounded = compiled.evaluate([transaction()] * ROWS, [features()] * ROWS, [0.1] * ROWS)
     assert not any(unbounded.faults)
+
+
+def test_a_rule_costlier_than_its_bound_says_is_timed_row_by_row() -> None:
+    """A rule the bound takes for cheap is timed every 64 rows; when 64 rows took longer than
+    a millisecond (here four: a tick is 1/256 s), it is timed row by row from then on, so it
+    overruns its budget by one evaluation, not by 64."""
+    clocks = Clocks()
+    program = CelRuleCompiler().compile([COSTLY])._programs[0]
+    cheap_looking = CelRules(
+        [COSTLY], [program], [1], lambda: clocks.wall() * 4, lambda: clocks.cpu() * 4
+    )
+    found = cheap_looking.evaluate(
+        [transaction()] * ROWS,
+        [features()] * ROWS,
+        [0.1] * ROWS,
+        EvaluationBudget(per_rule_s=4 / 256, per_batch_s=25 / 256),
+    )
+    assert sum(map(len, found.hits)) == 64 + 4
+    assert found.fault_counts(RuleFaultKind.BUDGET) == {"costly": ROWS - 68}
+
+
+def test_a_busy_machine_stretching_the_wall_clock_cuts_off_no_cheap_rule() -> None:
+    """The wall clock runs 256 times the thread's CPU time (other processes, or other threads
+    holding the interpreter lock): 500 evaluations take a thousand ticks of the wall clock
+    but four of the thread's own, within the rule's budget, and the thread's time decides."""
+    found = evaluate_with(Clocks(cpu=1 / 256), [COSTLY])
+    assert not any(found.faults)
+    assert sum(map(len, found.hits)) == ROWS
 
 
 def test_a_costly_rule_slipping_past_a_loose_bound_leaves_the_model_deciding(

@@ -256,7 +256,7 @@ class EvaluationBudget:
     did not reach), so no rule, however costly, holds the pipeline for long."""
 
     per_rule_s: float = 0.004
-    per_batch_s: float = 0.025
+    per_batch_s: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,17 @@ Measured on the tree :mod:`fraud.adapters.cel.syntax` reads, against
   field's by the contract (a merchant is at most 128 characters), a map's number of keys,
   the sum of what ``+`` joins, a ``map`` or ``filter`` as large as its range.
 * **Cost** counts interpreter steps on the worst input: one per operation, a comprehension's
-  body once per element of its range (so nested ones multiply), ``in`` and equality on a
-  list once per element, a ``matches`` a compile of its pattern at every call (the
-  interpreter does not cache them: about 25 µs for a short pattern). Both sides of ``&&``,
+  body once per element of its range (so nested ones multiply; ``map`` and ``filter`` also
+  copy their growing result at each element), ``in`` and equality on a list once per
+  element, a ``matches`` a compile of its pattern at every call (the interpreter does not
+  cache them: 8 µs for a short ASCII pattern, 230 µs for one ``\w``). Both sides of ``&&``,
   ``||`` and ``?:`` are counted, whatever the sample says: the rule that stalled scoring was
   cheap on the sample (``tx.amount > 100.0 && ...`` with an amount of 10).
 
-A step was measured at 0.22 to 0.34 µs on this project's 2-core machine (``benchmarks/
-rule_bounds.py``), so at the default cap one evaluation stays under a millisecond; the
-score stage's run-time budget (:mod:`fraud.adapters.cel.rules`) catches whatever a bound
-misjudges.
+A step took at most about 0.3 µs on this project's 2-core machine (``benchmarks/
+rule_bounds.py`` times each family of expressions against its bound), so at the default cap
+one evaluation stays near a millisecond; the score stage's run-time budget
+(:mod:`fraud.adapters.cel.rules`) bounds what the rules of a batch add up to.
 """
 
 from __future__ import annotations
@@ -329,7 +330,9 @@ class _Walk:
         bound = {**scope, step.args[0].name: shape.element or _unknown(self.limits)}
         parts = [self.node(arg, bound, inside) for arg in step.args[1:]]
         body = sum(part_cost for part_cost, _ in parts)
-        accumulate = 2 if step.name in ("map", "filter") else 1
+        # map and filter append to their result by copying it (measured: twice the range,
+        # four times the time), so each element costs a quarter of the range more.
+        accumulate = 2 + elements // 4 if step.name in ("map", "filter") else 1
         cost = 1 + elements * (body + accumulate)
         if self.costliest is None or cost > self.costliest[1]:
             self.costliest = (Node("postfix", step.at), cost)
