@@ -130,3 +130,25 @@ def test_a_backtest_from_the_command_line_counts_what_a_hand_count_finds(databas
     assert "6 verdicts, 4 hits, 2 decisions changed, 2 reviews added" in table.stdout
     assert "precision 66.7%" in table.stdout and "recall 66.7%" in table.stdout
     assert "█" in table.stdout
+
+
+def test_an_expression_the_limits_refuse_is_refused_from_the_command_line_too(
+    database: str,
+) -> None:
+    """The 30 KB expression that crashed the interpreter's parser, and a comprehension nested
+    three deep, are refused by ``fraud rules add`` and ``backtest --expr`` with the limit
+    and its place; the command exits 2 and nothing is stored."""
+    thirty_kb = "+".join(["1"] * 15_000) + " == 1"
+    twenty = "[" + ", ".join(str(n) for n in range(20)) + "]"
+    nested = f"{twenty}.all(a, {twenty}.all(b, {twenty}.all(c, a + b + c >= 0)))"
+    for expression, says in ((thirty_kb, "4,000"), (nested, "comprehensions nested 3 deep")):
+        added = run(
+            database, "add", "--name", "big", "--expr", expression, "--action", "review",
+            "--reason", "big",
+        )  # fmt: skip
+        assert added.returncode == 2, added.stderr[-500:]
+        assert says in added.stderr
+        tried = run(database, "backtest", "--expr", expression, "--since", "1d")
+        assert tried.returncode == 2, tried.stderr[-500:]
+        assert says in tried.stderr
+    assert "big" not in run(database, "list").stdout
