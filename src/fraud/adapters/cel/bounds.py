@@ -1,4 +1,4 @@
-"""What a rule's expression may cost, in the worst case, before it is ever run.
+r"""What a rule's expression may cost, in the worst case, before it is ever run.
 
 Measured on the tree :mod:`fraud.adapters.cel.syntax` reads, against
 :class:`~fraud.domain.rules.ExpressionLimits`, in the spirit of cel-go's cost estimator:
