@@ -12,6 +12,7 @@ from typing import Any
 
 from fraud.domain.errors import InvalidIdentity
 from fraud.domain.identity import RateLimit
+from fraud.secret_files import UnreadableSecrets, with_secret_files
 from fraud.urls import masked
 
 BROKERS = ("memory", "kafka")
@@ -217,7 +218,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        try:  # secrets mounted as files (FRAUD_SECRETS_DIR); the environment wins
+            env = with_secret_files(os.environ if environ is None else environ)
+        except UnreadableSecrets as error:
+            raise BadSetting(str(error)) from None
         defaults = cls()
 
         def text(name: str, default: str) -> str:
