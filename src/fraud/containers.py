@@ -89,6 +89,7 @@ from fraud.domain.ports import (
     SchemaMigrator,
     TopicAdmin,
 )
+from fraud.domain.ports.backups import DatabaseBackups
 from fraud.domain.registry import thresholds_in_force
 from fraud.domain.rules import EvaluationBudget
 from fraud.settings import KafkaSecurity, Secret, Settings
@@ -135,6 +136,12 @@ def _migrator(url: str) -> SchemaMigrator:
     from fraud.adapters.sqlalchemy.migrate import SqlMigrator
 
     return SqlMigrator(url)
+
+
+def _database_backups(url: str) -> DatabaseBackups:
+    from fraud.adapters.backups import backups_for
+
+    return backups_for(url)
 
 
 def _topic_admin(bootstrap: str, prefix: str, security: KafkaSecurity) -> TopicAdmin:
@@ -259,6 +266,7 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
     queries = providers.Singleton(SqlQueries, engine=engine)
     migrator = providers.Singleton(_migrator, url=config.database_url)
+    database_backups = providers.Singleton(_database_backups, url=config.database_url)
 
     # --- identity and access ------------------------------------------------------------
     identity_queries = providers.Singleton(SqlIdentityQueries, engine=engine)

@@ -70,6 +70,9 @@ class SqlMigrator:
     def upgrade(self, revision: str = "head") -> None:
         upgrade(self.url, revision)
 
+    def revisions(self) -> list[str]:
+        return revisions()
+
 
 def downgrade(url: str, revision: str, *, migrations: str | Path | None = None) -> None:
     """Migrate the database at ``url`` down to ``revision`` (``"base"`` removes every table)."""

@@ -27,6 +27,9 @@ class SchemaMigrator(Protocol):
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the store's schema to ``revision``, creating the store if needed."""
 
+    def revisions(self) -> list[str]:
+        """Every revision this code knows, the oldest first (the last one is head)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TopicOutcome:

@@ -16,6 +16,7 @@ from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
 from fraud.entrypoints.cli.context import CliContext, Commands, pass_context, serving_models
+from fraud.entrypoints.cli.database import db_backup, db_restore
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels, labels
 from fraud.entrypoints.cli.models import models
@@ -174,6 +175,8 @@ def serve(
     serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 
+db.add_command(db_backup)
+db.add_command(db_restore)
 cli.add_command(train)
 cli.add_command(topics)
 cli.add_command(worker)
