@@ -48,8 +48,9 @@ install: $(STAMP) $(VENDOR)
 
 # What the tests need from Debian: kcat (a Kafka client nobody here wrote), the headless
 # Chromium the browser test drives and PostgreSQL's server (initdb is not on PATH: Debian keeps
-# it under /usr/lib/postgresql/VERSION/bin). Java and Maven run the local broker.
-SYSTEM_PACKAGES := kcat:kcat chromium:chromium
+# it under /usr/lib/postgresql/VERSION/bin). Java and Maven run the local broker. promtool (in
+# Debian's prometheus package) checks and tests ops/prometheus's rules.
+SYSTEM_PACKAGES := kcat:kcat chromium:chromium promtool:prometheus
 system-deps:
 	@command -v java >/dev/null && command -v mvn >/dev/null || \
 	  { echo "Java 17+ and Maven are needed for the local Kafka broker" >&2; exit 1; }

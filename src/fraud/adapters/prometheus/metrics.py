@@ -179,6 +179,13 @@ class PrometheusMetrics:
             ["rule"],
             registry=self.registry,
         )
+        self._submit_answers = Counter(
+            "fraud_submit_requests",
+            "Answers to POST /transaction and /transactions, per route and status class "
+            "(2xx, 4xx, 5xx): the submit path's availability SLI.",
+            ["route", "code"],
+            registry=self.registry,
+        )
         self._lag = ConsumerLagCollector()
         self.registry.register(self._lag)
         self._drift = DriftCollector()
@@ -197,6 +204,9 @@ class PrometheusMetrics:
     def exposition(self) -> tuple[bytes, str]:
         """The registry in the Prometheus text format, and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def submit_answered(self, route: str, status: int) -> None:
+        self._submit_answers.labels(route=route, code=f"{status // 100}xx").inc()
 
     def batch_handled(self, stage: str, messages: int, seconds: float) -> None:
         self._messages.labels(stage=stage).inc(messages)

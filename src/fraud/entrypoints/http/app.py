@@ -21,6 +21,7 @@ from fraud.entrypoints.http import signin as signin_module
 from fraud.entrypoints.http.access import install_access
 from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.http.openapi import documented_api
+from fraud.entrypoints.http.slis import count_submit_answers
 from fraud.logs import configure_logging
 from fraud.settings import Settings
 
@@ -96,6 +97,7 @@ def create_app(container: Container | None = None) -> Flask:
     ):
         app.register_blueprint(page)
     register_error_handlers(app)
+    count_submit_answers(app, container.metrics())
 
     @app.after_request
     def log_request(response: Response) -> Response:
