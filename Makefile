@@ -113,6 +113,13 @@ test: install system-deps lint
 bench: install kafka-up
 	FRAUD_BROKER=kafka FRAUD_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/fraud bench --model-dir $(MODEL_DIR)
 
+# The service's image, built with podman on a base made from Debian's packages (ops/image/);
+# not part of `make test`. `make image SMOKE=1` also starts it and waits for /health.
+IMAGE ?= localhost/fraud:latest
+.PHONY: image
+image: $(VENDOR)
+	IMAGE=$(IMAGE) ops/image/build.sh $(if $(SMOKE),smoke)
+
 unit: install
 	$(BIN)/python -m pytest tests/unit
 

@@ -50,7 +50,7 @@ def cli(click_ctx: click.Context) -> None:
 
 @cli.group()
 def db() -> None:
-    """Database schema (Alembic migrations)."""
+    """Database schema (Alembic migrations), backups and restores."""
 
 
 @db.command("upgrade")
