@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog._config import BoundLoggerLazyProxy
 
 from tests.fakes import FixedClock, RuleModel
 from tests.postgres import BACKENDS, database_url_for, fresh_database, server_url
@@ -51,3 +53,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh, empty database on each backend the store supports, one test per backend: a
     SQLite file in a folder not made yet, then a PostgreSQL database (``postgres_url``)."""
     return database_url_for(request.param, request)
+
+
+@pytest.fixture(autouse=True)
+def _loggers_assembled_anew():
+    """A command run in this process configures logging as the service does, which caches
+    each module's logger on first use; a later test capturing logs must see every line, so
+    after each test the module loggers are made to assemble themselves anew."""
+    yield
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("fraud"):
+            for value in list(vars(module).values()):
+                if isinstance(value, BoundLoggerLazyProxy):
+                    vars(value).pop("bind", None)

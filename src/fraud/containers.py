@@ -36,6 +36,7 @@ from fraud.application.archives import SignArchives, SignedArchives
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.drift import DriftTally, DriftWatch
 from fraud.application.envelopes import Envelopes
+from fraud.application.fused import FusedStage
 from fraud.application.identity import (
     AuditTrail,
     Authenticate,
@@ -56,8 +57,8 @@ from fraud.application.models import (
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.outbox import OutboxRelay
 from fraud.application.pipeline import (
+    ALL,
     DEFAULT_GROUP_PREFIX,
-    STAGES,
     Pipeline,
     StagesElsewhere,
 )
@@ -496,12 +497,16 @@ class Container(containers.DeclarativeContainer):
             providers.Factory(RuleTally, queries=rule_queries, clock=clock),
         ),
     )
+    fused_stage = providers.Factory(
+        FusedStage, preprocess=preprocess_stage, score=score_stage, record=record_stage
+    )
     pipeline = providers.Singleton(
         Pipeline,
         stages=providers.Dict(
             preprocess=preprocess_stage.provider,
             score=score_stage.provider,
             record=record_stage.provider,
+            all=fused_stage.provider,
         ),
         bus=bus,
         names=config.stages,
@@ -537,7 +542,7 @@ class Process:
     alone, on its first start)."""
 
     pipeline: str = SEPARATE
-    stages: Sequence[str] = STAGES
+    stages: Sequence[str] = (ALL,)
     group_prefix: str = DEFAULT_GROUP_PREFIX
     model_dir: Path | None = None
     migrate: bool = False

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.prometheus.metrics import PrometheusMetrics
-from fraud.application.pipeline import StagesElsewhere
+from fraud.application.pipeline import STAGES, StagesElsewhere
 from fraud.application.record import RecordStage
 from fraud.containers import bootstrap
 from fraud.domain.errors import TransientFailure
@@ -31,7 +31,10 @@ def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_metrics_count_what_the_pipeline_did(container, clock) -> None:
+@pytest.mark.parametrize("shape", ["fused", "split"])
+def test_metrics_count_what_the_pipeline_did(container, clock, shape: str) -> None:
+    if shape == "split":
+        container.config.stages.from_value(STAGES)
     app = create_app(container)
     keys = issue_keys(container)
     client, scraper = calling_as(app, keys[Role.SUBMITTER]), calling_as(app, keys[Role.METRICS])
@@ -59,24 +62,35 @@ def test_metrics_count_what_the_pipeline_did(container, clock) -> None:
         return samples[(name, tuple(sorted(labels.items())))]
 
     assert value("fraud_transactions_accepted_total") == 3
-    assert value("fraud_messages_total", stage="preprocess") == 4
-    assert value("fraud_messages_total", stage="score") == 3
-    assert value("fraud_messages_total", stage="record") == 4  # three verdicts, one dead letter
-    assert value("fraud_dead_letters_total", stage="preprocess") == 1
-    assert ("fraud_dead_letters_total", (("stage", "score"),)) not in samples
+    if shape == "split":
+        assert value("fraud_messages_total", stage="preprocess") == 4
+        assert value("fraud_messages_total", stage="score") == 3
+        assert value("fraud_messages_total", stage="record") == 4  # three verdicts, a letter
+        assert value("fraud_dead_letters_total", stage="preprocess") == 1
+        assert ("fraud_dead_letters_total", (("stage", "score"),)) not in samples
+        assert value("fraud_batch_seconds_count", stage="score") >= 1
+        read = [
+            ("preprocess", Topic.TRANSACTIONS),
+            ("score", Topic.PREPROCESSED),
+            ("record", Topic.RESULTS),
+            ("record", Topic.DEAD_LETTERS),
+        ]
+    else:  # one pass: four messages read, three verdicts and a letter written, once
+        assert value("fraud_messages_total", stage="all") == 4
+        assert value("fraud_dead_letters_total", stage="all") == 1
+        assert value("fraud_batch_seconds_count", stage="all") >= 1
+        read = [("preprocess", Topic.TRANSACTIONS)]  # its group is the preprocess stage's
+        assert (
+            "fraud_consumer_lag",
+            (("stage", "score"), ("topic", "preprocessed-transactions")),
+        ) not in samples
     for decision, count in decisions.items():
         assert value("fraud_verdicts_total", decision=decision) == count
     assert value("fraud_end_to_end_latency_seconds_count") == 3
     assert value("fraud_end_to_end_latency_seconds_sum") == pytest.approx(0.75)
     assert value("fraud_end_to_end_latency_seconds_bucket", le="0.1") == 0
     assert value("fraud_end_to_end_latency_seconds_bucket", le="0.25") == 3
-    assert value("fraud_batch_seconds_count", stage="score") >= 1
-    for stage, topic in [
-        ("preprocess", Topic.TRANSACTIONS),
-        ("score", Topic.PREPROCESSED),
-        ("record", Topic.RESULTS),
-        ("record", Topic.DEAD_LETTERS),
-    ]:
+    for stage, topic in read:
         assert value("fraud_consumer_lag", stage=stage, topic=topic) == 0
 
 

@@ -203,6 +203,40 @@ def test_a_card_is_used_again_days_after_its_first_fraud(rows: list[LabelledTran
     )
 
 
+def first_purchases(rows: list[LabelledTransaction]) -> list[LabelledTransaction]:
+    """Each card's first transaction, of the cards first seen after the period's first week
+    (new cards, not ones the period happens to start with)."""
+    first: dict[str, LabelledTransaction] = {}
+    for row in rows:
+        first.setdefault(row.transaction.user_id, row)
+    new_after = DEFAULT_START + timedelta(days=7)
+    return [row for row in first.values() if row.transaction.timestamp > new_after]
+
+
+def test_a_card_that_never_reached_its_holder_is_spent_before_the_holder_uses_it(
+    rows: list[LabelledTransaction],
+) -> None:
+    stolen = [row.transaction for row in first_purchases(rows) if row.is_fraud]
+    assert stolen
+    # Spent on resellable goods, mostly away from the holder.
+    assert all(txn.amount >= 800 for txn in stolen)
+    assert sum(not txn.location_match for txn in stolen) > len(stolen) / 2
+    # The holder's own purchases follow.
+    victims = {txn.user_id for txn in stolen}
+    assert victims <= {row.transaction.user_id for row in rows if not row.is_fraud}
+
+
+def test_new_cards_also_start_with_a_big_purchase_online_sometimes_from_elsewhere(
+    rows: list[LabelledTransaction],
+) -> None:
+    """What a stolen new card looks like is what some holders do too, so no first purchase
+    is fraud for being big, online or away."""
+    honest = [row.transaction for row in first_purchases(rows) if not row.is_fraud]
+    big_online = [txn for txn in honest if txn.amount >= 800 and txn.device_type != "pos"]
+    assert big_online
+    assert any(not txn.location_match for txn in big_online)
+
+
 def test_unknown_categories_occur(rows: list[LabelledTransaction]) -> None:
     merchant_types = [row.transaction.merchant_type for row in rows]
     unknown = sum(t not in KNOWN_MERCHANT_TYPES for t in merchant_types) / len(rows)

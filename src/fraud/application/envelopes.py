@@ -137,7 +137,7 @@ class Envelopes:
         transaction: Transaction,
         received_at: datetime,
         features: FeatureVector,
-        preprocessed_at: datetime,
+        preprocessed_at: datetime | None,
     ) -> OutgoingMessage:
         return OutgoingMessage(
             key=transaction.user_id,
@@ -146,7 +146,7 @@ class Envelopes:
                     "transaction": transaction.to_dict(),
                     "received_at": format_instant(received_at),
                     "features": features.as_dict(),
-                    "preprocessed_at": self._preprocessed_at.format(preprocessed_at),
+                    "preprocessed_at": self._preprocessed_at.format_optional(preprocessed_at),
                 }
             ),
             headers={TRANSACTION_ID_HEADER: transaction.transaction_id},

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import structlog
 
+from fraud.application.fused import FusedStage
 from fraud.application.metrics import NO_METRICS
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
@@ -25,16 +26,21 @@ from fraud.domain.ports import MessageBus, PipelineMetrics
 log = structlog.get_logger(__name__)
 
 STAGES = ("preprocess", "score", "record")
+# Every stage in one pass (``fused``): what ``fraud run`` and ``fraud worker --stage all`` run.
+ALL = FusedStage.name
 STAGE_TOPICS: dict[str, tuple[str, ...]] = {
     "preprocess": PreprocessStage.topics,
     "score": ScoreStage.topics,
     "record": RecordStage.topics,
+    ALL: FusedStage.topics,
 }
 DEFAULT_GROUP_PREFIX = "fraud"
 
 
 def consumer_group(stage: str, prefix: str = DEFAULT_GROUP_PREFIX) -> str:
-    return f"{prefix}-{stage}"
+    """The stage's consumer group; the pass of every stage joins the preprocess stage's,
+    whose topic it reads."""
+    return f"{prefix}-{FusedStage.group if stage == ALL else stage}"
 
 
 @dataclass(frozen=True, slots=True)

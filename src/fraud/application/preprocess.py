@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from fraud.application.envelopes import Envelopes, MalformedMessage
+from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocessed
 from fraud.application.shared_risk import Progress, SharedRisk, count_records
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.errors import InvalidTransaction
@@ -72,6 +72,16 @@ class PreprocessStage:
         self._waiting: dict[int, int] = {}  # partition: the day it waits to hand out
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
+        outbox, items = self.process(batch)
+        for item in items:
+            outbox.add(Topic.PREPROCESSED, self.envelopes.preprocessed_message(*item))
+        return outbox
+
+    def process(self, batch: Sequence[Message]) -> tuple[Outbox, list[Preprocessed]]:
+        """The batch's transactions with their features, and what else handling it produced
+        (dead letters, messages held back, the state's changes): what ``handle`` publishes
+        as ``preprocessed-transactions``, and what a worker running every stage scores
+        without reading it back."""
         outbox = Outbox()
         shared = self._shared()
         shared.catch_up(self.profiles, outbox)
@@ -115,21 +125,19 @@ class PreprocessStage:
             log.debug("idle users forgotten", count=forgotten, users=len(self.profiles))
         trace = tracing(__name__)
         preprocessed_at = self.clock.now()
-        for (transaction, received_at), features in zip(accepted, vectors, strict=True):
-            outbox.add(
-                Topic.PREPROCESSED,
-                self.envelopes.preprocessed_message(
-                    transaction, received_at, features, preprocessed_at
-                ),
-            )
-            if trace:
+        items = [
+            Preprocessed(transaction, received_at, features, preprocessed_at)
+            for (transaction, received_at), features in zip(accepted, vectors, strict=True)
+        ]
+        if trace:
+            for transaction, _ in accepted:
                 log.debug("features computed", transaction_id=transaction.transaction_id)
         outbox.merge(self.store.changes(self.profiles, owners, handled, shared.owned))
         for partition, offset in handled.items():
             self._handled[partition] = max(self._handled.get(partition, 0), offset)
         self._write_progress(outbox, set(handled) | waiting)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
-        return outbox
+        return outbox, items
 
     def tick(self, idle: set[tuple[str, int]]) -> Outbox:
         """Learn what the other workers wrote; say which of this worker's partitions are idle."""

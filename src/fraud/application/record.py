@@ -4,8 +4,8 @@ batch), keep later scorings as versions, and mark dead-lettered transactions fai
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -45,6 +45,17 @@ def verdict_samples(records: Iterable[TransactionRecord]) -> Iterator[VerdictSam
         )
 
 
+def failures_of(headers: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """What dead letters say of their transactions: each one's id and why it failed."""
+    failures = {}
+    for letter in headers:
+        transaction_id = letter.get(TRANSACTION_ID_HEADER)
+        if transaction_id:
+            stage = letter.get(STAGE, "unknown")
+            failures[transaction_id] = f"{stage} stage: {letter.get(ERROR, 'no reason given')}"
+    return failures
+
+
 def _first_of_each(results: Sequence[TransactionRecord], ids: set[str]) -> list[TransactionRecord]:
     """The first result of each of these transactions: the one that became its decision."""
     first: dict[str, TransactionRecord] = {}
@@ -76,49 +87,76 @@ class RecordStage:
 
     def handle(self, batch: Sequence[Message]) -> Outbox:
         outbox = Outbox()
+        recorded_at = self.clock.now()
         results: list[TransactionRecord] = []
         failures: dict[str, str] = {}
-        recorded_at = self.clock.now()
         for message in batch:
             if message.topic == Topic.DEAD_LETTERS:
-                transaction_id = message.headers.get(TRANSACTION_ID_HEADER)
-                if transaction_id:
-                    stage = message.headers.get(STAGE, "unknown")
-                    failures[transaction_id] = (
-                        f"{stage} stage: {message.headers.get(ERROR, 'no reason given')}"
-                    )
+                failures.update(failures_of([message.headers]))
                 continue
             try:
                 results.append(self.envelopes.read_result(message, recorded_at=recorded_at))
             except MalformedMessage as error:
                 outbox.dead_letter(message, self.name, str(error))
+        self.store(results, failures, recorded_at)
+        return outbox
 
-        decided: list[TransactionRecord] = []
-        samples: list[VerdictSample] = []
-        if results or failures:
-            self._batches += 1
-            with self.unit_of_work() as uow:
-                # A challenger's scorings come after the champion's: versions, never decisions.
-                now_decided = uow.verdicts.decide(with_shadows(results))
-                uow.verdicts.mark_failed(failures)
-                # A redelivered or replayed result decides nothing and is counted nowhere.
-                decided = _first_of_each(results, now_decided)
-                samples = list(verdict_samples(decided))
-                uow.activity.log(tally(samples))
-                if self._batches % PRUNE_EVERY_BATCHES == 0:
-                    uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
-                counted = [kept.count(decided) for kept in self.tallies]
-                flushed = [
-                    kept.flush_if_due(uow, counts)
-                    for kept, counts in zip(self.tallies, counted, strict=True)
-                ]
-                uow.commit()
-            for kept, counts, written in zip(self.tallies, counted, flushed, strict=True):
-                kept.committed(counts, written)
-                if written:
-                    self._check(kept)
-        if samples:
-            self._report(samples)
+    def store(
+        self,
+        results: Sequence[TransactionRecord],
+        failures: Mapping[str, str],
+        recorded_at: datetime,
+    ) -> list[TransactionRecord]:
+        """Decide ``results`` (a redelivered one decides nothing) and mark ``failures``
+        failed, in one unit of work with the dashboard's tallies; returns what was decided.
+        What ``handle`` does with what it reads, and a worker running every stage with what
+        it scored."""
+        if not (results or failures):
+            return []
+        self._batches += 1
+        decided = self._write(results, failures, recorded_at)
+        if decided:
+            self._report(decided)
+        if results:
+            log.debug(
+                "batch recorded",
+                results=len(results),
+                decided=len(decided),
+                failures=len(failures),
+            )
+        return decided
+
+    def _write(
+        self,
+        results: Sequence[TransactionRecord],
+        failures: Mapping[str, str],
+        recorded_at: datetime,
+    ) -> list[TransactionRecord]:
+        with self.unit_of_work() as uow:
+            # A challenger's scorings come after the champion's: versions, never decisions.
+            now_decided = uow.verdicts.decide(with_shadows(results))
+            uow.verdicts.mark_failed(failures)
+            # A redelivered or replayed result decides nothing and is counted nowhere.
+            decided = _first_of_each(results, now_decided)
+            uow.activity.log(tally(list(verdict_samples(decided))))
+            if self._batches % PRUNE_EVERY_BATCHES == 0:
+                uow.activity.prune(recorded_at - ACTIVITY_RETENTION)
+            counted = [kept.count(decided) for kept in self.tallies]
+            flushed = [
+                kept.flush_if_due(uow, counts)
+                for kept, counts in zip(self.tallies, counted, strict=True)
+            ]
+            uow.commit()
+        for kept, counts, written in zip(self.tallies, counted, flushed, strict=True):
+            kept.committed(counts, written)
+            if written:
+                self._check(kept)
+        return decided
+
+    def _report(self, decided: Sequence[TransactionRecord]) -> None:
+        samples = list(verdict_samples(decided))
+        decisions = Counter(sample.decision.value for sample in samples)
+        self.metrics.verdicts_recorded(decisions, [sample.latency_ms for sample in samples])
         trace = tracing(__name__)
         for record in decided:
             assert record.assessment is not None
@@ -132,14 +170,6 @@ class RecordStage:
                     fraud_score=round(record.assessment.fraud_score, 4),
                     latency_ms=round(record.latency_ms or 0.0, 1),
                 )
-        if results:
-            log.debug(
-                "batch recorded",
-                results=len(results),
-                decided=len(decided),
-                failures=len(failures),
-            )
-        return outbox
 
     def _check(self, tally: Tallying[Any]) -> None:
         """What a tally says, for its warning: a failure to read it never fails a batch
@@ -148,7 +178,3 @@ class RecordStage:
             tally.check()
         except Exception as failure:
             log.warning("a tally could not be checked", error=str(failure))
-
-    def _report(self, samples: Sequence[VerdictSample]) -> None:
-        decisions = Counter(sample.decision.value for sample in samples)
-        self.metrics.verdicts_recorded(decisions, [sample.latency_ms for sample in samples])

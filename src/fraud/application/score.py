@@ -12,7 +12,7 @@ from typing import Protocol
 
 import structlog
 
-from fraud.application.envelopes import Envelopes, MalformedMessage
+from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocessed
 from fraud.application.metrics import NO_METRICS
 from fraud.application.models import InForce, Serving
 from fraud.application.rules import LiveRules, LoadedRules
@@ -61,13 +61,19 @@ class ScoreStage:
                 readable.append(self.envelopes.read_preprocessed(message))
             except MalformedMessage as error:
                 outbox.dead_letter(message, self.name, str(error))
-        if not readable:
-            return outbox
+        for record in self.score(readable):
+            outbox.add(Topic.RESULTS, self.envelopes.result_message(record))
+        return outbox
 
+    def score(self, items: Sequence[Preprocessed]) -> list[TransactionRecord]:
+        """The batch's verdicts: what ``handle`` publishes as ``fraud-results``, and what a
+        worker running every stage records without reading it back."""
+        if not items:
+            return []
         in_force = self.models.current()
         rules = self.rules.current()
-        transactions = [item.transaction for item in readable]
-        features = [item.features for item in readable]
+        transactions = [item.transaction for item in items]
+        features = [item.features for item in items]
         records = assess(
             transactions,
             features,
@@ -75,26 +81,25 @@ class ScoreStage:
             in_force.champion.policy,
             self.clock,
             rules=rules,
-            received=[item.received_at for item in readable],
-            preprocessed=[item.preprocessed_at for item in readable],
+            received=[item.received_at for item in items],
+            preprocessed=[item.preprocessed_at for item in items],
             budget=self.rule_budget,
         )
         if in_force.challenger is not None:
             records = self._beside(records, transactions, features, in_force.challenger, rules)
         self._count_rules(records)
-        trace = tracing(__name__)
-        for record in records:
-            outbox.add(Topic.RESULTS, self.envelopes.result_message(record))
-            if trace and record.assessment is not None:
-                log.debug(
-                    "transaction scored",
-                    transaction_id=record.transaction.transaction_id,
-                    fraud_score=round(record.assessment.fraud_score, 4),
-                    decision=record.assessment.decision.value,
-                    rules_hit=[hit.name for hit in record.assessment.rule_hits],
-                )
+        if tracing(__name__):
+            for record in records:
+                if record.assessment is not None:
+                    log.debug(
+                        "transaction scored",
+                        transaction_id=record.transaction.transaction_id,
+                        fraud_score=round(record.assessment.fraud_score, 4),
+                        decision=record.assessment.decision.value,
+                        rules_hit=[hit.name for hit in record.assessment.rule_hits],
+                    )
         log.debug("batch scored", count=len(records))
-        return outbox
+        return records
 
     def _count_rules(self, records: Sequence[TransactionRecord]) -> None:
         """The decisions' rule hits and faults on /metrics (a challenger's are not counted)."""

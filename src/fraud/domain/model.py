@@ -35,6 +35,9 @@ class ModelInfo:
     # The span of the transactions it learnt from (ISO 8601), when known.
     trained_from: str | None = None
     trained_until: str | None = None
+    # What the metrics and thresholds were measured on ("a later simulated period ..."), when
+    # known: the card's figures mean little without it.
+    judged_on: str | None = None
     # Typical behaviour (each feature's median in training): what its reasons are measured
     # from. None for a model trained before attribution.
     baseline: tuple[float, ...] | None = None
@@ -53,6 +56,7 @@ class ModelInfo:
             "training_rows": self.training_rows,
             "trained_from": self.trained_from,
             "trained_until": self.trained_until,
+            "judged_on": self.judged_on,
             "baseline": None if self.baseline is None else list(self.baseline),
             "reference": self.reference,
         }
@@ -69,6 +73,7 @@ class ModelInfo:
             training_rows=int(data.get("training_rows", 0)),
             trained_from=data.get("trained_from"),
             trained_until=data.get("trained_until"),
+            judged_on=data.get("judged_on"),
             baseline=None if data.get("baseline") is None else tuple(map(float, data["baseline"])),
             reference=data.get("reference"),
         )

@@ -26,9 +26,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka import Message as KafkaMessage
+from confluent_kafka.admin import AdminClient
 
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
-from fraud.adapters.kafka.settings import PLAINTEXT, consumer_config, producer_config
+from fraud.adapters.kafka.settings import PLAINTEXT, admin_config, consumer_config, producer_config
 from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import Message, OutgoingMessage
 from fraud.settings import KafkaSecurity
@@ -199,6 +200,14 @@ class KafkaBus:
             return total
         finally:
             probe.close()
+
+    def known_groups(self) -> set[str]:
+        admin = AdminClient(admin_config(self.bootstrap, self.security))
+        try:
+            listed = admin.list_consumer_groups(request_timeout=10).result()
+        except KafkaException as error:
+            raise TransientFailure(f"cannot list consumer groups: {error}") from error
+        return {group.group_id for group in listed.valid}
 
     def follower(self, topics: Sequence[str]) -> KafkaFollower:
         physical = [self.topic_prefix + topic for topic in topics]

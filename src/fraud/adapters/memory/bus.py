@@ -142,6 +142,10 @@ class MemoryBus:
                 for partition, log in enumerate(self._partitions_of(topic))
             )
 
+    def known_groups(self) -> set[str]:
+        with self._changed:
+            return set(self._groups)
+
     def size(self, topic: str) -> int:
         with self._changed:
             return sum(len(log.messages) for log in self._partitions_of(topic))

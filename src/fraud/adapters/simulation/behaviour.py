@@ -2,9 +2,10 @@
 
 The surprises matter as much as the habits. People travel (days of purchases
 away from home at shops they never used), buy a television, get a new laptop,
-try a new restaurant, pay for parking at 2 a.m. and run several errands in an
-hour. Without them every fraud signal would be clean and a model trained here
-would flood analysts with false alarms on real traffic.
+try a new restaurant, pay for parking at 2 a.m., run several errands in an
+hour, and start a new card with the purchase they opened it for. Without them every
+fraud signal would be clean and a model trained here would flood analysts with false
+alarms on real traffic.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ UNUSUAL_MERCHANT_CHANCE = 0.01  # merchant types outside the known list
 STRAY_DEVICE_CHANCE = 0.003  # a borrowed laptop, a partner's tablet
 STRAY_MISMATCH_CHANCE = 0.006  # a shop just across the border, a misplaced IP address
 LATE_NIGHT_CHANCE = 0.015
+# A new card's first purchase is often the one it was opened for (a phone, a laptop, a
+# flight), online and at times from elsewhere (the office, a VPN): what a card that never
+# reached its holder looks like too (patterns.never_received), so neither gives the other away.
+NEW_CARD_BIG_START_CHANCE = 0.45
+NEW_CARD_ELSEWHERE_CHANCE = 0.5
+NEW_CARD_BIG_START_TYPICAL = 900.0  # a phone or a flight, whatever the holder's habits
 TRIP_SPENDING = (
     ("restaurant", 0.4),
     ("retail", 0.2),
@@ -44,6 +51,8 @@ def legitimate_purchases(
         for trip in holder.trips
         if trip.start - 2 * DAY > holder.active_from
     ][:count]
+    if holder.active_from > 0 and len(drafts) < count and rng.random() < NEW_CARD_BIG_START_CHANCE:
+        drafts.append(_first_big_purchase(holder, catalogue, rng))
     while len(drafts) < count:
         at = _session_start(holder, period, rng)
         errands = 1 if rng.random() >= ERRAND_CHANCE else rng.randint(2, 4)
@@ -121,6 +130,22 @@ def _trip_purchase(
         device_type=_device(holder, merchant, at, rng),
         location_match=False,
         currency=trip.currency,
+    )
+
+
+def _first_big_purchase(holder: CardHolder, catalogue: Catalogue, rng: Random) -> Draft:
+    """The purchase a new card was opened for, online within hours of its first day."""
+    at = holder.active_from + rng.uniform(0, 3) * HOUR
+    merchant = rng.choice([merchant for merchant in catalogue.big if merchant.online])
+    return Draft(
+        at=at,
+        user_id=holder.user_id,
+        amount=money(min(4_000.0, rng.lognormvariate(math.log(NEW_CARD_BIG_START_TYPICAL), 0.7))),
+        merchant=merchant.name,
+        merchant_type=merchant.merchant_type,
+        device_type=holder.online_device(at, rng),
+        location_match=rng.random() >= NEW_CARD_ELSEWHERE_CHANCE,
+        currency=holder.currency,
     )
 
 

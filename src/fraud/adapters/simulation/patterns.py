@@ -11,7 +11,10 @@ Each pattern is how a known kind of fraud looks from the card issuer's side:
 - a card used again: a cloned card in shops, then days later the same card online,
   which only the card's confirmed fraud ties to the first;
 - a quiet one: a single high-value online purchase on the owner's usual device,
-  which only the amount and the new merchant give away.
+  which only the amount and the new merchant give away;
+- a card that never reached its holder: stolen from the post, a new card is spent on
+  resellable goods before its holder's own first purchase, so the card's first
+  transactions are the fraudster's (big, away from home, nothing to compare with).
 
 A merchant compromised for weeks (``compromise``) is fraud of a third kind: nothing in
 its purchases, only the labels of its earlier ones.
@@ -196,14 +199,39 @@ def card_used_again(
     return [*shops, *online]
 
 
+def never_received(
+    victim: CardHolder, at: float, size: int, catalogue: Catalogue, rng: Random
+) -> list[Draft]:
+    """A new card taken from the post: spent within hours, days before its holder's own
+    first purchase (``at`` is ignored: the card's first days decide when)."""
+    start = max(0.0, victim.active_from - rng.uniform(0.5, 3) * DAY)
+    online = rng.random() < 0.45
+    shops = catalogue.online_cash_out if online else catalogue.in_person_cash_out
+    device = rng.choice(ONLINE_DEVICES) if online else "pos"
+    location_match = rng.random() < 0.25  # sometimes spent near the holder's address
+    return [
+        _fraud(
+            victim,
+            moment,
+            rng.uniform(800, 5_000),
+            rng.choice(shops),
+            device,
+            location_match,
+        )
+        for moment in _within(start, rng.uniform(1, 6) * HOUR, size, rng)
+    ]
+
+
 PATTERNS: tuple[Pattern, ...] = (
-    Pattern("account takeover", 0.25, 3, 8, account_takeover),
-    Pattern("card testing", 0.2, 4, 8, card_testing),
-    Pattern("cloned card", 0.2, 2, 5, cloned_card),
-    Pattern("card used again", 0.15, 4, 8, card_used_again),
-    Pattern("quiet purchase", 0.2, 1, 1, quiet_purchase),
+    Pattern("account takeover", 0.22, 3, 8, account_takeover),
+    Pattern("card testing", 0.18, 4, 8, card_testing),
+    Pattern("cloned card", 0.18, 2, 5, cloned_card),
+    Pattern("card used again", 0.13, 4, 8, card_used_again),
+    Pattern("never received", 0.12, 1, 4, never_received),
+    Pattern("quiet purchase", 0.17, 1, 1, quiet_purchase),
 )
 QUIET = PATTERNS[-1]
+NEVER_RECEIVED = PATTERNS[-2]
 
 
 def inject_fraud(
@@ -214,7 +242,11 @@ def inject_fraud(
     The first incidents go through every pattern once so that even a small
     sample shows each; after that patterns come by weight. An incident that
     would overshoot the count is shortened, or replaced by the quiet pattern.
+    A card that never reached its holder is a new card: its victims are the card
+    holders who join during the period, each once.
     """
+    newcomers = [victim for victim in victims if victim.active_from > DAY]
+    rng.shuffle(newcomers)
     queue: list[CardHolder] = []
     drafts: list[Draft] = []
     incident = 0
@@ -224,12 +256,17 @@ def inject_fraud(
             pattern = PATTERNS[incident]
         else:
             pattern = rng.choices(PATTERNS, [p.weight for p in PATTERNS])[0]
+        if pattern is NEVER_RECEIVED and not newcomers:
+            pattern = QUIET
         if pattern.smallest > remaining:
             pattern = QUIET
-        if not queue:
-            queue = victims.copy()
-            rng.shuffle(queue)
-        victim = queue.pop()
+        if pattern is NEVER_RECEIVED:
+            victim = newcomers.pop()
+        else:
+            if not queue:
+                queue = victims.copy()
+                rng.shuffle(queue)
+            victim = queue.pop()
         size = min(rng.randint(pattern.smallest, pattern.largest), remaining)
         lowest = victim.active_from + min(3 * DAY, (period - victim.active_from) / 4)
         incident_drafts = pattern.enact(victim, rng.uniform(lowest, period), size, catalogue, rng)

@@ -26,6 +26,8 @@ ONLINE_DEVICES = tuple(_DEVICE_POPULARITY)
 
 # Mean of the per-user daily rate below: log-normal(0, 0.8) has mean e^0.32.
 MEAN_DAILY_RATE = math.exp(0.8**2 / 2)
+# Card holders whose card is older than the period; the others get theirs during it.
+NOT_NEW_SHARE = 0.7
 
 _CURRENCIES = (("USD", 0.92), ("EUR", 0.04), ("GBP", 0.02), ("CAD", 0.02))
 _UTC_OFFSETS = {
@@ -137,7 +139,7 @@ def _pick(rng: Random, weighted: tuple[tuple[T, float], ...]) -> T:
 def _draw_holder(user_id: str, period: float, catalogue: Catalogue, rng: Random) -> CardHolder:
     currency = _pick(rng, _CURRENCIES)
     utc_offset = _pick(rng, _UTC_OFFSETS[currency])
-    active_from = 0.0 if rng.random() < 0.85 else rng.uniform(0, 0.7 * period)
+    active_from = 0.0 if rng.random() < NOT_NEW_SHARE else rng.uniform(0, 0.7 * period)
 
     parts = rng.sample(_DAY_PARTS, rng.choices((1, 2, 3), (0.3, 0.45, 0.25))[0])
     if rng.random() < 0.1:

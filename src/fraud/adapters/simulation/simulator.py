@@ -101,9 +101,15 @@ class Simulator:
     """The ``Simulator`` port on :func:`simulate`."""
 
     def simulate(
-        self, samples: int, *, seed: int, fraud_rate: float, progress: Progress | None = None
+        self,
+        samples: int,
+        *,
+        seed: int,
+        fraud_rate: float,
+        progress: Progress | None = None,
+        start: datetime | None = None,
     ) -> list[LabelledTransaction]:
-        return simulate(samples, seed=seed, fraud_rate=fraud_rate, progress=progress)
+        return simulate(samples, seed=seed, fraud_rate=fraud_rate, progress=progress, start=start)
 
 
 def _quiet(_: int) -> None:

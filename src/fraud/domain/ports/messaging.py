@@ -133,6 +133,10 @@ class MessageBus(Protocol):
     def lag(self, group: str, topic: str) -> int:
         """Messages on ``topic`` that ``group`` has not committed yet."""
 
+    def known_groups(self) -> set[str]:
+        """The consumer groups the bus has seen (joined or committed at least once): a
+        deployment whose workers run every stage in one pass has no score or record group."""
+
     def size(self, topic: str) -> int:
         """Messages ``topic`` holds now (retention may have dropped older ones)."""
 

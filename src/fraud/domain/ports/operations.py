@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -81,9 +82,16 @@ class LabelledFiles(Protocol):
 
 class Simulator(Protocol):
     def simulate(
-        self, samples: int, *, seed: int, fraud_rate: float, progress: Progress | None = None
+        self,
+        samples: int,
+        *,
+        seed: int,
+        fraud_rate: float,
+        progress: Progress | None = None,
+        start: datetime | None = None,
     ) -> list[LabelledTransaction]:
-        """``samples`` labelled synthetic transactions, in time order."""
+        """``samples`` labelled synthetic transactions, in time order, from ``start`` (the
+        simulator's own default date when None)."""
 
 
 class EvaluationCharts(Protocol):

@@ -10,7 +10,7 @@ import click
 import structlog
 
 from fraud.application.dead_letters import UnknownDeadLetters
-from fraud.application.pipeline import DEFAULT_GROUP_PREFIX, STAGES
+from fraud.application.pipeline import ALL, DEFAULT_GROUP_PREFIX
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.context import CliContext, pass_context, serving_models
 from fraud.entrypoints.cli.options import model_dir_option
@@ -85,20 +85,20 @@ def topics_create(
 def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> None:
     """Pipeline stage(s) consuming from Kafka; start several for more throughput."""
     _require_kafka(ctx, "worker")
-    stages = STAGES if stage == "all" else (stage,)
+    stages = (stage,)
     container = ctx.open(
         Process(
             pipeline=EMBEDDED,
             stages=stages,
             group_prefix=group,
             model_dir=model_dir,
-            migrate=bool({"score", "record"} & set(stages)),  # rules and models live there
+            migrate=bool({"score", "record", ALL} & set(stages)),  # rules and models live there
             interactive=ctx.interactive,
         )
     )
     container.init_resources()
     _require_topics(ctx)
-    if "score" in stages:
+    if {"score", ALL} & set(stages):
         serving_models(container, model_dir)  # before joining the group, not on the first batch
     pipeline = container.pipeline()
 

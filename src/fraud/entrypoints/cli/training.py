@@ -9,7 +9,13 @@ import click
 import structlog
 
 from fraud.application.models import Registration
-from fraud.application.training import DEFAULT_LABEL_DELAY, TrainingPlan
+from fraud.application.training import (
+    DEFAULT_LABEL_DELAY,
+    HOLDOUT_RATIO,
+    HeldOut,
+    TrainingPlan,
+    simulated,
+)
 from fraud.containers import Container, Process
 from fraud.domain.errors import NoLocalArchiveKeyYet
 from fraud.domain.model import LabelledTransaction, ModelInfo
@@ -35,7 +41,9 @@ DEFAULT_SEED = 7
     "--samples",
     type=click.IntRange(min=100),
     default=None,
-    help=f"Train on this many simulated transactions [default: {DEFAULT_SAMPLES}].",
+    help=f"Train on this many simulated transactions (8% fraud), judged on a later simulated "
+    f"period {HOLDOUT_RATIO} times as long (0.5% fraud, another seed) "
+    f"[default: {DEFAULT_SAMPLES}].",
 )
 @data_option("Train on a labelled CSV file (DESIGN.md's columns plus is_fraud).", required=False)
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
@@ -63,15 +71,16 @@ def train(
         raise click.UsageError("give either --samples or --data, not both")
     container = ctx.open(Process(model_dir=model_dir, migrate=True, interactive=ctx.interactive))
     unsigned = _no_key_yet(container)  # before training: a deployment with no key stops here
+    holdout: HeldOut | None = None
     if data is not None:
         files = container.labelled_files()
         examples = read_rows(
             data, lambda skipped: files.read_labelled(data, skipped=skipped), on_invalid
         )
     else:
-        examples = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
+        examples, holdout = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
     plan = TrainingPlan(epochs=epochs, label_delay=label_delay or DEFAULT_LABEL_DELAY)
-    info = _trained(container, examples, plan, seed=seed)
+    info = _trained(container, examples, plan, holdout, seed=seed)
     where = f"model {info.version} saved to {container.config.model_dir()}"
     if unsigned is not None:
         saved = (
@@ -89,7 +98,8 @@ def train(
     metrics = info.metrics
     click.echo(
         f"{saved}\n"
-        f"  validation: {int(metrics['rows'])} transactions, {int(metrics['frauds'])} frauds\n"
+        f"  judged on {info.judged_on}: {int(metrics['rows']):,} transactions, "
+        f"{int(metrics['frauds']):,} frauds\n"
         f"  average precision (PR-AUC) {metrics['average_precision']:.4f}  "
         f"ROC-AUC {metrics['roc_auc']:.4f}  "
         f"recall at 1% FPR {metrics['recall_at_1pct_fpr']:.4f}\n"
@@ -107,8 +117,9 @@ def ensure_model(ctx: CliContext, container: Container) -> None:
     if container.model_queries().roles().champion is not None or container.model_store().exists():
         return
     log.info("no model found, training the default one", model_dir=container.config.model_dir())
-    examples = _simulated(ctx, container, DEFAULT_SAMPLES, DEFAULT_SEED)
-    info = _trained(container, examples, TrainingPlan(epochs=DEFAULT_EPOCHS), seed=DEFAULT_SEED)
+    examples, holdout = _simulated(ctx, container, DEFAULT_SAMPLES, DEFAULT_SEED)
+    plan = TrainingPlan(epochs=DEFAULT_EPOCHS)
+    info = _trained(container, examples, plan, holdout, seed=DEFAULT_SEED)
     _register(container, info)
 
 
@@ -124,11 +135,16 @@ def _no_key_yet(container: Container) -> NoLocalArchiveKeyYet | None:
 
 
 def _trained(
-    container: Container, examples: list[LabelledTransaction], plan: TrainingPlan, *, seed: int
+    container: Container,
+    examples: list[LabelledTransaction],
+    plan: TrainingPlan,
+    holdout: HeldOut | None,
+    *,
+    seed: int,
 ) -> ModelInfo:
     train_model = container.train_model(trainer=container.trainer(seed=seed))
     try:
-        return train_model(examples, plan)
+        return train_model(examples, plan, holdout)
     except ValueError as error:
         raise BadInput(str(error)) from None
 
@@ -139,7 +155,8 @@ def _register(container: Container, info: ModelInfo) -> Registration:
 
 def _simulated(
     ctx: CliContext, container: Container, count: int, seed: int
-) -> list[LabelledTransaction]:
+) -> tuple[list[LabelledTransaction], HeldOut]:
+    """Training rows and a later period to judge on, both simulated."""
     log.info("simulating labelled transactions", samples=count, seed=seed)
-    with progress(count, "simulating", bar=ctx.interactive) as done:
-        return container.simulator().simulate(count, seed=seed, fraud_rate=0.005, progress=done)
+    with progress(count * (1 + HOLDOUT_RATIO), "simulating", bar=ctx.interactive) as done:
+        return simulated(container.simulator(), count, seed, done)
