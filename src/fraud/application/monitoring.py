@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 import structlog
 
-from fraud.application.pipeline import PipelineStatus
+from fraud.application.pipeline import PipelineStatus, StageConsumer, consumers_in_use
 from fraud.domain.monitoring import ActivitySnapshot, ActivityWindow
 from fraud.domain.ports import ActivityQueries, Clock, MessageBus, Topic
 
@@ -90,9 +90,17 @@ def pipeline_health(bus: MessageBus, status: PipelineStatus) -> PipelineHealth:
                 topic: _asked(partial(bus.lag, consumer.group, topic)) for topic in consumer.topics
             },
         )
-        for consumer in status.consumers()
+        for consumer in _in_use(status.consumers(), bus)
     ]
     return PipelineHealth(status.running(), stages, _asked(partial(bus.size, Topic.DEAD_LETTERS)))
+
+
+def _in_use(consumers: Sequence[StageConsumer], bus: MessageBus) -> Sequence[StageConsumer]:
+    try:
+        return consumers_in_use(consumers, bus)
+    except Exception as error:  # a broker down: every stage, each figure unknown
+        log.warning("consumer groups unavailable", error=str(error))
+        return consumers
 
 
 def _asked(question: Callable[[], int]) -> int | None:

@@ -21,7 +21,7 @@ from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage
 from fraud.application.score import ScoreStage
 from fraud.application.stage import Stage, StageRunner
-from fraud.domain.ports import MessageBus, PipelineMetrics
+from fraud.domain.ports import MessageBus, PipelineMetrics, Topic
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,15 @@ def stage_consumers(
     return [
         StageConsumer(name, consumer_group(name, prefix), STAGE_TOPICS[name]) for name in stages
     ]
+
+
+def consumers_in_use(consumers: Iterable[StageConsumer], bus: MessageBus) -> list[StageConsumer]:
+    """Of the stages' consumers, those the deployment runs: the first stage's always (its
+    backlog is what clients sent), the others once the bus knows their group. Workers that
+    run every stage in one pass have no score or record group, whose lag would otherwise
+    be counted over the whole of topics nobody needs to read."""
+    known = bus.known_groups()
+    return [c for c in consumers if c.group in known or Topic.TRANSACTIONS in c.topics]
 
 
 class PipelineStatus(Protocol):

@@ -24,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from fraud.application.drift import DriftReport
-from fraud.application.pipeline import PipelineStatus
+from fraud.application.pipeline import PipelineStatus, consumers_in_use
 from fraud.domain.ports import MessageBus
 
 log = structlog.get_logger(__name__)
@@ -93,10 +93,11 @@ class ConsumerLagCollector(Collector):
         sources = self._sources
         if sources is not None:
             try:
-                bus, consumers = sources[0](), sources[1]().consumers()
+                bus = sources[0]()
+                consumers = consumers_in_use(sources[1]().consumers(), bus)
             except Exception as error:  # a scrape must never fail on the bus
                 log.warning("consumer lag unavailable", error=str(error))
-                consumers = ()
+                consumers = []
             for consumer in consumers:
                 for topic in consumer.topics:
                     try:
