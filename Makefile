@@ -3,9 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What the service needs (`make run`), then the development extras on top (test tools,
+# linters: `make install`, which the test, check and lint targets use). The dashboard's
+# Chart.js and Swagger UI are committed in the package (ops/web/vendor.sh refreshes them).
 STAMP := $(VENV)/.installed
-# Chart.js and Swagger UI, from the npm registry into the package (served locally).
-VENDOR := src/fraud/entrypoints/http/static/vendor/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 5000
 MODEL_DIR ?= var/model
@@ -31,20 +33,22 @@ KAFKA_CLIENT_USER ?= client
 KAFKA_CLIENT_PASSWORD ?= client-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD KAFKA_CLIENT_USER KAFKA_CLIENT_PASSWORD
 
-.PHONY: install system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
+.PHONY: install install-service system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
 	kafka-cluster-down postgres-up postgres-down test unit lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-$(VENDOR): ops/web/package.json ops/web/package-lock.json ops/web/vendor.sh
-	ops/web/vendor.sh
-	touch $(VENDOR)
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(DEV_STAMP)
 
-install: $(STAMP) $(VENDOR)
+install-service: $(STAMP)
+
+install: $(DEV_STAMP)
 
 # What the tests need from Debian: kcat (a Kafka client nobody here wrote), the headless
 # Chromium the browser test drives and PostgreSQL's server (initdb is not on PATH: Debian keeps
@@ -64,7 +68,7 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (apt-get install$$missing)" >&2; exit 1; fi; fi
 
-run: install
+run: install-service
 	$(BIN)/fraud run --host $(HOST) --port $(PORT)
 
 kafka-up:
@@ -87,7 +91,7 @@ kafka-cluster-down:
 	KAFKA_CLUSTER_PORT=$(KAFKA_CLUSTER_PORT) ops/kafka/cluster.sh down
 
 # The production topology on one machine: broker, topics, a worker for every stage, the API.
-run-kafka: install kafka-up
+run-kafka: install-service kafka-up
 	export FRAUD_BROKER=kafka FRAUD_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FRAUD_MODEL_DIR=$(MODEL_DIR); \
 	$(BIN)/fraud topics create && \
 	{ test -f $(MODEL_DIR)/model.json || $(BIN)/fraud train; } && \
@@ -117,7 +121,7 @@ bench: install kafka-up
 # not part of `make test`. `make image SMOKE=1` also starts it and waits for /health.
 IMAGE ?= localhost/fraud:latest
 .PHONY: image
-image: $(VENDOR)
+image:
 	IMAGE=$(IMAGE) ops/image/build.sh $(if $(SMOKE),smoke)
 
 unit: install
@@ -129,4 +133,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var test-output .pytest_cache ops/web/node_modules src/fraud/entrypoints/http/static/vendor
+	rm -rf $(VENV) var test-output .pytest_cache ops/web/node_modules

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the dashboard's front-end libraries from the npm registry (versions and
-# hashes pinned by package-lock.json) and copies the built files the pages load into
-# the package's static/vendor/, so the running service never reaches a CDN.
+# Refreshes the dashboard's front-end libraries, committed under the package's
+# static/vendor/ with their licenses so that `pip install .` and a wheel carry them (no npm
+# to install or run the service): run it after changing a version in package.json, then
+# `npm install --package-lock-only` and commit what it changed. The versions and hashes are
+# pinned by package-lock.json; the running service never reaches a CDN.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 target="$here/../../src/fraud/entrypoints/http/static/vendor"
@@ -16,4 +18,7 @@ for file in swagger-ui-bundle.js swagger-ui.css; do
   install -m 644 "$modules/swagger-ui-dist/$file" "$target/$file"
 done
 install -m 644 "$modules/swagger-ui-dist/LICENSE" "$target/swagger-ui.LICENSE"
+install -m 644 "$modules/swagger-ui-dist/NOTICE" "$target/swagger-ui.NOTICE"
+# The licenses of what the bundle bundles, which its first line points at.
+install -m 644 "$modules/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt" "$target/swagger-ui-bundle.js.LICENSE.txt"
 echo "vendored into $target: $(ls "$target" | tr '\n' ' ')"
