@@ -4,8 +4,8 @@ comprehensions, long chains, large literals, integers at the edges of 64 bits, p
 every function a rule may call. Whatever is generated, checking it over the API answers 200
 or 422, never a 5xx; an expression that is accepted evaluates on a batch without anything
 escaping the rule, and no single evaluation takes long enough to hold a batch (the bound
-keeps one under a millisecond here; the assertion allows 25, a margin for a busy machine,
-while the rules this guards against took seconds)."""
+keeps one near a millisecond here; the assertion allows 100 ms of the thread's CPU time, a
+margin for a busy machine, while the rules this guards against took seconds)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from fraud.domain.transaction import Transaction
 
 # The full suite runs 2,000; the quick tier (make check) may ask for fewer.
 EXAMPLES = int(os.environ.get("FRAUD_TEST_PROPERTY_EXAMPLES", "2000"))
-SLOWEST_EVALUATION_S = 0.025
+# The thread's own CPU time, so a busy machine does not count: the expressions this guards
+# against took seconds, an accepted one a millisecond at most.
+SLOWEST_EVALUATION_S = 0.1
 
 NUMBERS = [
     "tx.amount",
@@ -184,8 +186,8 @@ def test_no_expression_crashes_answers_a_5xx_or_holds_a_batch(analyst, expressio
     rule = Rule("generated", expression, RuleAction.REVIEW, "generated", RuleMode.SHADOW)
     compiled = compiler.compile([rule])
     for row in range(len(BATCH)):
-        started = time.perf_counter()
+        started = time.thread_time()
         found = compiled.evaluate([BATCH[row]], [VECTORS[row]], [SCORES[row]])
-        took = time.perf_counter() - started
+        took = time.thread_time() - started
         assert took < SLOWEST_EVALUATION_S, (expression, took)
         assert len(found.hits) == 1 and len(found.faults) == 1
