@@ -8,7 +8,7 @@ from fraud.application.score import assess
 from fraud.domain.assessment import Decision
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import LabelEvent
-from fraud.domain.policy import NOTHING_RAISED, ScoringPolicy, Thresholds
+from fraud.domain.policy import NOTHING_RAISED, NOTHING_STOOD_OUT, ScoringPolicy, Thresholds
 from tests.factories import T0, txn
 from tests.fakes import FixedClock, RuleModel
 
@@ -64,10 +64,24 @@ def test_a_flagged_transaction_without_behavioural_reason_still_says_why() -> No
     assert reasons == ("model score 0.70 is at or above the review threshold 0.50",)
 
 
-def test_an_ordinary_purchase_is_approved_without_reasons() -> None:
+def test_an_ordinary_purchase_is_approved_saying_nothing_stood_out() -> None:
     history = [txn(i, minutes=60 * 24 * i) for i in range(3)]
     vectors = BehaviourProfiles().observe(history)
-    assert ScoringPolicy().assess(0.01, history[-1], vectors[-1]) == (Decision.APPROVE, ())
+    assert ScoringPolicy().assess(0.01, history[-1], vectors[-1]) == (
+        Decision.APPROVE,
+        (NOTHING_STOOD_OUT,),
+    )
+
+
+def test_an_approval_whose_features_raised_the_risk_a_little_says_nothing_stood_out() -> None:
+    """No reason applies, yet the features together raised the risk a little (here, a
+    larger amount than the model's typical one): the approval still says why, never nothing."""
+    history = [txn(i, minutes=60 * 24 * i, amount=60.0) for i in range(5)]
+    usual = txn(9, minutes=60 * 24 * 6, amount=70.0)
+    verdict = _explained(RuleModel(), [*history, usual])
+    assert verdict.decision is Decision.APPROVE
+    assert verdict.reasons == (NOTHING_STOOD_OUT,)
+    assert verdict.explanation == ()
 
 
 def test_reasons_name_a_merchant_whose_fraud_is_confirmed_and_a_card_confirmed_stolen() -> None:
@@ -131,3 +145,13 @@ def test_a_model_that_cannot_attribute_keeps_the_reasons_rules_find() -> None:
     verdict = _explained(RuleModel(attributing=False), [*history, away])
     assert verdict.reasons[0] == "first purchase from a desktop device for this user"
     assert verdict.explanation == ()
+
+
+def test_reasons_name_a_merchant_or_device_type_outside_the_known_ones_by_its_own_name() -> None:
+    """The features group unknown types as "other"; a reason says what the client sent."""
+    history = [txn(i, minutes=60 * 24 * i) for i in range(5)]
+    bet = txn(9, minutes=60 * 24 * 6, merchant_type="gambling", device_type="smartwatch")
+    vectors = BehaviourProfiles().observe([*history, bet])
+    _, reasons = ScoringPolicy().assess(0.9, bet, vectors[-1])
+    assert "first gambling purchase for this user" in reasons
+    assert "first purchase from a smartwatch device for this user" in reasons

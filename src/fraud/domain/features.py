@@ -53,6 +53,7 @@ __all__ = [
     "Feature",
     "FeatureVector",
     "Scale",
+    "Unit",
     "UserHistory",
     "replay",
 ]
@@ -76,59 +77,144 @@ class Scale(Enum):
     CATEGORY = "category"  # an index into ``Feature.vocabulary``
 
 
+class Unit(Enum):
+    """What a feature's number counts or measures, in the words a reference table uses."""
+
+    MONEY = "amount in the transaction's currency"
+    ANGLE = "-1 to 1"
+    FLAG = "1 yes, 0 no"
+    SECONDS = "seconds"
+    TRANSACTIONS = "transactions"
+    MERCHANTS = "merchants"
+    DEVICE_TYPES = "device types"
+    RATIO = "times"
+    SHARE = "share, 0 to 1"
+    CODE = "code"
+
+
 @dataclass(frozen=True, slots=True)
 class Feature:
     name: str
     scale: Scale
     description: str
-    vocabulary: tuple[str, ...] = ()
+    unit: Unit
+    vocabulary: tuple[str, ...] = ()  # a code's words, by code: ``vocabulary[code]``
 
 
+_M = Unit.MONEY
+_F = Unit.FLAG
+_S = Unit.SECONDS
+_T = Unit.TRANSACTIONS
 FEATURES: tuple[Feature, ...] = (
-    Feature("amount", Scale.LOG, "transaction amount"),
-    Feature("hour_sin", Scale.LINEAR, "time of day (UTC), sine"),
-    Feature("hour_cos", Scale.LINEAR, "time of day (UTC), cosine"),
-    Feature("location_mismatch", Scale.LINEAR, "1 when away from the card holder"),
-    Feature("no_history", Scale.LINEAR, "1 for a user's first transaction in the history span"),
-    Feature("seconds_since_previous", Scale.LOG, "gap to the user's previous transaction"),
-    Feature("count_10m", Scale.LOG, "user's transactions in the previous 10 minutes"),
-    Feature("count_1h", Scale.LOG, "user's transactions in the previous hour"),
-    Feature("count_24h", Scale.LOG, "user's transactions in the previous 24 hours"),
-    Feature("count_7d", Scale.LOG, "user's transactions in the previous 7 days"),
-    Feature("count_30d", Scale.LOG, "user's transactions in the previous 30 days"),
-    Feature("amount_sum_1h", Scale.LOG, "user's spend in the previous hour"),
-    Feature("amount_sum_24h", Scale.LOG, "user's spend in the previous 24 hours"),
+    Feature("amount", Scale.LOG, "the transaction's amount", _M),
+    Feature("hour_sin", Scale.LINEAR, "time of day (UTC), sine of the hour's angle", Unit.ANGLE),
+    Feature("hour_cos", Scale.LINEAR, "time of day (UTC), cosine of the hour's angle", Unit.ANGLE),
+    Feature("location_mismatch", Scale.LINEAR, "away from the card holder's location", _F),
+    Feature("no_history", Scale.LINEAR, "the user's first transaction in the last 30 days", _F),
+    Feature(
+        "seconds_since_previous",
+        Scale.LOG,
+        "since the user's previous transaction (30 days when none)",
+        _S,
+    ),
+    Feature("count_10m", Scale.LOG, "the user's transactions in the previous 10 minutes", _T),
+    Feature("count_1h", Scale.LOG, "the user's transactions in the previous hour", _T),
+    Feature("count_24h", Scale.LOG, "the user's transactions in the previous 24 hours", _T),
+    Feature("count_7d", Scale.LOG, "the user's transactions in the previous 7 days", _T),
+    Feature("count_30d", Scale.LOG, "the user's transactions in the previous 30 days", _T),
+    Feature("amount_sum_1h", Scale.LOG, "the user's spend in the previous hour", _M),
+    Feature("amount_sum_24h", Scale.LOG, "the user's spend in the previous 24 hours", _M),
     Feature(
         "amount_to_typical",
         Scale.LOG,
-        "amount over the user's 30-day average, leaving out the last hour's session",
+        "amount over the user's 30-day average, leaving out the last hour's session "
+        "(1 with no history)",
+        Unit.RATIO,
     ),
-    Feature("amount_to_max", Scale.LOG, "amount over the user's 30-day largest"),
-    Feature("new_device", Scale.LINEAR, "device type never used by this user"),
-    Feature("new_merchant", Scale.LINEAR, "merchant never used by this user"),
-    Feature("new_merchant_type", Scale.LINEAR, "merchant type never used by this user"),
-    Feature("mismatch_count_24h", Scale.LOG, "location mismatches in the previous 24 hours"),
-    Feature("small_count_1h", Scale.LOG, f"amounts under {SMALL_AMOUNT:g} in the previous hour"),
-    Feature("small_count_24h", Scale.LOG, f"amounts under {SMALL_AMOUNT:g} in the previous day"),
-    Feature("distinct_merchants_1h", Scale.LOG, "distinct merchants in the previous hour"),
-    Feature("distinct_devices_24h", Scale.LOG, "distinct device types in the previous day"),
-    Feature("merchant_count_1d", Scale.LOG, "merchant's transactions the day before"),
-    Feature("merchant_count_7d", Scale.LOG, "merchant's transactions in the 7 days before"),
-    Feature("merchant_count_30d", Scale.LOG, "merchant's transactions in the 30 days before"),
-    Feature("merchant_frauds_1d", Scale.LOG, "of those the day before, confirmed frauds known"),
-    Feature("merchant_frauds_7d", Scale.LOG, "of those in the 7 days, confirmed frauds known"),
-    Feature("merchant_frauds_30d", Scale.LOG, "of those in the 30 days, confirmed frauds known"),
-    Feature("merchant_fraud_share_1d", Scale.LINEAR, "confirmed fraud share, the day before"),
-    Feature("merchant_fraud_share_7d", Scale.LINEAR, "confirmed fraud share, the 7 days before"),
-    Feature("merchant_fraud_share_30d", Scale.LINEAR, "confirmed fraud share, 30 days before"),
-    Feature("card_confirmed_frauds", Scale.LOG, "user's earlier transactions confirmed fraud"),
+    Feature(
+        "amount_to_max",
+        Scale.LOG,
+        "amount over the user's 30-day largest (1 with no history)",
+        Unit.RATIO,
+    ),
+    Feature(
+        "new_device",
+        Scale.LINEAR,
+        "a device type this user has not used in 90 days (0 with no history)",
+        _F,
+    ),
+    Feature(
+        "new_merchant",
+        Scale.LINEAR,
+        "a merchant this user has not used in 90 days (0 with no history)",
+        _F,
+    ),
+    Feature(
+        "new_merchant_type",
+        Scale.LINEAR,
+        "a merchant type this user has not used in 90 days (0 with no history)",
+        _F,
+    ),
+    Feature(
+        "mismatch_count_24h", Scale.LOG, "the user's purchases away in the previous 24 hours", _T
+    ),
+    Feature(
+        "small_count_1h", Scale.LOG, f"amounts under {SMALL_AMOUNT:g} in the previous hour", _T
+    ),
+    Feature(
+        "small_count_24h", Scale.LOG, f"amounts under {SMALL_AMOUNT:g} in the previous day", _T
+    ),
+    Feature(
+        "distinct_merchants_1h",
+        Scale.LOG,
+        "distinct merchants in the previous hour",
+        Unit.MERCHANTS,
+    ),
+    Feature(
+        "distinct_devices_24h",
+        Scale.LOG,
+        "distinct device types in the previous day",
+        Unit.DEVICE_TYPES,
+    ),
+    Feature("merchant_count_1d", Scale.LOG, "the merchant's transactions the day before", _T),
+    Feature("merchant_count_7d", Scale.LOG, "the merchant's transactions in the 7 days before", _T),
+    Feature(
+        "merchant_count_30d", Scale.LOG, "the merchant's transactions in the 30 days before", _T
+    ),
+    Feature("merchant_frauds_1d", Scale.LOG, "of those the day before, confirmed frauds known", _T),
+    Feature("merchant_frauds_7d", Scale.LOG, "of those in the 7 days, confirmed frauds known", _T),
+    Feature(
+        "merchant_frauds_30d", Scale.LOG, "of those in the 30 days, confirmed frauds known", _T
+    ),
+    Feature(
+        "merchant_fraud_share_1d",
+        Scale.LINEAR,
+        "the merchant's confirmed fraud share, the day before",
+        Unit.SHARE,
+    ),
+    Feature(
+        "merchant_fraud_share_7d",
+        Scale.LINEAR,
+        "the merchant's confirmed fraud share, the 7 days before",
+        Unit.SHARE,
+    ),
+    Feature(
+        "merchant_fraud_share_30d",
+        Scale.LINEAR,
+        "the merchant's confirmed fraud share, the 30 days before",
+        Unit.SHARE,
+    ),
+    Feature(
+        "card_confirmed_frauds", Scale.LOG, "the user's earlier transactions confirmed fraud", _T
+    ),
     Feature(
         "seconds_since_card_fraud",
         Scale.LOG,
         "since the user's latest transaction confirmed fraud (90 days if none)",
+        _S,
     ),
-    Feature("merchant_type", Scale.CATEGORY, "merchant type", MERCHANT_TYPES),
-    Feature("device_type", Scale.CATEGORY, "device type", DEVICE_TYPES),
+    Feature("merchant_type", Scale.CATEGORY, "merchant type", Unit.CODE, MERCHANT_TYPES),
+    Feature("device_type", Scale.CATEGORY, "device type", Unit.CODE, DEVICE_TYPES),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}

@@ -13,6 +13,9 @@ from fraud.domain.transaction import Transaction
 MAX_REASONS = 3
 # Said of an approval whose features, together, did not raise its risk above typical.
 NOTHING_RAISED = "nothing raised the risk above a typical transaction's"
+# Said of an approval none of whose facts stands out, though together they raised its risk a
+# little: an approval always says why, so an empty list never reads as a missing answer.
+NOTHING_STOOD_OUT = "nothing stood out: the risk stays below the review threshold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +55,8 @@ class ScoringPolicy:
         """
         decision = self.decide(score)
         reasons = explain(transaction, features)[: self.max_reasons]
-        if not reasons and decision is not Decision.APPROVE:
-            reasons = [self._over_the_line(score, decision)]
+        if not reasons:
+            reasons = [self._nothing_found(score, decision)]
         return decision, tuple(reasons)
 
     def explain(
@@ -70,12 +73,15 @@ class ScoringPolicy:
         ranked = tuple(rank(transaction, features, attributions)[: self.max_reasons])
         reasons = [reason.text for reason in ranked]
         if not reasons:
-            if decision is not Decision.APPROVE:
-                reasons = [self._over_the_line(score, decision)]
-            elif sum(attributions) <= 0.0:
+            if decision is Decision.APPROVE and sum(attributions) <= 0.0:
                 reasons = [NOTHING_RAISED]
+            else:
+                reasons = [self._nothing_found(score, decision)]
         return decision, tuple(reasons), ranked
 
-    def _over_the_line(self, score: float, decision: Decision) -> str:
+    def _nothing_found(self, score: float, decision: Decision) -> str:
+        """What a verdict says when no reason applies: the score against its threshold."""
+        if decision is Decision.APPROVE:
+            return NOTHING_STOOD_OUT
         line = self.thresholds.decline if decision is Decision.DECLINE else self.thresholds.review
         return f"model score {score:.2f} is at or above the {decision.value} threshold {line:.2f}"

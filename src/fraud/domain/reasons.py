@@ -124,13 +124,13 @@ def _card_testing(txn: Transaction, f: FeatureVector) -> tuple[float, str] | Non
 def _new_device(txn: Transaction, f: FeatureVector) -> tuple[float, str] | None:
     if not f["new_device"]:
         return None
-    return 0.9, f"first purchase from a {txn.device_category} device for this user"
+    return 0.9, f"first purchase from a {txn.device_type} device for this user"
 
 
 @reads("new_merchant", "new_merchant_type", "merchant_type")
 def _new_merchant(txn: Transaction, f: FeatureVector) -> tuple[float, str] | None:
     if f["new_merchant_type"]:
-        return 0.7, f"first {txn.merchant_category} purchase for this user"
+        return 0.7, f"first {txn.merchant_type} purchase for this user"
     if f["new_merchant"]:
         return 0.5, f"first purchase at {txn.merchant}"
     return None

@@ -37,18 +37,47 @@ DEFAULT_CURRENCY = "USD"
 # How far a transaction's timestamp may run ahead of its receipt: clocks drift, time
 # travel does not happen. A later timestamp would move the service's event-time clock.
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
-# The contract's fields in its order: JSON bodies, CSV files and the OpenAPI document.
-FIELDS: tuple[str, ...] = (
-    "transaction_id",
-    "user_id",
-    "amount",
-    "currency",
-    "merchant",
-    "timestamp",
-    "merchant_type",
-    "device_type",
-    "location_match",
+
+
+@dataclass(frozen=True, slots=True)
+class ContractField:
+    """A field of the contract as a reader of a stored transaction (a rule, an analyst) sees
+    it: its type as a rule reads it, its unit and what it means."""
+
+    name: str
+    type: str
+    unit: str
+    meaning: str
+
+
+CONTRACT: tuple[ContractField, ...] = (
+    ContractField("transaction_id", "string", "", "the client's idempotency key, or one made"),
+    ContractField("user_id", "string", "", "the card holder (the card) it is charged to"),
+    ContractField("amount", "double", "the currency's units", "what the purchase costs"),
+    ContractField("currency", "string", "ISO 4217 code", "the amount's currency"),
+    ContractField("merchant", "string", "", "who is paid"),
+    ContractField(
+        "timestamp", "string", "ISO 8601, UTC", "when the card was used, as the client says"
+    ),
+    ContractField(
+        "merchant_type",
+        "string",
+        "",
+        f"lower-cased; {', '.join(KNOWN_MERCHANT_TYPES)}, or anything else (the features "
+        "read it as other)",
+    ),
+    ContractField(
+        "device_type",
+        "string",
+        "",
+        f"lower-cased; {', '.join(KNOWN_DEVICE_TYPES)}, or anything else (other)",
+    ),
+    ContractField(
+        "location_match", "int", "1 yes, 0 no", "the purchase happens where the card holder is"
+    ),
 )
+# The contract's fields in its order: JSON bodies, CSV files and the OpenAPI document.
+FIELDS: tuple[str, ...] = tuple(field.name for field in CONTRACT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from fraud.entrypoints.cli.context import (
     BadInput,
     CannotStart,
     CliContext,
+    FullHelp,
     cli_actor,
     pass_context,
     refused_as_bad_input,
@@ -56,7 +57,7 @@ def _when(instant: datetime | None) -> str:
 # --- keys ------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def keys() -> None:
     """API keys: how systems authenticate (Authorization: Bearer KEY)."""
 
@@ -121,7 +122,7 @@ def revoke_key(ctx: CliContext, name: str) -> None:
 # --- users -----------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def users() -> None:
     """People who sign in to the dashboard."""
 
@@ -224,7 +225,7 @@ def revoke_user(ctx: CliContext, name: str) -> None:
 # --- audit -----------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def audit() -> None:
     """The audit log: keys and users created and revoked, sign-ins, labels."""
 

@@ -80,10 +80,28 @@ class CannotStart(click.ClickException):
     exit_code = 2
 
 
-class Commands(click.Group):
+class FullHelp(click.Group):
+    """A group whose list of commands gives each one's first sentence whole, wrapped under
+    it, where click cuts it off with "..." at the terminal's width."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class Commands(FullHelp):
     """The ``fraud`` group: whichever command first reaches the broker, refused credentials
     end it with a message rather than a traceback or an endless retry; so does the lack of
-    an archive key, wherever a command first signs or checks a model archive."""
+    an archive key, wherever a command first signs or checks a model archive. Its groups
+    list their commands in full too."""
+
+    group_class = FullHelp
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from fraud.containers import Process
-from fraud.entrypoints.cli.context import CliContext, cli_actor, pass_context
+from fraud.entrypoints.cli.context import CliContext, FullHelp, cli_actor, pass_context
 from fraud.entrypoints.cli.options import on_invalid_option, out_option, progress, read_rows
 
 
@@ -24,7 +24,7 @@ def export_labels(ctx: CliContext, out: Path) -> None:
     )
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def labels() -> None:
     """Labels from outside the service: chargebacks, case decisions."""
 

@@ -17,6 +17,7 @@ from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
 from fraud.entrypoints.cli.context import CliContext, Commands, pass_context, serving_models
 from fraud.entrypoints.cli.database import db_backup, db_restore
+from fraud.entrypoints.cli.features import features
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels, labels
 from fraud.entrypoints.cli.models import models
@@ -182,6 +183,7 @@ cli.add_command(topics)
 cli.add_command(worker)
 cli.add_command(dlq)
 cli.add_command(evaluate)
+cli.add_command(features)
 cli.add_command(score)
 cli.add_command(bench)
 cli.add_command(export_labels)

@@ -19,6 +19,7 @@ from fraud.entrypoints.cli.access import table
 from fraud.entrypoints.cli.context import (
     BadInput,
     CliContext,
+    FullHelp,
     cli_actor,
     pass_context,
     refused_as_bad_input,
@@ -37,7 +38,7 @@ def _refusals() -> AbstractContextManager[None]:
     return refused_as_bad_input(UnknownModel, RoleRefused, TransientFailure)
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def models() -> None:
     """The model registry: every trained model, the champion that decides and the challenger
     that scores in shadow (also on the dashboard and at /api/models)."""

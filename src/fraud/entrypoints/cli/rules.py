@@ -14,6 +14,8 @@ import click
 
 from fraud.containers import Container
 from fraud.domain.backtest import Backtest
+from fraud.domain.features import FEATURE_NAMES
+from fraud.domain.reference import FEATURE_TYPE
 from fraud.domain.rules import (
     InvalidExpression,
     InvalidRule,
@@ -31,10 +33,11 @@ from fraud.domain.rules import (
     draft_rule,
     new_rule,
 )
-from fraud.domain.transaction import format_instant
+from fraud.domain.transaction import CONTRACT, format_instant
 from fraud.entrypoints.cli.access import table
 from fraud.entrypoints.cli.context import (
     CliContext,
+    FullHelp,
     cli_actor,
     pass_context,
     refused_as_bad_input,
@@ -61,7 +64,7 @@ def _refusals() -> AbstractContextManager[None]:
     )
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def rules() -> None:
     """Analysts' rules: CEL expressions that decide beside the model, changed without a
     deploy (also on the dashboard's rules page and at /api/rules)."""
@@ -134,11 +137,24 @@ def _changed(change: RuleChange, what: str) -> None:
     )
 
 
-@rules.command("add")
-@click.option("--name", required=True, help="Lower-case letters, digits, - and _.")
-@click.option(
-    "--expr", "expression", required=True, help="A CEL expression over tx, features, score."
+EXPRESSION_HELP = (
+    "A CEL expression over tx (the transaction's fields), features (its behaviour features) "
+    "and score; `fraud features` lists each with its type, unit and meaning."
 )
+# What an expression may read, listed under `fraud rules add --help`.
+READABLE = (
+    "An expression reads tx."
+    + ", tx.".join(f"{field.name} ({field.type})" for field in CONTRACT)
+    + "; features."
+    + ", features.".join(FEATURE_NAMES)
+    + f" (each a {FEATURE_TYPE}); and score (a double from 0 to 1). `fraud features` gives "
+    "each one's unit and meaning."
+)
+
+
+@rules.command("add", epilog=READABLE)
+@click.option("--name", required=True, help="Lower-case letters, digits, - and _.")
+@click.option("--expr", "expression", required=True, help=EXPRESSION_HELP)
 @click.option("--action", type=ACTIONS, required=True)
 @click.option("--reason", required=True, help="What the verdict says when it hits.")
 @click.option("--mode", type=MODES, default=RuleMode.ACTIVE.value, show_default=True)
@@ -173,7 +189,7 @@ def add_rule(
 
 @rules.command("update")
 @click.argument("name")
-@click.option("--expr", "expression", help="A new expression.")
+@click.option("--expr", "expression", help="A new expression (see `fraud features`).")
 @click.option("--action", type=ACTIONS)
 @click.option("--reason")
 @click.option("--mode", type=MODES)
