@@ -6,6 +6,7 @@ restart."""
 from __future__ import annotations
 
 import json
+import textwrap
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -71,12 +72,22 @@ def list_models(ctx: CliContext) -> None:
 
 @models.command("show")
 @click.argument("version")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The whole card as JSON: every metric, the training window, the baseline and the "
+    "drift reference, with its role and who registered it.",
+)
 @pass_context
-def show_model(ctx: CliContext, version: str) -> None:
-    """A model's card (metrics, thresholds, training window, data fingerprint, features) as
-    JSON, with its role and who registered it."""
+def show_model(ctx: CliContext, version: str, as_json: bool) -> None:
+    """A model's card: what it was trained on, what it was judged on and how it did, the
+    thresholds in force and its role (--json for all of it)."""
     with _refusals():
         entry = _manage(ctx).get(version)
+    if not as_json:
+        click.echo(summary(entry))
+        return
     shown = {
         **entry.model.info.to_dict(),
         "role": entry.role.value if entry.role else None,
@@ -88,6 +99,84 @@ def show_model(ctx: CliContext, version: str) -> None:
         "registered_by": entry.model.registered_by,
     }
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
+
+
+def summary(entry: ModelEntry) -> str:
+    """A model's card for a person, in a dozen labelled lines."""
+    info, registered = entry.model.info, entry.model
+    metrics = info.metrics
+    role = entry.role.value if entry.role else "no role"
+    unsigned = "" if registered.signed else "  (unsigned: `fraud models sign` signs it)"
+    span = ""
+    if info.trained_from and info.trained_until:
+        span = f" from {info.trained_from[:10]} to {info.trained_until[:10]}"
+    lines = [
+        f"model {info.version}  {role}{unsigned}",
+        _line(
+            "registered",
+            f"{_when(format_instant(registered.registered_at))} by {registered.registered_by}",
+        ),
+        _line("trained", f"{_when(info.trained_at)} on {info.training_rows:,} transactions{span}"),
+    ]
+    if "rows" in metrics:
+        frauds, rows = int(metrics["frauds"]), int(metrics["rows"])
+        lines.append(
+            _line(
+                "judged on",
+                f"{info.judged_on or 'its validation data'}: {rows:,} transactions, "
+                f"{frauds:,} frauds ({frauds / max(rows, 1):.2%})",
+            )
+        )
+    for label, name in (
+        ("average precision", "average_precision"),
+        ("ROC-AUC", "roc_auc"),
+        ("recall at 1% FPR", "recall_at_1pct_fpr"),
+    ):
+        if name in metrics:
+            lines.append(_line(label, f"{float(metrics[name]):.4f}"))
+    in_force = entry.in_force
+    thresholds = f"review >= {in_force.review:.4f}, decline >= {in_force.decline:.4f}"
+    review_fpr = metrics.get("review_threshold_fpr")
+    decline_fpr = metrics.get("decline_threshold_fpr")
+    if entry.thresholds is None and review_fpr is not None and decline_fpr is not None:
+        thresholds += (
+            f" (each flags {review_fpr:.1%} and {decline_fpr:.1%} of the legitimate "
+            "transactions it was judged on)"
+        )
+    lines.append(_line("thresholds", thresholds))
+    budget = entry.thresholds.budget if entry.thresholds is not None else None
+    if budget is not None:
+        lines.append(
+            _line(
+                "review budget",
+                f"{budget.per_day:g} a day, about {budget.expected_reviews_per_day:.0f} a day "
+                "expected",
+            )
+        )
+    lines += [
+        _line("features", f"{len(info.feature_names)} (`fraud features` lists them)"),
+        _line("data fingerprint", info.data_fingerprint[:16] or "none"),
+        f"the whole card: fraud models show {info.version} --json",
+    ]
+    return "\n".join(lines)
+
+
+LABEL_WIDTH = 18
+
+
+def _line(label: str, text: str) -> str:
+    """A labelled line of the summary, wrapped under its text."""
+    return textwrap.fill(
+        text,
+        width=100,
+        initial_indent=f"  {label:<{LABEL_WIDTH}}",
+        subsequent_indent=" " * (LABEL_WIDTH + 2),
+    )
+
+
+def _when(iso: str) -> str:
+    """An ISO 8601 instant to the second, for a person: 2026-12-06 03:52:36 UTC."""
+    return iso.replace("T", " ")[:19] + " UTC"
 
 
 def _changed(change: RoleChange) -> None:
