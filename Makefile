@@ -34,7 +34,7 @@ KAFKA_CLIENT_PASSWORD ?= client-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD KAFKA_CLIENT_USER KAFKA_CLIENT_PASSWORD
 
 .PHONY: install install-service system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
-	kafka-cluster-down postgres-up postgres-down test unit lint bench clean
+	kafka-cluster-down postgres-up postgres-down test check unit lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -99,19 +99,23 @@ run-kafka: install-service kafka-up
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	  $(BIN)/fraud serve --host $(HOST) --port $(PORT); }
 
-# The tests' broker, cluster and PostgreSQL all stop whatever the result, a failed start included.
-TEST_BROKER := KAFKA_PORT=$(TEST_KAFKA_PORT) ops/kafka/kafka.sh
-TEST_CLUSTER := KAFKA_CLUSTER_PORT=$(TEST_KAFKA_CLUSTER_PORT) ops/kafka/cluster.sh
-TEST_POSTGRES := PG_PORT=$(TEST_PG_PORT) ops/postgres/postgres.sh
+# `make test` runs every test, in TEST_WORKERS pytest-xdist processes, starting at once
+# the broker, cluster and PostgreSQL of the tests' own (other ports, empty storage) that the
+# selected tests need, and stopping them whatever the result (tests/run.py).
+# `make test TESTS="tests/kafka -k outage"` runs a selection: only the broker starts.
+TEST_WORKERS ?= 4
+TESTS ?=
 test: install system-deps lint
-	KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) KAFKA_FRESH=1 $(TEST_BROKER) up && \
-	  KAFKA_FRESH=1 $(TEST_CLUSTER) up && PG_FRESH=1 $(TEST_POSTGRES) up && \
-	  FRAUD_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
-	  FRAUD_TEST_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_SASL_PORT) \
-	  FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP=$$($(TEST_CLUSTER) bootstrap) \
-	  FRAUD_TEST_KAFKA_CLUSTER_SASL_BOOTSTRAP=$$($(TEST_CLUSTER) bootstrap sasl) \
-	  FRAUD_TEST_POSTGRES_URL="$$($(TEST_POSTGRES) url)" $(BIN)/python -m pytest; \
-	  status=$$?; $(TEST_POSTGRES) down; $(TEST_CLUSTER) down; $(TEST_BROKER) down; exit $$status
+	FRAUD_TEST_KAFKA_PORT=$(TEST_KAFKA_PORT) FRAUD_TEST_KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) \
+	  FRAUD_TEST_KAFKA_CLUSTER_PORT=$(TEST_KAFKA_CLUSTER_PORT) FRAUD_TEST_POSTGRES_PORT=$(TEST_PG_PORT) \
+	  FRAUD_TEST_WORKERS=$(TEST_WORKERS) $(BIN)/python -m tests.run $(TESTS)
+
+# The fast tier, for a quick check while working: no service, no `fraud` process, no
+# browser, no TensorFlow (the markers: tests/tiers.py); the property test at 200 examples.
+FAST := not (e2e or kafka or cluster or postgres or tensorflow or browser or slow)
+CHECK_WORKERS ?= 2
+check: install
+	FRAUD_TEST_PROPERTY_EXAMPLES=200 $(BIN)/python -m pytest -q -n $(CHECK_WORKERS) -m "$(FAST)"
 
 # The Kafka pipeline benchmark (broker on KAFKA_PORT, a trained model in MODEL_DIR).
 bench: install kafka-up

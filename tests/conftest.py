@@ -1,16 +1,68 @@
 from __future__ import annotations
 
+import logging
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from structlog._config import BoundLoggerLazyProxy
+import structlog
 
+from tests import tiers
 from tests.fakes import FixedClock, RuleModel
 from tests.postgres import BACKENDS, database_url_for, fresh_database, server_url
 from tests.processes import FRAUD, fraud_env
+from tests.shared import once_per_run
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--services-needed",
+        action="store_true",
+        help="with --collect-only: print the services the selected tests need, one line",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tiers.mark(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.getoption("services_needed"):
+        print("\nservices needed:", " ".join(tiers.services_needed(session.items)))
+    else:
+        tiers.refuse_tensorflow_at_collection(session.config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from tiers.guard_tensorflow(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from tiers.guard_tensorflow(item))
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    """Logging as the test found it. A test that runs the CLI in-process configures logging
+    as a process does, caching each logger on first use: a later test's ``capture_logs``
+    would miss every logger first used after that, and the root logger would keep writing
+    to a stream the test closed."""
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    if structlog.get_config() != config:
+        structlog.configure(**config)
+        root.handlers[:] = [
+            handler
+            for handler in root.handlers
+            if handler in handlers
+            or not isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        ]
+        root.setLevel(level)
 
 
 @pytest.fixture
@@ -23,20 +75,31 @@ def model() -> RuleModel:
     return RuleModel()
 
 
-@pytest.fixture(scope="session")
-def small_model(tmp_path_factory) -> Path:
-    """A model trained through the real command, small enough to be quick."""
-    directory = tmp_path_factory.mktemp("e2e") / "model"
+def train(directory: Path, *arguments: str) -> None:
+    """``fraud train ARGUMENTS --model-dir DIRECTORY``, registering the model in a database of
+    its own beside the directory, not the developer's."""
     result = subprocess.run(
-        [FRAUD, "train", "--samples", "4000", "--epochs", "3", "--model-dir", str(directory)],
-        # It registers the model too: in a database of its own, not the developer's.
+        [FRAUD, "train", *arguments, "--model-dir", str(directory)],
         env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{directory.parent / 'registry.db'}"),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return directory
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained through the real command, small enough to be quick; trained once for
+    the whole run and shared by every test (and every xdist worker) that needs a model."""
+    return (
+        once_per_run(
+            tmp_path_factory,
+            "small-model",
+            lambda folder: train(folder / "model", "--samples", "4000", "--epochs", "3"),
+        )
+        / "model"
+    )
 
 
 @pytest.fixture
@@ -53,16 +116,3 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh, empty database on each backend the store supports, one test per backend: a
     SQLite file in a folder not made yet, then a PostgreSQL database (``postgres_url``)."""
     return database_url_for(request.param, request)
-
-
-@pytest.fixture(autouse=True)
-def _loggers_assembled_anew():
-    """A command run in this process configures logging as the service does, which caches
-    each module's logger on first use; a later test capturing logs must see every line, so
-    after each test the module loggers are made to assemble themselves anew."""
-    yield
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("fraud"):
-            for value in list(vars(module).values()):
-                if isinstance(value, BoundLoggerLazyProxy):
-                    vars(value).pop("bind", None)

@@ -9,8 +9,13 @@ require_tools() {
   command -v mvn >/dev/null || { echo "maven is required to fetch Kafka" >&2; exit 1; }
 }
 
-# The broker's jars from Maven Central, once (again when the pom changes).
+# The broker's jars from Maven Central, once (again when the pom changes); under a lock, as
+# `make test` starts the broker and the cluster at the same time.
 fetch() {
+  mkdir -p "$kafka_home"
+  local lock
+  exec {lock}>"$kafka_home/.fetch.lock"
+  flock "$lock"
   if [ ! -f "$kafka_lib/.complete" ] || [ "$kafka_ops/pom.xml" -nt "$kafka_lib/.complete" ]; then
     echo "fetching Apache Kafka from Maven Central into $kafka_lib"
     rm -rf "$kafka_lib"
@@ -18,6 +23,7 @@ fetch() {
       -DoutputDirectory="$kafka_lib" -DincludeScope=runtime
     touch "$kafka_lib/.complete"
   fi
+  exec {lock}>&-
 }
 
 # java_tool CLASS ARGS...: a short-lived Kafka tool, or one of this folder's Java programs

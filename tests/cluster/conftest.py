@@ -26,12 +26,6 @@ SASL_BOOTSTRAP = os.environ.get(
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/cluster/" in str(item.fspath):
-            item.add_marker(pytest.mark.cluster)
-
-
 class Cluster:
     """The three nodes of the local cluster, which a test may crash and start again."""
 

@@ -9,11 +9,6 @@ import numpy as np
 import pytest
 
 from fraud.adapters.simulation.simulator import simulate
-from fraud.adapters.tensorflow.attribution import Attributor
-from fraud.adapters.tensorflow.model import KerasScorer, as_matrix
-from fraud.adapters.tensorflow.network import FeatureEncoder, build_network
-from fraud.adapters.tensorflow.quiet import keras
-from fraud.adapters.tensorflow.trainer import KerasTrainer, ensemble
 from fraud.domain.features import (
     FEATURE_INDEX,
     FEATURE_NAMES,
@@ -24,8 +19,15 @@ from fraud.domain.features import (
 from fraud.domain.ports import TrainingData
 from fraud.domain.reasons import explain, rank
 from tests.factories import txn
+from tests.lazy import lazily
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.tensorflow]
+
+tf_attribution = lazily("fraud.adapters.tensorflow.attribution")
+tf_model = lazily("fraud.adapters.tensorflow.model")
+tf_network = lazily("fraud.adapters.tensorflow.network")
+tf_trainer = lazily("fraud.adapters.tensorflow.trainer")
+keras = lazily("fraud.adapters.tensorflow.quiet", "keras")
 
 CARD_TESTING = "5 purchases under 5 in the last 24 hours, in a row (card testing pattern)"
 NEW_DEVICE = "first purchase from a desktop device for this user"
@@ -38,7 +40,7 @@ PURCHASE = txn(device_type="desktop", amount=2.0)
 def matrix() -> np.ndarray:
     """Features of simulated purchases: users with weeks of history."""
     transactions = [row.transaction for row in simulate(1_200, seed=5)]
-    return as_matrix(BehaviourProfiles().observe(transactions))
+    return tf_model.as_matrix(BehaviourProfiles().observe(transactions))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +84,7 @@ def linear_network(
     feature's encoded value (a category: its one-hot block): the first unit of each hidden
     layer carries the sum, held above zero by an offset the output takes back, and every
     other unit is off. Integrated gradients of a linear function are exact."""
-    network = build_network(matrix)
+    network = tf_network.build_network(matrix)
     dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
     held_open = 1_000.0
     kernels = [np.zeros(layer.kernel.shape, dtype=np.float32) for layer in dense]
@@ -111,12 +113,14 @@ def test_scores_are_the_scorers_and_attributions_add_up_to_the_log_odds(
     matrix: np.ndarray, typical: np.ndarray, members: int
 ) -> None:
     keras.utils.set_random_seed(11)
-    networks = [build_network(matrix, name=f"mlp_{i}") for i in range(members)]
-    network = ensemble(networks)
-    attributor = Attributor(network, typical, steps=64)
+    networks = [tf_network.build_network(matrix, name=f"mlp_{i}") for i in range(members)]
+    network = tf_trainer.ensemble(networks)
+    attributor = tf_attribution.Attributor(network, typical, steps=64)
     scores, attributions = attributor.score_and_attribute(matrix)
     assert attributions.shape == (len(matrix), len(FEATURE_NAMES))
-    np.testing.assert_allclose(scores, KerasScorer(network).score_matrix(matrix), atol=1e-6)
+    np.testing.assert_allclose(
+        scores, tf_model.KerasScorer(network).score_matrix(matrix), atol=1e-6
+    )
     added = attributor.log_odds(matrix) - attributor.baseline_log_odds
     error = np.abs(attributions.sum(axis=1) - added)
     assert error.max() < 0.1
@@ -128,13 +132,16 @@ def test_a_saved_ensemble_attributes_as_it_did_before_saving(
 ) -> None:
     """What the score stage serves is a loaded model: its layers are rebuilt from the file."""
     keras.utils.set_random_seed(13)
-    network = ensemble([build_network(matrix, name=f"mlp_{i}") for i in range(2)])
+    network = tf_trainer.ensemble(
+        [tf_network.build_network(matrix, name=f"mlp_{i}") for i in range(2)]
+    )
     network.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(
-        tmp_path / "model.keras", custom_objects={"FeatureEncoder": FeatureEncoder}
+        tmp_path / "model.keras",
+        custom_objects={"FeatureEncoder": tf_network.FeatureEncoder},
     )
-    before = Attributor(network, typical).score_and_attribute(matrix[:64])
-    after = Attributor(loaded, typical).score_and_attribute(matrix[:64])
+    before = tf_attribution.Attributor(network, typical).score_and_attribute(matrix[:64])
+    after = tf_attribution.Attributor(loaded, typical).score_and_attribute(matrix[:64])
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_allclose(after[1], before[1], atol=1e-6)
 
@@ -143,7 +150,7 @@ def test_a_rows_attributions_do_not_depend_on_the_batch_it_came_in(
     matrix: np.ndarray, typical: np.ndarray
 ) -> None:
     keras.utils.set_random_seed(12)
-    attributor = Attributor(build_network(matrix), typical)
+    attributor = tf_attribution.Attributor(tf_network.build_network(matrix), typical)
     scores, attributions = attributor.score_and_attribute(matrix[:100])
     for row in (0, 37, 99):
         alone_score, alone = attributor.score_and_attribute(matrix[row : row + 1])
@@ -162,7 +169,7 @@ def test_a_saturated_score_still_attributes_its_log_odds(
     expected = np.zeros(len(FEATURE_NAMES))
     for name, weight in (("location_mismatch", 9.0), ("amount", 4.0)):
         expected[FEATURE_INDEX[name]] = weight * move[encoded_columns(network, name)].sum()
-    attributor = Attributor(network, typical)
+    attributor = tf_attribution.Attributor(network, typical)
     scores, attributions = attributor.score_and_attribute(row[None])
     assert scores[0] == 1.0
     assert attributor.log_odds(row[None])[0] > 30
@@ -180,7 +187,7 @@ def test_a_category_is_attributed_through_its_one_hot_block(
     block[usual], block[other] = -0.5, 1.5
     network = linear_network(matrix, {"device_type": block}, bias=0.0)
     row = with_values(typical, device_type=other)
-    _, attributions = Attributor(network, typical).score_and_attribute(row[None])
+    _, attributions = tf_attribution.Attributor(network, typical).score_and_attribute(row[None])
     expected = np.zeros(len(FEATURE_NAMES))
     expected[FEATURE_INDEX["device_type"]] = 2.0
     np.testing.assert_allclose(attributions[0], expected, atol=1e-4)
@@ -197,7 +204,7 @@ def test_the_feature_that_alone_drives_a_trained_network_gives_the_first_reason(
     labels = rows[:, FEATURE_INDEX["location_mismatch"]] > 0
     vectors = [vector(row) for row in rows]
     split = len(rows) * 4 // 5
-    trainer = KerasTrainer(members=1, batch_size=128, verbose=False)
+    trainer = tf_trainer.KerasTrainer(members=1, batch_size=128, verbose=False)
     scorer = trainer.fit(
         TrainingData(vectors[:split], labels[:split].tolist()),
         TrainingData(vectors[split:], labels[split:].tolist()),
@@ -207,7 +214,7 @@ def test_the_feature_that_alone_drives_a_trained_network_gives_the_first_reason(
     suspect = with_values(baseline, location_mismatch=1, new_device=1, small_count_24h=5)
     assert explain(PURCHASE, vector(suspect)) == [CARD_TESTING, NEW_DEVICE, AWAY]
 
-    attributor = Attributor(scorer.network, baseline)
+    attributor = tf_attribution.Attributor(scorer.network, baseline)
     scores, attributions = attributor.score_and_attribute(np.stack([suspect, baseline]))
     assert scores[0] > scores[1]
     assert FEATURE_NAMES[int(np.argmax(attributions[0]))] == "location_mismatch"
@@ -226,7 +233,7 @@ def test_a_row_whose_features_lower_the_risk_has_no_reason(
     )
     benign = with_values(typical, new_device=1, small_count_24h=5)
     assert explain(PURCHASE, vector(benign)) == [CARD_TESTING, NEW_DEVICE]
-    attributor = Attributor(network, typical)
+    attributor = tf_attribution.Attributor(network, typical)
     scores, attributions = attributor.score_and_attribute(benign[None])
     baseline_score, _ = attributor.score_and_attribute(typical[None])
     assert scores[0] < baseline_score[0]
@@ -234,9 +241,9 @@ def test_a_row_whose_features_lower_the_risk_has_no_reason(
 
 
 def test_an_empty_batch_gives_nothing(matrix: np.ndarray, typical: np.ndarray) -> None:
-    scores, attributions = Attributor(build_network(matrix), typical).score_and_attribute(
-        matrix[:0]
-    )
+    scores, attributions = tf_attribution.Attributor(
+        tf_network.build_network(matrix), typical
+    ).score_and_attribute(matrix[:0])
     assert scores.shape == (0,)
     assert attributions.shape == (0, len(FEATURE_NAMES))
 
@@ -245,4 +252,4 @@ def test_a_network_it_cannot_read_is_refused(typical: np.ndarray) -> None:
     inputs = keras.Input(shape=(len(FEATURE_NAMES),))
     plain = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
     with pytest.raises(TypeError, match="neither a network"):
-        Attributor(plain, typical)
+        tf_attribution.Attributor(plain, typical)

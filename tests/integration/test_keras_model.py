@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fraud.adapters.system.clock import SystemClock
-from fraud.adapters.tensorflow.store import KerasModelStore
-from fraud.adapters.tensorflow.trainer import KerasTrainer
 from fraud.application.training import TrainingPlan, TrainModel
 from fraud.domain.errors import ModelNotFound
 from fraud.domain.features import replay
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.transaction import Transaction
+from tests.lazy import lazily
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.tensorflow]
+
+store = lazily("fraud.adapters.tensorflow.store")
+trainer = lazily("fraud.adapters.tensorflow.trainer")
 
 
 def labelled(count: int = 2_000, seed: int = 3) -> list[LabelledTransaction]:
@@ -52,11 +54,11 @@ def labelled(count: int = 2_000, seed: int = 3) -> list[LabelledTransaction]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("model") / "model"
-    store = KerasModelStore(directory)
+    model_store = store.KerasModelStore(directory)
     examples = labelled()
-    train_model = TrainModel(KerasTrainer(verbose=False), store, SystemClock())
+    train_model = TrainModel(trainer.KerasTrainer(verbose=False), model_store, SystemClock())
     info = train_model(examples, TrainingPlan(epochs=4))
-    return store, info, examples
+    return model_store, info, examples
 
 
 def test_training_writes_a_complete_model_directory(trained) -> None:
@@ -103,4 +105,4 @@ def test_an_empty_batch_scores_nothing(trained) -> None:
 
 def test_a_missing_model_says_how_to_make_one(tmp_path) -> None:
     with pytest.raises(ModelNotFound, match="fraud train"):
-        KerasModelStore(tmp_path / "none").load()
+        store.KerasModelStore(tmp_path / "none").load()

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 
 from fraud.adapters.csv.labelled import write_labelled
-from fraud.adapters.tensorflow.store import KerasModelStore
 from fraud.containers import bootstrap
 from fraud.domain.features import FEATURE_NAMES, replay
 from fraud.domain.identity import Role
@@ -21,16 +20,19 @@ from fraud.settings import Settings
 from tests.factories import payload
 from tests.fakes import FixedClock
 from tests.identities import calling_as, issue_keys
+from tests.lazy import lazily
 from tests.processes import fraud
 from tests.unit.conftest import in_memory, settle
 
 pytestmark = pytest.mark.integration
+
+store = lazily("fraud.adapters.tensorflow.store")
 EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def test_labels_given_mid_stream_and_score_with_labels_agree(tmp_path, small_model) -> None:
     clock = FixedClock(datetime(2025, 3, 3, 8, tzinfo=UTC))
-    model = KerasModelStore(small_model).load()
+    model = store.KerasModelStore(small_model).load()
     container = in_memory(
         bootstrap(Settings(database_url="sqlite://", model_dir=str(small_model))), model, clock
     )

@@ -13,18 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from fraud.adapters.system.clock import SystemClock
 from fraud.adapters.tensorflow.archive import ArchiveLimits, MiB, unpack
-from fraud.adapters.tensorflow.store import ARCHIVED_FILES, KerasModelArchives, KerasModelStore
-from fraud.adapters.tensorflow.trainer import KerasTrainer
-from fraud.application.training import TrainingPlan, TrainModel
 from fraud.domain.errors import ModelTampered
 from fraud.domain.features import replay
 from tests.integration.test_keras_model import labelled
+from tests.lazy import lazily
 
-pytestmark = pytest.mark.integration
+# The archive's limits are checked before Keras loads anything, but what a registry keeps
+# of a model directory (its members) is named beside the Keras model store.
+pytestmark = [pytest.mark.integration, pytest.mark.tensorflow]
 
-SMALL = {name: b"{}" for name in ARCHIVED_FILES}
+store = lazily("fraud.adapters.tensorflow.store")
+
+
+def small() -> dict[str, bytes]:
+    """An archive's every member, each a tiny placeholder."""
+    return {name: b"{}" for name in store.ARCHIVED_FILES}
 
 
 def zipped(members: dict[str, bytes], *, level: int = 6) -> bytes:
@@ -38,7 +42,7 @@ def zipped(members: dict[str, bytes], *, level: int = 6) -> bytes:
 def refused(archive: bytes, directory: Path, limits: ArchiveLimits | None = None) -> str:
     directory.mkdir(exist_ok=True)
     with pytest.raises(ModelTampered) as refusal:
-        unpack(archive, directory, ARCHIVED_FILES, *(() if limits is None else (limits,)))
+        unpack(archive, directory, store.ARCHIVED_FILES, *(() if limits is None else (limits,)))
     return str(refusal.value)
 
 
@@ -51,9 +55,9 @@ def test_a_zip_bomb_is_refused_from_its_declared_size_before_a_byte_is_written(
 ) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name in ARCHIVED_FILES[1:]:
+        for name in store.ARCHIVED_FILES[1:]:
             archive.writestr(name, b"{}")
-        with archive.open(ARCHIVED_FILES[0], "w", force_zip64=True) as member:
+        with archive.open(store.ARCHIVED_FILES[0], "w", force_zip64=True) as member:
             for _ in range(600):  # 600 MiB of zeros: about 600 KB compressed
                 member.write(bytes(MiB))
     bomb = buffer.getvalue()
@@ -77,7 +81,7 @@ def understated(archive: bytes, name: str, size: int) -> bytes:
 
 
 def test_a_bomb_whose_headers_understate_its_size_stops_at_what_they_declare(tmp_path) -> None:
-    bomb = understated(zipped({**SMALL, "model.keras": bytes(64 * MiB)}), "model.keras", 1000)
+    bomb = understated(zipped({**small(), "model.keras": bytes(64 * MiB)}), "model.keras", 1000)
     with zipfile.ZipFile(io.BytesIO(bomb)) as archive:
         assert archive.getinfo("model.keras").file_size == 1000  # what it claims
 
@@ -87,18 +91,18 @@ def test_a_bomb_whose_headers_understate_its_size_stops_at_what_they_declare(tmp
 
 
 def test_members_that_expand_far_more_than_a_models_files_are_refused(tmp_path) -> None:
-    bomb = zipped({**SMALL, "model.keras": bytes(16 * MiB)}, level=9)  # about 1,000:1
+    bomb = zipped({**small(), "model.keras": bytes(16 * MiB)}, level=9)  # about 1,000:1
     assert "expands" in refused(bomb, tmp_path / "model")
 
 
 def test_members_adding_up_past_the_total_are_refused(tmp_path) -> None:
-    members = {**SMALL, "model.keras": bytes(MiB), "model.json": bytes(MiB)}
+    members = {**small(), "model.keras": bytes(MiB), "model.json": bytes(MiB)}
     limits = ArchiveLimits(member_bytes=MiB, total_bytes=2 * MiB, ratio=10_000.0)
     assert "add up to more than 2 MiB" in refused(zipped(members), tmp_path / "over", limits)
 
     (tmp_path / "within").mkdir()
     room = ArchiveLimits(member_bytes=MiB, total_bytes=3 * MiB, ratio=10_000.0)
-    unpack(zipped(members), tmp_path / "within", ARCHIVED_FILES, room)
+    unpack(zipped(members), tmp_path / "within", store.ARCHIVED_FILES, room)
     assert (tmp_path / "within" / "model.keras").read_bytes() == bytes(MiB)
 
 
@@ -114,7 +118,7 @@ def test_members_adding_up_past_the_total_are_refused(tmp_path) -> None:
     ],
 )
 def test_a_member_outside_the_model_directory_is_refused(tmp_path, name, reason) -> None:
-    assert reason in refused(zipped({**SMALL, name: b"evil"}), tmp_path / "model")
+    assert reason in refused(zipped({**small(), name: b"evil"}), tmp_path / "model")
     assert written(tmp_path / "model") == 0
     assert not (tmp_path / "evil").exists() and not (tmp_path / "model.keras").exists()
 
@@ -122,7 +126,7 @@ def test_a_member_outside_the_model_directory_is_refused(tmp_path, name, reason)
 def test_a_symbolic_link_is_refused(tmp_path) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in SMALL.items():
+        for name, content in small().items():
             if name != "model.json":
                 archive.writestr(name, content)
         link = zipfile.ZipInfo("model.json")
@@ -132,46 +136,43 @@ def test_a_symbolic_link_is_refused(tmp_path) -> None:
 
 
 def test_too_many_duplicated_or_missing_members_are_refused(tmp_path) -> None:
-    many = zipped({**SMALL, **{f"m{i}": b"" for i in range(20)}})
+    many = zipped({**small(), **{f"m{i}": b"" for i in range(20)}})
     assert "more than 16" in refused(many, tmp_path / "many")
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in SMALL.items():
+        for name, content in small().items():
             archive.writestr(name, content)
         with pytest.warns(UserWarning, match="Duplicate name"):
             archive.writestr("model.json", b"{}")
     assert "appears twice" in refused(buffer.getvalue(), tmp_path / "twice")
 
-    missing = zipped({k: v for k, v in SMALL.items() if k != "manifest.json"})
+    missing = zipped({k: v for k, v in small().items() if k != "manifest.json"})
     assert "lacks manifest.json" in refused(missing, tmp_path / "missing")
     assert "not a readable zip" in refused(b"not a zip at all", tmp_path / "garbage")
 
 
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory) -> KerasModelStore:
-    store = KerasModelStore(tmp_path_factory.mktemp("archived") / "model")
-    TrainModel(KerasTrainer(verbose=False), store, SystemClock())(
-        labelled(count=600), TrainingPlan(epochs=1)
-    )
-    return store
+@pytest.fixture
+def saved(small_model: Path):
+    """A real model's directory: the run's shared small model (any trained model will do)."""
+    return store.KerasModelStore(small_model)
 
 
 def test_a_real_models_archive_unpacks_and_scores_as_saved(saved) -> None:
-    loaded = KerasModelArchives().unpack(saved.archive())
+    loaded = store.KerasModelArchives().unpack(saved.archive())
     features = replay([row.transaction for row in labelled(count=50)])
     assert loaded.info == saved.card()
     assert loaded.score(features) == pytest.approx(saved.load().score(features), abs=1e-6)
 
 
 def test_a_bomb_is_refused_before_keras_loads_anything(tmp_path) -> None:
-    bomb = zipped({**SMALL, "model.keras": bytes(16 * MiB)}, level=9)
+    bomb = zipped({**small(), "model.keras": bytes(16 * MiB)}, level=9)
     with pytest.raises(ModelTampered, match="refused"):
-        KerasModelArchives().unpack(bomb)
+        store.KerasModelArchives().unpack(bomb)
 
 
 def test_an_encrypted_member_is_refused(tmp_path) -> None:
-    archive = bytearray(zipped(SMALL))
+    archive = bytearray(zipped(small()))
     for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local, central
         start = archive.find(signature)
         while start >= 0:

@@ -9,11 +9,13 @@ import pytest
 from fraud.adapters.csv.labelled import write_labelled
 from fraud.adapters.simulation.simulator import simulate
 from fraud.adapters.system.clock import SystemClock
-from fraud.adapters.tensorflow.store import KerasModelStore
+from tests.lazy import lazily
 from tests.pipeline_helpers import embedded_pipeline
 from tests.processes import fraud
 
 pytestmark = pytest.mark.integration
+
+store = lazily("fraud.adapters.tensorflow.store")
 
 
 def test_offline_replay_and_the_stream_agree(tmp_path, small_model) -> None:
@@ -26,7 +28,7 @@ def test_offline_replay_and_the_stream_agree(tmp_path, small_model) -> None:
     with out.open() as handle:
         offline = {row["transaction_id"]: row for row in csv.DictReader(handle)}
 
-    model = KerasModelStore(small_model).load()
+    model = store.KerasModelStore(small_model).load()
     pipeline = embedded_pipeline(model, SystemClock(), batch_size=257)
     transactions = [example.transaction for example in examples]  # simulate sorts by time
     for start in range(0, len(transactions), 100):

@@ -25,15 +25,12 @@ from fraud.entrypoints.cli.context import serving_models
 from fraud.settings import Settings
 from tests.archive_keys import archive_key_for_tests
 from tests.postgres import database_url_for
-from tests.processes import FRAUD, Service, fraud_env, start_service
+from tests.processes import FRAUD, Service, fraud_env, start_service, stop_service
 
 BOOTSTRAP = os.environ.get("FRAUD_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/kafka/" in str(item.fspath):
-            item.add_marker(pytest.mark.kafka)
+# The xdist group of the tests whose workers join the default consumer groups (`fraud-*`, the
+# ones the dashboard watches): run one after the other, on one xdist worker.
+DEFAULT_GROUPS = "kafka-default-consumer-groups"
 
 
 @pytest.fixture(scope="session")
@@ -69,10 +66,12 @@ def kafka_bus(kafka_bootstrap: str, prefix: str):
 class Workers:
     """`fraud worker --stage all` processes sharing one set of consumer groups."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, group: str = "recovery") -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, group: str | None = None) -> None:
         self.env = env
         self.log_dir = log_dir
-        self.group = group
+        # Consumer groups of this test's own unless it names them: a group shared with a test
+        # running beside it (another xdist worker) would rebalance at the other's every join.
+        self.group = group or f"recovery-{uuid.uuid4().hex[:6]}"
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> subprocess.Popen:
@@ -146,6 +145,15 @@ def serve_on_kafka(
         FRAUD_TOPIC_PREFIX=prefix,
         FRAUD_DATABASE_URL=database,
     )
+
+
+@pytest.fixture
+def serve(kafka_bootstrap, prefix, database, small_model, tmp_path) -> Iterator[Service]:
+    """`fraud serve` on this test's topics (made here) and database."""
+    make_topics(kafka_bootstrap, prefix, partitions=3)
+    service = serve_on_kafka(tmp_path, small_model, kafka_bootstrap, prefix, database)
+    yield service
+    stop_service(service)
 
 
 def rows(database: str, where: str = "1=1") -> int:

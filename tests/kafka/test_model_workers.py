@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from fraud.domain.identity import Role
 from tests.e2e.test_rules_service import send, verdict
-from tests.kafka.conftest import serve_on_kafka
+from tests.kafka.conftest import DEFAULT_GROUPS, serve_on_kafka
 from tests.processes import fraud, stop_service
 
 PICKUP_S = 5.0
@@ -25,6 +27,7 @@ def decided_by(service, user: str, version: str, changed: float) -> float:
         time.sleep(0.5)
 
 
+@pytest.mark.xdist_group(DEFAULT_GROUPS)  # one test at a time in the default groups
 def test_a_promotion_and_a_rollback_reach_workers_that_were_already_running(
     kafka_bootstrap, prefix, workers, database, small_model, tmp_path
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from fraud.domain.identity import Role
 from tests.e2e.test_rules_service import (
     CORNER,
@@ -16,10 +18,11 @@ from tests.e2e.test_rules_service import (
     send,
     verdict,
 )
-from tests.kafka.conftest import serve_on_kafka
+from tests.kafka.conftest import DEFAULT_GROUPS, serve_on_kafka
 from tests.processes import stop_service
 
 
+@pytest.mark.xdist_group(DEFAULT_GROUPS)  # one test at a time in the default groups
 def test_a_rule_reaches_workers_that_were_already_running(
     kafka_bootstrap, prefix, workers, database, small_model, tmp_path
 ) -> None:

@@ -19,7 +19,7 @@ from fraud.adapters.simulation.simulator import simulate
 from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import ENVELOPES, EXAMPLE
-from tests.kafka.conftest import rows, serve_on_kafka, wait_for_rows
+from tests.kafka.conftest import DEFAULT_GROUPS, rows, serve_on_kafka, wait_for_rows
 from tests.postgres import BACKENDS
 from tests.processes import FRAUD, fraud_env, non_json_lines, stop_service
 
@@ -146,6 +146,7 @@ def test_dead_letters_are_listed_and_replayed_from_the_command_line(
     assert missing.returncode == 1 and "no dead letter at 0:999" in missing.stderr
 
 
+@pytest.mark.xdist_group(DEFAULT_GROUPS)  # one test at a time in the default groups
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
     kafka_bootstrap, prefix, workers, database, small_model, tmp_path

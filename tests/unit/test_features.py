@@ -229,6 +229,7 @@ def test_spend_devices_and_categories_are_counted_over_their_windows() -> None:
     assert last["location_mismatch"] == 0.0
 
 
+@pytest.mark.slow  # thousands of purchases, each scanned again
 def test_a_card_over_the_event_cap_keeps_its_windows_equal_to_a_scan_of_what_it_keeps() -> None:
     """More purchases in a day than a history keeps: the oldest leave every window they are
     in, and the columns are cut as they go, with the same figures as a scan."""
@@ -249,6 +250,7 @@ def test_a_card_over_the_event_cap_keeps_its_windows_equal_to_a_scan_of_what_it_
     assert fast[-1].as_dict()["count_24h"] == MAX_EVENTS_PER_USER
 
 
+@pytest.mark.slow  # measures two thousand users' state
 def test_a_users_state_is_kept_small() -> None:
     """What a worker holds per card holder bounds how many it can serve: kept in columns, a
     user with ten purchases costs under 3 KB (an object per purchase cost over 8)."""

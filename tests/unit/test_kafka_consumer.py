@@ -47,6 +47,7 @@ def test_an_assignment_waits_for_the_committed_offsets_instead_of_stopping_the_s
     assert raw.failures == 0
 
 
+@pytest.mark.slow  # librdkafka gives up on the absent broker after its 10 s timeout
 def test_reading_state_while_the_broker_is_away_is_a_failure_to_retry() -> None:
     bus = KafkaBus("127.0.0.1:1", client_id="fraud-tests")  # nothing listens on port 1
     try:

@@ -1,0 +1,99 @@
+"""What each test needs, as markers, so that a run can pick a tier and start only the
+services its tests need.
+
+A test is marked from where it lives (``tests/kafka/`` needs the broker) and from the
+fixtures it uses, however indirectly (``postgres_url``, a ``postgresql`` parameter,
+``small_model``): nobody has to remember to mark it. What no directory or fixture shows
+(a model trained or loaded in-process, a test that takes long) is marked in its module.
+
+``make check`` runs the fast tier (the Makefile's ``FAST``): no service, no process, no
+browser, no TensorFlow.
+Whatever the tier, a test that imports TensorFlow without the ``tensorflow`` mark fails,
+and so does a collection that imports it at module level: either would make the fast
+tier slow without anyone noticing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+# The services `make test` starts, each for the tests marked with its name.
+SERVICES = ("kafka", "cluster", "postgres")
+
+DIRECTORIES = {"kafka": "kafka", "cluster": "cluster", "e2e": "e2e"}
+FIXTURES = {
+    "kafka_bootstrap": "kafka",
+    "cluster_bootstrap": "cluster",
+    "postgres_url": "postgres",
+    "postgres_template": "postgres",
+    "small_model": "tensorflow",
+    "candidate_model": "tensorflow",
+    "browser": "browser",
+}
+# A parameter with this value gives the test a PostgreSQL database (tests/postgres.py).
+POSTGRES_PARAMETER = "postgresql"
+
+
+def needs(item: pytest.Item) -> set[str]:
+    """The markers ``item`` gets from its directory, its fixtures and its parameters."""
+    found: set[str] = set()
+    parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
+    if parts and parts[0] in DIRECTORIES:
+        found.add(DIRECTORIES[parts[0]])
+    found.update(FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURES)
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and POSTGRES_PARAMETER in callspec.params.values():
+        found.add("postgres")
+    return found
+
+
+# Tests that share something a test may break run one after the other on one xdist worker:
+# the cluster's tests kill and restart its nodes.
+SERIAL_GROUPS = {"cluster": "cluster"}
+
+
+def mark(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(needs(item) - {marker.name for marker in item.iter_markers()}):
+            item.add_marker(name)
+        for name, group in SERIAL_GROUPS.items():
+            if item.get_closest_marker(name) and not item.get_closest_marker("xdist_group"):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
+def services_needed(items: list[pytest.Item]) -> list[str]:
+    """The services the selected ``items`` need, in :data:`SERVICES` order."""
+    marked = {marker.name for item in items for marker in item.iter_markers()}
+    return [service for service in SERVICES if service in marked]
+
+
+def refuse_tensorflow_at_collection(config: pytest.Config) -> None:
+    """A test module that imports TensorFlow when collected costs every run, the fast tier
+    included, seconds before the first test: import it in the fixture or test instead."""
+    if "tensorflow" in sys.modules and not config.getoption("collectonly"):
+        modules = [name for name in sys.modules if name.startswith("tests.")]
+        raise pytest.UsageError(
+            "TensorFlow was imported while the tests were collected; a test module imports "
+            f"it (or fraud.adapters.tensorflow) at module level. Test modules loaded: "
+            f"{', '.join(sorted(modules))}"
+        )
+
+
+def guard_tensorflow(item: pytest.Item) -> Iterator[None]:
+    """Around a test's call (a hook wrapper's body): fail a test that imported TensorFlow
+    without the ``tensorflow`` mark, seen where it is the first to import it (as in the
+    fast tier)."""
+    before = "tensorflow" in sys.modules
+    result = yield
+    if not before and "tensorflow" in sys.modules and item.get_closest_marker("tensorflow") is None:
+        pytest.fail(
+            "this test imports TensorFlow but is not marked `tensorflow`: mark it (tests/tiers.py)",
+            pytrace=False,
+        )
+    return result
