@@ -169,6 +169,17 @@ def test_pipeline_health_reports_lag_per_stage_and_the_dead_letters() -> None:
     bus = MemoryBus()
     bus.publish(Topic.TRANSACTIONS, [OutgoingMessage(key="u", value=b"{}") for _ in range(3)])
     bus.publish(Topic.DEAD_LETTERS, [OutgoingMessage(key="u", value=b"bad")])
+    # Workers running every stage in one pass: only the group reading transactions exists.
+    fused = pipeline_health(bus, StagesElsewhere())
+    assert [(s.stage, s.group, s.lag) for s in fused.stages] == [
+        ("preprocess", "fraud-preprocess", {"transactions": 3})
+    ]
+    # Split workers: every stage's group is known, each with its lag.
+    for group, topics in (
+        ("fraud-score", [Topic.PREPROCESSED]),
+        ("fraud-record", [Topic.RESULTS, Topic.DEAD_LETTERS]),
+    ):
+        bus.consumer(group, topics)
     health = pipeline_health(bus, StagesElsewhere())
     assert [(s.stage, s.group, s.lag) for s in health.stages] == [
         ("preprocess", "fraud-preprocess", {"transactions": 3}),

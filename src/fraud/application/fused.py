@@ -58,6 +58,9 @@ class FusedStage:
         )
         return outbox
 
+    def warm_up(self, batch_size: int) -> None:
+        self.score.warm_up(batch_size)
+
     # The preprocess stage's state and pace are the pass's.
 
     def restore(

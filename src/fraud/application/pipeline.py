@@ -136,6 +136,10 @@ class Pipeline:
         return self._consumers
 
     def start(self) -> None:
+        """Warm every stage up (a model's first call, the rule set's first read), then run
+        each on its thread; :meth:`ready` says when they all hold their partitions."""
+        for runner in self.runners:
+            runner.warm_up()
         for runner in self.runners:
             thread = threading.Thread(
                 target=self._run, args=(runner,), name=f"stage-{runner.stage.name}"
@@ -148,6 +152,33 @@ class Pipeline:
             runner.run(self.stop_event)
         except Exception:  # logged by the runner; the worker reports it and exits non-zero
             self.failures.append(runner.stage.name)
+
+    def ready(self) -> bool:
+        """Every stage warm, holding its partitions, and a whole loop run since: traffic now
+        meets no cold stall."""
+        return bool(self.runners) and all(runner.ready.is_set() for runner in self.runners)
+
+    def settled(self) -> int | None:
+        """How many assignments the stages have settled on, once every stage has settled on
+        its latest (None while one has not): it grows with each rebalance this process went
+        through and came out ready from."""
+        if not self.ready() or any(r.settled != r.assignments for r in self.runners):
+            return None
+        return sum(runner.settled for runner in self.runners)
+
+    def held_partitions(self) -> list[str]:
+        """The partitions this process's stages hold, as ``topic[partition]``."""
+        return sorted(
+            f"{topic}[{partition}]" for runner in self.runners for topic, partition in runner.held
+        )
+
+    def wait_until_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        for runner in self.runners:
+            while not runner.ready.wait(0.1):
+                if not self.alive() or time.monotonic() > deadline:
+                    return False
+        return True
 
     def stopped_cleanly(self) -> bool:
         return not self.failures

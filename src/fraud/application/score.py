@@ -18,7 +18,7 @@ from fraud.application.models import InForce, Serving
 from fraud.application.rules import LiveRules, LoadedRules
 from fraud.application.stage import Outbox, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
-from fraud.domain.features import FeatureVector
+from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Message, PipelineMetrics, Topic
 from fraud.domain.reasons import Reason
@@ -100,6 +100,19 @@ class ScoreStage:
                     )
         log.debug("batch scored", count=len(records))
         return records
+
+    def warm_up(self, batch_size: int) -> None:
+        """Before the first transaction: the models in force loaded and called once at a
+        batch's smallest and largest sizes (a network's first call costs a hundred
+        milliseconds and more, a new size a few), and the rule set read and compiled."""
+        self.rules.current()
+        in_force = self.models.current()
+        served = [in_force.champion] + ([in_force.challenger] if in_force.challenger else [])
+        for serving in served:
+            for rows in sorted({1, batch_size}):
+                neutral = [FeatureVector(tuple(0.0 for _ in FEATURE_NAMES))] * rows
+                if serving.model.attribute(neutral) is None:
+                    serving.model.score(neutral)
 
     def _count_rules(self, records: Sequence[TransactionRecord]) -> None:
         """The decisions' rule hits and faults on /metrics (a challenger's are not counted)."""

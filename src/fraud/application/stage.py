@@ -104,6 +104,14 @@ class PacedStage(Stage, Protocol):
         """Let go of what it reads besides its consumer."""
 
 
+@runtime_checkable
+class WarmingStage(Stage, Protocol):
+    """A stage with work to do once before its first batch (a model's first call, the rule
+    set's first read), so that the first transactions wait for none of it."""
+
+    def warm_up(self, batch_size: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     initial: float = 0.05
@@ -133,8 +141,35 @@ class StageRunner:
         self.backoff = backoff
         self.metrics = metrics
         self.processed = 0
-        if isinstance(stage, StatefulStage):
-            consumer.on_assigned(lambda assigned: self._restore(stage, assigned))
+        # Set once the consumer holds partitions (their state restored) and a whole loop has
+        # run after that: the stage is ready to take traffic without a cold stall.
+        self.ready = threading.Event()
+        self.held: list[tuple[str, int]] = []  # as of the latest assignment
+        # Assignments received, and how many of them a whole loop has run after: the stage
+        # is settled on its partitions when the two are equal.
+        self.assignments = 0
+        self.settled = 0
+        consumer.on_assigned(self._assigned)
+
+    def _assigned(self, assigned: Sequence[AssignedPartition]) -> Sequence[AssignedPartition]:
+        resume: Sequence[AssignedPartition] = []
+        if isinstance(self.stage, StatefulStage):
+            resume = self._restore(self.stage, assigned)
+        self.held = [(p.topic, p.partition) for p in assigned]
+        if assigned:
+            self.assignments += 1
+        return resume
+
+    def warm_up(self) -> None:
+        """The stage's own warm-up, before it joins its group."""
+        if isinstance(self.stage, WarmingStage):
+            started = time.monotonic()
+            self.stage.warm_up(self.batch_size)
+            log.info(
+                "stage warmed up",
+                stage=self.stage.name,
+                seconds=round(time.monotonic() - started, 3),
+            )
 
     def _restore(
         self, stage: StatefulStage, assigned: Sequence[AssignedPartition]
@@ -174,6 +209,16 @@ class StageRunner:
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Handle one batch; returns how many messages it handled (0 when none came)."""
+        assignments = self.assignments
+        handled = self._run_once(stop)
+        if assignments > self.settled:
+            # A whole loop ran with the partitions held: a paced stage has said which of
+            # them are idle, so other workers hold nothing back waiting to hear it.
+            self.settled = assignments
+            self.ready.set()
+        return handled
+
+    def _run_once(self, stop: threading.Event | None) -> int:
         if isinstance(self.stage, PacedStage):
             ticked = self.stage.tick(self.consumer.idle_partitions())
             if not self._retrying(lambda: self._publish(ticked), "tick", stop):

@@ -161,12 +161,9 @@ def end_with_parent() -> None:
 
 
 def expected_assignments(partitions: int) -> dict[str, int]:
-    """Partitions each stage's group must hold in all before the pipeline is ready."""
-    return {
-        "preprocess": partitions,
-        "score": partitions,
-        "record": 2 * partitions,  # fraud-results and fraud-dlq
-    }
+    """Partitions each stage's group must hold in all before the pipeline is ready: the
+    workers run every stage in one pass, in the group that reads transactions."""
+    return {"all": partitions}
 
 
 class WorkerPool:
@@ -217,7 +214,9 @@ class WorkerPool:
     def wait_until_ready(
         self, bootstrap: str, security: KafkaSecurity, partitions: int, timeout_s: float
     ) -> float:
-        """Wait until every stage's group is stable with all workers and all partitions.
+        """Wait until every stage's group is stable with all workers and all partitions, and
+        every worker has said ``worker ready`` since its latest assignment (warm, its
+        partitions settled on).
 
         Producing before then would measure start-up (TensorFlow import, model
         load, group joins) and a rebalance in mid-run instead of the pipeline.
@@ -231,12 +230,20 @@ class WorkerPool:
         }
         while time.monotonic() - started < timeout_s:
             self.check_alive()
-            if _groups_ready(admin, wanted, self.count):
+            if _groups_ready(admin, wanted, self.count) and self._all_said_ready():
                 return time.monotonic() - started
             time.sleep(0.25)
         raise BenchError(
             f"the workers' groups were not ready within {timeout_s:.0f}s:\n{self.log_tail(1)}"
         )
+
+    def _all_said_ready(self) -> bool:
+        for index in range(1, self.count + 1):
+            log = (self.log_dir / f"worker-{index}.log").read_text(errors="replace")
+            assigned = log.count('"partitions assigned"')
+            if not assigned or log.count('"worker ready"') < assigned:
+                return False
+        return True
 
     def cpu_seconds(self) -> float:
         return sum(process_cpu_seconds(process.pid) for process in self.processes)

@@ -721,6 +721,16 @@ def _latency_lines(latency: dict[str, Any]) -> list[str]:
                 f"  p99 {figures['p99']:>7.1f} ms  p99.9 {figures.get('p99_9', 0):>7.1f} ms"
                 f"  max {figures['max']:>7.1f} ms"
             )
+    timeline = latency.get("received_to_stored_ms_by_second") or []
+    if timeline:
+        # Per second of sending, so a stall shows instead of being averaged away.
+        lines.append("  received -> recorded, p99 by second of sending (ms):")
+        cells = [
+            f"{s['second']:>3}s " + (f"{s['p99']:>7.1f}" if "p99" in s else "      -")
+            for s in timeline
+        ]
+        for start in range(0, len(cells), 6):
+            lines.append("    " + "   ".join(cells[start : start + 6]))
     return lines
 
 

@@ -203,6 +203,7 @@ class KafkaMessageConsumer:
             return
         committed = self._committed(consumer, partitions)
         self._next = {(p.topic, p.partition): max(p.offset, 0) for p in committed}
+        self._idle_from_the_start(consumer, committed)
         assigned = [
             AssignedPartition(
                 p.topic.removeprefix(self._prefix), p.partition, p.offset if p.offset >= 0 else 0
@@ -237,6 +238,21 @@ class KafkaMessageConsumer:
                     f"{topic}[{partition}]@{at}" for (topic, partition), at in moved.items()
                 ],
             )
+
+    def _idle_from_the_start(self, consumer: Consumer, committed: Sequence[TopicPartition]) -> None:
+        """A partition handed over already read to its end is idle at once, not after
+        ``IDLE_AFTER_S``: other workers hold back their transactions of a new day until they
+        hear that every partition has reached it or is idle, and waiting out the grace at
+        every start or rebalance stalled the first seconds of traffic."""
+        now = time.monotonic()
+        for position in committed:
+            where = (position.topic, position.partition)
+            try:
+                low, high = consumer.get_watermark_offsets(position, timeout=1.0)
+            except KafkaException:
+                continue  # unknown: idle the usual way, once seen at its end long enough
+            if high >= 0 and max(position.offset, low, 0) >= high:
+                self._at_end_since[where] = now - IDLE_AFTER_S
 
     @staticmethod
     def _committed(

@@ -14,6 +14,7 @@ from fraud.application.pipeline import ALL, DEFAULT_GROUP_PREFIX
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.context import CliContext, pass_context, serving_models
 from fraud.entrypoints.cli.options import model_dir_option
+from fraud.entrypoints.worker_probes import Probes, ProbeServer
 from fraud.urls import masked
 
 log = structlog.get_logger("fraud.cli")
@@ -80,10 +81,36 @@ def topics_create(
     show_default=True,
     help="Consumer group prefix: each stage joins GROUP-<stage>.",
 )
+@click.option(
+    "--probe-host",
+    envvar="FRAUD_WORKER_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Where /health and /metrics answer [env FRAUD_WORKER_HOST]: 0.0.0.0 in a container.",
+)
+@click.option(
+    "--probe-port",
+    envvar="FRAUD_WORKER_PORT",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Their port [env FRAUD_WORKER_PORT]; 0: one the system picks, said in the log.",
+)
 @model_dir_option
 @pass_context
-def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> None:
-    """Pipeline stage(s) consuming from Kafka; start several for more throughput."""
+def worker(
+    ctx: CliContext,
+    stage: str,
+    group: str,
+    probe_host: str,
+    probe_port: int,
+    model_dir: Path | None,
+) -> None:
+    """Pipeline stage(s) consuming from Kafka; start several for more throughput.
+
+    With --stage all (the default) one pass takes each batch through every stage. The
+    worker says `worker ready` (and /health answers 200) once it is warm and holds its
+    partitions; /metrics has its counters for a key with the metrics role."""
     _require_kafka(ctx, "worker")
     stages = (stage,)
     container = ctx.open(
@@ -108,18 +135,36 @@ def worker(ctx: CliContext, stage: str, group: str, model_dir: Path | None) -> N
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    probes = ProbeServer(
+        Probes(pipeline, container.authenticate(), container.metrics().exposition),
+        probe_host,
+        probe_port,
+    )
+    probes.start()
     pipeline.start()
     log.info(
         "worker started",
         stages=list(stages),
         group=group,
         bootstrap=masked(ctx.settings.kafka_bootstrap),
+        probes=f"http://{probe_host}:{probes.port}",
     )
     try:
-        while pipeline.alive() and not pipeline.stop_event.wait(1.0):
-            pass
+        # Said again after each rebalance, once the new partitions are settled on.
+        said = 0
+        while pipeline.alive() and not pipeline.stop_event.wait(0.05):
+            settled = pipeline.settled()
+            if settled is not None and settled > said:
+                said = settled
+                log.info(
+                    "worker ready",
+                    stages=list(stages),
+                    partitions=pipeline.held_partitions(),
+                    probes=f"http://{probe_host}:{probes.port}",
+                )
     finally:
         pipeline.stop()
+        probes.stop()
         container.shutdown_resources()
     if not pipeline.stopped_cleanly():
         raise click.ClickException("a stage stopped on an error; see the log")

@@ -32,6 +32,9 @@ from fraud.urls import masked
 
 log = structlog.get_logger("fraud.cli")
 
+RUN_THREADS = 32
+READY_TIMEOUT_S = 60.0
+
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fraud")
@@ -84,13 +87,19 @@ def simulate(ctx: CliContext, samples: int, out: Path, seed: int, fraud_rate: fl
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=RUN_THREADS,
+    show_default=True,
+    help="Requests served at once (a waited answer holds one while it waits).",
+)
 @model_dir_option
 @pass_context
-def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
+def run(ctx: CliContext, host: str, port: int, threads: int, model_dir: Path | None) -> None:
     """API and every pipeline stage in one process, on the embedded bus."""
-    from werkzeug.serving import make_server
-
     from fraud.entrypoints.http.app import create_app
+    from fraud.entrypoints.http.server import threaded_server
 
     container = ctx.open(
         Process(
@@ -108,22 +117,24 @@ def run(ctx: CliContext, host: str, port: int, model_dir: Path | None) -> None:
     container.republish_pending()()  # the embedded bus lost what was between the stages
     outbox.start()
     pipeline = container.pipeline()
-    server = make_server(host, port, create_app(container), threaded=True)
+    server = threaded_server(create_app(container), host, port, threads)
     stopping = threading.Event()
 
     def shut_down(signum: int, _: FrameType | None) -> None:
         if not stopping.is_set():
             stopping.set()
             log.info("shutting down", signal=signal.Signals(signum).name)
-            threading.Thread(target=server.shutdown, daemon=True).start()
+            threading.Thread(target=server.stop, daemon=True).start()
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    first_run(ctx, container, f"http://{host}:{server.server_port}")
-    pipeline.start()
-    log_started(ctx.settings, f"http://{host}:{server.server_port}", in_force.champion.version)
+    url = f"http://{host}:{server.bind_addr[1]}"
+    first_run(ctx, container, url)
+    pipeline.start()  # warms the stages up first: no transaction meets a cold start
+    pipeline.wait_until_ready(READY_TIMEOUT_S)
+    log_started(ctx.settings, url, in_force.champion.version)
     try:
-        server.serve_forever()
+        server.serve()
     finally:
         # The embedded bus dies with the process: finish what was accepted first.
         outbox.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import uuid
 
 import structlog
@@ -21,11 +22,16 @@ from fraud.entrypoints.http import signin as signin_module
 from fraud.entrypoints.http.access import install_access
 from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.http.openapi import documented_api
+from fraud.entrypoints.http.presentation import install_presentation
 from fraud.entrypoints.http.slis import count_submit_answers
 from fraud.logs import configure_logging
 from fraud.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+def debugging() -> bool:
+    return logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
 
 SESSION_SIGNING_KEY = "session-signing-key"
 
@@ -57,6 +63,7 @@ def create_app(container: Container | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["fraud.container"] = container
     app.jinja_env.globals["Permission"] = Permission
+    install_presentation(app)
 
     @app.before_request
     def bind_request_context() -> None:
@@ -101,9 +108,14 @@ def create_app(container: Container | None = None) -> Flask:
 
     @app.after_request
     def log_request(response: Response) -> Response:
+        """A line for every refusal and failure; a request that went well only at debug
+        level: on the hot path a line per request costs more than serving it."""
         if request.path.startswith("/static/") or request.path == "/metrics":
             return response
-        log.info("request handled", status=response.status_code)
+        if response.status_code >= 400:
+            log.info("request handled", status=response.status_code)
+        elif debugging():
+            log.debug("request handled", status=response.status_code)
         return response
 
     @app.teardown_request
