@@ -82,30 +82,16 @@ def topics_create(
     help="Consumer group prefix: each stage joins GROUP-<stage>.",
 )
 @click.option(
-    "--probe-host",
-    envvar="FRAUD_WORKER_HOST",
-    default="127.0.0.1",
+    "--probes",
+    envvar="FRAUD_WORKER_PROBES",
+    default="127.0.0.1:0",
     show_default=True,
-    help="Where /health and /metrics answer [env FRAUD_WORKER_HOST]: 0.0.0.0 in a container.",
-)
-@click.option(
-    "--probe-port",
-    envvar="FRAUD_WORKER_PORT",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Their port [env FRAUD_WORKER_PORT]; 0: one the system picks, said in the log.",
+    help="HOST:PORT where /health and /metrics answer [env FRAUD_WORKER_PROBES]; port 0: "
+    "one the system picks, said in the log; 0.0.0.0:PORT in a container.",
 )
 @model_dir_option
 @pass_context
-def worker(
-    ctx: CliContext,
-    stage: str,
-    group: str,
-    probe_host: str,
-    probe_port: int,
-    model_dir: Path | None,
-) -> None:
+def worker(ctx: CliContext, stage: str, group: str, probes: str, model_dir: Path | None) -> None:
     """Pipeline stage(s) consuming from Kafka; start several for more throughput.
 
     With --stage all (the default) one pass takes each batch through every stage. The
@@ -135,19 +121,20 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    probes = ProbeServer(
+    probe_host, probe_port = _host_port(probes, "--probes")
+    server = ProbeServer(
         Probes(pipeline, container.authenticate(), container.metrics().exposition),
         probe_host,
         probe_port,
     )
-    probes.start()
+    server.start()
     pipeline.start()
     log.info(
         "worker started",
         stages=list(stages),
         group=group,
         bootstrap=masked(ctx.settings.kafka_bootstrap),
-        probes=f"http://{probe_host}:{probes.port}",
+        probes=f"http://{probe_host}:{server.port}",
     )
     try:
         # Said again after each rebalance, once the new partitions are settled on.
@@ -160,14 +147,21 @@ def worker(
                     "worker ready",
                     stages=list(stages),
                     partitions=pipeline.held_partitions(),
-                    probes=f"http://{probe_host}:{probes.port}",
+                    probes=f"http://{probe_host}:{server.port}",
                 )
     finally:
         pipeline.stop()
-        probes.stop()
+        server.stop()
         container.shutdown_resources()
     if not pipeline.stopped_cleanly():
         raise click.ClickException("a stage stopped on an error; see the log")
+
+
+def _host_port(value: str, option: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"must be HOST:PORT, got {value!r}", param_hint=option)
+    return host, int(port)
 
 
 @click.group()
