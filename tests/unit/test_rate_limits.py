@@ -91,3 +91,16 @@ def test_a_refusal_says_the_limit_as_people_write_it() -> None:
     assert error.message == (
         "rate limit of 2/minute reached (a batch counts one per item: this one 3); slow down"
     )
+
+
+def test_counting_in_memory_starts_no_thread_and_expires_as_it_reads() -> None:
+    """limits' own memory storage started a timer thread every 10 ms of traffic to sweep
+    expired counts; ours sweeps on the counting thread, and a count still ends with its
+    window because it is checked when read."""
+    limits = RateLimits("3/second", "memory://", anonymous="60/minute")
+    threads = threading.active_count()
+    assert [limits.hit("key", None) is None for _ in range(4)] == [True, True, True, False]
+    assert threading.active_count() == threads
+    window = limits._window.storage  # the storage the limiter counts in
+    window.expirations = {key: 0.0 for key in window.expirations}  # as if the second ended
+    assert limits.hit("key", None) is None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import uuid
+from collections.abc import Iterator
 
 import structlog
 from flask import Flask, Response, request
@@ -30,8 +32,17 @@ from fraud.settings import Settings
 log = structlog.get_logger(__name__)
 
 
+def _request_ids() -> Iterator[str]:
+    """Ids unique across processes (a random prefix drawn once) and cheap to make: a uuid4
+    per request read the system's random source each time, and that call hands the
+    interpreter lock to another thread."""
+    prefix = uuid.uuid4().hex[:12]
+    return (f"{prefix}{n:08x}" for n in itertools.count(1))
+
+
 def debugging() -> bool:
     return logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
+
 
 SESSION_SIGNING_KEY = "session-signing-key"
 
@@ -65,11 +76,13 @@ def create_app(container: Container | None = None) -> Flask:
     app.jinja_env.globals["Permission"] = Permission
     install_presentation(app)
 
+    request_ids = _request_ids()
+
     @app.before_request
     def bind_request_context() -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            request_id=request.headers.get("X-Request-ID") or uuid.uuid4().hex,
+            request_id=request.headers.get("X-Request-ID") or next(request_ids),
             method=request.method,
             path=request.path,
         )
