@@ -10,7 +10,13 @@ import structlog
 
 from tests import tiers
 from tests.fakes import FixedClock, RuleModel
-from tests.postgres import BACKENDS, database_url_for, fresh_database, server_url
+from tests.postgres import (
+    BACKENDS,
+    database_url_for,
+    fresh_database,
+    postgres_template,
+    server_url,
+)
 from tests.processes import FRAUD, fraud_env
 from tests.shared import once_per_run
 
@@ -108,6 +114,15 @@ def postgres_url() -> Iterator[str]:
     (``postgresql+psycopg://...``, ready for ``FRAUD_DATABASE_URL`` or ``upgrade``). Skips
     when pytest runs without the server ``make test`` starts (see ``tests/postgres.py``)."""
     with fresh_database(server_url()) as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_postgres_url() -> Iterator[str]:
+    """As ``postgres_url``, the database already at the migrations' head (a copy of a
+    template migrated once, tests/postgres.py)."""
+    server = server_url()
+    with fresh_database(server, template=postgres_template(server)) as url:
         yield url
 
 

@@ -109,11 +109,12 @@ def start(chosen: Sequence[Service]) -> bool:
     with ThreadPoolExecutor(max(1, len(chosen))) as pool:
         results = list(pool.map(lambda service: service.run("up", fresh=True), chosen))
     for service, result in zip(chosen, results, strict=True):
-        said = (result.stdout + result.stderr).strip()
         if result.returncode != 0:
+            said = (result.stdout + result.stderr).strip()
             print(f"{service.name} did not start:\n{said}", file=sys.stderr)
         else:
-            print(said.splitlines()[-1] if said else f"{service.name} is up")
+            lines = result.stdout.strip().splitlines()
+            print(lines[-1] if lines else f"{service.name} is up")
     names = ", ".join(service.name for service in chosen) or "nothing"
     print(f"started {names} in {time.monotonic() - began:.0f} s")
     return all(result.returncode == 0 for result in results)

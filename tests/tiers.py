@@ -31,9 +31,8 @@ FIXTURES = {
     "kafka_bootstrap": "kafka",
     "cluster_bootstrap": "cluster",
     "postgres_url": "postgres",
-    "postgres_template": "postgres",
+    "migrated_postgres_url": "postgres",
     "small_model": "tensorflow",
-    "candidate_model": "tensorflow",
     "browser": "browser",
 }
 # A parameter with this value gives the test a PostgreSQL database (tests/postgres.py).
@@ -53,18 +52,26 @@ def needs(item: pytest.Item) -> set[str]:
     return found
 
 
-# Tests that share something a test may break run one after the other on one xdist worker:
-# the cluster's tests kill and restart its nodes.
+# Tests that share something run one after the other on one xdist worker: the cluster's
+# tests kill and restart its nodes, and one `fraud run` serves the tests that only add to it.
 SERIAL_GROUPS = {"cluster": "cluster"}
+SHARED_FIXTURES = {"shared_service": "shared-service"}
 
 
 def mark(items: list[pytest.Item]) -> None:
     for item in items:
         for name in sorted(needs(item) - {marker.name for marker in item.iter_markers()}):
             item.add_marker(name)
-        for name, group in SERIAL_GROUPS.items():
-            if item.get_closest_marker(name) and not item.get_closest_marker("xdist_group"):
-                item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("xdist_group"):
+            continue
+        groups = [group for name, group in SERIAL_GROUPS.items() if item.get_closest_marker(name)]
+        groups += [
+            group
+            for name, group in SHARED_FIXTURES.items()
+            if name in getattr(item, "fixturenames", ())
+        ]
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
 def services_needed(items: list[pytest.Item]) -> list[str]:

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from fraud.adapters.sqlalchemy.migrate import upgrade
-
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = os.environ.get(
     "FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP", "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
@@ -92,8 +90,7 @@ def cluster(cluster_bootstrap: str) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def cluster_database(postgres_url: str) -> str:
+def cluster_database(migrated_postgres_url: str) -> str:
     """A fresh, migrated PostgreSQL database for a test on the cluster (what a deployment
     beyond one machine writes to); its URL."""
-    upgrade(postgres_url)
-    return postgres_url
+    return migrated_postgres_url

@@ -9,7 +9,21 @@ from tests.processes import Service, start_service, stop_service
 
 @pytest.fixture
 def service(tmp_path, small_model) -> Iterator[Service]:
+    """A `fraud run` of this test's own, which it may stop, kill or starve."""
     running = start_service(tmp_path, small_model, FRAUD_LOG_LEVEL="debug")
+    yield running
+    if running.process.poll() is None:
+        stop_service(running)
+
+
+@pytest.fixture(scope="session")
+def shared_service(tmp_path_factory, small_model) -> Iterator[Service]:
+    """One `fraud run` for the tests that only add to it: transactions, keys and accounts
+    under names of their own. None of them stops it, holds its database, or changes a rule
+    or a model; they run one after the other on one xdist worker (tests/tiers.py)."""
+    running = start_service(
+        tmp_path_factory.mktemp("shared-service"), small_model, FRAUD_LOG_LEVEL="debug"
+    )
     yield running
     if running.process.poll() is None:
         stop_service(running)

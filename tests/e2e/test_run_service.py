@@ -44,7 +44,8 @@ def wait_for_verdict(service: Service, transaction_id: str, timeout: float = 20.
     raise AssertionError(f"{transaction_id} still pending after {timeout}s")
 
 
-def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
+def test_the_readme_example_is_scored_end_to_end(shared_service, small_model) -> None:
+    service = shared_service  # it reads back only its own transaction, and its logs
     response = service.client().post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
     assert response.status_code == 202
     accepted = response.json()
@@ -89,7 +90,8 @@ def test_the_readme_example_is_scored_end_to_end(service, small_model) -> None:
     assert "verdict recorded" in about
 
 
-def test_bad_input_is_refused_with_clear_json_errors(service) -> None:
+def test_bad_input_is_refused_with_clear_json_errors(shared_service) -> None:
+    service = shared_service  # what it sends is refused, or its own
     http = service.client()
     malformed = http.post(
         f"{service.url}/transaction", data="{oops", headers={"Content-Type": "application/json"}
@@ -226,7 +228,10 @@ def test_a_service_killed_under_load_decides_everything_once_and_forgets_nobody(
 
     loader = threading.Thread(target=load)
     loader.start()
-    time.sleep(3)
+    under_load = time.monotonic() + 60
+    while len(answered) <= 60 and loader.is_alive():  # well under way
+        assert time.monotonic() < under_load, f"only {len(answered)} answered in a minute"
+        time.sleep(0.05)
     service.process.kill()  # SIGKILL under load: no drain, the embedded bus is gone
     service.process.wait(timeout=10)
     stop.set()
@@ -259,6 +264,14 @@ def test_a_service_killed_under_load_decides_everything_once_and_forgets_nobody(
     assert after_restart["features"] == expected.as_dict()
 
 
+def wait_for_accepted(results: list[tuple[str, int, str | None]], since: int) -> None:
+    """Until the load has had a transaction accepted after its ``since``-th answer."""
+    deadline = time.monotonic() + 60
+    while not any(status == 202 for _, status, _ in results[since:]):
+        assert time.monotonic() < deadline, f"nothing accepted after answer {since}"
+        time.sleep(0.05)
+
+
 def test_a_database_held_by_another_writer_loses_and_dead_letters_nothing(
     service, tmp_path
 ) -> None:
@@ -284,13 +297,13 @@ def test_a_database_held_by_another_writer_loses_and_dead_letters_nothing(
 
     loader = threading.Thread(target=load)
     loader.start()
-    time.sleep(1)
+    wait_for_accepted(results, 0)
     holder = sqlite3.connect(database, timeout=30)
     holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database for 10 s
     time.sleep(10)
     holder.rollback()
     holder.close()
-    time.sleep(1)
+    wait_for_accepted(results, len(results))  # and the service takes them again
     stop.set()
     loader.join(timeout=60)
 

@@ -11,9 +11,8 @@ import pytest
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
 from fraud.adapters.sqlalchemy.engine import create_engine_for
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from tests.postgres import BACKENDS, database_url_for
+from tests.postgres import BACKENDS, migrated_url_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +24,7 @@ def stores(request: pytest.FixtureRequest):
     if request.param == "memory":
         memory = InMemoryStore()
         return memory, memory
-    url = database_url_for(request.param, request)
-    upgrade(url)
+    url = migrated_url_for(request.param, request)
     engine = create_engine_for(url)
     request.addfinalizer(engine.dispose)
     return SqlUnitOfWorkFactory(engine), SqlDriftQueries(engine)

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
@@ -30,7 +29,7 @@ from fraud.domain.identity import (
 )
 from fraud.domain.ports import AuditQueries, IdentityQueries, UnitOfWorkFactory, VerdictQueries
 from tests.factories import txn
-from tests.postgres import BACKENDS, database_url_for
+from tests.postgres import BACKENDS, migrated_url_for
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -57,8 +56,7 @@ def store(request: pytest.FixtureRequest) -> Store:
     if request.param == "memory":
         memory = InMemoryStore()
         return Store(memory, memory)  # type: ignore[arg-type]
-    url = database_url_for(request.param, request)
-    upgrade(url)
+    url = migrated_url_for(request.param, request)
     engine = create_engine_for(url)
     request.addfinalizer(engine.dispose)
     return Store(SqlUnitOfWorkFactory(engine), _SqlReads(engine))  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.models import SqlModelQueries
 from fraud.adapters.sqlalchemy.tables import audit_events, models
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
@@ -33,7 +32,7 @@ from fraud.domain.registry import (
 )
 from tests.archive_keys import seal_for_tests
 from tests.fakes import FixedClock, RuleModel, RuleModelArchives
-from tests.postgres import BACKENDS, database_url_for
+from tests.postgres import BACKENDS, migrated_url_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +47,7 @@ def registry(request: pytest.FixtureRequest) -> tuple[RegisterModel, ManageModel
         memory = InMemoryStore()
         unit_of_work, queries = memory, memory
     else:
-        url = database_url_for(request.param, request)
-        upgrade(url)
+        url = migrated_url_for(request.param, request)
         engine = create_engine_for(url)
         request.addfinalizer(engine.dispose)
         unit_of_work, queries = SqlUnitOfWorkFactory(engine), SqlModelQueries(engine)
@@ -152,8 +150,7 @@ def sql_registry(request: pytest.FixtureRequest, clock) -> tuple[Engine, SqlMode
     """A SQL registry holding models m1 and m2, registered as `fraud train` does, with the
     tests' archive key; and its engine, to write the rows as an attacker with database
     access would."""
-    url = database_url_for(request.param, request)
-    upgrade(url)
+    url = migrated_url_for(request.param, request)
     engine = create_engine_for(url)
     request.addfinalizer(engine.dispose)
     queries = SqlModelQueries(engine)

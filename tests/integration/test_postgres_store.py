@@ -15,7 +15,6 @@ from sqlalchemy.exc import DBAPIError
 
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
@@ -28,9 +27,8 @@ T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
-    upgrade(postgres_url)
-    engine = create_engine_for(postgres_url)
+def engine(migrated_postgres_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(migrated_postgres_url)
     yield engine
     engine.dispose()
 

@@ -12,14 +12,13 @@ import pytest
 
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.domain.assessment import Decision
 from fraud.domain.rules import Rule, RuleAction, RuleHealth, RuleHit, RuleMode
 from tests.integration.test_sql_repository import T0, Store, save, scored
-from tests.postgres import BACKENDS, database_url_for
+from tests.postgres import BACKENDS, migrated_url_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +32,7 @@ def stores(request: pytest.FixtureRequest) -> tuple[Store, object]:
     if request.param == "memory":
         memory = InMemoryStore()
         return Store(memory, memory), memory
-    url = database_url_for(request.param, request)
-    upgrade(url)
+    url = migrated_url_for(request.param, request)
     engine = create_engine_for(url)
     request.addfinalizer(engine.dispose)
     return Store(SqlUnitOfWorkFactory(engine), SqlQueries(engine)), SqlRuleQueries(engine)
@@ -119,8 +117,7 @@ def test_reads_in_keyset_pages_miss_nothing_and_repeat_nothing(
     from fraud.adapters.sqlalchemy import queries as sql_queries
 
     monkeypatch.setattr(sql_queries, "ACCEPTED_PAGE", 2)
-    url = database_url_for(backend, request)
-    upgrade(url)
+    url = migrated_url_for(backend, request)
     engine = create_engine_for(url)
     request.addfinalizer(engine.dispose)
     store = Store(SqlUnitOfWorkFactory(engine), SqlQueries(engine))

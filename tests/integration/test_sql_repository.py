@@ -45,7 +45,7 @@ from fraud.domain.monitoring import VerdictSample, tally
 from fraud.domain.ports import ActivityQueries, UnitOfWork, UnitOfWorkFactory, VerdictQueries
 from fraud.domain.reasons import Reason
 from fraud.domain.transaction import Transaction
-from tests.postgres import BACKENDS, database_url_for
+from tests.postgres import BACKENDS, migrated_url_for
 
 pytestmark = pytest.mark.integration
 
@@ -128,11 +128,11 @@ class Store:
     queries: Queries
 
 
-@pytest.fixture
-def migrated(database_url: str) -> Iterator[Engine]:
+@pytest.fixture(params=BACKENDS)
+def migrated(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An engine on a fresh database of each backend, its schema from the migrations."""
-    upgrade(database_url)
-    engine = create_engine_for(database_url)
+    url = migrated_url_for(request.param, request)
+    engine = create_engine_for(url)
     yield engine
     engine.dispose()
 
@@ -143,8 +143,7 @@ def store(request: pytest.FixtureRequest) -> Store:
     if request.param == "memory":
         memory = InMemoryStore()
         return Store(memory, memory)
-    url = database_url_for(request.param, request)
-    upgrade(url)
+    url = migrated_url_for(request.param, request)
     engine = create_engine_for(url)
     request.addfinalizer(engine.dispose)
     return Store(SqlUnitOfWorkFactory(engine), SqlQueries(engine))

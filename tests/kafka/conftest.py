@@ -19,12 +19,11 @@ from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
-from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.entrypoints.cli.context import serving_models
 from fraud.settings import Settings
 from tests.archive_keys import archive_key_for_tests
-from tests.postgres import database_url_for
+from tests.postgres import migrated_url_for
 from tests.processes import FRAUD, Service, fraud_env, start_service, stop_service
 
 BOOTSTRAP = os.environ.get("FRAUD_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -109,11 +108,10 @@ class Workers:
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> str:
-    """The workers' database, migrated: a SQLite file, or a fresh PostgreSQL database for a
-    test parametrised with ``@pytest.mark.parametrize("database", BACKENDS, indirect=True)``."""
-    url = database_url_for(getattr(request, "param", "sqlite"), request)
-    upgrade(url)
-    return url
+    """The workers' database, at the migrations' head: a SQLite file, or a fresh PostgreSQL
+    database for a test parametrised with
+    ``@pytest.mark.parametrize("database", BACKENDS, indirect=True)``."""
+    return migrated_url_for(getattr(request, "param", "sqlite"), request)
 
 
 @pytest.fixture
