@@ -77,6 +77,7 @@ def test_head_matches_the_tables_the_adapter_uses(url: str, engine: Engine) -> N
         "ix_transactions_decision_received_at",
         "ix_transactions_status_decision",
         "ix_transactions_unpublished",
+        "ix_transactions_user_received_at",
     }
     activity_indexes = {index["name"] for index in inspect(engine).get_indexes("verdict_activity")}
     assert activity_indexes == {"ix_verdict_activity_second"}

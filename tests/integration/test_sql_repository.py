@@ -364,6 +364,28 @@ def test_recent_is_newest_received_first_and_filters_by_decision(
     assert nothing == []
 
 
+def test_recent_lists_one_cards_transactions_newest_first(store: Store) -> None:
+    at = [T0 + timedelta(minutes=minute) for minute in range(4)]
+    cards = ["card-a", "card-b", "card-a", "card-a"]
+    save(
+        store,
+        lambda uow: uow.verdicts.claim(
+            [
+                TransactionRecord(transaction(f"t{n}", user_id=card), at[n])
+                for n, card in enumerate(cards)
+            ]
+        ),
+    )
+
+    def ids(records: list[TransactionRecord]) -> list[str]:
+        return [record.transaction.transaction_id for record in records]
+
+    assert ids(store.queries.recent(10, user_id="card-a")) == ["t3", "t2", "t0"]
+    assert ids(store.queries.recent(2, user_id="card-a")) == ["t3", "t2"]
+    assert ids(store.queries.recent(10, user_id="card-b")) == ["t1"]
+    assert store.queries.recent(10, user_id="nobody") == []
+
+
 def test_status_counts_name_every_bucket(store: Store) -> None:
     empty = store.queries.status_counts()
     assert empty == {"pending": 0, "approve": 0, "review": 0, "decline": 0, "failed": 0}

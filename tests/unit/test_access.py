@@ -71,6 +71,7 @@ MAY = {
 PAGES = {
     "/": READERS,
     "/dashboard/transactions/t-own": READERS,
+    "/dashboard/cards/u-own": READERS,
     "/admin": {Role.ADMIN},
     "/dashboard/rules": READERS,
     "/docs": EVERYONE,

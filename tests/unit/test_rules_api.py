@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from fraud.domain.reference import entries
 from tests.factories import payload
 from tests.unit.conftest import settle
 
@@ -214,6 +215,8 @@ def test_a_backtest_counts_what_a_hand_count_finds(client, analyst, container, c
     assert result["hits"] == len(hits)
     assert result["changed"] == len(hits)  # approve -> decline each time
     assert result["reviews_added"] == 0
+    assert result["declines_added"] == len(hits)  # the sum of the days'
+    assert result["declines_added"] == sum(d["declines_added"] for d in result["days"])
     assert [(d["transactions"], d["hits"]) for d in result["days"]] == [(3, 1), (2, 2), (2, 1)]
     # Labelled hits: b-1 fraud, b-4 not, b-7 fraud; labelled fraud: b-1, b-6, b-7.
     assert (result["labelled_hits"], result["fraud_hits"], result["labelled_fraud"]) == (3, 2, 3)
@@ -241,6 +244,20 @@ def test_the_rules_pages_render_for_viewers_and_editors(analyst, viewer) -> None
     assert b'id="rule-form"' in analyst.get("/dashboard/rules").data
     assert b'id="rule-form"' not in viewer.get("/dashboard/rules").data
     assert analyst.get("/dashboard/rules/nothing").status_code == 404
+
+
+def test_the_rule_editor_lists_what_an_expression_reads_and_only_the_other_modes(
+    analyst,
+) -> None:
+    page = analyst.get("/dashboard/rules").data.decode()
+    for entry in entries():  # generated from the code, as `fraud features` prints it
+        assert f'data-insert="{entry.name}"' in page
+    analyst.post("/api/rules", json={**CORNER, "mode": "active"})
+    rule_page = analyst.get("/dashboard/rules/corner-grocery").data.decode()
+    assert 'data-mode="active"' not in rule_page  # it is active already
+    assert 'data-mode="shadow"' in rule_page and 'data-mode="disabled"' in rule_page
+    # The error's place sits under the expression, before the rule's other fields.
+    assert rule_page.index('id="rule-error"') < rule_page.index('name="action"')
 
 
 @pytest.mark.parametrize(

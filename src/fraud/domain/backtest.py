@@ -54,6 +54,10 @@ class Backtest:
         return sum(day.reviews_added for day in self.days)
 
     @property
+    def declines_added(self) -> int:
+        return sum(day.declines_added for day in self.days)
+
+    @property
     def precision(self) -> float | None:
         return self.fraud_hits / self.labelled_hits if self.labelled_hits else None
 

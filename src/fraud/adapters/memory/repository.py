@@ -285,13 +285,19 @@ class InMemoryStore(
             )
 
     def recent(
-        self, limit: int, decisions: Collection[Decision] | None = None
+        self,
+        limit: int,
+        decisions: Collection[Decision] | None = None,
+        user_id: str | None = None,
     ) -> list[TransactionRecord]:
         rows = [
             record
             for record in self._committed()
-            if decisions is None
-            or (record.assessment is not None and record.assessment.decision in decisions)
+            if (
+                decisions is None
+                or (record.assessment is not None and record.assessment.decision in decisions)
+            )
+            and (user_id is None or record.transaction.user_id == user_id)
         ]
         rows.sort(
             key=lambda record: (record.received_at, record.transaction.transaction_id),

@@ -75,7 +75,10 @@ class SqlQueries:
         )
 
     def recent(
-        self, limit: int, decisions: Collection[Decision] | None = None
+        self,
+        limit: int,
+        decisions: Collection[Decision] | None = None,
+        user_id: str | None = None,
     ) -> list[TransactionRecord]:
         if limit <= 0:
             return []  # a negative LIMIT means "no limit" to SQLite
@@ -83,6 +86,8 @@ class SqlQueries:
         if decisions is not None:
             wanted = sorted(Decision(decision).value for decision in decisions)
             statement = statement.where(transactions.c.decision.in_(wanted))
+        if user_id is not None:
+            statement = statement.where(transactions.c.user_id == user_id)
         return [to_record(row) for row in self._rows(statement)]
 
     def status_counts(self) -> dict[str, int]:

@@ -166,6 +166,13 @@ Index(
     transactions.c.decision,
     transactions.c.received_at.desc(),
 )
+# A card's transactions, newest first: its page.
+Index(
+    "ix_transactions_user_received_at",
+    transactions.c.user_id,
+    transactions.c.received_at.desc(),
+    transactions.c.transaction_id.desc(),
+)
 # Status look-ups, and status_counts() as a scan of this index alone.
 Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)
 # The outbox relay's question: claimed, not yet published, oldest first.

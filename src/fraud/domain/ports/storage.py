@@ -128,10 +128,13 @@ class VerdictQueries(Protocol):
         """The record with its versions and its label history."""
 
     def recent(
-        self, limit: int, decisions: Collection[Decision] | None = None
+        self,
+        limit: int,
+        decisions: Collection[Decision] | None = None,
+        user_id: str | None = None,
     ) -> list[TransactionRecord]:
         """The latest received records, newest first (ties: highest transaction_id first),
-        optionally only some decisions."""
+        optionally only some decisions, or one card's (``user_id``)."""
 
     def status_counts(self) -> dict[str, int]:
         """How many records per decision, plus ``pending`` and ``failed``."""

@@ -283,6 +283,7 @@ def _as_json(result: Backtest) -> dict[str, object]:
         "hits": result.hits,
         "changed": result.changed,
         "reviews_added": result.reviews_added,
+        "declines_added": result.declines_added,
         "labelled_hits": result.labelled_hits,
         "fraud_hits": result.fraud_hits,
         "labelled_fraud": result.labelled_fraud,
@@ -316,7 +317,7 @@ def _report(result: Backtest) -> None:
     table(("day", "verdicts", "hits", "changed", "reviews+", "declines+", "hits per day"), rows)
     click.echo(
         f"\n{result.transactions} verdicts, {result.hits} hits, {result.changed} decisions "
-        f"changed, {result.reviews_added} reviews added"
+        f"changed, {result.reviews_added} reviews added, {result.declines_added} declines added"
     )
     click.echo(
         f"precision {_share(result.precision)} ({result.fraud_hits} of {result.labelled_hits} "

@@ -61,6 +61,24 @@ def transaction_page(
     )
 
 
+# The most of a card's transactions its page lists, newest first.
+CARD_PAGE_LIMIT = 200
+
+
+@pages.get("/dashboard/cards/<path:user_id>")
+@requires(Permission.READ, page=True)
+@inject
+def card_page(user_id: str, queries: VerdictQueries = Provide[Container.queries]) -> str:
+    """One card's transactions, newest first: what the analyst reads a verdict against."""
+    records = queries.recent(CARD_PAGE_LIMIT, user_id=user_id)
+    return render_template(
+        "card.html",
+        user_id=user_id,
+        items=_VERDICT.dump(records, many=True),
+        limit=CARD_PAGE_LIMIT,
+    )
+
+
 @dashboard.get("/api/dashboard", tags=["dashboard"])
 @dashboard.arguments(LimitQuerySchema, location="query", as_kwargs=True)
 @dashboard.response(200, DashboardSchema, description="The dashboard's figures")

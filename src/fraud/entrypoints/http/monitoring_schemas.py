@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import fields, pre_dump, validate
 
 from fraud.domain.assessment import Decision
+from fraud.domain.drift import MIN_OBSERVED
 from fraud.domain.model import ModelInfo
 from fraud.entrypoints.http.schemas import Count, Instant, Rounded, Shape, VerdictSchema
 
@@ -114,10 +115,20 @@ class ModelSchema(Shape):
     thresholds = fields.Nested(ThresholdsSchema, required=True)
     trained_at = fields.String(required=True)
     metrics = fields.Dict(
-        required=True, metadata={"description": "validation figures: average_precision, ..."}
+        required=True,
+        metadata={
+            "description": "figures on the data it was judged on (judged_on): "
+            "average_precision, roc_auc, recall_at_1pct_fpr, and the rows and frauds they rest on"
+        },
+    )
+    judged_on = fields.String(
+        allow_none=True,
+        metadata={"description": "what the metrics were measured on; null for an older card"},
     )
     data_fingerprint = fields.String()
     training_rows = fields.Integer(validate=validate.Range(min=0))
+    trained_from = fields.String(allow_none=True)
+    trained_until = fields.String(allow_none=True)
     features = Count(attribute="feature_names", metadata={"minimum": 0})
 
 
@@ -214,6 +225,14 @@ class DriftReportSchema(Shape):
     )
     since = Instant(required=True, metadata={"description": "the start of the span compared"})
     threshold = fields.Float(required=True)
+    minimum_observed = fields.Constant(
+        MIN_OBSERVED,
+        required=True,
+        metadata={
+            "description": "the fewest values a PSI is judged on: below it, never drifted",
+            "type": "integer",
+        },
+    )
     drifts = fields.List(
         fields.Nested(DriftSchema),
         required=True,

@@ -99,15 +99,42 @@ REFUSALS = {
 _ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+# The sections of the document, in the order a reader meets them: every operation names one,
+# and each says what its operations are for (none is empty, none without a description).
+TAGS: dict[str, str] = {
+    "transactions": "Submit transactions (one or a batch of up to 1,000), read a verdict, and "
+    "label a transaction as fraud or not",
+    "rules": "Analysts' rules in CEL, deciding beside the model: write, check, try on a stored "
+    "transaction, backtest, add, change, switch between active, shadow and disabled",
+    "models": "The model registry: the champion that decides, a challenger in shadow, "
+    "promotion, rollback, and review thresholds set from a review budget",
+    "dashboard": "What the dashboard reads: counts, the live window, the model card, drift, "
+    "the label loop, the pipeline's health",
+    "admin": "Keys for systems, accounts for people, and the audit log (admins)",
+    "operations": "Health for load balancers and probes, and Prometheus metrics",
+}
+
+
 class DocumentedApi(Api):  # type: ignore[misc]
     """flask-smorest, answering errors in our own shape and documenting only what each
-    operation really answers (no catch-all ``default`` response)."""
+    operation really answers (no catch-all ``default`` response), in the sections of
+    :data:`TAGS` rather than one per blueprint."""
 
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self) -> None:
         """Errors are answered by ``errors.register_error_handlers`` (our shape)."""
+
+    def register_blueprint(
+        self, blp: Blueprint, *, parameters: list[Any] | None = None, **options: Any
+    ) -> None:
+        """As flask-smorest does, without a tag named after the blueprint: the operations
+        name their sections, which :func:`documented_api` describes."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
 
 
 def documented_api(app: Flask) -> DocumentedApi:
@@ -135,6 +162,8 @@ def documented_api(app: Flask) -> DocumentedApi:
             "extra_plugins": [_OperationIds(), _SchemaDocs(), _Access()],
         },
     )
+    for tag, description in TAGS.items():
+        api.spec.tag({"name": tag, "description": description})
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "an API key"}
     )

@@ -243,6 +243,7 @@ class BacktestSchema(Shape):
     hits = fields.Integer(required=True)
     changed = fields.Integer(required=True)
     reviews_added = fields.Integer(required=True)
+    declines_added = fields.Integer(required=True)
     labelled_hits = fields.Integer(required=True)
     fraud_hits = fields.Integer(required=True)
     labelled_fraud = fields.Integer(required=True)

@@ -19,11 +19,25 @@
     return rule;
   }
 
+  // The API's message, shown once under the expression; the place, where the message does
+  // not already name it.
   function fail(failure) {
     let text = failure.message;
-    if (failure.position) text += " (line " + failure.position.line + ", column " + failure.position.column + ")";
+    const place = failure.position ? "line " + failure.position.line + ", column " + failure.position.column : "";
+    if (place && !text.includes(place)) text += " (" + place + ")";
     error.textContent = text;
     error.hidden = false;
+  }
+
+  // A name from the reference, inserted where the cursor is in the expression.
+  const expression = field("expression");
+  for (const button of document.querySelectorAll("#rule-reference [data-insert]")) {
+    button.addEventListener("click", () => {
+      const name = button.dataset.insert;
+      const at = expression.selectionStart ?? expression.value.length;
+      expression.setRangeText(name, at, expression.selectionEnd ?? at, "end");
+      expression.focus();
+    });
   }
 
   async function run(action) {
@@ -67,17 +81,18 @@
     section.hidden = false;
     document.getElementById("backtest-summary").textContent =
       result.transactions + " verdicts · " + result.hits + " hits · " + result.changed +
-      " decisions changed · " + result.reviews_added + " reviews added · precision " +
-      percent(result.precision) + " · recall " + percent(result.recall) +
+      " decisions changed · " + result.reviews_added + " reviews added · " + result.declines_added +
+      " declines added · precision " + percent(result.precision) + " · recall " + percent(result.recall) +
       " (" + result.labelled_hits + " labelled hits)";
     // The chart draws every day of the period; the table lists the days that had verdicts.
     const rows = result.days.filter((day) => day.transactions > 0).map((day) => {
       const row = document.createElement("tr");
-      for (const cell of [day.day, day.transactions, day.hits, day.changed, day.reviews_added, day.declines_added]) {
+      [day.day, day.transactions, day.hits, day.changed, day.reviews_added, day.declines_added].forEach((cell, i) => {
         const td = document.createElement("td");
         td.textContent = cell;
+        td.className = i === 0 ? "time" : "num";
         row.appendChild(td);
-      }
+      });
       return row;
     });
     if (!rows.length) {
@@ -98,7 +113,9 @@
         { label: "reviews added", data: result.days.map((day) => day.reviews_added), backgroundColor: "#f28e2b" },
       ],
     };
-    if (chart) {
+    if (typeof window.Chart !== "function") {
+      document.getElementById("backtest-chart-note").textContent = "the chart library did not load; the table lists the days that had verdicts";
+    } else if (chart) {
       chart.data = data;
       chart.update();
     } else {
@@ -139,7 +156,6 @@
     });
   }
   for (const button of form.querySelectorAll("button[data-mode]")) {
-    button.disabled = button.dataset.mode === form.dataset.ruleMode;
     button.addEventListener("click", () => run(() => save({ mode: button.dataset.mode })));
   }
 })();

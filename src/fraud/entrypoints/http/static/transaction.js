@@ -1,9 +1,14 @@
-// The transaction page's label buttons: record the analyst's verdict and show it without a reload.
+// The transaction page: each reason's share drawn, and the label buttons recording the
+// analyst's verdict and showing it without a reload.
 (function () {
   const section = document.querySelector("[data-transaction-id]");
   const id = section.dataset.transactionId;
   const state = document.getElementById("label-state");
   const error = document.getElementById("label-error");
+  const fraud = window.fraud;
+
+  // The policy allows no inline style: each share bar gets its width here.
+  for (const bar of section.querySelectorAll("[data-share]")) bar.style.width = bar.dataset.share + "%";
 
   // As the server words it (timeline.elapsed): ms for the pipeline, larger units after.
   function elapsed(seconds) {
@@ -25,12 +30,10 @@
     const name = document.createElement("span");
     name.className = "step";
     name.textContent = "labelled by " + record.label.analyst;
-    const at = document.createElement("time");
-    at.textContent = record.label.labelled_at;
     const delta = document.createElement("span");
     delta.className = "delta";
     delta.textContent = elapsed((new Date(record.label.labelled_at) - new Date(record.received_at)) / 1000);
-    step.replaceChildren(name, " ", at, " ", delta);
+    step.replaceChildren(name, " ", fraud.timeElement(record.label.labelled_at), " ", delta);
   }
 
   // Every label given, oldest first, with the one it replaced (the server keeps them all).
@@ -46,9 +49,7 @@
     }
     list.replaceChildren(...(record.label_history || []).map((change) => {
       const item = document.createElement("li");
-      const at = document.createElement("time");
-      at.textContent = change.labelled_at;
-      item.append((change.is_fraud ? "fraud" : "not fraud") + " by " + change.analyst + " at ", at);
+      item.append((change.is_fraud ? "fraud" : "not fraud") + " by " + change.analyst + " at ", fraud.timeElement(change.labelled_at));
       if (change.previous !== null) {
         const was = document.createElement("span");
         was.className = "muted";
@@ -64,8 +65,8 @@
       const isFraud = button.dataset.label === "true";
       error.hidden = true;
       try {
-        const record = await window.fraud.label(id, isFraud);
-        state.textContent = window.fraud.labelText(record.label) + " at " + record.label.labelled_at;
+        const record = await fraud.label(id, isFraud);
+        state.replaceChildren(fraud.labelText(record.label) + " at ", fraud.timeElement(record.label.labelled_at));
         state.className = "label-state " + (record.label.is_fraud ? "confirmed" : "cleared");
         showLabelOnTimeline(record);
         showLabelHistory(record);

@@ -1,0 +1,48 @@
+"""Debian's headless Chromium under Playwright (no browser download), and what the browser
+tests check on every page: no console error, nothing overflowing its box, and no number,
+amount, id or time broken across lines."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# No sandbox as root in a container; no calls home on a machine without internet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Screenshots are kept as the run's artefacts (git-ignored).
+ARTEFACTS = Path(__file__).parents[2] / "test-output"
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `make system-deps` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+# What is wrong with a page as drawn: see the script's own comments.
+PAGE_CHECKS = (Path(__file__).parent / "page_checks.js").read_text()
+
+
+def problems(page: Page) -> dict[str, list[str]]:
+    """Overflowing elements and wrapped values on the page as drawn."""
+    found: dict[str, list[str]] = page.evaluate(PAGE_CHECKS)
+    return found
