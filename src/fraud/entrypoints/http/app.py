@@ -6,10 +6,13 @@ import atexit
 import itertools
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import orjson
 import structlog
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 
 from fraud.containers import Container, Process, bootstrap
 from fraud.domain.identity import Permission
@@ -30,6 +33,34 @@ from fraud.logs import configure_logging
 from fraud.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON through orjson, as the bus and the database already are: a fraction of
+    the standard library's cost on every answer. Keys keep their order; text is UTF-8."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+
+class ServiceApp(Flask):
+    """Flask, with what it works out again for every request worked out once: whether each
+    before- and after-request function is a coroutine (two dozen checks a request)."""
+
+    json_provider_class = OrjsonProvider
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        known = self._sync.get(func)
+        if known is None:
+            known = self._sync[func] = super().ensure_sync(func)
+        return known
 
 
 def _request_ids() -> Iterator[str]:
@@ -70,8 +101,7 @@ def create_app(container: Container | None = None) -> Flask:
         ]
     )
 
-    app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app = ServiceApp(__name__)
     app.extensions["fraud.container"] = container
     app.jinja_env.globals["Permission"] = Permission
     install_presentation(app)
