@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -10,7 +11,7 @@ import orjson
 import structlog
 from cachetools import TTLCache
 from dependency_injector.wiring import Provide, inject
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, g, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -187,11 +188,14 @@ def submit_transaction(
     subject = current_principal().subject
     if not wait_ms:
         return _submitted(submit, transaction, subject), 202, {"Location": location}
+    # The budget counts from the request's arrival: the client waits for the whole answer.
+    deadline = g.get("arrived", time.monotonic()) + wait_ms / 1000
     with waiter.awaiting([transaction_id]) as waiting:
         submission = _submitted(submit, transaction, subject)
         decided = None
         if submission.status is Status.PENDING:
-            decided = waiting.wait(wait_ms / 1000).get(transaction_id)
+            left = max(0.0, deadline - time.monotonic())
+            decided = waiting.wait(left).get(transaction_id)
     # Decided before this request, or as the wait ran out: the stored verdict.
     decided = decided or queries.get(transaction_id)
     if decided is None or decided.status is Status.PENDING:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 import structlog
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from fraud.containers import Container, Process, bootstrap
@@ -110,6 +111,7 @@ def create_app(container: Container | None = None) -> Flask:
 
     @app.before_request
     def bind_request_context() -> None:
+        g.arrived = time.monotonic()  # a waited answer's budget counts from here
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             request_id=request.headers.get("X-Request-ID") or next(request_ids),
