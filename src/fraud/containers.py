@@ -20,7 +20,11 @@ from sqlalchemy.engine import Engine
 from fraud.adapters.csv.labelled import CsvFiles
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.numpy.drift import NumpyBinCounter
-from fraud.adapters.prometheus.metrics import PrometheusMetrics
+from fraud.adapters.prometheus.metrics import (
+    PrometheusMetrics,
+    count_across_processes,
+    shared_directory,
+)
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
@@ -97,6 +101,12 @@ from fraud.settings import KafkaSecurity, Secret, Settings
 
 EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
 SEPARATE = "separate"  # they run in `fraud worker` processes: `fraud serve`
+
+
+def count_metrics_across_processes(directory: Path) -> None:
+    """Every process this one forks from now on counts into ``directory``, and a scrape of
+    any of them reports the sum (gunicorn's workers under `fraud serve`)."""
+    count_across_processes(directory)
 
 
 def _engine(url: str) -> Iterator[Engine]:
@@ -260,7 +270,10 @@ class Container(containers.DeclarativeContainer):
     envelopes = providers.Singleton(
         Envelopes, serializer=providers.Singleton(JsonSerializer), max_skew=max_skew
     )
-    metrics = providers.Singleton(PrometheusMetrics)
+    # Summed over every process of a server that shares a directory of counts (`fraud serve`).
+    metrics = providers.Singleton(
+        PrometheusMetrics, shared_dir=providers.Callable(shared_directory)
+    )
 
     # --- storage: the write side (units of work) and the read side (queries) -------------
     engine = providers.Resource(_engine, url=config.database_url)

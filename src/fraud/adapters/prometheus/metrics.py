@@ -3,14 +3,18 @@
 Every instance owns its ``CollectorRegistry`` (not the library's global one), so
 tests and several containers in one process never clash.
 
-Limitation: under gunicorn with several workers each process keeps its own
-registry, so a scrape of ``/metrics`` sees the counters of whichever worker
-answered. Prometheus' multiprocess mode would merge them; it is out of scope here.
+Under gunicorn (``fraud serve``) every worker process counts into a file of a directory
+they share (prometheus-client's multiprocess mode, :func:`count_across_processes`), and a
+scrape answered by any of them adds the files up, so each accepted transaction is counted
+once whichever process took it. What is computed at scrape time (consumer lag, drift) is
+asked once, by the process that answers, never summed over the processes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import structlog
 from prometheus_client import (
@@ -19,8 +23,10 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from fraud.application.drift import DriftReport
@@ -28,6 +34,9 @@ from fraud.application.pipeline import PipelineStatus, consumers_in_use
 from fraud.domain.ports import MessageBus
 
 log = structlog.get_logger(__name__)
+
+# prometheus-client's own switch: where each process of a server keeps its counts.
+SHARED_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 
 # End to end: from acceptance by the API to the stored verdict, 1 ms to 5 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -114,10 +123,37 @@ class ConsumerLagCollector(Collector):
         yield gauge
 
 
-class PrometheusMetrics:
-    """The pipeline's counters and histograms, all named ``fraud_*``, on a registry of its own."""
+def count_across_processes(directory: Path) -> None:
+    """Have every metric made from now on, in this process and in the processes it forks
+    (gunicorn's workers), kept in a file per process in ``directory``, which a scrape adds
+    up. The directory is emptied of an earlier run's files first: its counts are not this
+    run's (Prometheus reads the restart as a counter reset)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[SHARED_DIRECTORY] = str(directory)
+    # The library picks how values are kept once, when imported, from that variable: this
+    # process imported it before it knew the directory, so it is asked to pick again.
+    values.ValueClass = values.get_value_class()
 
-    def __init__(self) -> None:
+
+def shared_directory() -> str | None:
+    """The directory every process of this server counts into, if they share one."""
+    return os.environ.get(SHARED_DIRECTORY) or None
+
+
+class PrometheusMetrics:
+    """The pipeline's counters and histograms, all named ``fraud_*``, on a registry of its own.
+
+    With ``shared_dir`` (see :func:`count_across_processes`) a scrape reports the sum of
+    every process's files instead of this process's counts alone."""
+
+    def __init__(self, shared_dir: str | None = None) -> None:
+        if shared_dir is not None and not getattr(values.ValueClass, "_multiprocess", False):
+            raise RuntimeError(
+                f"{SHARED_DIRECTORY} must be set before prometheus-client is imported, or "
+                "count_across_processes called: the counts would stay in this process"
+            )
         self.registry = CollectorRegistry()
         self._messages = Counter(
             "fraud_messages",
@@ -191,6 +227,16 @@ class PrometheusMetrics:
         self.registry.register(self._lag)
         self._drift = DriftCollector()
         self.registry.register(self._drift)
+        self._scraped = self.registry if shared_dir is None else self._summed(shared_dir)
+
+    def _summed(self, shared_dir: str) -> CollectorRegistry:
+        """What a scrape reads when processes share ``shared_dir``: every process's files
+        added up, and the collectors computed at scrape time, asked once."""
+        scraped = CollectorRegistry()
+        MultiProcessCollector(scraped, path=shared_dir)
+        scraped.register(self._lag)
+        scraped.register(self._drift)
+        return scraped
 
     def watch_consumer_lag(
         self, bus: Callable[[], MessageBus], status: Callable[[], PipelineStatus]
@@ -204,7 +250,7 @@ class PrometheusMetrics:
 
     def exposition(self) -> tuple[bytes, str]:
         """The registry in the Prometheus text format, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self._scraped), CONTENT_TYPE_LATEST
 
     def submit_answered(self, route: str, status: int) -> None:
         self._submit_answers.labels(route=route, code=f"{status // 100}xx").inc()

@@ -177,14 +177,15 @@ def serve(
             "FRAUD_BROKER=memory nothing would consume what it accepts. Set FRAUD_BROKER=kafka, "
             "or use `fraud run` for the API and pipeline in one process."
         )
-    from fraud.entrypoints.http.server import serve_with_gunicorn
+    from fraud.entrypoints.http.server import metrics_shared_by_workers, serve_with_gunicorn
 
-    container = ctx.open(Process(migrate=True))  # once, before the workers fork
-    container.broker_check()  # refused credentials stop here, not in every worker
-    first_run(ctx, container, f"http://{host}:{port}")
-    if model_dir is not None:  # gunicorn's workers build their app from the environment
-        os.environ["FRAUD_MODEL_DIR"] = str(model_dir)
-    serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+    with metrics_shared_by_workers():  # before any metric is made: every process counts there
+        container = ctx.open(Process(migrate=True))  # once, before the workers fork
+        container.broker_check()  # refused credentials stop here, not in every worker
+        first_run(ctx, container, f"http://{host}:{port}")
+        if model_dir is not None:  # gunicorn's workers build their app from the environment
+            os.environ["FRAUD_MODEL_DIR"] = str(model_dir)
+        serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 
 db.add_command(db_backup)

@@ -1,11 +1,10 @@
 """``GET /metrics``: the pipeline's metrics in the Prometheus text format, for a key with
 the ``metrics`` role (Prometheus sends it: ``authorization: {credentials: KEY}``).
 
-Each process serves its own registry. Under gunicorn with several workers a
-scrape reaches one worker and sees only that worker's counters (transactions it
-accepted); the stages' counters live in whichever process runs them (`fraud run`).
-Prometheus' multiprocess mode would merge workers; it is out of scope. Consumer
-lag is read from the bus at scrape time, so every process reports it in full.
+Under gunicorn (`fraud serve`) a scrape reaches one worker, which reports what every
+worker counted (they share a directory of counts: adapters/prometheus); the stages'
+counters live in the processes that run them (`fraud run`, each `fraud worker`'s probe
+port). Consumer lag and drift are read at scrape time, once, by the process that answers.
 """
 
 from __future__ import annotations

@@ -9,12 +9,20 @@ tail (see the README's performance section)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from cheroot.wsgi import Server
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
+
+from fraud.containers import count_metrics_across_processes
 
 
 class StructuredLogs(Logger):  # type: ignore[misc]
@@ -56,6 +64,23 @@ def serve_with_gunicorn(*, host: str, port: int, workers: int, threads: int) -> 
             "graceful_timeout": 30,
         }
     ).run()
+
+
+@contextmanager
+def metrics_shared_by_workers() -> Iterator[Path]:
+    """While it is open, this process and the gunicorn workers it forks count into one
+    directory, so a scrape answered by any worker reports what every worker counted: the
+    PROMETHEUS_MULTIPROC_DIR the deployment names, else a private one of this server's,
+    removed when it stops (by the process that made it: the workers leave through here
+    too)."""
+    named = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory, maker = Path(named or tempfile.mkdtemp(prefix="fraud-metrics-")), os.getpid()
+    count_metrics_across_processes(directory)
+    try:
+        yield directory
+    finally:
+        if not named and os.getpid() == maker:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 # A request (headers and body) must arrive within this, and an idle keep-alive connection is
