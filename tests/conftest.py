@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from tests import tiers
+from tests import cpu, tiers
 from tests.fakes import FixedClock, RuleModel
 from tests.postgres import (
     BACKENDS,
@@ -27,6 +27,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="with --collect-only: print the services the selected tests need, one line",
     )
+    parser.addoption(
+        "--cpu-report",
+        metavar="FILE",
+        help="write each test's CPU seconds to FILE and list the costliest (tests/cpu.py)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -38,6 +43,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         print("\nservices needed:", " ".join(tiers.services_needed(session.items)))
     else:
         tiers.refuse_tensorflow_at_collection(session.config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    return (yield from cpu.measured(item))
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    cpu.summary(config, terminalreporter)
 
 
 @pytest.hookimpl(wrapper=True)

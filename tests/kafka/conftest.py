@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.admin import create_topics
@@ -51,7 +52,23 @@ def prefix() -> str:
 
 
 def make_topics(bootstrap: str, prefix: str, partitions: int = 3) -> None:
+    """The pipeline's topics under ``prefix``, once every partition has a leader: a topic
+    the controller has accepted may still be unknown to the broker asked next, the more so
+    on a busy machine."""
     create_topics(bootstrap, partitions=partitions, prefix=prefix)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wait_until(lambda: topics_led(admin, prefix), timeout=60, what=f"leaders for {prefix}*")
+
+
+def topics_led(admin: AdminClient, prefix: str) -> bool:
+    topics = admin.list_topics(timeout=10).topics
+    ours = [topic for name, topic in topics.items() if name.startswith(prefix)]
+    return bool(ours) and all(
+        topic.error is None
+        and topic.partitions
+        and all(part.leader >= 0 and part.error is None for part in topic.partitions.values())
+        for topic in ours
+    )
 
 
 @pytest.fixture
