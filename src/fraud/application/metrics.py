@@ -25,6 +25,9 @@ class NoMetrics:
     ) -> None:
         pass
 
+    def transactions_refused(self, path: str, refusals: Mapping[tuple[str, str], int]) -> None:
+        pass
+
     def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
         pass
 

@@ -26,6 +26,7 @@ from fraud.domain.ports import (
     Topic,
     VerdictQueries,
 )
+from fraud.domain.refusals import MALFORMED, refusal
 from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
@@ -100,7 +101,12 @@ class PreprocessStage:
             try:
                 transaction = self.envelopes.read_transaction(message, received_at)
             except (MalformedMessage, InvalidTransaction) as error:
-                outbox.dead_letter(message, self.name, str(error))
+                broken = (
+                    map(refusal, error.errors)
+                    if isinstance(error, InvalidTransaction)
+                    else [MALFORMED]
+                )
+                outbox.dead_letter(message, self.name, str(error), broken)
                 handled[partition] = message.offset + 1
                 continue
             day = day_of(transaction.timestamp.timestamp())

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -32,6 +32,7 @@ from fraud.domain.ports import (
     PipelineMetrics,
     Topic,
 )
+from fraud.domain.refusals import Refusal
 
 log = structlog.get_logger(__name__)
 
@@ -48,11 +49,15 @@ class Outbox:
 
     messages: dict[str, list[OutgoingMessage]] = field(default_factory=lambda: defaultdict(list))
     held: list[Message] = field(default_factory=list)
+    # What the transactions dead-lettered for breaking the contract broke: (field, rule).
+    refused: Counter[Refusal] = field(default_factory=Counter)
 
     def add(self, topic: str, message: OutgoingMessage) -> None:
         self.messages[topic].append(message)
 
-    def dead_letter(self, message: Message, stage: str, error: str) -> None:
+    def dead_letter(
+        self, message: Message, stage: str, error: str, refused: Iterable[Refusal] = ()
+    ) -> None:
         log.warning(
             "message dead-lettered",
             stage=stage,
@@ -63,11 +68,13 @@ class Outbox:
             transaction_id=message.headers.get(TRANSACTION_ID_HEADER),
         )
         self.add(Topic.DEAD_LETTERS, dead_letter(message, stage, error))
+        self.refused.update(refused)
 
     def merge(self, other: Outbox) -> None:
         for topic, messages in other.messages.items():
             self.messages[topic].extend(messages)
         self.held.extend(other.held)
+        self.refused.update(other.refused)
 
 
 class Stage(Protocol):
@@ -296,6 +303,8 @@ class StageRunner:
         # Counted once the whole outbox is durable, so a retried batch is not counted twice.
         if dead := len(outbox.messages.get(Topic.DEAD_LETTERS, ())):
             self.metrics.dead_lettered(self.stage.name, dead)
+        if outbox.refused:
+            self.metrics.transactions_refused("topic", outbox.refused)
 
     def _deliver_one_by_one(self, batch: Sequence[Message]) -> list[Message]:
         held: list[Message] = []

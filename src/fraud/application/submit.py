@@ -27,8 +27,9 @@ from fraud.application.metrics import NO_METRICS
 from fraud.application.outbox import OutboxRelay
 from fraud.application.stage import tracing
 from fraud.domain.assessment import Status, TransactionRecord
-from fraud.domain.errors import IdempotencyConflict
+from fraud.domain.errors import IdempotencyConflict, InvalidTransaction
 from fraud.domain.ports import Clock, PipelineMetrics, UnitOfWorkFactory
+from fraud.domain.refusals import refusals
 from fraud.domain.transaction import DEFAULT_MAX_SKEW, Transaction
 
 log = structlog.get_logger(__name__)
@@ -90,9 +91,13 @@ class SubmitTransactions:
     def parse(self, body: Mapping[str, Any]) -> Transaction:
         """A client's transaction as received now: an id when it has none, a timestamp no
         later than the allowed skew ahead."""
-        return Transaction.parse(
-            body, new_id=self.new_id, received_at=self.clock.now(), max_skew=self.max_skew
-        )
+        try:
+            return Transaction.parse(
+                body, new_id=self.new_id, received_at=self.clock.now(), max_skew=self.max_skew
+            )
+        except InvalidTransaction as invalid:
+            self.metrics.transactions_refused("api", refusals(invalid.errors))
+            raise
 
     def __call__(
         self, transactions: Sequence[Transaction], submitted_by: str | None = None

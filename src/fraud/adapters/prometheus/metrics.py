@@ -216,6 +216,13 @@ class PrometheusMetrics:
             ["rule"],
             registry=self.registry,
         )
+        self._refusals = Counter(
+            "fraud_transaction_refusals",
+            "Transactions refused for breaking the contract, per field and rule broken, on the "
+            "api path (422) or the topic path (dead-lettered by the preprocess stage).",
+            ["path", "field", "rule"],
+            registry=self.registry,
+        )
         self._submit_answers = Counter(
             "fraud_submit_requests",
             "Answers to POST /transaction and /transactions, per route and status class "
@@ -275,6 +282,10 @@ class PrometheusMetrics:
             self._verdicts.labels(decision=decision).inc(count)
         for latency_ms in latencies_ms:
             self._latency.observe(latency_ms / 1000.0)
+
+    def transactions_refused(self, path: str, refusals: Mapping[tuple[str, str], int]) -> None:
+        for (field, rule), count in refusals.items():
+            self._refusals.labels(path=path, field=field, rule=rule).inc(count)
 
     def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
         for (rule, mode), count in hits.items():

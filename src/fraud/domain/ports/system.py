@@ -32,6 +32,11 @@ class PipelineMetrics(Protocol):
     ) -> None:
         """Verdicts stored in one batch: how many per decision, and their end-to-end latencies."""
 
+    def transactions_refused(self, path: str, refusals: Mapping[tuple[str, str], int]) -> None:
+        """Transactions refused for breaking the contract, per (field, rule) broken (from the
+        fixed sets of ``domain.refusals``), on the ``api`` (a 422) or the ``topic`` path (a
+        dead letter)."""
+
     def rules_hit(self, hits: Mapping[tuple[str, str], int]) -> None:
         """Analysts' rules that hit transactions of one batch: how many, per rule and mode."""
 
