@@ -84,7 +84,7 @@ def test_fraud_features_prints_the_reference_as_a_table_as_markdown_and_as_json(
 
 def test_the_command_list_gives_each_command_its_whole_first_sentence() -> None:
     runner = CliRunner()
-    for group in ([], ["rules"], ["models"], ["keys"]):
+    for group in ([], ["rules"], ["models"], ["keys"], ["users"], ["topics"], ["dlq"], ["labels"]):
         shown_help = runner.invoke(cli, [*group, "--help"], env={"COLUMNS": "80"}).output
         commands = shown_help.split("Commands:")[1]
         assert "..." not in commands, shown_help

@@ -12,7 +12,7 @@ import structlog
 from fraud.application.dead_letters import UnknownDeadLetters
 from fraud.application.pipeline import ALL, DEFAULT_GROUP_PREFIX
 from fraud.containers import EMBEDDED, Process
-from fraud.entrypoints.cli.context import CliContext, pass_context, serving_models
+from fraud.entrypoints.cli.context import CliContext, FullHelp, pass_context, serving_models
 from fraud.entrypoints.cli.options import model_dir_option
 from fraud.entrypoints.worker_probes import Probes, ProbeServer
 from fraud.urls import masked
@@ -43,7 +43,7 @@ def _require_topics(ctx: CliContext) -> None:
         )
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def topics() -> None:
     """The pipeline's Kafka topics."""
 
@@ -164,7 +164,7 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     return host, int(port)
 
 
-@click.group()
+@click.group(cls=FullHelp)
 def dlq() -> None:
     """Inspect and replay the dead-letter topic."""
 
