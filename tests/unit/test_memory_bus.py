@@ -71,3 +71,14 @@ def test_retention_keeps_what_is_not_committed_and_only_the_latest_of_what_is() 
     assert offsets == list(range(50, 100))
     assert [m.offset for m in idle.poll_batch(100, 0)] == list(range(60, 100))
     assert bus.lag("idle", "events") == 40 and bus.lag("reader", "events") == 0
+
+
+def test_a_topic_no_group_reads_keeps_only_its_latest_messages() -> None:
+    """fraud-results under fraud run: written for followers, never read back by a group."""
+    bus = MemoryBus(topics=["results"], retained=10)
+    follower = bus.follower(["results"])
+    bus.publish("results", messages(100))
+    assert bus.size("results") <= 20  # trimmed now and then, never past twice the retained
+    assert [m.offset for m in bus.read_topic("results")][-1] == 99
+    bus.publish("results", messages(1))
+    assert follower.poll(100, 0)[-1].offset == 100  # a follower still sees the latest

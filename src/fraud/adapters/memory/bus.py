@@ -5,7 +5,10 @@ It is the embedded bus of ``fraud run`` and the bus of unit tests. Messages live
 in memory only: a process that stops loses its topics, which is why production
 runs on Kafka. Retention is bounded: of what every group reading a partition has
 committed, only the latest ``retained`` messages are kept, so memory does not
-grow with traffic; nothing uncommitted is ever dropped.
+grow with traffic; nothing uncommitted is ever dropped. A topic no group reads
+(``fraud-results`` under ``fraud run``, whose one pass never reads it back; only
+followers such as the API's verdict waiter do) keeps its latest ``retained``
+messages, as a log with a retention period would.
 """
 
 from __future__ import annotations
@@ -89,6 +92,10 @@ class MemoryBus:
                         timestamp=now,
                     )
                 )
+            if not self._read_by_a_group(topic):
+                for partition, log in enumerate(partitions):
+                    if len(log.messages) > 2 * self.retained:  # trimmed now and then, not always
+                        self._keep_latest(topic, partition, log.end)
             self._changed.notify_all()
 
     def consumer(self, group: str, topics: Sequence[str]) -> MemoryConsumer:
@@ -159,7 +166,15 @@ class MemoryBus:
         readers = [g for g in self._groups.values() if topic in g.topics]
         if not readers:
             return
-        done = min(g.committed.get((topic, partition), 0) for g in readers)
+        self._keep_latest(
+            topic, partition, min(g.committed.get((topic, partition), 0) for g in readers)
+        )
+
+    def _read_by_a_group(self, topic: str) -> bool:
+        return any(topic in group.topics for group in self._groups.values())
+
+    def _keep_latest(self, topic: str, partition: int, done: int) -> None:
+        """Drop what comes before ``done``, but for the latest ``retained`` messages."""
         log = self._logs[topic][partition]
         drop = done - self.retained - log.base
         if drop > 0:

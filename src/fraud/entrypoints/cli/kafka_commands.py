@@ -12,7 +12,13 @@ import structlog
 from fraud.application.dead_letters import UnknownDeadLetters
 from fraud.application.pipeline import ALL, DEFAULT_GROUP_PREFIX
 from fraud.containers import EMBEDDED, Process
-from fraud.entrypoints.cli.context import CliContext, FullHelp, pass_context, serving_models
+from fraud.entrypoints.cli.context import (
+    CliContext,
+    FullHelp,
+    freeze_what_was_loaded,
+    pass_context,
+    serving_models,
+)
 from fraud.entrypoints.cli.options import model_dir_option
 from fraud.entrypoints.worker_probes import Probes, ProbeServer
 from fraud.urls import masked
@@ -129,6 +135,7 @@ def worker(ctx: CliContext, stage: str, group: str, probes: str, model_dir: Path
     )
     server.start()
     pipeline.start()
+    freeze_what_was_loaded()
     log.info(
         "worker started",
         stages=list(stages),

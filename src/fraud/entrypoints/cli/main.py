@@ -15,7 +15,13 @@ import structlog
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
-from fraud.entrypoints.cli.context import CliContext, Commands, pass_context, serving_models
+from fraud.entrypoints.cli.context import (
+    CliContext,
+    Commands,
+    freeze_what_was_loaded,
+    pass_context,
+    serving_models,
+)
 from fraud.entrypoints.cli.database import db_backup, db_restore
 from fraud.entrypoints.cli.features import features
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
@@ -131,6 +137,7 @@ def run(ctx: CliContext, host: str, port: int, threads: int, model_dir: Path | N
     url = f"http://{host}:{server.bind_addr[1]}"
     first_run(ctx, container, url)
     pipeline.start()  # warms the stages up first: no transaction meets a cold start
+    freeze_what_was_loaded()
     pipeline.wait_until_ready(READY_TIMEOUT_S)
     log_started(ctx.settings, url, in_force.champion.version)
     try:
