@@ -30,7 +30,7 @@ from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
-from fraud.adapters.sqlalchemy.models import SqlModelQueries
+from fraud.adapters.sqlalchemy.registry import SqlModelQueries
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory

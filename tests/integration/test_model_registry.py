@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.sqlalchemy.engine import create_engine_for
-from fraud.adapters.sqlalchemy.models import SqlModelQueries
+from fraud.adapters.sqlalchemy.registry import SqlModelQueries
 from fraud.adapters.sqlalchemy.tables import audit_events, models
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.system.archive_seal import HmacArchiveSeal

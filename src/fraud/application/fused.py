@@ -24,7 +24,7 @@ from dataclasses import replace
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage, failures_of
 from fraud.application.score import ScoreStage
-from fraud.application.stage import Outbox
+from fraud.application.stage import BatchOutput
 from fraud.domain.ports import AssignedPartition, Message, MessageBus, Topic
 
 
@@ -38,25 +38,25 @@ class FusedStage:
         self.score = score
         self.record = record
 
-    def handle(self, batch: Sequence[Message]) -> Outbox:
-        outbox, items = self.preprocess.process(batch)
+    def handle(self, batch: Sequence[Message]) -> BatchOutput:
+        output, items = self.preprocess.process(batch)
         records = self.score.score(items)
         envelopes = self.preprocess.envelopes
         for item in items:
-            outbox.add(
+            output.add(
                 Topic.PREPROCESSED,
                 envelopes.preprocessed_message(
                     item.transaction, item.received_at, item.features, item.preprocessed_at
                 ),
             )
         for record in records:
-            outbox.add(Topic.RESULTS, envelopes.result_message(record))
+            output.add(Topic.RESULTS, envelopes.result_message(record))
         recorded_at = self.record.clock.now()
-        letters = failures_of(letter.headers for letter in outbox.messages[Topic.DEAD_LETTERS])
+        letters = failures_of(letter.headers for letter in output.messages[Topic.DEAD_LETTERS])
         self.record.store(
             [replace(record, recorded_at=recorded_at) for record in records], letters, recorded_at
         )
-        return outbox
+        return output
 
     def warm_up(self, batch_size: int) -> None:
         self.score.warm_up(batch_size)
@@ -68,7 +68,7 @@ class FusedStage:
     ) -> Sequence[AssignedPartition]:
         return self.preprocess.restore(assigned, bus)
 
-    def tick(self, idle: set[tuple[str, int]]) -> Outbox:
+    def tick(self, idle: set[tuple[str, int]]) -> BatchOutput:
         return self.preprocess.tick(idle)
 
     def releasable(self) -> set[tuple[str, int]]:

@@ -12,7 +12,7 @@ import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocessed
 from fraud.application.shared_risk import Progress, SharedRisk, count_records
-from fraud.application.stage import Outbox, tracing
+from fraud.application.stage import BatchOutput, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
 from fraud.domain.label_risk import day_label, day_of
@@ -72,20 +72,20 @@ class PreprocessStage:
         self._written: dict[int, Progress] = {}
         self._waiting: dict[int, int] = {}  # partition: the day it waits to hand out
 
-    def handle(self, batch: Sequence[Message]) -> Outbox:
-        outbox, items = self.process(batch)
+    def handle(self, batch: Sequence[Message]) -> BatchOutput:
+        output, items = self.process(batch)
         for item in items:
-            outbox.add(Topic.PREPROCESSED, self.envelopes.preprocessed_message(*item))
-        return outbox
+            output.add(Topic.PREPROCESSED, self.envelopes.preprocessed_message(*item))
+        return output
 
-    def process(self, batch: Sequence[Message]) -> tuple[Outbox, list[Preprocessed]]:
+    def process(self, batch: Sequence[Message]) -> tuple[BatchOutput, list[Preprocessed]]:
         """The batch's transactions with their features, and what else handling it produced
         (dead letters, messages held back, the state's changes): what ``handle`` publishes
         as ``preprocessed-transactions``, and what a worker running every stage scores
         without reading it back."""
-        outbox = Outbox()
+        output = BatchOutput()
         shared = self._shared()
-        shared.catch_up(self.profiles, outbox)
+        shared.catch_up(self.profiles, output)
         barrier = shared.barrier
         accepted: list[tuple[Transaction, datetime]] = []
         shards: list[int | None] = []
@@ -95,7 +95,7 @@ class PreprocessStage:
         for message in batch:
             partition = message.partition
             if partition in waiting:
-                outbox.held.append(message)
+                output.held.append(message)
                 continue
             received_at = self._received_at(message)
             try:
@@ -106,14 +106,14 @@ class PreprocessStage:
                     if isinstance(error, InvalidTransaction)
                     else [MALFORMED]
                 )
-                outbox.dead_letter(message, self.name, str(error), broken)
+                output.dead_letter(message, self.name, str(error), broken)
                 handled[partition] = message.offset + 1
                 continue
             day = day_of(transaction.timestamp.timestamp())
             if not barrier.allows(partition, day):
                 waiting.add(partition)
                 barrier.reach(partition, day)  # nothing before it is left in this partition
-                outbox.held.append(message)
+                output.held.append(message)
                 self._say_waiting(partition, day)
                 continue
             self._waiting.pop(partition, None)
@@ -138,27 +138,27 @@ class PreprocessStage:
         if trace:
             for transaction, _ in accepted:
                 log.debug("features computed", transaction_id=transaction.transaction_id)
-        outbox.merge(self.store.changes(self.profiles, owners, handled, shared.owned))
+        output.merge(self.store.changes(self.profiles, owners, handled, shared.owned))
         for partition, offset in handled.items():
             self._handled[partition] = max(self._handled.get(partition, 0), offset)
-        self._write_progress(outbox, set(handled) | waiting)
+        self._write_progress(output, set(handled) | waiting)
         log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
-        return outbox, items
+        return output, items
 
-    def tick(self, idle: set[tuple[str, int]]) -> Outbox:
+    def tick(self, idle: set[tuple[str, int]]) -> BatchOutput:
         """Learn what the other workers wrote; say which of this worker's partitions are idle."""
-        outbox = Outbox()
+        output = BatchOutput()
         if self.shared is None:
-            return outbox  # nothing assigned yet
-        self.shared.catch_up(self.profiles, outbox)
+            return output  # nothing assigned yet
+        self.shared.catch_up(self.profiles, output)
         idle_now = {p for topic, p in idle if topic == Topic.TRANSACTIONS}
         changed = set()
         for partition in self.shared.owned:
             if (partition in idle_now) != (partition in self.shared.barrier.idle):
                 self.shared.barrier.set_idle(partition, partition in idle_now)
                 changed.add(partition)
-        self._write_progress(outbox, changed)
-        return outbox
+        self._write_progress(output, changed)
+        return output
 
     def releasable(self) -> set[tuple[str, int]]:
         """Held partitions whose day every other partition has now reached."""
@@ -188,8 +188,8 @@ class PreprocessStage:
             partitions = bus.partition_count(Topic.TRANSACTIONS)
             self.shared = SharedRisk(follower, self.envelopes, partitions)
         self.profiles.clear()
-        outbox = Outbox()  # nothing a restore reads is dead-lettered again
-        self.shared.restore(self.profiles, owned, outbox)
+        output = BatchOutput()  # nothing a restore reads is dead-lettered again
+        self.shared.restore(self.profiles, owned, output)
         written = self.shared.progress
         self._restored = {p: written[p].offset for p in owned if p in written}
         self._handled = dict(self._restored)
@@ -206,7 +206,7 @@ class PreprocessStage:
             raise RuntimeError("the preprocess stage handles a batch before any restore")
         return self.shared
 
-    def _write_progress(self, outbox: Outbox, partitions: set[int]) -> None:
+    def _write_progress(self, output: BatchOutput, partitions: set[int]) -> None:
         if not self.store.shares_counts:
             return
         barrier = self._shared().barrier
@@ -218,7 +218,7 @@ class PreprocessStage:
             )
             if self._written.get(partition) != progress:
                 self._written[partition] = progress
-                outbox.add(Topic.MERCHANT_COUNTS, progress.message(partition))
+                output.add(Topic.MERCHANT_COUNTS, progress.message(partition))
 
     def _say_waiting(self, partition: int, day: int) -> None:
         if self._waiting.get(partition) == day:
@@ -266,7 +266,7 @@ class ProfileStore(Protocol):
         owners: Mapping[str, int],
         handled: Mapping[int, int],
         owned: set[int],
-    ) -> Outbox:
+    ) -> BatchOutput:
         """What to write down once a batch is handled (``owners``: the partition of each
         user it held; ``handled``: each partition's offset handled up to, messages held
         back excluded; ``owned``: this worker's partitions); published after the batch's
@@ -304,11 +304,11 @@ class Changelog:
         owners: Mapping[str, int],
         handled: Mapping[int, int],
         owned: set[int],
-    ) -> Outbox:
+    ) -> BatchOutput:
         self._owners.update(owners)
-        outbox = Outbox()
+        output = BatchOutput()
         for record in count_records(profiles.risk.take_changes(), owned):
-            outbox.add(Topic.MERCHANT_COUNTS, record)
+            output.add(Topic.MERCHANT_COUNTS, record)
         records = []
         for user, history in profiles.take_changes().items():
             if history is None:
@@ -325,8 +325,8 @@ class Changelog:
             for partition, offset in handled.items()
         )
         for record in records:
-            outbox.add(Topic.STATE, record)
-        return outbox
+            output.add(Topic.STATE, record)
+        return output
 
     def restore(
         self,
@@ -439,10 +439,10 @@ class FromTheStore:
         owners: Mapping[str, int],
         handled: Mapping[int, int],
         owned: set[int],
-    ) -> Outbox:
+    ) -> BatchOutput:
         profiles.take_changes()  # the database holds every transaction already
         profiles.risk.take_changes()
-        return Outbox()
+        return BatchOutput()
 
     def restore(
         self,

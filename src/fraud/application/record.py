@@ -13,7 +13,7 @@ import structlog
 from fraud.application.dead_letters import ERROR, STAGE
 from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
-from fraud.application.stage import Outbox, tracing
+from fraud.application.stage import BatchOutput, tracing
 from fraud.application.tallies import Tallying
 from fraud.domain.assessment import Decision, TransactionRecord, with_shadows
 from fraud.domain.monitoring import VerdictSample, tally
@@ -85,8 +85,8 @@ class RecordStage:
         self.envelopes = envelopes
         self.metrics = metrics
 
-    def handle(self, batch: Sequence[Message]) -> Outbox:
-        outbox = Outbox()
+    def handle(self, batch: Sequence[Message]) -> BatchOutput:
+        output = BatchOutput()
         recorded_at = self.clock.now()
         results: list[TransactionRecord] = []
         failures: dict[str, str] = {}
@@ -97,9 +97,9 @@ class RecordStage:
             try:
                 results.append(self.envelopes.read_result(message, recorded_at=recorded_at))
             except MalformedMessage as error:
-                outbox.dead_letter(message, self.name, str(error))
+                output.dead_letter(message, self.name, str(error))
         self.store(results, failures, recorded_at)
-        return outbox
+        return output
 
     def store(
         self,

@@ -16,7 +16,7 @@ from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocesse
 from fraud.application.metrics import NO_METRICS
 from fraud.application.models import InForce, Serving
 from fraud.application.rules import LiveRules, LoadedRules
-from fraud.application.stage import Outbox, tracing
+from fraud.application.stage import BatchOutput, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.policy import ScoringPolicy
@@ -53,17 +53,17 @@ class ScoreStage:
         self.metrics = metrics
         self.rule_budget = rule_budget or EvaluationBudget()
 
-    def handle(self, batch: Sequence[Message]) -> Outbox:
-        outbox = Outbox()
+    def handle(self, batch: Sequence[Message]) -> BatchOutput:
+        output = BatchOutput()
         readable = []
         for message in batch:
             try:
                 readable.append(self.envelopes.read_preprocessed(message))
             except MalformedMessage as error:
-                outbox.dead_letter(message, self.name, str(error))
+                output.dead_letter(message, self.name, str(error))
         for record in self.score(readable):
-            outbox.add(Topic.RESULTS, self.envelopes.result_message(record))
-        return outbox
+            output.add(Topic.RESULTS, self.envelopes.result_message(record))
+        return output
 
     def score(self, items: Sequence[Preprocessed]) -> list[TransactionRecord]:
         """The batch's verdicts: what ``handle`` publishes as ``fraud-results``, and what a

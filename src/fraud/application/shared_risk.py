@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage
-from fraud.application.stage import Outbox
+from fraud.application.stage import BatchOutput
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import CountKey, LabelEvent, LabelRisk
 from fraud.domain.ports import Message, MessageFollower, OutgoingMessage, Topic
@@ -146,7 +146,7 @@ class SharedRisk:
         self.owned: set[int] = set()
         self._uncommitted: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
 
-    def restore(self, profiles: BehaviourProfiles, owned: set[int], outbox: Outbox) -> None:
+    def restore(self, profiles: BehaviourProfiles, owned: set[int], output: BatchOutput) -> None:
         """Everything from the start, into ``profiles`` (emptied by the caller): every label,
         every partition's committed counts; then ``owned`` are this worker's to count."""
         self.follower.rewind()
@@ -154,20 +154,20 @@ class SharedRisk:
         self._uncommitted.clear()
         self.barrier = DayBarrier(self.barrier.partitions)
         self.owned = set()
-        self._take(profiles, self.follower.read_to_end(), outbox)
+        self._take(profiles, self.follower.read_to_end(), output)
         self.owned = owned
         for partition in owned:
             self._uncommitted.pop(partition, None)  # never committed: handled again by us
             self.barrier.set_idle(partition, False)  # until the consumer says it is
 
-    def catch_up(self, profiles: BehaviourProfiles, outbox: Outbox) -> None:
+    def catch_up(self, profiles: BehaviourProfiles, output: BatchOutput) -> None:
         while batch := self.follower.poll(FOLLOW_BATCH):
-            self._take(profiles, batch, outbox)
+            self._take(profiles, batch, output)
             if len(batch) < FOLLOW_BATCH:
                 return
 
     def _take(
-        self, profiles: BehaviourProfiles, messages: Iterable[Message], outbox: Outbox
+        self, profiles: BehaviourProfiles, messages: Iterable[Message], output: BatchOutput
     ) -> None:
         labels: list[LabelEvent] = []
         for message in messages:
@@ -183,7 +183,7 @@ class SharedRisk:
             except (MalformedMessage, ValueError, KeyError, TypeError) as error:
                 # Every worker reads it; the one owning the partition of that number says so.
                 if message.partition in self.owned:
-                    outbox.dead_letter(message, "preprocess", f"unreadable: {error}")
+                    output.dead_letter(message, "preprocess", f"unreadable: {error}")
         profiles.learn(labels)
 
     def _commit(self, risk: LabelRisk, partition: int, progress: Progress) -> None:

@@ -43,7 +43,7 @@ def tracing(logger_name: str) -> bool:
 
 
 @dataclass
-class Outbox:
+class BatchOutput:
     """What handling a batch produced, per topic; and the messages it held back, to be
     handed out again (each partition from its first held message) and not committed."""
 
@@ -70,7 +70,7 @@ class Outbox:
         self.add(Topic.DEAD_LETTERS, dead_letter(message, stage, error))
         self.refused.update(refused)
 
-    def merge(self, other: Outbox) -> None:
+    def merge(self, other: BatchOutput) -> None:
         for topic, messages in other.messages.items():
             self.messages[topic].extend(messages)
         self.held.extend(other.held)
@@ -81,8 +81,8 @@ class Stage(Protocol):
     name: str
     topics: tuple[str, ...]
 
-    def handle(self, batch: Sequence[Message]) -> Outbox:
-        """Process a batch; messages it cannot read go to the outbox as dead letters."""
+    def handle(self, batch: Sequence[Message]) -> BatchOutput:
+        """Process a batch; messages it cannot read go to the output as dead letters."""
 
 
 @runtime_checkable
@@ -101,7 +101,7 @@ class PacedStage(Stage, Protocol):
     """A stage that may hold messages back until others catch up, and must hear, between
     batches, which of its partitions have gone idle."""
 
-    def tick(self, idle: set[tuple[str, int]]) -> Outbox:
+    def tick(self, idle: set[tuple[str, int]]) -> BatchOutput:
         """What to publish now that ``idle`` partitions have nothing more to hand out."""
 
     def releasable(self) -> set[tuple[str, int]]:
@@ -276,14 +276,14 @@ class StageRunner:
     def _deliver(self, batch: Sequence[Message]) -> list[Message]:
         """Handle and publish ``batch``; returns the messages the stage held back."""
         try:
-            outbox = self.stage.handle(batch)
+            output = self.stage.handle(batch)
         except TransientFailure:
             raise
         except Exception:
             log.exception("batch failed, handling its messages one by one", stage=self.stage.name)
-            outbox = self._handle_one_by_one(batch)
+            output = self._handle_one_by_one(batch)
         try:
-            self._publish(outbox)
+            self._publish(output)
         except MessageRefused as refused:
             # Something in the batch's output can never be published (too large): find
             # whose, one message at a time, and dead-letter just that one.
@@ -293,37 +293,37 @@ class StageRunner:
                 error=str(refused),
             )
             return self._deliver_one_by_one(batch)
-        return outbox.held
+        return output.held
 
-    def _publish(self, outbox: Outbox) -> None:
+    def _publish(self, output: BatchOutput) -> None:
         # The state store last: its checkpoint says the batch's outputs are durable.
-        for topic, messages in sorted(outbox.messages.items(), key=lambda t: t[0] == Topic.STATE):
+        for topic, messages in sorted(output.messages.items(), key=lambda t: t[0] == Topic.STATE):
             if messages:
                 self.bus.publish(topic, messages)
-        # Counted once the whole outbox is durable, so a retried batch is not counted twice.
-        if dead := len(outbox.messages.get(Topic.DEAD_LETTERS, ())):
+        # Counted once the whole output is durable, so a retried batch is not counted twice.
+        if dead := len(output.messages.get(Topic.DEAD_LETTERS, ())):
             self.metrics.dead_lettered(self.stage.name, dead)
-        if outbox.refused:
-            self.metrics.transactions_refused("topic", outbox.refused)
+        if output.refused:
+            self.metrics.transactions_refused("topic", output.refused)
 
     def _deliver_one_by_one(self, batch: Sequence[Message]) -> list[Message]:
         held: list[Message] = []
         for message in batch:
-            outbox = self._handle_one_by_one([message])
-            held.extend(outbox.held)
+            output = self._handle_one_by_one([message])
+            held.extend(output.held)
             try:
-                self._publish(outbox)
+                self._publish(output)
             except MessageRefused as refused:
-                letter = Outbox()
+                letter = BatchOutput()
                 letter.dead_letter(message, self.stage.name, f"its output was refused: {refused}")
                 self._publish(letter)
         return held
 
-    def _handle_one_by_one(self, batch: Sequence[Message]) -> Outbox:
-        outbox = Outbox()
+    def _handle_one_by_one(self, batch: Sequence[Message]) -> BatchOutput:
+        output = BatchOutput()
         for message in batch:
             try:
-                outbox.merge(self.stage.handle([message]))
+                output.merge(self.stage.handle([message]))
             except TransientFailure:
                 raise
             except Exception as error:
@@ -339,5 +339,5 @@ class StageRunner:
                         transaction_id=message.headers.get(TRANSACTION_ID_HEADER),
                     )
                     continue
-                outbox.dead_letter(message, self.stage.name, f"{type(error).__name__}: {error}")
-        return outbox
+                output.dead_letter(message, self.stage.name, f"{type(error).__name__}: {error}")
+        return output

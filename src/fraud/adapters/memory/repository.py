@@ -21,7 +21,7 @@ from fraud.adapters.memory.identity import (
     InMemoryIdentities,
     InMemoryIdentityQueries,
 )
-from fraud.adapters.memory.models import InMemoryModelQueries, InMemoryModelRegistry
+from fraud.adapters.memory.registry import InMemoryModelQueries, InMemoryModelRegistry
 from fraud.adapters.memory.rules import (
     InMemoryRuleQueries,
     InMemoryRuleRepository,

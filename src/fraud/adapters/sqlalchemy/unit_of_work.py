@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from fraud.adapters.sqlalchemy.drift import SqlDriftLog
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.identity import SqlAuditLog, SqlIdentities
-from fraud.adapters.sqlalchemy.models import SqlModelRegistry
+from fraud.adapters.sqlalchemy.registry import SqlModelRegistry
 from fraud.adapters.sqlalchemy.repository import (
     SqlActivityLog,
     SqlDeadLetterReplays,
