@@ -86,7 +86,7 @@
     const user = item.transaction.user_id;
     tr.appendChild(cell(idLink("/dashboard/cards/" + encodeURIComponent(user), user, "card-link"), "id"));
     tr.appendChild(cell(fraud.money(item.transaction.amount, item.transaction.currency), "num"));
-    tr.appendChild(cell(item.transaction.merchant, "text"));
+    tr.appendChild(cell(item.transaction.merchant, "text merchant"));
     tr.appendChild(cell(item.fraud_score === undefined ? "" : item.fraud_score.toFixed(4), "num"));
     const badge = document.createElement("span");
     badge.className = "badge " + state;
