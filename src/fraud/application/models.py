@@ -14,6 +14,7 @@ import structlog
 
 from fraud.application.archives import SignedArchives
 from fraud.application.identity import model_event
+from fraud.application.live import Versioned
 from fraud.application.stage import Backoff
 from fraud.domain.challenge import Comparison, compare
 from fraud.domain.errors import TransientFailure
@@ -317,51 +318,41 @@ class LiveModels:
     ) -> None:
         self.queries = queries
         self.archives = archives
-        self.refresh_s = refresh_s
-        self.monotonic = monotonic
-        self._in_force: InForce | None = None
-        self._checked = float("-inf")
         self._loaded: dict[str, FraudModel] = {}
+        self._in_force = Versioned(
+            self._revision,
+            self._load,
+            refresh_s,
+            monotonic,
+            what="the registry's champion",
+            kept="the models in hand stay",
+        )
 
     def current(self) -> InForce:
         """The models to score with now. Until a champion has been loaded once, a storage
-        failure or an empty registry is a ``TransientFailure`` (the batch waits and is
-        retried), so nothing is decided without the registry's champion; after that, the
-        models in hand stay through a failure to read or load another."""
-        now = self.monotonic()
-        if self._in_force is not None and now - self._checked < self.refresh_s:
-            return self._in_force
-        try:
-            roles = self.queries.roles()
-            if self._in_force is None or roles.revision != self._in_force.revision:
-                self._in_force = self._load(roles)
-        except NoChampion as missing:
-            raise TransientFailure(str(missing)) from None
-        except Exception as failure:  # a champion that cannot be loaded, whatever the cause
-            if self._in_force is None:
-                raise TransientFailure(f"the champion cannot be loaded: {failure}") from None
-            log.error(
-                "the registry's champion could not be loaded; the models in hand stay",
-                error=str(failure),
-                kept=self._in_force.champion.version,
-            )
-        self._checked = now
-        assert self._in_force is not None
-        return self._in_force
+        failure, an empty registry or a champion that cannot be loaded is a
+        ``TransientFailure`` (the batch waits and is retried), so nothing is decided without
+        the registry's champion; after that, the models in hand stay through a failure to
+        read or load another."""
+        return self._in_force.current()
 
     def in_hand(self) -> InForce | None:
         """The models loaded last, without looking at the registry (None: none yet)."""
-        return self._in_force
+        return self._in_force.in_hand()
 
-    def _load(self, roles: Roles) -> InForce:
+    def _revision(self) -> int:
+        return self.queries.roles().revision
+
+    def _load(self) -> InForce:
+        roles = self.queries.roles()
         if roles.champion is None:
             raise NoChampion()
         champion = self._serving(roles.champion)
         challenger = self._challenger(roles.challenger) if roles.challenger else None
         # Keep the models in a role, and the champion before (a rollback is then instant).
         keep = {roles.champion, roles.challenger}
-        if self._in_force is not None:
-            keep.add(self._in_force.champion.version)
+        if (in_hand := self.in_hand()) is not None:
+            keep.add(in_hand.champion.version)
         self._loaded = {v: m for v, m in self._loaded.items() if v in keep}
         log.info(
             "models in force",

@@ -13,9 +13,9 @@ from itertools import islice
 import structlog
 
 from fraud.application.identity import rule_event
+from fraud.application.live import Versioned
 from fraud.domain.assessment import Decision, TransactionRecord
 from fraud.domain.backtest import Backtest, BacktestTally
-from fraud.domain.errors import TransientFailure
 from fraud.domain.features import FeatureVector
 from fraud.domain.identity import Actor, AuditAction
 from fraud.domain.ports import (
@@ -160,28 +160,21 @@ class LiveRules:
     ) -> None:
         self.queries = queries
         self.compiler = compiler
-        self.refresh_s = refresh_s
-        self.monotonic = monotonic
-        self._loaded: LoadedRules | None = None
-        self._checked = float("-inf")
+        self._set = Versioned(
+            queries.rule_set_version,
+            self._load,
+            refresh_s,
+            monotonic,
+            what="the rules",
+            kept="the set in hand stays",
+        )
 
     def current(self) -> LoadedRules:
         """The set to evaluate now. Until it has been read once, a storage failure is raised
         (``TransientFailure``: the batch waits and is retried), so no transaction is ever
-        decided without the rules in force; after that, the set in hand stays through one."""
-        now = self.monotonic()
-        if self._loaded is not None and now - self._checked < self.refresh_s:
-            return self._loaded
-        try:
-            if self._loaded is None or self.queries.rule_set_version() != self._loaded.version:
-                self._loaded = self._load()
-        except TransientFailure as failure:
-            if self._loaded is None:
-                raise
-            log.warning("rules could not be read; the set in hand stays", error=str(failure))
-        self._checked = now
-        assert self._loaded is not None
-        return self._loaded
+        decided without the rules in force; after that, the set in hand stays through a
+        failure to read or compile another."""
+        return self._set.current()
 
     def _load(self) -> LoadedRules:
         rule_set = self.queries.rule_set()
