@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
 from fraud.domain.ports import Attributed
+from fraud.domain.ports.webhooks import SendResult
 
 
 class FixedClock:
@@ -90,3 +91,21 @@ class RuleModelArchives:
     def unpack(self, archive: bytes) -> RuleModel:
         self.unpacked.append(archive.decode())
         return RuleModel(archive.decode())
+
+
+class Receiver:
+    """A webhook receiver behind our ``WebhookSender`` port: it answers each send with the
+    next status it was given (then 200), and keeps what it was sent."""
+
+    def __init__(self, *statuses: int, refused: str | None = None) -> None:
+        self.statuses = list(statuses)
+        self.refused = refused
+        self.received: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        self.received.append((url, body, dict(headers)))
+        status = self.statuses.pop(0) if self.statuses else 200
+        return SendResult(status, None, 0.001)
+
+    def refusal(self, url: str) -> str | None:
+        return self.refused

@@ -27,19 +27,24 @@ from fraud.adapters.prometheus.metrics import (
 )
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.simulation.simulator import Simulator
+from fraud.adapters.sqlalchemy.cases import SqlCaseQueries
 from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
+from fraud.adapters.sqlalchemy.lists import SqlListQueries
 from fraud.adapters.sqlalchemy.registry import SqlModelQueries
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from fraud.adapters.sqlalchemy.webhooks import SqlWebhookQueries
 from fraud.adapters.system.clock import SystemClock
 from fraud.application.answers import VerdictWaiter
 from fraud.application.archives import SignArchives, SignedArchives
+from fraud.application.cases import WorkCases
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.drift import DriftTally, DriftWatch
 from fraud.application.envelopes import Envelopes
+from fraud.application.follow_ups import DecisionFollowUps
 from fraud.application.fused import FusedStage
 from fraud.application.identity import (
     AuditTrail,
@@ -51,6 +56,7 @@ from fraud.application.identity import (
     SignIn,
 )
 from fraud.application.labels import ExportLabels, ImportLabels, LabelTransaction
+from fraud.application.lists import LiveLists, ManageLists
 from fraud.application.models import (
     CompareModels,
     LiveModels,
@@ -68,6 +74,7 @@ from fraud.application.pipeline import (
 )
 from fraud.application.preprocess import Changelog, FromTheStore, PreprocessStage
 from fraud.application.queries import DashboardFigures, LabelLoopFigures
+from fraud.application.queues import LiveQueues, ManageQueues
 from fraud.application.record import RecordStage
 from fraud.application.replay import EvaluateModel, ScoreTransactions
 from fraud.application.retrain import RetrainModel
@@ -76,8 +83,10 @@ from fraud.application.rules import LiveRules, ManageRules, TryRules
 from fraud.application.score import ScoreStage
 from fraud.application.submit import RepublishPending, SubmitTransactions
 from fraud.application.training import TrainModel
+from fraud.application.webhooks import DeliverWebhooks, DeliveryPolicy, ManageWebhooks
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.identity import Actor
+from fraud.domain.lists import ListLookup
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import (
@@ -95,8 +104,11 @@ from fraud.domain.ports import (
     TopicAdmin,
 )
 from fraud.domain.ports.backups import DatabaseBackups
+from fraud.domain.ports.cases import ConditionCompiler
+from fraud.domain.ports.webhooks import WebhookSender
 from fraud.domain.registry import thresholds_in_force
 from fraud.domain.rules import EvaluationBudget
+from fraud.domain.webhooks import RetryPolicy
 from fraud.settings import KafkaSecurity, Secret, Settings
 
 EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
@@ -173,10 +185,30 @@ def evaluation_budget(per_rule_ms: float, per_batch_ms: float) -> EvaluationBudg
     return EvaluationBudget(per_rule_s=per_rule_ms / 1000.0, per_batch_s=per_batch_ms / 1000.0)
 
 
-def _rule_compiler() -> RuleCompiler:
+def _rule_compiler(lists: ListLookup) -> RuleCompiler:
     from fraud.adapters.cel.rules import CelRuleCompiler
 
-    return CelRuleCompiler()
+    return CelRuleCompiler(lists=lists)
+
+
+def _condition_compiler() -> ConditionCompiler:
+    from fraud.adapters.cel.conditions import CelConditionCompiler
+
+    return CelConditionCompiler()
+
+
+def _webhook_sender(timeout_s: float, private_addresses: bool) -> WebhookSender:
+    from fraud.adapters.webhooks.urllib3_sender import Urllib3Sender
+
+    return Urllib3Sender(timeout_s, private_addresses)
+
+
+def _delivery_policy(attempts: int, first_retry_s: float, timeout_s: float) -> DeliveryPolicy:
+    """A claim outlasts the longest send of a round (each of its sends, a few at a time)."""
+    retries = RetryPolicy(attempts=attempts, first_delay=timedelta(seconds=first_retry_s))
+    policy = DeliveryPolicy(retries=retries)
+    rounds = -(-policy.batch // policy.concurrency)
+    return replace(policy, lease=timedelta(seconds=timeout_s * rounds + 10.0))
 
 
 def _hours(hours: float) -> timedelta:
@@ -317,9 +349,14 @@ class Container(containers.DeclarativeContainer):
         by=providers.Callable(_this_service),
     )
 
-    # --- analysts' rules ----------------------------------------------------------------------
+    # --- analysts' rules and the lists they read ------------------------------------------------
+    list_queries = providers.Singleton(SqlListQueries, engine=engine)
+    live_lists = providers.Singleton(LiveLists, queries=list_queries)  # one copy per process
+    manage_lists = providers.Factory(
+        ManageLists, unit_of_work=unit_of_work, queries=list_queries, clock=clock
+    )
     rule_queries = providers.Singleton(SqlRuleQueries, engine=engine)
-    rule_compiler = providers.Singleton(_rule_compiler)
+    rule_compiler = providers.Singleton(_rule_compiler, lists=live_lists)
     manage_rules = providers.Factory(
         ManageRules,
         unit_of_work=unit_of_work,
@@ -441,6 +478,49 @@ class Container(containers.DeclarativeContainer):
         envelopes=envelopes,
     )
     export_labels = providers.Factory(ExportLabels, queries=queries, files=labelled_files)
+    # Review cases and their queues; webhooks and the sender of their outbox.
+    case_queries = providers.Singleton(SqlCaseQueries, engine=engine)
+    condition_compiler = providers.Singleton(_condition_compiler)
+    manage_queues = providers.Factory(
+        ManageQueues,
+        unit_of_work=unit_of_work,
+        queries=case_queries,
+        compiler=condition_compiler,
+        clock=clock,
+    )
+    work_cases = providers.Factory(
+        WorkCases,
+        unit_of_work=unit_of_work,
+        cases=case_queries,
+        labels=label_transaction,
+        lists=manage_lists,
+        clock=clock,
+    )
+    webhook_queries = providers.Singleton(SqlWebhookQueries, engine=engine)
+    webhook_sender = providers.Singleton(
+        _webhook_sender,
+        timeout_s=config.webhook_timeout_s,
+        private_addresses=config.webhook_private_addresses,
+    )
+    manage_webhooks = providers.Factory(
+        ManageWebhooks,
+        unit_of_work=unit_of_work,
+        queries=webhook_queries,
+        sender=webhook_sender,
+        clock=clock,
+    )
+    webhook_delivery = providers.Singleton(  # one sender per process
+        DeliverWebhooks,
+        unit_of_work=unit_of_work,
+        sender=webhook_sender,
+        clock=clock,
+        policy=providers.Callable(
+            _delivery_policy,
+            attempts=config.webhook_attempts,
+            first_retry_s=config.webhook_first_retry_s,
+            timeout_s=config.webhook_timeout_s,
+        ),
+    )
     dashboard_figures = providers.Factory(DashboardFigures, queries=queries, clock=clock)
     label_loop = providers.Factory(LabelLoopFigures, queries=queries, clock=clock)
     train_model = providers.Factory(TrainModel, trainer=trainer, store=model_store, clock=clock)
@@ -485,7 +565,9 @@ class Container(containers.DeclarativeContainer):
         models=live_models,
         clock=clock,
         envelopes=envelopes,
-        rules=providers.Factory(LiveRules, queries=rule_queries, compiler=rule_compiler),
+        rules=providers.Factory(
+            LiveRules, queries=rule_queries, compiler=rule_compiler, lists=live_lists
+        ),
         metrics=metrics,
         rule_budget=providers.Factory(
             evaluation_budget,
@@ -508,6 +590,12 @@ class Container(containers.DeclarativeContainer):
                 watch=drift_watch,
             ),
             providers.Factory(RuleTally, queries=rule_queries, clock=clock),
+            providers.Factory(
+                DecisionFollowUps,
+                queues=providers.Factory(
+                    LiveQueues, queries=case_queries, compiler=condition_compiler
+                ),
+            ),
         ),
     )
     fused_stage = providers.Factory(

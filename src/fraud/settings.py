@@ -210,6 +210,13 @@ class Settings:
     # deployment and never stored in the database; None: a single host's `fraud run` keeps
     # one beside its SQLite file (see adapters/system/archive_key.py).
     archive_key: Secret | None = None
+    # Webhooks: how long one delivery may take, how many attempts it gets and how long after
+    # the first failure it is tried again (doubling each time, up to an hour), and whether
+    # receivers may be on private or loopback addresses (`allow`; `deny` by default).
+    webhook_timeout_s: float = 5.0
+    webhook_attempts: int = 8
+    webhook_first_retry_s: float = 10.0
+    webhook_private_addresses: bool = False
 
     @property
     def database_shown(self) -> str:
@@ -268,6 +275,14 @@ class Settings:
                 env.get("FRAUD_ARCHIVE_KEY", "").strip() or None,
                 env.get("FRAUD_ARCHIVE_KEY_FILE", "").strip() or None,
             ),
+            webhook_timeout_s=number("WEBHOOK_TIMEOUT_S", defaults.webhook_timeout_s, float),
+            webhook_attempts=number("WEBHOOK_ATTEMPTS", defaults.webhook_attempts, int),
+            webhook_first_retry_s=number(
+                "WEBHOOK_FIRST_RETRY_S", defaults.webhook_first_retry_s, float
+            ),
+            webhook_private_addresses=_private_addresses(
+                text("WEBHOOK_PRIVATE_ADDRESSES", "deny").lower()
+            ),
         )
         if settings.broker not in BROKERS:
             raise BadSetting(
@@ -290,6 +305,12 @@ def _rate_limit(value: str, name: str = "FRAUD_RATE_LIMIT") -> str:
         return str(RateLimit.parse(name, value))
     except InvalidIdentity as error:
         raise BadSetting(str(error)) from None
+
+
+def _private_addresses(value: str) -> bool:
+    if value not in ("allow", "deny"):
+        raise BadSetting(f"FRAUD_WEBHOOK_PRIVATE_ADDRESSES: must be allow or deny, got {value!r}")
+    return value == "allow"
 
 
 def _secret_key(value: str) -> Secret | None:

@@ -154,6 +154,16 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         "model_thresholds",
         "drift_tallies",
         "rule_tallies",
+        "queues",
+        "cases",
+        "case_notes",
+        "case_events",
+        "value_lists",
+        "list_entries",
+        "list_changes",
+        "webhook_subscriptions",
+        "webhook_deliveries",
+        "webhook_attempts",
     }
     columns = {column["name"] for column in inspect(engine).get_columns("transactions")}
     assert "note" not in columns

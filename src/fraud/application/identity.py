@@ -392,3 +392,13 @@ def model_event(
 ) -> AuditEvent:
     """The audit event of a model registered, or of a change of who decides."""
     return _event(by, action, version, at, detail)
+
+
+def list_event(by: Actor, action: AuditAction, name: str, at: datetime, detail: str) -> AuditEvent:
+    """The audit event of a change of a value list (its target: ``list:NAME``)."""
+    return _event(by, action, f"list:{name}", at, detail)
+
+
+def audited(by: Actor, action: AuditAction, target: str, at: datetime, detail: str) -> AuditEvent:
+    """The audit event of a case resolved, or of a queue or a webhook subscription changed."""
+    return _event(by, action, target, at, detail)

@@ -18,18 +18,20 @@ from fraud.domain.ports import (
     MessageBus,
     Progress,
     Topic,
+    UnitOfWork,
     UnitOfWorkFactory,
     VerdictQueries,
 )
 from fraud.domain.transaction import Transaction
+from fraud.domain.webhooks import label_created_event
 
 IMPORT_BATCH = 1_000
 
 
 class LabelTransaction:
     """Record an analyst's verdict on a transaction, in its label history and in the audit
-    log, and hand it to the features as a label event; the latest label is the
-    transaction's."""
+    log, hand it to the features as a label event, and tell webhook subscribers
+    (``label.created``); the latest label is the transaction's."""
 
     def __init__(
         self,
@@ -50,14 +52,33 @@ class LabelTransaction:
         record = self.queries.get(transaction_id)
         if record is None:
             return None
-        now = self.clock.now()
-        label = AnalystLabel(is_fraud=is_fraud, analyst=by.subject, labelled_at=now)
-        publish_labels(self.bus, self.envelopes, [LabelEvent.of(record.transaction, is_fraud, now)])
+        label = AnalystLabel(is_fraud=is_fraud, analyst=by.subject, labelled_at=self.clock.now())
+        self.publish([record], label)
         with self.unit_of_work() as uow:
-            uow.labels.set_labels({transaction_id: label})
-            uow.audit.append([labelled(by, [transaction_id], is_fraud, now)])
+            self.store(uow, [record], label, by)
             uow.commit()
         return self.queries.get(transaction_id)
+
+    def publish(self, records: Sequence[TransactionRecord], label: AnalystLabel) -> None:
+        """The label's events onto ``fraud-labels``, before it is stored (see
+        :func:`publish_labels`)."""
+        events = [
+            LabelEvent.of(record.transaction, label.is_fraud, label.labelled_at)
+            for record in records
+        ]
+        publish_labels(self.bus, self.envelopes, events)
+
+    def store(
+        self, uow: UnitOfWork, records: Sequence[TransactionRecord], label: AnalystLabel, by: Actor
+    ) -> None:
+        """The label on each record, its audit line and its webhook events, in ``uow`` (a
+        case's disposition stores it with the case)."""
+        ids = [record.transaction.transaction_id for record in records]
+        uow.labels.set_labels(dict.fromkeys(ids, label))
+        uow.audit.append([labelled(by, ids, label.is_fraud, label.labelled_at)])
+        uow.webhooks.enqueue(
+            [label_created_event(record, label) for record in records], label.labelled_at
+        )
 
 
 def publish_labels(bus: MessageBus, envelopes: Envelopes, events: Sequence[LabelEvent]) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import Protocol
 
 import structlog
 
@@ -145,11 +146,19 @@ class LoadedRules:
     compiled: CompiledRules
 
 
+class ListsInForce(Protocol):
+    """The lists the rules read, as the worker holds them, brought up to date at most once
+    a second (:class:`fraud.application.lists.LiveLists`)."""
+
+    def refresh(self) -> None: ...
+
+
 class LiveRules:
     """The rule set a score stage evaluates: the version is looked up at most every
     ``refresh_s`` seconds (one indexed query), and the set read and compiled again only when
     it changed, so a change reaches every worker, whatever its broker, within about a second
-    of being committed, with no restart."""
+    of being committed, with no restart. The lists the rules read are brought up to date
+    alongside (their entries change without a new rule set)."""
 
     def __init__(
         self,
@@ -157,9 +166,11 @@ class LiveRules:
         compiler: RuleCompiler,
         refresh_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        lists: ListsInForce | None = None,
     ) -> None:
         self.queries = queries
         self.compiler = compiler
+        self.lists = lists
         self._set = Versioned(
             queries.rule_set_version,
             self._load,
@@ -174,6 +185,8 @@ class LiveRules:
         (``TransientFailure``: the batch waits and is retried), so no transaction is ever
         decided without the rules in force; after that, the set in hand stays through a
         failure to read or compile another."""
+        if self.lists is not None:
+            self.lists.refresh()
         return self._set.current()
 
     def _load(self) -> LoadedRules:

@@ -28,7 +28,9 @@ class Permission(StrEnum):
     LABEL = "label"  # confirm or clear fraud
     RULES = "rules"  # write, test and switch on the rules that decide beside the model
     MODELS = "models"  # promote, roll back and challenge models (which one decides)
-    ADMINISTER = "administer"  # keys, users, the audit log
+    CASES = "cases"  # claim, note and resolve review cases (a disposition is a label)
+    LISTS = "lists"  # make lists and add or remove their entries (rules read them)
+    ADMINISTER = "administer"  # keys, users, the audit log, review queues, webhooks
     SCRAPE = "scrape"  # the Prometheus metrics
     DOCS = "docs"  # the API's documentation
 
@@ -42,7 +44,7 @@ class Role(StrEnum):
 
 
 _VIEWER = frozenset({Permission.READ_OWN, Permission.READ, Permission.DOCS})
-_ANALYST = _VIEWER | {Permission.LABEL, Permission.RULES}
+_ANALYST = _VIEWER | {Permission.LABEL, Permission.RULES, Permission.CASES, Permission.LISTS}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.SUBMITTER: frozenset({Permission.SUBMIT, Permission.READ_OWN, Permission.DOCS}),
@@ -326,6 +328,15 @@ class AuditAction(StrEnum):
     MODEL_ROLE = "model.role"  # a promotion, a rollback, a challenger set or cleared
     MODEL_THRESHOLDS = "model.thresholds"  # thresholds set by a review budget
     MODEL_SIGNED = "model.signed"  # an archive registered before signing, signed by an admin
+    CASE_RESOLVED = "case.resolved"  # a disposition (its label is audited as a label too)
+    QUEUE_ADDED = "queue.added"
+    QUEUE_CHANGED = "queue.changed"
+    LIST_CREATED = "list.created"
+    LIST_ENTRY_ADDED = "list.entry_added"
+    LIST_ENTRY_REMOVED = "list.entry_removed"
+    WEBHOOK_ADDED = "webhook.added"
+    WEBHOOK_REMOVED = "webhook.removed"
+    WEBHOOK_REPLAYED = "webhook.replayed"  # failed deliveries sent again
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,12 @@ r"""What a rule's expression may cost, in the worst case, before it is ever run.
 Measured on the tree :mod:`fraud.adapters.cel.syntax` reads, against
 :class:`~fraud.domain.rules.ExpressionLimits`, in the spirit of cel-go's cost estimator:
 
-* **Names.** Only ``tx``, ``features``, ``score``, the variables comprehensions bind and
-  CEL's type names; only the functions of the interpreter's standard library listed in
-  :data:`FUNCTIONS` (a name the interpreter lacks would fail on every transaction).
+* **Names.** Only ``tx``, ``features``, ``score`` (a queue's condition also ``decision``
+  and ``rules``), the variables comprehensions bind and CEL's type names; only the functions
+  of the interpreter's standard library listed in :data:`FUNCTIONS` (a name the interpreter
+  lacks would fail on every transaction). A rule may read a list as ``X in lists.NAME``, and
+  only so, naming a list that exists: a membership costs one step whatever the list's size
+  (the rule is rewritten into a look-up, :mod:`fraud.adapters.cel.rules`).
 * **Sizes.** Every value has an upper bound on its size: a literal's own, a transaction
   field's by the contract (a merchant is at most 128 characters), a map's number of keys,
   the sum of what ``+`` joins, a ``map`` or ``filter`` as large as its range.
@@ -115,6 +118,36 @@ _ROOT_SHAPES: Mapping[str, Shape] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Names:
+    """The names an expression may read (each with the shape of its value), and the lists
+    it may test membership of (None: ``lists`` is no name here)."""
+
+    roots: Mapping[str, Shape]
+    described: str
+    lists: frozenset[str] | None = None
+
+    def reading_lists(self, lists: frozenset[str]) -> Names:
+        return Names(self.roots, self.described, lists)
+
+
+RULE_NAMES = Names(_ROOT_SHAPES, "tx, features and score")
+LISTS = "lists"
+# What a membership costs: a call into the look-up, whatever the list holds.
+MEMBERSHIP_COST = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """``X in lists.NAME`` where it is written: X from ``start`` to ``in_at`` (the ``in``),
+    the list read up to ``end``."""
+
+    start: int
+    in_at: int
+    end: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Measure:
     """What an expression was found to need, every figure within its limit."""
 
@@ -123,15 +156,16 @@ class Measure:
     comprehension_nesting: int
     cost: int
     patterns: tuple[str, ...]  # the regular expressions it compiles at every call
+    memberships: tuple[Membership, ...] = ()  # where it tests membership of a list
 
 
-def measure(expression: str, limits: ExpressionLimits) -> Measure:
+def measure(expression: str, limits: ExpressionLimits, names: Names = RULE_NAMES) -> Measure:
     """The expression's measure; InvalidExpression, naming the limit and where it is
     broken, for one that breaks any."""
     if len(expression) > limits.length:
         raise refuse(expression, limits.length, f"longer than {limits.length} characters")
     tree, nesting = Parser.parse(expression, limits.nesting)
-    walk = _Walk(expression, limits)
+    walk = _Walk(expression, limits, names)
     cost, _ = walk.node(tree, {}, 0)
     if cost > limits.cost:
         where, worst = walk.costliest or (tree, cost)
@@ -142,7 +176,14 @@ def measure(expression: str, limits: ExpressionLimits) -> Measure:
             f"allowed (this part alone {worst:,}; a comprehension costs its body once per "
             "element of its range, and nested ones multiply)",
         )
-    return Measure(nesting, walk.comprehensions, walk.deepest, cost, tuple(walk.patterns))
+    return Measure(
+        nesting,
+        walk.comprehensions,
+        walk.deepest,
+        cost,
+        tuple(walk.patterns),
+        tuple(walk.memberships),
+    )
 
 
 @dataclass(slots=True)
@@ -151,6 +192,8 @@ class _Walk:
 
     expression: str
     limits: ExpressionLimits
+    names: Names
+    memberships: list[Membership] = field(default_factory=list)
     comprehensions: int = 0
     deepest: int = 0
     patterns: list[str] = field(default_factory=list)
@@ -202,15 +245,44 @@ class _Walk:
     def ident(self, node: Node, scope: Mapping[str, Shape]) -> Shape:
         if node.name in scope:
             return scope[node.name]
-        if node.name in _ROOT_SHAPES:
-            return _ROOT_SHAPES[node.name]
+        if node.name in self.names.roots:
+            return self.names.roots[node.name]
         if node.name in TYPE_NAMES or node.name == "optional":
             return SCALAR
+        if node.name == LISTS and self.names.lists is not None:
+            raise self.fail(
+                node.at,
+                "a list is read only as the right side of in: X in lists.NAME "
+                "(e.g. tx.user_id in lists.blocked_cards)",
+            )
         raise self.fail(
             node.at,
-            f"unknown name {node.name!r}: an expression may use tx, features and score only "
+            f"unknown name {node.name!r}: an expression may use {self.names.described} only "
             "(and the variables its comprehensions name)",
         )
+
+    def membership(self, node: Node, at: int, scope: Mapping[str, Shape]) -> bool:
+        """Whether the chain's ``in`` at ``at`` tests membership of a list (recorded, once the
+        list's name is checked), rather than of a value it reads."""
+        operand = node.children[at + 1]
+        if (
+            self.names.lists is None
+            or LISTS in scope
+            or operand.kind != "postfix"
+            or operand.children[0].kind != "ident"
+            or operand.children[0].name != LISTS
+            or len(operand.steps) != 1
+            or operand.steps[0].kind != "select"
+        ):
+            return False
+        step = operand.steps[0]
+        if step.name not in self.names.lists:
+            known = ", ".join(sorted(self.names.lists)) or "none yet"
+            raise self.fail(step.at, f"no list named {step.name!r} (lists: {known})")
+        self.memberships.append(
+            Membership(node.at, node.op_at[at], step.at + len(step.name), step.name)
+        )
+        return True
 
     def collection(self, node: Node, scope: Mapping[str, Shape], depth: int) -> tuple[int, Shape]:
         if node.size > self.limits.literal_elements:
@@ -228,7 +300,11 @@ class _Walk:
 
     def chain(self, node: Node, scope: Mapping[str, Shape], depth: int) -> tuple[int, Shape]:
         cost, shape = self.node(node.children[0], scope, depth)
-        for op, operand in zip(node.ops, node.children[1:], strict=True):
+        for at, (op, operand) in enumerate(zip(node.ops, node.children[1:], strict=True)):
+            if op == "in" and self.membership(node, at, scope):
+                cost += MEMBERSHIP_COST
+                shape = SCALAR
+                continue
             added, right = self.node(operand, scope, depth)
             cost += added + 1
             if op in ("==", "!=", "+"):
@@ -279,7 +355,7 @@ class _Walk:
         if name not in FUNCTIONS:
             raise self.fail(
                 where.at,
-                f"no function named {name!r}: an expression may use tx, features and score "
+                f"no function named {name!r}: an expression may use {self.names.described} "
                 f"only, and call {', '.join(sorted(FUNCTIONS))}",
             )
         parts = [self.node(arg, scope, depth) for arg in args]

@@ -4,7 +4,13 @@ Cloud IAM, never Python's ``eval``.
 
 An expression sees three names and nothing else: ``tx`` (the transaction's contract fields,
 e.g. ``tx.amount``, ``tx.merchant_type``), ``features`` (its behaviour features by name,
-e.g. ``features.new_merchant``) and ``score`` (the model's fraud probability). CEL has no
+e.g. ``features.new_merchant``) and ``score`` (the model's fraud probability); and it may
+test a value's membership of an analysts' list, ``tx.user_id in lists.blocked_cards``. A
+list is never handed to the interpreter (converting 1,000 values for every transaction took
+3.5 ms, and it grows with the list): the membership is rewritten, where the parser found it,
+into a call of a function the context carries, ``(tx.user_id).in_list("blocked_cards")``,
+which looks the value up in the worker's copy of the list (a dictionary: the same cost
+whatever its size, about 2.5 µs a call and 3.5 µs to hand the function over). CEL has no
 I/O and no way to reach Python objects; a name other than these three fails to evaluate, and
 an expression is only accepted once it compiles and evaluates to true or false on a sample
 transaction that has every field and every feature, and names only fields and features
@@ -42,15 +48,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import cel
 import numpy as np
 import structlog
 
-from fraud.adapters.cel.bounds import measure
+from fraud.adapters.cel.bounds import RULE_NAMES, Membership, Names, measure
 from fraud.adapters.cel.syntax import position
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
+from fraud.domain.lists import ListLookup
 from fraud.domain.rules import (
     EXPRESSION_LIMITS,
     EvaluationBudget,
@@ -72,7 +80,7 @@ log = structlog.get_logger(__name__)
 # The parser's message: "... ERROR: <input>:LINE:COLUMN: Syntax error: what\n| source\n| ..^"
 _POSITION = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
 
-_SAMPLE = Transaction(
+SAMPLE = Transaction(
     transaction_id="sample",
     user_id="sample-user",
     amount=10.0,
@@ -82,14 +90,18 @@ _SAMPLE = Transaction(
     device_type="mobile",
     location_match=True,
 )
-_SAMPLE_FEATURES = FeatureVector(tuple(0.0 for _ in FEATURE_NAMES))
+SAMPLE_FEATURES = FeatureVector(tuple(0.0 for _ in FEATURE_NAMES))
 
 
 _NAMES = ("tx", "features")
+# The function a list membership is rewritten into (a name bounds.py refuses in what an
+# analyst writes, so only the rewrite calls it).
+IN_LIST = "in_list"
+_LISTS = re.compile(r"\blists\s*\.")
 # ``tx.NAME`` or ``features.NAME``; group 4 is set when NAME is a method called on the map
 # (``features.all(k, ...)``), which reads all of it.
 _MEMBER = re.compile(r"\b(tx|features)\b(\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?(\s*\()?")
-_FIELDS = frozenset(_SAMPLE.to_dict())
+_FIELDS = frozenset(SAMPLE.to_dict())
 _FEATURE_PLACE = {name: place for place, name in enumerate(FEATURE_NAMES)}
 
 
@@ -132,14 +144,18 @@ class Needs:
 
     fields: frozenset[str] | None = frozenset()
     features: frozenset[str] | None = frozenset()
+    lists: bool = False  # whether they test membership of a list
 
     @classmethod
     def of(cls, expressions: Sequence[str]) -> Needs:
         """Every ``tx.NAME`` and ``features.NAME`` the expressions' code mentions; a name used
         any other way (``tx["amount"]``, ``"amount" in tx``) needs the whole of it."""
         used: dict[str, set[str] | None] = {name: set() for name in _NAMES}
+        lists = False
         for expression in expressions:
-            for found in _MEMBER.finditer(code_only(expression)):
+            code = code_only(expression)
+            lists = lists or _LISTS.search(code) is not None
+            for found in _MEMBER.finditer(code):
                 name, member = found.group(1), found.group(3)
                 names = used[name]
                 if member is None or found.group(4):
@@ -149,10 +165,11 @@ class Needs:
         fields, features = (
             None if used[name] is None else frozenset(used[name] or ()) for name in _NAMES
         )
-        return cls(fields, features)
+        return cls(fields, features, lists)
 
 
 ALL = Needs(None, None)
+ALL_AND_LISTS = Needs(None, None, lists=True)
 
 
 def unknown_member(expression: str) -> ExpressionError | None:
@@ -169,16 +186,64 @@ def unknown_member(expression: str) -> ExpressionError | None:
 _KNOWN = "tx has the contract's fields, features the behaviour features by name"
 
 
+class NoLists:
+    """The lists of an expression checked on a sample: none holds anything."""
+
+    def contains(self, name: str, value: object) -> bool:
+        return False
+
+    def names(self) -> frozenset[str]:
+        return frozenset()
+
+
+NO_LISTS = NoLists()
+
+
+def in_list(lists: ListLookup) -> Callable[[object, str], bool]:
+    """The function a rewritten membership calls: ``(value).in_list("name")``."""
+    contains = lists.contains
+
+    def member(value: object, name: str) -> bool:
+        return contains(name, value)
+
+    return member
+
+
+def rewritten(expression: str, memberships: Sequence[Membership]) -> str:
+    """The expression with each ``X in lists.NAME`` written as ``(X).in_list("NAME")``.
+    ``X`` is taken from where its operand starts to the ``in``: brackets an operand opens
+    before its start close inside that span, so the added pair encloses them whole."""
+    text = expression
+    for found in sorted(memberships, key=lambda m: m.start, reverse=True):
+        start = found.start
+        while start > 0 and text[start - 1] == ".":  # a name from the root: .tx.user_id
+            start -= 1
+        operand = text[start : found.in_at]
+        text = f'{text[:start]}({operand}).{IN_LIST}("{found.name}"){text[found.end :]}'
+    return text
+
+
+def nested(memberships: Sequence[Membership]) -> bool:
+    """Whether a membership tests another's result (its operand holds the other)."""
+    spans = sorted((m.start, m.end) for m in memberships)
+    return any(later[0] < earlier[1] for earlier, later in pairwise(spans))
+
+
 def context_of(
-    transaction: Transaction, features: FeatureVector, score: float, needs: Needs = ALL
+    transaction: Transaction,
+    features: FeatureVector,
+    score: float,
+    needs: Needs = ALL,
+    member: Callable[[object, str], bool] | None = None,
 ) -> cel.Context:
-    """What an expression sees of one transaction: of it, what ``needs`` says."""
+    """What an expression sees of one transaction: of it, what ``needs`` says (and the list
+    look-up, ``member``, for expressions that read lists)."""
     fields: dict[str, Any] = {}
     if needs.fields is None:
         fields = transaction.to_dict()
     elif needs.fields:
         fields = {
-            name: _FIELD_VALUE[name](transaction) for name in needs.fields if name in _FIELD_VALUE
+            name: FIELD_VALUE[name](transaction) for name in needs.fields if name in FIELD_VALUE
         }
     if needs.features is None:
         named = features.as_dict()
@@ -187,11 +252,14 @@ def context_of(
         named = {
             name: values[_FEATURE_PLACE[name]] for name in needs.features if name in _FEATURE_PLACE
         }
-    return cel.Context({"tx": fields, "features": named, "score": float(score)})
+    variables = {"tx": fields, "features": named, "score": float(score)}
+    if needs.lists and member is not None:
+        return cel.Context(variables, functions={IN_LIST: member})
+    return cel.Context(variables)
 
 
 # Each contract field as ``Transaction.to_dict`` gives it, read alone.
-_FIELD_VALUE: dict[str, Callable[[Transaction], Any]] = {
+FIELD_VALUE: dict[str, Callable[[Transaction], Any]] = {
     name: operator.attrgetter(name) for name in _FIELDS
 } | {
     "timestamp": lambda transaction: format_instant(transaction.timestamp),
@@ -334,7 +402,7 @@ class _Columns:
                 dtype=float,
                 count=len(self._features),
             )
-        value = _FIELD_VALUE[name]
+        value = FIELD_VALUE[name]
         if name in _NUMERIC_FIELDS:
             return np.fromiter(
                 map(value, self._transactions), dtype=float, count=len(self._transactions)
@@ -376,6 +444,12 @@ class CelRules:
             Needs.of([rule.expression]) if guards else unguarded for rule, guards in paired
         )
         self._failed: set[tuple[str, int]] = set()
+        self._member = in_list(NO_LISTS)
+
+    def reading(self, lists: ListLookup) -> CelRules:
+        """These rules with the lists they read (``lists.NAME``) looked up in ``lists``."""
+        self._member = in_list(lists)
+        return self
 
     @property
     def rules(self) -> Sequence[Rule]:
@@ -393,7 +467,8 @@ class CelRules:
         found = RuleEvaluation.nothing(len(transactions))
         if not self._rules or not transactions:
             return found
-        run = _Run(transactions, features, scores, _Spending(budget or UNBOUNDED, self._cpu), found)
+        spending = _Spending(budget or UNBOUNDED, self._cpu)
+        run = _Run((transactions, features, scores), spending, found, self._member)
         for rule, program, guards, needs, stride in zip(
             self._rules, self._programs, self._guards, self._needs, self._strides, strict=True
         ):
@@ -521,17 +596,18 @@ class _Run:
 
     def __init__(
         self,
-        transactions: Sequence[Transaction],
-        features: Sequence[FeatureVector],
-        scores: Sequence[float],
+        batch: tuple[Sequence[Transaction], Sequence[FeatureVector], Sequence[float]],
         spending: _Spending,
         found: RuleEvaluation,
+        member: Callable[[object, str], bool],
     ) -> None:
+        transactions, features, scores = batch
         self.transactions = transactions
         self.features = features
         self.scores = scores
         self.spending = spending
         self.found = found
+        self.member = member
         self._columns = _Columns(transactions, features, scores)
         self._held: dict[Guard, np.ndarray[Any, Any]] = {}
         self.contexts: dict[tuple[int, Needs], cel.Context] = {}
@@ -554,7 +630,7 @@ class _Run:
         context = self.contexts.get((row, needs))
         if context is None:
             context = self.contexts[row, needs] = context_of(
-                self.transactions[row], self.features[row], self.scores[row], needs
+                self.transactions[row], self.features[row], self.scores[row], needs, self.member
             )
         return context
 
@@ -577,19 +653,26 @@ class CelRuleCompiler:
         limits: ExpressionLimits = EXPRESSION_LIMITS,
         clock: Callable[[], float] = time.perf_counter,
         cpu: Callable[[], float] = time.thread_time,
+        lists: ListLookup | None = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
         self.cpu = cpu
+        self.lists = lists
+
+    def _names(self) -> Names:
+        """What an expression may read: the lists that exist now among it, where there are."""
+        return RULE_NAMES if self.lists is None else RULE_NAMES.reading_lists(self.lists.names())
 
     def check(self, expression: str) -> None:
-        self._program(expression)
+        self._program(expression, self._names())
 
     def compile(self, rules: Sequence[Rule]) -> CelRules:
         programs, costs = [], []
+        names = self._names()
         for rule in rules:
             try:
-                program, cost = self._program(rule.expression)
+                program, cost = self._program(rule.expression, names)
                 programs.append(program)
                 costs.append(cost)
             except InvalidExpression as refused:
@@ -599,32 +682,39 @@ class CelRuleCompiler:
                         f"rule {rule.name!r}: {error.message}", error.line, error.column
                     )
                 ) from None
-        return CelRules(rules, programs, costs, self.clock, self.cpu)
+        compiled = CelRules(rules, programs, costs, self.clock, self.cpu)
+        return compiled if self.lists is None else compiled.reading(self.lists)
 
-    def _program(self, expression: str) -> tuple[Any, int]:
+    def _program(self, expression: str, names: Names) -> tuple[Any, int]:
         if len(expression) <= self.limits.length and (problem := expression_problem(expression)):
             raise InvalidExpression(ExpressionError(f"the expression {problem}"))
         # Measured first: the interpreter's parser is only ever handed what the limits
         # allow (30 KB of "1+1+..." overflowed its stack; deep nesting is refused here).
-        cost = measure(expression, self.limits).cost
+        measured = measure(expression, self.limits, names)
+        if nested(measured.memberships):
+            raise InvalidExpression(
+                ExpressionError("a list membership may not test another's result")
+            )
         try:
-            program = cel.compile(expression)
+            cel.compile(expression)  # the analyst's own text: its errors at its positions
+            program = cel.compile(rewritten(expression, measured.memberships))
         except ValueError as error:
-            raise InvalidExpression(_syntax_error(str(error))) from None
+            raise InvalidExpression(syntax_error(str(error))) from None
         if (unknown := unknown_member(expression)) is not None:
             raise InvalidExpression(unknown)
+        sample = context_of(SAMPLE, SAMPLE_FEATURES, 0.5, ALL_AND_LISTS, in_list(NO_LISTS))
         try:
-            result = program.execute(context_of(_SAMPLE, _SAMPLE_FEATURES, 0.5))
+            result = program.execute(sample)
         except Exception as error:
-            raise InvalidExpression(ExpressionError(_evaluation_error(error))) from None
+            raise InvalidExpression(ExpressionError(evaluation_error(error))) from None
         if not isinstance(result, bool):
             raise InvalidExpression(
                 ExpressionError(f"must be true or false, not a {type(result).__name__}")
             )
-        return program, cost
+        return program, measured.cost
 
 
-def _syntax_error(message: str) -> ExpressionError:
+def syntax_error(message: str) -> ExpressionError:
     found = _POSITION.search(message)
     if found is None:
         return ExpressionError(message.splitlines()[0])
@@ -632,7 +722,7 @@ def _syntax_error(message: str) -> ExpressionError:
     return ExpressionError(what.strip(), int(line), int(column))
 
 
-def _evaluation_error(error: BaseException) -> str:
+def evaluation_error(error: BaseException) -> str:
     if isinstance(error, KeyError):
         return f"no field or feature {error.args[0]!r}: {_KNOWN}"
     first = str(error).splitlines()[0] if str(error) else type(error).__name__

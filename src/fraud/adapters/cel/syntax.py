@@ -116,8 +116,8 @@ class Node:
     """One node of the tree. ``kind`` is one of: literal (``literal``: its token kind),
     ident, list, map, struct, call (a function called without a receiver), unary (``ops``:
     the operators, applied right to left), chain (``ops[i]`` joins ``children[i]`` and
-    ``children[i + 1]``, left to right), conditional (condition, then, else), postfix
-    (``children[0]`` followed by ``steps``)."""
+    ``children[i + 1]``, left to right, and stands at ``op_at[i]``), conditional (condition,
+    then, else), postfix (``children[0]`` followed by ``steps``)."""
 
     kind: str
     at: int
@@ -127,6 +127,7 @@ class Node:
     steps: list[Step] = field(default_factory=list)
     literal: str = ""
     size: int = 0
+    op_at: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -224,14 +225,15 @@ class Parser:
         if index == len(_LEVELS):
             return self.unary()
         first = self.level(index + 1)
-        children, ops = [first], []
+        children, ops, op_at = [first], [], []
         while (token := self.peek()).kind in ("op", "ident") and token.text in _LEVELS[index]:
             self.take()
             ops.append(token.text)
+            op_at.append(token.at)
             children.append(self.level(index + 1))
         if not ops:
             return first
-        return Node("chain", first.at, children=children, ops=ops)
+        return Node("chain", first.at, children=children, ops=ops, op_at=op_at)
 
     def unary(self) -> Node:
         start = self.peek()

@@ -15,12 +15,18 @@ from functools import partial
 from types import TracebackType
 from typing import Self
 
+from fraud.adapters.memory.cases import (
+    InMemoryCaseQueries,
+    InMemoryCaseRepository,
+    InMemoryQueueRepository,
+)
 from fraud.adapters.memory.drift import InMemoryDriftLog, InMemoryDriftQueries
 from fraud.adapters.memory.identity import (
     InMemoryAuditLog,
     InMemoryIdentities,
     InMemoryIdentityQueries,
 )
+from fraud.adapters.memory.lists import InMemoryListQueries, InMemoryListRepository
 from fraud.adapters.memory.registry import InMemoryModelQueries, InMemoryModelRegistry
 from fraud.adapters.memory.rules import (
     InMemoryRuleQueries,
@@ -28,6 +34,7 @@ from fraud.adapters.memory.rules import (
     InMemoryRuleTallies,
 )
 from fraud.adapters.memory.state import Staged, State
+from fraud.adapters.memory.webhooks import InMemoryWebhookQueries, InMemoryWebhookRepository
 from fraud.domain.assessment import (
     AnalystLabel,
     Decision,
@@ -221,6 +228,10 @@ class InMemoryUnitOfWork:
         self.models = InMemoryModelRegistry(staged)
         self.drift = InMemoryDriftLog(staged)
         self.rule_tallies = InMemoryRuleTallies(staged)
+        self.cases = InMemoryCaseRepository(staged)
+        self.queues = InMemoryQueueRepository(staged)
+        self.lists = InMemoryListRepository(staged)
+        self.webhooks = InMemoryWebhookRepository(staged)
         return self
 
     def __exit__(
@@ -244,11 +255,18 @@ class InMemoryUnitOfWork:
 
 
 class InMemoryStore(
-    InMemoryIdentityQueries, InMemoryRuleQueries, InMemoryModelQueries, InMemoryDriftQueries
+    InMemoryIdentityQueries,
+    InMemoryRuleQueries,
+    InMemoryModelQueries,
+    InMemoryDriftQueries,
+    InMemoryCaseQueries,
+    InMemoryListQueries,
+    InMemoryWebhookQueries,
 ):
     """The shared state: call it to open a unit of work (it is a ``UnitOfWorkFactory``); its
     methods are the read side (``VerdictQueries``, ``ActivityQueries``, ``IdentityQueries``,
-    ``AuditQueries``, ``RuleQueries``, ``ModelQueries`` and ``DriftQueries``)."""
+    ``AuditQueries``, ``RuleQueries``, ``ModelQueries``, ``DriftQueries``, ``CaseQueries``,
+    ``ListQueries`` and ``WebhookQueries``)."""
 
     def __init__(self) -> None:
         self.state = State()

@@ -12,10 +12,27 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from fraud.domain.assessment import Assessment, LabelChange, TransactionRecord
+from fraud.domain.cases import DEFAULT_QUEUE, Case, CaseEvent, CaseNote, Queue
 from fraud.domain.identity import Account, ApiKey, AuditEvent, SignedIn
+from fraud.domain.lists import ListChange, ListEntry, ValueList
 from fraud.domain.monitoring import Bucket
 from fraud.domain.registry import RegisteredModel, RoleChange, StoredArchive, ThresholdsChange
 from fraud.domain.rules import Rule, RuleChange, RuleHealth
+from fraud.domain.webhooks import Attempt, Delivery, Subscription
+
+
+def _default_queue() -> dict[str, Queue]:
+    """What the store starts with, as the migrations make it: the default queue."""
+    return {DEFAULT_QUEUE: Queue(DEFAULT_QUEUE, description="every review no other queue takes")}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDelivery:
+    """A delivery in the outbox and who holds it until when (None: nobody)."""
+
+    delivery: Delivery
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
 
 @dataclass
@@ -43,6 +60,22 @@ class State:
     drift: MutableMapping[tuple[str, datetime, str], tuple[int, ...]] = field(default_factory=dict)
     # Rules' tallies: (rule, period) -> how the rule fared then.
     rule_tallies: MutableMapping[tuple[str, datetime], RuleHealth] = field(default_factory=dict)
+    # Review cases: queues by name, cases by id (and which transaction opened which), their
+    # notes and histories.
+    queues: MutableMapping[str, Queue] = field(default_factory=_default_queue)
+    cases: MutableMapping[int, Case] = field(default_factory=dict)
+    case_of: MutableMapping[str, int] = field(default_factory=dict)
+    case_notes: MutableMapping[int, tuple[CaseNote, ...]] = field(default_factory=dict)
+    case_events: MutableMapping[int, tuple[CaseEvent, ...]] = field(default_factory=dict)
+    # Value lists: each with its version, its entries by (list, value), its changes.
+    lists: MutableMapping[str, ValueList] = field(default_factory=dict)
+    list_versions: MutableMapping[str, int] = field(default_factory=dict)
+    list_entries: MutableMapping[tuple[str, str], ListEntry] = field(default_factory=dict)
+    list_changes: MutableMapping[tuple[str, int], ListChange] = field(default_factory=dict)
+    # Webhooks: subscriptions with their secrets, the outbox, the attempts.
+    subscriptions: MutableMapping[int, tuple[Subscription, str]] = field(default_factory=dict)
+    deliveries: MutableMapping[int, HeldDelivery] = field(default_factory=dict)
+    attempts: MutableMapping[int, Attempt] = field(default_factory=dict)
 
     def overlay(self) -> State:
         """A view whose writes stay in it: what a unit of work reads and writes."""

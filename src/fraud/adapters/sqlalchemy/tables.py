@@ -30,7 +30,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from fraud.domain.assessment import Decision, Status
+from fraud.domain.cases import MAX_QUEUE_NAME_LENGTH, CaseAction, CaseStatus, Disposition
 from fraud.domain.identity import NAME_MAX_LENGTH, AuditAction, Role
+from fraud.domain.lists import MAX_LIST_NAME_LENGTH, MAX_VALUE_LENGTH
 from fraud.domain.registry import ModelRole
 from fraud.domain.rules import (
     MAX_EXPRESSION_LENGTH,
@@ -40,6 +42,7 @@ from fraud.domain.rules import (
     RuleMode,
     RuleOnError,
 )
+from fraud.domain.webhooks import MAX_URL_LENGTH, DeliveryStatus
 
 # Named constraints keep future migrations (and SQLite's batch mode) deterministic.
 NAMING_CONVENTION = {
@@ -91,6 +94,9 @@ RULE_ACTIONS = tuple(action.value for action in RuleAction)
 RULE_MODES = tuple(mode.value for mode in RuleMode)
 RULE_ON_ERROR = tuple(choice.value for choice in RuleOnError)
 MODEL_ROLES = tuple(role.value for role in ModelRole)
+DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)
+# Descriptions and reasons people type for queues, lists and subscriptions.
+MAX_CASE_TEXT = 200
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -431,4 +437,190 @@ rule_tallies = Table(
     Column("evaluated", Integer(), nullable=False),
     Column("errors", Integer(), nullable=False),
     Column("cut_off", Integer(), nullable=False),
+)
+
+
+# --- review cases and their queues ------------------------------------------------------------
+
+CASE_STATUSES = tuple(status.value for status in CaseStatus)
+DISPOSITIONS = tuple(disposition.value for disposition in Disposition)
+CASE_ACTIONS = tuple(action.value for action in CaseAction)
+
+# Where cases wait: the condition that routes a case here (CEL), the SLA in seconds, whether
+# declines open cases here, the priority's exponents ({score, amount, waiting}), the routing
+# order; ``version`` grows with every change (their sum is the queue set's version).
+queues = Table(
+    "queues",
+    metadata,
+    Column("name", String(MAX_QUEUE_NAME_LENGTH), primary_key=True),
+    Column("condition", Text(), nullable=False),
+    Column("sla_s", Integer(), nullable=False),
+    Column("include_declines", Boolean(), nullable=False),
+    Column("weights", JSON(), nullable=False),
+    Column("position", Integer(), nullable=False),
+    Column("description", String(MAX_CASE_TEXT), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    CheckConstraint("sla_s > 0", name="sla"),
+)
+
+# One case per transaction decided review (or declined, where its queue takes declines): the
+# transaction's figures a queue is ordered by, who holds it and how it ended.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("transaction_id", String(64), nullable=False, unique=True),
+    Column("user_id", String(64), nullable=False),
+    Column("merchant", String(128), nullable=False),
+    Column("amount", Double(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("fraud_score", Double(), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("queue", String(MAX_QUEUE_NAME_LENGTH), nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("assignee", String(64), nullable=True),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("disposition", String(16), nullable=True),
+    Column("resolved_by", String(64), nullable=True),
+    CheckConstraint(_one_of("status", CASE_STATUSES), name="status"),
+    CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
+    CheckConstraint(
+        f"disposition IS NULL OR {_one_of('disposition', DISPOSITIONS)}", name="disposition"
+    ),
+    CheckConstraint("status <> 'claimed' OR assignee IS NOT NULL", name="claimed_has_assignee"),
+)
+# A queue's page and its next case: its cases by status, oldest first.
+Index("ix_cases_queue_status_opened_at", cases.c.queue, cases.c.status, cases.c.opened_at)
+# A card's other cases.
+Index("ix_cases_user_id_status", cases.c.user_id, cases.c.status)
+# A merchant's confirmed frauds, on a case's page.
+Index("ix_cases_merchant_disposition", cases.c.merchant, cases.c.disposition)
+
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("case_id", Integer(), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("text", Text(), nullable=False),
+)
+
+# Who did what to a case, when (its opening is the case's own row); append-only.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("case_id", Integer(), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("detail", Text(), nullable=False),
+    CheckConstraint(_one_of("action", CASE_ACTIONS), name="action"),
+)
+
+
+# --- value lists ------------------------------------------------------------------------------
+
+# Each list, and its version: it grows with every change of its entries, taken while the row
+# is held, so one list's changes commit in the order of their versions.
+value_lists = Table(
+    "value_lists",
+    metadata,
+    Column("name", String(MAX_LIST_NAME_LENGTH), primary_key=True),
+    Column("field", String(32), nullable=False),
+    Column("description", String(MAX_CASE_TEXT), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+# The entries as they are: one per list and value, until removed (an expired one stays until
+# then, and matches nothing).
+list_entries = Table(
+    "list_entries",
+    metadata,
+    Column("list", String(MAX_LIST_NAME_LENGTH), primary_key=True),
+    Column("value", String(MAX_VALUE_LENGTH), primary_key=True),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Column("added_by", String(64), nullable=False),
+    Column("reason", String(MAX_CASE_TEXT), nullable=False),
+)
+
+# Every change of a list by version, append-only: what the scoring workers apply.
+list_changes = Table(
+    "list_changes",
+    metadata,
+    Column("list", String(MAX_LIST_NAME_LENGTH), primary_key=True),
+    Column("version", Integer(), primary_key=True),
+    Column("value", String(MAX_VALUE_LENGTH), nullable=False),
+    Column("removed", Boolean(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("by", String(64), nullable=False),
+)
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+# Where events go. The secret signs them: kept as given, since the service signs with it (an
+# API key, which the service only checks, is kept as a digest).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("url", String(MAX_URL_LENGTH), nullable=False),
+    Column("events", JSON(), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("description", String(MAX_CASE_TEXT), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("removed_at", UtcDateTime(), nullable=True),
+)
+
+# The outbox: one row per event and subscription, written with what the event tells, sent
+# (and retried) from here. A sender holds a row it claimed until ``lease_until``.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer(), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    UniqueConstraint("subscription_id", "event_id"),
+    CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+)
+# The sender's question: pending, due first.
+Index(
+    "ix_webhook_deliveries_status_next_attempt_at",
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.next_attempt_at,
+)
+
+# Every attempt, append-only: a subscription's delivery log.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer(), nullable=False),
+    Column("subscription_id", Integer(), nullable=False, index=True),
+    Column("event_id", String(36), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("status_code", Integer(), nullable=True),
+    Column("error", Text(), nullable=True),
+    Column("duration_ms", Double(), nullable=False),
 )

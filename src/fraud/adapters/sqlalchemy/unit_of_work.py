@@ -14,9 +14,11 @@ from typing import Self
 
 from sqlalchemy.engine import Connection, Engine
 
+from fraud.adapters.sqlalchemy.cases import SqlCaseRepository, SqlQueueRepository
 from fraud.adapters.sqlalchemy.drift import SqlDriftLog
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.identity import SqlAuditLog, SqlIdentities
+from fraud.adapters.sqlalchemy.lists import SqlListRepository
 from fraud.adapters.sqlalchemy.registry import SqlModelRegistry
 from fraud.adapters.sqlalchemy.repository import (
     SqlActivityLog,
@@ -25,6 +27,7 @@ from fraud.adapters.sqlalchemy.repository import (
     SqlVerdictRepository,
 )
 from fraud.adapters.sqlalchemy.rules import SqlRuleRepository, SqlRuleTallies
+from fraud.adapters.sqlalchemy.webhooks import SqlWebhookRepository
 from fraud.domain.ports import (
     ActivityLog,
     AuditLog,
@@ -37,6 +40,9 @@ from fraud.domain.ports import (
     RuleTallies,
     VerdictRepository,
 )
+from fraud.domain.ports.cases import CaseRepository, QueueRepository
+from fraud.domain.ports.lists import ListRepository
+from fraud.domain.ports.webhooks import WebhookRepository
 
 
 class SqlUnitOfWork:
@@ -51,6 +57,10 @@ class SqlUnitOfWork:
     models: ModelRegistry
     drift: DriftLog
     rule_tallies: RuleTallies
+    cases: CaseRepository
+    queues: QueueRepository
+    lists: ListRepository
+    webhooks: WebhookRepository
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
@@ -84,6 +94,10 @@ class SqlUnitOfWork:
         self.models = SqlModelRegistry(connection)
         self.drift = SqlDriftLog(connection)
         self.rule_tallies = SqlRuleTallies(connection)
+        self.cases = SqlCaseRepository(connection)
+        self.queues = SqlQueueRepository(connection)
+        self.lists = SqlListRepository(connection)
+        self.webhooks = SqlWebhookRepository(connection)
         return self
 
     def __exit__(

@@ -18,10 +18,13 @@ from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.challenge import Scored
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.monitoring import Bucket
+from fraud.domain.ports.cases import CaseRepository, QueueRepository
 from fraud.domain.ports.drift import DriftLog
 from fraud.domain.ports.identity import AuditLog, Identities
+from fraud.domain.ports.lists import ListRepository
 from fraud.domain.ports.models import ModelRegistry
 from fraud.domain.ports.rules import RuleRepository, RuleTallies
+from fraud.domain.ports.webhooks import WebhookRepository
 from fraud.domain.transaction import Transaction
 
 # --- the write side ------------------------------------------------------------------
@@ -101,6 +104,10 @@ class UnitOfWork(Protocol):
     rule_tallies: RuleTallies
     models: ModelRegistry
     drift: DriftLog
+    cases: CaseRepository
+    queues: QueueRepository
+    lists: ListRepository
+    webhooks: WebhookRepository
 
     def __enter__(self) -> Self: ...
 

@@ -1,0 +1,1 @@
+"""Sending webhook events to receivers over HTTP."""
