@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from fraud.application.live import Versioned
+from fraud.application.live import Versioned, Wording
 from fraud.domain.errors import TransientFailure
 
 
@@ -41,8 +41,7 @@ class Source:
             self.load,
             refresh_s=1.0,
             monotonic=lambda: self.now,
-            what="the thing",
-            kept="the one in hand stays",
+            wording=Wording("the thing", kept="the one in hand stays"),
         )
 
 

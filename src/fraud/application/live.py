@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import structlog
@@ -17,6 +18,14 @@ log = structlog.get_logger(__name__)
 Held = TypeVar("Held")
 
 
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How the logs name what is held: "``what`` could not be loaded; ``kept``"."""
+
+    what: str = "the value in force"
+    kept: str = "what is in hand stays"
+
+
 class Versioned(Generic[Held]):
     """``load()`` again whenever ``version()`` changes, looking at the version at most every
     ``refresh_s`` seconds (one small query), so a change reaches every worker within about
@@ -26,8 +35,7 @@ class Versioned(Generic[Held]):
     refused, a model that cannot be unpacked, a bug): until something has been loaded, it is
     a ``TransientFailure``, so the batch waits and is retried and nothing is decided without
     what is in force (nor dead-lettered for it); after that, what is in hand stays and is
-    used until a later look loads another. ``what`` and ``kept`` word the logs: "``what``
-    could not be loaded; ``kept``"."""
+    used until a later look loads another."""
 
     def __init__(
         self,
@@ -35,23 +43,20 @@ class Versioned(Generic[Held]):
         load: Callable[[], Held],
         refresh_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
-        *,
-        what: str = "the value in force",
-        kept: str = "what is in hand stays",
+        wording: Wording = Wording(),
     ) -> None:
         self._version = version
         self._load = load
         self.refresh_s = refresh_s
         self.monotonic = monotonic
-        self.what = what
-        self.kept = kept
+        self.wording = wording
         self._held: tuple[int, Held] | None = None
         self._checked = float("-inf")
 
     def current(self) -> Held:
         """What is in force now, looked at again if ``refresh_s`` has passed."""
         now = self.monotonic()
-        held = self._held
+        held, wording = self._held, self.wording
         if held is not None and now - self._checked < self.refresh_s:
             return held[1]
         try:
@@ -61,12 +66,12 @@ class Versioned(Generic[Held]):
         except TransientFailure as failure:  # storage away for a while: said, not shouted
             if held is None:
                 raise
-            log.warning(f"{self.what} could not be read; {self.kept}", error=str(failure))
+            log.warning(f"{wording.what} could not be read; {wording.kept}", error=str(failure))
         except Exception as failure:
             if held is None:
-                raise TransientFailure(f"{self.what} cannot be loaded: {failure}") from failure
+                raise TransientFailure(f"{wording.what} cannot be loaded: {failure}") from failure
             log.error(
-                f"{self.what} could not be loaded; {self.kept}",
+                f"{wording.what} could not be loaded; {wording.kept}",
                 error=str(failure),
                 kept_version=held[0],
             )

@@ -14,7 +14,7 @@ import structlog
 
 from fraud.application.archives import SignedArchives
 from fraud.application.identity import model_event
-from fraud.application.live import Versioned
+from fraud.application.live import Versioned, Wording
 from fraud.application.stage import Backoff
 from fraud.domain.challenge import Comparison, compare
 from fraud.domain.errors import TransientFailure
@@ -324,8 +324,7 @@ class LiveModels:
             self._load,
             refresh_s,
             monotonic,
-            what="the registry's champion",
-            kept="the models in hand stay",
+            Wording("the registry's champion", kept="the models in hand stay"),
         )
 
     def current(self) -> InForce:

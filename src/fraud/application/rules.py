@@ -14,7 +14,7 @@ from typing import Protocol
 import structlog
 
 from fraud.application.identity import rule_event
-from fraud.application.live import Versioned
+from fraud.application.live import Versioned, Wording
 from fraud.domain.assessment import Decision, TransactionRecord
 from fraud.domain.backtest import Backtest, BacktestTally
 from fraud.domain.features import FeatureVector
@@ -176,8 +176,7 @@ class LiveRules:
             self._load,
             refresh_s,
             monotonic,
-            what="the rules",
-            kept="the set in hand stays",
+            Wording("the rules", kept="the set in hand stays"),
         )
 
     def current(self) -> LoadedRules:
