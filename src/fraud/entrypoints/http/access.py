@@ -5,10 +5,10 @@
   nothing is refused for everybody, so a new endpoint cannot ship unprotected.
   The declaration is also written into the OpenAPI document (``x-permission``,
   ``x-roles``, ``security``).
-* **Who.** A request with ``Authorization: Bearer KEY`` is that key's, and only
-  that (a bad key is 401 even with a session cookie); otherwise the signed-in
-  session's (Flask-Login, the cookie naming a server-side session that signing
-  out deletes); otherwise nobody.
+* **Who, and whether they may**: decided by :class:`AccessPolicy`
+  (:mod:`access_policy`, which says how) from the request's facts; the hooks here
+  gather them (the session is Flask-Login's, the cookie naming a server-side
+  session that signing out deletes) and carry the decision out.
 * **Browser safety.** A state-changing request authenticated by the cookie must
   carry the page's CSRF token (Flask-WTF); the cookie is HttpOnly,
   SameSite=Strict and Secure over TLS; every response carries a CSP without
@@ -32,7 +32,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -49,14 +51,26 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from fraud.application.identity import Authenticate
 from fraud.domain.errors import FieldError
 from fraud.domain.identity import Actor, Permission, Principal
+from fraud.entrypoints.http.access_policy import (
+    PUBLIC,
+    SIGNED_IN,
+    AccessPolicy,
+    AccessRequest,
+    Challenge,
+    Decision,
+    Need,
+    Proceed,
+    Refuse,
+    Route,
+    SignInFirst,
+    Undeclared,
+)
 from fraud.entrypoints.http.errors import ApiError, error_response
 from fraud.entrypoints.http.rate_limits import RateLimits
 
 log = structlog.get_logger(__name__)
 
-PUBLIC = "public"  # anybody: /health, the sign-in page, static files
-SIGNED_IN = "signed_in"  # any identity, whatever its role: signing out
-Need = Permission | str
+__all__ = ["PUBLIC", "SIGNED_IN", "Need"]  # declared in the policy, used with requires()
 
 # Routes Flask or a library adds, which cannot carry a decorator of ours.
 LIBRARY_ROUTES: dict[str, Need] = {
@@ -65,8 +79,6 @@ LIBRARY_ROUTES: dict[str, Need] = {
 }
 RATE_LIMITS = "fraud.rate_limits"  # where the app keeps its RateLimits
 SESSION_COOKIE = "fraud_session"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-REALM = 'Bearer realm="fraud"'
 CSP = {
     "default-src": "'self'",
     "script-src": "'self'",
@@ -141,45 +153,48 @@ class _SecureOverTls(SecureCookieSessionInterface):
             super().save_session(app, session, response)
 
 
-class Unauthorized(Exception):
-    """No identity, or a credential that is not one: 401."""
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    """What the access layer is configured with (``fraud.settings`` has their meaning)."""
 
-    def __init__(self, message: str, challenge: str = REALM) -> None:
-        super().__init__(message)
-        self.message = message
-        self.challenge = challenge
+    secret_key: str
+    default_limit: str
+    anonymous_limit: str
+    limit_storage: str
+    session_hours: float
+    trusted_proxies: int
 
 
-class Forbidden(Exception):
-    """An identity without the permission: 403."""
-
-
-def install_access(
-    app: Flask,
-    authenticate: Authenticate,
-    *,
-    secret_key: str,
-    default_limit: str,
-    anonymous_limit: str,
-    limit_storage: str,
-    session_hours: float,
-    trusted_proxies: int,
-) -> RateLimits:
+def install_access(app: Flask, authenticate: Authenticate, settings: AccessSettings) -> RateLimits:
     """Everything above, on ``app``, in the order the hooks must run: authenticate and
     authorize, then count the request against its identity's limit."""
     limits = app.extensions[RATE_LIMITS] = RateLimits(
-        default_limit, limit_storage, anonymous=anonymous_limit
+        settings.default_limit, settings.limit_storage, anonymous=settings.anonymous_limit
     )
-    if trusted_proxies:
+    _protect_browsers(app, settings)
+    logins = LoginManager(app, add_context_processor=False)  # pages read g.principal
+    logins.session_protection = "strong"  # a cookie replayed from elsewhere is dropped
+    logins.user_loader(partial(_load_session, authenticate))
+    hooks = _AccessHooks(app, authenticate, limits, CSRFProtect(app))
+    app.before_request(hooks.authorize)
+    app.register_error_handler(CSRFError, _csrf_refused)
+    app.before_request(hooks.count)
+    app.after_request(forbid_caching)
+    return limits
+
+
+def _protect_browsers(app: Flask, settings: AccessSettings) -> None:
+    """The proxies trusted, the session cookie, and the headers every answer carries."""
+    if proxies := settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies, x_host=trusted_proxies
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
     app.config.update(
-        SECRET_KEY=secret_key,
+        SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours),
-        WTF_CSRF_CHECK_DEFAULT=False,  # checked below, for cookie-authenticated requests only
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by the policy's say, for sessions only
         WTF_CSRF_TIME_LIMIT=None,  # as long as the session: a dashboard stays open for hours
     )
     app.session_interface = _SecureOverTls()
@@ -192,64 +207,85 @@ def install_access(
         frame_options="DENY",
         referrer_policy="same-origin",
     )
-    csrf = CSRFProtect(app)
-    logins = LoginManager(app, add_context_processor=False)  # pages read g.principal
-    logins.session_protection = "strong"  # a cookie replayed from elsewhere is dropped
 
-    @logins.user_loader
-    def load_session(token: str) -> SessionUser | None:
-        principal = authenticate.session(token)
-        return None if principal is None else SessionUser(token, principal)
 
-    @app.before_request
-    def authorize() -> Response | None:
-        view = app.view_functions.get(request.endpoint or "")
+def _load_session(authenticate: Authenticate, token: str) -> SessionUser | None:
+    principal = authenticate.session(token)
+    return None if principal is None else SessionUser(token, principal)
+
+
+def _signed_in() -> Principal | None:
+    """The session's principal (Flask-Login reads it from the store, once a request)."""
+    if current_user.is_authenticated:
+        return current_user.principal  # type: ignore[no-any-return]
+    return None
+
+
+def _csrf_refused(error: CSRFError) -> Response:
+    log.info("request refused: CSRF", reason=error.description)
+    return error_response(403, f"refused: {error.description} (a cross-site request?)")
+
+
+class _AccessHooks:
+    """The Flask side of the policy: the request's facts in, the decision carried out."""
+
+    def __init__(
+        self, app: Flask, authenticate: Authenticate, limits: RateLimits, csrf: CSRFProtect
+    ) -> None:
+        self.app = app
+        self.limits = limits
+        self.csrf = csrf
+        self.policy = AccessPolicy(
+            lambda key: authenticate.key(key, lambda: _before_looking_up(limits))
+        )
+
+    def authorize(self) -> Response | None:
+        view = self.app.view_functions.get(request.endpoint or "")
         if view is None:
             return None  # no such route: Flask answers 404 or 405
         need = getattr(view, "required", None) or LIBRARY_ROUTES.get(request.endpoint or "")
-        if need is None:
-            log.error("route declares no permission; refused", endpoint=request.endpoint)
-            return error_response(403, "this resource declares no permission; refused")
-        if need == PUBLIC:
-            return None
-        try:
-            principal = _identify(authenticate, limits)
-            if principal is None:
-                raise Unauthorized(
-                    "authentication required: send Authorization: Bearer KEY, or sign in"
-                )
-            g.principal = principal
-            if isinstance(need, Permission) and not principal.may(need):
-                raise Forbidden(f"the {principal.role} role may not do this (needs {need})")
-        except Unauthorized as refused:
-            _count_anonymous(limits)
-            if getattr(view, "page", False):
+        route = Route(need, page=getattr(view, "page", False))
+        facts = AccessRequest(
+            route, request.method, request.headers.get("Authorization"), _signed_in
+        )
+        return self._carry_out(self.policy.decide(facts))
+
+    def _carry_out(self, decision: Decision) -> Response | None:
+        match decision:
+            case Proceed(principal=None):
+                return None
+            case Proceed(principal=Principal() as principal, via=via, check_csrf=check_csrf):
+                g.principal, g.via = principal, via
+                structlog.contextvars.bind_contextvars(principal=principal.subject)
+                if check_csrf:
+                    self.csrf.protect()
+                return None
+            case Challenge(message=message, challenge=challenge):
+                _count_anonymous(self.limits)
+                response = error_response(401, message)
+                response.headers["WWW-Authenticate"] = challenge
+                return response
+            case SignInFirst():
+                _count_anonymous(self.limits)
                 return redirect(url_for("access.sign_in", next=local_path(request.full_path)))
-            response = error_response(401, refused.message)
-            response.headers["WWW-Authenticate"] = refused.challenge
-            return response
-        except Forbidden as refused:
-            log.info("request forbidden", principal=principal.subject, need=str(need))
-            if getattr(view, "page", False):
-                page = render_template("forbidden.html", principal=principal, reason=refused)
-                return Response(page, status=403, mimetype="text/html")
-            return error_response(403, str(refused))
-        structlog.contextvars.bind_contextvars(principal=principal.subject)
-        if g.via == "session" and request.method not in SAFE_METHODS:
-            csrf.protect()
-        return None
+            case Refuse(principal=principal, reason=reason, page=page):
+                return _refused(principal, reason, page)
+            case Undeclared():
+                log.error("route declares no permission; refused", endpoint=request.endpoint)
+                return error_response(403, "this resource declares no permission; refused")
+        raise AssertionError(f"undecided: {decision!r}")
 
-    @app.errorhandler(CSRFError)
-    def csrf_refused(error: CSRFError) -> Response:
-        log.info("request refused: CSRF", reason=error.description)
-        return error_response(403, f"refused: {error.description} (a cross-site request?)")
+    def count(self) -> None:
+        _count(self.app, self.limits)
 
-    @app.before_request
-    def count() -> None:
-        _count(app, limits)
 
-    app.after_request(forbid_caching)
-    return limits
+def _refused(principal: Principal, reason: str, page: bool) -> Response:
+    g.principal = principal
+    log.info("request forbidden", principal=principal.subject, reason=reason)
+    if page:
+        body = render_template("forbidden.html", principal=principal, reason=reason)
+        return Response(body, status=403, mimetype="text/html")
+    return error_response(403, reason)
 
 
 def _count(app: Flask, limits: RateLimits) -> None:
@@ -327,26 +363,6 @@ def forbid_caching(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
     return response
-
-
-def _identify(authenticate: Authenticate, limits: RateLimits) -> Principal | None:
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise Unauthorized(
-                "the Authorization header must be: Bearer KEY",
-                f'{REALM}, error="invalid_request"',
-            )
-        principal = authenticate.key(key.strip(), lambda: _before_looking_up(limits))
-        if principal is None:
-            raise Unauthorized("unknown or revoked key", f'{REALM}, error="invalid_token"')
-        g.via = "key"
-        return principal
-    if current_user.is_authenticated:
-        g.via = "session"
-        return current_user.principal  # type: ignore[no-any-return]
-    return None
 
 
 def local_path(target: str | None) -> str | None:

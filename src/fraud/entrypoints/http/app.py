@@ -25,7 +25,7 @@ from fraud.entrypoints.http import metrics as metrics_module
 from fraud.entrypoints.http import models as models_module
 from fraud.entrypoints.http import rules as rules_module
 from fraud.entrypoints.http import signin as signin_module
-from fraud.entrypoints.http.access import install_access
+from fraud.entrypoints.http.access import AccessSettings, install_access
 from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.http.openapi import documented_api
 from fraud.entrypoints.http.presentation import install_presentation
@@ -120,9 +120,7 @@ def create_app(container: Container | None = None) -> Flask:
         )
 
     settings = container.config
-    install_access(
-        app,
-        container.authenticate(),
+    access = AccessSettings(
         secret_key=container.service_secret()(SESSION_SIGNING_KEY),
         default_limit=settings.rate_limit(),
         anonymous_limit=settings.anonymous_rate_limit(),
@@ -130,6 +128,7 @@ def create_app(container: Container | None = None) -> Flask:
         session_hours=settings.session_hours(),
         trusted_proxies=settings.trusted_proxies(),
     )
+    install_access(app, container.authenticate(), access)
     documented = documented_api(app)
     for blueprint in (
         api_module.api,
