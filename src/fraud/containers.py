@@ -32,8 +32,8 @@ from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.identity import SqlIdentityQueries
 from fraud.adapters.sqlalchemy.lists import SqlListQueries
-from fraud.adapters.sqlalchemy.registry import SqlModelQueries
 from fraud.adapters.sqlalchemy.queries import SqlQueries
+from fraud.adapters.sqlalchemy.registry import SqlModelQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.sqlalchemy.webhooks import SqlWebhookQueries
@@ -81,7 +81,9 @@ from fraud.application.retrain import RetrainModel
 from fraud.application.rule_health import RulesHealth, RuleTally
 from fraud.application.rules import LiveRules, ManageRules, TryRules
 from fraud.application.score import ScoreStage
+from fraud.application.stage import Stage
 from fraud.application.submit import RepublishPending, SubmitTransactions
+from fraud.application.tracing import NO_TRACING, TracedPublishing, TracedStage
 from fraud.application.training import TrainModel
 from fraud.application.webhooks import DeliverWebhooks, DeliveryPolicy, ManageWebhooks
 from fraud.domain.features import BehaviourProfiles
@@ -102,6 +104,7 @@ from fraud.domain.ports import (
     RuleCompiler,
     SchemaMigrator,
     TopicAdmin,
+    Tracer,
 )
 from fraud.domain.ports.backups import DatabaseBackups
 from fraud.domain.ports.cases import ConditionCompiler
@@ -153,6 +156,30 @@ def _bus(
         yield bus
     finally:
         bus.close()  # deliver what is in flight before the process ends
+
+
+def _tracer(endpoint: str | None) -> Iterator[Tracer]:
+    """Spans sent over OTLP when an endpoint is set (OpenTelemetry imported only then), none
+    otherwise; closing sends what is queued."""
+    if endpoint is None:
+        yield NO_TRACING
+        return
+    from fraud.adapters.opentelemetry.tracer import OpenTelemetryTracer, traces_provider
+
+    provider = traces_provider(endpoint)
+    try:
+        yield OpenTelemetryTracer(provider)
+    finally:
+        provider.shutdown()
+
+
+def _traced_stage(stage: Stage, tracer: Tracer) -> Stage:
+    """A split stage, its batches traced when tracing is on (off, it is left as it is)."""
+    return TracedStage(stage, tracer) if tracer.enabled else stage
+
+
+def _traced_publishing(bus: MessageBus, tracer: Tracer) -> MessageBus:
+    return TracedPublishing(bus, tracer) if tracer.enabled else bus
 
 
 def _migrator(url: str) -> SchemaMigrator:
@@ -306,6 +333,7 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(
         PrometheusMetrics, shared_dir=providers.Callable(shared_directory)
     )
+    tracer = providers.Resource(_tracer, endpoint=config.otlp_endpoint)
 
     # --- storage: the write side (units of work) and the read side (queries) -------------
     engine = providers.Resource(_engine, url=config.database_url)
@@ -447,7 +475,11 @@ class Container(containers.DeclarativeContainer):
 
     # --- use cases --------------------------------------------------------------------------
     outbox = providers.Singleton(
-        OutboxRelay, bus=bus, unit_of_work=unit_of_work, clock=clock, envelopes=envelopes
+        OutboxRelay,
+        bus=providers.Callable(_traced_publishing, bus=bus, tracer=tracer),
+        unit_of_work=unit_of_work,
+        clock=clock,
+        envelopes=envelopes,
     )
     # One per process: its callers' claims share commits.
     submit = providers.Singleton(
@@ -599,14 +631,20 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     fused_stage = providers.Factory(
-        FusedStage, preprocess=preprocess_stage, score=score_stage, record=record_stage
+        FusedStage,
+        preprocess=preprocess_stage,
+        score=score_stage,
+        record=record_stage,
+        tracer=tracer,
     )
     pipeline = providers.Singleton(
         Pipeline,
         stages=providers.Dict(
-            preprocess=preprocess_stage.provider,
-            score=score_stage.provider,
-            record=record_stage.provider,
+            preprocess=providers.Factory(
+                _traced_stage, stage=preprocess_stage, tracer=tracer
+            ).provider,
+            score=providers.Factory(_traced_stage, stage=score_stage, tracer=tracer).provider,
+            record=providers.Factory(_traced_stage, stage=record_stage, tracer=tracer).provider,
             all=fused_stage.provider,
         ),
         bus=bus,

@@ -210,6 +210,9 @@ class Settings:
     # deployment and never stored in the database; None: a single host's `fraud run` keeps
     # one beside its SQLite file (see adapters/system/archive_key.py).
     archive_key: Secret | None = None
+    # Where spans go, over OTLP/HTTP (a collector's http://host:4318, or its /v1/traces URL);
+    # None: no span is made.
+    otlp_endpoint: str | None = None
     # Webhooks: how long one delivery may take, how many attempts it gets and how long after
     # the first failure it is tried again (doubling each time, up to an hour), and whether
     # receivers may be on private or loopback addresses (`allow`; `deny` by default).
@@ -275,6 +278,7 @@ class Settings:
                 env.get("FRAUD_ARCHIVE_KEY", "").strip() or None,
                 env.get("FRAUD_ARCHIVE_KEY_FILE", "").strip() or None,
             ),
+            otlp_endpoint=_otlp_endpoint(env.get("FRAUD_OTLP_ENDPOINT", "").strip()),
             webhook_timeout_s=number("WEBHOOK_TIMEOUT_S", defaults.webhook_timeout_s, float),
             webhook_attempts=number("WEBHOOK_ATTEMPTS", defaults.webhook_attempts, int),
             webhook_first_retry_s=number(
@@ -319,6 +323,17 @@ def _secret_key(value: str) -> Secret | None:
     if len(value) < 32:
         raise BadSetting("FRAUD_SECRET_KEY: must be at least 32 characters (random)")
     return Secret(value)
+
+
+def _otlp_endpoint(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise BadSetting(
+            f"FRAUD_OTLP_ENDPOINT: must be an http:// or https:// URL (a collector's OTLP/HTTP "
+            f"address, e.g. http://127.0.0.1:4318), got {value!r}"
+        )
+    return value
 
 
 def _proxies(value: str) -> int:

@@ -18,7 +18,7 @@ import structlog
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import FeatureVector
 from fraud.domain.label_risk import LabelEvent
-from fraud.domain.ports import Message, OutgoingMessage, Serializer
+from fraud.domain.ports import TRACEPARENT, Message, OutgoingMessage, Serializer
 from fraud.domain.reasons import Reason
 from fraud.domain.rules import RuleFault, RuleHit
 from fraud.domain.transaction import (
@@ -121,15 +121,16 @@ class Envelopes:
         return accepted
 
     def transaction_message(
-        self, transaction: Transaction, received_at: datetime
+        self, transaction: Transaction, received_at: datetime, trace: str | None = None
     ) -> OutgoingMessage:
+        headers = {
+            TRANSACTION_ID_HEADER: transaction.transaction_id,
+            RECEIVED_AT_HEADER: format_instant(received_at),
+        }
         return OutgoingMessage(
             key=transaction.user_id,
             value=self.serializer.dumps(transaction.to_dict()),
-            headers={
-                TRANSACTION_ID_HEADER: transaction.transaction_id,
-                RECEIVED_AT_HEADER: format_instant(received_at),
-            },
+            headers=_traced(headers, trace),
         )
 
     def preprocessed_message(
@@ -138,6 +139,7 @@ class Envelopes:
         received_at: datetime,
         features: FeatureVector,
         preprocessed_at: datetime | None,
+        trace: str | None = None,
     ) -> OutgoingMessage:
         return OutgoingMessage(
             key=transaction.user_id,
@@ -149,7 +151,7 @@ class Envelopes:
                     "preprocessed_at": self._preprocessed_at.format_optional(preprocessed_at),
                 }
             ),
-            headers={TRANSACTION_ID_HEADER: transaction.transaction_id},
+            headers=_traced({TRANSACTION_ID_HEADER: transaction.transaction_id}, trace),
         )
 
     def read_preprocessed(self, message: Message) -> Preprocessed:
@@ -160,6 +162,7 @@ class Envelopes:
                 received_at=parse_instant(data["received_at"]),
                 features=FeatureVector.from_dict(data["features"]),
                 preprocessed_at=self._preprocessed_at.parse_optional(data.get("preprocessed_at")),
+                trace=message.headers.get(TRACEPARENT),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a preprocessed transaction: {error}") from None
@@ -182,7 +185,9 @@ class Envelopes:
                     "shadow": [self._assessment(shadow) for shadow in record.versions],
                 }
             ),
-            headers={TRANSACTION_ID_HEADER: record.transaction.transaction_id},
+            headers=_traced(
+                {TRANSACTION_ID_HEADER: record.transaction.transaction_id}, record.trace
+            ),
         )
 
     def read_result(
@@ -203,6 +208,7 @@ class Envelopes:
                 preprocessed_at=self._preprocessed_at.parse_optional(data.get("preprocessed_at")),
                 recorded_at=recorded_at,
                 versions=shadows,
+                trace=message.headers.get(TRACEPARENT),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedMessage(f"not a fraud result: {error}") from None
@@ -261,6 +267,7 @@ class Preprocessed(NamedTuple):
     received_at: datetime
     features: FeatureVector
     preprocessed_at: datetime | None  # None from producers older than the field
+    trace: str | None = None  # its trace's traceparent, as it came
 
 
 class SharedInstants:
@@ -300,6 +307,13 @@ CONTENT_IDS = uuid.UUID("6f4a4e0e-8a53-4d47-9a6c-2f0b7d3c9e51")  # the namespace
 
 def _content_id(message: Message) -> str:
     return str(uuid.uuid5(CONTENT_IDS, hashlib.sha256(message.value).hexdigest()))
+
+
+def _traced(headers: dict[str, str], trace: str | None) -> dict[str, str]:
+    """The headers, with the transaction's trace context when it has one."""
+    if trace is not None:
+        headers[TRACEPARENT] = trace
+    return headers
 
 
 def _instant_of(at: float) -> str:

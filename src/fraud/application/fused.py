@@ -14,18 +14,23 @@ dead-letters is marked failed in the same unit of work as the batch's verdicts.
 It consumes ``transactions`` in the preprocess stage's consumer group, so a deployment
 moves between split and fused workers without losing its place (once the split workers'
 lag is drained).
+
+Traced, each step (preprocess, score, record) is a span of its own in the trace of every
+transaction it holds, as on split workers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import chain
 
 from fraud.application.preprocess import PreprocessStage
 from fraud.application.record import RecordStage, failures_of
 from fraud.application.score import ScoreStage
 from fraud.application.stage import BatchOutput
-from fraud.domain.ports import AssignedPartition, Message, MessageBus, Topic
+from fraud.application.tracing import NO_TRACING, carried_by
+from fraud.domain.ports import AssignedPartition, Message, MessageBus, Topic, Tracer
 
 
 class FusedStage:
@@ -33,29 +38,37 @@ class FusedStage:
     topics = PreprocessStage.topics
     group = PreprocessStage.name  # whose consumer group it joins
 
-    def __init__(self, preprocess: PreprocessStage, score: ScoreStage, record: RecordStage) -> None:
+    def __init__(
+        self,
+        preprocess: PreprocessStage,
+        score: ScoreStage,
+        record: RecordStage,
+        tracer: Tracer = NO_TRACING,
+    ) -> None:
         self.preprocess = preprocess
         self.score = score
         self.record = record
+        self.tracer = tracer
 
     def handle(self, batch: Sequence[Message]) -> BatchOutput:
-        output, items = self.preprocess.process(batch)
-        records = self.score.score(items)
+        tracer = self.tracer
+        with tracer.batch(self.preprocess.name, carried_by(batch)):
+            output, items = self.preprocess.process(batch)
+        with tracer.batch(self.score.name, (item.trace for item in items)):
+            records = self.score.score(items)
         envelopes = self.preprocess.envelopes
         for item in items:
-            output.add(
-                Topic.PREPROCESSED,
-                envelopes.preprocessed_message(
-                    item.transaction, item.received_at, item.features, item.preprocessed_at
-                ),
-            )
+            output.add(Topic.PREPROCESSED, envelopes.preprocessed_message(*item))
         for record in records:
             output.add(Topic.RESULTS, envelopes.result_message(record))
-        recorded_at = self.record.clock.now()
-        letters = failures_of(letter.headers for letter in output.messages[Topic.DEAD_LETTERS])
-        self.record.store(
-            [replace(record, recorded_at=recorded_at) for record in records], letters, recorded_at
-        )
+        letters = output.messages[Topic.DEAD_LETTERS]
+        with tracer.batch(self.record.name, chain((r.trace for r in records), carried_by(letters))):
+            recorded_at = self.record.clock.now()
+            self.record.store(
+                [replace(record, recorded_at=recorded_at) for record in records],
+                failures_of(letter.headers for letter in letters),
+                recorded_at,
+            )
         return output
 
     def warm_up(self, batch_size: int) -> None:

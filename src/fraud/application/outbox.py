@@ -152,7 +152,10 @@ class OutboxRelay:
             return
         self.bus.publish(
             Topic.TRANSACTIONS,
-            [self.envelopes.transaction_message(r.transaction, r.received_at) for r in records],
+            [
+                self.envelopes.transaction_message(r.transaction, r.received_at, r.trace)
+                for r in records
+            ],
         )
         self.published += len(records)
         # Once on the bus, never published again for a database that was briefly away:

@@ -17,6 +17,7 @@ from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
 from fraud.domain.label_risk import day_label, day_of
 from fraud.domain.ports import (
+    TRACEPARENT,
     AssignedPartition,
     Clock,
     Message,
@@ -26,6 +27,7 @@ from fraud.domain.ports import (
     Topic,
     VerdictQueries,
 )
+from fraud.domain.ports.tracing import trace_id_of
 from fraud.domain.refusals import MALFORMED, refusal
 from fraud.domain.transaction import Transaction
 
@@ -87,7 +89,7 @@ class PreprocessStage:
         shared = self._shared()
         shared.catch_up(self.profiles, output)
         barrier = shared.barrier
-        accepted: list[tuple[Transaction, datetime]] = []
+        accepted: list[tuple[Transaction, datetime, str | None]] = []
         shards: list[int | None] = []
         owners: dict[str, int] = {}
         handled: dict[int, int] = {}
@@ -119,12 +121,12 @@ class PreprocessStage:
             self._waiting.pop(partition, None)
             barrier.reach(partition, day)
             handled[partition] = message.offset + 1
-            accepted.append((transaction, received_at))
+            accepted.append((transaction, received_at, message.headers.get(TRACEPARENT)))
             counted = message.offset >= self._restored.get(partition, 0)
             shards.append(partition if counted else None)
             owners[transaction.user_id] = partition
 
-        vectors = self.profiles.observe((t for t, _ in accepted), shards=shards)
+        vectors = self.profiles.observe((t for t, _, _ in accepted), shards=shards)
         self._batches += 1
         if self._batches % EXPIRE_EVERY_BATCHES == 0:
             forgotten = self.profiles.expire()
@@ -132,12 +134,16 @@ class PreprocessStage:
         trace = tracing(__name__)
         preprocessed_at = self.clock.now()
         items = [
-            Preprocessed(transaction, received_at, features, preprocessed_at)
-            for (transaction, received_at), features in zip(accepted, vectors, strict=True)
+            Preprocessed(transaction, received_at, features, preprocessed_at, carried)
+            for (transaction, received_at, carried), features in zip(accepted, vectors, strict=True)
         ]
         if trace:
-            for transaction, _ in accepted:
-                log.debug("features computed", transaction_id=transaction.transaction_id)
+            for transaction, _, carried in accepted:
+                log.debug(
+                    "features computed",
+                    transaction_id=transaction.transaction_id,
+                    trace_id=trace_id_of(carried),
+                )
         output.merge(self.store.changes(self.profiles, owners, handled, shared.owned))
         for partition, offset in handled.items():
             self._handled[partition] = max(self._handled.get(partition, 0), offset)

@@ -24,6 +24,7 @@ from fraud.domain.ports import (
     Topic,
     UnitOfWorkFactory,
 )
+from fraud.domain.ports.tracing import trace_id_of
 
 log = structlog.get_logger(__name__)
 
@@ -166,6 +167,7 @@ class RecordStage:
                 (log.debug if record.assessment.decision is Decision.APPROVE else log.info)(
                     "verdict recorded",
                     transaction_id=record.transaction.transaction_id,
+                    trace_id=trace_id_of(record.trace),
                     decision=record.assessment.decision.value,
                     fraud_score=round(record.assessment.fraud_score, 4),
                     latency_ms=round(record.latency_ms or 0.0, 1),

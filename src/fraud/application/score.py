@@ -21,6 +21,7 @@ from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Message, PipelineMetrics, Topic
+from fraud.domain.ports.tracing import trace_id_of
 from fraud.domain.reasons import Reason
 from fraud.domain.rules import EvaluationBudget, RuleEvaluation, RuleFaultKind, apply_rules
 from fraud.domain.transaction import Transaction
@@ -87,6 +88,8 @@ class ScoreStage:
         )
         if in_force.challenger is not None:
             records = self._beside(records, transactions, features, in_force.challenger, rules)
+        if any(item.trace for item in items):  # each verdict goes on in its transaction's trace
+            records = [replace(r, trace=i.trace) for r, i in zip(records, items, strict=True)]
         self._count_rules(records)
         if tracing(__name__):
             for record in records:
@@ -94,6 +97,7 @@ class ScoreStage:
                     log.debug(
                         "transaction scored",
                         transaction_id=record.transaction.transaction_id,
+                        trace_id=trace_id_of(record.trace),
                         fraud_score=round(record.assessment.fraud_score, 4),
                         decision=record.assessment.decision.value,
                         rules_hit=[hit.name for hit in record.assessment.rule_hits],

@@ -24,6 +24,7 @@ from fraud.application.envelopes import TRANSACTION_ID_HEADER
 from fraud.application.metrics import NO_METRICS
 from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import (
+    TRACEPARENT,
     AssignedPartition,
     Message,
     MessageBus,
@@ -32,6 +33,7 @@ from fraud.domain.ports import (
     PipelineMetrics,
     Topic,
 )
+from fraud.domain.ports.tracing import trace_id_of
 from fraud.domain.refusals import Refusal
 
 log = structlog.get_logger(__name__)
@@ -66,6 +68,7 @@ class BatchOutput:
             offset=message.offset,
             error=error,
             transaction_id=message.headers.get(TRANSACTION_ID_HEADER),
+            trace_id=trace_id_of(message.headers.get(TRACEPARENT)),
         )
         self.add(Topic.DEAD_LETTERS, dead_letter(message, stage, error))
         self.refused.update(refused)

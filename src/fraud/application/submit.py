@@ -29,6 +29,7 @@ from fraud.application.stage import tracing
 from fraud.domain.assessment import Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, InvalidTransaction
 from fraud.domain.ports import Clock, PipelineMetrics, UnitOfWorkFactory
+from fraud.domain.ports.tracing import trace_id_of
 from fraud.domain.refusals import refusals
 from fraud.domain.transaction import DEFAULT_MAX_SKEW, Transaction
 
@@ -100,25 +101,35 @@ class SubmitTransactions:
             raise
 
     def __call__(
-        self, transactions: Sequence[Transaction], submitted_by: str | None = None
+        self,
+        transactions: Sequence[Transaction],
+        submitted_by: str | None = None,
+        trace: str | None = None,
     ) -> list[Submission]:
         """Claim and hand over; ``submitted_by`` is the client's subject, and an id another
-        client used is a conflict like any other (it tells nothing of that transaction).
+        client used is a conflict like any other (it tells nothing of that transaction);
+        ``trace`` is the submitting request's traceparent, which the transactions carry on.
         Raises :class:`IdempotencyConflict` for the first conflict, after the others are
         accepted."""
-        outcomes = self.each(transactions, submitted_by)
+        outcomes = self.each(transactions, submitted_by, trace)
         for outcome in outcomes:
             if outcome.conflict:
                 raise IdempotencyConflict(outcome.transaction_id)
         return outcomes
 
     def each(
-        self, transactions: Sequence[Transaction], submitted_by: str | None = None
+        self,
+        transactions: Sequence[Transaction],
+        submitted_by: str | None = None,
+        trace: str | None = None,
     ) -> list[Submission]:
         """What became of each transaction, in order, conflicts included."""
         received_at = self.clock.now()
         request = _Request(
-            [TransactionRecord(t, received_at, submitted_by=submitted_by) for t in transactions]
+            [
+                TransactionRecord(t, received_at, submitted_by=submitted_by, trace=trace)
+                for t in transactions
+            ]
         )
         with self._turn:
             self._queued.append(request)
@@ -163,8 +174,12 @@ class SubmitTransactions:
             self.outbox.hand_over(list(fresh.values()))
             self.metrics.transactions_accepted(len(fresh))
             if tracing(__name__):  # a line per transaction costs more than accepting it
-                for transaction_id in fresh:
-                    log.debug("transaction accepted", transaction_id=transaction_id)
+                for transaction_id, record in fresh.items():
+                    log.debug(
+                        "transaction accepted",
+                        transaction_id=transaction_id,
+                        trace_id=trace_id_of(record.trace),
+                    )
 
 
 def _outcome(

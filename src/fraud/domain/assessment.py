@@ -116,6 +116,9 @@ class TransactionRecord:
     label_history: tuple[LabelChange, ...] = ()
     # Who submitted it over the API (a principal's subject); None when it came on the topic.
     submitted_by: str | None = None
+    # Its trace's W3C traceparent: the request that submitted it, or what the producer sent
+    # (None: it came untraced, or tracing is off).
+    trace: str | None = None
 
     @property
     def latency_ms(self) -> float | None:

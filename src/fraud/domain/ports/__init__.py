@@ -62,8 +62,10 @@ from fraud.domain.ports.storage import (
     VerdictRepository,
 )
 from fraud.domain.ports.system import Clock, PipelineMetrics
+from fraud.domain.ports.tracing import TRACEPARENT, Tracer
 
 __all__ = [
+    "TRACEPARENT",
     "ActivityLog",
     "ActivityQueries",
     "ArchiveSeal",
@@ -108,6 +110,7 @@ __all__ = [
     "Topic",
     "TopicAdmin",
     "TopicOutcome",
+    "Tracer",
     "TrainingData",
     "UnitOfWork",
     "UnitOfWorkFactory",

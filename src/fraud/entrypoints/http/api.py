@@ -56,6 +56,7 @@ from fraud.entrypoints.http.schemas import (
     TransactionSchema,
     VerdictSchema,
 )
+from fraud.entrypoints.http.tracing import request_trace, step
 
 api = Blueprint("api", __name__, description="Transactions: submit, read, label")
 log = structlog.get_logger(__name__)
@@ -209,7 +210,8 @@ def submit_transaction(
 
 def _submitted(submit: SubmitTransactions, transaction: Transaction, subject: str) -> Submission:
     try:
-        (submission,) = submit([transaction], submitted_by=subject)
+        with step("claim"):
+            (submission,) = submit([transaction], submitted_by=subject, trace=request_trace())
     except IdempotencyConflict as conflict:
         raise ApiError(409, str(conflict)) from None
     return submission
@@ -289,7 +291,12 @@ def submit_transactions(
                 "error": "the transaction breaks the contract",
                 "details": invalid.errors,
             }
-    submissions = submit.each([t for _, t in parsed], submitted_by=current_principal().subject)
+    with step("claim"):
+        submissions = submit.each(
+            [t for _, t in parsed],
+            submitted_by=current_principal().subject,
+            trace=request_trace(),
+        )
     for (index, _), submission in zip(parsed, submissions, strict=True):
         results[index] = {
             "transaction_id": submission.transaction_id,

@@ -19,8 +19,10 @@ from fraud.containers import Container, Process, bootstrap
 from fraud.domain.identity import Permission
 from fraud.entrypoints.http import admin as admin_module
 from fraud.entrypoints.http import api as api_module
+from fraud.entrypoints.http import cases as cases_module
 from fraud.entrypoints.http import dashboard as dashboard_module
 from fraud.entrypoints.http import docs as docs_module
+from fraud.entrypoints.http import lists as lists_module
 from fraud.entrypoints.http import metrics as metrics_module
 from fraud.entrypoints.http import models as models_module
 from fraud.entrypoints.http import rules as rules_module
@@ -30,6 +32,7 @@ from fraud.entrypoints.http.errors import register_error_handlers
 from fraud.entrypoints.http.openapi import documented_api
 from fraud.entrypoints.http.presentation import install_presentation
 from fraud.entrypoints.http.slis import count_submit_answers
+from fraud.entrypoints.http.tracing import install_tracing
 from fraud.logs import configure_logging
 from fraud.settings import Settings
 
@@ -99,6 +102,8 @@ def create_app(container: Container | None = None) -> Flask:
             signin_module,
             rules_module,
             models_module,
+            cases_module,
+            lists_module,
         ]
     )
 
@@ -119,6 +124,8 @@ def create_app(container: Container | None = None) -> Flask:
             path=request.path,
         )
 
+    install_tracing(app, container.tracer())  # the request's span, from here on
+
     settings = container.config
     access = AccessSettings(
         secret_key=container.service_secret()(SESSION_SIGNING_KEY),
@@ -137,6 +144,8 @@ def create_app(container: Container | None = None) -> Flask:
         admin_module.admin,
         rules_module.rules,
         models_module.models,
+        cases_module.cases,
+        lists_module.lists,
     ):
         documented.register_blueprint(blueprint)
     for page in (
@@ -145,6 +154,8 @@ def create_app(container: Container | None = None) -> Flask:
         admin_module.admin_pages,
         rules_module.rule_pages,
         signin_module.access,
+        cases_module.case_pages,
+        lists_module.webhook_pages,
     ):
         app.register_blueprint(page)
     register_error_handlers(app)

@@ -18,9 +18,10 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, post_dump, pre_dump, validate
 
-from fraud.domain.assessment import Decision, Status
+from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.currencies import ISO_4217_CODES
 from fraud.domain.labels import ANALYST_MAX_LENGTH
+from fraud.domain.ports.tracing import trace_id_of
 from fraud.domain.rules import RuleAction, RuleFaultKind, RuleMode, RuleOnError
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
@@ -473,6 +474,17 @@ class VerdictSchema(Shape):
             "model), oldest first; the decision above never changes"
         },
     )
+    trace_id = fields.Method(
+        "_trace_id",
+        metadata={
+            "description": "the W3C trace id of its trace, from the request that submitted it "
+            "to its stored verdict (the request's own, or its traceparent's); absent when "
+            "it was not traced"
+        },
+    )
+
+    def _trace_id(self, record: TransactionRecord) -> str | None:
+        return trace_id_of(record.trace)
 
     @post_dump
     def _leave_out_empty_histories(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
