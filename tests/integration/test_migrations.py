@@ -152,6 +152,7 @@ def test_a_failing_revision_leaves_the_schema_as_it_was(
         "models",
         "model_roles",
         "model_thresholds",
+        "model_canary",
         "drift_tallies",
         "rule_tallies",
         "queues",

@@ -56,6 +56,7 @@ def to_row(
         "recorded_ms": _after(record.received_at, record.recorded_at),
         "published_at": published_at,
         "submitted_by": record.submitted_by,
+        "traceparent": record.trace,
         "updated_at": updated_at,
     }
 
@@ -193,6 +194,7 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         preprocessed_at=_at(row["received_at"], row["preprocessed_ms"]),
         recorded_at=_at(row["received_at"], row["recorded_ms"]),
         submitted_by=row["submitted_by"],
+        trace=row["traceparent"],
     )
 
 

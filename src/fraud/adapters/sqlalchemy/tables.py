@@ -148,6 +148,8 @@ transactions = Table(
     Column("published_at", UtcDateTime(), nullable=True),
     # Who submitted it over the API (a principal's subject); None when it came on the topic.
     Column("submitted_by", String(64), nullable=True),
+    # Its trace's W3C traceparent (the request that submitted it, or its producer's).
+    Column("traceparent", String(55), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint(_one_of("status", STATUSES), name="status"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
@@ -406,6 +408,21 @@ model_thresholds = Table(
     Column("at", UtcDateTime(), nullable=False),
     Column("by", String(64), nullable=False),
     CheckConstraint("review >= 0 AND review <= decline AND decline <= 1", name="ordered"),
+)
+
+
+# A canary: the share of cards (0 to 1) the challenger decides, every step kept; the latest for
+# the challenger in force is the share. Its ids count in the registry's revision too.
+model_canary = Table(
+    "model_canary",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("version", String(128), nullable=False, index=True),
+    Column("share", Double(), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("reason", Text(), nullable=False),
+    CheckConstraint("share >= 0 AND share <= 1", name="share"),
 )
 
 
