@@ -705,6 +705,10 @@ def bootstrap(settings: Settings, process: Process = Process()) -> Container:
     )
     container.metrics().watch_consumer_lag(container.bus, container.pipeline_status)
     container.metrics().watch_drift(lambda: container.drift_watch().report())
+    container.metrics().watch_cases(
+        lambda: container.work_cases().queue_states(),
+        lambda: container.webhook_queries().backlog(),
+    )
     if process.migrate:
         container.migrator().upgrade()
     return container

@@ -22,6 +22,7 @@ from fraud.domain.rules import Rule, RuleAction, RuleMode
 from fraud.entrypoints.http.app import create_app
 from tests.factories import payload
 from tests.fakes import RuleModel, RuleModelArchives
+from tests.unit import case_calls
 from tests.unit.conftest import TESTS, calling_as, settle
 
 ROLES = list(Role)
@@ -66,6 +67,30 @@ MAY = {
     ("post", "/api/models/rollback"): {Role.ADMIN},
     ("put", "/api/models/challenger"): {Role.ADMIN},
     ("delete", "/api/models/challenger"): {Role.ADMIN},
+    ("get", "/api/queues"): READERS,
+    ("post", "/api/queues"): {Role.ADMIN},
+    ("get", "/api/queues/{name}"): READERS,
+    ("patch", "/api/queues/{name}"): {Role.ADMIN},
+    ("post", "/api/queues/{name}/next"): {Role.ANALYST, Role.ADMIN},
+    ("get", "/api/cases"): READERS,
+    ("get", "/api/cases/{case_id}"): READERS,
+    ("post", "/api/cases/{case_id}/claim"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/cases/{case_id}/release"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/cases/{case_id}/note"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/cases/{case_id}/resolve"): {Role.ANALYST, Role.ADMIN},
+    ("post", "/api/cases/{case_id}/list"): {Role.ANALYST, Role.ADMIN},
+    ("get", "/api/lists"): READERS,
+    ("post", "/api/lists"): {Role.ANALYST, Role.ADMIN},
+    ("get", "/api/lists/{name}"): READERS,
+    ("post", "/api/lists/{name}/entries"): {Role.ANALYST, Role.ADMIN},
+    ("delete", "/api/lists/{name}/entries/{value}"): {Role.ANALYST, Role.ADMIN},
+    ("get", "/api/webhooks"): {Role.ADMIN},
+    ("post", "/api/webhooks"): {Role.ADMIN},
+    ("get", "/api/webhooks/{subscription_id}"): {Role.ADMIN},
+    ("delete", "/api/webhooks/{subscription_id}"): {Role.ADMIN},
+    ("get", "/api/webhooks/{subscription_id}/deliveries"): {Role.ADMIN},
+    ("get", "/api/webhooks/{subscription_id}/attempts"): {Role.ADMIN},
+    ("post", "/api/webhooks/{subscription_id}/replay"): {Role.ADMIN},
 }
 # Pages and other routes outside the document.
 PAGES = {
@@ -74,6 +99,9 @@ PAGES = {
     "/dashboard/cards/u-own": READERS,
     "/admin": {Role.ADMIN},
     "/dashboard/rules": READERS,
+    "/dashboard/queues": READERS,
+    "/dashboard/queues/default": READERS,
+    "/admin/webhooks": {Role.ADMIN},
     "/docs": EVERYONE,
     "/openapi.json": EVERYONE,
 }
@@ -117,6 +145,9 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
             path = f"/api/rules/doomed-{n}"
         elif path.startswith("/api/models"):
             path = _registry_ready(container, method, path, n)
+        elif path.startswith(case_calls.PREFIXES):
+            path, body = case_calls.prepared(container, method, path, n, role)
+            return caller.open(path, method=method.upper(), json=body)
         path = path.replace("{transaction_id}", "t-own")
         draft = {"expression": "score > 0.5", "action": "review"}
         body = {

@@ -31,7 +31,7 @@ from fraud.domain.cases import (
     new_queue,
 )
 from fraud.domain.identity import Actor, AuditAction
-from fraud.domain.lists import NewEntry, NewList
+from fraud.domain.lists import Listing, NewList
 from fraud.domain.ports import Topic
 from fraud.domain.ports.cases import CaseFilter
 from fraud.domain.rules import InvalidExpression, RuleAction, RuleHit, RuleMode
@@ -204,7 +204,7 @@ def test_a_case_lists_its_card_in_one_action(desk, clock) -> None:
     desk.lists.create(NewList("blocked_cards", "user_id", "cards we refuse"), ANA)
     desk.decide(decided(1, clock=clock))
     (case,) = desk.cases()
-    entry = desk.work.list_value(case.id, "blocked_cards", NewEntry("x", "stolen", 30), ANA)
+    entry = desk.work.list_value(case.id, Listing("blocked_cards", "stolen", 30), ANA)
     assert entry.value == "alice" and entry.expires_at == clock.now() + timedelta(days=30)
     assert desk.work.detail(case.id).history[-1].detail == "user_id alice on list blocked_cards"
 

@@ -38,7 +38,7 @@ from fraud.domain.cases import (
     routing_order,
 )
 from fraud.domain.identity import Actor, AuditAction
-from fraud.domain.lists import ListEntry, NewEntry, UnknownList
+from fraud.domain.lists import ListEntry, Listing, UnknownList
 from fraud.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from fraud.domain.ports.cases import CaseFilter, CaseQueries
 from fraud.domain.webhooks import case_resolved_event
@@ -279,19 +279,17 @@ class WorkCases:
             ]
         )
 
-    def list_value(self, case_id: int, list_name: str, request: NewEntry, by: Actor) -> ListEntry:
+    def list_value(self, case_id: int, listing: Listing, by: Actor) -> ListEntry:
         """Add the case's value of the list's field (its card for a list of user_ids, its
         merchant for one of merchants) to the list: "block this card for 30 days"."""
         case = self._case(case_id)
         with self.unit_of_work() as uow:
-            listed = uow.lists.get(list_name)
+            listed = uow.lists.get(listing.list_name)
             if listed is None:
-                raise UnknownList(list_name)
+                raise UnknownList(listing.list_name)
             value = self._value_of(case, listed.field)
-            entry = self.lists.add_in(
-                uow, list_name, NewEntry(value, request.reason, request.days), by
-            )
-            detail = f"{listed.field} {value} on list {list_name}"
+            entry = self.lists.add_in(uow, listed.name, listing.entry(value), by)
+            detail = f"{listed.field} {value} on list {listed.name}"
             uow.cases.log(
                 [(case_id, CaseEvent(entry.added_at, by.subject, CaseAction.LISTED, detail))]
             )

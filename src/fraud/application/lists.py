@@ -57,10 +57,10 @@ class ManageLists:
         self.cap = cap
 
     def lists(self) -> list[ValueList]:
-        return self.queries.lists()
+        return self.queries.lists(self.clock.now())
 
     def show(self, name: str, limit: int = MAX_SHOWN) -> tuple[ValueList, list[ListEntry]]:
-        found = self.queries.value_list(name)
+        found = self.queries.value_list(name, self.clock.now())
         if found is None:
             raise UnknownList(name)
         return found, self.queries.entries(name, limit)

@@ -32,6 +32,7 @@ from fraud.domain.ports import (
     VerdictQueries,
 )
 from fraud.domain.registry import (
+    DEFAULT_BUDGET_DAYS,
     ModelRole,
     NoChampion,
     RegisteredModel,
@@ -441,7 +442,6 @@ class CompareModels:
 
 # --- thresholds by review budget --------------------------------------------------------------
 
-BUDGET_DAYS = 7
 MIN_BUDGET_SPAN_DAYS = 1 / 24  # an hour of scores: fewer say too little about a day's volume
 
 
@@ -463,7 +463,7 @@ class SetReviewBudget:
         self.clock = clock
 
     def __call__(
-        self, version: str, per_day: float, by: Actor, days: int = BUDGET_DAYS
+        self, version: str, per_day: float, by: Actor, days: int = DEFAULT_BUDGET_DAYS
     ) -> ThresholdsChange:
         registered = self.models.model(version)
         if registered is None:

@@ -16,7 +16,12 @@ import structlog
 from fraud.application.identity import rule_event
 from fraud.application.live import Versioned, Wording
 from fraud.domain.assessment import Decision, TransactionRecord
-from fraud.domain.backtest import Backtest, BacktestTally
+from fraud.domain.backtest import (
+    MAX_BACKTEST_DAYS,
+    Backtest,
+    BacktestRequest,
+    BacktestTally,
+)
 from fraud.domain.features import FeatureVector
 from fraud.domain.identity import Actor, AuditAction
 from fraud.domain.ports import (
@@ -68,6 +73,16 @@ class ManageRules:
         if rule is None:
             raise UnknownRule(name)
         return rule
+
+    def backtested(self, request: BacktestRequest) -> list[Rule]:
+        """The rules a backtest request names: every one evaluated now, a stored one, or
+        its draft."""
+        if request.every:
+            return [rule for rule in self.rules() if rule.mode.evaluated]
+        if request.draft is not None:
+            return [request.draft]
+        assert request.name is not None
+        return [self.get(request.name)]
 
     def history(self, name: str) -> list[RuleChange]:
         changes = self.queries.history(name)
@@ -229,7 +244,6 @@ class Trial:
 
 
 BACKTEST_CHUNK = 2_000
-MAX_BACKTEST_DAYS = 366
 
 
 class TryRules:

@@ -14,6 +14,77 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from fraud.domain.assessment import Decision
+from fraud.domain.errors import FieldError
+from fraud.domain.requests import BrokenRequest, RequestContract, RequestField
+from fraud.domain.rules import Rule, RuleAction, draft_rule
+
+DEFAULT_BACKTEST_DAYS = 30
+MAX_BACKTEST_DAYS = 366
+_DRAFT = ("expression", "action", "reason")
+
+BACKTEST_REQUEST = RequestContract(
+    (
+        RequestField("name", "string", "a stored rule to backtest"),
+        RequestField("expression", "string", "a draft rule's expression (with its action)"),
+        RequestField(
+            "action",
+            "string",
+            "what the draft rule does to a transaction it hits",
+            choices=tuple(action.value for action in RuleAction),
+        ),
+        RequestField("reason", "string", "the draft rule's reason"),
+        RequestField("all", "boolean", "the whole rule set evaluated now", default=False),
+        RequestField(
+            "days",
+            "integer",
+            f"over the verdicts of this many days, today included "
+            f"(default {DEFAULT_BACKTEST_DAYS})",
+            unit="days",
+            default=DEFAULT_BACKTEST_DAYS,
+            minimum=1,
+            maximum=MAX_BACKTEST_DAYS,
+        ),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    """What to backtest, one of: ``every`` rule evaluated now, the stored rule ``name``d,
+    or a ``draft``; over the last ``days`` days."""
+
+    days: int
+    every: bool = False
+    name: str | None = None
+    draft: Rule | None = None
+
+    @classmethod
+    def parse(cls, data: object) -> BacktestRequest:
+        """From a request's fields; BrokenRequest names every field that breaks its rule
+        (InvalidRule, a draft's)."""
+        values, errors = BACKTEST_REQUEST.read(data)
+        errors += _one_thing_tested(values)
+        if errors:
+            raise BrokenRequest(errors)
+        if values["all"]:
+            return cls(values["days"], every=True)
+        if "expression" not in values:
+            return cls(values["days"], name=values["name"])
+        drafted = {key: value for key, value in values.items() if key not in ("all", "days")}
+        return cls(values["days"], draft=draft_rule(drafted))
+
+
+def _one_thing_tested(values: dict[str, object]) -> list[FieldError]:
+    """All the rules, a name or a draft: one of them, and only a draft has an action."""
+    if values.get("all"):
+        if any(field in values for field in ("name", *_DRAFT)):
+            return [FieldError("all", "goes alone: the whole rule set, no name or draft")]
+    elif "expression" not in values:
+        if "name" not in values:
+            return [FieldError("body", "must name a rule, give a draft's expression, or all")]
+        if "action" in values or "reason" in values:
+            return [FieldError("action", "goes with an expression (a draft), not a name")]
+    return []
 
 
 @dataclass(slots=True)

@@ -223,3 +223,35 @@ def days_problem(days: object) -> str | None:
     if not 0.001 <= days <= MAX_EXPIRY_DAYS:
         return f"must be from 0.001 to {MAX_EXPIRY_DAYS} days (or left out: no expiry)"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A case's value (its card, its merchant) to add to a list: which list, why, and for
+    how long (``days``; None: until removed)."""
+
+    list_name: str
+    reason: str
+    days: float | None = None
+
+    def entry(self, value: str) -> NewEntry:
+        return NewEntry(value, self.reason, self.days)
+
+    @classmethod
+    def parse(cls, data: object) -> Listing:
+        body = _object(data)
+        errors = _unknown_fields(body, ("list", "reason", "days"))
+        name = body.get("list")
+        if (problem := list_name_problem(name)) is not None:
+            errors.append(FieldError("list", problem))
+        reason = body.get("reason")
+        if not isinstance(reason, str):
+            errors.append(FieldError("reason", "is required: why the value is listed"))
+        elif (problem := text_problem(reason, MAX_DESCRIPTION_LENGTH)) is not None:
+            errors.append(FieldError("reason", problem))
+        days = body.get("days")
+        if (problem := days_problem(days)) is not None:
+            errors.append(FieldError("days", problem))
+        if errors:
+            raise InvalidListRequest(errors)
+        return cls(str(name), str(reason), None if days is None else float(days))

@@ -17,6 +17,7 @@ from typing import Any
 from fraud.domain.errors import ModelTampered
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
+from fraud.domain.requests import RequestContract, RequestField
 
 
 class ModelRole(StrEnum):
@@ -141,6 +142,47 @@ class RoleRefused(ValueError):
 # --- thresholds set by a review budget --------------------------------------------------------
 
 MAX_REVIEWS_PER_DAY = 10_000_000  # a budget is a number of reviews a day below this
+DEFAULT_BUDGET_DAYS = 7
+MAX_BUDGET_DAYS = 90  # the scores of up to this many recent days
+
+REVIEW_BUDGET_REQUEST = RequestContract(
+    (
+        RequestField(
+            "per_day",
+            "number",
+            "how many reviews a day the team can handle",
+            unit="reviews a day",
+            required=True,
+            minimum=0,
+            maximum=MAX_REVIEWS_PER_DAY,
+            exclusive=True,
+        ),
+        RequestField(
+            "days",
+            "integer",
+            f"on how many recent days of scores to work it out (default {DEFAULT_BUDGET_DAYS})",
+            unit="days",
+            default=DEFAULT_BUDGET_DAYS,
+            minimum=1,
+            maximum=MAX_BUDGET_DAYS,
+        ),
+    ),
+    closed=False,  # as it always took them: what else a body carries is left alone
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewBudgetRequest:
+    """How many reviews a day the team can handle, and on how many recent days of scores
+    to work the review threshold out."""
+
+    per_day: float
+    days: int = DEFAULT_BUDGET_DAYS
+
+    @classmethod
+    def parse(cls, data: object) -> ReviewBudgetRequest:
+        """From a request's fields; BrokenRequest names every one that breaks its rule."""
+        return cls(**REVIEW_BUDGET_REQUEST.parse(data))
 
 
 @dataclass(frozen=True, slots=True)

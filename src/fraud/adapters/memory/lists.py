@@ -4,7 +4,8 @@ adapter keeps them."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
 
 from fraud.adapters.memory.state import Staged, State
@@ -58,18 +59,7 @@ class InMemoryListRepository:
         return bool(self._staged.write(partial(_create, value_list=value_list)))
 
     def get(self, name: str) -> ValueList | None:
-        state = self._staged.state
-        found = state.lists.get(name)
-        if found is None:
-            return None
-        return ValueList(
-            found.name,
-            found.field,
-            found.description,
-            found.created_by,
-            found.created_at,
-            _live(state, name, datetime.now(UTC)),
-        )
+        return self._staged.state.lists.get(name)
 
     def live_entries(self, name: str, at: datetime) -> int:
         return _live(self._staged.state, name, at)
@@ -91,14 +81,15 @@ class InMemoryListQueries:
     state: State
     lock: threading.Lock
 
-    def lists(self) -> list[ValueList]:
+    def lists(self, at: datetime) -> list[ValueList]:
         with self.lock:
             names = sorted(self.state.lists)
-        return [found for name in names if (found := self.value_list(name)) is not None]
+        return [found for name in names if (found := self.value_list(name, at)) is not None]
 
-    def value_list(self, name: str) -> ValueList | None:
+    def value_list(self, name: str, at: datetime) -> ValueList | None:
         with self.lock:
-            return InMemoryListRepository(Staged(self.state, [])).get(name)
+            found = self.state.lists.get(name)
+            return None if found is None else replace(found, entries=_live(self.state, name, at))
 
     def entries(self, name: str, limit: int) -> list[ListEntry]:
         with self.lock:

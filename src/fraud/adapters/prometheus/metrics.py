@@ -29,9 +29,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from fraud.adapters.prometheus.cases import CasesCollector
 from fraud.application.drift import DriftReport
 from fraud.application.pipeline import PipelineStatus, consumers_in_use
+from fraud.domain.cases import QueueState
 from fraud.domain.ports import MessageBus
+from fraud.domain.webhooks import DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
@@ -234,6 +237,8 @@ class PrometheusMetrics:
         self.registry.register(self._lag)
         self._drift = DriftCollector()
         self.registry.register(self._drift)
+        self._cases = CasesCollector()
+        self.registry.register(self._cases)
         self._scraped = self.registry if shared_dir is None else self._summed(shared_dir)
 
     def _summed(self, shared_dir: str) -> CollectorRegistry:
@@ -243,6 +248,7 @@ class PrometheusMetrics:
         MultiProcessCollector(scraped, path=shared_dir)
         scraped.register(self._lag)
         scraped.register(self._drift)
+        scraped.register(self._cases)
         return scraped
 
     def watch_consumer_lag(
@@ -254,6 +260,15 @@ class PrometheusMetrics:
     def watch_drift(self, report: Callable[[], DriftReport]) -> None:
         """Have scrapes report the champion's drift, as ``report()`` gives it."""
         self._drift.watch(report)
+
+    def watch_cases(
+        self,
+        states: Callable[[], Sequence[QueueState]],
+        backlog: Callable[[], Mapping[DeliveryStatus, int]],
+    ) -> None:
+        """Have scrapes report the review queues (cases past their SLA) and the webhook
+        outbox, as ``states()`` and ``backlog()`` give them."""
+        self._cases.watch(states, backlog)
 
     def exposition(self) -> tuple[bytes, str]:
         """The registry in the Prometheus text format, and its content type."""

@@ -10,7 +10,8 @@ applied version 7 reads everything after it with ``version > 7``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -64,9 +65,7 @@ class SqlListRepository:
 
     def get(self, name: str) -> ValueList | None:
         rows = fetch(self._executor, select(value_lists).where(value_lists.c.name == name))
-        if not rows:
-            return None
-        return to_list(rows[0], self.live_entries(name, datetime.now(UTC)))
+        return to_list(rows[0]) if rows else None
 
     def live_entries(self, name: str, at: datetime) -> int:
         statement = select(func.count()).where(list_entries.c.list == name, _live(at))
@@ -137,21 +136,20 @@ class SqlListQueries:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def lists(self) -> list[ValueList]:
-        now = datetime.now(UTC)
+    def lists(self, at: datetime) -> list[ValueList]:
         counts = (
-            select(list_entries.c.list, func.count())
-            .where(_live(now))
-            .group_by(list_entries.c.list)
+            select(list_entries.c.list, func.count()).where(_live(at)).group_by(list_entries.c.list)
         )
         with transient_errors_translated(), self._engine.connect() as connection:
             live = {name: int(count) for name, count in connection.execute(counts)}
             rows = fetch(connection, select(value_lists).order_by(value_lists.c.name))
         return [to_list(row, live.get(row["name"], 0)) for row in rows]
 
-    def value_list(self, name: str) -> ValueList | None:
+    def value_list(self, name: str, at: datetime) -> ValueList | None:
         with transient_errors_translated(), self._engine.connect() as connection:
-            return SqlListRepository(connection).get(name)
+            lists = SqlListRepository(connection)
+            found = lists.get(name)
+            return None if found is None else replace(found, entries=lists.live_entries(name, at))
 
     def entries(self, name: str, limit: int) -> list[ListEntry]:
         statement = (

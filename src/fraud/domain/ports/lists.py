@@ -18,7 +18,7 @@ class ListRepository(Protocol):
         """Store a new list; False when its name is taken."""
 
     def get(self, name: str) -> ValueList | None:
-        """The list, its live entries at ``entries`` counted as of now."""
+        """The list (its entries not counted: see :meth:`live_entries`)."""
 
     def live_entries(self, name: str, at: datetime) -> int:
         """How many of its entries hold at ``at`` (what the cap counts)."""
@@ -33,10 +33,10 @@ class ListRepository(Protocol):
 
 
 class ListQueries(Protocol):
-    def lists(self) -> list[ValueList]:
-        """Every list, by name, each with its live entries counted."""
+    def lists(self, at: datetime) -> list[ValueList]:
+        """Every list, by name, each with its entries live at ``at`` counted."""
 
-    def value_list(self, name: str) -> ValueList | None: ...
+    def value_list(self, name: str, at: datetime) -> ValueList | None: ...
 
     def entries(self, name: str, limit: int) -> list[ListEntry]:
         """The list's entries, live or expired, latest added first."""

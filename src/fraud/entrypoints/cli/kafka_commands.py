@@ -135,6 +135,11 @@ def worker(ctx: CliContext, stage: str, group: str, probes: str, model_dir: Path
     )
     server.start()
     pipeline.start()
+    # A worker that records verdicts writes their webhook events: it sends them too, in a
+    # thread of its own (several workers share the outbox: each delivery goes to one).
+    webhook_sender = container.webhook_delivery() if {"record", ALL} & set(stages) else None
+    if webhook_sender is not None:
+        webhook_sender.start()
     freeze_what_was_loaded()
     log.info(
         "worker started",
@@ -158,6 +163,8 @@ def worker(ctx: CliContext, stage: str, group: str, probes: str, model_dir: Path
                 )
     finally:
         pipeline.stop()
+        if webhook_sender is not None:
+            webhook_sender.stop()
         server.stop()
         container.shutdown_resources()
     if not pipeline.stopped_cleanly():

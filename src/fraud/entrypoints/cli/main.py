@@ -15,6 +15,7 @@ import structlog
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
+from fraud.entrypoints.cli.cases import cases, queues
 from fraud.entrypoints.cli.context import (
     CliContext,
     Commands,
@@ -26,6 +27,7 @@ from fraud.entrypoints.cli.database import db_backup, db_restore
 from fraud.entrypoints.cli.features import features
 from fraud.entrypoints.cli.kafka_commands import dlq, topics, worker
 from fraud.entrypoints.cli.labels import export_labels, labels
+from fraud.entrypoints.cli.lists import lists, webhooks
 from fraud.entrypoints.cli.models import models
 from fraud.entrypoints.cli.options import model_dir_option, out_option, progress
 from fraud.entrypoints.cli.replay import evaluate, score
@@ -122,6 +124,8 @@ def run(ctx: CliContext, host: str, port: int, threads: int, model_dir: Path | N
     outbox = container.outbox()
     container.republish_pending()()  # the embedded bus lost what was between the stages
     outbox.start()
+    webhook_sender = container.webhook_delivery()  # decisions' events, off the pipeline's thread
+    webhook_sender.start()
     pipeline = container.pipeline()
     server = threaded_server(create_app(container), host, port, threads)
     stopping = threading.Event()
@@ -148,6 +152,7 @@ def run(ctx: CliContext, host: str, port: int, threads: int, model_dir: Path | N
         if not pipeline.drain():
             log.warning("stopping with work in flight; it is published again on the next start")
         pipeline.stop()
+        webhook_sender.stop()
         container.shutdown_resources()
         log.info("service stopped")
 
@@ -213,6 +218,10 @@ cli.add_command(audit)
 cli.add_command(rules)
 cli.add_command(models)
 cli.add_command(retrain)
+cli.add_command(queues)
+cli.add_command(cases)
+cli.add_command(lists)
+cli.add_command(webhooks)
 
 
 def main() -> None:

@@ -8,13 +8,18 @@ from __future__ import annotations
 import json
 import textwrap
 from contextlib import AbstractContextManager
-from typing import Any
 
 import click
 
-from fraud.application.models import BUDGET_DAYS, ManageModels, ModelEntry
+from fraud.application.models import ManageModels, ModelEntry
 from fraud.domain.errors import ModelTampered, TransientFailure
-from fraud.domain.registry import MAX_REVIEWS_PER_DAY, RoleChange, RoleRefused, UnknownModel
+from fraud.domain.registry import (
+    DEFAULT_BUDGET_DAYS,
+    REVIEW_BUDGET_REQUEST,
+    RoleChange,
+    RoleRefused,
+    UnknownModel,
+)
 from fraud.domain.transaction import format_instant
 from fraud.entrypoints.cli.access import table
 from fraud.entrypoints.cli.context import (
@@ -25,6 +30,7 @@ from fraud.entrypoints.cli.context import (
     pass_context,
     refused_as_bad_input,
 )
+from fraud.entrypoints.cli.options import FieldOf
 
 # The validation figures a list shows, in this order, by the card's metric names.
 LISTED_METRICS = (("AP", "average_precision"), ("recall@1%FPR", "recall_at_1pct_fpr"))
@@ -240,36 +246,20 @@ def history(ctx: CliContext) -> None:
     table(("change", "at", "role", "from", "to", "by"), rows)
 
 
-class Budget(click.ParamType):
-    """Reviews a day: ``200/day`` (or ``200``)."""
-
-    name = "budget"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        text = str(value).strip().lower().removesuffix("/day").strip()
-        try:
-            budget = float(text)
-        except ValueError:
-            self.fail(f"{value!r} is not a number of reviews a day, e.g. 200/day")
-        if not 0 < budget < MAX_REVIEWS_PER_DAY:
-            self.fail(f"{value!r}: the reviews a day must be above 0")
-        return budget
-
-
 @models.command("thresholds")
 @click.argument("version")
 @click.option(
     "--review-budget",
     "per_day",
-    type=Budget(),
+    type=FieldOf(REVIEW_BUDGET_REQUEST.field("per_day"), suffix="/day"),
     required=True,
     metavar="N/day",
     help="How many reviews a day the team can handle, e.g. 200/day.",
 )
 @click.option(
     "--days",
-    type=click.IntRange(1, 90),
-    default=BUDGET_DAYS,
+    type=FieldOf(REVIEW_BUDGET_REQUEST.field("days")),
+    default=DEFAULT_BUDGET_DAYS,
     show_default=True,
     help="Work it out on the scores of this many recent days.",
 )

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from fraud.domain.errors import BadDataFile
 from fraud.domain.ports import Progress
+from fraud.domain.requests import BrokenRequest, RequestField
 from fraud.entrypoints.cli.context import BadInput
 
 log = structlog.get_logger("fraud.cli")
@@ -72,6 +73,32 @@ class Duration(click.ParamType):
         if unit is None or not 0 <= amount < 36_500 * 86_400 / unit:
             self.fail(f"{value!r} is not a duration: a number and s, m, h or d (7d, 36h)")
         return timedelta(seconds=amount * unit)
+
+
+class FieldOf(click.ParamType):
+    """A value held to a field of one of the domain's request contracts, so the command line
+    refuses what the API refuses, in the same words. ``suffix``: a unit people may write
+    after a number (``200/day``)."""
+
+    def __init__(self, field: RequestField, suffix: str = "") -> None:
+        self.field = field
+        self.suffix = suffix
+        self.name = field.type
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        try:
+            return self.field.parse(self._read(value))
+        except BrokenRequest as broken:
+            self.fail(f"{value!r}: {broken.errors[0].rule}")
+
+    def _read(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.field.type not in ("integer", "number"):
+            return value
+        text = value.strip().lower().removesuffix(self.suffix).strip()
+        try:
+            return int(text) if self.field.type == "integer" else float(text)
+        except ValueError:
+            return text  # not a number: the field's rule says what it must be
 
 
 def label_delay_option(help_text: str) -> Any:

@@ -13,9 +13,10 @@ from datetime import timedelta
 import click
 
 from fraud.containers import Container
-from fraud.domain.backtest import Backtest
+from fraud.domain.backtest import Backtest, BacktestRequest
 from fraud.domain.features import FEATURE_NAMES
 from fraud.domain.reference import FEATURE_TYPE
+from fraud.domain.requests import BrokenRequest
 from fraud.domain.rules import (
     InvalidExpression,
     InvalidRule,
@@ -30,7 +31,6 @@ from fraud.domain.rules import (
     RuleOnError,
     UnknownRule,
     diff,
-    draft_rule,
     new_rule,
 )
 from fraud.domain.transaction import CONTRACT, format_instant
@@ -60,7 +60,13 @@ def _container(ctx: CliContext) -> Container:
 
 def _refusals() -> AbstractContextManager[None]:
     return refused_as_bad_input(
-        InvalidRule, InvalidExpression, UnknownRule, RuleExists, RuleConflict, NoVerdict
+        InvalidRule,
+        InvalidExpression,
+        UnknownRule,
+        RuleExists,
+        RuleConflict,
+        NoVerdict,
+        BrokenRequest,
     )
 
 
@@ -257,17 +263,18 @@ def backtest(
     if sum((name is not None, every, expression is not None)) != 1:
         raise click.UsageError("give one of NAME, --all or --expr")
     container = _container(ctx)
-    manage = container.manage_rules()
+    given = {
+        "name": name,
+        "all": every or None,
+        "expression": expression,
+        "action": action if expression is not None else None,
+        "days": max(1, math.ceil(since / timedelta(days=1))),
+    }
     with _refusals():
-        if every:
-            tested = [rule for rule in manage.rules() if rule.mode.evaluated]
-        elif name is not None:
-            tested = [manage.get(name)]
-        else:
-            tested = [draft_rule({"expression": expression, "action": action})]
-        days = max(1, math.ceil(since / timedelta(days=1)))
+        request = BacktestRequest.parse(given)  # what the API's body is held to, as the API
+        tested = container.manage_rules().backtested(request)
         with progress(None, "backtest", bar=ctx.interactive) as advance:
-            result = container.try_rules().backtest(tested, days, progress=advance)
+            result = container.try_rules().backtest(tested, request.days, progress=advance)
     if as_json:
         click.echo(json.dumps(_as_json(result)))
         return

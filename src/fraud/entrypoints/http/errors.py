@@ -13,6 +13,14 @@ import structlog
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from fraud.domain.cases import (
+    CaseTaken,
+    InvalidCaseRequest,
+    NoCaseWaiting,
+    QueueExists,
+    UnknownCase,
+    UnknownQueue,
+)
 from fraud.domain.errors import (
     FieldError,
     IdentityConflict,
@@ -20,7 +28,15 @@ from fraud.domain.errors import (
     TransientFailure,
     UnknownIdentity,
 )
+from fraud.domain.lists import (
+    InvalidListRequest,
+    ListExists,
+    ListFull,
+    UnknownEntry,
+    UnknownList,
+)
 from fraud.domain.registry import RoleRefused, UnknownModel
+from fraud.domain.requests import BrokenRequest
 from fraud.domain.rules import (
     InvalidExpression,
     InvalidRule,
@@ -29,9 +45,12 @@ from fraud.domain.rules import (
     RuleExists,
     UnknownRule,
 )
+from fraud.domain.webhooks import InvalidWebhook, UnknownSubscription
 from fraud.entrypoints.http.schemas import ErrorSchema
 
 log = structlog.get_logger(__name__)
+
+InvalidRequest = InvalidCaseRequest | InvalidListRequest | InvalidWebhook
 
 RETRY_AFTER_SECONDS = "1"
 _ERROR = ErrorSchema()
@@ -142,6 +161,10 @@ def register_error_handlers(app: Flask) -> None:
     def invalid_identity(error: InvalidIdentity) -> Response:
         return api_error(ApiError.breaks_contract("request", error.errors))
 
+    @app.errorhandler(BrokenRequest)
+    def broken_request(error: BrokenRequest) -> Response:
+        return api_error(ApiError.breaks_contract("request", error.errors))
+
     @app.errorhandler(IdentityConflict)
     def name_taken(error: IdentityConflict) -> Response:
         return api_error(ApiError(409, str(error)))
@@ -149,6 +172,28 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(UnknownIdentity)
     def no_such_identity(error: UnknownIdentity) -> Response:
         return api_error(ApiError(404, str(error.args[0])))
+
+    @app.errorhandler(InvalidCaseRequest)
+    @app.errorhandler(InvalidListRequest)
+    @app.errorhandler(InvalidWebhook)
+    def invalid_request(error: InvalidRequest) -> Response:
+        return api_error(ApiError.breaks_contract("request", error.errors))
+
+    @app.errorhandler(UnknownCase)
+    @app.errorhandler(UnknownQueue)
+    @app.errorhandler(NoCaseWaiting)
+    @app.errorhandler(UnknownList)
+    @app.errorhandler(UnknownEntry)
+    @app.errorhandler(UnknownSubscription)
+    def not_found(error: LookupError) -> Response:
+        return api_error(ApiError(404, str(error.args[0])))
+
+    @app.errorhandler(CaseTaken)
+    @app.errorhandler(QueueExists)
+    @app.errorhandler(ListExists)
+    @app.errorhandler(ListFull)
+    def taken(error: ValueError) -> Response:
+        return api_error(ApiError(409, str(error.args[0])))
 
     @app.errorhandler(TransientFailure)
     def unavailable(error: TransientFailure) -> Response:

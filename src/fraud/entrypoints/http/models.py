@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 from fraud.application.models import CompareModels, ManageModels, ModelEntry, SetReviewBudget
 from fraud.containers import Container
 from fraud.domain.identity import Permission
-from fraud.domain.registry import RoleChange, ThresholdsChange
+from fraud.domain.registry import ReviewBudgetRequest, RoleChange, ThresholdsChange
 from fraud.entrypoints.http.access import current_actor, requires
 from fraud.entrypoints.http.api import BAD_BODY, json_body
 from fraud.entrypoints.http.models_schemas import (
@@ -26,7 +26,6 @@ from fraud.entrypoints.http.models_schemas import (
     ReviewBudgetRequestSchema,
     RoleChangeSchema,
     ThresholdsChangeSchema,
-    budget_of,
     version_of,
 )
 from fraud.entrypoints.http.openapi import (
@@ -117,8 +116,8 @@ def review_budget(
     """Set the model's review threshold from how many reviews a day the team can handle,
     worked out on the scores it gave over the last days, with the precision to expect on
     the labels known; 409 when it scored nothing lately."""
-    per_day, days = budget_of(json_body())
-    return set_budget(version, per_day, current_actor(), days)
+    budget = ReviewBudgetRequest.parse(json_body())
+    return set_budget(version, budget.per_day, current_actor(), budget.days)
 
 
 @models.post("/api/models/rollback", tags=["models"])

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from fraud.domain.errors import FieldError
-from fraud.domain.registry import MAX_REVIEWS_PER_DAY, ModelRole
+from fraud.domain.registry import REVIEW_BUDGET_REQUEST, ModelRole, ReviewBudgetRequest
+from fraud.entrypoints.http.contracts import request_schema
 from fraud.entrypoints.http.errors import ApiError
 from fraud.entrypoints.http.monitoring_schemas import ModelSchema, ThresholdsSchema
 from fraud.entrypoints.http.schemas import Instant, Shape
@@ -153,40 +154,12 @@ class ChallengeDetailSchema(Shape):
     comparison = fields.Nested(ComparisonSchema, required=True)
 
 
-class ReviewBudgetRequestSchema(Schema):
-    """How many reviews a day the team can handle, and on how many recent days of scores
-    to work the threshold out."""
-
-    class Meta:
-        unknown = INCLUDE
-        examples = ({"per_day": 200, "days": 7},)
-
-    per_day = fields.Float(
-        required=True,
-        validate=validate.Range(
-            min=0, max=MAX_REVIEWS_PER_DAY, min_inclusive=False, max_inclusive=False
-        ),
-    )
-    days = fields.Integer(validate=validate.Range(1, 90))
-
-
-def budget_of(body: object) -> tuple[float, int]:
-    """The request's ``per_day`` and ``days`` (default 7), or a 422 naming each."""
-    if not isinstance(body, Mapping):
-        raise ApiError.breaks_contract("request", [FieldError("body", "must be a JSON object")])
-    errors = []
-    per_day, days = body.get("per_day"), body.get("days", 7)
-    if (
-        isinstance(per_day, bool)
-        or not isinstance(per_day, int | float)
-        or not 0 < per_day < MAX_REVIEWS_PER_DAY
-    ):
-        errors.append(FieldError("per_day", "is required: a number of reviews a day above 0"))
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
-        errors.append(FieldError("days", "must be a whole number of days from 1 to 90"))
-    if errors:
-        raise ApiError.breaks_contract("request", errors)
-    return float(per_day), int(days)
+ReviewBudgetRequestSchema = request_schema(
+    "ReviewBudgetRequestSchema",
+    REVIEW_BUDGET_REQUEST,
+    ReviewBudgetRequest.__doc__ or "",
+    examples=({"per_day": 200, "days": 7},),
+)
 
 
 class ThresholdsChangeSchema(Shape):

@@ -108,6 +108,13 @@ TAGS: dict[str, str] = {
     "transaction, backtest, add, change, switch between active, shadow and disabled",
     "models": "The model registry: the champion that decides, a challenger in shadow, "
     "promotion, rollback, and review thresholds set from a review budget",
+    "cases": "Review queues and cases: every review opens a case in its queue; claim the next "
+    "by priority, note, and dispose (fraud or not fraud is the transaction's label); queues "
+    "with SLAs (admins)",
+    "lists": "Value lists rules read as lists.NAME (cards, merchants, any field), entries with "
+    "an expiry, who added them and why",
+    "webhooks": "Signed events (decision.decline, decision.review, case.resolved, "
+    "label.created) sent to other systems, retried, with a delivery log and replay (admins)",
     "dashboard": "What the dashboard reads: counts, the live window, the model card, drift, "
     "the label loop, the pipeline's health",
     "admin": "Keys for systems, accounts for people, and the audit log (admins)",

@@ -17,9 +17,9 @@ from flask import render_template
 from flask_smorest import Blueprint
 
 from fraud.application.rule_health import RulesHealth
-from fraud.application.rules import MAX_BACKTEST_DAYS, ManageRules, Trial, TryRules
+from fraud.application.rules import ManageRules, Trial, TryRules
 from fraud.containers import Container
-from fraud.domain.backtest import Backtest
+from fraud.domain.backtest import Backtest, BacktestRequest
 from fraud.domain.errors import FieldError
 from fraud.domain.identity import Permission
 from fraud.domain.rules import (
@@ -80,7 +80,6 @@ RACED = {
     "schema": ErrorSchema,
     "description": "Another change to the rule came first: read it again",
 }
-DEFAULT_BACKTEST_DAYS = 30
 # What a view reading a body may answer instead: too large, unreadable, not JSON, refused.
 body_refusals = answers_also(rules, TOO_LARGE, BAD_BODY, NOT_JSON, REFUSED)
 
@@ -221,39 +220,8 @@ def backtest(
     Each verdict is evaluated again with the rules counted as active: hits per day, the
     decisions they would change, the reviews they would add, and their precision and recall
     on the labels known."""
-    tested, days = _backtest_request(request_object(json_body()), manage)
-    return trials.backtest(tested, days)
-
-
-_BACKTEST_FIELDS = ("name", "expression", "action", "reason", "all", "days")
-
-
-def _backtest_request(body: Mapping[str, Any], manage: ManageRules) -> tuple[list[Rule], int]:
-    """The rules a backtest request names (all, a stored one, or a draft) and its days."""
-    errors = [
-        FieldError(str(field), f"is not one of {', '.join(_BACKTEST_FIELDS)}")
-        for field in body
-        if field not in _BACKTEST_FIELDS
-    ]
-    days = body.get("days", DEFAULT_BACKTEST_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_BACKTEST_DAYS:
-        errors.append(FieldError("days", f"must be an integer from 1 to {MAX_BACKTEST_DAYS}"))
-    every = body.get("all", False)
-    if not isinstance(every, bool):
-        errors.append(FieldError("all", "must be true or false"))
-    elif every and any(field in body for field in ("name", "expression", "action", "reason")):
-        errors.append(FieldError("all", "goes alone: the whole rule set, no name or draft"))
-    elif not every and "expression" not in body and "name" not in body:
-        errors.append(FieldError("body", "must name a rule, give a draft's expression, or all"))
-    elif not every and "expression" not in body and ("action" in body or "reason" in body):
-        errors.append(FieldError("action", "goes with an expression (a draft), not a name"))
-    if errors:
-        raise InvalidRule(errors)
-    if every:
-        return [rule for rule in manage.rules() if rule.mode.evaluated], days
-    if "expression" not in body:
-        return [manage.get(_text(body, "name"))], days
-    return [_draft(body, ("days", "all"))], days
+    request = BacktestRequest.parse(json_body())
+    return trials.backtest(manage.backtested(request), request.days)
 
 
 def _text(body: Mapping[str, Any], field: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from fraud.application.rules import MAX_BACKTEST_DAYS
+from fraud.domain.backtest import BACKTEST_REQUEST
 from fraud.domain.rules import MAX_EXPRESSION_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
+from fraud.entrypoints.http.contracts import request_schema
 from fraud.entrypoints.http.schemas import (
     DECISIONS,
     RULE_ACTIONS,
@@ -199,26 +200,17 @@ class TrialSchema(Shape):
     reasons = fields.List(fields.String(), required=True)
 
 
-class BacktestRequestSchema(Schema):
-    """What to backtest: a stored rule by ``name``, a draft (``expression`` and ``action``),
-    or ``all`` the rules evaluated now; over the last ``days`` days."""
-
-    class Meta:
-        unknown = INCLUDE
-        examples = (
-            {"name": "new-online-merchant-over-500", "days": 30},
-            {"expression": EXAMPLE_EXPRESSION, "action": "review", "days": 7},
-            {"all": True, "days": 30},
-        )
-
-    name = fields.String()
-    expression = fields.String(metadata=_EXPRESSION)
-    action = fields.String(validate=validate.OneOf(RULE_ACTIONS), metadata=_ACTION)
-    all = fields.Boolean()
-    days = fields.Integer(
-        validate=validate.Range(1, MAX_BACKTEST_DAYS),
-        metadata={"description": "default 30"},
-    )
+BacktestRequestSchema = request_schema(
+    "BacktestRequestSchema",
+    BACKTEST_REQUEST,
+    "What to backtest: a stored rule by ``name``, a draft (``expression`` and ``action``), "
+    "or ``all`` the rules evaluated now; over the last ``days`` days.",
+    examples=(
+        {"name": "new-online-merchant-over-500", "days": 30},
+        {"expression": EXAMPLE_EXPRESSION, "action": "review", "days": 7},
+        {"all": True, "days": 30},
+    ),
+)
 
 
 class BacktestDaySchema(Shape):
