@@ -215,6 +215,12 @@ def test_an_analyst_writes_a_rule_backtests_it_and_switches_it_on(service, page:
     form.locator('textarea[name="expression"]').fill('tx.merchant.startsWith("Far Away") &&')
     form.get_by_role("button", name="Validate").click()
     expect(page.locator("#rule-error")).to_contain_text("line 1, column")
+    # Said once, under the expression (before the rule's other fields), not below the buttons.
+    assert page.locator("#rule-error").inner_text().count("line 1, column") == 1
+    error_box = page.locator("#rule-error").bounding_box()
+    expression_box = form.locator('textarea[name="expression"]').bounding_box()
+    reason_box = form.locator('input[name="reason"]').bounding_box()
+    assert expression_box["y"] < error_box["y"] < reason_box["y"]
     form.locator('textarea[name="expression"]').fill(
         'tx.merchant.startsWith("Far Away") && tx.amount > 1000.0'
     )
