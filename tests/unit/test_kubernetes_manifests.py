@@ -163,6 +163,21 @@ def test_the_api_is_probed_on_health_and_served_on_the_images_port() -> None:
     assert service["spec"]["selector"] == api["spec"]["selector"]["matchLabels"]
 
 
+def test_the_workers_are_probed_and_scraped_on_their_probe_port() -> None:
+    (container,) = one("Deployment", "fraud-worker")["spec"]["template"]["spec"]["containers"]
+    template = one("Deployment", "fraud-worker")["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    args = container["args"]
+    host, _, port = args[args.index("--probes") + 1].rpartition(":")
+    assert host == "0.0.0.0" and int(port) == ports["probes"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "probes"}
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == ports["probes"]
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
 def test_each_disruption_budget_selects_a_deployments_pods() -> None:
     budgets = [doc for _, doc in documents() if doc["kind"] == "PodDisruptionBudget"]
     deployments = {

@@ -86,7 +86,11 @@ class ConsumerLagCollector(Collector):
     """``fraud_consumer_lag{stage,topic}``, asked of the bus at each scrape.
 
     A bus that cannot answer (a broker down, a topic not created yet) leaves
-    that series out of the scrape instead of failing it.
+    that series out of the scrape instead of failing it. A broker that does not answer
+    within a second is not asked for the lag at all: its clients' ten-second timeouts would
+    make the scrape outlast Prometheus' timeout, the process would count as down, and the
+    alert on an unreachable broker (which reads the lag's absence from a process that is
+    up) would never fire.
     """
 
     def __init__(self) -> None:
@@ -106,7 +110,11 @@ class ConsumerLagCollector(Collector):
         if sources is not None:
             try:
                 bus = sources[0]()
-                consumers = consumers_in_use(sources[1]().consumers(), bus)
+                if bus.reachable():
+                    consumers = consumers_in_use(sources[1]().consumers(), bus)
+                else:
+                    log.warning("consumer lag unavailable: the broker does not answer")
+                    consumers = []
             except Exception as error:  # a scrape must never fail on the bus
                 log.warning("consumer lag unavailable", error=str(error))
                 consumers = []
