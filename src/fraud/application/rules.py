@@ -187,7 +187,7 @@ class LiveRules:
         self.compiler = compiler
         self.lists = lists
         self._set = Versioned(
-            queries.rule_set_version,
+            lambda: self.queries.rule_set_version(),  # asked when due, not looked up now
             self._load,
             refresh_s,
             monotonic,
