@@ -235,7 +235,7 @@ def _delivery_policy(attempts: int, first_retry_s: float, timeout_s: float) -> D
     retries = RetryPolicy(attempts=attempts, first_delay=timedelta(seconds=first_retry_s))
     policy = DeliveryPolicy(retries=retries)
     rounds = -(-policy.batch // policy.concurrency)
-    return replace(policy, lease=timedelta(seconds=timeout_s * rounds + 10.0))
+    return replace(policy, lease=timedelta(seconds=timeout_s * rounds + 5.0))
 
 
 def _hours(hours: float) -> timedelta:

@@ -96,7 +96,11 @@ class ManageLists:
             raise ListFull(name, held, self.cap)
         entry = ListEntry(request.value, by.subject, now, request.reason, request.expires_at(now))
         version = uow.lists.add(name, entry)
-        until = "until removed" if entry.expires_at is None else f"for {request.days:g} days"
+        until = (
+            "until removed"
+            if entry.expires_at is None
+            else f"until {entry.expires_at.isoformat(timespec='seconds')}"
+        )
         detail = f"{entry.value} {until}: {entry.reason}"
         uow.audit.append([list_event(by, AuditAction.LIST_ENTRY_ADDED, name, now, detail)])
         log.info("list entry added", list=name, version=version, by=by.subject)

@@ -33,6 +33,7 @@ from fraud.domain.rules import MAX_EXPRESSION_LENGTH, expression_problem, text_p
 DEFAULT_QUEUE = "default"
 DEFAULT_SLA = timedelta(hours=4)
 MAX_SLA_MINUTES = 30 * 24 * 60
+MIN_SLA_MINUTES = 0.05  # three seconds: a drill of an alert on breaches
 MAX_QUEUE_NAME_LENGTH = 64
 QUEUE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 QUEUE_NAME_RULE = (
@@ -425,8 +426,11 @@ def _condition(value: object) -> tuple[Any, str | None]:
 
 
 def _sla(value: object) -> tuple[Any, str | None]:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SLA_MINUTES:
-        return None, f"must be a whole number of minutes from 1 to {MAX_SLA_MINUTES}"
+    rule = f"must be a number of minutes from {MIN_SLA_MINUTES:g} to {MAX_SLA_MINUTES}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, rule
+    if not MIN_SLA_MINUTES <= value <= MAX_SLA_MINUTES:
+        return None, rule
     return timedelta(minutes=value), None
 
 

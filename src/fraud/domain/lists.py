@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from fraud.domain.errors import FieldError
 from fraud.domain.rules import text_problem
-from fraud.domain.transaction import CONTRACT
+from fraud.domain.transaction import CONTRACT, parse_instant
 
 # A list's name is read in CEL as ``lists.NAME``: an identifier, so no hyphen.
 MAX_LIST_NAME_LENGTH = 64
@@ -178,19 +178,26 @@ class NewList:
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
-    """An entry to add: its value, why, and for how long (``days``; None: until removed)."""
+    """An entry to add: its value, why, and until when: for ``days``, or until ``until``
+    (neither: until removed)."""
 
     value: str
     reason: str
     days: float | None = None
+    until: datetime | None = None
 
     def expires_at(self, now: datetime) -> datetime | None:
+        """When it stops holding; InvalidListRequest when ``until`` is already past."""
+        if self.until is not None:
+            if self.until <= now:
+                raise InvalidListRequest([FieldError("expires_at", "must be in the future")])
+            return self.until
         return None if self.days is None else now + timedelta(days=self.days)
 
     @classmethod
     def parse(cls, data: object) -> NewEntry:
         body = _object(data)
-        errors = _unknown_fields(body, ("value", "reason", "days"))
+        errors = _unknown_fields(body, ("value", "reason", "days", "expires_at"))
         value = body.get("value")
         if (problem := value_problem(value)) is not None:
             errors.append(FieldError("value", problem))
@@ -202,9 +209,26 @@ class NewEntry:
         days = body.get("days")
         if (problem := days_problem(days)) is not None:
             errors.append(FieldError("days", problem))
+        until, problem = _instant(body.get("expires_at"))
+        if problem is not None:
+            errors.append(FieldError("expires_at", problem))
+        elif until is not None and days is not None:
+            errors.append(FieldError("expires_at", "goes alone: give days or expires_at"))
         if errors:
             raise InvalidListRequest(errors)
-        return cls(str(value), str(reason), None if days is None else float(days))
+        return cls(str(value), str(reason), None if days is None else float(days), until)
+
+
+def _instant(value: object) -> tuple[datetime | None, str | None]:
+    if value is None:
+        return None, None
+    rule = "must be an ISO 8601 instant with a time zone, e.g. 2027-01-31T00:00:00Z"
+    if not isinstance(value, str):
+        return None, rule
+    try:
+        return parse_instant(value.replace("Z", "+00:00")), None
+    except ValueError:
+        return None, rule
 
 
 def value_problem(value: object) -> str | None:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,8 +37,8 @@ MAX_URL_LENGTH = 2_048
 MAX_DESCRIPTION_LENGTH = 200
 # How old a signature's timestamp may be when a receiver checks it (what DESIGN.md says).
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
-# Event ids are UUIDs derived from what the event is about, in a namespace of our own.
-_EVENTS = uuid.UUID("6f0a3a64-2d5b-4c1e-9a77-3b3f5c0e8d21")
+# Event ids are derived from what the event is about, in a namespace of our own.
+_EVENTS = "fraud-events-6f0a3a64"
 
 
 class EventType(StrEnum):
@@ -67,8 +66,12 @@ class UnknownSubscription(LookupError):
 
 
 def event_id(event_type: EventType, about: str) -> str:
-    """The event's id: the same for the same event whatever delivers or redelivers it."""
-    return str(uuid.uuid5(_EVENTS, f"{event_type.value}/{about}"))
+    """The event's id: the same for the same event whatever delivers or redelivers it, in a
+    UUID's shape (a hash of what it is about: BLAKE2b costs a tenth of ``uuid5``, and one is
+    made for every decline and review the record stage stores)."""
+    digest = hashlib.blake2b(f"{_EVENTS}/{event_type.value}/{about}".encode(), digest_size=16)
+    hexed = digest.hexdigest()
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

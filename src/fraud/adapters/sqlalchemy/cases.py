@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from fraud.adapters.sqlalchemy.appends import insert_new
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
 from fraud.adapters.sqlalchemy.tables import case_events, case_notes, cases, queues
-from fraud.adapters.sqlalchemy.upserts import NATIVE_DIALECTS, insert_missing
+from fraud.adapters.sqlalchemy.upserts import insert_missing
 from fraud.domain.assessment import Decision
 from fraud.domain.cases import (
     Case,
@@ -112,25 +112,9 @@ class SqlCaseRepository:
         self._executor = executor
 
     def open(self, new: Sequence[NewCase]) -> None:
-        if not new:
-            return
         rows = [_case_row(case) for case in new]
-        dialect = dialect_of(self._executor)
         with transient_errors_translated():
-            if dialect in NATIVE_DIALECTS:
-                native = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(cases)
-                statement = native.on_conflict_do_nothing(index_elements=["transaction_id"])
-                self._executor.execute(statement, rows)
-                return
-            key = cases.c.transaction_id
-            opened = set(
-                self._executor.execute(
-                    select(key).where(key.in_([row["transaction_id"] for row in rows]))
-                ).scalars()
-            )
-            missing = [row for row in rows if row["transaction_id"] not in opened]
-            if missing:
-                self._executor.execute(insert(cases), missing)
+            insert_new(self._executor, cases, rows, dialect_of(self._executor), ("transaction_id",))
 
     def get(self, case_id: int) -> Case | None:
         rows = fetch(self._executor, select(cases).where(cases.c.id == case_id))

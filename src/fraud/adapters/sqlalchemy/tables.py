@@ -514,8 +514,14 @@ cases = Table(
 Index("ix_cases_queue_status_opened_at", cases.c.queue, cases.c.status, cases.c.opened_at)
 # A card's other cases.
 Index("ix_cases_user_id_status", cases.c.user_id, cases.c.status)
-# A merchant's confirmed frauds, on a case's page.
-Index("ix_cases_merchant_disposition", cases.c.merchant, cases.c.disposition)
+# A merchant's confirmed frauds, on a case's page: only cases resolved as fraud are in it, so
+# a case opened writes nothing to it.
+Index(
+    "ix_cases_merchant_frauds",
+    cases.c.merchant,
+    sqlite_where=cases.c.disposition == Disposition.FRAUD.value,
+    postgresql_where=cases.c.disposition == Disposition.FRAUD.value,
+)
 
 case_notes = Table(
     "case_notes",

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from fraud.adapters.sqlalchemy.appends import insert_new
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
 from fraud.adapters.sqlalchemy.tables import (
@@ -163,13 +163,14 @@ class SqlWebhookRepository:
             for subscription_id, types in wanted
             if event.type.value in types
         ]
-        if not rows:
-            return
-        dialect = dialect_of(self._executor)
-        native = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(webhook_deliveries)
-        statement = native.on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         with transient_errors_translated():
-            self._executor.execute(statement, rows)
+            insert_new(
+                self._executor,
+                webhook_deliveries,
+                rows,
+                dialect_of(self._executor),
+                ("subscription_id", "event_id"),
+            )
 
     def claim(
         self, owner: str, now: datetime, lease_until: datetime, limit: int

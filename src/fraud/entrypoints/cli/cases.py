@@ -98,7 +98,7 @@ def _queue_options(command: click.Command) -> click.Command:
     for option in reversed(
         [
             click.option("--condition", help="CEL over tx, features, score, decision, rules."),
-            click.option("--sla-minutes", type=click.IntRange(min=1)),
+            click.option("--sla-minutes", type=click.FloatRange(min=0.05)),
             click.option("--declines/--no-declines", default=None, help="Declines open cases too."),
             click.option("--position", type=click.IntRange(0, 1_000_000), help="Lower first."),
             click.option("--description"),

@@ -11,6 +11,7 @@ from fraud.domain.cases import (
     MAX_QUEUE_NAME_LENGTH,
     MAX_SLA_MINUTES,
     MAX_WEIGHT,
+    MIN_SLA_MINUTES,
     CaseAction,
     CaseStatus,
     Disposition,
@@ -181,7 +182,7 @@ class QueueUpdateSchema(Schema):
         examples = ({"sla_minutes": 30, "include_declines": True},)
 
     condition = fields.String(metadata=_CONDITION)
-    sla_minutes = fields.Integer(metadata={"minimum": 1, "maximum": MAX_SLA_MINUTES})
+    sla_minutes = fields.Float(metadata={"minimum": MIN_SLA_MINUTES, "maximum": MAX_SLA_MINUTES})
     include_declines = fields.Boolean()
     weights = fields.Nested(WeightsSchema, metadata=_WEIGHTS)
     position = fields.Integer()

@@ -81,10 +81,13 @@ class EntryRequestSchema(Schema):
     reason = fields.String(required=True, metadata={"maxLength": MAX_DESCRIPTION_LENGTH})
     days = fields.Float(
         metadata={
-            "description": "how long it holds; left out: until removed",
+            "description": "how long it holds; left out (and no expires_at): until removed",
             "minimum": 0.001,
             "maximum": MAX_EXPIRY_DAYS,
         }
+    )
+    expires_at = fields.String(
+        metadata={"description": "when it stops holding, instead of days (ISO 8601, a zone)"}
     )
 
 
