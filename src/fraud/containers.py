@@ -40,6 +40,7 @@ from fraud.adapters.sqlalchemy.webhooks import SqlWebhookQueries
 from fraud.adapters.system.clock import SystemClock
 from fraud.application.answers import VerdictWaiter
 from fraud.application.archives import SignArchives, SignedArchives
+from fraud.application.canary import CanaryTally, ManageCanary
 from fraud.application.cases import WorkCases
 from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.drift import DriftTally, DriftWatch
@@ -449,6 +450,9 @@ class Container(containers.DeclarativeContainer):
         seal=archive_seal,
         clock=clock,
     )
+    manage_canary = providers.Factory(
+        ManageCanary, unit_of_work=unit_of_work, queries=model_queries, clock=clock
+    )
     manage_models = providers.Factory(
         ManageModels, unit_of_work=unit_of_work, queries=model_queries, clock=clock
     )
@@ -622,6 +626,7 @@ class Container(containers.DeclarativeContainer):
                 watch=drift_watch,
             ),
             providers.Factory(RuleTally, queries=rule_queries, clock=clock),
+            providers.Factory(CanaryTally, queries=model_queries, clock=clock),
             providers.Factory(
                 DecisionFollowUps,
                 queues=providers.Factory(

@@ -283,11 +283,12 @@ class Serving:
 @dataclass(frozen=True, slots=True)
 class InForce:
     """The models a score stage uses now: the champion decides, the challenger (if any)
-    scores in shadow."""
+    scores in shadow, or decides the ``canary`` share of the cards (domain/canary.py)."""
 
     revision: int
     champion: Serving
     challenger: Serving | None = None
+    canary: float = 0.0
 
 
 class FixedModels:
@@ -359,9 +360,10 @@ class LiveModels:
             champion=champion.version,
             review_threshold=round(champion.policy.thresholds.review, 6),
             challenger=challenger.version if challenger else None,
+            canary=roles.canary if challenger else None,
             revision=roles.revision,
         )
-        return InForce(roles.revision, champion, challenger)
+        return InForce(roles.revision, champion, challenger, roles.canary if challenger else 0.0)
 
     def _challenger(self, version: str) -> Serving | None:
         """The challenger, if it can be loaded: one that cannot never holds the champion

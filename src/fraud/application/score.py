@@ -14,10 +14,11 @@ import structlog
 
 from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocessed
 from fraud.application.metrics import NO_METRICS
-from fraud.application.models import InForce, Serving
+from fraud.application.models import InForce
 from fraud.application.rules import LiveRules, LoadedRules
 from fraud.application.stage import BatchOutput, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
+from fraud.domain.canary import in_canary
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import Clock, FraudModel, Message, PipelineMetrics, Topic
@@ -87,7 +88,7 @@ class ScoreStage:
             budget=self.rule_budget,
         )
         if in_force.challenger is not None:
-            records = self._beside(records, transactions, features, in_force.challenger, rules)
+            records = self._beside(records, transactions, features, in_force, rules)
         if any(item.trace for item in items):  # each verdict goes on in its transaction's trace
             records = [replace(r, trace=i.trace) for r, i in zip(records, items, strict=True)]
         self._count_rules(records)
@@ -139,12 +140,15 @@ class ScoreStage:
         records: list[TransactionRecord],
         transactions: Sequence[Transaction],
         features: Sequence[FeatureVector],
-        challenger: Serving,
+        in_force: InForce,
         rules: LoadedRules,
     ) -> list[TransactionRecord]:
         """The records with the challenger's scoring of each, in shadow (no attribution: its
-        reasons decide nothing). A challenger that fails costs its scorings, never the
-        champion's decisions."""
+        reasons decide nothing), or, for the cards of its canary share, as the decision with
+        the champion's kept beside it. A challenger that fails costs its scorings, never the
+        champion's decisions (its canary cards are decided by the champion then)."""
+        challenger = in_force.challenger
+        assert challenger is not None
         try:
             shadows = assess(
                 transactions,
@@ -163,16 +167,25 @@ class ScoreStage:
                 error=str(failure),
             )
             return records
-        return _shadowed(records, shadows)
+        return _shadowed(records, shadows, in_force.canary)
 
 
 def _shadowed(
-    records: list[TransactionRecord], shadows: list[TransactionRecord]
+    records: list[TransactionRecord], shadows: list[TransactionRecord], canary: float
 ) -> list[TransactionRecord]:
-    return [
-        replace(record, versions=(shadow.assessment,)) if shadow.assessment else record
-        for record, shadow in zip(records, shadows, strict=True)
-    ]
+    """Each record with the challenger's scoring in shadow; on a card of the canary's share
+    the challenger's decides, and the champion's is the one kept in shadow."""
+    shadowed = []
+    for record, shadow in zip(records, shadows, strict=True):
+        if shadow.assessment is None or record.assessment is None:
+            shadowed.append(record)
+        elif canary and in_canary(record.transaction.user_id, canary):
+            shadowed.append(
+                replace(record, assessment=shadow.assessment, versions=(record.assessment,))
+            )
+        else:
+            shadowed.append(replace(record, versions=(shadow.assessment,)))
+    return shadowed
 
 
 def assess(

@@ -109,6 +109,8 @@ class Roles:
     revision: int = 0
     champion: str | None = None
     challenger: str | None = None
+    # The share of cards the challenger decides (a canary, domain/canary.py); 0: in shadow.
+    canary: float = 0.0
 
     def holds(self, version: str) -> ModelRole | None:
         if version == self.champion:

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import partial
 
 from fraud.adapters.memory.state import Staged, State
+from fraud.domain.canary import CanaryStep
 from fraud.domain.registry import (
     ModelRole,
     RegisteredModel,
@@ -20,12 +21,19 @@ from fraud.domain.registry import (
 
 def _roles(state: State) -> Roles:
     holders: dict[ModelRole, str | None] = {}
+    since: dict[ModelRole, datetime] = {}
     for _, change in sorted(state.model_roles.items()):
-        holders[change.role] = change.version
+        holders[change.role], since[change.role] = change.version, change.at
+    challenger = holders.get(ModelRole.CHALLENGER)
+    steps = [s for _, s in sorted(state.model_canary.items())][-1:]
+    steps = [s for s in steps if s.version == challenger and s.at >= since[ModelRole.CHALLENGER]]
     return Roles(
-        revision=max(state.model_roles, default=0) + max(state.model_thresholds, default=0),
+        revision=max(state.model_roles, default=0)
+        + max(state.model_thresholds, default=0)
+        + max(state.model_canary, default=0),
         champion=holders.get(ModelRole.CHAMPION),
-        challenger=holders.get(ModelRole.CHALLENGER),
+        challenger=challenger,
+        canary=steps[-1].share if steps and challenger else 0.0,
     )
 
 
@@ -67,6 +75,12 @@ def _set_thresholds(state: State, change: ThresholdsChange) -> ThresholdsChange:
     return kept
 
 
+def _set_canary(state: State, step: CanaryStep) -> CanaryStep:
+    kept = replace(step, id=max(state.model_canary, default=0) + 1)
+    state.model_canary[kept.id] = kept
+    return kept
+
+
 class InMemoryModelRegistry:
     def __init__(self, staged: Staged) -> None:
         self._staged = staged
@@ -94,6 +108,11 @@ class InMemoryModelRegistry:
     def set_thresholds(self, change: ThresholdsChange) -> ThresholdsChange:
         kept = self._staged.write(partial(_set_thresholds, change=change))
         assert isinstance(kept, ThresholdsChange)
+        return kept
+
+    def set_canary(self, step: CanaryStep) -> CanaryStep:
+        kept = self._staged.write(partial(_set_canary, step=step))
+        assert isinstance(kept, CanaryStep)
         return kept
 
 
@@ -125,3 +144,6 @@ class InMemoryModelQueries:
             c for _, c in sorted(self.state.model_thresholds.items()) if c.version == version
         ]
         return changes[-1] if changes else None
+
+    def canary_history(self) -> list[CanaryStep]:
+        return [step for _, step in sorted(self.state.model_canary.items())]

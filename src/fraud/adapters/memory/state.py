@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from fraud.domain.assessment import Assessment, LabelChange, TransactionRecord
+from fraud.domain.canary import CanaryStep
 from fraud.domain.cases import DEFAULT_QUEUE, Case, CaseEvent, CaseNote, Queue
 from fraud.domain.identity import Account, ApiKey, AuditEvent, SignedIn
 from fraud.domain.lists import ListChange, ListEntry, ValueList
@@ -56,6 +57,7 @@ class State:
     models: MutableMapping[str, tuple[RegisteredModel, StoredArchive]] = field(default_factory=dict)
     model_roles: MutableMapping[int, RoleChange] = field(default_factory=dict)
     model_thresholds: MutableMapping[int, ThresholdsChange] = field(default_factory=dict)
+    model_canary: MutableMapping[int, CanaryStep] = field(default_factory=dict)
     # Drift tallies: (model version, hour, name) -> count per bin.
     drift: MutableMapping[tuple[str, datetime, str], tuple[int, ...]] = field(default_factory=dict)
     # Rules' tallies: (rule, period) -> how the rule fared then.

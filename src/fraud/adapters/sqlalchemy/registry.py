@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import Executor, dialect_of, fetch
-from fraud.adapters.sqlalchemy.tables import model_roles, model_thresholds, models
+from fraud.adapters.sqlalchemy.tables import model_canary, model_roles, model_thresholds, models
 from fraud.adapters.sqlalchemy.upserts import insert_missing
+from fraud.domain.canary import CanaryStep
 from fraud.domain.errors import ModelTampered
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
@@ -63,18 +64,37 @@ def _roles(executor: Executor) -> Roles:
     latest = select(func.max(model_roles.c.id)).group_by(model_roles.c.role).scalar_subquery()
     rows = fetch(
         executor,
-        select(model_roles.c.role, model_roles.c.version, model_roles.c.id).where(
+        select(model_roles.c.role, model_roles.c.version, model_roles.c.id, model_roles.c.at).where(
             model_roles.c.id.in_(latest)
         ),
     )
     holders = {row["role"]: row["version"] for row in rows}
     thresholds = executor.execute(select(func.max(model_thresholds.c.id))).scalar() or 0
+    canary = fetch(executor, select(model_canary).order_by(model_canary.c.id.desc()).limit(1))
+    challenger = next((row for row in rows if row["role"] == ModelRole.CHALLENGER.value), None)
     return Roles(
-        # Both histories only grow: the sum of their last ids moves with every change.
-        revision=max((row["id"] for row in rows), default=0) + int(thresholds),
+        # The histories only grow: the sum of their last ids moves with every change.
+        revision=max((row["id"] for row in rows), default=0)
+        + int(thresholds)
+        + (canary[0]["id"] if canary else 0),
         champion=holders.get(ModelRole.CHAMPION.value),
         challenger=holders.get(ModelRole.CHALLENGER.value),
+        canary=_canary_share(challenger, canary[0] if canary else None),
     )
+
+
+def _canary_share(challenger: Mapping[str, Any] | None, step: Mapping[str, Any] | None) -> float:
+    """The latest step's share, if it is the challenger's since it took the role (a model
+    challenging again starts in shadow)."""
+    if challenger is None or step is None or challenger["version"] is None:
+        return 0.0
+    if step["version"] != challenger["version"] or step["at"] < challenger["at"]:
+        return 0.0
+    return float(step["share"])
+
+
+def _step(row: Mapping[str, Any]) -> CanaryStep:
+    return CanaryStep(row["version"], row["share"], row["at"], row["by"], row["reason"], row["id"])
 
 
 def _model(executor: Executor, version: str) -> RegisteredModel | None:
@@ -142,7 +162,7 @@ class SqlModelRegistry:
     def _lock(self) -> None:
         if dialect_of(self._executor) == "postgresql":  # SQLite has one writer anyway
             self._executor.execute(
-                text("LOCK TABLE model_roles, model_thresholds IN EXCLUSIVE MODE")
+                text("LOCK TABLE model_roles, model_thresholds, model_canary IN EXCLUSIVE MODE")
             )
 
     def change_role(
@@ -157,6 +177,21 @@ class SqlModelRegistry:
                 insert(model_roles).values(row).returning(model_roles.c.id)
             ).scalar_one()
         return RoleChange(role, version, previous, at, by, int(change_id))
+
+    def set_canary(self, step: CanaryStep) -> CanaryStep:
+        row = {
+            "version": step.version,
+            "share": step.share,
+            "at": step.at,
+            "by": step.by,
+            "reason": step.reason,
+        }
+        with transient_errors_translated():
+            self._lock()
+            step_id = self._executor.execute(
+                insert(model_canary).values(row).returning(model_canary.c.id)
+            ).scalar_one()
+        return replace(step, id=int(step_id))
 
     def set_thresholds(self, change: ThresholdsChange) -> ThresholdsChange:
         row = {
@@ -219,6 +254,11 @@ class SqlModelQueries:
         statement = select(model_roles).order_by(model_roles.c.id)
         with transient_errors_translated(), self._connect() as connection:
             return [_change(row) for row in fetch(connection, statement)]
+
+    def canary_history(self) -> list[CanaryStep]:
+        statement = select(model_canary).order_by(model_canary.c.id)
+        with transient_errors_translated(), self._connect() as connection:
+            return [_step(row) for row in fetch(connection, statement)]
 
     def thresholds(self, version: str) -> ThresholdsChange | None:
         statement = (

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from fraud.domain.canary import CanaryStep
 from fraud.domain.features import FeatureVector
 from fraud.domain.model import ModelInfo
 from fraud.domain.registry import (
@@ -115,6 +116,9 @@ class ModelRegistry(Protocol):
     def set_thresholds(self, change: ThresholdsChange) -> ThresholdsChange:
         """Put thresholds in force for a model; returned with the id the store gave it."""
 
+    def set_canary(self, step: CanaryStep) -> CanaryStep:
+        """Put a canary's step in force; returned with the id the store gave it."""
+
 
 class ModelQueries(Protocol):
     """What the API, the dashboard and the scoring workers read of the registry."""
@@ -135,3 +139,6 @@ class ModelQueries(Protocol):
 
     def thresholds(self, version: str) -> ThresholdsChange | None:
         """The thresholds set for the model after training, if any: the latest."""
+
+    def canary_history(self) -> list[CanaryStep]:
+        """Every step of every canary, oldest first."""
