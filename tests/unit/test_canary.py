@@ -16,12 +16,14 @@ from fraud.application.models import LiveModels, ManageModels, RegisterModel
 from fraud.application.record import RecordStage
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.canary import CANARY_STEPS, CanaryBand, CanaryCounts, in_canary, next_step
-from fraud.domain.identity import Actor, AuditAction
+from fraud.domain.identity import Actor, AuditAction, Role
 from fraud.domain.registry import RoleRefused
+from fraud.entrypoints.http.app import create_app
 from tests.archive_keys import seal_for_tests
 from tests.factories import ENVELOPES, txn
 from tests.fakes import RuleModel, RuleModelArchives
 from tests.pipeline_helpers import embedded_pipeline
+from tests.unit.conftest import calling_as, issue_keys
 
 ALICE = Actor("alice", "test")
 CARDS = 4000
@@ -169,3 +171,26 @@ def test_counts_tell_the_models_apart_and_a_missing_challenger_scoring(model, cl
         for r in records[:3]
     ]
     assert canary_counts(fallen_back, roles).challenger_failed == 3
+
+
+def test_the_canary_is_stepped_and_shown_over_http(container, clock) -> None:
+    store = container.queries()
+    register = RegisterModel(store, clock, seal_for_tests())
+    for version in ("champion-1", "challenger-2"):
+        register(RuleModel(version).info, RuleModelArchives.pack(RuleModel(version)), ALICE)
+    app = create_app(container)
+    keys = issue_keys(container)
+    admin, viewer = calling_as(app, keys[Role.ADMIN]), calling_as(app, keys[Role.VIEWER])
+
+    assert admin.post("/api/models/canary/raise").status_code == 409  # no challenger yet
+    ManageModels(store, store, clock).challenge("challenger-2", ALICE)
+    refused = admin.put("/api/models/canary", json={"share": 2})
+    assert refused.status_code == 422 and refused.get_json()["details"][0]["field"] == "share"
+    assert viewer.post("/api/models/canary/raise").status_code == 403
+    assert admin.post("/api/models/canary/raise").get_json()["share"] == 0.01
+    assert admin.put("/api/models/canary", json={"share": 0.5}).get_json()["share"] == 0.5
+    shown = viewer.get("/api/models/canary").get_json()
+    assert (shown["challenger"], shown["share"]) == ("challenger-2", 0.5)
+    assert [step["share"] for step in shown["history"]] == [0.01, 0.5]
+    assert viewer.get("/api/models").get_json()["roles"]["canary"] == 0.5
+    assert admin.post("/api/models/canary/rollback").get_json()["share"] == 0.0

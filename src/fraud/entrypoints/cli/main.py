@@ -15,6 +15,7 @@ import structlog
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.access import audit, first_run, keys, users
 from fraud.entrypoints.cli.bench import bench
+from fraud.entrypoints.cli.canary import canary
 from fraud.entrypoints.cli.cases import cases, queues
 from fraud.entrypoints.cli.context import (
     CliContext,
@@ -216,6 +217,7 @@ cli.add_command(keys)
 cli.add_command(users)
 cli.add_command(audit)
 cli.add_command(rules)
+models.add_command(canary)
 cli.add_command(models)
 cli.add_command(retrain)
 cli.add_command(queues)

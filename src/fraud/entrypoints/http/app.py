@@ -19,6 +19,7 @@ from fraud.containers import Container, Process, bootstrap
 from fraud.domain.identity import Permission
 from fraud.entrypoints.http import admin as admin_module
 from fraud.entrypoints.http import api as api_module
+from fraud.entrypoints.http import canary as canary_module
 from fraud.entrypoints.http import cases as cases_module
 from fraud.entrypoints.http import dashboard as dashboard_module
 from fraud.entrypoints.http import docs as docs_module
@@ -102,6 +103,7 @@ def create_app(container: Container | None = None) -> Flask:
             signin_module,
             rules_module,
             models_module,
+            canary_module,
             cases_module,
             lists_module,
         ]
@@ -144,6 +146,7 @@ def create_app(container: Container | None = None) -> Flask:
         admin_module.admin,
         rules_module.rules,
         models_module.models,
+        canary_module.canary,
         cases_module.cases,
         lists_module.lists,
     ):

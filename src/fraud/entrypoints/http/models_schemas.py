@@ -59,6 +59,10 @@ class RolesSchema(Shape):
     )
     champion = fields.String(required=True, allow_none=True)
     challenger = fields.String(required=True, allow_none=True)
+    canary = fields.Float(
+        validate=validate.Range(0, 1),
+        metadata={"description": "the share of cards the challenger decides (0: in shadow)"},
+    )
 
 
 class RegistrySchema(Shape):

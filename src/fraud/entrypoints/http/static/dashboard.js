@@ -391,6 +391,21 @@
     );
   }
 
+  // A canary: the share of cards the challenger decides, and its latest step (who, why:
+  // a roll-back the service made by itself says so).
+  function showCanary(canary) {
+    const last = canary.history.length ? canary.history[canary.history.length - 1] : null;
+    const share = (s) => (s * 100).toLocaleString() + "%";
+    setText(
+      "#canary-detail",
+      !canary.challenger
+        ? "canary: no challenger"
+        : "canary: " + canary.challenger + " decides " + share(canary.share) + " of cards" +
+            (last && last.version === canary.challenger ? " (" + last.reason + ", by " + last.by + ", " + last.at + ")" : "") +
+            "; fraud models canary --raise steps it through " + canary.steps.map(share).join(", ")
+    );
+  }
+
   // The badge says what the figures allow: no reference, too few values to judge, drifted
   // (naming what), or stable; a PSI on too few values is drawn grey, as not judged.
   function showDrift(report) {
@@ -459,7 +474,7 @@
   const loadPipeline = quietly(() => poll("/api/pipeline", showPipeline));
   const loadLabels = quietly(() => poll("/api/labels", showLabels));
   const loadLife = quietly(() =>
-    Promise.all([poll("/api/models", showModels), poll("/api/models/challenge", showChallenge), poll("/api/drift", showDrift)])
+    Promise.all([poll("/api/models", showModels), poll("/api/models/challenge", showChallenge), poll("/api/models/canary", showCanary), poll("/api/drift", showDrift)])
   );
 
   showStats(JSON.parse(document.getElementById("initial-stats").textContent));
