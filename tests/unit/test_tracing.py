@@ -51,7 +51,8 @@ def sent(container: Container) -> None:
 
 def test_a_post_with_a_traceparent_is_one_trace_to_the_stored_verdict(traced, otlp) -> None:
     app = create_app(traced)
-    client = calling_as(app, issue_keys(traced)[Role.SUBMITTER])
+    keys = issue_keys(traced)
+    client = calling_as(app, keys[Role.SUBMITTER])
     with capture_logs() as logs:
         answer = client.post(
             "/transaction", json=payload(transaction_id="traced"), headers={TRACEPARENT: SENT}
@@ -76,8 +77,11 @@ def test_a_post_with_a_traceparent_is_one_trace_to_the_stored_verdict(traced, ot
         assert (TRACE_ID, request.span_id) in batch.links
     assert {s.service for s in spans} == {"fraud"}
 
-    # The verdict says which trace it belongs to, and so do the log lines about it.
+    # The verdict and its page say which trace it belongs to, and so do the log lines.
     assert client.get("/transaction/traced").get_json()["trace_id"] == TRACE_ID
+    analyst = calling_as(app, keys[Role.ANALYST])
+    page = analyst.get("/dashboard/transactions/traced").get_data(as_text=True)
+    assert 'id="trace-id" title="' in page and f">{TRACE_ID}</span>" in page
     about = [line for line in logs if line.get("transaction_id") == "traced"]
     assert about and all(line.get("trace_id") == TRACE_ID for line in about)
 
