@@ -33,6 +33,8 @@ MAX_LINKS = 128
 TRACES_PATH = "/v1/traces"
 _ROOT = otel_context.Context()  # a batch's span starts a trace of its own
 _PROPAGATOR = TraceContextTextMapPropagator()
+# The flags' last hex digit of a sampled context: its lowest bit set.
+_SAMPLED_LAST_DIGITS = frozenset("13579bdfBDF")
 
 
 def exporter_endpoint(endpoint: str) -> str:
@@ -61,6 +63,8 @@ def _context_of(traceparent: str | None) -> SpanContext | None:
     """The sampled span context a ``traceparent`` (``00-TRACE-SPAN-FLAGS``) names; None for
     none, one not sampled, or one that is not a traceparent."""
     if traceparent is None or len(traceparent) != 55 or traceparent[:3] != "00-":
+        return None
+    if traceparent[54] not in _SAMPLED_LAST_DIGITS:  # most, when sampling: cheap to skip
         return None
     try:
         trace_id = int(traceparent[3:35], 16)
