@@ -7,7 +7,7 @@ import pytest
 
 from fraud.bench.harness import BenchError
 from fraud.bench.http import parse_result
-from fraud.bench.pipeline import _http_lines, _scaling_table, _users_lines
+from fraud.bench.report import http_lines, scaling_table, users_lines
 
 
 def run(workers: int, database: str, per_s: int) -> dict:
@@ -23,7 +23,7 @@ def test_the_table_puts_each_database_in_a_column_and_shows_where_the_curve_bend
         "workers_2_postgresql": run(2, "postgresql", 5_100),
         "latency": {"p99": 1.0},
     }
-    lines = _scaling_table(runs)
+    lines = scaling_table(runs)
     assert lines[1] == "scaling on 12 partitions (tx/s, x one worker)"
     assert lines[2].split() == ["workers", "sqlite", "postgresql"]
     assert lines[3].split() == ["1", "4,000", "(1.00x)", "3,000", "(1.00x)"]
@@ -32,7 +32,7 @@ def test_the_table_puts_each_database_in_a_column_and_shows_where_the_curve_bend
 
 
 def test_one_worker_count_makes_no_table() -> None:
-    assert _scaling_table({"workers_1": run(1, "sqlite", 4_000)}) == []
+    assert scaling_table({"workers_1": run(1, "sqlite", 4_000)}) == []
 
 
 def test_a_plain_producers_runs_get_a_column_of_their_own() -> None:
@@ -42,7 +42,7 @@ def test_a_plain_producers_runs_get_a_column_of_their_own() -> None:
         "kcat_workers_1": {**run(1, "sqlite", 2_000), "path": "kcat"},
         "kcat_workers_2": {**run(2, "sqlite", 3_000), "path": "kcat"},
     }
-    lines = _scaling_table(runs)
+    lines = scaling_table(runs)
     assert lines[2].split() == ["workers", "sqlite", "sqlite", "(kcat)"]
     assert lines[4].split() == ["2", "7,000", "(1.75x)", "3,000", "(1.50x)"]
 
@@ -72,7 +72,7 @@ def test_wrk_output_without_a_result_line_is_an_error_that_shows_it() -> None:
 def test_the_http_lines_say_how_many_waited_answers_carried_the_verdict() -> None:
     waited = {**parse_result(WRK_OUTPUT), "connections": 200, "offered_per_s": 1000}
     ingest = {**parse_result(WRK_OUTPUT), "connections": 16, "offered_per_s": None}
-    lines = _http_lines(
+    lines = http_lines(
         {
             "workers": 2,
             "server": "fraud serve (defaults)",
@@ -83,7 +83,7 @@ def test_the_http_lines_say_how_many_waited_answers_carried_the_verdict() -> Non
     assert "POST, unpaced" in lines[2] and "1,000 accepted" in lines[2]
     assert "1,000/s offered" in lines[3]
     assert "900 decided in time (200), 100 pending (202)" in lines[3]
-    assert _http_lines({"skipped": "wrk is not installed"})[1] == (
+    assert http_lines({"skipped": "wrk is not installed"})[1] == (
         "http: skipped (wrk is not installed)"
     )
 
@@ -98,7 +98,7 @@ def test_the_users_lines_compare_the_most_users_with_the_fewest() -> None:
             "rss_bytes_per_user": per_user,
         }
 
-    lines = _users_lines(
+    lines = users_lines(
         {
             "runs": [users_run(10_000, 3_000, 9_000), users_run(1_000_000, 2_850, 2_500)],
             "state_bytes_per_user": {"1_events": 1_800, "10_events": 2_400},

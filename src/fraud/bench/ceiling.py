@@ -1,8 +1,8 @@
 """The broker's round trip with no processing: the ceiling the pipeline is measured against.
 
-The messages are the pipeline's own (``transactions`` envelopes), produced the
-way every stage produces (``KafkaBus.publish``: idempotent, ``acks=all``,
-asynchronous within a batch, one flush per batch) and read back by a plain
+The messages are the pipeline's own (``transactions`` envelopes), produced on the bus
+the container wires, the way every stage produces (``KafkaBus.publish``: idempotent,
+``acks=all``, asynchronous within a batch, one flush per batch) and read back by a plain
 ``confluent_kafka.Consumer`` with the pipeline's consumer settings, doing
 nothing with them. Every transaction crosses the broker three times in the
 pipeline (transactions, preprocessed-transactions, fraud-results), each hop
@@ -18,43 +18,38 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import Consumer, TopicPartition
 from tqdm import tqdm
 
-from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.settings import consumer_config
 from fraud.bench.harness import BenchError, CpuMeter, RunSpace, chunks
-from fraud.domain.ports import OutgoingMessage, Topic
+from fraud.domain.ports import MessageBus, OutgoingMessage, Topic
 
 BATCH = 500  # the stages' default batch size
 JOIN_TIMEOUT_S = 60.0
 
 
 def measure_ceiling(
-    space: RunSpace, messages: Sequence[OutgoingMessage], timeout_s: float, progress: bool
+    space: RunSpace,
+    bus: MessageBus,
+    messages: Sequence[OutgoingMessage],
+    timeout_s: float,
+    progress: bool,
 ) -> dict[str, object]:
-    """Produce, consume, and a concurrent round trip, each over all of ``messages``."""
+    """Produce on ``bus`` (the pipeline's, on ``space``), consume, and a concurrent round
+    trip, each over all of ``messages``."""
     count = len(messages)
-    bus = KafkaBus(
-        space.bootstrap,
-        topic_prefix=space.prefix,
-        client_id="bench-ceiling",
-        security=space.security,
-    )
+    # The first publish pays for metadata and the idempotent producer's id: not timed.
+    bus.publish(Topic.DEAD_LETTERS, messages[:1])
+    cpu = CpuMeter(broker_pid=space.broker_pid)
+    cpu.start()
+    produce_s = _publish(bus, Topic.TRANSACTIONS, messages, progress, "ceiling produce")
+    produce_cpu = cpu.stop()
+
+    consumer = _plain_consumer(space, "consume-only", Topic.TRANSACTIONS)
     try:
-        # The first publish pays for metadata and the idempotent producer's id: not timed.
-        bus.publish(Topic.DEAD_LETTERS, messages[:1])
-        cpu = CpuMeter(broker_pid=space.broker_pid)
-        cpu.start()
-        produce_s = _publish(bus, Topic.TRANSACTIONS, messages, progress, "ceiling produce")
-        produce_cpu = cpu.stop()
-
-        consumer = _plain_consumer(space, "consume-only", Topic.TRANSACTIONS)
-        try:
-            consume_s = _consume(consumer, count, timeout_s, progress, "ceiling consume")
-        finally:
-            consumer.close()
-
-        round_trip_s = _round_trip(space, bus, messages, timeout_s, progress)
+        consume_s = _consume(consumer, count, timeout_s, progress, "ceiling consume")
     finally:
-        bus.close()
+        consumer.close()
+
+    round_trip_s = _round_trip(space, bus, messages, timeout_s, progress)
     return {
         "messages": count,
         "message_bytes_avg": round(sum(len(m.value) for m in messages) / max(1, count)),
@@ -70,7 +65,7 @@ def measure_ceiling(
 
 
 def _publish(
-    bus: KafkaBus,
+    bus: MessageBus,
     topic: str,
     messages: Sequence[OutgoingMessage],
     progress: bool,
@@ -102,7 +97,6 @@ def _consume(
     timeout_s: float,
     progress: bool,
     label: str,
-    first_seen: threading.Event | None = None,
 ) -> float:
     """Seconds from the first message received to the last; joining the group is not counted."""
     received = 0
@@ -116,8 +110,6 @@ def _consume(
             good = sum(1 for raw in batch if raw.error() is None)
             if good and started is None:
                 started = time.perf_counter()
-                if first_seen is not None:
-                    first_seen.set()
             received += good
             bar.update(good)
     assert started is not None
@@ -126,7 +118,7 @@ def _consume(
 
 def _round_trip(
     space: RunSpace,
-    bus: KafkaBus,
+    bus: MessageBus,
     messages: Sequence[OutgoingMessage],
     timeout_s: float,
     progress: bool,

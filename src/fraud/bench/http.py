@@ -23,18 +23,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fraud.bench.context import Bench
 from fraud.bench.harness import BenchError, RunSpace, WorkerPool, end_with_parent
 
 POST_SCRIPT = Path(__file__).with_name("post.lua")
 SERVER_READY_S = 60.0
 RESULT_PREFIX = "RESULT "
-
-Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +56,15 @@ def loads(rate: int, wait_ms: int) -> tuple[HttpLoad, ...]:
     )
 
 
-def measure_http(
-    space: RunSpace,
-    env: dict[str, str],
-    workers: int,
-    load_plan: tuple[HttpLoad, ...],
-    duration_s: float,
-    ready: Callable[[WorkerPool], float],
-    echo: Echo,
-) -> dict[str, Any]:
-    """Workers and ``fraud serve`` on ``space``, then each load in ``load_plan`` with wrk."""
+def measure_http(bench: Bench, space: RunSpace, workers: int) -> dict[str, Any]:
+    """Workers and ``fraud serve`` on ``space``, then each of the configured loads (see
+    :func:`loads`) with wrk, each for the latency runs' duration."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
+    load_plan = loads(bench.config.http.rate, bench.config.http.wait_ms)
+    duration_s, echo = bench.config.latency.duration_s, bench.echo
+    env = bench.worker_environment(space)
     space.migrate()
     key = _create_key(env)
     log_dir = space.directory / "logs-http"
@@ -80,7 +74,7 @@ def measure_http(
     results: dict[str, Any] = {"workers": workers, "server": "fraud serve (defaults)"}
     try:
         pool.start()
-        echo(f"  workers ready after {ready(pool):.1f}s")
+        echo(f"  workers ready after {bench.ready(pool, space):.1f}s")
         log_dir.mkdir(parents=True, exist_ok=True)
         with (log_dir / "serve.log").open("wb") as log:
             server = subprocess.Popen(

@@ -1,6 +1,6 @@
 """Where one worker's time goes: each stage in this process, profiled, over pre-produced data.
 
-Run as a child process by ``fraud.bench.pipeline`` (``python -m
+Run as a child process by ``fraud.bench.phases.profile`` (``python -m
 fraud.bench.profile``), so that its logging, TensorFlow and Kafka
 clients are set up exactly as in a ``fraud worker`` and the parent's own work
 does not show up in the profile.
@@ -44,12 +44,14 @@ from fraud.application.score import ScoreStage, assess
 from fraud.application.stage import StageRunner
 from fraud.containers import Process, bootstrap
 from fraud.domain.features import BehaviourProfiles, FeatureVector
+from fraud.domain.identity import Actor
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.transaction import Transaction, format_instant, parse_instant
 from fraud.logs import configure_logging
 from fraud.settings import Settings
 
 STAGE_TIMEOUT_S = 300.0
+PROFILER = Actor("bench:profile", "fraud bench")  # who registers the model, in the audit log
 StageTimings = dict[str, dict[str, Any]]  # per stage: messages, wall_s, thread_cpu_s, profiler
 _PRODUCER_METHOD = "<method '{}' of 'cimpl.Producer' objects>"
 
@@ -120,6 +122,10 @@ def drain(settings: Settings, group: str, count: int, profile: bool) -> StageTim
     container = bootstrap(settings, Process(migrate=True))
     container.init_resources()
     container.model()
+    if container.model_queries().roles().champion is None:
+        # A run's registry starts empty: the model the workers score with becomes its
+        # champion, as `fraud worker` makes it (else the score stage waits for one for ever).
+        container.register_model().adopt(container.model_store(), PROFILER)
     bus = container.bus()
     factories: dict[str, Callable[[], Any]] = {
         "preprocess": container.preprocess_stage,

@@ -11,25 +11,30 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fraud.adapters.csv.labelled import write_labelled
 from fraud.adapters.simulation.simulator import simulate
+from fraud.bench.context import Bench
 from fraud.bench.harness import BenchError
 
 STARTUP_ROWS = 1_000
-Echo = Callable[[str], None]
 
 
-def measure_replay(
-    rows: int, model_dir: Path, directory: Path, env: dict[str, str], seed: int, echo: Echo
-) -> dict[str, Any]:
+def measure_replay(bench: Bench) -> dict[str, Any]:
+    """The configured rows replayed by ``fraud score`` on a database of their own."""
+    rows, model_dir, echo = bench.config.offline.replay_rows, bench.config.model_dir, bench.echo
+    directory = bench.config.out_dir / "replay"
+    env = {
+        **os.environ,
+        "FRAUD_DATABASE_URL": f"sqlite:///{directory / 'replay.db'}",
+        "FRAUD_LOG_FORMAT": "json",
+    }
     directory.mkdir(parents=True, exist_ok=True)
     data, head = directory / f"replay-{rows}.csv", directory / "replay-head.csv"
     echo(f"  simulating {rows:,} labelled transactions into {data.name}")
-    labelled = simulate(rows, seed=seed)
+    labelled = simulate(rows, seed=bench.config.runs.seed)
     write_labelled(data, labelled)
     write_labelled(head, labelled[:STARTUP_ROWS])
     del labelled

@@ -15,19 +15,19 @@ from __future__ import annotations
 import random
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fraud.bench import plain
+from fraud.bench.context import Bench
 from fraud.bench.harness import BenchError, CpuMeter, RunSpace, VerdictCounter, WorkerPool
 from fraud.domain.features import UserHistory
 from fraud.domain.transaction import KNOWN_DEVICE_TYPES, KNOWN_MERCHANT_TYPES, Transaction
 
 MERCHANTS = 2_000
-Echo = Callable[[str], None]
-Follow = Callable[[VerdictCounter, int, WorkerPool], float]
+SEED = 11
 
 
 def write_stream(path: Path, run: str, times: Iterator[tuple[int, datetime]], seed: int) -> int:
@@ -56,18 +56,11 @@ def _spread(count: int, start: datetime, span: timedelta) -> Iterator[datetime]:
     return (start + step * index for index in range(count))
 
 
-def measure_users(
-    space: RunSpace,
-    env: dict[str, str],
-    workers: int,
-    users: int,
-    transactions: int,
-    ready: Callable[[WorkerPool], float],
-    follow: Follow,
-    echo: Echo,
-    seed: int = 11,
-) -> dict[str, Any]:
-    """Meet ``users`` users once each, then time ``transactions`` over them."""
+def measure_users(bench: Bench, space: RunSpace, workers: int, users: int) -> dict[str, Any]:
+    """Meet ``users`` users once each, then time the throughput runs' transaction count
+    over them."""
+    transactions, echo, seed = bench.config.throughput.transactions, bench.echo, SEED
+    follow = bench.wait_for_verdicts
     space.migrate()
     now = datetime.now(UTC)
     # Live timestamps, the users met in the hour before the timed run's hour: no day barrier
@@ -82,11 +75,12 @@ def measure_users(
     chosen = (rng.randrange(users) for _ in range(transactions))
     timing = _spread(transactions, now - timedelta(hours=1), timedelta(hours=1))
     write_stream(timed, f"{space.run_id}-timed", zip(chosen, timing, strict=True), seed + 2)
+    env = bench.worker_environment(space)
     pool = WorkerPool(workers, env, space.group, space.directory / f"logs-users-{users}")
     counter = VerdictCounter(space.database_url)
     try:
         pool.start()
-        echo(f"  workers ready after {ready(pool):.1f}s")
+        echo(f"  workers ready after {bench.ready(pool, space):.1f}s")
         rss_before = _rss_bytes(pool)
         echo(f"  meeting {users:,} users (one transaction each, not timed)")
         plain.produce(space, meet)
