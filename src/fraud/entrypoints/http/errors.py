@@ -7,6 +7,7 @@ every 503 and 429 says when to retry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import structlog
@@ -49,8 +50,6 @@ from fraud.domain.webhooks import InvalidWebhook, UnknownSubscription
 from fraud.entrypoints.http.schemas import ErrorSchema
 
 log = structlog.get_logger(__name__)
-
-InvalidRequest = InvalidCaseRequest | InvalidListRequest | InvalidWebhook
 
 RETRY_AFTER_SECONDS = "1"
 _ERROR = ErrorSchema()
@@ -111,118 +110,111 @@ def _parsed_arguments(messages: Mapping[str, Mapping[str, Any]]) -> list[FieldEr
     ]
 
 
+# What each of the domain's refusals answers: a 422 naming every broken field (of the rule
+# or of the request), a 404 for what does not exist, a 409 for a change that cannot be made.
+BREAKS_CONTRACT: dict[type[Exception], str] = {
+    InvalidRule: "rule",
+    InvalidIdentity: "request",
+    BrokenRequest: "request",
+    InvalidCaseRequest: "request",
+    InvalidListRequest: "request",
+    InvalidWebhook: "request",
+}
+NOT_FOUND: tuple[type[Exception], ...] = (
+    UnknownRule,
+    NoVerdict,
+    UnknownModel,
+    UnknownIdentity,
+    UnknownCase,
+    UnknownQueue,
+    NoCaseWaiting,
+    UnknownList,
+    UnknownEntry,
+    UnknownSubscription,
+)
+CONFLICTS: tuple[type[Exception], ...] = (
+    RuleExists,
+    RuleConflict,
+    RoleRefused,
+    IdentityConflict,
+    CaseTaken,
+    QueueExists,
+    ListExists,
+    ListFull,
+)
+
+
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        log.info("request refused", status=error.status, error=error.message)
-        response = error_response(error.status, error.message, error.details, error.position)
-        if isinstance(error, RateLimited):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
+    app.register_error_handler(ApiError, api_error)
+    for refusal, what in BREAKS_CONTRACT.items():
+        app.register_error_handler(refusal, partial(_breaks_contract, what))
+    for refusal in NOT_FOUND:
+        app.register_error_handler(refusal, partial(_refused, 404))
+    for refusal in CONFLICTS:
+        app.register_error_handler(refusal, partial(_refused, 409))
+    app.register_error_handler(InvalidExpression, _invalid_expression)
+    app.register_error_handler(TransientFailure, _unavailable)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.after_request(say_when_to_retry)
 
-    @app.errorhandler(InvalidRule)
-    def invalid_rule(error: InvalidRule) -> Response:
-        return api_error(ApiError.breaks_contract("rule", error.errors))
 
-    @app.errorhandler(InvalidExpression)
-    def invalid_expression(error: InvalidExpression) -> Response:
-        where = error.error
-        position = (
-            None if where.line is None or where.column is None else (where.line, where.column)
+def api_error(error: ApiError) -> Response:
+    log.info("request refused", status=error.status, error=error.message)
+    response = error_response(error.status, error.message, error.details, error.position)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _breaks_contract(what: str, error: Exception) -> Response:
+    return api_error(ApiError.breaks_contract(what, getattr(error, "errors", ())))
+
+
+def _refused(status: int, error: Exception) -> Response:
+    return api_error(ApiError(status, str(error.args[0]) if error.args else str(error)))
+
+
+def _invalid_expression(error: InvalidExpression) -> Response:
+    where = error.error
+    position = None if where.line is None or where.column is None else (where.line, where.column)
+    return api_error(
+        ApiError(
+            422,
+            "the expression cannot be used",
+            details=[FieldError("expression", str(where))],
+            position=position,
         )
-        return api_error(
-            ApiError(
-                422,
-                "the expression cannot be used",
-                details=[FieldError("expression", str(where))],
-                position=position,
-            )
-        )
+    )
 
-    @app.errorhandler(UnknownRule)
-    @app.errorhandler(NoVerdict)
-    def no_such_rule(error: LookupError) -> Response:
-        return api_error(ApiError(404, str(error.args[0])))
 
-    @app.errorhandler(RuleExists)
-    @app.errorhandler(RuleConflict)
-    def rule_conflict(error: ValueError) -> Response:
-        return api_error(ApiError(409, str(error.args[0])))
+def _unavailable(error: TransientFailure) -> Response:
+    log.warning("request could not be completed now", error=str(error))
+    return error_response(503, f"{error}: nothing was stored or changed; retry shortly")
 
-    @app.errorhandler(UnknownModel)
-    def no_such_model(error: UnknownModel) -> Response:
-        return api_error(ApiError(404, str(error.args[0])))
 
-    @app.errorhandler(RoleRefused)
-    def role_refused(error: RoleRefused) -> Response:
-        return api_error(ApiError(409, str(error)))
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    messages = (getattr(error, "data", None) or {}).get("messages")
+    if status == 422 and messages:  # a query string the declared schema refused
+        details = _parsed_arguments(messages)
+        log.info("request refused", status=status, details=[str(d) for d in details])
+        return error_response(status, "the query breaks the contract", details)
+    message = {
+        404: "no such resource",
+        405: "method not allowed on this resource",
+        413: f"request body is larger than {(request.max_content_length or 0) // 1024} KiB",
+    }.get(status, error.description or error.name)
+    return error_response(status, message)
 
-    @app.errorhandler(InvalidIdentity)
-    def invalid_identity(error: InvalidIdentity) -> Response:
-        return api_error(ApiError.breaks_contract("request", error.errors))
 
-    @app.errorhandler(BrokenRequest)
-    def broken_request(error: BrokenRequest) -> Response:
-        return api_error(ApiError.breaks_contract("request", error.errors))
+def _unexpected(error: Exception) -> Response:
+    log.exception("request failed")
+    return error_response(500, "internal error; it has been logged")
 
-    @app.errorhandler(IdentityConflict)
-    def name_taken(error: IdentityConflict) -> Response:
-        return api_error(ApiError(409, str(error)))
 
-    @app.errorhandler(UnknownIdentity)
-    def no_such_identity(error: UnknownIdentity) -> Response:
-        return api_error(ApiError(404, str(error.args[0])))
-
-    @app.errorhandler(InvalidCaseRequest)
-    @app.errorhandler(InvalidListRequest)
-    @app.errorhandler(InvalidWebhook)
-    def invalid_request(error: InvalidRequest) -> Response:
-        return api_error(ApiError.breaks_contract("request", error.errors))
-
-    @app.errorhandler(UnknownCase)
-    @app.errorhandler(UnknownQueue)
-    @app.errorhandler(NoCaseWaiting)
-    @app.errorhandler(UnknownList)
-    @app.errorhandler(UnknownEntry)
-    @app.errorhandler(UnknownSubscription)
-    def not_found(error: LookupError) -> Response:
-        return api_error(ApiError(404, str(error.args[0])))
-
-    @app.errorhandler(CaseTaken)
-    @app.errorhandler(QueueExists)
-    @app.errorhandler(ListExists)
-    @app.errorhandler(ListFull)
-    def taken(error: ValueError) -> Response:
-        return api_error(ApiError(409, str(error.args[0])))
-
-    @app.errorhandler(TransientFailure)
-    def unavailable(error: TransientFailure) -> Response:
-        log.warning("request could not be completed now", error=str(error))
-        return error_response(503, f"{error}: nothing was stored or changed; retry shortly")
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        status = error.code or 500
-        messages = (getattr(error, "data", None) or {}).get("messages")
-        if status == 422 and messages:  # a query string the declared schema refused
-            details = _parsed_arguments(messages)
-            log.info("request refused", status=status, details=[str(d) for d in details])
-            return error_response(status, "the query breaks the contract", details)
-        message = {
-            404: "no such resource",
-            405: "method not allowed on this resource",
-            413: f"request body is larger than {(request.max_content_length or 0) // 1024} KiB",
-        }.get(status, error.description or error.name)
-        return error_response(status, message)
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> Response:
-        log.exception("request failed")
-        return error_response(500, "internal error; it has been logged")
-
-    @app.after_request
-    def say_when_to_retry(response: Response) -> Response:
-        """Whatever answers 503 (storage, the broker, stopped stages, health) says when."""
-        if response.status_code == 503 and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-        return response
+def say_when_to_retry(response: Response) -> Response:
+    """Whatever answers 503 (storage, the broker, stopped stages, health) says when."""
+    if response.status_code == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
