@@ -304,3 +304,28 @@ def test_the_signing_revision_leaves_older_archives_unsigned_and_goes_back(
         kept = connection.execute(text("SELECT action FROM audit_events")).scalars().all()
         assert connection.execute(text("SELECT version FROM models")).scalar() == "old"
     assert kept == ["model.role"]
+
+
+def test_the_cases_lists_and_webhooks_revisions_widen_the_audit_log_and_narrow_it_back(
+    url: str, engine: Engine
+) -> None:
+    upgrade(url, "0016")
+    insert_event = text(
+        "INSERT INTO audit_events (at, actor, action, target, source, succeeded, detail)"
+        " VALUES ('2026-12-07 10:00:00', 'alice', :action, 'x', '', true, '')"
+    )
+    with engine.begin() as connection:
+        for action in ("case.resolved", "queue.changed", "list.entry_added", "webhook.added"):
+            connection.execute(insert_event, {"action": action})
+        default = connection.execute(text("SELECT name, sla_s FROM queues")).all()
+    assert [tuple(row) for row in default] == [("default", 4 * 3600)]
+
+    downgrade(url, "0014")
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT action FROM audit_events")).scalars().all()
+    assert sorted(kept) == ["case.resolved", "queue.changed"]
+    assert not {"value_lists", "webhook_deliveries"} & tables(engine)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert_event, {"action": "webhook.added"})
+    downgrade(url, "0013")
+    assert not {"cases", "queues", "case_events"} & tables(engine)
