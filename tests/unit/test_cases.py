@@ -246,3 +246,33 @@ def test_a_resolved_case_with_a_subscriber_tells_it(desk, clock) -> None:
     desk.work.resolve(case.id, Resolution(Disposition.NOT_FRAUD), ANA)
     told = sorted(held.delivery.event_type.value for held in desk.store.state.deliveries.values())
     assert told == ["case.resolved", "decision.decline", "decision.review", "label.created"]
+
+
+def test_a_queue_whose_condition_no_longer_compiles_is_left_out_not_the_stage_held(
+    desk, clock
+) -> None:
+    with desk.store() as uow:  # stored before a change of the language, say
+        uow.queues.save(Queue("broken", condition="tx.amount >"), "tests", clock.now())
+        uow.commit()
+    desk.decide(decided(1, clock=clock))
+    assert [case.queue for case in desk.cases()] == ["default"]
+
+
+def test_imported_labels_are_told_to_subscribers_too(desk, clock) -> None:
+    from fraud.application.labels import ImportLabels
+    from fraud.domain.label_risk import KnownLabel
+    from fraud.domain.webhooks import Subscription
+
+    with desk.store() as uow:
+        uow.webhooks.subscribe(
+            Subscription(0, "https://example.com/h", (EventType.LABEL_CREATED,), "t", clock.now()),
+            "whsec_x",
+        )
+        uow.commit()
+    desk.decide(decided(1, clock=clock), decided(2, Decision.APPROVE, clock=clock))
+    imported = ImportLabels(desk.store, clock, desk.bus, ENVELOPES)(
+        [KnownLabel("t1", True, clock.now()), KnownLabel("t2", False, clock.now())], ANA
+    )
+    assert imported.imported == 2
+    told = [held.delivery.event_type for held in desk.store.state.deliveries.values()]
+    assert told == [EventType.LABEL_CREATED, EventType.LABEL_CREATED]

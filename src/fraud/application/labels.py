@@ -77,7 +77,8 @@ class LabelTransaction:
         uow.labels.set_labels(dict.fromkeys(ids, label))
         uow.audit.append([labelled(by, ids, label.is_fraud, label.labelled_at)])
         uow.webhooks.enqueue(
-            [label_created_event(record, label) for record in records], label.labelled_at
+            [label_created_event(record.transaction, label) for record in records],
+            label.labelled_at,
         )
 
 
@@ -131,25 +132,29 @@ class ImportLabels:
                     known.append((label, record.transaction))
             events = [LabelEvent.of(txn, label.is_fraud, label.labelled_at) for label, txn in known]
             publish_labels(self.bus, self.envelopes, events)
-            self._store([label for label, _ in known], by)
+            self._store(known, by)
             imported += len(known)
             frauds += sum(label.is_fraud for label, _ in known)
             if progress is not None:
                 progress(len(chunk))
         return ImportedLabels(imported, frauds, unknown)
 
-    def _store(self, labels: Sequence[KnownLabel], by: Actor) -> None:
-        """In the order they became known; a transaction labelled twice gets both, in turn."""
+    def _store(self, known: Sequence[tuple[KnownLabel, Transaction]], by: Actor) -> None:
+        """In the order they became known; a transaction labelled twice gets both, in turn;
+        each told to webhook subscribers (``label.created``)."""
+        labels = [label for label, _ in known]
         rounds: list[dict[str, AnalystLabel]] = [{}]
-        for label in labels:
+        told = []
+        for label, transaction in known:
             if label.transaction_id in rounds[-1]:
                 rounds.append({})
-            rounds[-1][label.transaction_id] = AnalystLabel(
-                label.is_fraud, by.subject, label.labelled_at
-            )
+            given = AnalystLabel(label.is_fraud, by.subject, label.labelled_at)
+            rounds[-1][label.transaction_id] = given
+            told.append(label_created_event(transaction, given))
         with self.unit_of_work() as uow:
             for labelled_now in rounds:
                 uow.labels.set_labels(labelled_now)
+            uow.webhooks.enqueue(told, self.clock.now())
             now = self.clock.now()
             uow.audit.append(
                 [

@@ -25,6 +25,7 @@ from fraud.domain.cases import (
 from fraud.domain.identity import Actor, AuditAction
 from fraud.domain.ports import Clock, UnitOfWorkFactory
 from fraud.domain.ports.cases import CaseQueries, ConditionCompiler, Conditions
+from fraud.domain.rules import InvalidExpression
 
 log = structlog.get_logger(__name__)
 
@@ -131,7 +132,24 @@ class LiveQueues:
         return self._held.current()
 
     def _load(self) -> Routing:
-        queues = tuple(routing_order(self.queries.queues()))
+        queues = tuple(
+            queue for queue in routing_order(self.queries.queues()) if self._usable(queue)
+        )
         conditions = self.compiler.compile([queue.condition for queue in queues])
         log.info("queues loaded", queues=[queue.name for queue in queues])
         return Routing(queues, conditions)
+
+    def _usable(self, queue: Queue) -> bool:
+        """A condition stored before a change of the language that no longer compiles leaves
+        its queue out of the routing (its cases go on to the next queue), never the stage
+        held back."""
+        try:
+            self.compiler.check(queue.condition)
+        except InvalidExpression as refused:
+            log.error(
+                "queue condition does not compile; the queue is left out",
+                queue=queue.name,
+                error=str(refused),
+            )
+            return False
+        return True

@@ -28,6 +28,7 @@ from fraud.domain.assessment import AnalystLabel, Decision, TransactionRecord
 from fraud.domain.cases import Case
 from fraud.domain.errors import FieldError
 from fraud.domain.rules import RuleMode, text_problem
+from fraud.domain.transaction import Transaction
 
 SIGNATURE_HEADER = "Fraud-Signature"
 EVENT_ID_HEADER = "Fraud-Event-Id"
@@ -315,10 +316,9 @@ def case_resolved_event(case: Case, at: datetime) -> WebhookEvent:
     )
 
 
-def label_created_event(record: TransactionRecord, label: AnalystLabel) -> WebhookEvent:
+def label_created_event(transaction: Transaction, label: AnalystLabel) -> WebhookEvent:
     """``label.created``: a transaction labelled fraud or not, by whom, when (each label its
     own event: a transaction labelled again makes another)."""
-    transaction = record.transaction
     labelled_at = label.labelled_at.isoformat()
     return WebhookEvent(
         event_id(EventType.LABEL_CREATED, f"{transaction.transaction_id}/{labelled_at}"),
