@@ -28,39 +28,12 @@ from fraud.adapters.sqlalchemy.repository import (
 )
 from fraud.adapters.sqlalchemy.rules import SqlRuleRepository, SqlRuleTallies
 from fraud.adapters.sqlalchemy.webhooks import SqlWebhookRepository
-from fraud.domain.ports import (
-    ActivityLog,
-    AuditLog,
-    DeadLetterReplays,
-    DriftLog,
-    Identities,
-    LabelRepository,
-    ModelRegistry,
-    RuleRepository,
-    RuleTallies,
-    VerdictRepository,
-)
-from fraud.domain.ports.cases import CaseRepository, QueueRepository
-from fraud.domain.ports.lists import ListRepository
-from fraud.domain.ports.webhooks import WebhookRepository
+from fraud.domain.ports import UnitOfWork
 
 
-class SqlUnitOfWork:
-    # Typed as the ports: the protocol's attributes are settable, hence invariant.
-    verdicts: VerdictRepository
-    labels: LabelRepository
-    activity: ActivityLog
-    replays: DeadLetterReplays
-    identities: Identities
-    audit: AuditLog
-    rules: RuleRepository
-    models: ModelRegistry
-    drift: DriftLog
-    rule_tallies: RuleTallies
-    cases: CaseRepository
-    queues: QueueRepository
-    lists: ListRepository
-    webhooks: WebhookRepository
+class SqlUnitOfWork(UnitOfWork):
+    """The port's repositories, each on this unit's connection once entered (their types are
+    the port's, whose attributes this class inherits rather than repeats)."""
 
     def __init__(self, engine: Engine, writer: threading.RLock | None = None) -> None:
         self._engine = engine
