@@ -25,7 +25,8 @@ from tests.e2e.test_rules_service import HABIT, send, verdict
 from tests.processes import Service, calling_as, start_service, stop_service
 from tests.receiver import receiving
 
-pytestmark = pytest.mark.e2e
+# One xdist worker runs the module, so its tests share the one `fraud run` of `desk`.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cases-desk")]
 
 # Receivers on this machine are allowed, retried quickly, each attempt bounded to a second
 # (so a sender killed mid-round leaves a lease that runs out in seconds).
