@@ -144,7 +144,7 @@ def test_a_transaction_page_words_its_features_and_times_and_links_the_cards_oth
     html = viewer.get(f"/dashboard/transactions/{flagged}").get_data(as_text=True)
     features = html[html.index("Behaviour features") :]
     # Codes, flags and spans in words and units, never 7.776e+06 or a bare code.
-    assert "<td class=\"num\">90 d</td>" in features  # seconds_since_card_fraud: none known
+    assert '<td class="num">90 d</td>' in features  # seconds_since_card_fraud: none known
     assert "e+0" not in features
     merchant_type = verdict["transaction"]["merchant_type"]
     assert f'<th>merchant_type</th><td class="num">{merchant_type}</td>' in features
