@@ -3,12 +3,14 @@ from __future__ import annotations
 import pytest
 
 from fraud.domain.evaluation import (
+    at_review_budget,
     average_precision,
     recall_at_fpr,
     roc_auc,
     summarize,
     threshold_at_fpr,
 )
+from tests.factories import txn
 
 LABELS = [True, False, True, False, False]
 SCORES = [0.9, 0.8, 0.7, 0.3, 0.1]
@@ -49,3 +51,23 @@ def test_summary_reports_rates() -> None:
     summary = summarize(LABELS, SCORES)
     assert summary["rows"] == 5 and summary["frauds"] == 2
     assert summary["fraud_rate"] == pytest.approx(0.4)
+
+
+def test_a_review_budget_takes_each_days_highest_scores_and_counts_the_money() -> None:
+    # Day one: 3 transactions, the two highest reviewed (one fraud); day two: 2, both reviewed.
+    rows = [(0, 100.0, "USD"), (0, 50.0, "USD"), (0, 70.0, "USD"), (1440, 10.0, "EUR")]
+    rows.append((1445, 30.0, "USD"))
+    transactions = [txn(i, minutes=m, amount=a, currency=c) for i, (m, a, c) in enumerate(rows)]
+    labels = [True, False, True, True, False]
+    scores = [0.9, 0.8, 0.1, 0.2, 0.3]
+    figures = at_review_budget(labels, scores, transactions, per_day=2)
+    assert figures["reviewed"] == 4
+    assert figures["precision_at_budget"] == pytest.approx(2 / 4)
+    assert figures["recall_at_budget"] == pytest.approx(2 / 3)
+    assert figures["fraud_money_caught"] == {"USD": 100.0, "EUR": 10.0}
+    assert figures["fraud_money_missed"] == {"USD": 70.0}
+
+
+def test_a_review_budget_needs_a_transaction_per_score() -> None:
+    with pytest.raises(ValueError, match="2 labels, 2 scores and 1 transactions"):
+        at_review_budget([True, False], [0.5, 0.4], [txn(0)])

@@ -38,6 +38,7 @@ EARLIER = [
 ]
 IN_LAST_HOUR = [1.75, 2.75, 90.0, 1.25, 2.25, 3.25, 75.0, 4.25]
 SETTLED = [120.0, 80.0, 1.5, 2.5, 3.5]  # older than an hour
+DAY_SUM = sum(IN_LAST_HOUR) + 1.5 + 2.5 + 3.5  # the previous 24 hours
 ANGLE = 2 * math.pi * 9 / 24
 
 EXPECTED = {
@@ -56,6 +57,9 @@ EXPECTED = {
     "amount_sum_24h": sum(IN_LAST_HOUR) + 1.5 + 2.5 + 3.5,
     "amount_to_typical": 250.0 * len(SETTLED) / sum(SETTLED),
     "amount_to_max": 250.0 / 120.0,
+    "amount_to_average_24h": 250.0 * 11 / DAY_SUM,
+    "amount_to_average_7d": 250.0 * 12 / (DAY_SUM + 80.0),
+    "average_7d_to_30d": ((DAY_SUM + 80.0) / 12) / ((DAY_SUM + 80.0 + 120.0) / 13),
     "new_device": 1.0,  # never on a tablet
     "new_merchant": 0.0,  # Shop A, 3 days ago
     "new_merchant_type": 1.0,  # never at a gas station
@@ -76,9 +80,13 @@ EXPECTED = {
     "merchant_fraud_share_1d": 15 / 16,
     "merchant_fraud_share_7d": 17 / 37,
     "merchant_fraud_share_30d": 18 / 63,
+    # Shop A's latest confirmed fraud known: the day before; its earliest: alice's, 15 days.
+    "seconds_since_merchant_fraud": 86_400.0,
+    "seconds_since_merchant_first_fraud": 15 * 86_400.0,
     # Every purchase of alice's confirmed fraud, but the latest, whose label comes too late.
     "card_confirmed_frauds": 14.0,
     "seconds_since_card_fraud": 180.0,
+    "seconds_since_card_first_fraud": 40 * 86_400.0,  # her purchases long ago
     "merchant_type": 4.0,  # gas
     "device_type": 2.0,  # tablet
 }

@@ -11,10 +11,11 @@ import multiprocessing
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fraud.application.score import assess
 from fraud.domain.assessment import TransactionRecord
-from fraud.domain.evaluation import summarize
+from fraud.domain.evaluation import REVIEW_BUDGET_PER_DAY, at_review_budget, summarize
 from fraud.domain.features import FEATURE_NAMES, FeatureVector, replay, replay_part
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.model import LabelledTransaction, ModelInfo
@@ -57,29 +58,49 @@ class ScoreTransactions:
 
 # What forked processes read their part from: inherited, never copied through a pipe.
 _SHARED: tuple[Sequence[Transaction], Sequence[LabelEvent], int] | None = None
+# How many transactions the parts have walked, together: the parent reports it as progress.
+_WALKED: Any = None
+PROGRESS_POLL_S = 0.5
 
 
 def features_in_parts(
-    transactions: Sequence[Transaction], labels: Sequence[LabelEvent], processes: int
+    transactions: Sequence[Transaction],
+    labels: Sequence[LabelEvent],
+    processes: int,
+    progress: Progress | None = None,
 ) -> list[FeatureVector]:
     """:func:`replay`'s features, each part of the users computed in a process of its own
-    (forked, so each reads the transactions the parent holds); the same as one process."""
+    (forked, so each reads the transactions the parent holds); the same as one process.
+    ``progress`` counts the transactions done (each part walks the whole file, so the
+    parts' walks are averaged)."""
     processes = min(processes, len(transactions))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return replay(transactions, labels)
-    global _SHARED
+        return replay(transactions, labels, progress)
+    global _SHARED, _WALKED
+    context = multiprocessing.get_context("fork")
     _SHARED = (transactions, labels, processes)
+    _WALKED = context.Value("q", 0)
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            parts = pool.map(_replay_part, range(processes))
+        with context.Pool(processes) as pool:
+            pending = pool.map_async(_replay_part, range(processes))
+            reported = 0
+            while not pending.ready():
+                pending.wait(PROGRESS_POLL_S)
+                walked = _WALKED.value // processes
+                if progress is not None and walked > reported:
+                    progress(walked - reported)
+                    reported = walked
+            parts = pending.get()
     finally:
-        _SHARED = None
+        _SHARED = _WALKED = None
     features: list[FeatureVector | None] = [None] * len(transactions)
     width = len(FEATURE_NAMES)
     for indices, values in parts:
         for row, index in enumerate(indices):
             features[index] = FeatureVector(tuple(values[row * width : (row + 1) * width]))
     assert all(vector is not None for vector in features), "every user is in one part"
+    if progress is not None and len(transactions) > reported:
+        progress(len(transactions) - reported)
     return features  # type: ignore[return-value]
 
 
@@ -87,7 +108,13 @@ def _replay_part(part: int) -> tuple[array[int], array[float]]:
     """The part's places and features, flat: arrays cross the pipe far faster than objects."""
     assert _SHARED is not None, "set by the parent before it forks"
     transactions, labels, parts = _SHARED
-    found = replay_part(transactions, labels, part, parts)
+    walked = _WALKED
+
+    def advance(count: int) -> None:
+        with walked.get_lock():
+            walked.value += count
+
+    found = replay_part(transactions, labels, part, parts, advance)
     values = array("d")
     for _, vector in found:
         values.extend(vector.values)
@@ -96,11 +123,14 @@ def _replay_part(part: int) -> tuple[array[int], array[float]]:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    metrics: dict[str, float]
+    metrics: dict[str, Any]
     labels: list[bool]
     scores: list[float]
     decisions: dict[str, dict[str, int]]
     model: ModelInfo
+    # The money of the frauds each decision took, per currency: declined and reviewed are
+    # stopped or looked at, approved is lost.
+    fraud_money: dict[str, dict[str, float]]
 
 
 class EvaluateModel:
@@ -117,18 +147,27 @@ class EvaluateModel:
         progress: Progress | None = None,
         known: Sequence[LabelEvent] = (),
         processes: int = 1,
+        review_budget: int = REVIEW_BUDGET_PER_DAY,
     ) -> Evaluation:
         """``known``: labels the features may use, each from when it became known (the
-        file's own ``is_fraud`` is only what the scores are judged against)."""
-        records = self.score(
-            [example.transaction for example in examples], progress, known, processes
-        )
+        file's own ``is_fraud`` is only what the scores are judged against);
+        ``review_budget``: the reviews a day precision and money at the budget count."""
+        transactions = [example.transaction for example in examples]
+        records = self.score(transactions, progress, known, processes)
         labels = [example.is_fraud for example in examples]
         scores = [record.assessment.fraud_score for record in records if record.assessment]
         decisions: dict[str, dict[str, int]] = {"fraud": {}, "legitimate": {}}
+        fraud_money: dict[str, dict[str, float]] = {}
         for label, record in zip(labels, records, strict=True):
             assert record.assessment is not None
             bucket = decisions["fraud" if label else "legitimate"]
             decision = record.assessment.decision.value
             bucket[decision] = bucket.get(decision, 0) + 1
-        return Evaluation(summarize(labels, scores), labels, scores, decisions, self.model.info)
+            if label:
+                money = fraud_money.setdefault(decision, {})
+                currency = record.transaction.currency
+                money[currency] = money.get(currency, 0.0) + record.transaction.amount
+        metrics: dict[str, Any] = dict(summarize(labels, scores))
+        metrics.update(at_review_budget(labels, scores, transactions, review_budget))
+        rounded = {d: {c: round(v, 2) for c, v in m.items()} for d, m in fraud_money.items()}
+        return Evaluation(metrics, labels, scores, decisions, self.model.info, rounded)

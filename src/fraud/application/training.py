@@ -10,13 +10,20 @@ from datetime import timedelta
 
 import structlog
 
+from fraud.application.replay import features_in_parts
 from fraud.domain.drift import DriftReference
-from fraud.domain.evaluation import summarize, threshold_at_fpr
+from fraud.domain.evaluation import (
+    REVIEW_BUDGET_PER_DAY,
+    at_review_budget,
+    summarize,
+    threshold_at_fpr,
+)
 from fraud.domain.features import FEATURE_NAMES, FeatureVector, replay
 from fraud.domain.label_risk import LabelEvent
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.domain.policy import Thresholds
 from fraud.domain.ports import Clock, ModelStore, ModelTrainer, Progress, Simulator, TrainingData
+from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +50,10 @@ class TrainingPlan:
     validation_fraction: float = 0.2
     review_fpr: float = 0.01
     decline_fpr: float = 0.001
+    # Reviews a day the card's precision and money at the budget are counted for.
+    review_budget: int = REVIEW_BUDGET_PER_DAY
+    # Processes the features are computed in, each for a part of the users.
+    processes: int = 1
 
 
 class TrainModel:
@@ -66,14 +77,20 @@ class TrainModel:
         examples: Sequence[LabelledTransaction],
         plan: TrainingPlan = TrainingPlan(),
         holdout: HeldOut | None = None,
+        progress: Progress | None = None,
     ) -> ModelInfo:
+        """``progress`` counts the rows whose features are computed (in the plan's
+        processes, each for a part of the users, as ``fraud score`` does)."""
         if len(examples) < 10:
             raise ValueError(
                 f"need at least 10 labelled transactions to train, got {len(examples)}"
             )
         ordered = sorted(examples, key=lambda example: example.transaction.timestamp)
-        features = replay(
-            [example.transaction for example in ordered], known_labels(ordered, plan.label_delay)
+        features = features_in_parts(
+            [example.transaction for example in ordered],
+            known_labels(ordered, plan.label_delay),
+            plan.processes,
+            progress,
         )
         labels = [example.is_fraud for example in ordered]
         cut = int(len(ordered) * (1 - plan.validation_fraction))
@@ -91,10 +108,13 @@ class TrainModel:
 
         scorer = self.trainer.fit(train, validation, epochs=plan.epochs)
         judged, judged_on = validation, f"the latest {plan.validation_fraction:.0%} of its data"
+        judged_rows = [example.transaction for example in ordered[cut:]]
         if holdout is not None:
-            judged, judged_on = held_out(holdout, plan.label_delay), holdout.description
+            judged, judged_rows = held_out(holdout, plan.label_delay)
+            judged_on = holdout.description
         scores = scorer.score(judged.features)
         metrics = summarize(judged.labels, scores)
+        metrics.update(at_review_budget(judged.labels, scores, judged_rows, plan.review_budget))
         thresholds = choose_thresholds(judged.labels, scores, plan)
         metrics["review_threshold_fpr"] = plan.review_fpr
         metrics["decline_threshold_fpr"] = plan.decline_fpr
@@ -161,14 +181,13 @@ def simulated(
     return examples, HeldOut(holdout, description)
 
 
-def held_out(holdout: HeldOut, label_delay: timedelta) -> TrainingData:
+def held_out(holdout: HeldOut, label_delay: timedelta) -> tuple[TrainingData, list[Transaction]]:
     """The held-out period's features, replayed from empty state with its labels known a
-    label delay after each purchase, and its labels."""
+    label delay after each purchase, and its labels; and its transactions, in that order."""
     ordered = sorted(holdout.examples, key=lambda example: example.transaction.timestamp)
-    features = replay(
-        [example.transaction for example in ordered], known_labels(ordered, label_delay)
-    )
-    return TrainingData(features, [example.is_fraud for example in ordered])
+    transactions = [example.transaction for example in ordered]
+    features = replay(transactions, known_labels(ordered, label_delay))
+    return TrainingData(features, [example.is_fraud for example in ordered]), transactions
 
 
 def typical(features: Sequence[FeatureVector]) -> tuple[float, ...]:

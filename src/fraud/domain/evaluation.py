@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from fraud.domain.transaction import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +133,56 @@ def precision_recall_curve(
             ranked.thresholds, ranked.true_positives, ranked.false_positives, strict=True
         )
     ]
+
+
+# Alerts a fraud team reviews a day, unless told otherwise: about 1% of the handbook's
+# 9,500 transactions a day, a handful of analysts' work.
+REVIEW_BUDGET_PER_DAY = 100
+
+
+def at_review_budget(
+    labels: Sequence[bool],
+    scores: Sequence[float],
+    transactions: Sequence[Transaction],
+    per_day: int = REVIEW_BUDGET_PER_DAY,
+) -> dict[str, Any]:
+    """What a team that reviews the ``per_day`` highest scores of each day (UTC) finds, as
+    fraud teams count it: the share of reviews that are fraud, the share of frauds reviewed,
+    and the money of the frauds reviewed (caught) and not (missed), per currency.
+
+    A budget, not a threshold: every day is reviewed to the same depth, so a day of many
+    alerts cannot hide that most of its reviews were wasted.
+    """
+    if not len(labels) == len(scores) == len(transactions):
+        raise ValueError(
+            f"{len(labels)} labels, {len(scores)} scores and {len(transactions)} transactions"
+        )
+    by_day: dict[int, list[int]] = {}
+    for i, transaction in enumerate(transactions):
+        by_day.setdefault(transaction.timestamp.toordinal(), []).append(i)
+    reviewed = [
+        i
+        for rows in by_day.values()
+        for i in sorted(rows, key=lambda i: -scores[i])[:per_day]  # ties in input order
+    ]
+    caught = {i for i in reviewed if labels[i]}
+    frauds = sum(1 for label in labels if label)
+    money_caught: dict[str, float] = {}
+    money_missed: dict[str, float] = {}
+    for i, transaction in enumerate(transactions):
+        if labels[i]:
+            money = money_caught if i in caught else money_missed
+            money[transaction.currency] = money.get(transaction.currency, 0.0) + transaction.amount
+    return {
+        "review_budget_per_day": float(per_day),
+        "reviewed": float(len(reviewed)),
+        "precision_at_budget": len(caught) / len(reviewed) if reviewed else 0.0,
+        "recall_at_budget": len(caught) / frauds if frauds else 0.0,
+        "fraud_money_caught": _rounded(money_caught),
+        "fraud_money_missed": _rounded(money_missed),
+    }
+
+
+def _rounded(money: dict[str, float]) -> dict[str, float]:
+    """Sums to the cent, largest first: a float sum of many amounts carries noise."""
+    return {c: round(v, 2) for c, v in sorted(money.items(), key=lambda item: -item[1])}

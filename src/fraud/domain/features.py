@@ -19,10 +19,10 @@ import sys
 import zlib
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from fraud.domain.label_risk import NO_RISK_KNOWN, RISK_DAYS, LabelEvent, LabelRisk, RiskFigures
 from fraud.domain.transaction import (
@@ -47,6 +47,7 @@ __all__ = [
     "FEATURE_INDEX",
     "FEATURE_NAMES",
     "HISTORY_SPAN",
+    "LABEL_FEATURES",
     "NOVELTY_SPAN",
     "SMALL_AMOUNT",
     "BehaviourProfiles",
@@ -99,6 +100,8 @@ class Feature:
     description: str
     unit: Unit
     vocabulary: tuple[str, ...] = ()  # a code's words, by code: ``vocabulary[code]``
+    # Read from labels (each only from when it became known), not from the transactions.
+    from_labels: bool = False
 
 
 _M = Unit.MONEY
@@ -135,6 +138,24 @@ FEATURES: tuple[Feature, ...] = (
         "amount_to_max",
         Scale.LOG,
         "amount over the user's 30-day largest (1 with no history)",
+        Unit.RATIO,
+    ),
+    Feature(
+        "amount_to_average_24h",
+        Scale.LOG,
+        "amount over the user's average in the previous 24 hours (1 with none)",
+        Unit.RATIO,
+    ),
+    Feature(
+        "amount_to_average_7d",
+        Scale.LOG,
+        "amount over the user's average in the previous 7 days (1 with none)",
+        Unit.RATIO,
+    ),
+    Feature(
+        "average_7d_to_30d",
+        Scale.LOG,
+        "the user's average in the previous 7 days over their 30-day average (1 with none)",
         Unit.RATIO,
     ),
     Feature(
@@ -181,43 +202,92 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "merchant_count_30d", Scale.LOG, "the merchant's transactions in the 30 days before", _T
     ),
-    Feature("merchant_frauds_1d", Scale.LOG, "of those the day before, confirmed frauds known", _T),
-    Feature("merchant_frauds_7d", Scale.LOG, "of those in the 7 days, confirmed frauds known", _T),
     Feature(
-        "merchant_frauds_30d", Scale.LOG, "of those in the 30 days, confirmed frauds known", _T
+        "merchant_frauds_1d",
+        Scale.LOG,
+        "of those the day before, confirmed frauds known",
+        _T,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_frauds_7d",
+        Scale.LOG,
+        "of those in the 7 days, confirmed frauds known",
+        _T,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_frauds_30d",
+        Scale.LOG,
+        "of those in the 30 days, confirmed frauds known",
+        _T,
+        from_labels=True,
     ),
     Feature(
         "merchant_fraud_share_1d",
         Scale.LINEAR,
         "the merchant's confirmed fraud share, the day before",
         Unit.SHARE,
+        from_labels=True,
     ),
     Feature(
         "merchant_fraud_share_7d",
         Scale.LINEAR,
         "the merchant's confirmed fraud share, the 7 days before",
         Unit.SHARE,
+        from_labels=True,
     ),
     Feature(
         "merchant_fraud_share_30d",
         Scale.LINEAR,
         "the merchant's confirmed fraud share, the 30 days before",
         Unit.SHARE,
+        from_labels=True,
     ),
     Feature(
-        "card_confirmed_frauds", Scale.LOG, "the user's earlier transactions confirmed fraud", _T
+        "seconds_since_merchant_fraud",
+        Scale.LOG,
+        "since the merchant's latest purchase confirmed fraud (30 days if none)",
+        _S,
+        from_labels=True,
+    ),
+    Feature(
+        "seconds_since_merchant_first_fraud",
+        Scale.LOG,
+        "since the merchant's earliest purchase confirmed fraud in 30 days (30 days if none)",
+        _S,
+        from_labels=True,
+    ),
+    Feature(
+        "card_confirmed_frauds",
+        Scale.LOG,
+        "the user's earlier transactions confirmed fraud",
+        _T,
+        from_labels=True,
     ),
     Feature(
         "seconds_since_card_fraud",
         Scale.LOG,
         "since the user's latest transaction confirmed fraud (90 days if none)",
         _S,
+        from_labels=True,
+    ),
+    Feature(
+        "seconds_since_card_first_fraud",
+        Scale.LOG,
+        "since the user's earliest transaction confirmed fraud in 90 days (90 days if none)",
+        _S,
+        from_labels=True,
     ),
     Feature("merchant_type", Scale.CATEGORY, "merchant type", Unit.CODE, MERCHANT_TYPES),
     Feature("device_type", Scale.CATEGORY, "device type", Unit.CODE, DEVICE_TYPES),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+LABEL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.from_labels)
+
+# How many transactions a replay walks between two reports of its progress.
+PROGRESS_STRIDE = 10_000
 
 _MERCHANT_TYPE_CODE = {name: float(code) for name, code in MERCHANT_TYPE_CODE.items()}
 _DEVICE_TYPE_CODE = {name: float(code) for name, code in DEVICE_CODE.items()}
@@ -378,11 +448,20 @@ def _vector(
     vector[_PLACE["count_30d"]] = float(figures.count_30d)
     vector[_PLACE["amount_sum_1h"]] = figures.sum_1h
     vector[_PLACE["amount_sum_24h"]] = figures.sum_24h
-    vector[_PLACE["amount_to_typical"]] = _ratio(
-        amount, figures.sum_settled, figures.count_settled, figures.sum_30d, figures.count_30d
+    vector[_PLACE["amount_to_typical"]] = (
+        _ratio(amount, figures.sum_settled, figures.count_settled)
+        if figures.count_settled
+        else _ratio(amount, figures.sum_30d, figures.count_30d)
     )
     vector[_PLACE["amount_to_max"]] = (
         amount / max(figures.max_30d, SMALLEST_AMOUNT) if has_history else 1.0
+    )
+    vector[_PLACE["amount_to_average_24h"]] = _ratio(amount, figures.sum_24h, figures.count_24h)
+    vector[_PLACE["amount_to_average_7d"]] = _ratio(amount, figures.sum_7d, figures.count_7d)
+    vector[_PLACE["average_7d_to_30d"]] = (
+        _ratio(figures.sum_7d / figures.count_7d, figures.sum_30d, figures.count_30d)
+        if figures.count_7d
+        else 1.0
     )
     # Used within the novelty span: not new. Otherwise new, unless the user has no history.
     unseen = 1.0 if has_history else 0.0
@@ -403,20 +482,23 @@ def _vector(
         vector[_MERCHANT_COUNTS[i]] = float(count)
         vector[_MERCHANT_FRAUDS[i]] = float(frauds)
         vector[_MERCHANT_SHARES[i]] = frauds / count if count else 0.0
+    vector[_PLACE["seconds_since_merchant_fraud"]] = risk.since_merchant_fraud
+    vector[_PLACE["seconds_since_merchant_first_fraud"]] = risk.since_first_merchant_fraud
     vector[_PLACE["card_confirmed_frauds"]] = float(risk.card_frauds)
     vector[_PLACE["seconds_since_card_fraud"]] = risk.since_card_fraud
+    vector[_PLACE["seconds_since_card_first_fraud"]] = risk.since_first_card_fraud
     vector[_PLACE["merchant_type"]] = _MERCHANT_TYPE_CODE[event.merchant_type]
     vector[_PLACE["device_type"]] = _DEVICE_TYPE_CODE[event.device]
     return FeatureVector(tuple(vector))
 
 
-def _ratio(amount: float, settled: float, settled_count: int, total: float, count: int) -> float:
-    """Amount over the typical one: a burst in progress must not raise its own baseline.
+def _ratio(amount: float, total: float, count: int) -> float:
+    """Amount over the average of ``count`` amounts summing to ``total`` (1 with none).
+    ``amount_to_typical`` leaves the last hour out where it can: a burst in progress must
+    not raise its own baseline.
 
     A history of zero amounts (account verifications) has no typical amount to divide by:
     the smallest amount stands in for it, so the ratio stays finite and large."""
-    if settled_count:
-        return amount * settled_count / max(settled, SMALLEST_AMOUNT)
     if count:
         return amount * count / max(total, SMALLEST_AMOUNT)
     return 1.0
@@ -568,17 +650,19 @@ def replay_part(
     labels: Iterable[LabelEvent],
     part: int,
     parts: int,
+    progress: Callable[[int], None] | None = None,
 ) -> list[tuple[int, FeatureVector]]:
     """What :func:`replay` gives the transactions of one part of the users (:func:`part_of`),
     with their places in the input: the same, since a user's features come from the user's
     own transactions, and every transaction of the file still counts at its merchant.
-    The parts, computed side by side, make up the whole."""
+    The parts, computed side by side, make up the whole. ``progress`` is told of every
+    :data:`PROGRESS_STRIDE` transactions of the file walked."""
     order = sorted(range(len(transactions)), key=lambda i: transactions[i].timestamp)
     profiles = BehaviourProfiles()
     profiles.learn(labels)
     parts_of: dict[str, int] = {}
     found: list[tuple[int, FeatureVector]] = []
-    for index in order:
+    for position, index in enumerate(order, start=1):
         txn = transactions[index]
         user_part = parts_of.get(txn.user_id)
         if user_part is None:
@@ -588,23 +672,35 @@ def replay_part(
             found.append((index, vector))
         else:
             profiles.risk.count(txn.merchant, txn.timestamp.timestamp())
+        if progress is not None and position % PROGRESS_STRIDE == 0:
+            progress(PROGRESS_STRIDE)
+    if progress is not None:
+        progress(len(order) % PROGRESS_STRIDE)
     return found
 
 
 def replay(
-    transactions: Sequence[Transaction], labels: Iterable[LabelEvent] = ()
+    transactions: Sequence[Transaction],
+    labels: Iterable[LabelEvent] = (),
+    progress: Callable[[int], None] | None = None,
 ) -> list[FeatureVector]:
     """Features for a file of transactions, from empty state, in timestamp order, with the
     labels each could have known: a label counts from its ``labelled_at`` on, so knowing
     them all from the start gives what the stream gives, where they arrive as they come.
 
-    Returns vectors in the input's order; ties keep their input order.
+    Returns vectors in the input's order; ties keep their input order. ``progress`` is told
+    how many more are done, every :data:`PROGRESS_STRIDE`.
     """
     order = sorted(range(len(transactions)), key=lambda i: transactions[i].timestamp)
     profiles = BehaviourProfiles()
     profiles.learn(labels)
-    vectors = profiles.observe(transactions[i] for i in order)
-    result: list[FeatureVector] = [vectors[0]] * len(transactions) if transactions else []
-    for position, index in enumerate(order):
-        result[index] = vectors[position]
-    return result
+    result: list[FeatureVector | None] = [None] * len(transactions)
+    for start in range(0, len(order), PROGRESS_STRIDE):
+        chunk = order[start : start + PROGRESS_STRIDE]
+        for index, vector in zip(
+            chunk, profiles.observe(transactions[i] for i in chunk), strict=True
+        ):
+            result[index] = vector
+        if progress is not None:
+            progress(len(chunk))
+    return cast(list[FeatureVector], result)  # the order holds every place once

@@ -31,6 +31,9 @@ CountKey = tuple[str, int, int]  # merchant, day, shard
 CARD_MEMORY = 90 * DAY
 # Day buckets older than the longest window, plus the day in progress, are dropped.
 KEPT_DAYS = max(RISK_DAYS) + 1
+# How far back a merchant's confirmed frauds are looked for: what its fraud ages say when
+# it has none.
+MERCHANT_MEMORY = max(RISK_DAYS) * DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,13 @@ class RiskFigures:
     merchant_frauds: tuple[int, ...]
     card_frauds: int  # the card's transactions confirmed fraudulent, known by now
     since_card_fraud: float  # seconds since the latest of them (CARD_MEMORY if none)
+    # Seconds since the earliest of them: how long the card has been in fraudsters' hands.
+    since_first_card_fraud: float = CARD_MEMORY
+    # Seconds since the merchant's latest and earliest purchases confirmed fraud, of those
+    # within MERCHANT_MEMORY (MERCHANT_MEMORY if none): a terminal skimmed since a given day
+    # stays so for weeks, while one fraud among its purchases says little.
+    since_merchant_fraud: float = MERCHANT_MEMORY
+    since_first_merchant_fraud: float = MERCHANT_MEMORY
 
 
 _NONE = (0,) * len(RISK_DAYS)
@@ -190,25 +200,35 @@ class LabelRisk:
         today = day_of(at)
         known = self.merchants.get(merchant)
         transactions = frauds = _NONE
+        recent: list[float] = []  # ages of the merchant's confirmed frauds in its memory
         if known is not None:
             transactions = known.windows(today)
             if known.labelled:
-                fraud_days = [
-                    today - day_of(verdicts.event_at)
-                    for verdicts in known.labelled.values()
-                    if verdicts.fraud_at(at)
-                ]
+                confirmed = [v.event_at for v in known.labelled.values() if v.fraud_at(at)]
+                fraud_days = [today - day_of(event_at) for event_at in confirmed]
                 frauds = tuple(
                     sum(1 for back in fraud_days if 1 <= back <= span) for span in RISK_DAYS
                 )
-        card_frauds, since = 0, CARD_MEMORY
+                # Strictly earlier purchases within the merchant's memory, as for a card.
+                recent = [at - e for e in confirmed if 0 < at - e < MERCHANT_MEMORY]
+        card_frauds, since, since_first = 0, CARD_MEMORY, 0.0
         for verdicts in self.cards.get(user_id, {}).values():
             # Strictly earlier purchases, within the card's memory (so that expiry, which the
             # stream does and replay need not, changes nothing).
-            if 0 < at - verdicts.event_at < CARD_MEMORY and verdicts.fraud_at(at):
+            age = at - verdicts.event_at
+            if 0 < age < CARD_MEMORY and verdicts.fraud_at(at):
                 card_frauds += 1
-                since = min(since, at - verdicts.event_at)
-        return RiskFigures(transactions, frauds, card_frauds, since)
+                since = min(since, age)
+                since_first = max(since_first, age)
+        return RiskFigures(
+            transactions,
+            frauds,
+            card_frauds,
+            since,
+            since_first if card_frauds else CARD_MEMORY,
+            min(recent, default=MERCHANT_MEMORY),
+            max(recent, default=MERCHANT_MEMORY),
+        )
 
     def count(self, merchant: str, at: float, shard: int = 0) -> None:
         """A transaction at the merchant: it counts from the next day on."""

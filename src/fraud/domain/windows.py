@@ -66,6 +66,7 @@ class WindowFigures:
     count_30d: int
     sum_1h: float
     sum_24h: float
+    sum_7d: float
     sum_30d: float
     max_30d: float
     count_settled: int  # older than an hour: a burst in progress is not its own baseline
@@ -75,6 +76,19 @@ class WindowFigures:
     small_24h: int
     merchants_1h: int  # distinct merchants
     devices_24h: int  # distinct device categories
+
+
+def _no_figures() -> WindowFigures:
+    """Figures of an empty history, to count into."""
+    figures = WindowFigures()
+    figures.previous_at = -math.inf
+    figures.count_10m = figures.count_1h = figures.count_24h = figures.count_7d = 0
+    figures.count_30d = figures.count_settled = 0
+    figures.sum_1h = figures.sum_24h = figures.sum_7d = figures.sum_30d = 0.0
+    figures.max_30d = figures.sum_settled = 0.0
+    figures.mismatches_24h = figures.small_1h = figures.small_24h = 0
+    figures.merchants_1h = figures.devices_24h = 0
+    return figures
 
 
 @dataclass(slots=True, eq=False)
@@ -107,6 +121,7 @@ class RecentWindows:
     _maxima: array[int] = field(default_factory=lambda: array("q"))
     _maxima_first: int = 0
     _sum_30d: float = 0.0
+    _sum_7d: float = 0.0
     _sum_1h: float = 0.0
     _small_1h: int = 0
     _sum_24h: float = 0.0
@@ -140,6 +155,7 @@ class RecentWindows:
         figures.count_30d = count_30d
         figures.sum_1h = self._sum_1h
         figures.sum_24h = self._sum_24h
+        figures.sum_7d = self._sum_7d
         figures.sum_30d = self._sum_30d
         figures.max_30d = (
             self._amount[self._maxima[self._maxima_first]]
@@ -171,6 +187,7 @@ class RecentWindows:
         self._merchant.append(event.merchant)
         self._kind.append(kind_of(event))
         self._sum_30d += amount
+        self._sum_7d += amount
         self._sum_24h += amount
         self._small_24h += small
         self._mismatches_24h += event.mismatch
@@ -182,59 +199,41 @@ class RecentWindows:
 
     def figures_by_scan(self, at: float) -> WindowFigures:
         """The same figures from a walk over the history: for a moment before :attr:`last_at`."""
-        count_10m = count_1h = count_24h = count_7d = count_30d = count_settled = 0
-        sum_1h = sum_24h = sum_30d = max_30d = sum_settled = 0.0
-        mismatches_24h = small_1h = small_24h = 0
+        found = _no_figures()
         merchants_1h: set[str] = set()
         devices_24h: set[str] = set()
-        previous_at = -math.inf
         for event in self._events():
             age = at - event.at
             if age < 0 or age >= HISTORY_SPAN:
                 continue  # not in this one's past
-            previous_at = max(previous_at, event.at)
-            count_30d += 1
-            sum_30d += event.amount
-            max_30d = max(max_30d, event.amount)
+            found.previous_at = max(found.previous_at, event.at)
+            found.count_30d += 1
+            found.sum_30d += event.amount
+            found.max_30d = max(found.max_30d, event.amount)
             if age >= HOUR:
-                count_settled += 1
-                sum_settled += event.amount
+                found.count_settled += 1
+                found.sum_settled += event.amount
             if age < 7 * DAY:
-                count_7d += 1
+                found.count_7d += 1
+                found.sum_7d += event.amount
             if age >= DAY:
                 continue
-            count_24h += 1
-            sum_24h += event.amount
-            mismatches_24h += event.mismatch
+            found.count_24h += 1
+            found.sum_24h += event.amount
+            found.mismatches_24h += event.mismatch
             devices_24h.add(event.device)
             small = event.amount < SMALL_AMOUNT
-            small_24h += small
+            found.small_24h += small
             if age < HOUR:
-                count_1h += 1
-                sum_1h += event.amount
-                small_1h += small
+                found.count_1h += 1
+                found.sum_1h += event.amount
+                found.small_1h += small
                 merchants_1h.add(event.merchant)
                 if age < 10 * MINUTE:
-                    count_10m += 1
-        figures = WindowFigures()
-        figures.previous_at = previous_at
-        figures.count_10m = count_10m
-        figures.count_1h = count_1h
-        figures.count_24h = count_24h
-        figures.count_7d = count_7d
-        figures.count_30d = count_30d
-        figures.sum_1h = sum_1h
-        figures.sum_24h = sum_24h
-        figures.sum_30d = sum_30d
-        figures.max_30d = max_30d
-        figures.count_settled = count_settled
-        figures.sum_settled = sum_settled
-        figures.mismatches_24h = mismatches_24h
-        figures.small_1h = small_1h
-        figures.small_24h = small_24h
-        figures.merchants_1h = len(merchants_1h)
-        figures.devices_24h = len(devices_24h)
-        return figures
+                    found.count_10m += 1
+        found.merchants_1h = len(merchants_1h)
+        found.devices_24h = len(devices_24h)
+        return found
 
     def insert_late(self, late: Event) -> None:
         """Slot a late arrival into its place in time and rebuild the windows around it."""
@@ -265,7 +264,7 @@ class RecentWindows:
             ],
             [end - self._recent, end - self._hour, end - self._day],
             end - self._week,
-            [self._sum_30d, self._sum_1h, self._sum_24h],
+            [self._sum_30d, self._sum_1h, self._sum_24h, self._sum_7d],
         ]
 
     @classmethod
@@ -277,7 +276,9 @@ class RecentWindows:
         end = len(rows)
         windows._recent, windows._hour = end - in_10m, end - in_hour
         windows._day, windows._week = end - in_day, end - in_week
-        windows._sum_30d, windows._sum_1h, windows._sum_24h = sums
+        windows._sum_30d, windows._sum_1h, windows._sum_24h = sums[:3]
+        # A snapshot from before the week's sum was kept: summed from the week's events.
+        windows._sum_7d = sums[3] if len(sums) > 3 else sum(windows._amount[windows._week :])
         for position in range(windows._hour, end):
             windows._small_1h += windows._amount[position] < SMALL_AMOUNT
             windows._merchants_1h = _count(windows._merchants_1h, windows._merchant[position])
@@ -347,6 +348,7 @@ class RecentWindows:
         horizon = at - 7 * DAY
         position = self._week
         while position < end and times[position] <= horizon:
+            self._sum_7d -= amounts[position]
             position += 1
         self._week = position
         horizon = at - HISTORY_SPAN
@@ -358,17 +360,22 @@ class RecentWindows:
         maxima = self._maxima
         while len(maxima) > self._maxima_first and times[maxima[self._maxima_first]] <= horizon:
             self._maxima_first += 1
-        # Sums of what left and came back drift by rounding; an empty window is exactly 0.
+        self._settle_empty(end)
+        if self._first and 2 * self._first >= end:
+            self._cut()
+
+    def _settle_empty(self, end: int) -> None:
+        """Sums of what left and came back drift by rounding; an empty window is exactly 0."""
         if self._hour == end:
             self._sum_1h = 0.0
             self._merchants_1h = None
         if self._day == end:
             self._sum_24h = 0.0
             self._devices_24h = None
+        if self._week == end:
+            self._sum_7d = 0.0
         if self._first == end:
             self._sum_30d = 0.0
-        if self._first and 2 * self._first >= end:
-            self._cut()
 
     def _drop_oldest(self) -> None:
         """Forget the oldest event, from the history and from every window still holding it."""
@@ -378,7 +385,9 @@ class RecentWindows:
         self._sum_30d -= amount
         if len(self._maxima) > self._maxima_first and self._maxima[self._maxima_first] == oldest:
             self._maxima_first += 1
-        self._week = max(self._week, self._first)
+        if self._week == oldest:
+            self._week += 1
+            self._sum_7d -= amount
         if self._day == oldest:
             self._day += 1
             self._sum_24h -= amount
@@ -416,7 +425,7 @@ class RecentWindows:
         self._first = self._week = self._day = self._hour = self._recent = 0
         self._maxima_first = 0
         self._merchants_1h = self._devices_24h = None
-        self._sum_30d = self._sum_1h = self._sum_24h = 0.0
+        self._sum_30d = self._sum_7d = self._sum_1h = self._sum_24h = 0.0
         self._small_1h = self._small_24h = self._mismatches_24h = 0
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from fraud.application.training import known_labels
 from fraud.containers import Container, Process
 from fraud.domain.errors import BadDataFile
+from fraud.domain.evaluation import REVIEW_BUDGET_PER_DAY
 from fraud.domain.label_risk import LabelEvent, label_events
 from fraud.domain.ports import LabelledFiles
 from fraud.domain.transaction import Transaction
@@ -69,6 +72,36 @@ def _label_events(
     return events
 
 
+@dataclass(frozen=True, slots=True)
+class LabelsKnown:
+    """What labels the features know: a label file's, or the data's own a delay late; with
+    neither, none."""
+
+    file: Path | None
+    delay: timedelta | None
+
+
+def labels_known(command: Callable[..., None]) -> Callable[..., None]:
+    """``--labels`` and ``--label-delay``, which exclude each other, as one parameter:
+    ``known``."""
+
+    @functools.wraps(command)
+    def merged(
+        *args: Any, labels: Path | None, label_delay: timedelta | None, **kwargs: Any
+    ) -> None:
+        if labels is not None and label_delay is not None:
+            raise click.UsageError("give either --labels or --label-delay, not both")
+        command(*args, known=LabelsKnown(labels, label_delay), **kwargs)
+
+    return labels_option(
+        label_delay_option(
+            "Let the features know the file's own labels, each this long after its purchase "
+            "(or at its labelled_at): the stream a label delay behind. Without it or --labels, "
+            "no label is known."
+        )(merged)
+    )
+
+
 @click.command()
 @data_option("Labelled CSV: DESIGN.md's columns plus is_fraud.")
 @click.option(
@@ -77,11 +110,15 @@ def _label_events(
     default=None,
     help="Where to write metrics.json and the charts [default: var/evaluation/<file>].",
 )
-@labels_option
-@label_delay_option(
-    "Let the features know the file's own labels, each this long after its purchase (or at "
-    "its labelled_at): the stream a label delay behind. Without it or --labels, no label "
-    "is known."
+@labels_known
+@click.option(
+    "--review-budget",
+    type=click.IntRange(min=1),
+    default=REVIEW_BUDGET_PER_DAY,
+    show_default=True,
+    metavar="N",
+    help="Reviews a day: precision and the frauds' money are counted for the N highest "
+    "scores of each day (UTC).",
 )
 @on_invalid_option
 @processes_option
@@ -91,25 +128,25 @@ def evaluate(
     ctx: CliContext,
     data: Path,
     report_dir: Path | None,
-    labels: Path | None,
-    label_delay: timedelta | None,
+    known: LabelsKnown,
+    review_budget: int,
     on_invalid: str,
     processes: int,
     model_dir: Path | None,
 ) -> None:
-    """AP (PR-AUC), ROC-AUC and recall at 1% FPR of the model on a labelled file."""
-    if labels is not None and label_delay is not None:
-        raise click.UsageError("give either --labels or --label-delay, not both")
+    """AP (PR-AUC), ROC-AUC, recall at 1% FPR, and what a review budget of the top N a day
+    catches (precision, the frauds' money caught and missed) of the model on a labelled
+    file."""
     container, examples = _read_then_load(
         ctx, model_dir, data, on_invalid, lambda f, skipped: f.read_labelled(data, skipped=skipped)
     )
-    known = (
-        known_labels(examples, label_delay)
-        if label_delay is not None
-        else _label_events(container, labels, [e.transaction for e in examples], on_invalid)
+    events = (
+        known_labels(examples, known.delay)
+        if known.delay is not None
+        else _label_events(container, known.file, [e.transaction for e in examples], on_invalid)
     )
     with progress(len(examples), "scoring", bar=ctx.interactive) as done:
-        result = container.evaluate_model()(examples, done, known, processes)
+        result = container.evaluate_model()(examples, done, events, processes, review_budget)
     metrics, model = result.metrics, result.model
     report_dir = report_dir or Path("var/evaluation") / data.stem
     title = f"model {model.version} on {data.name}"
@@ -131,6 +168,7 @@ def evaluate(
                 "data": str(data),
                 **metrics,
                 "decisions": result.decisions,
+                "fraud_money_by_decision": result.fraud_money,
             },
             indent=2,
         )
@@ -141,12 +179,26 @@ def evaluate(
         f"({metrics['fraud_rate']:.3%}), model {model.version}\n"
         f"  average precision (PR-AUC)  {metrics['average_precision']:.4f}\n"
         f"  ROC-AUC                     {metrics['roc_auc']:.4f}\n"
-        f"  recall at 1% FPR            {metrics['recall_at_1pct_fpr']:.4f}"
+        f"  recall at 1% FPR            {metrics['recall_at_1pct_fpr']:.4f}\n"
+        f"  at {review_budget} reviews a day: precision {metrics['precision_at_budget']:.4f}, "
+        f"recall {metrics['recall_at_budget']:.4f} ({int(metrics['reviewed']):,} reviewed)\n"
+        f"    fraud money caught {money(metrics['fraud_money_caught'])}, "
+        f"missed {money(metrics['fraud_money_missed'])}"
     )
     for kind, counts in result.decisions.items():
         shown = ", ".join(f"{counts.get(d, 0)} {d}" for d in ("approve", "review", "decline"))
         click.echo(f"  {kind:<11} {shown}")
+    taken = result.fraud_money
+    click.echo(
+        "  fraud money by decision: "
+        + ", ".join(f"{d} {money(taken.get(d, {}))}" for d in ("decline", "review", "approve"))
+    )
     click.echo(f"  charts: {pr_curve}, {histogram}")
+
+
+def money(amounts: dict[str, float]) -> str:
+    """Sums per currency as a fraud team reads them: "USD 1,234.50 + EUR 80.00"."""
+    return " + ".join(f"{currency} {amount:,.2f}" for currency, amount in amounts.items()) or "0"
 
 
 @click.command()

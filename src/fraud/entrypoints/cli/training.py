@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from fraud.entrypoints.cli.options import (
     progress,
     read_rows,
 )
+from fraud.entrypoints.cli.replay import money
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +81,11 @@ def train(
         )
     else:
         examples, holdout = _simulated(ctx, container, samples or DEFAULT_SAMPLES, seed)
-    plan = TrainingPlan(epochs=epochs, label_delay=label_delay or DEFAULT_LABEL_DELAY)
+    plan = TrainingPlan(
+        epochs=epochs,
+        label_delay=label_delay or DEFAULT_LABEL_DELAY,
+        processes=os.cpu_count() or 1,
+    )
     info = _trained(container, examples, plan, holdout, seed=seed)
     where = f"model {info.version} saved to {container.config.model_dir()}"
     if unsigned is not None:
@@ -103,6 +109,9 @@ def train(
         f"  average precision (PR-AUC) {metrics['average_precision']:.4f}  "
         f"ROC-AUC {metrics['roc_auc']:.4f}  "
         f"recall at 1% FPR {metrics['recall_at_1pct_fpr']:.4f}\n"
+        f"  at {int(metrics['review_budget_per_day'])} reviews a day: precision "
+        f"{metrics['precision_at_budget']:.4f}, fraud money caught "
+        f"{money(metrics['fraud_money_caught'])}, missed {money(metrics['fraud_money_missed'])}\n"
         f"  thresholds: review >= {info.thresholds.review:.4f}, "
         f"decline >= {info.thresholds.decline:.4f}"
     )
@@ -142,9 +151,12 @@ def _trained(
     *,
     seed: int,
 ) -> ModelInfo:
+    """The model trained and saved; the features' progress shown (the networks' own, epoch
+    by epoch, comes from the trainer)."""
     train_model = container.train_model(trainer=container.trainer(seed=seed))
     try:
-        return train_model(examples, plan, holdout)
+        with progress(len(examples), "features", bar=container.config.interactive()) as done:
+            return train_model(examples, plan, holdout, done)
     except ValueError as error:
         raise BadInput(str(error)) from None
 

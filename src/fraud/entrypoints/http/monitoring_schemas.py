@@ -118,7 +118,9 @@ class ModelSchema(Shape):
         required=True,
         metadata={
             "description": "figures on the data it was judged on (judged_on): "
-            "average_precision, roc_auc, recall_at_1pct_fpr, and the rows and frauds they rest on"
+            "average_precision, roc_auc, recall_at_1pct_fpr, and the rows and frauds they rest "
+            "on; precision_at_budget, recall_at_budget and fraud_money_caught and "
+            "fraud_money_missed (per currency) for the top review_budget_per_day scores a day"
         },
     )
     judged_on = fields.String(
