@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -219,3 +220,17 @@ def test_unlabelled_files_need_no_label_and_ignore_one(tmp_path: Path) -> None:
     assert txn.transaction_id == "row-2"
     labelled = write(tmp_path, HEADER, GOOD)
     assert read_transactions(labelled) == [row.transaction for row in read_labelled(labelled)]
+
+
+def test_a_gzipped_file_is_read_as_the_plain_one(tmp_path: Path) -> None:
+    plain = write(tmp_path, HEADER, GOOD, GOOD.replace("t1,", "t2,").replace(",0\n", ",1\n"))
+    packed = tmp_path / "data.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_labelled(packed) == read_labelled(plain)
+    assert read_transactions(packed) == read_transactions(plain)
+
+
+def test_a_gz_file_that_is_not_gzip_is_a_bad_file(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, GOOD, name="data.csv.gz")
+    with pytest.raises(BadDataFile, match="is not a whole gzip file"):
+        read_labelled(path)

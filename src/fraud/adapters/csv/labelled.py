@@ -5,7 +5,8 @@ row must pass :meth:`Transaction.parse`, and the first one that does not stops
 the read with its line number and each broken rule, because training on a
 silently skipped or half-parsed file gives a model nobody can trust. Column
 order, extra columns, a UTF-8 byte-order mark and ``true``/``false`` flags are
-accepted, since spreadsheets and other tools produce them.
+accepted, since spreadsheets and other tools produce them, and a ``.gz`` file is read
+through gzip.
 
 Text cells are written so that no spreadsheet runs them as a formula, and read back as
 they were (:mod:`fraud.adapters.csv.formulas`): an export opened by an analyst cannot run
@@ -15,12 +16,14 @@ what a client put in a merchant name, and an export read back is what was export
 from __future__ import annotations
 
 import csv
+import gzip
 import os
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from fraud.adapters.csv.formulas import Cell, spreadsheet_row, unescape_formula
 from fraud.domain.assessment import TransactionRecord
@@ -210,7 +213,7 @@ def _read(
     path: PathLike, rows: Callable[[Reader], Iterator[T | BadDataFile]]
 ) -> Iterator[T | BadDataFile]:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
+        with _open_text(path) as file:
             reader = csv.reader(file)
             try:
                 yield from rows(reader)
@@ -220,6 +223,16 @@ def _read(
                 ) from error
     except UnicodeDecodeError:
         raise BadDataFile(path, "is not UTF-8 text") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise BadDataFile(path, f"is not a whole gzip file ({error})") from None
+
+
+def _open_text(path: PathLike) -> TextIO:
+    """The file's text; a name ending in ``.gz`` is read through gzip, as published data
+    sets come."""
+    if os.fspath(path).endswith(".gz"):
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return open(path, newline="", encoding="utf-8-sig")
 
 
 def _cells(

@@ -35,7 +35,7 @@ def model_dir_option(command: Any) -> Any:
 
 
 def data_option(help_text: str, *, required: bool = True) -> Any:
-    """``--data FILE``: an existing CSV file the command reads."""
+    """``--data FILE``: an existing CSV file the command reads (gzipped if it ends in .gz)."""
     return click.option(
         "--data",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
