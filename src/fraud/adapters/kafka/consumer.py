@@ -121,10 +121,14 @@ class KafkaMessageConsumer:
             self._held[where] = messages
             topic, partition = where
             # Paused, so that nothing after them is handed out while they wait; fetching
-            # resumes after the last one held.
+            # resumes after the last one held, which is where the client stands already
+            # when the held ones are the last it handed out (always, as the stages hold a
+            # partition from a message on). A seek on a paused partition costs librdkafka a
+            # second before it fetches again, so it is made only where it is needed.
             after = TopicPartition(topic, partition, messages[-1].offset + 1)
             self._consumer.pause([after])
-            self._consumer.seek(after)
+            if self._consumer.position([after])[0].offset != after.offset:
+                self._consumer.seek(after)
             self._pending[where] = messages[0].offset
             self._next[where] = messages[0].offset
             self._paused.add(where)
