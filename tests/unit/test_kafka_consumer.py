@@ -163,3 +163,30 @@ def test_a_message_no_broker_took_in_time_is_a_failure_to_retry_not_a_refusal() 
     with pytest.raises(TransientFailure, match="Message timed out") as raised:
         bus.publish(Topic.TRANSACTIONS, [outgoing])
     assert not isinstance(raised.value, MessageRefused)
+
+
+class NeverFetched(CoordinatorLoading):
+    """... whose partitions are empty and were never fetched from: the client keeps no
+    watermark for them, and the broker says where their end is when asked."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.asked = 0
+
+    def get_watermark_offsets(self, partition, timeout=None, cached=False):
+        if cached:
+            return -1001, -1001  # OFFSET_INVALID: nothing fetched, nothing known
+        self.asked += 1
+        return 7, 7
+
+
+def test_an_empty_partition_stays_idle_between_two_asks_of_the_broker() -> None:
+    """Idle from the start and at every look after, asking the broker once: it flipped to
+    busy at the next look (the client knew no end) and back two seconds later, and every
+    other worker held its first transactions of a day meanwhile."""
+    raw = NeverFetched()
+    consumer = KafkaMessageConsumer(raw, [Topic.TRANSACTIONS], prefix="p.")
+    raw.callbacks["on_assign"](raw, [TopicPartition("p.transactions", 0)])
+    looks = [consumer.idle_partitions() for _ in range(3)]
+    assert looks == [{(Topic.TRANSACTIONS, 0)}] * 3
+    assert raw.asked == 1  # at the assignment; the looks after use its answer

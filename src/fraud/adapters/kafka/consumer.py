@@ -51,6 +51,7 @@ class KafkaMessageConsumer:
         self._next: dict[tuple[str, int], int] = {}
         self._at_end_since: dict[tuple[str, int], float] = {}
         self._asked_at: dict[tuple[str, int], float] = {}  # when each end was last asked
+        self._answered: dict[tuple[str, int], tuple[int, int]] = {}  # and what the broker said
         self._paused: set[tuple[str, int]] = set()  # held back until resumed
         # Messages held back, kept here rather than fetched again: per paused partition while
         # it waits, then in ``_ready`` to be handed out first once it is resumed.
@@ -161,19 +162,26 @@ class KafkaMessageConsumer:
     def _watermarks(self, where: tuple[str, int], now: float) -> tuple[int, int | None]:
         """The client keeps each partition's high watermark from its latest fetch of messages;
         a partition it never fetched a message from (empty, say) is asked of the broker, at
-        most once every ``IDLE_AFTER_S``. The high one is None while it cannot be known."""
+        most once every ``IDLE_AFTER_S``, and its answer stands until then (a partition
+        that was idle at one look and unknown at the next flipped to busy and back every
+        two seconds, holding the other workers' first transactions of a day meanwhile).
+        The high one is None while it cannot be known."""
         partition = TopicPartition(*where)
         low, high = self._consumer.get_watermark_offsets(partition, cached=True)
         if high >= 0:
             return max(low, 0), high
         if now - self._asked_at.get(where, -IDLE_AFTER_S) < IDLE_AFTER_S:
-            return 0, None
+            return self._answered.get(where, (0, None))
         self._asked_at[where] = now
+        self._answered.pop(where, None)
         try:
             low, high = self._consumer.get_watermark_offsets(partition, timeout=1.0)
         except KafkaException:
             return 0, None  # the broker away: not idle, as far as anyone can tell
-        return max(low, 0), (high if high >= 0 else None)
+        if high < 0:
+            return 0, None
+        self._answered[where] = (max(low, 0), high)
+        return max(low, 0), high
 
     def commit(self) -> None:
         if not self._pending:
@@ -255,6 +263,8 @@ class KafkaMessageConsumer:
                 low, high = consumer.get_watermark_offsets(position, timeout=1.0)
             except KafkaException:
                 continue  # unknown: idle the usual way, once seen at its end long enough
+            if high >= 0:
+                self._asked_at[where], self._answered[where] = now, (max(low, 0), high)
             if high >= 0 and max(position.offset, low, 0) >= high:
                 self._at_end_since[where] = now - IDLE_AFTER_S
 
