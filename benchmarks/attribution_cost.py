@@ -23,7 +23,7 @@ import numpy as np
 from fraud.adapters.simulation.simulator import simulate
 from fraud.adapters.tensorflow.attribution import Attributor
 from fraud.adapters.tensorflow.model import KerasScorer, as_matrix
-from fraud.adapters.tensorflow.trainer import KerasTrainer
+from fraud.adapters.tensorflow.trainer import KerasTrainer, Recipe
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.ports import TrainingData
 
@@ -62,7 +62,7 @@ def main() -> None:
     features = BehaviourProfiles().observe(row.transaction for row in rows)
     labels = [row.is_fraud for row in rows]
     split = len(rows) * 4 // 5
-    trainer = KerasTrainer(members=args.members, hidden=(128, 64), verbose=False)
+    trainer = KerasTrainer(recipe=Recipe(members=args.members), verbose=False)
     network = trainer.fit(
         TrainingData(features[:split], labels[:split]),
         TrainingData(features[split:], labels[split:]),

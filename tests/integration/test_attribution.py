@@ -51,6 +51,11 @@ def typical(matrix: np.ndarray) -> np.ndarray:
     return baseline
 
 
+def edges(matrix: np.ndarray) -> list[list[float]]:
+    """The encoder's pieces for these rows, without labels: one a column, its range."""
+    return tf_network.encoder_edges(matrix, None)
+
+
 def vector(row: np.ndarray) -> FeatureVector:
     return FeatureVector(tuple(float(value) for value in row))
 
@@ -63,18 +68,12 @@ def with_values(row: np.ndarray, **values: float) -> np.ndarray:
 
 
 def encoded_columns(network: keras.Model, name: str) -> slice:
-    """Where a feature lies in the encoder's output: a column, or a category's one-hot block."""
-    encoder = network.get_layer("encoder")
+    """Where a feature lies in the encoder's output: a numeric feature's pieces, or a
+    category's one-hot block (side by side either way)."""
+    sources = network.get_layer("encoder").sources
     column = FEATURE_INDEX[name]
-    if column in encoder.numeric_columns:
-        at = encoder.numeric_columns.index(column)
-        return slice(at, at + 1)
-    at = len(encoder.numeric_columns)
-    for category, size in encoder.category_columns:
-        if category == column:
-            return slice(at, at + size)
-        at += size
-    raise KeyError(name)
+    at = sources.index(column)
+    return slice(at, at + sources.count(column))
 
 
 def linear_network(
@@ -84,7 +83,7 @@ def linear_network(
     feature's encoded value (a category: its one-hot block): the first unit of each hidden
     layer carries the sum, held above zero by an offset the output takes back, and every
     other unit is off. Integrated gradients of a linear function are exact."""
-    network = tf_network.build_network(matrix)
+    network = tf_network.build_network(edges(matrix))
     dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
     held_open = 1_000.0
     kernels = [np.zeros(layer.kernel.shape, dtype=np.float32) for layer in dense]
@@ -113,7 +112,7 @@ def test_scores_are_the_scorers_and_attributions_add_up_to_the_log_odds(
     matrix: np.ndarray, typical: np.ndarray, members: int
 ) -> None:
     keras.utils.set_random_seed(11)
-    networks = [tf_network.build_network(matrix, name=f"mlp_{i}") for i in range(members)]
+    networks = [tf_network.build_network(edges(matrix), name=f"mlp_{i}") for i in range(members)]
     network = tf_trainer.ensemble(networks)
     attributor = tf_attribution.Attributor(network, typical, steps=64)
     scores, attributions = attributor.score_and_attribute(matrix)
@@ -133,7 +132,7 @@ def test_a_saved_ensemble_attributes_as_it_did_before_saving(
     """What the score stage serves is a loaded model: its layers are rebuilt from the file."""
     keras.utils.set_random_seed(13)
     network = tf_trainer.ensemble(
-        [tf_network.build_network(matrix, name=f"mlp_{i}") for i in range(2)]
+        [tf_network.build_network(edges(matrix), name=f"mlp_{i}") for i in range(2)]
     )
     network.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(
@@ -150,7 +149,7 @@ def test_a_rows_attributions_do_not_depend_on_the_batch_it_came_in(
     matrix: np.ndarray, typical: np.ndarray
 ) -> None:
     keras.utils.set_random_seed(12)
-    attributor = tf_attribution.Attributor(tf_network.build_network(matrix), typical)
+    attributor = tf_attribution.Attributor(tf_network.build_network(edges(matrix)), typical)
     scores, attributions = attributor.score_and_attribute(matrix[:100])
     for row in (0, 37, 99):
         alone_score, alone = attributor.score_and_attribute(matrix[row : row + 1])
@@ -163,11 +162,13 @@ def test_a_saturated_score_still_attributes_its_log_odds(
 ) -> None:
     """At a probability that rounds to one, the probability's gradients vanish and
     log(p / (1 - p)) is infinite; the log-odds and their gradients are still there."""
-    network = linear_network(matrix, {"location_mismatch": 9.0, "amount": 4.0}, bias=-3.0)
+    # Each piece moves 1 at most (a value beyond the training data's fills it): weights
+    # large enough to saturate.
+    network = linear_network(matrix, {"location_mismatch": 40.0, "amount": 20.0}, bias=-3.0)
     row = with_values(typical, location_mismatch=1, amount=20_000)
     move = moved(network, row, typical)
     expected = np.zeros(len(FEATURE_NAMES))
-    for name, weight in (("location_mismatch", 9.0), ("amount", 4.0)):
+    for name, weight in (("location_mismatch", 40.0), ("amount", 20.0)):
         expected[FEATURE_INDEX[name]] = weight * move[encoded_columns(network, name)].sum()
     attributor = tf_attribution.Attributor(network, typical)
     scores, attributions = attributor.score_and_attribute(row[None])
@@ -204,7 +205,9 @@ def test_the_feature_that_alone_drives_a_trained_network_gives_the_first_reason(
     labels = rows[:, FEATURE_INDEX["location_mismatch"]] > 0
     vectors = [vector(row) for row in rows]
     split = len(rows) * 4 // 5
-    trainer = tf_trainer.KerasTrainer(members=1, batch_size=128, verbose=False)
+    trainer = tf_trainer.KerasTrainer(
+        recipe=tf_trainer.Recipe(members=1, batch_size=128), verbose=False
+    )
     scorer = trainer.fit(
         TrainingData(vectors[:split], labels[:split].tolist()),
         TrainingData(vectors[split:], labels[split:].tolist()),
@@ -242,7 +245,7 @@ def test_a_row_whose_features_lower_the_risk_has_no_reason(
 
 def test_an_empty_batch_gives_nothing(matrix: np.ndarray, typical: np.ndarray) -> None:
     scores, attributions = tf_attribution.Attributor(
-        tf_network.build_network(matrix), typical
+        tf_network.build_network(edges(matrix)), typical
     ).score_and_attribute(matrix[:0])
     assert scores.shape == (0,)
     assert attributions.shape == (0, len(FEATURE_NAMES))

@@ -89,7 +89,9 @@ def test_without_a_held_out_period_the_latest_part_of_the_data_judges(drawn) -> 
     examples, _ = drawn
     info = TrainModel(FixedTrainer(), SavedCards(), FixedClock())(examples, TrainingPlan())
     assert info.metrics["rows"] == SAMPLES // 5
-    assert info.judged_on == "the latest 20% of its data"
+    assert info.judged_on == (
+        "the latest 20% of its data, which also stopped and finished its training"
+    )
 
 
 def test_a_held_out_period_without_fraud_is_still_judged_without_failing(drawn) -> None:

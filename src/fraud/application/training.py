@@ -107,7 +107,13 @@ class TrainModel:
         )
 
         scorer = self.trainer.fit(train, validation, epochs=plan.epochs)
-        judged, judged_on = validation, f"the latest {plan.validation_fraction:.0%} of its data"
+        # The rows that stopped the training, and that its final epochs learnt from: a
+        # flattering judge, said so (`fraud evaluate` on a later file is the fair one).
+        judged_on = (
+            f"the latest {plan.validation_fraction:.0%} of its data, which also stopped and "
+            "finished its training"
+        )
+        judged = validation
         judged_rows = [example.transaction for example in ordered[cut:]]
         if holdout is not None:
             judged, judged_rows = held_out(holdout, plan.label_delay)

@@ -73,11 +73,9 @@ class _Mlp:
 
 
 def _feature_map(encoder: FeatureEncoder) -> np.ndarray:
-    """Which feature each encoded column comes from, in the encoder's own layout (a numeric
-    column each, then a one-hot block per category), as saved with the model."""
-    sources = list(encoder.numeric_columns)
-    for column, size in encoder.category_columns:
-        sources += [column] * size
+    """Which feature each encoded column comes from, in the encoder's own layout (each
+    numeric column's pieces, then a one-hot block per category), as saved with the model."""
+    sources = encoder.sources
     to_features = np.zeros((len(sources), len(FEATURE_NAMES)), dtype=np.float32)
     to_features[np.arange(len(sources)), sources] = 1.0
     return to_features
@@ -173,9 +171,9 @@ class Attributor:
     def _score_and_attribute(self, matrix: Any) -> tuple[Any, Any]:
         scores = self.network(matrix, training=False)[:, 0]
         rows = tf.shape(matrix)[0]
-        # Each member's encoder is affine in the same log-scaled columns and one-hot codes, so
-        # the members' straight paths, point for point, are one path of the features, and
-        # what each member's columns carry adds up to what the features carry.
+        # Each member's path runs straight in its own encoder's output, from the baseline's
+        # encoding to the row's; what each member's columns carry adds up to what the
+        # features carry, since every column comes from one feature.
         moves, paths = [], []
         for mlp in self._mlps:
             start = mlp.encoder(self._baseline)
