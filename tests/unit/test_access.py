@@ -61,6 +61,10 @@ MAY = {
     ("get", "/api/drift"): READERS,
     ("get", "/api/models"): READERS,
     ("get", "/api/models/challenge"): READERS,
+    ("get", "/api/models/canary"): READERS,
+    ("put", "/api/models/canary"): {Role.ADMIN},
+    ("post", "/api/models/canary/raise"): {Role.ADMIN},
+    ("post", "/api/models/canary/rollback"): {Role.ADMIN},
     ("get", "/api/models/{version}"): READERS,
     ("post", "/api/models/{version}/promote"): {Role.ADMIN},
     ("post", "/api/models/{version}/review-budget"): {Role.ADMIN},
@@ -133,6 +137,8 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
     def request(method: str, path: str, role: Role | None) -> Any:
         caller = calling_as(app, None if role is None else keys[role])
         n = next(fresh)
+        if role is None:  # each from its own address: nobody's limit (test_throttling) aside
+            caller.environ_base["REMOTE_ADDR"] = f"198.51.{n // 256}.{n % 256}"
         if path == "/api/keys/{name}":
             container.manage_keys().create(f"doomed-{n}", Role.VIEWER, TESTS)
             path = f"/api/keys/doomed-{n}"
@@ -162,6 +168,7 @@ def call(app: Flask, keys: dict[Role, str], container) -> Callable[..., Any]:
             ("post", "/api/rules/try"): {**draft, "transaction_id": "t-own"},
             ("post", "/api/rules/backtest"): {**draft, "days": 1},
             ("put", "/api/models/challenger"): {"version": f"c-{n}"},
+            ("put", "/api/models/canary"): {"share": 0.1},
             ("post", "/api/models/rule-model-1/review-budget"): {"per_day": 10},
         }.get((method, path))
         return caller.open(path, method=method.upper(), json=body)
@@ -191,6 +198,11 @@ def _registry_ready(container, method: str, path: str, n: int) -> str:
         registered(f"c-{n}")
     elif (method, path) == ("delete", "/api/models/challenger"):
         manage.challenge(registered(f"c-{n}"), TESTS)
+    elif path.startswith("/api/models/canary") and method != "get":
+        registered(f"q-{n}")  # the champion, if there was none
+        manage.challenge(registered(f"c-{n}"), TESTS)
+        if path.endswith("/rollback"):  # a share to take back
+            container.manage_canary().set_share(0.1, TESTS)
     return path
 
 
