@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -303,3 +304,43 @@ def test_an_admin_creates_and_revokes_a_key_and_a_user_on_the_admin_page(
     page.context.close()
     # The one refusal asked for (the name taken): the browser logs every answer over 399.
     assert [error for error in errors if "status of 409" not in error] == []
+
+
+def test_the_model_panel_shows_what_the_champion_catches_at_its_review_budget(
+    browser: Browser, service: Service
+) -> None:
+    """As `fraud evaluate` counts it: the top N scores a day reviewed, the share of them that
+    were fraud, and the frauds' money caught and missed, from the champion's card."""
+    viewer = service.client(Role.VIEWER)
+    registry = viewer.get(f"{service.url}/api/models").json()["models"]
+    champion = next(entry["model"] for entry in registry if entry["role"] == "champion")
+    card = viewer.get(f"{service.url}/api/model").json()["model"]
+    assert card["version"] == champion["version"]
+    metrics = card["metrics"]
+    caught, missed = metrics["fraud_money_caught"], metrics["fraud_money_missed"]
+    assert sum(caught.values()) > 0, "the small model catches some fraud at 100 reviews a day"
+    page = signed_in(browser, service, Role.VIEWER, 1400)
+    page.goto(f"{service.url}/")
+    panel = page.locator("#model-panel")
+    budget = f"precision at {int(metrics['review_budget_per_day']):,} reviews/day"
+    expect(panel.locator(f"dt:text-is('{budget}') + dd")).to_have_text(
+        f"{fixed(metrics['precision_at_budget'])}, recall {fixed(metrics['recall_at_budget'])}"
+    )
+    expect(panel.locator("dt:text-is('fraud money caught') + dd")).to_have_text(
+        f"{money(caught)}, missed {money(missed)}"
+    )
+    page.context.close()
+
+
+def fixed(share: float) -> str:
+    """As JavaScript's toFixed(3) writes it: a tie rounds up."""
+    return str(Decimal(share).quantize(Decimal("0.001"), ROUND_HALF_UP))
+
+
+def money(amounts: dict[str, float]) -> str:
+    """As the panel writes sums per currency, to the unit: "USD 1,235 + EUR 80", or 0."""
+    whole = {
+        currency: Decimal(sum_).quantize(Decimal(1), ROUND_HALF_UP)
+        for currency, sum_ in amounts.items()
+    }
+    return " + ".join(f"{currency} {int(sum_):,}" for currency, sum_ in whole.items()) or "0"

@@ -307,6 +307,18 @@
     return typeof metrics.frauds === "number" ? " on " + grouped(metrics.frauds) + " frauds" : "";
   }
 
+  // What a team reviewing the top N scores a day finds, as the card counts it (older cards
+  // have no such figures): the share of reviews that are fraud, and the frauds' money.
+  function atReviewBudget(m) {
+    if (typeof m.precision_at_budget !== "number") return [];
+    const money = (amounts) =>
+      Object.entries(amounts || {}).map(([currency, sum]) => currency + " " + grouped(Math.round(sum))).join(" + ") || "0";
+    return [
+      ["precision at " + grouped(m.review_budget_per_day) + " reviews/day", m.precision_at_budget.toFixed(3) + ", recall " + m.recall_at_budget.toFixed(3), "num"],
+      ["fraud money caught", money(m.fraud_money_caught) + ", missed " + money(m.fraud_money_missed), "num"],
+    ];
+  }
+
   function showModel(payload) {
     const panel = document.getElementById("model-panel");
     const model = payload.model;
@@ -328,6 +340,7 @@
         ["average precision", fixed(m.average_precision, 4) + restsOn(m), "num"],
         ["ROC-AUC", fixed(m.roc_auc, 4), "num"],
         ["recall at 1% FPR", fixed(m.recall_at_1pct_fpr, 3) + restsOn(m), "num"],
+        ...atReviewBudget(m),
         ["review at", fixed(model.thresholds.review, 4) + (m.review_threshold_fpr ? " (" + percent(m.review_threshold_fpr) + " FPR)" : ""), "num"],
         ["decline at", fixed(model.thresholds.decline, 4) + (m.decline_threshold_fpr ? " (" + percent(m.decline_threshold_fpr) + " FPR)" : ""), "num"],
       ].flatMap(definition)
