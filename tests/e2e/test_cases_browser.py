@@ -85,10 +85,15 @@ def test_an_analyst_works_five_cases_with_the_keyboard(service, page: Page) -> N
 
     frauds: dict[str, int] = dict.fromkeys(cards, 0)
     for n, key in enumerate("fgffg"):
+        before = page.url
         page.keyboard.press("n")  # claim the next case, highest priority first
-        expect(page).to_have_url(re.compile(r"/dashboard/cases/\d+$"))
-        # Its keys work once its script has run: the text shows before that on a busy machine.
-        page.wait_for_load_state("load")
+        # The next case's page, loaded: its keys work once its script has run, and on a busy
+        # machine its text showed before that (while the URL was still the case before).
+        page.wait_for_url(
+            lambda url, before=before: (
+                url != before and re.search(r"/dashboard/cases/\d+$", url) is not None
+            )
+        )
         state = page.locator("#case-state")
         expect(state).to_have_text(f"held by {ANALYST}")
         if n == 0:
