@@ -238,10 +238,13 @@ class WorkerPool:
         )
 
     def _all_said_ready(self) -> bool:
+        """Each worker's last ``worker ready`` came after its latest assignment. Not a count
+        of each: an assignment taken back before the worker settled on it (the second
+        worker joining) is never followed by its own ``worker ready``."""
         for index in range(1, self.count + 1):
             log = (self.log_dir / f"worker-{index}.log").read_text(errors="replace")
-            assigned = log.count('"partitions assigned"')
-            if not assigned or log.count('"worker ready"') < assigned:
+            assigned = log.rfind('"partitions assigned"')
+            if assigned < 0 or log.rfind('"worker ready"') < assigned:
                 return False
         return True
 

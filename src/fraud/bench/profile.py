@@ -232,21 +232,7 @@ ACROSS_STAGES = (
 def write_report(plain: StageTimings, profiled: StageTimings, out_dir: Path) -> dict[str, Any]:
     """profile.json, profile.txt (the summary, then the raw top lists), a .pstats per stage."""
     summary: dict[str, Any] = {"stages": {}}
-    lines = ["Per-transaction cost of one worker, stage by stage (one thread, one stage at a time)"]
-    lines.append(f"{'stage':<11}{'wall µs/txn':>12}{'CPU µs/txn':>12}{'max tx/s on one core':>23}")
-    total_wall = total_cpu = 0.0
-    for name in STAGES:
-        timing = plain[name]
-        total_wall += timing["wall_us_per_txn"]
-        total_cpu += timing["cpu_us_per_txn"]
-        lines.append(
-            f"{name:<11}{timing['wall_us_per_txn']:>12.1f}{timing['cpu_us_per_txn']:>12.1f}"
-            f"{1e6 / timing['wall_us_per_txn']:>23,.0f}"
-        )
-    lines.append(
-        f"{'all three':<11}{total_wall:>12.1f}{total_cpu:>12.1f}{1e6 / total_wall:>23,.0f}"
-    )
-    lines.append("")
+    lines, total_wall, total_cpu = _stage_table(plain)
     across: dict[str, float] = dict.fromkeys(ACROSS_STAGES, 0.0)
     for name in STAGES:
         profiler = profiled[name]["profiler"]
@@ -256,16 +242,7 @@ def write_report(plain: StageTimings, profiled: StageTimings, out_dir: Path) -> 
             **{k: v for k, v in plain[name].items() if k != "profiler"},
             "components": rows,
         }
-        lines.append(f"[{name}] cumulative cost per transaction (scaled to the unprofiled pass)")
-        for row in rows:
-            if row["component"] in across:
-                across[row["component"]] += row["us_per_txn"]
-            indent = "  " * row["depth"]
-            lines.append(
-                f"  {indent + row['component']:<52}{row['us_per_txn']:>9.1f} µs"
-                f"{100 * row['share']:>7.1f}%  ({row['calls']} calls)"
-            )
-        lines.append("")
+        lines += _component_lines(name, rows, across)
     lines.append("[all stages] what a transaction pays in total for costs repeated per stage")
     for label, cost in across.items():
         lines.append(f"  {label:<52}{cost:>9.1f} µs")
@@ -284,6 +261,42 @@ def write_report(plain: StageTimings, profiled: StageTimings, out_dir: Path) -> 
     summary["summary_text"] = text
     (out_dir / "profile.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _stage_table(plain: StageTimings) -> tuple[list[str], float, float]:
+    """Each stage's wall and CPU time a transaction, unprofiled, and the totals."""
+    lines = ["Per-transaction cost of one worker, stage by stage (one thread, one stage at a time)"]
+    lines.append(f"{'stage':<11}{'wall µs/txn':>12}{'CPU µs/txn':>12}{'max tx/s on one core':>23}")
+    total_wall = total_cpu = 0.0
+    for name in STAGES:
+        timing = plain[name]
+        total_wall += timing["wall_us_per_txn"]
+        total_cpu += timing["cpu_us_per_txn"]
+        lines.append(
+            f"{name:<11}{timing['wall_us_per_txn']:>12.1f}{timing['cpu_us_per_txn']:>12.1f}"
+            f"{1e6 / timing['wall_us_per_txn']:>23,.0f}"
+        )
+    lines.append(
+        f"{'all three':<11}{total_wall:>12.1f}{total_cpu:>12.1f}{1e6 / total_wall:>23,.0f}"
+    )
+    lines.append("")
+    return lines, total_wall, total_cpu
+
+
+def _component_lines(name: str, rows: list[dict[str, Any]], across: dict[str, float]) -> list[str]:
+    """A stage's components, indented by depth; what repeats in every stage is added up
+    in ``across``."""
+    lines = [f"[{name}] cumulative cost per transaction (scaled to the unprofiled pass)"]
+    for row in rows:
+        if row["component"] in across:
+            across[row["component"]] += row["us_per_txn"]
+        indent = "  " * row["depth"]
+        lines.append(
+            f"  {indent + row['component']:<52}{row['us_per_txn']:>9.1f} µs"
+            f"{100 * row['share']:>7.1f}%  ({row['calls']} calls)"
+        )
+    lines.append("")
+    return lines
 
 
 def _top(profiler: cProfile.Profile, order: str, limit: int) -> str:

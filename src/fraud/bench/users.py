@@ -23,6 +23,7 @@ from typing import Any
 from fraud.bench import plain
 from fraud.bench.context import Bench
 from fraud.bench.harness import BenchError, CpuMeter, RunSpace, VerdictCounter, WorkerPool
+from fraud.bench.runs import per_transaction_us
 from fraud.domain.features import UserHistory
 from fraud.domain.transaction import KNOWN_DEVICE_TYPES, KNOWN_MERCHANT_TYPES, Transaction
 
@@ -59,22 +60,9 @@ def _spread(count: int, start: datetime, span: timedelta) -> Iterator[datetime]:
 def measure_users(bench: Bench, space: RunSpace, workers: int, users: int) -> dict[str, Any]:
     """Meet ``users`` users once each, then time the throughput runs' transaction count
     over them."""
-    transactions, echo, seed = bench.config.throughput.transactions, bench.echo, SEED
-    follow = bench.wait_for_verdicts
+    transactions, echo = bench.config.throughput.transactions, bench.echo
     space.migrate()
-    now = datetime.now(UTC)
-    # Live timestamps, the users met in the hour before the timed run's hour: no day barrier
-    # in the timed part unless the run straddles midnight.
-    meet = space.directory / f"users-{users}-meet.txt"
-    meeting = zip(
-        range(users), _spread(users, now - timedelta(hours=2), timedelta(hours=1)), strict=True
-    )
-    write_stream(meet, f"{space.run_id}-meet", meeting, seed)
-    rng = random.Random(seed + 1)
-    timed = space.directory / f"users-{users}-timed.txt"
-    chosen = (rng.randrange(users) for _ in range(transactions))
-    timing = _spread(transactions, now - timedelta(hours=1), timedelta(hours=1))
-    write_stream(timed, f"{space.run_id}-timed", zip(chosen, timing, strict=True), seed + 2)
+    meet, timed = _streams(space, users, transactions)
     env = bench.worker_environment(space)
     pool = WorkerPool(workers, env, space.group, space.directory / f"logs-users-{users}")
     counter = VerdictCounter(space.database_url)
@@ -84,20 +72,10 @@ def measure_users(bench: Bench, space: RunSpace, workers: int, users: int) -> di
         rss_before = _rss_bytes(pool)
         echo(f"  meeting {users:,} users (one transaction each, not timed)")
         plain.produce(space, meet)
-        meet_s = follow(counter, users, pool)
+        meet_s = bench.wait_for_verdicts(counter, users, pool)
         rss_met = _rss_bytes(pool)
         echo(f"  {transactions:,} transactions over them, timed")
-        recent = VerdictCounter(space.database_url, since=datetime.now(UTC))
-        cpu = CpuMeter(pool, space.broker_pid)
-        try:
-            cpu.start()
-            started = time.perf_counter()
-            plain.produce(space, timed)
-            follow(recent, transactions, pool)
-            seconds = time.perf_counter() - started
-            usage = cpu.stop()
-        finally:
-            recent.close()
+        seconds, usage = _timed(bench, space, pool, timed)
         rss_after = _rss_bytes(pool)
     finally:
         pool.stop()
@@ -116,13 +94,46 @@ def measure_users(bench: Bench, space: RunSpace, workers: int, users: int) -> di
         },
         "rss_bytes_per_user": round((rss_met - rss_before) / users),
         "cpu": usage,
-        "worker_cpu_us_per_txn": round(1e6 * usage["workers_cpu_s"] / transactions, 1),
-        "broker_cpu_us_per_txn": (
-            round(1e6 * usage["broker_cpu_s"] / transactions, 1)
-            if usage["broker_cpu_s"] is not None
-            else None
-        ),
+        "worker_cpu_us_per_txn": per_transaction_us(usage["workers_cpu_s"], transactions),
+        "broker_cpu_us_per_txn": per_transaction_us(usage["broker_cpu_s"], transactions),
     }
+
+
+def _streams(space: RunSpace, users: int, transactions: int) -> tuple[Path, Path]:
+    """kcat input: each user met once, then ``transactions`` over them to be timed. Live
+    timestamps, the users met in the hour before the timed run's hour: no day barrier in
+    the timed part unless the run straddles midnight."""
+    now = datetime.now(UTC)
+    meet = space.directory / f"users-{users}-meet.txt"
+    meeting = zip(
+        range(users), _spread(users, now - timedelta(hours=2), timedelta(hours=1)), strict=True
+    )
+    write_stream(meet, f"{space.run_id}-meet", meeting, SEED)
+    rng = random.Random(SEED + 1)
+    timed = space.directory / f"users-{users}-timed.txt"
+    chosen = (rng.randrange(users) for _ in range(transactions))
+    timing = _spread(transactions, now - timedelta(hours=1), timedelta(hours=1))
+    write_stream(timed, f"{space.run_id}-timed", zip(chosen, timing, strict=True), SEED + 2)
+    return meet, timed
+
+
+def _timed(
+    bench: Bench, space: RunSpace, pool: WorkerPool, timed: Path
+) -> tuple[float, dict[str, Any]]:
+    """Seconds from the first byte of ``timed`` produced to its last verdict stored, and
+    the CPU each process used meanwhile."""
+    transactions = bench.config.throughput.transactions
+    recent = VerdictCounter(space.database_url, since=datetime.now(UTC))
+    cpu = CpuMeter(pool, space.broker_pid)
+    try:
+        cpu.start()
+        started = time.perf_counter()
+        plain.produce(space, timed)
+        bench.wait_for_verdicts(recent, transactions, pool)
+        seconds = time.perf_counter() - started
+        return seconds, cpu.stop()
+    finally:
+        recent.close()
 
 
 def _rss_bytes(pool: WorkerPool) -> int:
