@@ -190,3 +190,13 @@ def test_an_empty_partition_stays_idle_between_two_asks_of_the_broker() -> None:
     looks = [consumer.idle_partitions() for _ in range(3)]
     assert looks == [{(Topic.TRANSACTIONS, 0)}] * 3
     assert raw.asked == 1  # at the assignment; the looks after use its answer
+
+
+def test_an_answer_is_not_trusted_past_what_was_handed_out_since() -> None:
+    """The broker said the end was at 7; once messages up to 9 were handed out the answer
+    is out of date, and the partition is not idle until it is asked again."""
+    raw = NeverFetched()
+    consumer = KafkaMessageConsumer(raw, [Topic.TRANSACTIONS], prefix="p.")
+    raw.callbacks["on_assign"](raw, [TopicPartition("p.transactions", 0)])
+    consumer._next[("p.transactions", 0)] = 9  # as poll_batch leaves it after offset 8
+    assert consumer.idle_partitions() == set()

@@ -150,7 +150,7 @@ class KafkaMessageConsumer:
         now = time.monotonic()
         idle = set()
         for where, next_offset in self._next.items():
-            low, high = self._watermarks(where, now)
+            low, high = self._watermarks(where, next_offset, now)
             if high is None or max(next_offset, low) < high:
                 self._at_end_since.pop(where, None)
                 continue
@@ -159,19 +159,25 @@ class KafkaMessageConsumer:
                 idle.add((topic.removeprefix(self._prefix), partition))
         return idle
 
-    def _watermarks(self, where: tuple[str, int], now: float) -> tuple[int, int | None]:
+    def _watermarks(
+        self, where: tuple[str, int], next_offset: int, now: float
+    ) -> tuple[int, int | None]:
         """The client keeps each partition's high watermark from its latest fetch of messages;
         a partition it never fetched a message from (empty, say) is asked of the broker, at
-        most once every ``IDLE_AFTER_S``, and its answer stands until then (a partition
-        that was idle at one look and unknown at the next flipped to busy and back every
-        two seconds, holding the other workers' first transactions of a day meanwhile).
-        The high one is None while it cannot be known."""
+        most once every ``IDLE_AFTER_S``, and its answer stands until then unless more was
+        handed out since than it knew of (a partition that was idle at one look and unknown
+        at the next flipped to busy and back every two seconds, holding the other workers'
+        first transactions of a day meanwhile). The high one is None while it cannot be
+        known."""
         partition = TopicPartition(*where)
         low, high = self._consumer.get_watermark_offsets(partition, cached=True)
         if high >= 0:
             return max(low, 0), high
         if now - self._asked_at.get(where, -IDLE_AFTER_S) < IDLE_AFTER_S:
-            return self._answered.get(where, (0, None))
+            answered = self._answered.get(where)
+            if answered is None or next_offset > answered[1]:
+                return 0, None  # not known, or known to be out of date
+            return answered
         self._asked_at[where] = now
         self._answered.pop(where, None)
         try:
