@@ -297,7 +297,18 @@
     const dt = document.createElement("dt");
     dt.textContent = term;
     const dd = document.createElement("dd");
-    dd.textContent = value;
+    if (Array.isArray(value)) {
+      // Terms kept whole ("USD 15,563"), the line broken only between them.
+      value.forEach((part, index) => {
+        if (index) dd.append(" + ");
+        const term = document.createElement("span");
+        term.className = "term";
+        term.textContent = part;
+        dd.append(term);
+      });
+    } else {
+      dd.textContent = value;
+    }
     if (className) dd.className = className;
     return [dt, dd];
   }
@@ -311,11 +322,14 @@
   // have no such figures): the share of reviews that are fraud, and the frauds' money.
   function atReviewBudget(m) {
     if (typeof m.precision_at_budget !== "number") return [];
-    const money = (amounts) =>
-      Object.entries(amounts || {}).map(([currency, sum]) => currency + " " + grouped(Math.round(sum))).join(" + ") || "0";
+    const money = (amounts) => {
+      const sums = Object.entries(amounts || {}).map(([currency, sum]) => currency + " " + grouped(Math.round(sum)));
+      return sums.length ? sums : "0";
+    };
     return [
       ["precision at " + grouped(m.review_budget_per_day) + " reviews/day", m.precision_at_budget.toFixed(3) + ", recall " + m.recall_at_budget.toFixed(3), "num"],
-      ["fraud money caught", money(m.fraud_money_caught) + ", missed " + money(m.fraud_money_missed), "num"],
+      ["fraud money caught", money(m.fraud_money_caught), "amounts"],
+      ["fraud money missed", money(m.fraud_money_missed), "amounts"],
     ];
   }
 
