@@ -167,3 +167,20 @@ def test_a_case_past_its_queues_sla_is_counted_on_metrics(
     assert 'fraud_cases_past_sla{queue="default"} 3.0' in text
     assert 'fraud_cases{queue="default",status="open"} 3.0' in text
     assert 'fraud_case_sla_seconds{queue="default"} 600.0' in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/cases/9223372036854775808"),
+        ("POST", "/api/cases/99999999999999999999999/claim"),
+        ("GET", "/dashboard/cases/9223372036854775808"),
+        ("GET", "/api/webhooks/9223372036854775808"),
+        ("DELETE", "/api/webhooks/9223372036854775808"),
+        ("GET", "/api/webhooks/0/deliveries"),
+    ],
+)
+def test_an_id_no_row_can_have_is_a_404_not_a_500(admin, method: str, path: str) -> None:
+    """SQLite takes integers up to 2**63 - 1: a larger id in a path raised OverflowError in
+    the query, a 500; a 405 where another method shares the path would be wrong too."""
+    assert admin.open(path, method=method).status_code == 404

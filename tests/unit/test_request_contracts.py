@@ -55,6 +55,19 @@ def test_a_review_budget_names_every_field_that_breaks_its_rule() -> None:
     ]
 
 
+def test_a_null_breaks_its_fields_rule_where_leaving_the_field_out_takes_its_default() -> None:
+    """The documented schema says a number, not a number or null: a client sending null
+    meant something, and is told the rule rather than given the default silently."""
+    days = f"must be a whole number of days from 1 to {MAX_BUDGET_DAYS}"
+    assert refused(ReviewBudgetRequest.parse, {"per_day": 200, "days": None}) == [
+        FieldError("days", days)
+    ]
+    assert BacktestRequest.parse({"all": True}) == BacktestRequest(30, every=True)
+    assert [e.field for e in refused(BacktestRequest.parse, {"all": True, "days": None})] == [
+        "days"
+    ]
+
+
 def test_a_backtest_names_all_the_rules_a_stored_one_or_a_draft() -> None:
     assert BacktestRequest.parse({"all": True}) == BacktestRequest(30, every=True)
     assert BacktestRequest.parse({"name": "corner", "days": 3}) == BacktestRequest(3, name="corner")

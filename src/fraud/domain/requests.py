@@ -148,15 +148,14 @@ class RequestContract:
             ]
         values: dict[str, Any] = {}
         for field in self.fields:
-            value = data.get(field.name)
-            if value is None:
+            if field.name not in data:  # left out; an explicit null breaks the field's rule
                 if field.required:
                     errors.append(FieldError(field.name, f"is required: it {field.rule}"))
                 elif field.default is not None:
                     values[field.name] = field.default
                 continue
             try:
-                values[field.name] = field.check(value)
+                values[field.name] = field.check(data[field.name])
             except _RuleBroken as broken:
                 errors.append(FieldError(field.name, str(broken)))
         return values, errors

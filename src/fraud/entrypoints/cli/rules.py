@@ -263,13 +263,14 @@ def backtest(
     if sum((name is not None, every, expression is not None)) != 1:
         raise click.UsageError("give one of NAME, --all or --expr")
     container = _container(ctx)
-    given = {
+    options = {
         "name": name,
         "all": every or None,
         "expression": expression,
         "action": action if expression is not None else None,
         "days": max(1, math.ceil(since / timedelta(days=1))),
     }
+    given = {field: value for field, value in options.items() if value is not None}  # left out
     with _refusals():
         request = BacktestRequest.parse(given)  # what the API's body is held to, as the API
         tested = container.manage_rules().backtested(request)

@@ -49,12 +49,15 @@ from fraud.entrypoints.http.cases_schemas import (
     QueueViewSchema,
     ResolutionRequestSchema,
 )
+from fraud.entrypoints.http.contracts import bound_row_ids, row_id_parameter
 from fraud.entrypoints.http.lists_schemas import ListEntrySchema
 from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, answers_also, request_body
 from fraud.entrypoints.http.schemas import ErrorSchema
 
 cases = Blueprint("cases", __name__, description="Review queues and cases")
 case_pages = flask.Blueprint("case_pages", __name__)
+bound_row_ids(cases, "case_id")
+bound_row_ids(case_pages, "case_id")
 
 QUEUE = {
     "in": "path",
@@ -62,12 +65,7 @@ QUEUE = {
     "description": "the queue's name",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUEUE_NAME_LENGTH},
 }
-CASE = {
-    "in": "path",
-    "name": "case_id",
-    "description": "the case's id",
-    "schema": {"type": "integer"},
-}
+CASE = row_id_parameter("case_id", "the case's id")
 REFUSED = {
     "status_code": 422,
     "schema": ErrorSchema,

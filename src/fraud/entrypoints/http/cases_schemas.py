@@ -47,6 +47,14 @@ class WeightsSchema(Shape):
     waiting = fields.Float(required=True)
 
 
+class WeightsRequestSchema(Shape):
+    """The weights given; each one left out is 1."""
+
+    score = fields.Float(load_default=1.0)
+    amount = fields.Float(load_default=1.0)
+    waiting = fields.Float(load_default=1.0)
+
+
 class QueueSchema(Shape):
     """A queue: what routes a case to it, its SLA, and how its cases are ordered."""
 
@@ -184,7 +192,7 @@ class QueueUpdateSchema(Schema):
     condition = fields.String(metadata=_CONDITION)
     sla_minutes = fields.Float(metadata={"minimum": MIN_SLA_MINUTES, "maximum": MAX_SLA_MINUTES})
     include_declines = fields.Boolean()
-    weights = fields.Nested(WeightsSchema, metadata=_WEIGHTS)
+    weights = fields.Nested(WeightsRequestSchema, metadata=_WEIGHTS)
     position = fields.Integer()
     description = fields.String()
 
@@ -226,7 +234,7 @@ class ResolutionRequestSchema(Schema):
         examples = ({"disposition": "fraud", "note": "card reported stolen", "whole_card": True},)
 
     disposition = fields.String(required=True, validate=validate.OneOf(DISPOSITIONS))
-    note = fields.String(metadata={"maxLength": MAX_NOTE_LENGTH})
+    note = fields.String(allow_none=True, metadata={"maxLength": MAX_NOTE_LENGTH})
     whole_card = fields.Boolean(
         metadata={"description": "resolve the card's other cases nobody else holds the same way"}
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flask import Blueprint, abort
 from marshmallow import INCLUDE, Schema, fields, validate
 from marshmallow.validate import Validator
 
@@ -52,3 +53,27 @@ def _declared(field: RequestField) -> fields.Field:
     if field.default is not None:
         metadata["default"] = field.default
     return _TYPES[field.type](required=field.required, validate=validators, metadata=metadata)
+
+
+# A stored row's id in a path, as the database can hold it: a larger number names no row (a
+# 404), never an integer SQLite cannot take (a 500).
+LARGEST_ROW_ID = 2**63 - 1
+
+
+def row_id_parameter(name: str, description: str) -> dict[str, Any]:
+    """The path parameter of a route whose id is a stored row's, as the API document says it."""
+    schema = {"type": "integer", "minimum": 1, "maximum": LARGEST_ROW_ID}
+    return {"in": "path", "name": name, "description": description, "schema": schema}
+
+
+def bound_row_ids(blueprint: Blueprint, *names: str) -> None:
+    """Answer 404 for a path whose ``names`` hold an id no row can have, before the view: a
+    bound in the route's converter would turn into a 405 where another method shares the
+    path, since the router then knows the path but not for that method."""
+
+    @blueprint.url_value_preprocessor
+    def no_such_row(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        for name in names:
+            value = (values or {}).get(name)
+            if isinstance(value, int) and not 1 <= value <= LARGEST_ROW_ID:
+                abort(404)

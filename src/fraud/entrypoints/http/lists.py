@@ -30,6 +30,7 @@ from fraud.domain.webhooks import (
 )
 from fraud.entrypoints.http.access import current_actor, requires
 from fraud.entrypoints.http.api import BAD_BODY, json_body
+from fraud.entrypoints.http.contracts import bound_row_ids, row_id_parameter
 from fraud.entrypoints.http.lists_schemas import (
     AttemptSchema,
     DeliveryQuerySchema,
@@ -49,6 +50,7 @@ from fraud.entrypoints.http.openapi import NOT_JSON, TOO_LARGE, answers_also, re
 from fraud.entrypoints.http.schemas import ErrorSchema, LimitQuerySchema
 
 lists = Blueprint("lists", __name__, description="Value lists and webhooks")
+bound_row_ids(lists, "subscription_id")
 webhook_pages = flask.Blueprint("webhook_pages", __name__)
 
 NAME = {
@@ -63,12 +65,7 @@ VALUE = {
     "description": "the entry's value",
     "schema": {"type": "string"},
 }
-SUBSCRIPTION = {
-    "in": "path",
-    "name": "subscription_id",
-    "description": "the subscription's id",
-    "schema": {"type": "integer"},
-}
+SUBSCRIPTION = row_id_parameter("subscription_id", "the subscription's id")
 REFUSED = {
     "status_code": 422,
     "schema": ErrorSchema,
@@ -197,7 +194,9 @@ def remove_webhook(
 
 
 @lists.get(
-    "/api/webhooks/<int:subscription_id>/deliveries", tags=["webhooks"], parameters=[SUBSCRIPTION]
+    "/api/webhooks/<int:subscription_id>/deliveries",
+    tags=["webhooks"],
+    parameters=[SUBSCRIPTION],
 )
 @lists.arguments(DeliveryQuerySchema, location="query", as_kwargs=True)
 @lists.response(200, DeliverySchema(many=True), description="Its deliveries, newest first")
@@ -217,7 +216,9 @@ def webhook_deliveries(
 
 
 @lists.get(
-    "/api/webhooks/<int:subscription_id>/attempts", tags=["webhooks"], parameters=[SUBSCRIPTION]
+    "/api/webhooks/<int:subscription_id>/attempts",
+    tags=["webhooks"],
+    parameters=[SUBSCRIPTION],
 )
 @lists.arguments(LimitQuerySchema, location="query", as_kwargs=True)
 @lists.response(200, AttemptSchema(many=True), description="Its delivery log, newest first")
