@@ -322,9 +322,10 @@ def test_the_model_panel_shows_what_the_champion_catches_at_its_review_budget(
     page = signed_in(browser, service, Role.VIEWER, 1400)
     page.goto(f"{service.url}/")
     panel = page.locator("#model-panel")
-    budget = f"precision at {int(metrics['review_budget_per_day']):,} reviews/day"
+    budget = f"at {int(metrics['review_budget_per_day']):,} reviews/day"
     expect(panel.locator(f"dt:text-is('{budget}') + dd")).to_have_text(
-        f"{fixed(metrics['precision_at_budget'])}, recall {fixed(metrics['recall_at_budget'])}"
+        f"precision {fixed(metrics['precision_at_budget'])}, "
+        f"recall {fixed(metrics['recall_at_budget'])}"
     )
     expect(panel.locator("dt:text-is('fraud money caught') + dd")).to_have_text(money(caught))
     expect(panel.locator("dt:text-is('fraud money missed') + dd")).to_have_text(money(missed))

@@ -327,7 +327,7 @@
       return sums.length ? sums : "0";
     };
     return [
-      ["precision at " + grouped(m.review_budget_per_day) + " reviews/day", m.precision_at_budget.toFixed(3) + ", recall " + m.recall_at_budget.toFixed(3), "num"],
+      ["at " + grouped(m.review_budget_per_day) + " reviews/day", "precision " + m.precision_at_budget.toFixed(3) + ", recall " + m.recall_at_budget.toFixed(3), "num"],
       ["fraud money caught", money(m.fraud_money_caught), "amounts"],
       ["fraud money missed", money(m.fraud_money_missed), "amounts"],
     ];
