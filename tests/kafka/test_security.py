@@ -12,14 +12,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from fraud.adapters.kafka.access import check_credentials
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.kafka.bus import KafkaBus
+from fraud.adapters.kafka.settings import admin_config
 from fraud.domain.errors import BrokerRefusedCredentials
 from fraud.domain.ports import Topic
 from fraud.settings import KafkaSecurity, Secret
 from tests.bus_contract import BusContract
+from tests.kafka.conftest import topics_led, wait_until
 from tests.processes import FRAUD, fraud_env
 
 SASL_BOOTSTRAP = os.environ.get("FRAUD_TEST_KAFKA_SASL_BOOTSTRAP", "127.0.0.1:9094")
@@ -76,6 +79,10 @@ class TestKafkaBusContractOverScram(BusContract):
     def bus(self, sasl_bootstrap, prefix):
         security = scram(PASSWORD)
         create_topics(sasl_bootstrap, partitions=3, prefix=prefix, security=security)
+        # Once every partition has a leader: a new topic may still be unknown to the broker
+        # asked next (a follower's look-up of it failed so on a busy machine).
+        admin = AdminClient(admin_config(sasl_bootstrap, security))
+        wait_until(lambda: topics_led(admin, prefix), timeout=60, what=f"leaders for {prefix}*")
         bus = KafkaBus(sasl_bootstrap, topic_prefix=prefix, client_id="scram", security=security)
         yield bus
         bus.close()
