@@ -174,7 +174,9 @@ def test_two_analysts_claiming_one_case_at_once_one_wins(desk: Service) -> None:
     verdicts = all_scored(desk, [t["transaction_id"] for t in sent])
     reviewed = {i for i, v in verdicts.items() if v["decision"] == "review"}
     cases = [c for i, found in cases_by_transaction(desk).items() if i in reviewed for c in found]
-    assert len(cases) == len(reviewed) >= 10
+    # Every review opened its one case; at least five of them to race for (the rule reviews
+    # a third of the purchases, the model declines some of those as a burst).
+    assert len(cases) == len(reviewed) >= 5
     other = desk.client(Role.ADMIN).post(
         f"{desk.url}/api/keys",
         json={"name": f"analyst-{uuid.uuid4().hex[:6]}", "role": "analyst"},
