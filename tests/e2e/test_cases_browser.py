@@ -69,7 +69,7 @@ def reviews(cards: list[str]) -> list[dict]:
 
 def test_an_analyst_works_five_cases_with_the_keyboard(service, page: Page) -> None:
     add_account(service.database_url, ANALYST, Role.ANALYST, PASSWORD)
-    add_rules(service, RULES[0])
+    add_rules(service, *RULES)  # the shop under review's, and the refused shop's
     cards = [f"kb-{uuid.uuid4().hex[:4]}-{n}" for n in range(2)]
     sent = reviews(cards)
     submit(service, sent)

@@ -87,7 +87,10 @@ def test_a_review_opens_one_case_though_its_verdict_is_recorded_twice(
             reviewed = {i for i, v in verdicts.items() if v["decision"] == "review"}
             declined = {i for i, v in verdicts.items() if v["decision"] == "decline"}
             opened = cases_by_transaction(service)
-            assert {i: len(found) for i, found in opened.items()} == dict.fromkeys(reviewed, 1)
+            ours = {t["transaction_id"] for t in sent}  # not add_rules' probe
+            assert {i: len(found) for i, found in opened.items() if i in ours} == dict.fromkeys(
+                reviewed, 1
+            )
 
             expected = {event_id(EventType.DECISION_DECLINE, i) for i in declined}
             delivered = until(
