@@ -7,7 +7,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -68,12 +68,19 @@ class ServiceApp(Flask):
         return known
 
 
-def _request_ids() -> Iterator[str]:
+class RequestIds:
     """Ids unique across processes (a random prefix drawn once) and cheap to make: a uuid4
     per request read the system's random source each time, and that call hands the
-    interpreter lock to another thread."""
-    prefix = uuid.uuid4().hex[:12]
-    return (f"{prefix}{n:08x}" for n in itertools.count(1))
+    interpreter lock to another thread. Safe across a server's threads: ``itertools.count``
+    hands out each number in one call, where a generator around it, entered by two threads
+    at once, raised "generator already executing" (a 500, under load)."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:12]
+        self._numbers = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._numbers):08x}"
 
 
 def debugging() -> bool:
@@ -114,14 +121,14 @@ def create_app(container: Container | None = None) -> Flask:
     app.jinja_env.globals["Permission"] = Permission
     install_presentation(app)
 
-    request_ids = _request_ids()
+    request_ids = RequestIds()
 
     @app.before_request
     def bind_request_context() -> None:
         g.arrived = time.monotonic()  # a waited answer's budget counts from here
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            request_id=request.headers.get("X-Request-ID") or next(request_ids),
+            request_id=request.headers.get("X-Request-ID") or request_ids.next(),
             method=request.method,
             path=request.path,
         )
