@@ -178,16 +178,22 @@ class KafkaMessageConsumer:
             if answered is None or next_offset > answered[1]:
                 return 0, None  # not known, or known to be out of date
             return answered
+        answered = self._ask_end(where, now)
+        return (0, None) if answered is None else answered  # None: the broker away, or no end
+
+    def _ask_end(self, where: tuple[str, int], now: float) -> tuple[int, int] | None:
+        """The partition's watermarks as the broker tells them now, kept until the next ask
+        (see ``_watermarks``); None when it cannot say."""
         self._asked_at[where] = now
         self._answered.pop(where, None)
         try:
-            low, high = self._consumer.get_watermark_offsets(partition, timeout=1.0)
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(*where), timeout=1.0)
         except KafkaException:
-            return 0, None  # the broker away: not idle, as far as anyone can tell
+            return None
         if high < 0:
-            return 0, None
+            return None
         self._answered[where] = (max(low, 0), high)
-        return max(low, 0), high
+        return self._answered[where]
 
     def commit(self) -> None:
         if not self._pending:
@@ -221,7 +227,7 @@ class KafkaMessageConsumer:
             return
         committed = self._committed(consumer, partitions)
         self._next = {(p.topic, p.partition): max(p.offset, 0) for p in committed}
-        self._idle_from_the_start(consumer, committed)
+        self._idle_from_the_start(committed)
         assigned = [
             AssignedPartition(
                 p.topic.removeprefix(self._prefix), p.partition, p.offset if p.offset >= 0 else 0
@@ -257,7 +263,7 @@ class KafkaMessageConsumer:
                 ],
             )
 
-    def _idle_from_the_start(self, consumer: Consumer, committed: Sequence[TopicPartition]) -> None:
+    def _idle_from_the_start(self, committed: Sequence[TopicPartition]) -> None:
         """A partition handed over already read to its end is idle at once, not after
         ``IDLE_AFTER_S``: other workers hold back their transactions of a new day until they
         hear that every partition has reached it or is idle, and waiting out the grace at
@@ -265,13 +271,11 @@ class KafkaMessageConsumer:
         now = time.monotonic()
         for position in committed:
             where = (position.topic, position.partition)
-            try:
-                low, high = consumer.get_watermark_offsets(position, timeout=1.0)
-            except KafkaException:
+            answered = self._ask_end(where, now)
+            if answered is None:
                 continue  # unknown: idle the usual way, once seen at its end long enough
-            if high >= 0:
-                self._asked_at[where], self._answered[where] = now, (max(low, 0), high)
-            if high >= 0 and max(position.offset, low, 0) >= high:
+            low, high = answered
+            if max(position.offset, low) >= high:
                 self._at_end_since[where] = now - IDLE_AFTER_S
 
     @staticmethod
