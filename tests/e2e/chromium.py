@@ -46,3 +46,22 @@ def problems(page: Page) -> dict[str, list[str]]:
     """Overflowing elements and wrapped values on the page as drawn."""
     found: dict[str, list[str]] = page.evaluate(PAGE_CHECKS)
     return found
+
+
+@contextmanager
+def watched_page(browser: Browser, width: int, height: int) -> Iterator[Page]:
+    """A page in a context of its own; leaving it fails the test if the page raised a
+    JavaScript or Content Security Policy error meanwhile."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield opened
+    context.close()
+    assert errors == [], f"the page raised JavaScript or CSP errors: {errors}"

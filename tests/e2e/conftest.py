@@ -3,8 +3,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser
 
+from tests.e2e.chromium import chromium
 from tests.processes import Service, start_service, stop_service
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, launched once for a module's browser tests."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

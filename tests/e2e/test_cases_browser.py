@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fraud.domain.identity import Role
-from tests.e2e.chromium import chromium
+from tests.e2e.chromium import watched_page
 from tests.e2e.test_cases_service import RULES, add_rules, all_scored, submit
 from tests.processes import add_account
 
@@ -26,27 +26,10 @@ PASSWORD = "a long case password"
 SCREENSHOTS = Path(__file__).parents[2] / "test-output" / "e2e"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1400})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield opened
-    context.close()
-    assert errors == [], f"the page raised JavaScript or CSP errors: {errors}"
+    with watched_page(browser, 1440, 1400) as opened:
+        yield opened
 
 
 def reviews(cards: list[str]) -> list[dict]:

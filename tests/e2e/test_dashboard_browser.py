@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fraud.domain.identity import Role
-from tests.e2e.chromium import chromium
+from tests.e2e.chromium import watched_page
 from tests.processes import add_account
 
 pytestmark = pytest.mark.e2e
@@ -29,27 +29,10 @@ ANALYST = "e2e-analyst"
 PASSWORD = "a long e2e password"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1600})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield opened
-    context.close()
-    assert errors == [], f"the page raised JavaScript or CSP errors: {errors}"
+    with watched_page(browser, 1440, 1600) as opened:
+        yield opened
 
 
 def submit_fifty(service) -> list[dict]:

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from fraud.domain.identity import Role
-from tests.e2e.chromium import ARTEFACTS, chromium, problems
+from tests.e2e.chromium import ARTEFACTS, problems
 from tests.processes import Service, add_account, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
@@ -111,12 +111,6 @@ def service(tmp_path_factory, small_model) -> Iterator[Service]:
         yield running
     finally:
         stop_service(running)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def signed_in(browser: Browser, service: Service, role: Role, width: int) -> Page:
