@@ -71,10 +71,24 @@ def topic_prefix(cluster_bootstrap: str, cluster_sasl_bootstrap: str) -> str:
     """A prefix granted by cluster.sh, its topics created by the service's principal."""
     prefix = f"access-{uuid.uuid4().hex[:10]}."
     Cluster(cluster_bootstrap).grant(prefix)
-    create_topics(
-        cluster_sasl_bootstrap, partitions=1, replication=3, prefix=prefix, security=scram(*SERVICE)
-    )
-    return prefix
+    # The grant reaches each broker in its own time: the controller asked may refuse the
+    # creation until it has (TOPIC_AUTHORIZATION_FAILED, seen in CI), so it is asked again.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            create_topics(
+                cluster_sasl_bootstrap,
+                partitions=1,
+                replication=3,
+                prefix=prefix,
+                security=scram(*SERVICE),
+            )
+            return prefix
+        except KafkaException as error:
+            refused = error.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+            if not refused or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def produce(
