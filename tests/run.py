@@ -140,7 +140,8 @@ def main(arguments: Sequence[str]) -> int:
         env = {**os.environ, **environment({s.name: s for s in chosen}, ports)}
         workers = os.environ.get("FRAUD_TEST_WORKERS", "4")
         parallel = ["-n", workers, "--dist", "loadgroup"] if workers not in ("", "0") else []
-        pytest = [sys.executable, "-m", "pytest", *parallel, *arguments]
+        # The slowest tests are named at the end, so a run that grows slower says where.
+        pytest = [sys.executable, "-m", "pytest", *parallel, "--durations=25", *arguments]
         return subprocess.run(pytest, env=env, cwd=ROOT).returncode
     finally:
         stop(chosen)
