@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fraud.application.follow_ups import DecisionFollowUps
-from fraud.application.record import RecordStage
+from fraud.application.stream.record import RecordStage
 from fraud.containers import Container, Process, bootstrap
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.cases import new_queue

@@ -23,7 +23,7 @@ from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.queries import SqlQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.application.monitoring import ActivityMonitor
-from fraud.application.record import verdict_samples
+from fraud.application.stream.record import verdict_samples
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.monitoring import tally
 from fraud.domain.transaction import Transaction

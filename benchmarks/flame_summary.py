@@ -26,7 +26,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("tensorflow (model call)", r"tensorflow|keras"),
     ("json (orjson, json)", r"orjson|json/|serialization/json"),
     ("validating a transaction", r"^Transaction\.parse |^_\w+ \(fraud/domain/transaction"),
-    ("envelopes (reading, writing)", r"fraud/application/envelopes|format_instant"),
+    ("envelopes (reading, writing)", r"fraud/application/stream/envelopes|format_instant"),
     ("features (behaviour state)", r"fraud/domain/(features|windows|label_risk|behaviour)"),
     ("logging (structlog)", r"structlog|logging/"),
     ("the rest of the stages", r"fraud/"),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fraud.adapters.serialization.json import JsonSerializer
-from fraud.application.envelopes import Envelopes
+from fraud.application.stream.envelopes import Envelopes
 from fraud.domain.ports import Message, OutgoingMessage
 from fraud.domain.transaction import Transaction
 

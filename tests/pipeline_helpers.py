@@ -9,11 +9,11 @@ from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.models import FixedModels
 from fraud.application.outbox import OutboxRelay
-from fraud.application.preprocess import PreprocessStage
-from fraud.application.record import RecordStage
 from fraud.application.rules import LiveRules
-from fraud.application.score import ScoreStage
-from fraud.application.stage import Backoff, StageRunner
+from fraud.application.stream.preprocess import PreprocessStage
+from fraud.application.stream.record import RecordStage
+from fraud.application.stream.score import ScoreStage
+from fraud.application.stream.stage import Backoff, StageRunner
 from fraud.application.submit import SubmitTransactions
 from fraud.domain.features import BehaviourProfiles
 from tests.factories import ENVELOPES

@@ -42,11 +42,8 @@ from fraud.application.answers import VerdictWaiter
 from fraud.application.archives import SignArchives, SignedArchives
 from fraud.application.canary import CanaryTally, ManageCanary
 from fraud.application.cases import WorkCases
-from fraud.application.dead_letters import ListDeadLetters, ReplayDeadLetters
 from fraud.application.drift import DriftTally, DriftWatch
-from fraud.application.envelopes import Envelopes
 from fraud.application.follow_ups import DecisionFollowUps
-from fraud.application.fused import FusedStage
 from fraud.application.identity import (
     AuditTrail,
     Authenticate,
@@ -67,24 +64,27 @@ from fraud.application.models import (
 )
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch
 from fraud.application.outbox import OutboxRelay
-from fraud.application.pipeline import (
+from fraud.application.queries import DashboardFigures, LabelLoopFigures
+from fraud.application.queues import LiveQueues, ManageQueues
+from fraud.application.replay import EvaluateModel, ScoreTransactions
+from fraud.application.retrain import RetrainModel
+from fraud.application.rule_health import RulesHealth, RuleTally
+from fraud.application.rules import LiveRules, ManageRules, TryRules
+from fraud.application.stream.dead_letters import ListDeadLetters, ReplayDeadLetters
+from fraud.application.stream.envelopes import Envelopes
+from fraud.application.stream.fused import FusedStage
+from fraud.application.stream.pipeline import (
     ALL,
     DEFAULT_GROUP_PREFIX,
     Pipeline,
     StagesElsewhere,
 )
-from fraud.application.preprocess import Changelog, FromTheStore, PreprocessStage
-from fraud.application.queries import DashboardFigures, LabelLoopFigures
-from fraud.application.queues import LiveQueues, ManageQueues
-from fraud.application.record import RecordStage
-from fraud.application.replay import EvaluateModel, ScoreTransactions
-from fraud.application.retrain import RetrainModel
-from fraud.application.rule_health import RulesHealth, RuleTally
-from fraud.application.rules import LiveRules, ManageRules, TryRules
-from fraud.application.score import ScoreStage
-from fraud.application.stage import Stage
+from fraud.application.stream.preprocess import Changelog, FromTheStore, PreprocessStage
+from fraud.application.stream.record import RecordStage
+from fraud.application.stream.score import ScoreStage
+from fraud.application.stream.stage import Stage
+from fraud.application.stream.tracing import NO_TRACING, TracedPublishing, TracedStage
 from fraud.application.submit import RepublishPending, SubmitTransactions
-from fraud.application.tracing import NO_TRACING, TracedPublishing, TracedStage
 from fraud.application.training import TrainModel
 from fraud.application.webhooks import DeliverWebhooks, DeliveryPolicy, ManageWebhooks
 from fraud.domain.features import BehaviourProfiles

@@ -28,7 +28,7 @@ from fraud.application.follow_ups import DecisionFollowUps
 from fraud.application.labels import LabelTransaction
 from fraud.application.lists import LiveLists, ManageLists
 from fraud.application.queues import LiveQueues
-from fraud.application.record import RecordStage
+from fraud.application.stream.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.cases import CaseStatus, CaseTaken, Disposition, Resolution
 from fraud.domain.identity import Actor

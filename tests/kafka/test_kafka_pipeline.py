@@ -13,8 +13,8 @@ import pytest
 from flask.testing import FlaskClient
 from structlog.testing import capture_logs
 
-from fraud.application import dead_letters
-from fraud.application.pipeline import Pipeline, consumer_group
+from fraud.application.stream import dead_letters
+from fraud.application.stream.pipeline import Pipeline, consumer_group
 from fraud.containers import Process, bootstrap
 from fraud.domain.identity import Role
 from fraud.domain.ports import OutgoingMessage, Topic

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from fraud.adapters.kafka.bus import KafkaBus
-from fraud.application import dead_letters
+from fraud.application.stream import dead_letters
 from fraud.domain.ports import OutgoingMessage, Topic
 from tests.factories import EXAMPLE
 from tests.kafka.conftest import rows, wait_for_rows

@@ -15,7 +15,7 @@ from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.adapters.passwords.argon2 import Argon2Hasher
 from fraud.application.models import FixedModels
-from fraud.application.pipeline import Pipeline
+from fraud.application.stream.pipeline import Pipeline
 from fraud.containers import EMBEDDED, Container, Process, bootstrap
 from fraud.domain.identity import Role
 from fraud.entrypoints.http.app import create_app

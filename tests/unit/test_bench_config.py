@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fraud.application.envelopes import TRANSACTION_ID_HEADER
+from fraud.application.stream.envelopes import TRANSACTION_ID_HEADER
 from fraud.bench import PATHS, PHASES
 from fraud.bench.config import BenchConfig, Http, Latency, Offline, Runs, Throughput
 from fraud.bench.context import Bench

@@ -13,7 +13,7 @@ from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.archives import SignedArchives
 from fraud.application.canary import CanaryTally, ManageCanary, canary_counts
 from fraud.application.models import LiveModels, ManageModels, RegisterModel
-from fraud.application.record import RecordStage
+from fraud.application.stream.record import RecordStage
 from fraud.domain.assessment import Decision, Status
 from fraud.domain.canary import CANARY_STEPS, CanaryBand, CanaryCounts, in_canary, next_step
 from fraud.domain.identity import Actor, AuditAction, Role

@@ -16,7 +16,7 @@ from fraud.adapters.numpy.drift import NumpyBinCounter
 from fraud.adapters.prometheus.metrics import PrometheusMetrics
 from fraud.application.drift import DriftTally, DriftWatch
 from fraud.application.models import RegisterModel
-from fraud.application.record import RecordStage
+from fraud.application.stream.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.drift import PSI_THRESHOLD, SCORE, DriftReference
 from fraud.domain.features import FEATURE_NAMES

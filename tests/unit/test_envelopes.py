@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fraud.application.envelopes import MalformedMessage, SharedInstants
+from fraud.application.stream.envelopes import MalformedMessage, SharedInstants
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import LabelEvent

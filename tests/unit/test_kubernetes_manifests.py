@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from fraud.application.pipeline import STAGE_TOPICS, STAGES, stage_consumers
+from fraud.application.stream.pipeline import STAGE_TOPICS, STAGES, stage_consumers
 from fraud.domain.ports import Topic
 from fraud.secret_files import SECRET_SETTINGS
 

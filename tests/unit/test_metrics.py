@@ -7,8 +7,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.prometheus.metrics import PrometheusMetrics
-from fraud.application.pipeline import STAGES, StagesElsewhere
-from fraud.application.record import RecordStage
+from fraud.application.stream.pipeline import STAGES, StagesElsewhere
+from fraud.application.stream.record import RecordStage
 from fraud.containers import bootstrap
 from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Role

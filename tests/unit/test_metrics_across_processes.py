@@ -16,7 +16,7 @@ FORKED_COUNTS = r"""
 import os, sys
 from pathlib import Path
 from fraud.adapters.prometheus.metrics import PrometheusMetrics, count_across_processes
-from fraud.application.pipeline import StagesElsewhere
+from fraud.application.stream.pipeline import StagesElsewhere
 
 class Lagging:  # a bus that says the preprocess group is 7 messages behind
     def known_groups(self): return set()

@@ -9,8 +9,8 @@ import pytest
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.monitoring import ActivityMonitor, PipelineWatch, pipeline_health
-from fraud.application.pipeline import StagesElsewhere
-from fraud.application.record import RecordStage
+from fraud.application.stream.pipeline import StagesElsewhere
+from fraud.application.stream.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from fraud.domain.monitoring import (
     LATENCY_BOUNDS_MS,

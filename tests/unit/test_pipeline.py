@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from fraud.application import dead_letters
 from fraud.application.models import FixedModels
-from fraud.application.preprocess import PreprocessStage
-from fraud.application.record import RecordStage
-from fraud.application.stage import Backoff, StageRunner
+from fraud.application.stream import dead_letters
+from fraud.application.stream.preprocess import PreprocessStage
+from fraud.application.stream.record import RecordStage
+from fraud.application.stream.stage import Backoff, StageRunner
 from fraud.domain.assessment import Decision, Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, MessageRefused, TransientFailure
 from fraud.domain.features import BehaviourProfiles

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from fraud.application.score import assess
+from fraud.application.stream.score import assess
 from fraud.domain.assessment import Decision
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import LabelEvent

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fraud.adapters.memory.bus import MemoryBus
-from fraud.application.preprocess import PreprocessStage
-from fraud.application.shared_risk import PROGRESS_KEY, DayBarrier, Progress, count_key
-from fraud.application.stage import Backoff, StageRunner
+from fraud.application.stream.preprocess import PreprocessStage
+from fraud.application.stream.shared_risk import PROGRESS_KEY, DayBarrier, Progress, count_key
+from fraud.application.stream.stage import Backoff, StageRunner
 from fraud.domain.features import FEATURE_NAMES, BehaviourProfiles, replay
 from fraud.domain.label_risk import LabelEvent, day_of
 from fraud.domain.ports import AssignedPartition, OutgoingMessage, Topic

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from structlog.testing import capture_logs
 
-from fraud.application.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage
-from fraud.application.shared_risk import PROGRESS_KEY, Progress, count_key
-from fraud.application.stage import StageRunner
+from fraud.application.stream.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage
+from fraud.application.stream.shared_risk import PROGRESS_KEY, Progress, count_key
+from fraud.application.stream.stage import StageRunner
 from fraud.domain.features import BehaviourProfiles, UserHistory
 from fraud.domain.label_risk import day_of
 from fraud.domain.ports import AssignedPartition, Topic

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from fraud.application.pipeline import STAGES
+from fraud.application.stream.pipeline import STAGES
 from fraud.containers import Container, bootstrap
 from fraud.domain.identity import Role
 from fraud.domain.ports import TRACEPARENT, Topic

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import structlog
 
-from fraud.application.envelopes import (
+from fraud.application.stream.envelopes import (
     TRANSACTION_ID_HEADER,
     Envelopes,
     MalformedMessage,

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fraud.application.envelopes import Envelopes
 from fraud.application.identity import labelled
+from fraud.application.stream.envelopes import Envelopes
 from fraud.domain.assessment import AnalystLabel, TransactionRecord
 from fraud.domain.identity import Actor
 from fraud.domain.label_risk import KnownLabel, LabelEvent

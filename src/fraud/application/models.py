@@ -15,7 +15,7 @@ import structlog
 from fraud.application.archives import SignedArchives
 from fraud.application.identity import model_event
 from fraud.application.live import Versioned, Wording
-from fraud.application.stage import Backoff
+from fraud.application.stream.stage import Backoff
 from fraud.domain.challenge import Comparison, compare
 from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Actor, AuditAction, AuditEvent

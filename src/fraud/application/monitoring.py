@@ -10,7 +10,7 @@ from functools import partial
 
 import structlog
 
-from fraud.application.pipeline import PipelineStatus, StageConsumer, consumers_in_use
+from fraud.application.stream.pipeline import PipelineStatus, StageConsumer, consumers_in_use
 from fraud.domain.monitoring import ActivitySnapshot, ActivityWindow
 from fraud.domain.ports import ActivityQueries, Clock, MessageBus, Topic
 

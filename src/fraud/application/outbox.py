@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import structlog
 
-from fraud.application.envelopes import Envelopes
+from fraud.application.stream.envelopes import Envelopes
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.errors import TransientFailure
 from fraud.domain.ports import Clock, MessageBus, Topic, UnitOfWorkFactory

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fraud.application.score import assess
+from fraud.application.stream.score import assess
 from fraud.domain.assessment import TransactionRecord
 from fraud.domain.evaluation import REVIEW_BUDGET_PER_DAY, at_review_budget, summarize
 from fraud.domain.features import FEATURE_NAMES, FeatureVector, replay, replay_part

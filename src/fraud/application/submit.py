@@ -25,7 +25,7 @@ import structlog
 
 from fraud.application.metrics import NO_METRICS
 from fraud.application.outbox import OutboxRelay
-from fraud.application.stage import tracing
+from fraud.application.stream.stage import tracing
 from fraud.domain.assessment import Status, TransactionRecord
 from fraud.domain.errors import IdempotencyConflict, InvalidTransaction
 from fraud.domain.ports import Clock, PipelineMetrics, UnitOfWorkFactory

@@ -32,7 +32,7 @@ from fraud.adapters.sqlalchemy.databases import create_database, drop_database, 
 from fraud.adapters.sqlalchemy.engine import create_engine_for
 from fraud.adapters.sqlalchemy.migrate import upgrade
 from fraud.adapters.sqlalchemy.tables import transactions
-from fraud.application.pipeline import consumer_group
+from fraud.application.stream.pipeline import consumer_group
 from fraud.domain.ports import Topic
 from fraud.settings import KafkaSecurity
 

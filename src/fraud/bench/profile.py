@@ -36,12 +36,12 @@ from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from fraud.adapters.sqlalchemy.upserts import insert_or_fill
 from fraud.adapters.tensorflow.model import KerasScorer
-from fraud.application.envelopes import Envelopes
-from fraud.application.pipeline import STAGES, consumer_group
-from fraud.application.preprocess import PreprocessStage
-from fraud.application.record import RecordStage
-from fraud.application.score import ScoreStage, assess
-from fraud.application.stage import StageRunner
+from fraud.application.stream.envelopes import Envelopes
+from fraud.application.stream.pipeline import STAGES, consumer_group
+from fraud.application.stream.preprocess import PreprocessStage
+from fraud.application.stream.record import RecordStage
+from fraud.application.stream.score import ScoreStage, assess
+from fraud.application.stream.stage import StageRunner
 from fraud.containers import Process, bootstrap
 from fraud.domain.features import BehaviourProfiles, FeatureVector
 from fraud.domain.identity import Actor

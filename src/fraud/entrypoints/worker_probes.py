@@ -23,7 +23,7 @@ import structlog
 from cheroot.wsgi import Server
 
 from fraud.application.identity import Authenticate
-from fraud.application.pipeline import Pipeline
+from fraud.application.stream.pipeline import Pipeline
 from fraud.domain.identity import Permission
 
 log = structlog.get_logger(__name__)

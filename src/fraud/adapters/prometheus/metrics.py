@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from fraud.adapters.prometheus.cases import CasesCollector
 from fraud.application.drift import DriftReport
-from fraud.application.pipeline import PipelineStatus, consumers_in_use
+from fraud.application.stream.pipeline import PipelineStatus, consumers_in_use
 from fraud.domain.cases import QueueState
 from fraud.domain.ports import MessageBus
 from fraud.domain.webhooks import DeliveryStatus

@@ -9,8 +9,8 @@ from types import FrameType
 import click
 import structlog
 
-from fraud.application.dead_letters import UnknownDeadLetters
-from fraud.application.pipeline import ALL, DEFAULT_GROUP_PREFIX
+from fraud.application.stream.dead_letters import UnknownDeadLetters
+from fraud.application.stream.pipeline import ALL, DEFAULT_GROUP_PREFIX
 from fraud.containers import EMBEDDED, Process
 from fraud.entrypoints.cli.context import (
     CliContext,

@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from fraud.application.answers import VerdictWaiter
 from fraud.application.labels import LabelTransaction
-from fraud.application.pipeline import PipelineStatus
+from fraud.application.stream.pipeline import PipelineStatus
 from fraud.application.submit import Submission, SubmitTransactions
 from fraud.containers import Container
 from fraud.domain.assessment import Status, TransactionRecord

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from itertools import chain
 
-from fraud.application.preprocess import PreprocessStage
-from fraud.application.record import RecordStage, failures_of
-from fraud.application.score import ScoreStage
-from fraud.application.stage import BatchOutput
-from fraud.application.tracing import NO_TRACING, carried_by
+from fraud.application.stream.preprocess import PreprocessStage
+from fraud.application.stream.record import RecordStage, failures_of
+from fraud.application.stream.score import ScoreStage
+from fraud.application.stream.stage import BatchOutput
+from fraud.application.stream.tracing import NO_TRACING, carried_by
 from fraud.domain.ports import AssignedPartition, Message, MessageBus, Topic, Tracer
 
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from fraud.application.envelopes import Envelopes, MalformedMessage
-from fraud.application.stage import BatchOutput
+from fraud.application.stream.envelopes import Envelopes, MalformedMessage
+from fraud.application.stream.stage import BatchOutput
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import CountKey, LabelEvent, LabelRisk
 from fraud.domain.ports import Message, MessageFollower, OutgoingMessage, Topic

@@ -19,9 +19,9 @@ from typing import Protocol, runtime_checkable
 
 import structlog
 
-from fraud.application.dead_letters import dead_letter
-from fraud.application.envelopes import TRANSACTION_ID_HEADER
 from fraud.application.metrics import NO_METRICS
+from fraud.application.stream.dead_letters import dead_letter
+from fraud.application.stream.envelopes import TRANSACTION_ID_HEADER
 from fraud.domain.errors import MessageRefused, TransientFailure
 from fraud.domain.ports import (
     TRACEPARENT,

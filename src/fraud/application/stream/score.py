@@ -12,11 +12,11 @@ from typing import Protocol
 
 import structlog
 
-from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocessed
 from fraud.application.metrics import NO_METRICS
 from fraud.application.models import InForce
 from fraud.application.rules import LiveRules, LoadedRules
-from fraud.application.stage import BatchOutput, tracing
+from fraud.application.stream.envelopes import Envelopes, MalformedMessage, Preprocessed
+from fraud.application.stream.stage import BatchOutput, tracing
 from fraud.domain.assessment import Assessment, Status, TransactionRecord
 from fraud.domain.canary import in_canary
 from fraud.domain.features import FEATURE_NAMES, FeatureVector

@@ -15,12 +15,12 @@ from typing import Protocol
 
 import structlog
 
-from fraud.application.fused import FusedStage
 from fraud.application.metrics import NO_METRICS
-from fraud.application.preprocess import PreprocessStage
-from fraud.application.record import RecordStage
-from fraud.application.score import ScoreStage
-from fraud.application.stage import Stage, StageRunner
+from fraud.application.stream.fused import FusedStage
+from fraud.application.stream.preprocess import PreprocessStage
+from fraud.application.stream.record import RecordStage
+from fraud.application.stream.score import ScoreStage
+from fraud.application.stream.stage import Stage, StageRunner
 from fraud.domain.ports import MessageBus, PipelineMetrics, Topic
 
 log = structlog.get_logger(__name__)

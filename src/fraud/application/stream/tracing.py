@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from fraud.application.stage import BatchOutput, Stage
+from fraud.application.stream.stage import BatchOutput, Stage
 from fraud.domain.ports import TRACEPARENT, Message, MessageBus, OutgoingMessage, Tracer
 
 _NOTHING: nullcontext[None] = nullcontext()

@@ -10,9 +10,9 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from fraud.application.envelopes import Envelopes, MalformedMessage, Preprocessed
-from fraud.application.shared_risk import Progress, SharedRisk, count_records
-from fraud.application.stage import BatchOutput, tracing
+from fraud.application.stream.envelopes import Envelopes, MalformedMessage, Preprocessed
+from fraud.application.stream.shared_risk import Progress, SharedRisk, count_records
+from fraud.application.stream.stage import BatchOutput, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import HISTORY_SPAN, BehaviourProfiles, UserHistory
 from fraud.domain.label_risk import day_label, day_of

@@ -10,10 +10,10 @@ from typing import Any
 
 import structlog
 
-from fraud.application.dead_letters import ERROR, STAGE
-from fraud.application.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
 from fraud.application.metrics import NO_METRICS
-from fraud.application.stage import BatchOutput, tracing
+from fraud.application.stream.dead_letters import ERROR, STAGE
+from fraud.application.stream.envelopes import TRANSACTION_ID_HEADER, Envelopes, MalformedMessage
+from fraud.application.stream.stage import BatchOutput, tracing
 from fraud.application.tallies import Tallying
 from fraud.domain.assessment import Decision, TransactionRecord, with_shadows
 from fraud.domain.monitoring import VerdictSample, tally
