@@ -51,3 +51,25 @@ def test_a_cards_summary_names_what_each_figure_is_and_what_it_rests_on() -> Non
     assert "fraud models show 20261206-035236-b00736f5 --json" in lines[-1]
     assert len(lines) < 20 and "0.5, 0.5" not in shown  # no baseline, no raw numbers
     assert max(len(line) for line in lines) <= 100
+
+
+def test_a_cards_summary_gives_what_its_review_budget_found_as_the_dashboard_does() -> None:
+    metrics = {
+        **CARD.metrics,
+        "review_budget_per_day": 100.0,
+        "precision_at_budget": 0.6347,
+        "recall_at_budget": 0.9021,
+        "fraud_money_caught": {"USD": 147_168.4, "EUR": 80.0},
+        "fraud_money_missed": {"USD": 12_004.25},
+    }
+    card = ModelInfo.from_dict({**CARD.to_dict(), "metrics": metrics})
+    registered = RegisteredModel(card, datetime(2026, 12, 6, 3, 52, 36, tzinfo=UTC), "cli:ann")
+    joined = " ".join(summary(ModelEntry(registered, ModelRole.CHAMPION)).split())
+    assert "at review budget 100 reviews/day: precision 0.635, recall 0.902" in joined
+    assert "fraud money caught USD 147,168.40 + EUR 80.00" in joined
+    assert "fraud money missed USD 12,004.25" in joined
+
+
+def test_an_older_card_without_budget_figures_says_nothing_of_them() -> None:
+    registered = RegisteredModel(CARD, datetime(2026, 12, 6, 3, 52, 36, tzinfo=UTC), "cli:ann")
+    assert "money" not in summary(ModelEntry(registered, ModelRole.CHAMPION))

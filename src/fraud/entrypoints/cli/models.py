@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import textwrap
 from contextlib import AbstractContextManager
+from typing import Any
 
 import click
 
@@ -31,6 +32,7 @@ from fraud.entrypoints.cli.context import (
     refused_as_bad_input,
 )
 from fraud.entrypoints.cli.options import FieldOf
+from fraud.entrypoints.cli.replay import money
 
 # The validation figures a list shows, in this order, by the card's metric names.
 LISTED_METRICS = (("AP", "average_precision"), ("recall@1%FPR", "recall_at_1pct_fpr"))
@@ -140,6 +142,7 @@ def summary(entry: ModelEntry) -> str:
     ):
         if name in metrics:
             lines.append(_line(label, f"{float(metrics[name]):.4f}"))
+    lines += _at_review_budget(metrics)
     in_force = entry.in_force
     thresholds = f"review >= {in_force.review:.4f}, decline >= {in_force.decline:.4f}"
     review_fpr = metrics.get("review_threshold_fpr")
@@ -167,7 +170,24 @@ def summary(entry: ModelEntry) -> str:
     return "\n".join(lines)
 
 
-LABEL_WIDTH = 18
+def _at_review_budget(metrics: dict[str, Any]) -> list[str]:
+    """What a team reviewing the card's top N scores a day found, as the dashboard's model
+    panel gives it (older cards have no such figures)."""
+    if "precision_at_budget" not in metrics:
+        return []
+    return [
+        _line(
+            "at review budget",
+            f"{float(metrics['review_budget_per_day']):,.0f} reviews/day: precision "
+            f"{float(metrics['precision_at_budget']):.3f}, "
+            f"recall {float(metrics['recall_at_budget']):.3f}",
+        ),
+        _line("fraud money caught", money(metrics.get("fraud_money_caught") or {})),
+        _line("fraud money missed", money(metrics.get("fraud_money_missed") or {})),
+    ]
+
+
+LABEL_WIDTH = 19  # "fraud money caught" and a space
 
 
 def _line(label: str, text: str) -> str:
