@@ -35,9 +35,9 @@ from confluent_kafka.admin import AdminClient
 
 from fraud.adapters.kafka.admin import create_topics
 from fraud.adapters.serialization.json import JsonSerializer
+from fraud.adapters.state_store.changelog import CHECKPOINT_KEY, Changelog
 from fraud.adapters.system.clock import SystemClock
 from fraud.application.stream.envelopes import Envelopes
-from fraud.application.stream.preprocess import CHECKPOINT_KEY, Changelog
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.ports import Topic
 from fraud.domain.transaction import Transaction

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fraud.adapters.cel.rules import CelRuleCompiler
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
+from fraud.adapters.state_store.changelog import Changelog
 from fraud.application.models import FixedModels
 from fraud.application.outbox import OutboxRelay
 from fraud.application.rules import LiveRules
@@ -41,7 +42,7 @@ def embedded_pipeline(
     bus = MemoryBus()
     store = store or InMemoryStore()
     stages = [
-        PreprocessStage(BehaviourProfiles(), clock, ENVELOPES),
+        PreprocessStage(BehaviourProfiles(), clock, ENVELOPES, Changelog(clock, ENVELOPES)),
         ScoreStage(
             models or FixedModels(model),
             clock,

@@ -37,6 +37,8 @@ from fraud.adapters.sqlalchemy.registry import SqlModelQueries
 from fraud.adapters.sqlalchemy.rules import SqlRuleQueries
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from fraud.adapters.sqlalchemy.webhooks import SqlWebhookQueries
+from fraud.adapters.state_store.changelog import Changelog
+from fraud.adapters.state_store.database import FromTheDatabase
 from fraud.adapters.system.clock import SystemClock
 from fraud.application.answers import VerdictWaiter
 from fraud.application.archives import SignArchives, SignedArchives
@@ -79,7 +81,7 @@ from fraud.application.stream.pipeline import (
     Pipeline,
     StagesElsewhere,
 )
-from fraud.application.stream.preprocess import Changelog, FromTheStore, PreprocessStage
+from fraud.application.stream.preprocess import PreprocessStage
 from fraud.application.stream.record import RecordStage
 from fraud.application.stream.score import ScoreStage
 from fraud.application.stream.stage import Stage
@@ -587,7 +589,7 @@ class Container(containers.DeclarativeContainer):
     profile_store = providers.Selector(
         config.broker,
         kafka=providers.Factory(Changelog, clock=clock, envelopes=envelopes),
-        memory=providers.Factory(FromTheStore, queries=queries),
+        memory=providers.Factory(FromTheDatabase, queries=queries),
     )
     preprocess_stage = providers.Factory(
         PreprocessStage,

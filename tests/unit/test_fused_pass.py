@@ -6,6 +6,7 @@ from __future__ import annotations
 from fraud.adapters.cel.rules import CelRuleCompiler
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.memory.repository import InMemoryStore
+from fraud.adapters.state_store.changelog import Changelog
 from fraud.application.models import FixedModels
 from fraud.application.outbox import OutboxRelay
 from fraud.application.rules import LiveRules
@@ -49,7 +50,7 @@ def with_rule(store: InMemoryStore, clock: FixedClock) -> None:
 def fused_pipeline(model, clock):
     bus, store = MemoryBus(), InMemoryStore()
     stage = FusedStage(
-        PreprocessStage(BehaviourProfiles(), clock, ENVELOPES),
+        PreprocessStage(BehaviourProfiles(), clock, ENVELOPES, Changelog(clock, ENVELOPES)),
         ScoreStage(
             FixedModels(model), clock, ENVELOPES, LiveRules(store, CelRuleCompiler(), refresh_s=0.0)
         ),

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
+from fraud.adapters.state_store.changelog import Changelog
 from fraud.application.models import FixedModels
 from fraud.application.stream import dead_letters
 from fraud.application.stream.preprocess import PreprocessStage
@@ -362,7 +363,8 @@ class UnreachableOnce(PreprocessStage):
     """Its partitions' history cannot be read the first time (a broker away)."""
 
     def __init__(self) -> None:
-        super().__init__(BehaviourProfiles(), FixedClock(), ENVELOPES)
+        clock = FixedClock()
+        super().__init__(BehaviourProfiles(), clock, ENVELOPES, Changelog(clock, ENVELOPES))
         self.attempts = 0
 
     def restore(self, assigned, bus):

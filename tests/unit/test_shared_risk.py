@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fraud.adapters.memory.bus import MemoryBus
+from fraud.adapters.state_store.changelog import Changelog
 from fraud.application.stream.preprocess import PreprocessStage
 from fraud.application.stream.shared_risk import PROGRESS_KEY, DayBarrier, Progress, count_key
 from fraud.application.stream.stage import Backoff, StageRunner
@@ -34,7 +35,7 @@ def three_days(users: int = 12) -> list[Transaction]:
 
 
 def preprocess_on(bus: MemoryBus, clock: FixedClock, group: str = "fraud-preprocess"):
-    stage = PreprocessStage(BehaviourProfiles(), clock, ENVELOPES)
+    stage = PreprocessStage(BehaviourProfiles(), clock, ENVELOPES, Changelog(clock, ENVELOPES))
     runner = StageRunner(
         stage,
         bus.consumer(group, stage.topics),

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from structlog.testing import capture_logs
 
-from fraud.application.stream.preprocess import CHECKPOINT_KEY, Changelog, PreprocessStage
+from fraud.adapters.state_store.changelog import CHECKPOINT_KEY, Changelog
+from fraud.application.stream.preprocess import PreprocessStage
 from fraud.application.stream.shared_risk import PROGRESS_KEY, Progress, count_key
 from fraud.application.stream.stage import StageRunner
 from fraud.domain.features import BehaviourProfiles, UserHistory
@@ -88,7 +89,7 @@ def changelog_pipeline(model, clock):
 def worker_taking_over(pipeline, clock) -> tuple[PreprocessStage, StageRunner]:
     """A new preprocess worker in the same group, its state empty until it restores."""
     pipeline.runners[0].consumer.close()
-    stage = PreprocessStage(BehaviourProfiles(), clock, ENVELOPES)
+    stage = PreprocessStage(BehaviourProfiles(), clock, ENVELOPES, Changelog(clock, ENVELOPES))
     runner = StageRunner(
         stage, pipeline.bus.consumer("fraud-preprocess", stage.topics), pipeline.bus
     )
