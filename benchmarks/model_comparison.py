@@ -44,6 +44,7 @@ from typing import Any
 
 import lightgbm
 import numpy as np
+from fraud_scenarios import breakdown, reviewed, scenarios
 from tqdm import tqdm
 
 from fraud.adapters.csv.labelled import read_labelled
@@ -213,6 +214,7 @@ def compare(
     train: Period,
     judged: dict[str, Period],
     tune_moment: datetime,
+    kinds: dict[str, str | None],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     grid = [(lr, leaves) for lr in LEARNING_RATES for leaves in LEAVES]
@@ -226,35 +228,40 @@ def compare(
     print(f"training the network on {len(train.examples):,} rows")
     network, network_seconds = fit_network(train, args.seed, args.epochs)
     results = []
+    by_scenario = {}
     for what, period in judged.items():
-        results.append(
-            judge(
-                f"tensorflow, {what}",
-                period,
-                network.score_matrix(period.matrix),
-                network_seconds,
-                args.review_budget,
-            )
-        )
-        results.append(
-            judge(
-                f"lightgbm (lr {learning_rate}, {leaves} leaves), {what}",
-                period,
+        scores = {
+            f"tensorflow, {what}": (network.score_matrix(period.matrix), network_seconds),
+            f"lightgbm (lr {learning_rate}, {leaves} leaves), {what}": (
                 trees.predict_proba(period.matrix)[:, 1],
                 tree_seconds,
-                args.review_budget,
-            )
-        )
-        results.append(
-            judge(
-                f"lightgbm, {rounds} rounds on every row, {what}",
-                period,
+            ),
+            f"lightgbm, {rounds} rounds on every row, {what}": (
                 refit.predict_proba(period.matrix)[:, 1],
                 tree_seconds + refit_seconds,
-                args.review_budget,
-            )
-        )
-    return {"tuning": tried, "results": results}
+            ),
+        }
+        for name, (scored, seconds) in scores.items():
+            results.append(judge(name, period, scored, seconds, args.review_budget))
+        by_scenario[what] = scenario_rows(period, kinds, scores, args.review_budget)
+    return {"tuning": tried, "results": results, "scenarios": by_scenario}
+
+
+def scenario_rows(
+    period: Period,
+    kinds: dict[str, str | None],
+    scores: dict[str, tuple[np.ndarray, float]],
+    per_day: int,
+) -> list[dict[str, object]]:
+    """Each fraud scenario's frauds and money the reviews of each model find (the first
+    model, the network, is the one the others' extra and missing catches are counted
+    against)."""
+    transactions = [example.transaction for example in period.examples]
+    return breakdown(
+        [kinds[t.transaction_id] for t in transactions],
+        transactions,
+        {name: reviewed(transactions, scored, per_day) for name, (scored, _) in scores.items()},
+    )
 
 
 def from_file(args: argparse.Namespace) -> dict[str, Any]:
@@ -276,7 +283,7 @@ def from_file(args: argparse.Namespace) -> dict[str, Any]:
         f"training: {len(train.examples):,} rows, {int(train.labels.sum()):,} frauds; "
         f"judged: {len(judged.examples):,} rows, {int(judged.labels.sum()):,} frauds"
     )
-    return compare(train, periods, _day(args.tune_from), args)
+    return compare(train, periods, _day(args.tune_from), scenarios(examples), args)
 
 
 def simulated(args: argparse.Namespace) -> dict[str, Any]:
@@ -292,7 +299,7 @@ def simulated(args: argparse.Namespace) -> dict[str, Any]:
     stamps = [e.transaction.timestamp for e in period.examples]
     tune_moment = stamps[int(len(stamps) * 0.75)]
     judged = {"a later simulated period": replayed(evaluation, args.label_delay)}
-    return compare(period, judged, tune_moment, args)
+    return compare(period, judged, tune_moment, scenarios(evaluation), args)
 
 
 def _duration(text: str) -> timedelta:
@@ -331,11 +338,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['precision_at_budget']:9.4f} {_money(row['fraud_money_caught']):>14} "
             f"{_money(row['fraud_money_missed']):>14}"
         )
+    for what, rows in found["scenarios"].items():
+        print_scenarios(what, rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     arguments = {k: str(v) if isinstance(v, Path | timedelta) else v for k, v in vars(args).items()}
     args.out.write_text(json.dumps({"arguments": arguments, **found}, indent=2))
     print(f"\nwrote {args.out} ({len(FEATURE_NAMES)} features)")
     return 0
+
+
+def print_scenarios(what: str, rows: list[dict[str, Any]]) -> None:
+    """Per scenario and model: frauds caught in the reviews (recall), the money of those,
+    and the frauds this model caught that the network missed (+) and the other way (-)."""
+    print(f"\nby the handbook's fraud scenarios (read back from the labels), {what}:")
+    for row in rows:
+        print(f"  {row['scenario']}: {row['frauds']:,} frauds, money {row['money']:,.0f}")
+        for name, figures in row.items():
+            if isinstance(figures, dict):
+                print(
+                    f"    {name.removesuffix(f', {what}'):<46} caught {figures['caught']:>5,} "
+                    f"({figures['recall']:6.1%}), money {figures['money_caught']:>10,.0f}; "
+                    f"+{figures['caught_first_missed']} -{figures['missed_first_caught']}"
+                )
 
 
 def _money(amounts: dict[str, float]) -> str:
