@@ -123,7 +123,7 @@ def test_counts_whose_progress_was_never_written_are_not_taken() -> None:
         Topic.MERCHANT_COUNTS,
         [
             OutgoingMessage(count_key("shop", day), b"4", partition=1),
-            Progress(offset=4, day=day, idle=False).message(1),
+            Progress(offset=4, day=day, idle=False).message(1, ENVELOPES.serializer),
             OutgoingMessage(count_key("shop", day), b"9", partition=1),  # no progress after it
         ],
     )
@@ -153,9 +153,11 @@ def test_a_partition_ahead_waits_and_the_one_furthest_behind_never_does() -> Non
 
 def test_progress_reads_back_what_was_written() -> None:
     for progress in (Progress(7, 19_000, True), Progress(0, float("-inf"), False)):
-        message = progress.message(2)
+        message = progress.message(2, ENVELOPES.serializer)
         assert (message.key, message.partition) == (PROGRESS_KEY, 2)
-        assert Progress.read(message.value or b"") == progress
+        assert Progress.read(message.value or b"", ENVELOPES.serializer) == progress
+    written = Progress(7, 19_000, True).message(2, ENVELOPES.serializer).value or b""
+    assert ENVELOPES.serializer.loads(written) == {"offset": 7, "day": 19_000, "idle": True}
 
 
 def test_a_batch_handled_again_after_its_output_was_lost_writes_its_counts_again() -> None:

@@ -114,9 +114,10 @@ def test_each_batch_writes_its_users_then_a_checkpoint_in_their_partition(model,
     today = day_of(T0.timestamp())
     assert (counted.key, counted.value) == (count_key("Corner Grocery", today), b"2")
     assert progress.key == idle.key == PROGRESS_KEY
-    assert Progress.read(progress.value) == Progress(offset=2, day=today, idle=False)
+    wire = ENVELOPES.serializer
+    assert Progress.read(progress.value, wire) == Progress(offset=2, day=today, idle=False)
     # Read to its end, nothing more on its way: the others need not wait for it.
-    assert Progress.read(idle.value) == Progress(offset=2, day=today, idle=True)
+    assert Progress.read(idle.value, wire) == Progress(offset=2, day=today, idle=True)
     assert {counted.partition, progress.partition, idle.partition} == {source}
 
 

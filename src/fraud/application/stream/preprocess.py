@@ -209,7 +209,9 @@ class PreprocessStage:
             )
             if self._written.get(partition) != progress:
                 self._written[partition] = progress
-                output.add(Topic.MERCHANT_COUNTS, progress.message(partition))
+                output.add(
+                    Topic.MERCHANT_COUNTS, progress.message(partition, self.envelopes.serializer)
+                )
 
     def _say_waiting(self, partition: int, day: int) -> None:
         if self._waiting.get(partition) == day:

@@ -22,7 +22,6 @@ input in the order it arrived.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -34,7 +33,7 @@ from fraud.application.stream.envelopes import Envelopes, MalformedMessage
 from fraud.application.stream.stage import BatchOutput
 from fraud.domain.features import BehaviourProfiles
 from fraud.domain.label_risk import CountKey, LabelEvent, LabelRisk
-from fraud.domain.ports import Message, MessageFollower, OutgoingMessage, Topic
+from fraud.domain.ports import Message, MessageFollower, OutgoingMessage, Serializer, Topic
 
 log = structlog.get_logger(__name__)
 
@@ -63,14 +62,16 @@ class Progress:
     day: float
     idle: bool
 
-    def message(self, partition: int) -> OutgoingMessage:
-        value = {"offset": self.offset, "day": None if self.day == _NEVER else self.day}
-        body = json.dumps({**value, "idle": self.idle}).encode("ascii")
+    def message(self, partition: int, serializer: Serializer) -> OutgoingMessage:
+        """The record on ``merchant-counts``, in the pipeline's wire format (a day never
+        reached has no number there: null)."""
+        day = None if self.day == _NEVER else self.day
+        body = serializer.dumps({"offset": self.offset, "day": day, "idle": self.idle})
         return OutgoingMessage(PROGRESS_KEY, body, partition=partition)
 
     @classmethod
-    def read(cls, value: bytes) -> Progress:
-        data = json.loads(value)
+    def read(cls, value: bytes, serializer: Serializer) -> Progress:
+        data = serializer.loads(value)
         day = data["day"]
         return cls(int(data["offset"]), _NEVER if day is None else int(day), bool(data["idle"]))
 
@@ -175,7 +176,8 @@ class SharedRisk:
                 if message.topic == Topic.LABELS:
                     labels.append(self.envelopes.read_label(message))
                 elif message.key == PROGRESS_KEY:
-                    self._commit(profiles.risk, message.partition, Progress.read(message.value))
+                    progress = Progress.read(message.value, self.envelopes.serializer)
+                    self._commit(profiles.risk, message.partition, progress)
                 elif message.key is not None:
                     merchant, day = parse_count_key(message.key)
                     count = int(message.value) if message.value else 0
