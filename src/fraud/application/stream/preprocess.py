@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
 from fraud.application.stream.envelopes import Envelopes, MalformedMessage, Preprocessed
 from fraud.application.stream.ports import ProfileStore
-from fraud.application.stream.shared_risk import Progress, SharedRisk
+from fraud.application.stream.shared_risk import DayBarrier, Progress, SharedRisk
 from fraud.application.stream.stage import BatchOutput, tracing
 from fraud.domain.errors import InvalidTransaction
 from fraud.domain.features import BehaviourProfiles
@@ -30,6 +31,29 @@ from fraud.domain.transaction import Transaction
 log = structlog.get_logger(__name__)
 
 EXPIRE_EVERY_BATCHES = 100
+
+
+@dataclass
+class Admitted:
+    """What of a batch is handled now: each transaction with when it was received and the
+    trace it carries, the partition it is counted in (None: its counts came back with the
+    restore), each user's partition, how far each partition is handled, and the partitions
+    whose next message waits for the others to reach its day."""
+
+    accepted: list[tuple[Transaction, datetime, str | None]] = field(default_factory=list)
+    shards: list[int | None] = field(default_factory=list)
+    owners: dict[str, int] = field(default_factory=dict)
+    handled: dict[int, int] = field(default_factory=dict)
+    waiting: set[int] = field(default_factory=set)
+
+    def take(
+        self, message: Message, transaction: Transaction, received_at: datetime, counted: bool
+    ) -> None:
+        partition = message.partition
+        self.handled[partition] = message.offset + 1
+        self.accepted.append((transaction, received_at, message.headers.get(TRACEPARENT)))
+        self.shards.append(partition if counted else None)
+        self.owners[transaction.user_id] = partition
 
 
 class PreprocessStage:
@@ -73,68 +97,82 @@ class PreprocessStage:
         output = BatchOutput()
         shared = self._shared()
         shared.catch_up(self.profiles, output)
-        barrier = shared.barrier
-        accepted: list[tuple[Transaction, datetime, str | None]] = []
-        shards: list[int | None] = []
-        owners: dict[str, int] = {}
-        handled: dict[int, int] = {}
-        waiting: set[int] = set()
+        admitted = self._admit(batch, shared.barrier, output)
+        items = self._features(admitted)
+        output.merge(
+            self.store.changes(self.profiles, admitted.owners, admitted.handled, shared.owned)
+        )
+        for partition, offset in admitted.handled.items():
+            self._handled[partition] = max(self._handled.get(partition, 0), offset)
+        self._write_progress(output, set(admitted.handled) | admitted.waiting)
+        log.debug("batch preprocessed", count=len(items), users=len(self.profiles))
+        return output, items
+
+    def _admit(
+        self, batch: Sequence[Message], barrier: DayBarrier, output: BatchOutput
+    ) -> Admitted:
+        """The transactions of ``batch`` handled now; the unreadable go to ``output`` as dead
+        letters, and a partition's messages from the first whose day the others have not
+        reached are held back."""
+        admitted = Admitted()
         for message in batch:
             partition = message.partition
-            if partition in waiting:
+            if partition in admitted.waiting:
                 output.held.append(message)
                 continue
             received_at = self._received_at(message)
-            try:
-                transaction = self.envelopes.read_transaction(message, received_at)
-            except (MalformedMessage, InvalidTransaction) as error:
-                broken = (
-                    map(refusal, error.errors)
-                    if isinstance(error, InvalidTransaction)
-                    else [MALFORMED]
-                )
-                output.dead_letter(message, self.name, str(error), broken)
-                handled[partition] = message.offset + 1
+            transaction = self._read(message, received_at, output)
+            if transaction is None:
+                admitted.handled[partition] = message.offset + 1
                 continue
             day = day_of(transaction.timestamp.timestamp())
             if not barrier.allows(partition, day):
-                waiting.add(partition)
+                admitted.waiting.add(partition)
                 barrier.reach(partition, day)  # nothing before it is left in this partition
                 output.held.append(message)
                 self._say_waiting(partition, day)
                 continue
             self._waiting.pop(partition, None)
             barrier.reach(partition, day)
-            handled[partition] = message.offset + 1
-            accepted.append((transaction, received_at, message.headers.get(TRACEPARENT)))
             counted = message.offset >= self._restored.get(partition, 0)
-            shards.append(partition if counted else None)
-            owners[transaction.user_id] = partition
+            admitted.take(message, transaction, received_at, counted)
+        return admitted
 
-        vectors = self.profiles.observe((t for t, _, _ in accepted), shards=shards)
+    def _read(
+        self, message: Message, received_at: datetime, output: BatchOutput
+    ) -> Transaction | None:
+        """The message's transaction; None, and a dead letter naming what it broke, when it
+        has none."""
+        try:
+            return self.envelopes.read_transaction(message, received_at)
+        except (MalformedMessage, InvalidTransaction) as error:
+            broken = (
+                map(refusal, error.errors) if isinstance(error, InvalidTransaction) else [MALFORMED]
+            )
+            output.dead_letter(message, self.name, str(error), broken)
+            return None
+
+    def _features(self, admitted: Admitted) -> list[Preprocessed]:
+        """Each admitted transaction's features, learnt into the profiles; every so many
+        batches the users idle too long are forgotten."""
+        accepted = admitted.accepted
+        vectors = self.profiles.observe((t for t, _, _ in accepted), shards=admitted.shards)
         self._batches += 1
         if self._batches % EXPIRE_EVERY_BATCHES == 0:
             forgotten = self.profiles.expire()
             log.debug("idle users forgotten", count=forgotten, users=len(self.profiles))
-        trace = tracing(__name__)
         preprocessed_at = self.clock.now()
-        items = [
-            Preprocessed(transaction, received_at, features, preprocessed_at, carried)
-            for (transaction, received_at, carried), features in zip(accepted, vectors, strict=True)
-        ]
-        if trace:
+        if tracing(__name__):
             for transaction, _, carried in accepted:
                 log.debug(
                     "features computed",
                     transaction_id=transaction.transaction_id,
                     trace_id=trace_id_of(carried),
                 )
-        output.merge(self.store.changes(self.profiles, owners, handled, shared.owned))
-        for partition, offset in handled.items():
-            self._handled[partition] = max(self._handled.get(partition, 0), offset)
-        self._write_progress(output, set(handled) | waiting)
-        log.debug("batch preprocessed", count=len(accepted), users=len(self.profiles))
-        return output, items
+        return [
+            Preprocessed(transaction, received_at, features, preprocessed_at, carried)
+            for (transaction, received_at, carried), features in zip(accepted, vectors, strict=True)
+        ]
 
     def tick(self, idle: set[tuple[str, int]]) -> BatchOutput:
         """Learn what the other workers wrote; say which of this worker's partitions are idle."""
