@@ -45,7 +45,7 @@ java_tool() {
 
 # start_server CONFIG LOGFILE PIDFILE: a broker (or controller) in the background.
 start_server() {
-  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC \
+  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} ${KAFKA_JVM_OPTS:--XX:+UseG1GC} \
     -Dlog4j2.configurationFile="$kafka_ops/log4j2.xml" -cp "$kafka_lib/*" kafka.Kafka "$1" \
     >"$2" 2>&1 &
   echo $! > "$3"
