@@ -172,9 +172,7 @@ class KafkaBus:
             if metadata.error is not None:
                 raise KafkaException(metadata.error)
             return {
-                partition: reader.get_watermark_offsets(
-                    TopicPartition(physical, partition), timeout=10
-                )
+                partition: _watermarks_once_led(reader, TopicPartition(physical, partition))
                 for partition in sorted(metadata.partitions)
             }
         except KafkaException as error:
@@ -318,20 +316,11 @@ class KafkaFollower:
         self._reader.close()
 
     def _end_of(self, partition: TopicPartition) -> int:
-        """The partition's high watermark. A topic created a moment ago has no leader yet
-        for a while (the broker answers "not leader"): asked again until one is elected."""
-        deadline = time.monotonic() + WATERMARK_TIMEOUT_S
-        while True:
-            try:
-                _, high = self._reader.get_watermark_offsets(partition, timeout=10)
-                return int(high)
-            except KafkaException as error:
-                code = error.args[0].code() if error.args else None
-                if code in _NO_LEADER_YET and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                    continue
-                where = f"{partition.topic}[{partition.partition}]"
-                raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
+        try:
+            return _watermarks_once_led(self._reader, partition)[1]
+        except KafkaException as error:
+            where = f"{partition.topic}[{partition.partition}]"
+            raise TransientFailure(f"cannot look up {where}'s end: {error}") from error
 
     def _consumed(self, raws: list[KafkaMessage]) -> Iterator[Message]:
         for raw in raws:
@@ -375,6 +364,23 @@ def _refused(error: KafkaError) -> bool:
     """Whether sending the message again cannot help (too large for the broker, a fenced
     producer); a broker that was away is not that."""
     return error.fatal() or (not error.retriable() and error.code() not in _UNANSWERED)
+
+
+def _watermarks_once_led(reader: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    """The partition's low and high watermarks. A topic created a moment ago has no leader
+    yet for a while, and a partition's leadership can move (the broker answers "not
+    leader"): asked again until one leads it, for at most WATERMARK_TIMEOUT_S."""
+    deadline = time.monotonic() + WATERMARK_TIMEOUT_S
+    while True:
+        try:
+            low, high = reader.get_watermark_offsets(partition, timeout=10)
+            return int(low), int(high)
+        except KafkaException as error:
+            code = error.args[0].code() if error.args else None
+            if code in _NO_LEADER_YET and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise
 
 
 def _lasting(error: KafkaException) -> bool:

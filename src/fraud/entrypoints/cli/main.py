@@ -119,6 +119,7 @@ def run(ctx: CliContext, host: str, port: int, threads: int, model_dir: Path | N
             makes_archive_key=True,  # on a single host's first start, when none is set
         )
     )
+    container.broker_check()  # refused credentials stop here, before any model is loaded
     ensure_model(ctx, container)
     container.init_resources()
     in_force = serving_models(container, model_dir)  # before accepting traffic
