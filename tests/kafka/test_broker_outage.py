@@ -140,7 +140,9 @@ def test_a_broker_outage_under_load_hangs_no_request_and_loses_no_transaction(
         thread.join()
 
     assert len(answers) >= 0.9 * rate * duration  # the load was offered
-    assert max(a.seconds for a in answers) <= 3.0, sorted(a.seconds for a in answers)[-5:]
+    # A request that waited on the broker would take the outage's 10 s or the producer's
+    # 30 s; 5 s leaves room for a busy CI machine's scheduling, not for a hang.
+    assert max(a.seconds for a in answers) <= 5.0, sorted(a.seconds for a in answers)[-5:]
     refused = [a for a in answers if a.status != 202]
     assert all(a.status == 503 and a.retry_after for a in refused), refused[:5]
     accepted = [a.transaction_id for a in answers if a.status == 202]
