@@ -68,6 +68,8 @@ def tablet_score(regrow: bool) -> float:
         )
     kept = [log for log in logs if log["event"] == "network regrown on every row"]
     assert len(kept) == (1 if regrow else 0)
+    progress = [log for log in logs if log["event"] == "epoch regrown"]  # no bar: an event each
+    assert len(progress) == sum(log["epochs"] for log in kept)
     later = replay([purchase(10_000 + i, 40.0, "tablet") for i in range(20)])
     return sum(scorer.score(later)) / len(later)
 

@@ -87,7 +87,7 @@ class KerasTrainer:
             rates = self._fit_one(network, (x_train, y_train), (x_val, y_val), epochs, member)
             if self.recipe.regrow and rates:
                 network = self._new_network(edges, member, float(y_all.mean()))
-                self._regrow(network, x_all, y_all, rates)
+                self._regrow(network, x_all, y_all, rates, member)
             self._finish(network, x_all, y_all)
             networks.append(network)
         return KerasScorer(ensemble(networks))
@@ -160,7 +160,12 @@ class KerasTrainer:
         return [self.recipe.learning_rate, *(float(rate) for rate in after[: kept - 1])]
 
     def _regrow(
-        self, network: keras.Model, x_all: np.ndarray, y_all: np.ndarray, rates: list[float]
+        self,
+        network: keras.Model,
+        x_all: np.ndarray,
+        y_all: np.ndarray,
+        rates: list[float],
+        member: int,
     ) -> None:
         """Train ``network`` afresh on every row for the epochs the early stop kept, each at
         the learning rate it had there."""
@@ -168,12 +173,17 @@ class KerasTrainer:
             optimizer=keras.optimizers.Adam(rates[0]),
             loss=keras.losses.BinaryCrossentropy(),
         )
+        callbacks: list[keras.callbacks.Callback] = [
+            keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])
+        ]
+        if not self.verbose:  # no progress bar: the progress is an event per epoch
+            callbacks.append(EpochLog(member + 1, self.recipe.members, len(rates), "regrown"))
         network.fit(
             x_all,
             y_all,
             epochs=len(rates),
             batch_size=batch_size_for(len(x_all), self.recipe.batch_size),
-            callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])],
+            callbacks=callbacks,
             shuffle=True,
             verbose=1 if self.verbose else 0,
         )
@@ -197,16 +207,17 @@ class KerasTrainer:
 class EpochLog(keras.callbacks.Callback):  # type: ignore[misc]
     """A log event per epoch: training's progress where nobody watches a progress bar."""
 
-    def __init__(self, network: int, networks: int, epochs: int) -> None:
+    def __init__(self, network: int, networks: int, epochs: int, stage: str = "trained") -> None:
         super().__init__()
         self.network = network
         self.networks = networks
         self.epochs = epochs
+        self.stage = stage
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         figures = {name: round(float(value), 4) for name, value in (logs or {}).items()}
         log.info(
-            "epoch trained",
+            f"epoch {self.stage}",
             network=f"{self.network}/{self.networks}",
             epoch=f"{epoch + 1}/{self.epochs}",
             **figures,
