@@ -8,7 +8,9 @@ training period, early-stopped on its latest 20% as the network is, and grown
 again on every row for the rounds that chose (as the network's final epochs
 learn from every row). All are judged on a later period, as fraud teams count
 it: average precision, ROC-AUC, precision at a review budget (the top N scores
-of each day) and the money of the frauds caught and missed there.
+of each day) and the money of the frauds caught and missed there; and, per fraud
+scenario of the handbook (``fraud_scenarios``), the frauds and money each model's
+reviews caught and those the network missed that a tree caught, and the other way.
 
 Every label counts for the features only from when it became known (a label
 delay after its purchase, or the file's ``labelled_at``), for training and for
