@@ -67,7 +67,7 @@ def main() -> None:
         TrainingData(features[:split], labels[:split]),
         TrainingData(features[split:], labels[split:]),
         epochs=args.epochs,
-    ).network
+    ).scorer.network
     matrix = as_matrix(features)
     baseline = np.median(matrix[:split], axis=0)
 

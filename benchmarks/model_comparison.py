@@ -132,12 +132,12 @@ def fit_network(train: Period, seed: int, epochs: int) -> tuple[Any, float]:
     """The service's network, trained as ``fraud train`` trains it."""
     fit, stop = time_split(train)
     started = time.perf_counter()
-    scorer = KerasTrainer(seed=seed, verbose=False).fit(
+    fitted = KerasTrainer(seed=seed, verbose=False).fit(
         TrainingData(_vectors(fit), fit.labels.astype(bool).tolist()),
         TrainingData(_vectors(stop), stop.labels.astype(bool).tolist()),
         epochs=epochs,
     )
-    return scorer, time.perf_counter() - started
+    return fitted.scorer, time.perf_counter() - started
 
 
 def _vectors(period: Period) -> list[FeatureVector]:

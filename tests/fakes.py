@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import Thresholds
-from fraud.domain.ports import Attributed
+from fraud.domain.ports import Attributed, Fitted, TrainingData
 from fraud.domain.ports.webhooks import SendResult
 
 
@@ -76,6 +76,19 @@ class RuleModel:
             terms = self._terms(vector)
             attributions.append([terms.get(name, 0.0) for name in FEATURE_NAMES])
         return Attributed([self._probability(vector) for vector in features], attributions)
+
+
+class RuleTrainer:
+    """A trainer that learns nothing: every fit gives a transparent model (``RuleModel``),
+    and the validation rows' scores it gives. Records each fit's row counts."""
+
+    def __init__(self) -> None:
+        self.fitted: list[tuple[int, int]] = []
+
+    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> Fitted:
+        self.fitted.append((len(train.features), len(validation.features)))
+        model = RuleModel()
+        return Fitted(model, model.score(validation.features))
 
 
 class RuleModelArchives:

@@ -212,7 +212,7 @@ def test_the_feature_that_alone_drives_a_trained_network_gives_the_first_reason(
         TrainingData(vectors[:split], labels[:split].tolist()),
         TrainingData(vectors[split:], labels[split:].tolist()),
         epochs=4,
-    )
+    ).scorer
     baseline = np.median(rows, axis=0)
     suspect = with_values(baseline, location_mismatch=1, new_device=1, small_count_24h=5)
     assert explain(PURCHASE, vector(suspect)) == [CARD_TESTING, NEW_DEVICE, AWAY]

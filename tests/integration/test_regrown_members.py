@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from fraud.domain.features import replay
-from fraud.domain.ports import TrainingData
+from fraud.domain.ports import Fitted, Scorer, TrainingData
 from fraud.domain.transaction import Transaction
 from tests.lazy import lazily
 
@@ -59,20 +59,50 @@ def periods(rows: int = 2_500, seed: int = 5) -> tuple[TrainingData, TrainingDat
     )
 
 
-def tablet_score(regrow: bool) -> float:
+def fit(regrow: bool) -> tuple[Fitted, TrainingData]:
+    """One member fitted on ``periods()``, regrown on every row or left as its early stop
+    left it (no final epochs either way); and the validation rows."""
     train, validation = periods()
     recipe = trainer.Recipe(members=1, batch_size=128, final_epochs=0, regrow=regrow)
     with capture_logs() as logs:
-        scorer = trainer.KerasTrainer(seed=3, recipe=recipe, verbose=False).fit(
+        fitted = trainer.KerasTrainer(seed=3, recipe=recipe, verbose=False).fit(
             train, validation, epochs=10
         )
     kept = [log for log in logs if log["event"] == "network regrown on every row"]
     assert len(kept) == (1 if regrow else 0)
     progress = [log for log in logs if log["event"] == "epoch regrown"]  # no bar: an event each
     assert len(progress) == sum(log["epochs"] for log in kept)
+    return fitted, validation
+
+
+@pytest.fixture(scope="module")
+def regrown() -> tuple[Fitted, TrainingData]:
+    return fit(regrow=True)
+
+
+@pytest.fixture(scope="module")
+def stopped() -> tuple[Fitted, TrainingData]:
+    return fit(regrow=False)
+
+
+def tablet_score(scorer: Scorer) -> float:
     later = replay([purchase(10_000 + i, 40.0, "tablet") for i in range(20)])
     return sum(scorer.score(later)) / len(later)
 
 
-def test_a_regrown_member_learns_what_only_the_latest_rows_show() -> None:
-    assert tablet_score(regrow=True) > 0.5 > tablet_score(regrow=False)
+def test_a_regrown_member_learns_what_only_the_latest_rows_show(regrown, stopped) -> None:
+    assert tablet_score(regrown[0].scorer) > 0.5 > tablet_score(stopped[0].scorer)
+
+
+def test_the_validation_rows_are_scored_by_the_member_before_it_learnt_from_them(
+    regrown, stopped
+) -> None:
+    """The thresholds are chosen on these scores: the early-stopped member's, the very ones
+    a member never regrown gives, not the regrown member's own (in-sample) scores."""
+    (fitted, validation), (early, _) = regrown, stopped
+    before = early.scorer.score(validation.features)
+    assert fitted.validation_scores == pytest.approx(before, abs=1e-5)
+    assert early.validation_scores == pytest.approx(before, abs=1e-5)
+    frauds = [i for i, fraud in enumerate(validation.labels) if fraud]
+    after = fitted.scorer.score(validation.features)
+    assert sum(after[i] for i in frauds) > sum(before[i] for i in frauds) + 0.2 * len(frauds)

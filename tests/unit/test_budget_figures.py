@@ -11,14 +11,9 @@ from fraud.application.training import TrainingPlan, TrainModel
 from fraud.domain.evaluation import at_review_budget
 from fraud.domain.model import LabelledTransaction, ModelInfo
 from fraud.domain.policy import ScoringPolicy
-from fraud.domain.ports import Scorer, TrainingData
+from fraud.domain.ports import Scorer
 from tests.factories import txn
-from tests.fakes import FixedClock, RuleModel
-
-
-class FixedTrainer:
-    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> Scorer:
-        return RuleModel()
+from tests.fakes import FixedClock, RuleModel, RuleTrainer
 
 
 class SavedCards:
@@ -32,7 +27,7 @@ class SavedCards:
 def test_a_cards_figures_include_precision_and_money_at_the_review_budget() -> None:
     examples = Simulator().simulate(2_000, seed=3, fraud_rate=0.05)
     plan = TrainingPlan(review_budget=5)
-    info = TrainModel(FixedTrainer(), SavedCards(), FixedClock())(examples, plan)
+    info = TrainModel(RuleTrainer(), SavedCards(), FixedClock())(examples, plan)
     metrics = info.metrics
     assert metrics["review_budget_per_day"] == 5
     judged = sorted(examples, key=lambda e: e.transaction.timestamp)[len(examples) * 4 // 5 :]

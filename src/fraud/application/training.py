@@ -57,9 +57,10 @@ class TrainingPlan:
 
 
 class TrainModel:
-    """Fit on the earlier part of the data (its later part stops the fitting in time), choose
-    thresholds and judge on a held-out later period when one is given, else on that later
-    part, then save the model with its card.
+    """Fit on the earlier part of the data (its later part stops the fitting in time, and is
+    then learnt from too), choose thresholds and judge on a held-out later period when one is
+    given, else on that later part as scored before the model learnt from it, then save the
+    model with its card.
 
     The split is by time, never random: a model is always used on transactions
     that come after the ones it learnt from. A held-out period is replayed from empty
@@ -106,19 +107,28 @@ class TrainModel:
             epochs=plan.epochs,
         )
 
-        scorer = self.trainer.fit(train, validation, epochs=plan.epochs)
-        # The rows that stopped the training, and that its final epochs learnt from: a
-        # flattering judge, said so (`fraud evaluate` on a later file is the fair one).
-        judged_on = (
-            f"the latest {plan.validation_fraction:.0%} of its data, which also stopped and "
-            "finished its training"
-        )
-        judged = validation
-        judged_rows = [example.transaction for example in ordered[cut:]]
+        fitted = self.trainer.fit(train, validation, epochs=plan.epochs)
         if holdout is not None:
             judged, judged_rows = held_out(holdout, plan.label_delay)
             judged_on = holdout.description
-        scores = scorer.score(judged.features)
+            scores = fitted.scorer.score(judged.features)
+        else:
+            # The saved model learnt from the latest rows too: its own scores of them are
+            # in-sample, and thresholds chosen on them flag far more than the planned share
+            # of genuine purchases. The scores from before it learnt from them are fair
+            # (bar the early stop having chosen its epoch on them: `fraud evaluate` on a
+            # later file is the fairest judge).
+            judged, judged_rows = validation, [example.transaction for example in ordered[cut:]]
+            judged_on = (
+                f"the latest {plan.validation_fraction:.0%} of its data, scored by its networks "
+                "before they learnt from those rows (the rows stopped their training, and the "
+                "saved model then learnt from them too)"
+            )
+            scores = fitted.validation_scores
+            if len(scores) != len(judged.labels):
+                raise ValueError(
+                    f"the trainer scored {len(scores)} validation rows of {len(judged.labels)}"
+                )
         metrics = summarize(judged.labels, scores)
         metrics.update(at_review_budget(judged.labels, scores, judged_rows, plan.review_budget))
         thresholds = choose_thresholds(judged.labels, scores, plan)
@@ -140,7 +150,7 @@ class TrainModel:
             baseline=typical(train.features),
             reference=DriftReference.fit([vector.values for vector in features], scores).to_dict(),
         )
-        self.store.save(scorer, info)
+        self.store.save(fitted.scorer, info)
         log.info(
             "model saved",
             version=info.version,

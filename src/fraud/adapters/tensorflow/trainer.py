@@ -5,9 +5,10 @@ Fraud is rare (about 0.5% of transactions), which the training handles three
 ways: each network's output starts at the fraud rate (no wasted epochs on a
 50% prior), early stopping and learning-rate decay watch the validation
 PR-AUC (not accuracy or loss, which rarity makes meaningless), and the decision
-thresholds are chosen afterwards on validation data for target false-positive
-rates. Averaging a few networks trained from different seeds smooths the
-ranking of the rare positives; the members are joined into one Keras model, so
+thresholds are chosen afterwards for target false-positive rates on the validation
+rows' scores by the early-stopped members, before they are grown again on those rows.
+Averaging a few networks trained from different seeds smooths the ranking of the rare
+positives; the members are joined into one Keras model, so
 serving still makes one call per batch.
 """
 
@@ -20,7 +21,7 @@ import structlog
 
 from fraud.adapters.tensorflow.model import KerasScorer, as_matrix
 from fraud.adapters.tensorflow.network import build_network, encoder_edges, keras
-from fraud.domain.ports import TrainingData
+from fraud.domain.ports import Fitted, TrainingData
 
 log = structlog.get_logger(__name__)
 
@@ -66,13 +67,24 @@ def batch_size_for(rows: int, largest: int = BATCH_SIZE) -> int:
     return max(min(largest, rows // STEPS_PER_EPOCH), min(largest, SMALLEST_BATCH))
 
 
+@dataclass(frozen=True, slots=True)
+class KerasFitted(Fitted):
+    """What ``KerasTrainer.fit`` gives: its scorer is a Keras one (benchmarks and tests reach
+    its network)."""
+
+    scorer: KerasScorer
+
+
 class KerasTrainer:
     def __init__(self, *, seed: int = 7, recipe: Recipe = Recipe(), verbose: bool = True) -> None:
         self.seed = seed
         self.recipe = recipe
         self.verbose = verbose
 
-    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> KerasScorer:
+    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> KerasFitted:
+        """The members, early-stopped on ``validation`` and then grown on every row; and the
+        validation rows' scores by the early-stopped members (averaged, as the ensemble
+        averages), before any of them learnt from those rows."""
         x_train = as_matrix(train.features)
         y_train = np.asarray(train.labels, dtype=np.float32)
         x_val = as_matrix(validation.features)
@@ -80,17 +92,19 @@ class KerasTrainer:
         x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
         edges = encoder_edges(x_train, y_train)
         networks = []
+        validation_scores = np.zeros(len(x_val), dtype=np.float64)
         for member in range(self.recipe.members):
             if self.verbose and self.recipe.members > 1:
                 print(f"network {member + 1} of {self.recipe.members}", flush=True)
             network = self._new_network(edges, member, float(y_train.mean()))
             rates = self._fit_one(network, (x_train, y_train), (x_val, y_val), epochs, member)
+            validation_scores += KerasScorer(network).score_matrix(x_val) / self.recipe.members
             if self.recipe.regrow and rates:
                 network = self._new_network(edges, member, float(y_all.mean()))
                 self._regrow(network, x_all, y_all, rates, member)
             self._finish(network, x_all, y_all)
             networks.append(network)
-        return KerasScorer(ensemble(networks))
+        return KerasFitted(KerasScorer(ensemble(networks)), validation_scores.tolist())
 
     def _new_network(self, edges: list[list[float]], member: int, fraud_rate: float) -> keras.Model:
         """Member ``member``'s network, untrained: the same weights and batches from its

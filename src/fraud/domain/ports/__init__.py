@@ -26,6 +26,7 @@ from fraud.domain.ports.messaging import (
 from fraud.domain.ports.models import (
     ArchiveSeal,
     Attributed,
+    Fitted,
     FraudModel,
     ModelArchives,
     ModelQueries,
@@ -81,6 +82,7 @@ __all__ = [
     "DriftLog",
     "DriftQueries",
     "EvaluationCharts",
+    "Fitted",
     "FraudModel",
     "Identities",
     "IdentityQueries",

@@ -56,9 +56,21 @@ class Scorer(Protocol):
     def score(self, features: Sequence[FeatureVector]) -> list[float]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """A trained model, and the validation rows' scores by the model as it stood before it
+    learnt from those rows: out-of-sample scores, the only fair ones to choose thresholds on
+    (a model that went on to learn from the rows scores their frauds far higher than it
+    will score the next weeks' frauds, and its thresholds come out far too low)."""
+
+    scorer: Scorer
+    validation_scores: list[float]
+
+
 class ModelTrainer(Protocol):
-    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> Scorer:
-        """Train a new model, stopping early on the validation data's PR-AUC."""
+    def fit(self, train: TrainingData, validation: TrainingData, *, epochs: int) -> Fitted:
+        """Train a new model, stopping early on the validation data's PR-AUC; it may then
+        learn from the validation rows too, after scoring them."""
 
 
 class ModelStore(Protocol):
