@@ -9,6 +9,7 @@ from structlog.testing import capture_logs
 from fraud.adapters.state_store.changelog import Changelog
 from fraud.application.models import FixedModels
 from fraud.application.stream import dead_letters
+from fraud.application.stream import stage as stage_module
 from fraud.application.stream.preprocess import PreprocessStage
 from fraud.application.stream.record import RecordStage
 from fraud.application.stream.stage import Backoff, StageRunner
@@ -181,6 +182,21 @@ def test_a_transient_failure_is_retried_never_dead_lettered(model, clock) -> Non
         2,
         3,
     ]
+
+
+def test_a_slow_loop_is_logged_with_where_its_time_went(model, clock, monkeypatch) -> None:
+    """A stall shows itself in the worker's log, phase by phase, not only as a percentile."""
+    monkeypatch.setattr(stage_module, "SLOW_LOOP_S", -1.0)  # every loop counts as slow
+    pipeline = embedded_pipeline(model, clock)
+    pipeline.submit([txn(1), txn(2)])
+    with capture_logs() as logs:
+        pipeline.run_until_idle()
+    slow = [e for e in logs if e["event"] == "a slow loop of the stage"]
+    assert {e["stage"] for e in slow} == {"preprocess", "score", "record"}
+    assert all(
+        {"poll_ms", "handle_and_publish_ms", "commit_ms"} <= e.keys() and e["messages"] >= 1
+        for e in slow
+    )
 
 
 class BrokenScoreModel:

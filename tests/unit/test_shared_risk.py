@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from structlog.testing import capture_logs
+
 from fraud.adapters.memory.bus import MemoryBus
 from fraud.adapters.state_store.changelog import Changelog
 from fraud.application.stream.preprocess import PreprocessStage
@@ -77,8 +79,13 @@ def test_partitions_read_one_after_another_give_the_merchant_figures_replay_give
     assert len({m.partition for m in bus.read_topic(Topic.TRANSACTIONS)}) == 3
 
     _, runner = preprocess_on(bus, clock)
-    run_until_idle(runner)
+    with capture_logs() as logs:
+        run_until_idle(runner)
 
+    waited = [(e["partition"], e["day"]) for e in logs if e["event"].startswith("a partition wai")]
+    ended = [e for e in logs if e["event"] == "a partition's wait at the day barrier ended"]
+    assert waited and sorted(waited) == sorted((e["partition"], e["day"]) for e in ended)
+    assert all(e["waited_ms"] == 0.0 for e in ended)  # the fixed clock never moves
     streamed = features_of(bus)
     expected = replay(transactions, labels)
     assert len(streamed) == len(transactions)

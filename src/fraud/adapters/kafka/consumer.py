@@ -19,6 +19,12 @@ COMMITTED_RETRY_MAX_S = 5.0
 # A partition read to its end is idle once nothing more came for this long: a producer's
 # messages on their way (batched, in flight) land well within it.
 IDLE_AFTER_S = 2.0
+# A held partition is not paused at first: what the client fetches of it meanwhile waits
+# here behind the held messages. Pausing and resuming cost librdkafka fetch round trips (a
+# resumed partition's next message came 116 ms after a 50 ms pause in isolation, and 350 to
+# 850 ms late in the bench's first second, where every partition is held once at the day
+# barrier); only a partition holding this many messages is paused, which bounds the memory.
+HOLD_WITHOUT_PAUSE = 5_000
 
 
 def to_domain(raw: KafkaMessage, prefix: str = "") -> Message:
@@ -52,9 +58,11 @@ class KafkaMessageConsumer:
         self._at_end_since: dict[tuple[str, int], float] = {}
         self._asked_at: dict[tuple[str, int], float] = {}  # when each end was last asked
         self._answered: dict[tuple[str, int], tuple[int, int]] = {}  # and what the broker said
-        self._paused: set[tuple[str, int]] = set()  # held back until resumed
-        # Messages held back, kept here rather than fetched again: per paused partition while
-        # it waits, then in ``_ready`` to be handed out first once it is resumed.
+        self._holding: set[tuple[str, int]] = set()  # held back until resumed
+        self._paused: set[tuple[str, int]] = set()  # of those, the ones paused in the client
+        # Messages held back, kept here rather than fetched again: per held partition while
+        # it waits (with what was fetched of it since), then in ``_ready`` to be handed out
+        # first once it is resumed.
         self._held: dict[tuple[str, int], list[Message]] = {}
         self._ready: list[Message] = []
         self._closed = False
@@ -92,10 +100,23 @@ class KafkaMessageConsumer:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error", error=error.str(), topics=self._topics)
                 continue
+            where = (raw.topic(), raw.partition())
+            if where in self._holding:
+                self._hold_more(where, to_domain(raw, self._prefix))
+                continue
             batch.append(to_domain(raw, self._prefix))
-            self._pending[(raw.topic(), raw.partition())] = raw.offset() + 1
-            self._next[(raw.topic(), raw.partition())] = raw.offset() + 1
+            self._pending[where] = raw.offset() + 1
+            self._next[where] = raw.offset() + 1
         return batch
+
+    def _hold_more(self, where: tuple[str, int], message: Message) -> None:
+        """A message fetched of a held partition waits behind those held; past
+        ``HOLD_WITHOUT_PAUSE`` of them the partition is paused, after the last one fetched."""
+        held = self._held.setdefault(where, [])
+        held.append(message)
+        if len(held) >= HOLD_WITHOUT_PAUSE and where not in self._paused:
+            self._consumer.pause([TopicPartition(*where, message.offset + 1)])
+            self._paused.add(where)
 
     def _take_ready(self, max_messages: int) -> list[Message]:
         """Held messages of resumed partitions, in order, before anything fetched after them."""
@@ -107,8 +128,9 @@ class KafkaMessageConsumer:
         return batch
 
     def rewind(self, held: Sequence[Message]) -> None:
-        """Keep ``held`` here and pause their partitions: fetching them again from the broker
-        after every pause (a seek back) cost a fetch round trip and three reads a message."""
+        """Keep ``held`` here, and what is fetched of their partitions until they are resumed:
+        fetching them again from the broker (a seek back) cost a fetch round trip and three
+        reads a message."""
         by_partition: dict[tuple[str, int], list[Message]] = {}
         for message in held:
             by_partition.setdefault(self._where(message), []).append(message)
@@ -121,29 +143,31 @@ class KafkaMessageConsumer:
             messages.sort(key=lambda message: message.offset)
             self._held[where] = messages
             topic, partition = where
-            # Paused, so that nothing after them is handed out while they wait; fetching
-            # resumes after the last one held, which is where the client stands already
-            # when the held ones are the last it handed out (always, as the stages hold a
-            # partition from a message on). A seek on a paused partition costs librdkafka a
-            # second before it fetches again, so it is made only where it is needed.
+            # The client goes on fetching after the last one held, which is where it stands
+            # already when the held ones are the last it handed out (always, as the stages
+            # hold a partition from a message on); elsewhere it is sent there. A seek costs
+            # librdkafka a second before it fetches again, so it is made only where needed.
             after = TopicPartition(topic, partition, messages[-1].offset + 1)
-            self._consumer.pause([after])
             if self._consumer.position([after])[0].offset != after.offset:
+                self._consumer.pause([after])
                 self._consumer.seek(after)
+                self._paused.add(where)
             self._pending[where] = messages[0].offset
             self._next[where] = messages[0].offset
-            self._paused.add(where)
+            self._holding.add(where)
 
     def _where(self, message: Message) -> tuple[str, int]:
         return self._prefix + message.topic, message.partition
 
     def resume(self, partitions: set[tuple[str, int]]) -> None:
-        due = {(self._prefix + topic, partition) for topic, partition in partitions} & self._paused
-        if due:
-            for where in sorted(due):
-                self._ready.extend(self._held.pop(where, ()))
-            self._consumer.resume([TopicPartition(topic, partition) for topic, partition in due])
-            self._paused -= due
+        due = {(self._prefix + topic, partition) for topic, partition in partitions}
+        due &= self._holding
+        for where in sorted(due):
+            self._ready.extend(self._held.pop(where, ()))
+        self._holding -= due
+        if paused := due & self._paused:
+            self._consumer.resume([TopicPartition(topic, p) for topic, p in sorted(paused)])
+            self._paused -= paused
 
     def idle_partitions(self) -> set[tuple[str, int]]:
         """Partitions handed out up to their high watermark for ``IDLE_AFTER_S``."""
@@ -313,6 +337,7 @@ class KafkaMessageConsumer:
             except KafkaException as error:
                 log.warning("held partitions could not be resumed", error=str(error))
         gone = {(p.topic, p.partition) for p in partitions}
+        self._holding -= gone
         for where in gone:
             self._held.pop(where, None)  # their new owner reads them from the last commit
         self._ready = [m for m in self._ready if self._where(m) not in gone]

@@ -82,6 +82,7 @@ class PreprocessStage:
         self._handled: dict[int, int] = {}
         self._written: dict[int, Progress] = {}
         self._waiting: dict[int, int] = {}  # partition: the day it waits to hand out
+        self._waiting_since: dict[int, datetime] = {}
 
     def handle(self, batch: Sequence[Message]) -> BatchOutput:
         output, items = self.process(batch)
@@ -132,7 +133,8 @@ class PreprocessStage:
                 output.held.append(message)
                 self._say_waiting(partition, day)
                 continue
-            self._waiting.pop(partition, None)
+            if partition in self._waiting:
+                self._wait_ended(partition)
             barrier.reach(partition, day)
             counted = message.offset >= self._restored.get(partition, 0)
             admitted.take(message, transaction, received_at, counted)
@@ -196,7 +198,7 @@ class PreprocessStage:
         barrier = self.shared.barrier
         ready = {p for p, day in self._waiting.items() if barrier.allows(p, day)}
         for partition in ready:
-            del self._waiting[partition]
+            self._wait_ended(partition)
         return {(Topic.TRANSACTIONS, partition) for partition in ready}
 
     def restore(
@@ -224,6 +226,7 @@ class PreprocessStage:
         self._handled = dict(self._restored)
         self._written = {}
         self._waiting = {}
+        self._waiting_since = {}
         return self.store.restore(self.profiles, assigned, bus)
 
     def close(self) -> None:
@@ -255,6 +258,7 @@ class PreprocessStage:
         if self._waiting.get(partition) == day:
             return
         self._waiting[partition] = day
+        self._waiting_since.setdefault(partition, self.clock.now())
         behind = self._shared().barrier.behind(partition, day)
         log.info(
             "a partition waits for the others to reach its day",
@@ -263,6 +267,16 @@ class PreprocessStage:
             behind={
                 q: "nothing yet" if r == -math.inf else day_label(int(r)) for q, r in behind.items()
             },
+        )
+
+    def _wait_ended(self, partition: int) -> None:
+        day = self._waiting.pop(partition)
+        since = self._waiting_since.pop(partition)
+        log.info(
+            "a partition's wait at the day barrier ended",
+            partition=partition,
+            day=day_label(day),
+            waited_ms=round((self.clock.now() - since).total_seconds() * 1000, 1),
         )
 
     def _received_at(self, message: Message) -> datetime:

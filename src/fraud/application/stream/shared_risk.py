@@ -178,6 +178,13 @@ class SharedRisk:
                 elif message.key == PROGRESS_KEY:
                     progress = Progress.read(message.value, self.envelopes.serializer)
                     self._commit(profiles.risk, message.partition, progress)
+                    log.debug(
+                        "a partition's progress read",
+                        partition=message.partition,
+                        day=None if progress.day == _NEVER else progress.day,
+                        idle=progress.idle,
+                        written_at=message.timestamp,
+                    )
                 elif message.key is not None:
                     merchant, day = parse_count_key(message.key)
                     count = int(message.value) if message.value else 0

@@ -38,6 +38,10 @@ from fraud.domain.refusals import Refusal
 
 log = structlog.get_logger(__name__)
 
+# A loop of the stage longer than this is logged with where its time went: a stall shows
+# itself in the worker's log, not only as a latency percentile.
+SLOW_LOOP_S = 0.25
+
 
 def tracing(logger_name: str) -> bool:
     """Whether per-transaction debug lines would be written: asked once a batch, not a line."""
@@ -129,6 +133,25 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return min(self.maximum, self.initial * 2.0**attempt)
+
+
+class LoopTimer:
+    """Where one loop of a stage spent its time, phase by phase."""
+
+    def __init__(self) -> None:
+        self.started = self._last = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.laps[phase] = now - self._last
+        self._last = now
+
+    def total(self) -> float:
+        return self._last - self.started
+
+    def laps_ms(self) -> dict[str, float]:
+        return {f"{phase}_ms": round(seconds * 1000, 1) for phase, seconds in self.laps.items()}
 
 
 class StageRunner:
@@ -229,28 +252,41 @@ class StageRunner:
         return handled
 
     def _run_once(self, stop: threading.Event | None) -> int:
+        timer = LoopTimer()
         if isinstance(self.stage, PacedStage):
             ticked = self.stage.tick(self.consumer.idle_partitions())
             if not self._retrying(lambda: self._publish(ticked), "tick", stop):
                 return 0
             self.consumer.resume(self.stage.releasable())
+            timer.lap("tick")
         batch = self.consumer.poll_batch(self.batch_size, self.poll_timeout)
         if not batch:
             return 0
+        timer.lap("poll")
         started = time.monotonic()
         held: list[Message] = []
         if not self._retrying(lambda: held.extend(self._deliver(batch)), "batch", stop):
             return 0  # shutting down: the uncommitted batch is redelivered later
+        timer.lap("handle_and_publish")
         if held:
             self.consumer.rewind(held)
         # A commit that keeps failing is covered by the next one: only redelivery is at stake.
         self._retrying(self.consumer.commit, "commit", stop)
+        timer.lap("commit")
         handled = len(batch) - len(held)
         self.processed += handled
         if handled:
             self.metrics.batch_handled(self.stage.name, handled, time.monotonic() - started)
         elif stop is not None:
             stop.wait(self.poll_timeout)  # all of it waits on other partitions: not a spin
+        if timer.total() > SLOW_LOOP_S:
+            log.warning(
+                "a slow loop of the stage",
+                stage=self.stage.name,
+                messages=len(batch),
+                held=len(held),
+                **timer.laps_ms(),
+            )
         return handled
 
     def _retrying(
