@@ -127,6 +127,10 @@ def wait_until(condition, timeout: float, what: str):
                 return result
         except requests.ConnectionError:
             pass  # not listening yet
+        except requests.HTTPError as error:
+            # Prometheus answers 503 until its storage is open (slow on a busy machine).
+            if error.response is None or error.response.status_code != 503:
+                raise
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} within {timeout} s")
         time.sleep(0.2)
