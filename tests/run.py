@@ -27,11 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("kafka", "cluster", "postgres")
-# The tests' brokers live minutes under light load: the quick-starting JIT and the serial
-# collector cost a fraction of the CPU that G1 and the optimising compiler spend warming up,
-# CPU the tests' own processes want (ops/kafka/common.sh reads it; the brokers the tests
-# stop and start again inherit it).
-TEST_BROKER_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 NEEDED = "services needed:"
 
 
@@ -131,7 +126,6 @@ def stop(chosen: Sequence[Service]) -> None:
 
 
 def main(arguments: Sequence[str]) -> int:
-    os.environ.setdefault("KAFKA_JVM_OPTS", TEST_BROKER_JVM)
     ports = {
         "kafka": os.environ.get("FRAUD_TEST_KAFKA_PORT", "19092"),
         "kafka_sasl": os.environ.get("FRAUD_TEST_KAFKA_SASL_PORT", "19094"),
