@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import NullPool
 
 from fraud.adapters.backups.files import engine_of, written_aside
@@ -38,6 +38,20 @@ OTHER_SESSIONS = text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
     "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
 )
+# A session closed a moment ago stays in pg_stat_activity until its backend exits (tens of
+# milliseconds, longer on a busy host): sessions are counted again for this long before
+# they count as the database being in use.
+SESSIONS_SETTLE_S = 2.0
+
+
+def _other_sessions(connection: Connection) -> int:
+    deadline = time.monotonic() + SESSIONS_SETTLE_S
+    while True:
+        sessions = int(connection.execute(OTHER_SESSIONS).scalar_one())
+        connection.rollback()  # the statistics are read once a transaction: read them afresh
+        if sessions == 0 or time.monotonic() >= deadline:
+            return sessions
+        time.sleep(0.1)
 
 
 def find_tool(name: str) -> str:
@@ -83,7 +97,7 @@ class PostgresBackups:
         engine = create_engine(self.url, poolclass=NullPool)
         try:
             with engine.connect() as connection:
-                sessions = connection.execute(OTHER_SESSIONS).scalar_one()
+                sessions = _other_sessions(connection)
                 tables = inspect(connection).get_table_names()
                 counts = {
                     name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()
