@@ -81,8 +81,8 @@ class PreprocessStage:
         self._restored: dict[int, int] = {}
         self._handled: dict[int, int] = {}
         self._written: dict[int, Progress] = {}
-        self._waiting: dict[int, int] = {}  # partition: the day it waits to hand out
-        self._waiting_since: dict[int, datetime] = {}
+        # Per partition: the day it waits to hand out, and since when it waits.
+        self._waiting: dict[int, tuple[int, datetime]] = {}
 
     def handle(self, batch: Sequence[Message]) -> BatchOutput:
         output, items = self.process(batch)
@@ -196,7 +196,7 @@ class PreprocessStage:
         if self.shared is None:
             return set()
         barrier = self.shared.barrier
-        ready = {p for p, day in self._waiting.items() if barrier.allows(p, day)}
+        ready = {p for p, (day, _) in self._waiting.items() if barrier.allows(p, day)}
         for partition in ready:
             self._wait_ended(partition)
         return {(Topic.TRANSACTIONS, partition) for partition in ready}
@@ -226,7 +226,6 @@ class PreprocessStage:
         self._handled = dict(self._restored)
         self._written = {}
         self._waiting = {}
-        self._waiting_since = {}
         return self.store.restore(self.profiles, assigned, bus)
 
     def close(self) -> None:
@@ -255,10 +254,10 @@ class PreprocessStage:
                 )
 
     def _say_waiting(self, partition: int, day: int) -> None:
-        if self._waiting.get(partition) == day:
+        waiting = self._waiting.get(partition)
+        if waiting is not None and waiting[0] == day:
             return
-        self._waiting[partition] = day
-        self._waiting_since.setdefault(partition, self.clock.now())
+        self._waiting[partition] = (day, self.clock.now() if waiting is None else waiting[1])
         behind = self._shared().barrier.behind(partition, day)
         log.info(
             "a partition waits for the others to reach its day",
@@ -270,8 +269,7 @@ class PreprocessStage:
         )
 
     def _wait_ended(self, partition: int) -> None:
-        day = self._waiting.pop(partition)
-        since = self._waiting_since.pop(partition)
+        day, since = self._waiting.pop(partition)
         log.info(
             "a partition's wait at the day barrier ended",
             partition=partition,
