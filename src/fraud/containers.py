@@ -255,7 +255,8 @@ def _this_service() -> Actor:
 
 
 def _model_store(directory: str) -> ModelStore:
-    # TensorFlow is imported only by the commands that need a model.
+    # Imported by the commands that need a model only. Loading one imports no TensorFlow
+    # (the saved network is served with numpy); training, which saves, does.
     from fraud.adapters.tensorflow.store import KerasModelStore
 
     return KerasModelStore(directory)

@@ -1,7 +1,7 @@
 """Where one worker's time goes: each stage in this process, profiled, over pre-produced data.
 
 Run as a child process by ``fraud.bench.phases.profile`` (``python -m
-fraud.bench.profile``), so that its logging, TensorFlow and Kafka
+fraud.bench.profile``), so that its logging, model and Kafka
 clients are set up exactly as in a ``fraud worker`` and the parent's own work
 does not show up in the profile.
 
@@ -30,12 +30,12 @@ from typing import Any
 
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer, to_domain
+from fraud.adapters.numpy.model import NumpyFraudModel
 from fraud.adapters.serialization.json import JsonSerializer
 from fraud.adapters.sqlalchemy.repository import SqlVerdictRepository
 from fraud.adapters.sqlalchemy.rows import to_row
 from fraud.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from fraud.adapters.sqlalchemy.upserts import insert_or_fill
-from fraud.adapters.tensorflow.model import KerasScorer
 from fraud.application.stream.envelopes import Envelopes
 from fraud.application.stream.pipeline import STAGES, consumer_group
 from fraud.application.stream.preprocess import PreprocessStage
@@ -98,7 +98,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("FeatureVector.from_dict", _FROM_DICT, depth=3),
     Component("features (BehaviourProfiles.observe)", BehaviourProfiles.observe, depth=2),
     Component("assess (model + policy)", assess, depth=2),
-    Component("model call (KerasScorer.score)", KerasScorer.score, depth=3),
+    Component("model call (NumpyFraudModel.attribute)", NumpyFraudModel.attribute, depth=3),
+    Component("model call (NumpyFraudModel.score)", NumpyFraudModel.score, depth=3),
     Component("policy + reasons (ScoringPolicy.assess)", ScoringPolicy.assess, depth=3),
     Component("preprocessed_message", Envelopes.preprocessed_message, depth=2),
     Component("result_message", Envelopes.result_message, depth=2),

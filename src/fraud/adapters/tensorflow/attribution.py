@@ -1,5 +1,10 @@
 """Why a score is what it is: integrated gradients of the network, in the call that scores.
 
+This is the attribution of a Keras network in memory, by TensorFlow's automatic
+differentiation: what benchmarks and tests of a network just trained use, and the reference
+the served model's hand-written backward pass
+(:meth:`fraud.adapters.numpy.network.Network.score_and_attribute`) is checked against.
+
 The attribution of a feature is how much it moved the score's log-odds away from a
 baseline of typical behaviour (the training features' per-feature median): the
 gradient of the log-odds averaged along the straight path from the baseline to the
@@ -28,12 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from fraud.adapters.numpy.network import STEPS
 from fraud.adapters.tensorflow.model import padded
 from fraud.adapters.tensorflow.network import FeatureEncoder
 from fraud.adapters.tensorflow.quiet import keras, tf
 from fraud.domain.features import FEATURE_NAMES
 
-STEPS = 8
+__all__ = ["STEPS", "Attributor"]
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,22 @@
-"""A trained Keras network behind the FraudModel port: one compiled call scores a whole batch."""
+"""A Keras network being trained, as a Scorer: one compiled call scores a whole batch.
+
+Training scores with it (its validation rows, the trainer's members); a saved model is
+served without TensorFlow (:class:`~fraud.adapters.numpy.model.NumpyFraudModel`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
+from fraud.adapters.numpy.model import as_matrix
+from fraud.adapters.numpy.network import ROW_BLOCK  # the served network pads alike
 from fraud.adapters.tensorflow.network import keras
 from fraud.adapters.tensorflow.quiet import tf
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
-from fraud.domain.model import ModelInfo
-from fraud.domain.ports import Attributed
 
-# Every call scores a multiple of this many rows (padding with zeros), see ``KerasScorer``.
-ROW_BLOCK = 64
+__all__ = ["ROW_BLOCK", "KerasScorer", "as_matrix", "padded"]
 
 
 def padded(matrix: np.ndarray) -> np.ndarray:
@@ -23,12 +25,6 @@ def padded(matrix: np.ndarray) -> np.ndarray:
     block = np.zeros((-(-rows // ROW_BLOCK) * ROW_BLOCK, matrix.shape[1]), dtype=np.float32)
     block[:rows] = matrix
     return block
-
-
-def as_matrix(features: Sequence[FeatureVector]) -> np.ndarray:
-    if not features:
-        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
-    return np.asarray([vector.values for vector in features], dtype=np.float32)
 
 
 class KerasScorer:
@@ -64,29 +60,3 @@ class KerasScorer:
             return np.zeros(0, dtype=np.float64)
         output = self._predict(tf.convert_to_tensor(padded(matrix)))
         return np.asarray(output, dtype=np.float64).reshape(-1)[:rows]
-
-
-class KerasFraudModel(KerasScorer):
-    """A loaded model with its card: what the score stage serves. With an ``attributor``
-    (its card has a baseline) it also says which features moved each score."""
-
-    def __init__(
-        self, network: keras.Model, info: ModelInfo, attributor: Attributing | None = None
-    ) -> None:
-        super().__init__(network)
-        self._info = info
-        self._attributor = attributor
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    def attribute(self, features: Sequence[FeatureVector]) -> Attributed | None:
-        if self._attributor is None:
-            return None
-        scores, attributions = self._attributor.score_and_attribute(as_matrix(features))
-        return Attributed(scores.tolist(), attributions.tolist())
-
-
-class Attributing(Protocol):
-    def score_and_attribute(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

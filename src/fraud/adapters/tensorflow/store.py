@@ -1,4 +1,9 @@
-"""A model directory: the saved Keras model, its card (version, thresholds, metrics), features."""
+"""A model directory: the saved Keras model, its card (version, thresholds, metrics), features.
+
+Loading one imports no TensorFlow: the saved network is read by :mod:`keras_file` and served
+with numpy (:class:`~fraud.adapters.numpy.model.NumpyFraudModel`). Only saving, which
+training does with TensorFlow loaded already, needs Keras.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fraud.adapters.numpy.model import NumpyFraudModel
 from fraud.adapters.tensorflow.archive import pack, unpack
-from fraud.adapters.tensorflow.attribution import Attributor
 from fraud.adapters.tensorflow.card import INFO_FILE, read_card
-from fraud.adapters.tensorflow.model import KerasFraudModel, KerasScorer
-from fraud.adapters.tensorflow.network import FeatureEncoder, keras
+from fraud.adapters.tensorflow.keras_file import read_network
 from fraud.domain.errors import ModelNotFound, ModelTampered
 from fraud.domain.features import FEATURES
 from fraud.domain.model import ModelInfo
@@ -36,6 +40,8 @@ class KerasModelStore:
 
     def save(self, scorer: Scorer, info: ModelInfo) -> None:
         """Write a complete directory beside the old one, then swap, so readers never see half."""
+        from fraud.adapters.tensorflow.model import KerasScorer  # training has it loaded
+
         if not isinstance(scorer, KerasScorer):
             raise TypeError(f"KerasModelStore saves Keras models, not {type(scorer).__name__}")
         self.directory.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +72,7 @@ class KerasModelStore:
         staging.rename(self.directory)
         shutil.rmtree(retired, ignore_errors=True)
 
-    def load(self) -> KerasFraudModel:
+    def load(self) -> NumpyFraudModel:
         if not self.exists():
             raise ModelNotFound(
                 f"no model in {self.directory}: train one with `fraud train --model-dir "
@@ -80,11 +86,7 @@ class KerasModelStore:
             raise ModelNotFound(
                 f"the model in {self.directory} was trained on other features; retrain it"
             )
-        network = keras.models.load_model(
-            self.directory / MODEL_FILE, custom_objects={"FeatureEncoder": FeatureEncoder}
-        )
-        attributor = None if info.baseline is None else Attributor(network, info.baseline)
-        return KerasFraudModel(network, info, attributor)
+        return NumpyFraudModel(read_network(self.directory / MODEL_FILE), info)
 
     def card(self) -> ModelInfo | None:
         return read_card(self.directory) if self.exists() else None
@@ -133,7 +135,7 @@ class KerasModelArchives:
     within limits into a scratch directory, checked against its manifest and loaded as from
     any model directory, then the files go (the loaded network lives in memory)."""
 
-    def unpack(self, archive: bytes) -> KerasFraudModel:
+    def unpack(self, archive: bytes) -> NumpyFraudModel:
         with tempfile.TemporaryDirectory(prefix="fraud-model-") as scratch:
             directory = Path(scratch) / "model"
             directory.mkdir(mode=0o700)

@@ -1,0 +1,251 @@
+"""The trained network evaluated with numpy: its scores, and why each score is what it is.
+
+Serving does not import TensorFlow (seconds of CPU and hundreds of MB a process, for a
+network of two small layers): the saved weights are read by
+:mod:`fraud.adapters.tensorflow.keras_file` and evaluated here, the encoder included, as
+:func:`~fraud.adapters.tensorflow.network.build_network` lays them out. The integrated
+gradients are those of :class:`~fraud.adapters.tensorflow.attribution.Attributor` (same
+baseline, steps, midpoint path in the encoder's output and averaged log-odds), with the
+ReLU layers' backward pass written out.
+
+A row's score must not depend on the rows beside it: a redelivered transaction comes back
+in another batch, and the ledger keeps a score that differs as another scoring. The matrix
+kernels sum a row in another order when a batch's row count is not a multiple of their
+block (or is one row), so every call is padded with zero rows to a multiple of
+:data:`ROW_BLOCK`, which gives a row the same score to the last bit in any batch; and it
+all runs in float64, so that were a kernel to sum otherwise, a row would move by around
+1e-16, not by the float32 bit or two that Keras' kernels move it by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraud.domain.features import FEATURE_NAMES
+
+# Points per row along the path from the baseline, each at the middle of its slice.
+STEPS = 8
+# Every call evaluates a multiple of this many rows (zero rows added): see the module's doc.
+ROW_BLOCK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Dense:
+    """A dense layer's weights: ``inputs @ kernel + bias``."""
+
+    kernel: np.ndarray  # (inputs, units)
+    bias: np.ndarray  # (units,)
+
+    @property
+    def units(self) -> int:
+        return int(self.kernel.shape[1])
+
+
+class Encoder:
+    """Raw feature vectors to what the dense layers read, as the saved ``FeatureEncoder``
+    computes them: each numeric column's pieces (how far into each piece its value, log
+    scaled for some columns, is: 0 to 1) side by side, then each category one-hot.
+
+    The pieces' starts and widths are the float32 values the trained network used."""
+
+    def __init__(
+        self,
+        edges: Sequence[Sequence[float]],
+        numeric_columns: Sequence[int],
+        log_columns: Sequence[int],
+        category_columns: Sequence[tuple[int, int]],
+    ) -> None:
+        self.numeric_columns = np.asarray(numeric_columns, dtype=np.intp)
+        self._logged = np.isin(self.numeric_columns, np.asarray(log_columns, dtype=np.intp))
+        self.category_columns = tuple((int(column), int(size)) for column, size in category_columns)
+        columns = [np.asarray(column, dtype=np.float64) for column in edges]
+        self._piece_column = np.concatenate(
+            [np.full(len(column) - 1, i, dtype=np.intp) for i, column in enumerate(columns)]
+        )
+        self._piece_start = _float32(np.concatenate([column[:-1] for column in columns]))
+        self._piece_width = _float32(
+            np.maximum(np.concatenate([np.diff(column) for column in columns]), 1e-6)
+        )
+        self.sources = [int(self.numeric_columns[i]) for i in self._piece_column] + [
+            column for column, size in self.category_columns for _ in range(size)
+        ]
+        # (encoded columns, features): 1 where an encoded column comes from a feature.
+        self.to_features = np.zeros((len(self.sources), len(FEATURE_NAMES)))
+        self.to_features[np.arange(len(self.sources)), self.sources] = 1.0
+
+    @property
+    def width(self) -> int:
+        return len(self.sources)
+
+    def encode(self, matrix: np.ndarray) -> np.ndarray:
+        numeric = matrix[:, self.numeric_columns]
+        numeric = np.where(self._logged, np.log1p(np.maximum(numeric, 0.0)), numeric)
+        pieces = numeric[:, self._piece_column]
+        parts = [np.clip((pieces - self._piece_start) / self._piece_width, 0.0, 1.0)]
+        for column, size in self.category_columns:
+            codes = np.clip(matrix[:, column], 0, size - 1).astype(np.intp)  # as Keras: truncated
+            parts.append(np.eye(size)[codes])
+        return np.concatenate(parts, axis=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Mlp:
+    """One network: the encoder, dense ReLU layers, and a one-unit layer whose output is the
+    log-odds (the sigmoid's input)."""
+
+    encoder: Encoder
+    layers: tuple[Dense, ...]  # the hidden ReLU layers, then the log-odds layer
+
+    def __post_init__(self) -> None:
+        widths = [self.encoder.width, *(layer.units for layer in self.layers)]
+        for layer, inputs in zip(self.layers, widths, strict=False):
+            if layer.kernel.shape != (inputs, layer.units) or layer.bias.shape != (layer.units,):
+                raise ValueError(
+                    f"a dense layer of {layer.units} units reads {inputs} columns: its kernel "
+                    f"is {layer.kernel.shape} and its bias {layer.bias.shape}"
+                )
+        if widths[-1] != 1:
+            raise ValueError(f"the last layer gives the log-odds: 1 unit, not {widths[-1]}")
+
+    def first_layer(self, encoded: np.ndarray) -> np.ndarray:
+        """The first layer's input times its kernel, bias not added."""
+        return encoded @ self.layers[0].kernel
+
+    def log_odds(self, first: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """From the first layer's product (any leading shape), the log-odds and, per ReLU
+        layer, where it passes its input on: what the backward pass needs."""
+        shape = first.shape[:-1]
+        values = (first + self.layers[0].bias).reshape(-1, first.shape[-1])
+        active = []
+        for layer in self.layers[1:]:
+            on = values > 0
+            active.append(on)
+            values = np.where(on, values, 0.0) @ layer.kernel + layer.bias
+        return values.reshape(shape), active
+
+    def first_layer_gradient(self, upstream: np.ndarray, active: list[np.ndarray]) -> np.ndarray:
+        """The gradient at the first layer's output (before its ReLU) of the log-odds
+        weighted by ``upstream``, through each ReLU layer by hand (a ReLU passes the gradient
+        where its input was above 0, as TensorFlow's does)."""
+        gradient = upstream.reshape(-1, 1)
+        for layer, on in zip(reversed(self.layers[1:]), reversed(active), strict=True):
+            gradient = (gradient @ layer.kernel.T) * on
+        return gradient.reshape(*upstream.shape, -1)
+
+
+class Network:
+    """The networks whose probabilities a model averages (one, for a single network), each
+    evaluated for a whole batch at once."""
+
+    def __init__(self, members: Sequence[Mlp]) -> None:
+        if not members:
+            raise ValueError("a model needs at least one network")
+        self.members = tuple(members)
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        """Each row's fraud probability: the members' average."""
+        return _sigmoid(self._members_log_odds(matrix)).mean(axis=0)[: len(matrix)]
+
+    def log_odds(self, matrix: np.ndarray) -> np.ndarray:
+        """The log-odds of each row's score, which its attributions explain."""
+        return _averaged_log_odds(self._members_log_odds(matrix))[: len(matrix)]
+
+    def score_and_attribute(
+        self, matrix: np.ndarray, baseline: np.ndarray, steps: int = STEPS
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's score and, per feature, how much it moved the row's log-odds away from
+        ``baseline``'s: the gradient of the averaged log-odds at ``steps`` midpoints of the
+        straight path from the baseline's encoding to the row's, averaged, times how far each
+        encoded column moved, summed back to the feature it comes from.
+
+        The path is straight in the encoder's output, so the first layer's product along it
+        is the baseline's plus a share of the row's less the baseline's: the widest product
+        is made once per row, not once per point."""
+        rows = len(matrix)
+        matrix = _padded(_checked(matrix))
+        points = (np.arange(steps) + 0.5) / steps
+        moves, firsts, along, actives = [], [], [], []
+        for mlp in self.members:
+            start = mlp.encoder.encode(_checked(baseline[None]))
+            encoded = mlp.encoder.encode(matrix)
+            moves.append(encoded - start)
+            first, first_of_start = mlp.first_layer(encoded), mlp.first_layer(start)
+            firsts.append(first)
+            path = first_of_start + points[:, None, None] * (first - first_of_start)
+            log_odds, active = mlp.log_odds(path)  # (steps, rows): step-major, like Attributor
+            along.append(log_odds)
+            actives.append(active)
+        pairs = zip(self.members, firsts, strict=True)
+        scores = _sigmoid(np.stack([mlp.log_odds(first)[0] for mlp, first in pairs])).mean(axis=0)
+        weights = _averaged_log_odds_gradient(np.stack(along))  # (members, steps, rows)
+        attributions = np.zeros((len(matrix), len(FEATURE_NAMES)))
+        for mlp, weight, active, move in zip(self.members, weights, actives, moves, strict=True):
+            gradient = mlp.first_layer_gradient(weight, active).mean(axis=0)
+            attributions += (move * (gradient @ mlp.layers[0].kernel.T)) @ mlp.encoder.to_features
+        return scores[:rows], attributions[:rows]
+
+    def _members_log_odds(self, matrix: np.ndarray) -> np.ndarray:
+        """Each member's log-odds (first axis) of each row, padding rows included."""
+        matrix = _padded(_checked(matrix))
+        return np.stack(
+            [mlp.log_odds(mlp.first_layer(mlp.encoder.encode(matrix)))[0] for mlp in self.members]
+        )
+
+
+def _checked(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[1] != len(FEATURE_NAMES):
+        raise ValueError(
+            f"a batch is a matrix of one column per feature ({len(FEATURE_NAMES)}), "
+            f"got shape {matrix.shape}"
+        )
+    return matrix
+
+
+def _padded(matrix: np.ndarray) -> np.ndarray:
+    """The rows, then zero rows up to a multiple of :data:`ROW_BLOCK`."""
+    rows = len(matrix)
+    block = np.zeros((max(-(-rows // ROW_BLOCK), 1) * ROW_BLOCK, matrix.shape[1]))
+    block[:rows] = matrix
+    return block
+
+
+def _float32(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32).astype(np.float64)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def _log_sum_exp(x: np.ndarray) -> np.ndarray:
+    top = x.max(axis=0)
+    return top + np.log(np.exp(x - top).sum(axis=0))
+
+
+def _averaged_log_odds(log_odds: np.ndarray) -> np.ndarray:
+    """The log-odds of the members' average probability, from theirs (members on the first
+    axis): log of the mean probability less log of the mean complement, each a log-sum-exp of
+    log-sigmoids, so that it stays exact where the probabilities round to 0 or 1."""
+    if len(log_odds) == 1:
+        return log_odds[0]
+    return _log_sum_exp(_log_sigmoid(log_odds)) - _log_sum_exp(_log_sigmoid(-log_odds))
+
+
+def _averaged_log_odds_gradient(log_odds: np.ndarray) -> np.ndarray:
+    """How the averaged log-odds moves with each member's (members on the first axis): a
+    member's share of the probability times its complement, plus its share of the complement
+    times its probability (1 for a single network)."""
+    if len(log_odds) == 1:
+        return np.ones_like(log_odds)
+    fraud, legitimate = _log_sigmoid(log_odds), _log_sigmoid(-log_odds)
+    share_of_fraud = np.exp(fraud - _log_sum_exp(fraud))
+    share_of_legitimate = np.exp(legitimate - _log_sum_exp(legitimate))
+    return share_of_fraud * np.exp(legitimate) + share_of_legitimate * np.exp(fraud)
