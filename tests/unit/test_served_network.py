@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from fraud.adapters.numpy.network import Dense, Encoder, Mlp, Network
+from fraud.adapters.numpy.network import LARGEST_PASS, Dense, Encoder, Mlp, Network
 from fraud.adapters.tensorflow.keras_file import read_network
 from fraud.domain.errors import ModelNotFound
 from fraud.domain.features import FEATURE_NAMES, FEATURES, Scale
@@ -70,6 +70,18 @@ def test_a_rows_score_and_attributions_do_not_depend_on_the_rows_beside_it(
             )
             np.testing.assert_allclose(alone_scores, scores[part], rtol=0, atol=1e-12)
             np.testing.assert_allclose(alone_attributions, attributions[part], rtol=0, atol=1e-12)
+
+
+def test_a_batch_larger_than_one_pass_gives_what_its_parts_give() -> None:
+    matrix = rows(LARGEST_PASS + 100)
+    scores, attributions = ENSEMBLE.score_and_attribute(matrix, BASELINE)
+    assert scores.shape == (len(matrix),)
+    assert attributions.shape == (len(matrix), len(FEATURE_NAMES))
+    assert np.array_equal(ENSEMBLE.score(matrix), scores)
+    for part in (slice(0, 70), slice(LARGEST_PASS - 30, LARGEST_PASS + 100)):
+        alone_scores, alone_attributions = ENSEMBLE.score_and_attribute(matrix[part], BASELINE)
+        np.testing.assert_allclose(alone_scores, scores[part], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(alone_attributions, attributions[part], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("network", [ENSEMBLE, SINGLE], ids=["ensemble", "single"])

@@ -30,6 +30,10 @@ from fraud.domain.features import FEATURE_NAMES
 STEPS = 8
 # Every call evaluates a multiple of this many rows (zero rows added): see the module's doc.
 ROW_BLOCK = 64
+# A larger batch (an offline replay's) goes through in passes of this many rows, a multiple of
+# ROW_BLOCK, so that its path's arrays stay a few MB: scored and attributed in one pass, a
+# replay's 20,000 rows took 1 GB and a second of the kernel's time mapping it.
+LARGEST_PASS = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +168,15 @@ class Network:
         The path is straight in the encoder's output, so the first layer's product along it
         is the baseline's plus a share of the row's less the baseline's: the widest product
         is made once per row, not once per point."""
+        matrix = _checked(matrix)
+        if len(matrix) > LARGEST_PASS:
+            passes = [
+                self.score_and_attribute(matrix[at : at + LARGEST_PASS], baseline, steps)
+                for at in range(0, len(matrix), LARGEST_PASS)
+            ]
+            return np.concatenate([s for s, _ in passes]), np.concatenate([a for _, a in passes])
         rows = len(matrix)
-        matrix = _padded(_checked(matrix))
+        matrix = _padded(matrix)
         points = (np.arange(steps) + 0.5) / steps
         moves, firsts, along, actives = [], [], [], []
         for mlp in self.members:
@@ -189,7 +200,13 @@ class Network:
 
     def _members_log_odds(self, matrix: np.ndarray) -> np.ndarray:
         """Each member's log-odds (first axis) of each row, padding rows included."""
-        matrix = _padded(_checked(matrix))
+        matrix = _checked(matrix)
+        if len(matrix) > LARGEST_PASS:
+            passes = range(0, len(matrix), LARGEST_PASS)
+            return np.concatenate(
+                [self._members_log_odds(matrix[at : at + LARGEST_PASS]) for at in passes], axis=1
+            )
+        matrix = _padded(matrix)
         return np.stack(
             [mlp.log_odds(mlp.first_layer(mlp.encoder.encode(matrix)))[0] for mlp in self.members]
         )
