@@ -33,6 +33,7 @@ FIXTURES = {
     "postgres_url": "postgres",
     "migrated_postgres_url": "postgres",
     "small_model": "tensorflow",
+    "first_run": "tensorflow",
     "browser": "browser",
 }
 # A parameter with this value gives the test a PostgreSQL database (tests/postgres.py).
@@ -53,9 +54,10 @@ def needs(item: pytest.Item) -> set[str]:
 
 
 # Tests that share something run one after the other on one xdist worker: the cluster's
-# tests kill and restart its nodes, and one `fraud run` serves the tests that only add to it.
+# tests kill and restart its nodes, one `fraud run` serves the tests that only add to it, and
+# one first start (which trains the default model) serves the tests of a fresh clone's start.
 SERIAL_GROUPS = {"cluster": "cluster"}
-SHARED_FIXTURES = {"shared_service": "shared-service"}
+SHARED_FIXTURES = {"shared_service": "shared-service", "first_run": "first-run"}
 
 
 def mark(items: list[pytest.Item]) -> None:

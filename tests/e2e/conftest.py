@@ -6,7 +6,10 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.chromium import chromium
-from tests.processes import Service, start_service, stop_service
+from tests.processes import Service, non_json_lines, start_service, stop_service
+
+# A first start trains the default model itself: allow for it on a busy machine.
+FIRST_START_S = 600.0
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +39,17 @@ def shared_service(tmp_path_factory, small_model) -> Iterator[Service]:
     yield running
     if running.process.poll() is None:
         stop_service(running)
+
+
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory) -> Iterator[Service]:
+    """`fraud run` on an empty state, as `make run` on a fresh clone: no model, no database,
+    nobody; it trains the default model itself (once for the run: the README's and the first
+    start's tests each send transactions of their own users and merchants, one after the other
+    on one xdist worker, tests/tiers.py). Stopped at the end, it must exit cleanly and have
+    written nothing but JSON events."""
+    folder = tmp_path_factory.mktemp("first-run")
+    running = start_service(folder, folder / "model", timeout=FIRST_START_S)
+    yield running
+    assert stop_service(running) == 0
+    assert non_json_lines(running.logs()) == []

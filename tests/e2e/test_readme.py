@@ -1,6 +1,7 @@
-"""The README's first examples, run as a newcomer runs them against a fresh `fraud run`: the
-service trains its default model itself, the submitter key comes from the first start's
-credentials, and each answer has the fields and the decision the README shows.
+"""The README's first examples, run as a newcomer runs them against a first `fraud run` on an
+empty state (the ``first_run`` fixture): the service trains its default model itself, the
+submitter key comes from the first start's credentials, and each answer has the fields and the
+decision the README shows.
 
 The README marks each example it promises with ``<!-- example: NAME -->`` above the block.
 """
@@ -10,20 +11,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.processes import Service, calling_as, start_service, stop_service
+from tests.processes import Service, calling_as
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tensorflow]
 
 README = Path(__file__).parents[2] / "README.md"
-# The default model is trained by the service itself: allow for it on a busy machine.
-FIRST_START_S = 600.0
 # Another machine's CPU may round the trained weights a little differently.
 SCORE_TOLERANCE = 0.05
 
@@ -53,21 +51,12 @@ def first_start_key(service: Service) -> str:
     return found.group(1)
 
 
-@pytest.fixture(scope="module")
-def fresh(tmp_path_factory) -> Iterator[Service]:
-    """`fraud run` on an empty state: no model, no database, nobody."""
-    folder = tmp_path_factory.mktemp("readme")
-    running = start_service(folder, folder / "model", timeout=FIRST_START_S)
-    yield running
-    stop_service(running)
-
-
-def test_the_readmes_first_transaction_is_accepted_then_decided_as_it_shows(fresh) -> None:
-    http = calling_as(first_start_key(fresh))
+def test_the_readmes_first_transaction_is_accepted_then_decided_as_it_shows(first_run) -> None:
+    http = calling_as(first_start_key(first_run))
     sent = submitted_body()
     assert "transaction_id" not in sent  # the service names it, as the example shows
 
-    accepted = http.post(f"{fresh.url}/transaction", json=sent, timeout=10)
+    accepted = http.post(f"{first_run.url}/transaction", json=sent, timeout=10)
     shown = example("accepted")
     status_line, location_line, _, body_line = shown.strip().splitlines()
     assert status_line.split()[1] == str(accepted.status_code) == "202"
@@ -80,7 +69,7 @@ def test_the_readmes_first_transaction_is_accepted_then_decided_as_it_shows(fres
         k: promised[k] for k in ("status", "duplicate")
     }
 
-    verdict = scored(http, fresh.url + accepted.headers["Location"])
+    verdict = scored(http, first_run.url + accepted.headers["Location"])
     promised = json.loads(example("verdict"))
     assert set(verdict) == set(promised), "the README shows other fields than the answer has"
     assert verdict["decision"] == promised["decision"] == "review"
@@ -104,10 +93,10 @@ def test_the_readmes_first_transaction_is_accepted_then_decided_as_it_shows(fres
     assert isinstance(verdict["latency_ms"], int | float)
 
 
-def test_a_transaction_that_breaks_the_contract_is_refused_as_the_readme_shows(fresh) -> None:
-    http = calling_as(first_start_key(fresh))
+def test_a_transaction_that_breaks_the_contract_is_refused_as_the_readme_shows(first_run) -> None:
+    http = calling_as(first_start_key(first_run))
     broken = {**submitted_body(), "amount": -3, "timestamp": "2023-10-05T14:30:00"}
-    refused = http.post(f"{fresh.url}/transaction", json=broken, timeout=10)
+    refused = http.post(f"{first_run.url}/transaction", json=broken, timeout=10)
     assert refused.status_code == 422
     assert refused.json() == json.loads(example("refused"))
 

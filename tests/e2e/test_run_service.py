@@ -168,34 +168,34 @@ def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
     assert "average precision (PR-AUC)" in result.stdout
 
 
-def test_a_first_run_trains_the_default_model_and_prints_only_json(tmp_path) -> None:
+def test_a_first_run_trains_the_default_model_and_prints_only_json(first_run) -> None:
     """`make run` on a fresh clone, with its output piped: the default model is trained, the
-    service answers, every line is a JSON event, and the embedded bus never touches Kafka."""
-    model_dir = tmp_path / "fresh-model"
-    service = start_service(tmp_path, model_dir)
-    try:
-        card = json.loads((model_dir / "model.json").read_text())
-        assert card["training_rows"] == 15_000
-        first_run = tmp_path / "first-run-credentials.txt"
-        assert first_run.stat().st_mode & 0o777 == 0o600
-        written = first_run.read_text()
-        password = re.search(r"password: (\S+)", written).group(1)
-        key = re.search(r"^    (fraud_\S+)$", written, re.MULTILINE).group(1)
-        assert written.count(password) == written.count(key) == 1  # each shown once
-        accepted = calling_as(key).post(f"{service.url}/transaction", json=EXAMPLE, timeout=5)
-        verdict = wait_for_verdict(service, accepted.json()["transaction_id"])
-        assert verdict["model_version"] == card["version"]
-        browser = signed_in(service.url, "admin", password)
-        assert browser.get(f"{service.url}/api/dashboard?limit=²", timeout=5).status_code == 422
-        assert browser.get(f"{service.url}/admin", timeout=5).status_code == 200
-    finally:
-        assert stop_service(service) == 0
+    service answers, every line is a JSON event, and the embedded bus never touches Kafka.
+    (The ``first_run`` fixture checks, when it stops the service, that it exits cleanly and
+    that every line it wrote by then is JSON.)"""
+    service = first_run
+    card = json.loads((service.log_path.parent / "model" / "model.json").read_text())
+    assert card["training_rows"] == 15_000
+    first_run_file = service.log_path.parent / "first-run-credentials.txt"
+    assert first_run_file.stat().st_mode & 0o777 == 0o600
+    written = first_run_file.read_text()
+    password = re.search(r"password: (\S+)", written).group(1)
+    key = re.search(r"^    (fraud_\S+)$", written, re.MULTILINE).group(1)
+    assert written.count(password) == written.count(key) == 1  # each shown once
+    # A user and a merchant of its own: the README's test shares this service.
+    purchase = {**EXAMPLE, "user_id": "first-run-user", "merchant": "FirstRunShop"}
+    accepted = calling_as(key).post(f"{service.url}/transaction", json=purchase, timeout=5)
+    verdict = wait_for_verdict(service, accepted.json()["transaction_id"])
+    assert verdict["model_version"] == card["version"]
+    browser = signed_in(service.url, "admin", password)
+    assert browser.get(f"{service.url}/api/dashboard?limit=²", timeout=5).status_code == 422
+    assert browser.get(f"{service.url}/admin", timeout=5).status_code == 200
     output = service.logs()
     assert "epoch trained" in output and "service started" in output
     assert non_json_lines(output) == []
     assert "rdkafka" not in output.lower() and "Connection refused" not in output
     assert password not in output and key not in output  # secrets are never logged
-    assert str(first_run) in output  # the log says where they are
+    assert str(first_run_file) in output  # the log says where they are
 
 
 def body(n: int, user: str) -> dict:
