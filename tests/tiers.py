@@ -72,8 +72,24 @@ def mark(items: list[pytest.Item]) -> None:
             for name, group in SHARED_FIXTURES.items()
             if name in getattr(item, "fixturenames", ())
         ]
+        if not groups and uses_a_module_fixture(item):
+            groups.append(item.nodeid.split("::")[0])
         if groups:
             item.add_marker(pytest.mark.xdist_group(groups[0]))
+
+
+def uses_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture made once per module (a trained network, a service, a
+    browser): its module's tests then run on one xdist worker, which makes it once, where
+    tests spread over four workers would make it up to four times."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definition.scope == "module"
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
 
 
 def services_needed(items: list[pytest.Item]) -> list[str]:
