@@ -218,7 +218,7 @@ class WorkerPool:
         every worker has said ``worker ready`` since its latest assignment (warm, its
         partitions settled on).
 
-        Producing before then would measure start-up (TensorFlow import, model
+        Producing before then would measure start-up (imports, the model
         load, group joins) and a rebalance in mid-run instead of the pipeline.
         Returns the seconds it took.
         """

@@ -2,7 +2,7 @@
 
 A file of simulated transactions is scored twice by the command itself: whole,
 and its first thousand rows, whose time stands for the start-up (Python,
-TensorFlow, the model) that the rows a second leave out.
+the libraries, the model) that the rows a second leave out.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ def cli_actor() -> Actor:
 
 
 def freeze_what_was_loaded() -> None:
-    """Keep what start-up loaded (TensorFlow, the model, the rules, the state restored) out
+    """Keep what start-up loaded (the libraries, the model, the rules, the state restored) out
     of the garbage collector's sight: it lives as long as the process, and scanning it again
     at every full collection cost a tenth of a worker's time per transaction (measured: 214
     against 188 µs of CPU per transaction in one pass)."""
