@@ -10,6 +10,12 @@ for the error analysis only (never a feature: it looks at frauds after the purch
 * ``customer``: otherwise, another fraud on the same card within 14 days either side;
 * ``large amount``: otherwise, an amount over 220;
 * ``other``: none of these (the simulator's frauds, or the handbook's stray ones).
+
+And the genuine purchases a model's reviews spend themselves on, by what the labels known
+at the purchase said of its terminal (``terminal_stages``): none of its purchases confirmed
+fraud, or its first confirmed fraud under three weeks, three to four, or four weeks or more
+before. A skimming lasts four weeks and its labels come a week late, so the last stage holds
+the purchases made once it ended, which the labels cannot yet tell from the skimmed ones.
 """
 
 from __future__ import annotations
@@ -20,13 +26,23 @@ from datetime import timedelta
 
 import numpy as np
 
+from fraud.domain.label_risk import MERCHANT_MEMORY
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.transaction import Transaction
+from fraud.domain.windows import DAY
 
 TERMINAL_SPAN = timedelta(days=28)
 CUSTOMER_SPAN = timedelta(days=14)
 LARGE_AMOUNT = 220.0
 SCENARIOS = ("terminal", "customer", "large amount", "other")
+# How long ago a terminal's first confirmed fraud was: the edges of the stages between.
+FIRST_FRAUD_WEEKS = (3, 4)
+STAGES = (
+    "no confirmed fraud known",
+    "first fraud under 3 weeks before",
+    "first fraud 3 to 4 weeks before",
+    "first fraud 4 weeks or more before",
+)
 
 
 def scenarios(examples: Sequence[LabelledTransaction]) -> dict[str, str | None]:
@@ -98,6 +114,33 @@ def breakdown(
                 "money_caught": round(float(amounts[hits].sum()), 2),
                 "caught_first_missed": int((hits & ~first).sum()),
                 "missed_first_caught": int((mask & first & ~caught).sum()),
+            }
+        rows.append(row)
+    return rows
+
+
+def terminal_stages(since_first_fraud: np.ndarray, since_latest_fraud: np.ndarray) -> np.ndarray:
+    """Each purchase's terminal stage (:data:`STAGES`), from its features: the seconds since
+    the terminal's first and latest purchases confirmed fraud, as known by then."""
+    known = np.asarray(since_latest_fraud) < MERCHANT_MEMORY
+    weeks = np.digitize(np.asarray(since_first_fraud) / (7 * DAY), FIRST_FRAUD_WEEKS)
+    return np.where(known, np.asarray(STAGES)[1:][weeks], STAGES[0])
+
+
+def false_alarms(
+    stages: np.ndarray, labels: np.ndarray, found: dict[str, np.ndarray]
+) -> list[dict[str, object]]:
+    """Per terminal stage: its genuine purchases, and for each model (``found``: its reviews)
+    how many of its reviews were spent there and how many of those on genuine purchases."""
+    genuine = ~np.asarray(labels, dtype=bool)
+    rows: list[dict[str, object]] = []
+    for stage in STAGES:
+        mask = stages == stage
+        row: dict[str, object] = {"stage": stage, "genuine": int((mask & genuine).sum())}
+        for model, reviews in found.items():
+            row[model] = {
+                "reviewed": int((mask & reviews).sum()),
+                "false_alarms": int((mask & reviews & genuine).sum()),
             }
         rows.append(row)
     return rows

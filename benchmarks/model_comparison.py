@@ -10,7 +10,9 @@ learn from every row). All are judged on a later period, as fraud teams count
 it: average precision, ROC-AUC, precision at a review budget (the top N scores
 of each day) and the money of the frauds caught and missed there; and, per fraud
 scenario of the handbook (``fraud_scenarios``), the frauds and money each model's
-reviews caught and those the network missed that a tree caught, and the other way.
+reviews caught and those the network missed that a tree caught, and the other way; and
+where each model's reviews went to genuine purchases, by what the labels known then said of
+the purchase's terminal.
 
 Every label counts for the features only from when it became known (a label
 delay after its purchase, or the file's ``labelled_at``), for training and for
@@ -46,7 +48,7 @@ from typing import Any
 
 import lightgbm
 import numpy as np
-from fraud_scenarios import breakdown, reviewed, scenarios
+from fraud_scenarios import breakdown, false_alarms, reviewed, scenarios, terminal_stages
 from tqdm import tqdm
 
 from fraud.adapters.csv.labelled import read_labelled
@@ -61,7 +63,7 @@ from fraud.domain.evaluation import (
     average_precision,
     roc_auc,
 )
-from fraud.domain.features import FEATURE_NAMES, FEATURES, FeatureVector, Scale
+from fraud.domain.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES, FeatureVector, Scale
 from fraud.domain.model import LabelledTransaction
 from fraud.domain.ports import TrainingData
 from fraud.entrypoints.cli.options import Duration
@@ -231,6 +233,7 @@ def compare(
     network, network_seconds = fit_network(train, args.seed, args.epochs)
     results = []
     by_scenario = {}
+    by_stage = {}
     for what, period in judged.items():
         scores = {
             f"tensorflow, {what}": (network.score_matrix(period.matrix), network_seconds),
@@ -246,7 +249,13 @@ def compare(
         for name, (scored, seconds) in scores.items():
             results.append(judge(name, period, scored, seconds, args.review_budget))
         by_scenario[what] = scenario_rows(period, kinds, scores, args.review_budget)
-    return {"tuning": tried, "results": results, "scenarios": by_scenario}
+        by_stage[what] = false_alarm_rows(period, scores, args.review_budget)
+    return {
+        "tuning": tried,
+        "results": results,
+        "scenarios": by_scenario,
+        "false_alarms": by_stage,
+    }
 
 
 def scenario_rows(
@@ -262,6 +271,22 @@ def scenario_rows(
     return breakdown(
         [kinds[t.transaction_id] for t in transactions],
         transactions,
+        {name: reviewed(transactions, scored, per_day) for name, (scored, _) in scores.items()},
+    )
+
+
+def false_alarm_rows(
+    period: Period, scores: dict[str, tuple[np.ndarray, float]], per_day: int
+) -> list[dict[str, object]]:
+    """Each model's reviews and false alarms by the stage of the purchase's terminal."""
+    transactions = [example.transaction for example in period.examples]
+    stages = terminal_stages(
+        period.matrix[:, FEATURE_INDEX["seconds_since_merchant_first_fraud"]],
+        period.matrix[:, FEATURE_INDEX["seconds_since_merchant_fraud"]],
+    )
+    return false_alarms(
+        stages,
+        period.labels,
         {name: reviewed(transactions, scored, per_day) for name, (scored, _) in scores.items()},
     )
 
@@ -342,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     for what, rows in found["scenarios"].items():
         print_scenarios(what, rows)
+    for what, rows in found["false_alarms"].items():
+        print_false_alarms(what, rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     arguments = {k: str(v) if isinstance(v, Path | timedelta) else v for k, v in vars(args).items()}
     args.out.write_text(json.dumps({"arguments": arguments, **found}, indent=2))
@@ -361,6 +388,20 @@ def print_scenarios(what: str, rows: list[dict[str, Any]]) -> None:
                     f"    {name.removesuffix(f', {what}'):<46} caught {figures['caught']:>5,} "
                     f"({figures['recall']:6.1%}), money {figures['money_caught']:>10,.0f}; "
                     f"+{figures['caught_first_missed']} -{figures['missed_first_caught']}"
+                )
+
+
+def print_false_alarms(what: str, rows: list[dict[str, Any]]) -> None:
+    """Per stage of the purchase's terminal and model: the reviews spent there and how many
+    of them on genuine purchases."""
+    print(f"\nreviews and false alarms by the terminal's confirmed frauds, {what}:")
+    for row in rows:
+        print(f"  {row['stage']}: {row['genuine']:,} genuine purchases")
+        for name, figures in row.items():
+            if isinstance(figures, dict):
+                print(
+                    f"    {name.removesuffix(f', {what}'):<46} reviewed {figures['reviewed']:>5,}, "
+                    f"false alarms {figures['false_alarms']:>5,}"
                 )
 
 

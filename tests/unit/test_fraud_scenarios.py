@@ -4,8 +4,16 @@ around it, and the frauds and money each model's daily reviews find per scenario
 from __future__ import annotations
 
 import numpy as np
-from benchmarks.fraud_scenarios import breakdown, reviewed, scenarios
+from benchmarks.fraud_scenarios import (
+    STAGES,
+    breakdown,
+    false_alarms,
+    reviewed,
+    scenarios,
+    terminal_stages,
+)
 
+from fraud.domain.label_risk import MERCHANT_MEMORY
 from fraud.domain.model import LabelledTransaction
 from tests.factories import txn
 
@@ -82,3 +90,35 @@ def test_the_breakdown_counts_each_models_catches_and_those_it_alone_made() -> N
         "caught_first_missed": 0,
         "missed_first_caught": 1,
     }
+
+
+def test_a_purchases_terminal_stage_is_how_long_ago_its_first_confirmed_fraud_was() -> None:
+    day = 86_400.0
+    since_first = np.asarray([MERCHANT_MEMORY, 8 * day, 22 * day, 28 * day, 29.5 * day])
+    since_latest = np.asarray([MERCHANT_MEMORY, 7 * day, 7 * day, 7 * day, 7.5 * day])
+    assert terminal_stages(since_first, since_latest).tolist() == [
+        "no confirmed fraud known",
+        "first fraud under 3 weeks before",
+        "first fraud 3 to 4 weeks before",
+        "first fraud 4 weeks or more before",
+        "first fraud 4 weeks or more before",
+    ]
+
+
+def test_false_alarms_count_each_models_reviews_of_genuine_purchases_per_stage() -> None:
+    stages = np.asarray([STAGES[0], STAGES[3], STAGES[3], STAGES[3]])
+    labels = np.asarray([0, 0, 0, 1])
+    found = {
+        "network": np.asarray([True, True, True, True]),
+        "trees": np.asarray([False, True, False, True]),
+    }
+    rows = {row["stage"]: row for row in false_alarms(stages, labels, found)}
+    assert list(rows) == list(STAGES)
+    assert rows[STAGES[3]] == {
+        "stage": STAGES[3],
+        "genuine": 2,
+        "network": {"reviewed": 3, "false_alarms": 2},
+        "trees": {"reviewed": 2, "false_alarms": 1},
+    }
+    assert rows[STAGES[0]]["network"] == {"reviewed": 1, "false_alarms": 1}
+    assert rows[STAGES[1]]["genuine"] == 0
