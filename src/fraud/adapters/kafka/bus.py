@@ -193,7 +193,7 @@ class KafkaBus:
             committed = probe.committed(partitions, timeout=10)
             total = 0
             for position in committed:
-                low, high = probe.get_watermark_offsets(position, timeout=10)
+                low, high = _watermarks_once_led(probe, position)
                 total += high - (position.offset if position.offset >= 0 else low)
             return total
         finally:
