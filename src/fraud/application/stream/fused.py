@@ -87,5 +87,8 @@ class FusedStage:
     def releasable(self) -> set[tuple[str, int]]:
         return self.preprocess.releasable()
 
+    def wait_for_others(self, timeout: float) -> BatchOutput:
+        return self.preprocess.wait_for_others(timeout)
+
     def close(self) -> None:
         self.preprocess.close()

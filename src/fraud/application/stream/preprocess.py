@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,13 +117,13 @@ class PreprocessStage:
         letters, and a partition's messages from the first whose day the others have not
         reached are held back."""
         admitted = Admitted()
-        for message in batch:
+        firsts = self._reach_first_days(batch, barrier)
+        for index, message in enumerate(batch):
             partition = message.partition
             if partition in admitted.waiting:
                 output.held.append(message)
                 continue
-            received_at = self._received_at(message)
-            transaction = self._read(message, received_at, output)
+            received_at, transaction = firsts.get(index) or self._read(message, output)
             if transaction is None:
                 admitted.handled[partition] = message.offset + 1
                 continue
@@ -140,19 +141,40 @@ class PreprocessStage:
             admitted.take(message, transaction, received_at, counted)
         return admitted
 
-    def _read(
-        self, message: Message, received_at: datetime, output: BatchOutput
-    ) -> Transaction | None:
-        """The message's transaction; None, and a dead letter naming what it broke, when it
-        has none."""
+    def _reach_first_days(
+        self, batch: Sequence[Message], barrier: DayBarrier
+    ) -> dict[int, tuple[datetime, Transaction]]:
+        """Each partition of ``batch`` has reached the day of its first transaction in it
+        (input is in time order per partition), before any is admitted: a partition never
+        waits for another of the same batch that has not been looked at yet. Returns those
+        first transactions, read, by their index in the batch."""
+        firsts: dict[int, tuple[datetime, Transaction]] = {}
+        seen: set[int] = set()
+        for index, message in enumerate(batch):
+            if message.partition in seen:
+                continue
+            seen.add(message.partition)
+            received_at = self._received_at(message)
+            try:
+                transaction = self.envelopes.read_transaction(message, received_at)
+            except (MalformedMessage, InvalidTransaction):
+                continue  # dead-lettered where the batch is admitted
+            barrier.reach(message.partition, day_of(transaction.timestamp.timestamp()))
+            firsts[index] = (received_at, transaction)
+        return firsts
+
+    def _read(self, message: Message, output: BatchOutput) -> tuple[datetime, Transaction | None]:
+        """When the message was received, and its transaction: None, and a dead letter
+        naming what it broke, when it has none."""
+        received_at = self._received_at(message)
         try:
-            return self.envelopes.read_transaction(message, received_at)
+            return received_at, self.envelopes.read_transaction(message, received_at)
         except (MalformedMessage, InvalidTransaction) as error:
             broken = (
                 map(refusal, error.errors) if isinstance(error, InvalidTransaction) else [MALFORMED]
             )
             output.dead_letter(message, self.name, str(error), broken)
-            return None
+            return received_at, None
 
     def _features(self, admitted: Admitted) -> list[Preprocessed]:
         """Each admitted transaction's features, learnt into the profiles; every so many
@@ -189,6 +211,20 @@ class PreprocessStage:
                 self.shared.barrier.set_idle(partition, partition in idle_now)
                 changed.add(partition)
         self._write_progress(output, changed)
+        return output
+
+    def wait_for_others(self, timeout: float) -> BatchOutput:
+        """Learn what the other workers write until a held partition may go on, or for at
+        most ``timeout`` seconds."""
+        output = BatchOutput()
+        if self.shared is None:
+            return output
+        barrier = self.shared.barrier
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.shared.catch_up(self.profiles, output, wait=left)
+            if any(barrier.allows(p, day) for p, (day, _) in self._waiting.items()):
+                break
         return output
 
     def releasable(self) -> set[tuple[str, int]]:

@@ -161,11 +161,13 @@ class SharedRisk:
             self._uncommitted.pop(partition, None)  # never committed: handled again by us
             self.barrier.set_idle(partition, False)  # until the consumer says it is
 
-    def catch_up(self, profiles: BehaviourProfiles, output: BatchOutput) -> None:
-        while batch := self.follower.poll(FOLLOW_BATCH):
+    def catch_up(self, profiles: BehaviourProfiles, output: BatchOutput, wait: float = 0.0) -> None:
+        """Learn what has arrived, waiting at most ``wait`` seconds for the first of it."""
+        while batch := self.follower.poll(FOLLOW_BATCH, wait):
             self._take(profiles, batch, output)
             if len(batch) < FOLLOW_BATCH:
                 return
+            wait = 0.0
 
     def _take(
         self, profiles: BehaviourProfiles, messages: Iterable[Message], output: BatchOutput

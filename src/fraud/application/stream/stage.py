@@ -114,6 +114,11 @@ class PacedStage(Stage, Protocol):
     def releasable(self) -> set[tuple[str, int]]:
         """The partitions held back that may be handed out again now."""
 
+    def wait_for_others(self, timeout: float) -> BatchOutput:
+        """Wait at most ``timeout`` seconds for what the other workers write, and learn it:
+        called when a whole batch was held back, so that the batch goes as soon as the
+        others catch up rather than after a fixed pause."""
+
     def close(self) -> None:
         """Let go of what it reads besides its consumer."""
 
@@ -277,8 +282,11 @@ class StageRunner:
         self.processed += handled
         if handled:
             self.metrics.batch_handled(self.stage.name, handled, time.monotonic() - started)
-        elif stop is not None:
-            stop.wait(self.poll_timeout)  # all of it waits on other partitions: not a spin
+        elif isinstance(self.stage, PacedStage):
+            # All of it waits on other partitions: wait for their news, not a spin, and not
+            # a fixed pause either (each one was a poll timeout added to the held batch).
+            news = self.stage.wait_for_others(self.poll_timeout)
+            self._retrying(lambda: self._publish(news), "wait", stop)
         if timer.total() > SLOW_LOOP_S:
             log.warning(
                 "a slow loop of the stage",
