@@ -33,7 +33,7 @@ KAFKA_CLIENT_USER ?= client
 KAFKA_CLIENT_PASSWORD ?= client-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD KAFKA_CLIENT_USER KAFKA_CLIENT_PASSWORD
 
-.PHONY: install install-service system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
+.PHONY: install install-service bytecode system-deps run run-kafka kafka-up kafka-down kafka-cluster-up \
 	kafka-cluster-down postgres-up postgres-down test check unit lint bench clean
 
 # uv installs in a fraction of pip's time (a fresh clone: 79 s with pip, 17 s with uv), and
@@ -41,7 +41,14 @@ export KAFKA_SASL_USER KAFKA_SASL_PASSWORD KAFKA_CLIENT_USER KAFKA_CLIENT_PASSWO
 # left to itself, uv had picked TensorFlow 2.20 where pip had picked 2.21, and the default
 # model trained differently. Refresh it with `uv pip compile pyproject.toml --extra dev
 # --python-version 3.11 -o constraints.txt` (it keeps the pins it can).
-UV := $(BIN)/python -m uv pip install --quiet --python $(BIN)/python -c constraints.txt
+#
+# Both compile every module to bytecode as they install it (uv does not unless asked, as pip
+# does), and `bytecode` compiles the project's own sources: where PYTHONDONTWRITEBYTECODE is
+# set, as it is on CI machines, Python never writes the .pyc it makes, so each process would
+# compile every module it imports again. Measured on a fresh clone: `fraud models list` took
+# 2.76 s of CPU, 1.21 s with the bytecode there; every `fraud` process a test starts pays it.
+UV := $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+	-c constraints.txt
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,9 +60,13 @@ $(DEV_STAMP): $(STAMP)
 	$(UV) -e ".[dev]"
 	touch $(DEV_STAMP)
 
-install-service: $(STAMP)
+install-service: $(STAMP) bytecode
 
-install: $(DEV_STAMP)
+install: $(DEV_STAMP) bytecode
+
+# Compiles only what changed since it last ran (the .pyc files sit beside the sources, ignored).
+bytecode:
+	@$(BIN)/python -m compileall -q src migrations tests
 
 # What the tests need from Debian: kcat (a Kafka client nobody here wrote), the headless
 # Chromium the browser test drives and PostgreSQL's server (initdb is not on PATH: Debian keeps
