@@ -24,10 +24,31 @@ from tests.archive_keys import TEST_ARCHIVE_KEY
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
 
+# Each xdist worker hands out ports from a block of its own, below the kernel's ephemeral
+# range (32768 and up): a port the kernel had picked was free when asked, but an outgoing
+# connection of another test could take it before the server bound it (a broker of the
+# outage test once failed to start so, with eight workers), and two workers could pick the
+# same one. The tests' own services listen below 20000 and from 29092.
+PORT_BLOCKS = range(20_000, 28_000, 1_000)
+_next_port: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now, from this process's block, never the same twice."""
+    if not _next_port:
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+        _next_port.append(PORT_BLOCKS[worker % len(PORT_BLOCKS)])
+    block = _next_port[0] - _next_port[0] % PORT_BLOCKS.step
+    for _ in range(PORT_BLOCKS.step):
+        port = _next_port[0]
+        _next_port[0] = block + (port + 1 - block) % PORT_BLOCKS.step
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port left in {block}-{block + PORT_BLOCKS.step - 1}")
 
 
 def fraud_env(**overrides: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -46,7 +45,7 @@ class OwnBroker:
         self._script("down")
 
     def _script(self, action: str, **env: str) -> None:
-        subprocess.run(
+        result = subprocess.run(
             [str(ROOT / "ops/kafka/kafka.sh"), action],
             env={
                 **os.environ,
@@ -55,22 +54,19 @@ class OwnBroker:
                 "KAFKA_SASL_PORT": "",
                 **env,
             },
-            check=True,
             capture_output=True,
+            text=True,
             timeout=180,
         )
+        assert result.returncode == 0, f"kafka.sh {action}: {result.stdout}{result.stderr}"
 
 
 def free_port_pair() -> int:
     """A free port whose next one is free too (kafka.sh puts the controller there)."""
-    while True:
-        port = free_port()
-        try:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
+    port = free_port()
+    while (following := free_port()) != port + 1:  # both taken from the block: not handed out again
+        port = following
+    return port
 
 
 @pytest.fixture(scope="module")
