@@ -37,6 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups it marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tiers.mark(items)
+    tiers.heaviest_first(items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

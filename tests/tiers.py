@@ -78,6 +78,26 @@ def mark(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
+# What xdist hands out first: the long chains (the cluster's group, the first start), then
+# what starts processes, then the rest, the many quick unit tests last, where they fill the
+# workers' ends evenly instead of one long test making the run wait for it alone.
+FIRST_GROUPS = ("cluster", "first-run")
+ORDER = ("cluster", "e2e", "kafka", "browser", "slow", "tensorflow", "postgres", "integration")
+
+
+def heaviest_first(items: list[pytest.Item]) -> None:
+    """Reorder ``items`` (stably: a module's tests keep their order) so the longest go first."""
+
+    def rank(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        if group is not None and group.args and group.args[0] in FIRST_GROUPS:
+            return 0
+        names = {marker.name for marker in item.iter_markers()}
+        return next((1 + i for i, name in enumerate(ORDER) if name in names), 1 + len(ORDER))
+
+    items.sort(key=rank)
+
+
 def uses_a_module_fixture(item: pytest.Item) -> bool:
     """Whether ``item`` uses a fixture made once per module (a trained network, a service, a
     browser): its module's tests then run on one xdist worker, which makes it once, where
