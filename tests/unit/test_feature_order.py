@@ -68,21 +68,34 @@ EXPECTED = {
     "small_count_24h": 9.0,
     "distinct_merchants_1h": 7.0,
     "distinct_devices_24h": 3.0,
-    # Shop A: the others' 16 the day before, 20 plus alice's one in the 7 days, 25 plus
-    # alice's other one in the 30 days; of them, confirmed fraud by now: 15 the day before,
-    # 1 plus alice's on day 17 in the 7 days, alice's on day 5 in the 30.
+    # Shop A: the others' 16 the day before, 20 plus alice's one in the 7 days, 3 more in the
+    # 14, 25 plus alice's other one in the 30 days; of them, confirmed fraud by now: 15 the
+    # day before, 1 plus alice's on day 17 in the 7 days, 1 more in the 14, alice's on day 5
+    # in the 30.
     "merchant_count_1d": 16.0,
     "merchant_count_7d": 37.0,
-    "merchant_count_30d": 63.0,
+    "merchant_count_14d": 40.0,
+    "merchant_count_30d": 66.0,
     "merchant_frauds_1d": 15.0,
     "merchant_frauds_7d": 17.0,
-    "merchant_frauds_30d": 18.0,
+    "merchant_frauds_14d": 18.0,
+    "merchant_frauds_30d": 19.0,
     "merchant_fraud_share_1d": 15 / 16,
     "merchant_fraud_share_7d": 17 / 37,
-    "merchant_fraud_share_30d": 18 / 63,
+    "merchant_fraud_share_14d": 18 / 40,
+    "merchant_fraud_share_30d": 19 / 66,
     # Shop A's latest confirmed fraud known: the day before; its earliest: alice's, 15 days.
     "seconds_since_merchant_fraud": 86_400.0,
     "seconds_since_merchant_first_fraud": 15 * 86_400.0,
+    # Before alice's day, Shop A's latest day of purchases: the others' 18 days before, over
+    # at its midnight, 15 hours after that day's 09:00.
+    "seconds_since_merchant_clean_day": 18 * 86_400.0 - 15 * 3_600.0,
+    # Shop A's verdicts known in the last day: the 15 frauds the day before and 5 genuine
+    # purchases of 18 days before; in the 7 days, also the frauds 5 and 3 days before.
+    "merchant_verdicts_1d": 20.0,
+    "merchant_verdicts_7d": 22.0,
+    "merchant_verdict_fraud_share_1d": 15 / 20,
+    "merchant_verdict_fraud_share_7d": 17 / 22,
     # Every purchase of alice's confirmed fraud, but the latest, whose label comes too late.
     "card_confirmed_frauds": 14.0,
     "seconds_since_card_fraud": 180.0,
@@ -118,8 +131,8 @@ def alices() -> list[Transaction]:
 
 def others_at_shop_a() -> list[Transaction]:
     """Other card holders' purchases at Shop A: 16 the day before, 20 six days before, 25
-    eighteen days before."""
-    days = [1] * 16 + [5] * 20 + [18] * 25
+    eighteen days before, 3 ten days before."""
+    days = [1] * 16 + [5] * 20 + [18] * 25 + [10] * 3
     return [
         txn(200 + i, user_id=f"holder-{i}", minutes=LAST - back * DAY_MINUTES, merchant="Shop A")
         for i, back in enumerate(days)
@@ -128,11 +141,13 @@ def others_at_shop_a() -> list[Transaction]:
 
 def labels() -> list[LabelEvent]:
     others = others_at_shop_a()
-    confirmed = [*others[:15], others[16], *alices()[:-1]]
+    confirmed = [*others[:15], others[16], others[61], *alices()[:-1]]
     known = [LabelEvent.of(t, True, t.timestamp + timedelta(seconds=10)) for t in confirmed]
     late = [others[15], alices()[-1]]  # confirmed only after the purchase under test
     after = last_purchase().timestamp + timedelta(minutes=1)
-    return [*known, *(LabelEvent.of(t, True, after) for t in late)]
+    cleared = last_purchase().timestamp - timedelta(hours=12)
+    genuine = [LabelEvent.of(t, False, cleared) for t in others[36:41]]
+    return [*known, *(LabelEvent.of(t, True, after) for t in late), *genuine]
 
 
 def earlier() -> list[Transaction]:

@@ -23,7 +23,7 @@ DAY_MINUTES = 24 * 60
 NOW = 40 * DAY_MINUTES  # the purchase under test, at the merchant of every earlier one
 
 
-def earlier() -> list[Transaction]:
+def frauds() -> list[Transaction]:
     """Purchases at one merchant: other cards' 25, 6 and 1 day before; the card's own 12 and
     3 days before; every one of them later confirmed fraud."""
     others = [
@@ -31,7 +31,14 @@ def earlier() -> list[Transaction]:
         for i, back in enumerate([25, 25, 6, 1, 1])
     ]
     own = [txn(10 + i, minutes=NOW - back * DAY_MINUTES) for i, back in enumerate([12, 3])]
-    return sorted([*others, *own], key=lambda t: t.timestamp)
+    return [*others, *own]
+
+
+def earlier() -> list[Transaction]:
+    """The frauds, and another card's genuine purchase at the merchant 28 days before: the
+    day before its frauds began."""
+    genuine = txn(20, user_id="holder-20", minutes=NOW - 28 * DAY_MINUTES)
+    return sorted([*frauds(), genuine], key=lambda t: t.timestamp)
 
 
 def purchase() -> Transaction:
@@ -39,10 +46,10 @@ def purchase() -> Transaction:
 
 
 def confirmed(known_at: timedelta) -> list[LabelEvent]:
-    """Every earlier purchase confirmed fraud, known ``known_at`` after the purchase under
-    test (negative: before it)."""
+    """Every fraud confirmed, known ``known_at`` after the purchase under test (negative:
+    before it)."""
     at = purchase().timestamp + known_at
-    return [LabelEvent.of(t, True, at) for t in earlier()]
+    return [LabelEvent.of(t, True, at) for t in frauds()]
 
 
 def by_replay(labels: list[LabelEvent]) -> dict[str, float]:
@@ -65,6 +72,7 @@ COMPUTED = [pytest.param(by_replay, id="replay"), pytest.param(arriving_late, id
 def test_the_table_names_the_features_read_from_labels() -> None:
     assert set(LABEL_FEATURES) < set(FEATURE_NAMES)
     assert {"merchant_frauds_7d", "seconds_since_merchant_first_fraud"} <= set(LABEL_FEATURES)
+    assert "seconds_since_merchant_clean_day" in LABEL_FEATURES
     assert {"card_confirmed_frauds", "seconds_since_card_first_fraud"} <= set(LABEL_FEATURES)
 
 

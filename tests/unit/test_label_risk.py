@@ -9,7 +9,14 @@ from flask.testing import FlaskClient
 
 from fraud.domain.features import replay
 from fraud.domain.identity import Actor
-from fraud.domain.label_risk import CARD_MEMORY, KEPT_DAYS, KnownLabel, LabelEvent, LabelRisk
+from fraud.domain.label_risk import (
+    CARD_MEMORY,
+    KEPT_DAYS,
+    MERCHANT_MEMORY,
+    KnownLabel,
+    LabelEvent,
+    LabelRisk,
+)
 from fraud.domain.ports import Topic
 from fraud.domain.transaction import format_instant
 from fraud.domain.windows import DAY
@@ -40,12 +47,18 @@ def test_a_merchants_figures_count_whole_days_before_and_labels_known_by_then() 
     wednesday = risk.figures("u9", "m1", MONDAY + 2 * DAY + 3600)
     in_ten_days = risk.figures("u9", "m1", MONDAY + 10 * DAY)
 
-    assert same_day.merchant_transactions == (0, 0, 0)  # Monday is not over
-    assert (tuesday.merchant_transactions, tuesday.merchant_frauds) == ((10, 10, 10), (0, 0, 0))
-    assert (wednesday.merchant_transactions, wednesday.merchant_frauds) == ((0, 10, 10), (0, 1, 1))
+    assert same_day.merchant_transactions == (0, 0, 0, 0)  # Monday is not over
+    assert (tuesday.merchant_transactions, tuesday.merchant_frauds) == (
+        (10, 10, 10, 10),
+        (0, 0, 0, 0),
+    )
+    assert (wednesday.merchant_transactions, wednesday.merchant_frauds) == (
+        (0, 10, 10, 10),
+        (0, 1, 1, 1),
+    )
     assert (in_ten_days.merchant_transactions, in_ten_days.merchant_frauds) == (
-        (0, 0, 10),
-        (0, 0, 2),
+        (0, 0, 10, 10),  # in the fortnight and the month before
+        (0, 0, 2, 2),
     )
 
 
@@ -58,8 +71,68 @@ def test_a_verdict_changed_later_counts_as_what_it_was_at_each_moment() -> None:
             label("a", at=MONDAY, known=MONDAY + 2 * DAY),  # confirmed first
         ]
     )
-    assert risk.figures("u9", "m1", MONDAY + 3 * DAY).merchant_frauds == (0, 1, 1)
-    assert risk.figures("u9", "m1", MONDAY + 6 * DAY).merchant_frauds == (0, 0, 0)
+    assert risk.figures("u9", "m1", MONDAY + 3 * DAY).merchant_frauds == (0, 1, 1, 1)
+    assert risk.figures("u9", "m1", MONDAY + 6 * DAY).merchant_frauds == (0, 0, 0, 0)
+
+
+def test_a_terminals_frauds_began_after_its_latest_day_of_purchases_before_the_first() -> None:
+    """A quiet terminal's first confirmed fraud may come days after its compromise began: the
+    last day it had purchases before that fraud bounds how long the frauds can have run."""
+    risk = LabelRisk()
+    risk.count("m1", MONDAY + 3600)  # Monday's purchase: genuine
+    thursday = MONDAY + 3 * DAY + 3600
+    risk.count("m1", thursday)
+    risk.learn([label("a", at=thursday, known=thursday + DAY)])
+
+    before_known = risk.figures("u9", "m1", thursday + 3600)
+    in_a_week = risk.figures("u9", "m1", thursday + 7 * DAY)
+
+    assert before_known.since_merchant_clean_day == MERCHANT_MEMORY
+    assert in_a_week.since_first_merchant_fraud == 7 * DAY
+    assert in_a_week.since_merchant_clean_day == 9 * DAY + 3600  # since Monday ended
+
+
+def test_a_terminals_latest_verdicts_say_whether_its_frauds_go_on() -> None:
+    """Its latest verdicts, by when they became known: frauds while the skimming goes on,
+    genuine once it is over, however many of its purchases the month holds confirmed."""
+    risk = LabelRisk()
+    cleared = label("c", at=MONDAY + 2 * DAY, known=MONDAY + 9 * DAY, fraud=False)
+    risk.learn(
+        [
+            label("a", at=MONDAY, known=MONDAY + 7 * DAY),
+            label("b", at=MONDAY + DAY, known=MONDAY + 8 * DAY),
+            cleared,
+        ]
+    )
+    risk.learn([cleared])  # the same verdict again: counted once
+
+    while_skimmed = risk.figures("u9", "m1", MONDAY + 8 * DAY + 3600)
+    once_over = risk.figures("u9", "m1", MONDAY + 9 * DAY + 3600)
+    before_any = risk.figures("u9", "m1", MONDAY + 7 * DAY - 1)
+
+    assert while_skimmed.merchant_verdicts == ((1, 1.0), (2, 1.0))  # in the day, the week
+    assert once_over.merchant_verdicts == ((1, 0.0), (3, 2 / 3))
+    assert before_any.merchant_verdicts == ((0, 0.0), (0, 0.0))
+
+
+def test_a_terminals_verdicts_count_alike_whatever_order_they_are_heard_in_and_expire() -> None:
+    verdicts = [
+        label("a", at=MONDAY, known=MONDAY + 7 * DAY),
+        label("b", at=MONDAY + DAY, known=MONDAY + 8 * DAY),
+        label("c", at=MONDAY + 2 * DAY, known=MONDAY + 9 * DAY, fraud=False),
+    ]
+    in_order, backwards = LabelRisk(), LabelRisk()
+    in_order.learn(verdicts)
+    for verdict in reversed(verdicts):  # the earliest known heard last: put before the rest
+        backwards.learn([verdict])
+    at = MONDAY + 9 * DAY + 3600
+    assert backwards.figures("u9", "m1", at) == in_order.figures("u9", "m1", at)
+
+    month_later = MONDAY + 41 * DAY  # every verdict above known more than 31 days before
+    in_order.expire(month_later)
+    in_order.learn([label("d", at=month_later - 7 * DAY, known=month_later)])
+    assert in_order.merchants["m1"].verdicts == [(month_later, "d", True)]
+    assert in_order.figures("u9", "m1", month_later + 1).merchant_verdicts == ((1, 1.0),) * 2
 
 
 def test_a_card_confirmed_stolen_is_known_from_then_on_and_never_by_its_own_purchase() -> None:
@@ -188,7 +261,7 @@ def test_a_late_purchase_counts_in_its_own_day_for_whoever_asks_next() -> None:
     risk = LabelRisk()
     risk.count("m1", MONDAY)
     tuesday = MONDAY + DAY + 3600
-    assert risk.figures("u1", "m1", tuesday).merchant_transactions == (1, 1, 1)
+    assert risk.figures("u1", "m1", tuesday).merchant_transactions == (1, 1, 1, 1)
     risk.count("m1", MONDAY + 7200)  # arrives late, dated Monday
     risk.count("m1", tuesday)  # Tuesday's own: not before Tuesday
-    assert risk.figures("u1", "m1", tuesday + 60).merchant_transactions == (2, 2, 2)
+    assert risk.figures("u1", "m1", tuesday + 60).merchant_transactions == (2, 2, 2, 2)

@@ -137,7 +137,7 @@ def test_counts_whose_progress_was_never_written_are_not_taken() -> None:
     stage, _ = preprocess_on(bus, clock)
     stage.restore([AssignedPartition(Topic.TRANSACTIONS, 0, 0)], bus)  # 1 is another's
     tomorrow = T0.timestamp() + 86_400
-    assert stage.profiles.risk.figures("u", "shop", tomorrow).merchant_transactions == (4, 4, 4)
+    assert stage.profiles.risk.figures("u", "shop", tomorrow).merchant_transactions == (4, 4, 4, 4)
     assert stage.shared is not None
     assert stage.shared.progress[1] == Progress(offset=4, day=day, idle=False)
 

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
 
-from fraud.domain.label_risk import NO_RISK_KNOWN, RISK_DAYS, LabelEvent, LabelRisk, RiskFigures
+from fraud.domain.label_risk import (
+    NO_RISK_KNOWN,
+    RISK_DAYS,
+    VERDICT_DAYS,
+    LabelEvent,
+    LabelRisk,
+    RiskFigures,
+)
 from fraud.domain.transaction import (
     DEVICE_CODE,
     DEVICE_TYPES,
@@ -200,6 +207,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("merchant_count_1d", Scale.LOG, "the merchant's transactions the day before", _T),
     Feature("merchant_count_7d", Scale.LOG, "the merchant's transactions in the 7 days before", _T),
     Feature(
+        "merchant_count_14d", Scale.LOG, "the merchant's transactions in the 14 days before", _T
+    ),
+    Feature(
         "merchant_count_30d", Scale.LOG, "the merchant's transactions in the 30 days before", _T
     ),
     Feature(
@@ -213,6 +223,13 @@ FEATURES: tuple[Feature, ...] = (
         "merchant_frauds_7d",
         Scale.LOG,
         "of those in the 7 days, confirmed frauds known",
+        _T,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_frauds_14d",
+        Scale.LOG,
+        "of those in the 14 days, confirmed frauds known",
         _T,
         from_labels=True,
     ),
@@ -238,6 +255,13 @@ FEATURES: tuple[Feature, ...] = (
         from_labels=True,
     ),
     Feature(
+        "merchant_fraud_share_14d",
+        Scale.LINEAR,
+        "the merchant's confirmed fraud share, the 14 days before",
+        Unit.SHARE,
+        from_labels=True,
+    ),
+    Feature(
         "merchant_fraud_share_30d",
         Scale.LINEAR,
         "the merchant's confirmed fraud share, the 30 days before",
@@ -256,6 +280,44 @@ FEATURES: tuple[Feature, ...] = (
         Scale.LOG,
         "since the merchant's earliest purchase confirmed fraud in 30 days (30 days if none)",
         _S,
+        from_labels=True,
+    ),
+    Feature(
+        "seconds_since_merchant_clean_day",
+        Scale.LOG,
+        "since the end of the merchant's latest day of purchases before its earliest "
+        "confirmed fraud in 30 days: how long its frauds can have gone on (30 days if none)",
+        _S,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_verdicts_1d",
+        Scale.LOG,
+        "the merchant's purchases whose verdict (fraud or genuine) became known in the last day",
+        _T,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_verdicts_7d",
+        Scale.LOG,
+        "the merchant's purchases whose verdict became known in the last 7 days",
+        _T,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_verdict_fraud_share_1d",
+        Scale.LINEAR,
+        "of the verdicts on the merchant's purchases known in the last day, the share fraud "
+        "(0 with none)",
+        Unit.SHARE,
+        from_labels=True,
+    ),
+    Feature(
+        "merchant_verdict_fraud_share_7d",
+        Scale.LINEAR,
+        "of the verdicts on the merchant's purchases known in the last 7 days, the share "
+        "fraud (0 with none)",
+        Unit.SHARE,
         from_labels=True,
     ),
     Feature(
@@ -417,6 +479,10 @@ _NEVER = -math.inf
 _MERCHANT_COUNTS = tuple(_PLACE[f"merchant_count_{days}d"] for days in RISK_DAYS)
 _MERCHANT_FRAUDS = tuple(_PLACE[f"merchant_frauds_{days}d"] for days in RISK_DAYS)
 _MERCHANT_SHARES = tuple(_PLACE[f"merchant_fraud_share_{days}d"] for days in RISK_DAYS)
+_MERCHANT_VERDICTS = tuple(_PLACE[f"merchant_verdicts_{days}d"] for days in VERDICT_DAYS)
+_MERCHANT_VERDICT_SHARES = tuple(
+    _PLACE[f"merchant_verdict_fraud_share_{days}d"] for days in VERDICT_DAYS
+)
 
 
 def _vector(
@@ -484,6 +550,10 @@ def _vector(
         vector[_MERCHANT_SHARES[i]] = frauds / count if count else 0.0
     vector[_PLACE["seconds_since_merchant_fraud"]] = risk.since_merchant_fraud
     vector[_PLACE["seconds_since_merchant_first_fraud"]] = risk.since_first_merchant_fraud
+    vector[_PLACE["seconds_since_merchant_clean_day"]] = risk.since_merchant_clean_day
+    for i, (heard, share) in enumerate(risk.merchant_verdicts):
+        vector[_MERCHANT_VERDICTS[i]] = float(heard)
+        vector[_MERCHANT_VERDICT_SHARES[i]] = share
     vector[_PLACE["card_confirmed_frauds"]] = float(risk.card_frauds)
     vector[_PLACE["seconds_since_card_fraud"]] = risk.since_card_fraud
     vector[_PLACE["seconds_since_card_first_fraud"]] = risk.since_first_card_fraud

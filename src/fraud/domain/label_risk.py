@@ -9,9 +9,12 @@ its ``labelled_at`` is at or before that time. Labels are kept with their time, 
 filtered when read, so the order in which labels and transactions reach this state
 changes nothing: the stream and replay agree whatever interleaving they saw.
 
-Merchant figures are over whole UTC days before the transaction's own day (the 1, 7
-and 30 days to it), so the transactions counted are those of days already over,
-whatever order a day's transactions come in.
+Merchant figures are over whole UTC days before the transaction's own day (the 1, 7,
+14 and 30 days to it), so the transactions counted are those of days already over,
+whatever order a day's transactions come in. Those counts say what a terminal was; its
+latest verdicts (the last day's and week's, by when they became known) say what it is
+now: on the handbook's months, a terminal whose four weeks of skimming had ended kept
+scoring high on its month of confirmed frauds until its genuine verdicts came in.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from datetime import UTC, datetime
 from fraud.domain.transaction import Transaction
 from fraud.domain.windows import DAY
 
-RISK_DAYS = (1, 7, 30)
+# A fortnight reaches past a week's label delay: the frauds of days whose verdicts are in, which
+# the 7 days mostly are not, and which the 30 days hold alongside a month-old run long over.
+RISK_DAYS = (1, 7, 14, 30)
 CountKey = tuple[str, int, int]  # merchant, day, shard
 # How long a confirmed fraud on a card still says something about the card.
 CARD_MEMORY = 90 * DAY
@@ -34,6 +39,9 @@ KEPT_DAYS = max(RISK_DAYS) + 1
 # How far back a merchant's confirmed frauds are looked for: what its fraud ages say when
 # it has none.
 MERCHANT_MEMORY = max(RISK_DAYS) * DAY
+# The windows of the merchant's latest verdicts, by when they became known: what the labels
+# say of the terminal now, whatever the labels' delay.
+VERDICT_DAYS = (1, 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,12 @@ class MerchantRisk:
 
     days: dict[int, int] = field(default_factory=dict)
     labelled: dict[str, _Verdicts] = field(default_factory=dict)
+    # Every verdict on its purchases (genuine ones too), as (labelled_at, transaction_id,
+    # is_fraud) in the order they became known; the same verdict again is kept once. And how
+    # many of the verdicts up to each say fraud, so that a window's share costs two lookups
+    # however busy the merchant (labels mostly come in time order: an append).
+    verdicts: list[tuple[float, str, bool]] = field(default_factory=list)
+    _frauds_to: list[int] = field(default_factory=list, init=False)
     # The window counts of the day last asked for: every purchase of a day asks the same,
     # until a count lands in one of the days they cover (a late arrival).
     _window_day: int | None = field(default=None, init=False)
@@ -125,7 +139,7 @@ class MerchantRisk:
             self._window_day = None
 
     def windows(self, today: int) -> tuple[int, ...]:
-        """The purchases of the 1, 7, 30... whole days before ``today``."""
+        """The purchases of the 1, 7, 14, 30... whole days before ``today``."""
         if self._window_day != today:
             days = self.days
             counted, running, back = [], 0, 0
@@ -137,9 +151,44 @@ class MerchantRisk:
             self._window_day, self._windows = today, tuple(counted)
         return self._windows
 
+    def hear(self, label: LabelEvent) -> None:
+        """A verdict on one of its purchases, kept once however often it is heard."""
+        verdict = (label.labelled_at, label.transaction_id, label.is_fraud)
+        verdicts, frauds_to = self.verdicts, self._frauds_to
+        where = bisect.bisect_left(verdicts, verdict)
+        if where < len(verdicts) and verdicts[where] == verdict:
+            return
+        fraud = int(label.is_fraud)
+        verdicts.insert(where, verdict)
+        frauds_to.insert(where, (frauds_to[where - 1] if where else 0) + fraud)
+        if fraud:
+            for i in range(where + 1, len(frauds_to)):
+                frauds_to[i] += 1
+
+    def verdict_windows(self, at: float) -> tuple[tuple[int, float], ...]:
+        """Per VERDICT_DAYS: the verdicts that became known in that span to ``at``, and the
+        share of them that say fraud (0 with none)."""
+        verdicts = self.verdicts
+        end = bisect.bisect_right(verdicts, at, key=_known_at)
+        found = []
+        for span in VERDICT_DAYS:
+            start = bisect.bisect_right(verdicts, at - span * DAY, lo=0, hi=end, key=_known_at)
+            heard = end - start
+            frauds = self._frauds_before(end) - self._frauds_before(start)
+            found.append((heard, frauds / heard if heard else 0.0))
+        return tuple(found)
+
+    def _frauds_before(self, end: int) -> int:
+        return self._frauds_to[end - 1] if end else 0
+
     def forget_before(self, oldest_day: int) -> None:
         for day in [day for day in self.days if day < oldest_day]:
             del self.days[day]
+        forgotten = bisect.bisect_left(self.verdicts, oldest_day * DAY, key=_known_at)
+        if forgotten:
+            gone = self._frauds_before(forgotten)
+            del self.verdicts[:forgotten]
+            self._frauds_to = [count - gone for count in self._frauds_to[forgotten:]]
         for transaction_id in [
             t for t, verdicts in self.labelled.items() if day_of(verdicts.event_at) < oldest_day
         ]:
@@ -162,10 +211,24 @@ class RiskFigures:
     # stays so for weeks, while one fraud among its purchases says little.
     since_merchant_fraud: float = MERCHANT_MEMORY
     since_first_merchant_fraud: float = MERCHANT_MEMORY
+    # Seconds since the end of the merchant's latest day of purchases before the day of that
+    # earliest fraud (MERCHANT_MEMORY if none): its frauds began after that day, so this is
+    # how long they can have gone on at most, where the earliest fraud gives the least. A
+    # quiet terminal's first confirmed fraud may come days after its compromise began.
+    since_merchant_clean_day: float = MERCHANT_MEMORY
+    # Per VERDICT_DAYS: the merchant's verdicts that became known in the span to the
+    # transaction, and the share of them confirming fraud. A skimmed terminal's latest
+    # verdicts are frauds; once the skimming ends they turn genuine, while its counts of
+    # purchases confirmed fraud stay high for weeks.
+    merchant_verdicts: tuple[tuple[int, float], ...] = ((0, 0.0),) * len(VERDICT_DAYS)
 
 
 _NONE = (0,) * len(RISK_DAYS)
 NO_RISK_KNOWN = RiskFigures(_NONE, _NONE, 0, CARD_MEMORY)
+
+
+def _known_at(verdict: tuple[float, str, bool]) -> float:
+    return verdict[0]
 
 
 def day_of(at: float) -> int:
@@ -177,13 +240,27 @@ def day_label(day: int) -> str:
     return f"{datetime.fromtimestamp(day * DAY, UTC):%-d %b}"
 
 
+def _since_clean_day(known: MerchantRisk | None, fraud_day: int, today: int, at: float) -> float:
+    """Seconds from the end of the merchant's latest day with purchases before ``fraud_day``
+    (none of them confirmed fraud, ``fraud_day`` holding its earliest), within its memory;
+    MERCHANT_MEMORY if it had none. Only whole days before today count, as for its windows."""
+    if known is None:
+        return MERCHANT_MEMORY
+    oldest = today - max(RISK_DAYS)
+    for day in range(min(fraud_day, today) - 1, oldest - 1, -1):
+        if known.days.get(day, 0) > 0:
+            return min(at - (day + 1) * DAY, MERCHANT_MEMORY)
+    return MERCHANT_MEMORY
+
+
 class LabelRisk:
     """Merchant and card risk from labels, updated by transactions and label events.
 
-    Only labels that ever say fraud are kept (a transaction labelled legitimate and
-    never anything else counts as what it already is: not a fraud), so the state grows
-    with frauds and merchants, not with labels; day buckets and labels expire with the
-    longest window.
+    Per transaction, only labels that ever say fraud are kept (a transaction labelled
+    legitimate and never anything else counts as what it already is: not a fraud); a
+    merchant's verdicts, genuine ones too, are kept as a list of when each became known, for
+    the share of its latest verdicts that confirm fraud. Day buckets, labels and verdicts
+    expire with the longest window.
     """
 
     def __init__(self) -> None:
@@ -211,6 +288,12 @@ class LabelRisk:
                 )
                 # Strictly earlier purchases within the merchant's memory, as for a card.
                 recent = [at - e for e in confirmed if 0 < at - e < MERCHANT_MEMORY]
+        latest_verdicts = NO_RISK_KNOWN.merchant_verdicts
+        if known is not None and known.verdicts:
+            latest_verdicts = known.verdict_windows(at)
+        clean_day = MERCHANT_MEMORY
+        if recent:
+            clean_day = _since_clean_day(known, day_of(at - max(recent)), today, at)
         card_frauds, since, since_first = 0, CARD_MEMORY, 0.0
         for verdicts in self.cards.get(user_id, {}).values():
             # Strictly earlier purchases, within the card's memory (so that expiry, which the
@@ -228,6 +311,8 @@ class LabelRisk:
             since_first if card_frauds else CARD_MEMORY,
             min(recent, default=MERCHANT_MEMORY),
             max(recent, default=MERCHANT_MEMORY),
+            clean_day,
+            latest_verdicts,
         )
 
     def count(self, merchant: str, at: float, shard: int = 0) -> None:
@@ -269,9 +354,9 @@ class LabelRisk:
         """Labels, in the order they became known: a verdict that clears a transaction is kept
         only for one confirmed fraud before it (this call's or an earlier call's)."""
         for label in sorted(labels, key=lambda label: label.labelled_at):
-            self._learn_for(
-                self.merchants.setdefault(label.merchant, MerchantRisk()).labelled, label
-            )
+            merchant = self.merchants.setdefault(label.merchant, MerchantRisk())
+            merchant.hear(label)
+            self._learn_for(merchant.labelled, label)
             self._learn_for(self.cards.setdefault(label.user_id, {}), label)
 
     @staticmethod
@@ -291,7 +376,7 @@ class LabelRisk:
             self._changed.add(key)
         for merchant, risk in list(self.merchants.items()):
             risk.forget_before(oldest_day)
-            if not risk.days and not risk.labelled:
+            if not risk.days and not risk.labelled and not risk.verdicts:
                 del self.merchants[merchant]
         horizon = now - CARD_MEMORY
         for user, labelled in list(self.cards.items()):
