@@ -1,7 +1,10 @@
 """`make test`: start the services the selected tests need, all at once, run pytest on them,
 and stop the services whatever the result.
 
-    python -m tests.run [PYTEST ARGUMENTS]
+    python -m tests.run [--first COMMAND] [PYTEST ARGUMENTS]
+
+``--first COMMAND`` runs while the services start (`make test` lints so); the tests run
+only if it succeeds.
 
 The tests run in FRAUD_TEST_WORKERS pytest-xdist processes (``--dist loadgroup``: what must
 not run side by side shares an ``xdist_group``). With no argument every test runs and every
@@ -126,6 +129,9 @@ def stop(chosen: Sequence[Service]) -> None:
 
 
 def main(arguments: Sequence[str]) -> int:
+    first: str | None = None
+    if arguments[:1] == ["--first"]:
+        first, arguments = arguments[1], arguments[2:]
     ports = {
         "kafka": os.environ.get("FRAUD_TEST_KAFKA_PORT", "19092"),
         "kafka_sasl": os.environ.get("FRAUD_TEST_KAFKA_SASL_PORT", "19094"),
@@ -135,8 +141,13 @@ def main(arguments: Sequence[str]) -> int:
     every = services(ports)
     chosen = [every[name] for name in needed(arguments)]
     try:
-        if not start(chosen):
-            return 1
+        with ThreadPoolExecutor(1) as pool:
+            started = pool.submit(start, chosen)
+            checked = subprocess.run(first, shell=True, cwd=ROOT).returncode if first else 0
+            if not started.result():
+                return 1
+        if checked != 0:
+            return checked
         env = {**os.environ, **environment({s.name: s for s in chosen}, ports)}
         workers = os.environ.get("FRAUD_TEST_WORKERS", "4")
         parallel = ["-n", workers, "--dist", "loadgroup"] if workers not in ("", "0") else []
