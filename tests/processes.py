@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import re
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,25 +33,26 @@ FRAUD = str(Path(sys.executable).with_name("fraud"))
 # outage test once failed to start so, with eight workers), and two workers could pick the
 # same one. The tests' own services listen below 20000 and from 29092.
 PORT_BLOCKS = range(20_000, 28_000, 1_000)
-_next_port: list[int] = []
+
+
+@functools.cache
+def _ports() -> Iterator[int]:
+    """This process's block of ports, round and round."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    start = PORT_BLOCKS[worker % len(PORT_BLOCKS)]
+    return itertools.cycle(range(start, start + PORT_BLOCKS.step))
 
 
 def free_port() -> int:
     """A port nothing listens on now, from this process's block, never the same twice."""
-    if not _next_port:
-        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-        _next_port.append(PORT_BLOCKS[worker % len(PORT_BLOCKS)])
-    block = _next_port[0] - _next_port[0] % PORT_BLOCKS.step
-    for _ in range(PORT_BLOCKS.step):
-        port = _next_port[0]
-        _next_port[0] = block + (port + 1 - block) % PORT_BLOCKS.step
+    for port in itertools.islice(_ports(), PORT_BLOCKS.step):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port left in {block}-{block + PORT_BLOCKS.step - 1}")
+    raise RuntimeError("no free port left in this process's block")
 
 
 def fraud_env(**overrides: str) -> dict[str, str]:

@@ -30,6 +30,8 @@ from fraud.domain.refusals import MALFORMED, refusal
 from fraud.domain.transaction import Transaction
 
 log = structlog.get_logger(__name__)
+# A message decoded: when it was received, and its transaction or why it has none.
+Decoded = tuple[datetime, Transaction | MalformedMessage | InvalidTransaction]
 
 EXPIRE_EVERY_BATCHES = 100
 
@@ -123,7 +125,8 @@ class PreprocessStage:
             if partition in admitted.waiting:
                 output.held.append(message)
                 continue
-            received_at, transaction = firsts.get(index) or self._read(message, output)
+            decoded = firsts.get(index) or self._decode(message)
+            received_at, transaction = decoded[0], self._read(decoded, message, output)
             if transaction is None:
                 admitted.handled[partition] = message.offset + 1
                 continue
@@ -143,38 +146,41 @@ class PreprocessStage:
 
     def _reach_first_days(
         self, batch: Sequence[Message], barrier: DayBarrier
-    ) -> dict[int, tuple[datetime, Transaction]]:
+    ) -> dict[int, Decoded]:
         """Each partition of ``batch`` has reached the day of its first transaction in it
         (input is in time order per partition), before any is admitted: a partition never
         waits for another of the same batch that has not been looked at yet. Returns those
-        first transactions, read, by their index in the batch."""
-        firsts: dict[int, tuple[datetime, Transaction]] = {}
+        first messages, decoded, by their index in the batch."""
+        firsts: dict[int, Decoded] = {}
         seen: set[int] = set()
         for index, message in enumerate(batch):
             if message.partition in seen:
                 continue
             seen.add(message.partition)
-            received_at = self._received_at(message)
-            try:
-                transaction = self.envelopes.read_transaction(message, received_at)
-            except (MalformedMessage, InvalidTransaction):
-                continue  # dead-lettered where the batch is admitted
-            barrier.reach(message.partition, day_of(transaction.timestamp.timestamp()))
-            firsts[index] = (received_at, transaction)
+            firsts[index] = decoded = self._decode(message)
+            if isinstance(decoded[1], Transaction):
+                barrier.reach(message.partition, day_of(decoded[1].timestamp.timestamp()))
         return firsts
 
-    def _read(self, message: Message, output: BatchOutput) -> tuple[datetime, Transaction | None]:
-        """When the message was received, and its transaction: None, and a dead letter
-        naming what it broke, when it has none."""
+    def _decode(self, message: Message) -> Decoded:
+        """When the message was received, and its transaction or why it has none."""
         received_at = self._received_at(message)
         try:
             return received_at, self.envelopes.read_transaction(message, received_at)
         except (MalformedMessage, InvalidTransaction) as error:
-            broken = (
-                map(refusal, error.errors) if isinstance(error, InvalidTransaction) else [MALFORMED]
-            )
-            output.dead_letter(message, self.name, str(error), broken)
-            return received_at, None
+            return received_at, error
+
+    def _read(self, decoded: Decoded, message: Message, output: BatchOutput) -> Transaction | None:
+        """The decoded message's transaction: None, and a dead letter naming what it broke,
+        when it has none."""
+        _, found = decoded
+        if isinstance(found, Transaction):
+            return found
+        broken = (
+            map(refusal, found.errors) if isinstance(found, InvalidTransaction) else [MALFORMED]
+        )
+        output.dead_letter(message, self.name, str(found), broken)
+        return None
 
     def _features(self, admitted: Admitted) -> list[Preprocessed]:
         """Each admitted transaction's features, learnt into the profiles; every so many
@@ -223,7 +229,7 @@ class PreprocessStage:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             self.shared.catch_up(self.profiles, output, wait=left)
-            if any(barrier.allows(p, day) for p, (day, _) in self._waiting.items()):
+            if self._ready(barrier):
                 break
         return output
 
@@ -231,11 +237,14 @@ class PreprocessStage:
         """Held partitions whose day every other partition has now reached."""
         if self.shared is None:
             return set()
-        barrier = self.shared.barrier
-        ready = {p for p, (day, _) in self._waiting.items() if barrier.allows(p, day)}
+        ready = self._ready(self.shared.barrier)
         for partition in ready:
             self._wait_ended(partition)
         return {(Topic.TRANSACTIONS, partition) for partition in ready}
+
+    def _ready(self, barrier: DayBarrier) -> set[int]:
+        """The held partitions whose day every other partition has now reached."""
+        return {p for p, (day, _) in self._waiting.items() if barrier.allows(p, day)}
 
     def restore(
         self, assigned: Sequence[AssignedPartition], bus: MessageBus
