@@ -70,6 +70,13 @@ def services(ports: Mapping[str, str]) -> dict[str, Service]:
     }
 
 
+# pytest rewrites the asserts of every test module, conftest and pytest plugin it imports
+# (schemathesis' whole package among them: some 500 modules) and keeps the result only where
+# Python may write bytecode. PYTHONDONTWRITEBYTECODE is set on CI machines, so each xdist
+# worker rewrote them all again: 7 s of its 10 s collection. The tests run with it unset.
+WRITING_BYTECODE = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def needed(arguments: Sequence[str]) -> list[str]:
     """The services the tests ``arguments`` select need: every one when nothing is selected,
     else what a collection of the selection says."""
@@ -77,6 +84,7 @@ def needed(arguments: Sequence[str]) -> list[str]:
         return list(SERVICES)
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "--services-needed", *arguments],
+        env=WRITING_BYTECODE,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -86,6 +94,20 @@ def needed(arguments: Sequence[str]) -> list[str]:
             return line.removeprefix(NEEDED).split()
     sys.stderr.write(collected.stdout[-3000:] + collected.stderr[-3000:])
     raise SystemExit(collected.returncode or 1)
+
+
+def warm_rewrites(arguments: Sequence[str]) -> None:
+    """One collection, while the services start, that leaves the rewritten modules for every
+    worker to read (a collection that fails says so again in the run itself). A selection
+    was collected already, to find the services it needs."""
+    if arguments:
+        return
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q"],
+        env=WRITING_BYTECODE,
+        capture_output=True,
+        cwd=ROOT,
+    )
 
 
 def environment(started: Mapping[str, Service], ports: Mapping[str, str]) -> dict[str, str]:
@@ -141,14 +163,16 @@ def main(arguments: Sequence[str]) -> int:
     every = services(ports)
     chosen = [every[name] for name in needed(arguments)]
     try:
-        with ThreadPoolExecutor(1) as pool:
+        with ThreadPoolExecutor(2) as pool:
             started = pool.submit(start, chosen)
+            warmed = pool.submit(warm_rewrites, arguments)
             checked = subprocess.run(first, shell=True, cwd=ROOT).returncode if first else 0
+            warmed.result()
             if not started.result():
                 return 1
         if checked != 0:
             return checked
-        env = {**os.environ, **environment({s.name: s for s in chosen}, ports)}
+        env = {**WRITING_BYTECODE, **environment({s.name: s for s in chosen}, ports)}
         workers = os.environ.get("FRAUD_TEST_WORKERS", "4")
         parallel = ["-n", workers, "--dist", "loadgroup"] if workers not in ("", "0") else []
         # The slowest tests are named at the end, so a run that grows slower says where.
