@@ -1,6 +1,7 @@
 """What each test costs in CPU time: this process's and that of the processes it started and
 waited for (a `fraud` command, a service it stopped). `pytest --cpu-report=FILE` writes one
-line per test to FILE (FILE.gwN under xdist) and lists the costliest at the end: on two cores
+line per test to FILE (FILE.gwN under xdist: CPU, wall and start seconds, and the test, so
+each worker's timeline can be drawn) and lists the costliest at the end: on two cores
 a run takes at least half its CPU time, whatever the parallelism, so this is what to cut."""
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ def measured(item: pytest.Item) -> Iterator[None]:
     report = item.config.getoption("cpu_report")
     if not report:
         return (yield)
-    cpu, wall = spent(), time.monotonic()
+    cpu, wall, began = spent(), time.monotonic(), time.time()
     result = yield
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     path = Path(f"{report}.{worker}" if worker else report)
     with path.open("a") as file:
-        file.write(f"{spent() - cpu:.2f}\t{time.monotonic() - wall:.2f}\t{item.nodeid}\n")
+        file.write(
+            f"{spent() - cpu:.2f}\t{time.monotonic() - wall:.2f}\t{began:.2f}\t{item.nodeid}\n"
+        )
     return result
 
 
@@ -45,7 +48,7 @@ def summary(config: pytest.Config, terminal) -> None:
     rows = []
     for path in Path(report).parent.glob(Path(report).name + "*"):
         for line in path.read_text().splitlines():
-            cpu, wall, nodeid = line.split("\t", 2)
+            cpu, wall, _, nodeid = line.split("\t", 3)
             rows.append((float(cpu), float(wall), nodeid))
     rows.sort(reverse=True)
     terminal.write_sep("=", f"CPU seconds: {sum(r[0] for r in rows):.0f} in {len(rows)} tests")
