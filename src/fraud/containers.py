@@ -123,7 +123,7 @@ SEPARATE = "separate"  # they run in `fraud worker` processes: `fraud serve`
 
 def count_metrics_across_processes(directory: Path) -> None:
     """Every process this one forks from now on counts into ``directory``, and a scrape of
-    any of them reports the sum (gunicorn's workers under `fraud serve`)."""
+    any of them reports the sum (granian's workers under `fraud serve`)."""
     count_across_processes(directory)
 
 
@@ -413,7 +413,7 @@ class Container(containers.DeclarativeContainer):
         prefix=config.topic_prefix,
         security=config.kafka_security,
     )
-    # For a process that hands the bus to others (`fraud serve` before gunicorn forks).
+    # For a process that hands the bus to others (`fraud serve` before granian forks).
     broker_check = providers.Callable(
         _check_broker,
         broker=config.broker,

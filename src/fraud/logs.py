@@ -1,7 +1,7 @@
 """structlog, configured once per process before anything logs: JSON off a terminal.
 
 Every line the process writes goes through here: our events, the standard
-library's loggers (SQLAlchemy, Alembic, gunicorn, librdkafka through
+library's loggers (SQLAlchemy, Alembic, granian, librdkafka through
 confluent-kafka's ``logger`` setting) and Python warnings, so a log shipper
 reading a service's output sees one format.
 """

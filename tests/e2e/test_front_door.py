@@ -1,4 +1,4 @@
-"""The front door behind gunicorn, as `fraud serve` runs it: a chunked body is read whole or
+"""The front door behind granian, as `fraud serve` runs it: a chunked body is read whole or
 refused whole, and what carries a secret is never cached."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.e2e
 
 # What `fraud serve` runs, without the command's insistence on Kafka: the front door alone
 # needs no broker (what it accepts waits in the outbox) and no model.
-GUNICORN = (
-    "from fraud.entrypoints.http.server import serve_with_gunicorn; "
-    "serve_with_gunicorn(host='127.0.0.1', port={port}, workers=1, threads=2)"
+SERVER = (
+    "from fraud.entrypoints.http.server import serve_with_granian; "
+    "serve_with_granian(host='127.0.0.1', port={port}, workers=1, threads=2)"
 )
 
 
@@ -32,9 +32,9 @@ GUNICORN = (
 def served(tmp_path: Path) -> Iterator[Service]:
     database = f"sqlite:///{tmp_path / 'fraud.db'}"
     keys = issue_keys(database)
-    port, log = free_port(), tmp_path / "gunicorn.log"
+    port, log = free_port(), tmp_path / "server.log"
     process = subprocess.Popen(
-        [sys.executable, "-c", GUNICORN.format(port=port)],
+        [sys.executable, "-c", SERVER.format(port=port)],
         env=fraud_env(FRAUD_DATABASE_URL=database),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -64,7 +64,7 @@ def in_chunks(body: bytes, size: int = 16384) -> Iterator[bytes]:
         yield body[at : at + size]
 
 
-def test_gunicorn_refuses_a_chunked_batch_over_1_mib_with_a_413(served) -> None:
+def test_the_server_refuses_a_chunked_batch_over_1_mib_with_a_413(served) -> None:
     http = served.client()
     headers = {"Content-Type": "application/json"}
     fits = json.dumps({"transactions": [payload(transaction_id="chunked-1")]}).encode()
@@ -83,7 +83,7 @@ def test_gunicorn_refuses_a_chunked_batch_over_1_mib_with_a_413(served) -> None:
 
 def test_a_new_key_is_answered_with_no_store(served) -> None:
     created = served.client(Role.ADMIN).post(
-        f"{served.url}/api/keys", json={"name": "through-gunicorn", "role": "viewer"}, timeout=5
+        f"{served.url}/api/keys", json={"name": "through-the-server", "role": "viewer"}, timeout=5
     )
     assert created.status_code == 201
     assert created.headers["Cache-Control"] == "no-store"

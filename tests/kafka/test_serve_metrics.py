@@ -1,5 +1,5 @@
 """A scrape of `fraud serve` counts every accepted transaction once, whichever of its
-gunicorn processes accepted it and whichever answers the scrape."""
+server processes accepted it and whichever answers the scrape."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def accepted_by_file(directory: Path) -> dict[str, float]:
     return counts
 
 
-def test_a_scrape_of_two_gunicorn_processes_counts_each_accepted_transaction_once(
+def test_a_scrape_of_two_server_processes_counts_each_accepted_transaction_once(
     kafka_bootstrap, prefix, tmp_path
 ) -> None:
     make_topics(kafka_bootstrap, prefix)

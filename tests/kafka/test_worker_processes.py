@@ -203,14 +203,14 @@ def test_the_dashboard_of_fraud_serve_shows_what_separate_workers_did(
         assert viewer.get(f"{service.url}/metrics", timeout=20).status_code == 403
         scraper = service.client(Role.METRICS)
         metrics = scraper.get(f"{service.url}/metrics", timeout=20).text
-        assert "fraud_transactions_accepted_total" in metrics  # per gunicorn worker
+        assert "fraud_transactions_accepted_total" in metrics  # per server worker
         assert 'fraud_consumer_lag{stage="preprocess",topic="transactions"} 0.0' in metrics
         assert 'stage="record"' not in metrics  # nobody reads fraud-results in a group
     finally:
         stop_service(service)
-    # A log shipper reads one format: gunicorn's own lines and the workers' are JSON too.
+    # A log shipper reads one format: the HTTP server's own lines and the workers' are JSON too.
     assert non_json_lines(service.logs()) == []
-    assert any('"logger": "gunicorn.error"' in line for line in service.logs().splitlines())
+    assert any('"logger": "_granian"' in line for line in service.logs().splitlines())
     workers.stop_all()
     for log in sorted(tmp_path.glob("worker-*.log")):
         assert non_json_lines(log.read_text()) == [], log.name

@@ -1,4 +1,4 @@
-"""Counts add up across the processes of one server (gunicorn's workers under `fraud serve`):
+"""Counts add up across the processes of one server (granian's workers under `fraud serve`):
 each process counts into a shared directory and a scrape answered by any of them reports
 the sum; what is computed at scrape time (consumer lag) is reported once, not per process.
 

@@ -26,7 +26,7 @@ def threads_switching_often() -> Iterator[None]:
 
 @pytest.mark.usefixtures("threads_switching_often")
 def test_threads_counting_at_once_never_fail() -> None:
-    """gunicorn's threads count requests together; the memory storage's expiry timer failed
+    """The server's threads count requests together; the memory storage's expiry timer failed
     a request with a 500 when two of them started it at once (two runs in three here, before
     the counting was serialised)."""
     rate_limits = RateLimits("1000000/hour", "memory://", anonymous="60/minute")

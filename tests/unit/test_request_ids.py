@@ -9,7 +9,7 @@ from fraud.entrypoints.http.app import RequestIds
 
 
 def test_threads_asking_at_once_each_get_an_id_of_their_own() -> None:
-    """A generator handed ids out once: two of gunicorn's threads entering it at once raised
+    """A generator handed ids out once: two of the server's threads entering it at once raised
     "generator already executing", a 500 for each (seen under the broker outage test's
     load); it raised here for 7 of 8 threads. The interpreter switches threads as often as
     it can meanwhile."""

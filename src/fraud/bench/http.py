@@ -1,7 +1,7 @@
 """What a client meets over HTTP: how many POSTs a second the API takes, and the answer
 while the card waits.
 
-The run starts ``fraud worker`` processes and ``fraud serve`` (gunicorn, its
+The run starts ``fraud worker`` processes and ``fraud serve`` (granian, its
 defaults) on fresh topics and a fresh database, creates a submitter key, and
 drives the API with ``wrk`` (Debian's package) and ``post.lua`` beside this
 module, each POST its own transaction:

@@ -3,7 +3,7 @@
 Every instance owns its ``CollectorRegistry`` (not the library's global one), so
 tests and several containers in one process never clash.
 
-Under gunicorn (``fraud serve``) every worker process counts into a file of a directory
+Under granian (``fraud serve``) every worker process counts into a file of a directory
 they share (prometheus-client's multiprocess mode, :func:`count_across_processes`), and a
 scrape answered by any of them adds the files up, so each accepted transaction is counted
 once whichever process took it. What is computed at scrape time (consumer lag, drift) is
@@ -136,7 +136,7 @@ class ConsumerLagCollector(Collector):
 
 def count_across_processes(directory: Path) -> None:
     """Have every metric made from now on, in this process and in the processes it forks
-    (gunicorn's workers), kept in a file per process in ``directory``, which a scrape adds
+    (granian's workers), kept in a file per process in ``directory``, which a scrape adds
     up. The directory is emptied of an earlier run's files first: its counts are not this
     run's (Prometheus reads the restart as a counter reset)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)

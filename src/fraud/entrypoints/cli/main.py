@@ -181,7 +181,7 @@ def log_started(settings: Settings, url: str, model_version: str) -> None:
 def serve(
     ctx: CliContext, host: str, port: int, workers: int, threads: int, model_dir: Path | None
 ) -> None:
-    """The HTTP API alone under gunicorn; the pipeline runs in `fraud worker` processes.
+    """The HTTP API alone under granian; the pipeline runs in `fraud worker` processes.
 
     It loads no model: the dashboard shows the registry's champion, which the workers load.
     """
@@ -191,15 +191,15 @@ def serve(
             "FRAUD_BROKER=memory nothing would consume what it accepts. Set FRAUD_BROKER=kafka, "
             "or use `fraud run` for the API and pipeline in one process."
         )
-    from fraud.entrypoints.http.server import metrics_shared_by_workers, serve_with_gunicorn
+    from fraud.entrypoints.http.server import metrics_shared_by_workers, serve_with_granian
 
     with metrics_shared_by_workers():  # before any metric is made: every process counts there
         container = ctx.open(Process(migrate=True))  # once, before the workers fork
         container.broker_check()  # refused credentials stop here, not in every worker
         first_run(ctx, container, f"http://{host}:{port}")
-        if model_dir is not None:  # gunicorn's workers build their app from the environment
+        if model_dir is not None:  # the server's workers build their app from the environment
             os.environ["FRAUD_MODEL_DIR"] = str(model_dir)
-        serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+        serve_with_granian(host=host, port=port, workers=workers, threads=threads)
 
 
 db.add_command(db_backup)

@@ -1,13 +1,14 @@
-"""The Flask application factory (gunicorn-ready: ``fraud.entrypoints.http.app:create_app()``)."""
+"""The Flask application factory: ``fraud.entrypoints.http.app:create_app()``, what each of
+`fraud serve`'s worker processes runs."""
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from multiprocessing.util import Finalize
 from typing import Any
 
 import orjson
@@ -92,7 +93,7 @@ SESSION_SIGNING_KEY = "session-signing-key"
 
 def create_app(container: Container | None = None) -> Flask:
     """Build the app around a container; without one, configure from the environment (a
-    gunicorn worker: the stages run in `fraud worker` processes, and this process's
+    `fraud serve` worker: the stages run in `fraud worker` processes, and this process's
     outbox relay publishes what it accepts)."""
     if container is None:
         settings = Settings.from_env()
@@ -100,7 +101,9 @@ def create_app(container: Container | None = None) -> Flask:
         container = bootstrap(settings, Process())
         outbox = container.outbox()
         outbox.start()  # what this worker accepts, it publishes
-        atexit.register(outbox.stop)  # and, leaving, publishes what it holds
+        # and, leaving, publishes what it holds: at the interpreter's exit, or when a server
+        # worker forked by multiprocessing (granian's) ends, which skips atexit
+        Finalize(None, outbox.stop, exitpriority=10)
     container.wire(
         modules=[
             api_module,

@@ -1,7 +1,7 @@
 """``GET /metrics``: the pipeline's metrics in the Prometheus text format, for a key with
 the ``metrics`` role (Prometheus sends it: ``authorization: {credentials: KEY}``).
 
-Under gunicorn (`fraud serve`) a scrape reaches one worker, which reports what every
+Under granian (`fraud serve`) a scrape reaches one worker, which reports what every
 worker counted (they share a directory of counts: adapters/prometheus); the stages'
 counters live in the processes that run them (`fraud run`, each `fraud worker`'s probe
 port). Consumer lag and drift are read at scrape time, once, by the process that answers.
