@@ -50,6 +50,9 @@ REQUEST_TIMEOUT_S = 10
 # What a worker that stops gets to finish its requests in flight before it is killed.
 GRACEFUL_TIMEOUT_S = 30
 
+# Connections waiting to be accepted, and requests the workers hold waiting for a thread.
+BACKLOG = 1024
+
 
 def worker_app() -> Any:
     """What each of granian's workers serves: the app, built from the environment.
@@ -66,8 +69,13 @@ def worker_app() -> Any:
 
 def serve_with_granian(*, host: str, port: int, workers: int, threads: int) -> None:
     """``workers`` processes, each building its own app and container (no shared
-    connections) and running at most ``threads`` requests at once; more wait, unread, in
-    the listen queue. Stops on SIGTERM or SIGINT, each worker finishing what it holds."""
+    connections) and running at most ``threads`` requests at once; up to BACKLOG more wait
+    for a thread, then connections wait in the listen queue. Stops on SIGTERM or SIGINT,
+    each worker finishing what it holds.
+
+    The wait for a thread is what keeps a paced load flowing: held at ``threads`` requests,
+    the bench's paced POSTs (50 connections, 1,000 a second offered, with two workers)
+    got 274 answers a second, and its waited ones (200 connections) 71."""
     Granian(
         "fraud.entrypoints.http.server:worker_app",
         address=host,
@@ -76,7 +84,8 @@ def serve_with_granian(*, host: str, port: int, workers: int, threads: int) -> N
         factory=True,
         workers=workers,
         blocking_threads=threads,
-        backpressure=threads,
+        backpressure=max(threads, BACKLOG // workers),
+        backlog=BACKLOG,
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=HTTP1Settings(header_read_timeout=REQUEST_TIMEOUT_S * 1000),
