@@ -74,7 +74,15 @@ def services(ports: Mapping[str, str]) -> dict[str, Service]:
 # (schemathesis' whole package among them: some 500 modules) and keeps the result only where
 # Python may write bytecode. PYTHONDONTWRITEBYTECODE is set on CI machines, so each xdist
 # worker rewrote them all again: 7 s of its 10 s collection. The tests run with it unset.
-WRITING_BYTECODE = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+def writing_bytecode() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+# The tests' brokers (the ones started here and the ones tests start) run on the JVM's quick
+# compiler and serial collector: on a fresh single broker, 2.2 s of CPU to start instead of
+# 3.6, 2.2 s idle over two minutes instead of 2.8, and 0.4 s instead of 1.0 for 20,000
+# messages in and out. They carry little, and a run keeps four of them on two cores.
+BROKER_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
 def needed(arguments: Sequence[str]) -> list[str]:
@@ -84,7 +92,7 @@ def needed(arguments: Sequence[str]) -> list[str]:
         return list(SERVICES)
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "--services-needed", *arguments],
-        env=WRITING_BYTECODE,
+        env=writing_bytecode(),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -104,7 +112,7 @@ def warm_rewrites(arguments: Sequence[str]) -> None:
         return
     subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q"],
-        env=WRITING_BYTECODE,
+        env=writing_bytecode(),
         capture_output=True,
         cwd=ROOT,
     )
@@ -151,6 +159,7 @@ def stop(chosen: Sequence[Service]) -> None:
 
 
 def main(arguments: Sequence[str]) -> int:
+    os.environ.setdefault("KAFKA_JVM_OPTS", BROKER_JVM)
     first: str | None = None
     if arguments[:1] == ["--first"]:
         first, arguments = arguments[1], arguments[2:]
@@ -172,7 +181,7 @@ def main(arguments: Sequence[str]) -> int:
                 return 1
         if checked != 0:
             return checked
-        env = {**WRITING_BYTECODE, **environment({s.name: s for s in chosen}, ports)}
+        env = {**writing_bytecode(), **environment({s.name: s for s in chosen}, ports)}
         workers = os.environ.get("FRAUD_TEST_WORKERS", "4")
         parallel = ["-n", workers, "--dist", "loadgroup"] if workers not in ("", "0") else []
         # The slowest tests are named at the end, so a run that grows slower says where.
