@@ -135,10 +135,14 @@ class KafkaMessageConsumer:
         for message in held:
             by_partition.setdefault(self._where(message), []).append(message)
         if self._ready:  # what of those partitions was not handed out yet waits behind them
-            waiting = [m for m in self._ready if self._where(m) in by_partition]
-            self._ready = [m for m in self._ready if self._where(m) not in by_partition]
-            for message in waiting:
-                by_partition[self._where(message)].append(message)
+            others = []
+            for message in self._ready:
+                behind = by_partition.get(self._where(message))
+                if behind is None:
+                    others.append(message)
+                else:
+                    behind.append(message)
+            self._ready = others
         for where, messages in by_partition.items():
             messages.sort(key=lambda message: message.offset)
             self._held[where] = messages
