@@ -182,3 +182,7 @@ class CanaryTally:
 
     def check(self) -> None:
         """Nothing to warn of: a roll-back says so when it is made."""
+
+    def warm_up(self) -> None:
+        """The registry's roles."""
+        self._watched()

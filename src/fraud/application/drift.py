@@ -93,6 +93,13 @@ class DriftTally:
     def committed(self, tally: Tally, flushed: bool) -> None:
         self._flush.committed(tally, flushed)
 
+    def warm_up(self) -> None:
+        """The drift references of the models holding a role now."""
+        roles = self.references.models.roles()
+        for version in (roles.champion, roles.challenger):
+            if version is not None:
+                self.references.of(version)
+
     def check(self) -> None:
         """Look at the drift, so a crossing is logged by the workers even when nobody
         watches the dashboard."""

@@ -69,6 +69,10 @@ class DecisionFollowUps:
     def check(self) -> None:
         return None
 
+    def warm_up(self) -> None:
+        """The queues' routing, read and its conditions compiled."""
+        self.queues.current()
+
 
 def _decided_at(record: TransactionRecord) -> datetime:
     assessment = record.assessment

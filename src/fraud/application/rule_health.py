@@ -89,6 +89,10 @@ class RuleTally:
     def check(self) -> None:
         return None
 
+    def warm_up(self) -> None:
+        """The rules of the set in force now."""
+        self._rules_of(self.queries.rule_set_version())
+
 
 class RulesHealth:
     """Each rule's health over the last hour, for the rules pages and the API."""

@@ -37,6 +37,10 @@ class Tallying(Protocol[Counts]):
     def check(self) -> None:
         """After a flush is committed: look at what the tallies say (a warning to log)."""
 
+    def warm_up(self) -> None:
+        """Before the first batch: read what counting one reads (a model's card, the rule
+        set, the queues), so that the first transactions do not wait for it."""
+
 
 class PeriodicFlush(Generic[Counts]):
     """What is counted and not yet written, and when to write it: at most every

@@ -73,6 +73,7 @@ class FusedStage:
 
     def warm_up(self, batch_size: int) -> None:
         self.score.warm_up(batch_size)
+        self.record.warm_up(batch_size)
 
     # The preprocess stage's state and pace are the pass's.
 
