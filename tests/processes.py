@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from fraud.containers import Process, bootstrap
 from fraud.domain.identity import Actor, Role
@@ -96,15 +98,31 @@ class Service:
         return calling_as(self.keys[role])
 
 
-def calling_as(key: str) -> requests.Session:
+# A server closes a keep-alive connection left idle past its timeout (`fraud run`'s: 10 s),
+# and a request sent on it as it closes finds it gone ("Remote end closed connection without
+# response"). As a browser does, a read is sent once more on a new connection; a write never.
+READ_ONCE_MORE = Retry(
+    total=1, connect=0, read=1, status=0, redirect=0, allowed_methods=frozenset({"GET", "HEAD"})
+)
+
+
+def session() -> requests.Session:
     http = requests.Session()
+    adapter = HTTPAdapter(max_retries=READ_ONCE_MORE)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http
+
+
+def calling_as(key: str) -> requests.Session:
+    http = session()
     http.headers["Authorization"] = f"Bearer {key}"
     return http
 
 
 def signed_in(url: str, name: str, password: str) -> requests.Session:
     """A browser-like session signed in through the sign-in form (with its CSRF token)."""
-    browser = requests.Session()
+    browser = session()
     form = browser.get(f"{url}/signin", timeout=5).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
     assert token, "no CSRF token on the sign-in page"
