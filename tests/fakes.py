@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fraud.domain.features import FEATURE_NAMES, FeatureVector
 from fraud.domain.model import ModelInfo
@@ -122,3 +123,22 @@ class Receiver:
 
     def refusal(self, url: str) -> str | None:
         return self.refused
+
+
+class Counted:
+    """``inner``, counting the calls of each method named (``calls``), passing every call on."""
+
+    def __init__(self, inner: Any, *names: str) -> None:
+        self._inner = inner
+        self.calls = dict.fromkeys(names, 0)
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if name not in self.calls:
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return found(*args, **kwargs)
+
+        return counted

@@ -70,14 +70,6 @@ def services(ports: Mapping[str, str]) -> dict[str, Service]:
     }
 
 
-# pytest rewrites the asserts of every test module, conftest and pytest plugin it imports
-# (schemathesis' whole package among them: some 500 modules) and keeps the result only where
-# Python may write bytecode. PYTHONDONTWRITEBYTECODE is set on CI machines, so each xdist
-# worker rewrote them all again: 7 s of its 10 s collection. The tests run with it unset.
-def writing_bytecode() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 # The tests' brokers (the ones started here and the ones tests start) run on the JVM's quick
 # compiler and serial collector: on a fresh single broker, 2.2 s of CPU to start instead of
 # 3.6, 2.2 s idle over two minutes instead of 2.8, and 0.4 s instead of 1.0 for 20,000
@@ -92,7 +84,6 @@ def needed(arguments: Sequence[str]) -> list[str]:
         return list(SERVICES)
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "--services-needed", *arguments],
-        env=writing_bytecode(),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -112,7 +103,6 @@ def warm_rewrites(arguments: Sequence[str]) -> None:
         return
     subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q"],
-        env=writing_bytecode(),
         capture_output=True,
         cwd=ROOT,
     )
@@ -160,6 +150,12 @@ def stop(chosen: Sequence[Service]) -> None:
 
 def main(arguments: Sequence[str]) -> int:
     os.environ.setdefault("KAFKA_JVM_OPTS", BROKER_JVM)
+    # pytest rewrites the asserts of every test module, conftest and pytest plugin it imports
+    # (schemathesis' whole package among them: some 500 modules) and keeps the result only
+    # where Python may write bytecode. PYTHONDONTWRITEBYTECODE is set on CI machines, so each
+    # xdist worker rewrote them all again: 7 s of its 10 s collection. Everything this starts
+    # runs with it unset.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     first: str | None = None
     if arguments[:1] == ["--first"]:
         first, arguments = arguments[1], arguments[2:]
@@ -181,7 +177,7 @@ def main(arguments: Sequence[str]) -> int:
                 return 1
         if checked != 0:
             return checked
-        env = {**writing_bytecode(), **environment({s.name: s for s in chosen}, ports)}
+        env = {**os.environ, **environment({s.name: s for s in chosen}, ports)}
         workers = os.environ.get("FRAUD_TEST_WORKERS", "4")
         parallel = ["-n", workers, "--dist", "loadgroup"] if workers not in ("", "0") else []
         # The slowest tests are named at the end, so a run that grows slower says where.

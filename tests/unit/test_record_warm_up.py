@@ -5,8 +5,6 @@ waited 50 to 90 ms for those reads."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fraud.adapters.cel.conditions import CelConditionCompiler
 from fraud.adapters.memory.repository import InMemoryStore
 from fraud.application.canary import CanaryTally
@@ -16,26 +14,7 @@ from fraud.application.rule_health import RuleTally
 from fraud.application.stream.record import RecordStage
 from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
 from tests.factories import ENVELOPES, txn
-from tests.fakes import FixedClock
-
-
-class Counted:
-    """``inner``, counting the calls of each method named."""
-
-    def __init__(self, inner: Any, *names: str) -> None:
-        self._inner = inner
-        self.calls = dict.fromkeys(names, 0)
-
-    def __getattr__(self, name: str) -> Any:
-        found = getattr(self._inner, name)
-        if name not in self.calls:
-            return found
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return found(*args, **kwargs)
-
-        return counted
+from tests.fakes import Counted, FixedClock
 
 
 def reviewed(n: int, clock: FixedClock, rules_version: int) -> TransactionRecord:

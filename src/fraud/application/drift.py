@@ -44,6 +44,13 @@ class References:
             self._known[version] = None if card is None else DriftReference.from_dict(card)
         return self._known[version]
 
+    def of_roles(self) -> None:
+        """Read the references of the models holding a role now."""
+        roles = self.models.roles()
+        for version in (roles.champion, roles.challenger):
+            if version is not None:
+                self.of(version)
+
 
 class DriftTally:
     """Counts decided verdicts into their model's bins, and writes the counts as hourly
@@ -94,11 +101,7 @@ class DriftTally:
         self._flush.committed(tally, flushed)
 
     def warm_up(self) -> None:
-        """The drift references of the models holding a role now."""
-        roles = self.references.models.roles()
-        for version in (roles.champion, roles.challenger):
-            if version is not None:
-                self.references.of(version)
+        self.references.of_roles()
 
     def check(self) -> None:
         """Look at the drift, so a crossing is logged by the workers even when nobody
