@@ -126,6 +126,11 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
     # Open one transaction from the table, confirm it as fraud, and see the label.
     target = flagged_rows.first if flagged_count else recent.first
     transaction_id = target.get_attribute("data-transaction-id")
+    # A poll keeps the rows that did not change, so a click made as the tables refresh lands.
+    last_update = page.locator("#updated").inner_text()
+    target.evaluate("row => { row.dataset.seen = 'before the poll'; }")
+    expect(page.locator("#updated")).not_to_have_text(last_update, timeout=10_000)
+    expect(target).to_have_attribute("data-seen", "before the poll")
     target.locator("a.transaction-link").click()
     expect(page).to_have_url(f"{service.url}/dashboard/transactions/{transaction_id}")
     expect(page.locator("h2")).to_contain_text(transaction_id)

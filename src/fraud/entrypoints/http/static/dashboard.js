@@ -97,9 +97,31 @@
     return tr;
   }
 
+  // A polled table keeps each row whose item reads the same as at the last poll, and is touched
+  // only when something in it changed: a row replaced between the press and the release of a
+  // click loses the click, a focused button its focus and a selection its text.
+  function showRows(body, items, build, columns, empty) {
+    const shown = new Map();
+    for (const tr of body.children) if (tr.dataset.signature) shown.set(tr.dataset.signature, tr);
+    const rows = items.map((item) => {
+      const signature = JSON.stringify(item);
+      const tr = shown.get(signature) || build(item);
+      shown.delete(signature); // two items that read the same get a row each
+      tr.dataset.signature = signature;
+      return tr;
+    });
+    if (!rows.length) {
+      const placeholder = shown.get("empty") || emptyRow(columns, empty);
+      placeholder.dataset.signature = "empty";
+      rows.push(placeholder);
+    }
+    const current = Array.from(body.children);
+    const unchanged = rows.length === current.length && rows.every((tr, i) => tr === current[i]);
+    if (!unchanged) body.replaceChildren(...rows);
+  }
+
   function fill(tableId, items, withActions, empty) {
-    const rows = items.map((item) => row(item, withActions));
-    document.querySelector("#" + tableId + " tbody").replaceChildren(...(rows.length ? rows : [emptyRow(9, empty)]));
+    showRows(document.querySelector("#" + tableId + " tbody"), items, (item) => row(item, withActions), 9, empty);
   }
 
   function showStats(stats) {
@@ -281,15 +303,15 @@
       emptyState("chart-labels", given === 0);
       emptyState("chart-label-delay", given === 0);
     }
-    const rows = loop.merchants.map((m) => {
+    const merchant = (m) => {
       const tr = document.createElement("tr");
       tr.appendChild(cell(m.merchant, "text"));
       tr.appendChild(cell(grouped(m.frauds), "num"));
       tr.appendChild(cell(grouped(m.transactions), "num"));
       tr.appendChild(cell(percent(m.share), "num"));
       return tr;
-    });
-    document.querySelector("#risky-merchants tbody").replaceChildren(...(rows.length ? rows : [emptyRow(4, "no confirmed fraud in the last 7 days")]));
+    };
+    showRows(document.querySelector("#risky-merchants tbody"), loop.merchants, merchant, 4, "no confirmed fraud in the last 7 days");
   }
 
   // ---- panels -----------------------------------------------------------------------------
@@ -362,7 +384,7 @@
   }
 
   function showModels(registry) {
-    const rows = registry.models.map((entry) => {
+    const model = (entry) => {
       const tr = document.createElement("tr");
       tr.className = entry.role || "";
       const metrics = entry.model.metrics || {};
@@ -387,8 +409,8 @@
         )
       );
       return tr;
-    });
-    document.querySelector("#models-panel tbody").replaceChildren(...(rows.length ? rows : [emptyRow(7, "no model registered yet")]));
+    };
+    showRows(document.querySelector("#models-panel tbody"), registry.models, model, 7, "no model registered yet");
   }
 
   function showChallenge(payload) {
