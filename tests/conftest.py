@@ -124,6 +124,23 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.fixture(scope="session")
+def second_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another model (another seed, fewer samples), trained once for the whole run: what a
+    test promotes or challenges with after ``fraud models register --model-dir`` puts it in
+    its own registry."""
+    return (
+        once_per_run(
+            tmp_path_factory,
+            "second-model",
+            lambda folder: train(
+                folder / "model", "--samples", "2000", "--epochs", "1", "--seed", "11"
+            ),
+        )
+        / "model"
+    )
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """The URL of a fresh, empty PostgreSQL database of this test's own, dropped afterwards

@@ -5,6 +5,7 @@ shadow and decides none, and every change is in the audit log."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ import pytest
 from fraud.domain.identity import Role
 from tests.e2e.test_rules_service import HABIT
 from tests.e2e.test_run_service import wait_for_verdict
-from tests.processes import Service, fraud, start_service, stop_service
+from tests.processes import FRAUD, Service, fraud, fraud_env, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 
@@ -115,10 +116,22 @@ def test_promotion_and_rollback_decide_the_next_transactions_with_nothing_lost(
 
 
 def test_a_challenger_scores_every_transaction_in_shadow_and_decides_none(
-    service, tmp_path, small_model
+    service, small_model, second_model, tmp_path
 ) -> None:
     champion = json.loads((small_model / "model.json").read_text())["version"]
-    challenger = candidate(service, tmp_path)
+    # A model trained elsewhere comes in through `fraud models register`, as a candidate.
+    challenger = json.loads((second_model / "model.json").read_text())["version"]
+    register = ("models", "register", "--model-dir", str(second_model))
+    registered = fraud(*register, FRAUD_DATABASE_URL=service.database_url)
+    assert f"model {challenger} is registered: a candidate" in registered.stdout
+    empty = subprocess.run(
+        [FRAUD, "models", "register", "--model-dir", str(tmp_path / "empty")],
+        env=fraud_env(FRAUD_DATABASE_URL=service.database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert empty.returncode == 2 and "no model in" in empty.stderr, empty.stderr
     fraud("models", "challenge", challenger, FRAUD_DATABASE_URL=service.database_url)
 
     with Traffic(service) as traffic:

@@ -29,7 +29,7 @@ def decided_by(service, user: str, version: str, changed: float) -> float:
 
 @pytest.mark.xdist_group(DEFAULT_GROUPS)  # one test at a time in the default groups
 def test_a_promotion_and_a_rollback_reach_workers_that_were_already_running(
-    kafka_bootstrap, prefix, workers, database, small_model, tmp_path
+    kafka_bootstrap, prefix, workers, database, small_model, second_model, tmp_path
 ) -> None:
     workers.group = "fraud"
     workers.start()
@@ -37,13 +37,8 @@ def test_a_promotion_and_a_rollback_reach_workers_that_were_already_running(
     try:
         first = json.loads((small_model / "model.json").read_text())["version"]
         assert verdict(service, send(service, "lee")[0], timeout=90)["model_version"] == first
-        candidate_dir = tmp_path / "candidate"
-        fraud(
-            *("train", "--samples", "2000", "--epochs", "1", "--seed", "12"),
-            *("--model-dir", str(candidate_dir)),
-            FRAUD_DATABASE_URL=database,
-        )
-        second = json.loads((candidate_dir / "model.json").read_text())["version"]
+        fraud("models", "register", "--model-dir", str(second_model), FRAUD_DATABASE_URL=database)
+        second = json.loads((second_model / "model.json").read_text())["version"]
 
         admin = service.client(Role.ADMIN)
         promoted = admin.post(f"{service.url}/api/models/{second}/promote", timeout=10)

@@ -1,5 +1,5 @@
-"""`fraud models`: the model registry from the command line: list, show, promote, roll back,
-challenge, and sign the archives registered before signing. Every change is audited as
+"""`fraud models`: the model registry from the command line: list, show, register, promote,
+roll back, challenge, and sign the archives registered before signing. Every change is audited as
 ``cli:<account>``; a change of role reaches the scoring workers within seconds, with no
 restart."""
 
@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import textwrap
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import click
 
 from fraud.application.models import ManageModels, ModelEntry
-from fraud.domain.errors import ModelTampered, TransientFailure
+from fraud.containers import Process
+from fraud.domain.errors import ModelNotFound, ModelTampered, TransientFailure
 from fraud.domain.registry import (
     DEFAULT_BUDGET_DAYS,
     REVIEW_BUDGET_REQUEST,
@@ -31,7 +33,7 @@ from fraud.entrypoints.cli.context import (
     pass_context,
     refused_as_bad_input,
 )
-from fraud.entrypoints.cli.options import FieldOf
+from fraud.entrypoints.cli.options import FieldOf, model_dir_option
 from fraud.entrypoints.cli.replay import money
 
 # The validation figures a list shows, in this order, by the card's metric names.
@@ -211,6 +213,34 @@ def _changed(change: RoleChange) -> None:
         "the scoring workers take it within seconds",
         err=True,
     )
+
+
+@models.command("register")
+@model_dir_option
+@pass_context
+def register(ctx: CliContext, model_dir: Path | None) -> None:
+    """Register the model saved in the model directory: one trained on another machine, or
+    before this registry existed. It becomes the champion when the registry has none, else a
+    candidate to promote; its archive is signed with the archive key. A model registered
+    already keeps its role, which the command says."""
+    container = ctx.open(Process(model_dir=model_dir, migrate=True, interactive=ctx.interactive))
+    with refused_as_bad_input(ModelNotFound, TransientFailure):
+        registration = container.register_model().adopt(container.model_store(), cli_actor())
+    if registration is None:
+        raise BadInput(
+            f"no model in {container.config.model_dir()}: `fraud train --model-dir DIR` makes one"
+        )
+    version = registration.model.info.version
+    roles = container.model_queries().roles()
+    if registration.champion:
+        role = "the champion (the registry had none)"
+    elif version == roles.champion:
+        role = "the champion"
+    elif version == roles.challenger:
+        role = "the challenger"
+    else:
+        role = f"a candidate: `fraud models promote {version}` puts it in charge"
+    click.echo(f"model {version} is registered: {role}")
 
 
 @models.command("promote")
