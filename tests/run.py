@@ -116,6 +116,7 @@ def environment(started: Mapping[str, Service], ports: Mapping[str, str]) -> dic
         env["FRAUD_TEST_KAFKA_SASL_BOOTSTRAP"] = f"127.0.0.1:{ports['kafka_sasl']}"
     if "cluster" in started:
         cluster = started["cluster"]
+        env["FRAUD_TEST_KAFKA_CLUSTER_STOP_WHEN_DONE"] = "1"  # tests/cluster/conftest.py
         env["FRAUD_TEST_KAFKA_CLUSTER_BOOTSTRAP"] = cluster.run("bootstrap").stdout.strip()
         env["FRAUD_TEST_KAFKA_CLUSTER_SASL_BOOTSTRAP"] = cluster.run(
             "bootstrap", "sasl"

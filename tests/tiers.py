@@ -33,6 +33,7 @@ FIXTURES = {
     "postgres_url": "postgres",
     "migrated_postgres_url": "postgres",
     "small_model": "tensorflow",
+    "second_model": "tensorflow",
     "first_run": "tensorflow",
     "browser": "browser",
 }
@@ -60,20 +61,41 @@ SERIAL_GROUPS = {"cluster": "cluster"}
 SHARED_FIXTURES = {"shared_service": "shared-service", "first_run": "first-run"}
 
 
+# Tests that load TensorFlow into the pytest process itself (their module marks them
+# `tensorflow`; a model fixture only trains in a `fraud train` process): each xdist worker
+# that runs one pays TensorFlow's import, 4.8 s of CPU here, and seven of eight did. They run
+# on two workers, a module's tests together, the modules dealt alternately in name order.
+IN_PROCESS_TENSORFLOW_GROUPS = ("tensorflow-1", "tensorflow-2")
+
+
 def mark(items: list[pytest.Item]) -> None:
+    in_process_tensorflow = sorted(
+        {
+            item.nodeid.split("::")[0]
+            for item in items
+            if any(marker.name == "tensorflow" for marker in item.iter_markers())
+        }
+    )
+    tensorflow_group = {
+        module: IN_PROCESS_TENSORFLOW_GROUPS[i % len(IN_PROCESS_TENSORFLOW_GROUPS)]
+        for i, module in enumerate(in_process_tensorflow)
+    }
     for item in items:
         for name in sorted(needs(item) - {marker.name for marker in item.iter_markers()}):
             item.add_marker(name)
         if item.get_closest_marker("xdist_group"):
             continue
+        module = item.nodeid.split("::")[0]
         groups = [group for name, group in SERIAL_GROUPS.items() if item.get_closest_marker(name)]
         groups += [
             group
             for name, group in SHARED_FIXTURES.items()
             if name in getattr(item, "fixturenames", ())
         ]
+        if not groups and module in tensorflow_group and not needs(item) & set(SERVICES):
+            groups.append(tensorflow_group[module])
         if not groups and uses_a_module_fixture(item):
-            groups.append(item.nodeid.split("::")[0])
+            groups.append(module)
         if groups:
             item.add_marker(pytest.mark.xdist_group(groups[0]))
 
@@ -81,7 +103,7 @@ def mark(items: list[pytest.Item]) -> None:
 # What xdist hands out first: the long chains (the cluster's group, the first start), then
 # what starts processes, then the rest, the many quick unit tests last, where they fill the
 # workers' ends evenly instead of one long test making the run wait for it alone.
-FIRST_GROUPS = ("cluster", "first-run")
+FIRST_GROUPS = ("cluster", "first-run", *IN_PROCESS_TENSORFLOW_GROUPS)
 ORDER = ("cluster", "e2e", "kafka", "browser", "slow", "tensorflow", "postgres", "integration")
 
 
