@@ -3,8 +3,8 @@ generated requests, valid and invalid, with the key of a role the operation admi
 never answers 5xx nor anything the document does not say.
 
 The document is read when the tests are collected, from the app on in-memory adapters, so
-that each operation is a test of its own, spread over the xdist workers (each with a live
-service of its own); the live service's document is checked to be that same one."""
+that each operation is a test of its own, dealt to two xdist workers (tests/tiers.py), each
+with a live service of its own; the live service's document is checked to be that same one."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory, small_model) -> Iterator[Service]:
-    """One `fraud run` per xdist worker, for the operations that worker is given."""
+    """One `fraud run` per xdist worker given operations (two in all)."""
     service = start_service(tmp_path_factory.mktemp("contract"), small_model)
     yield service
     stop_service(service)
