@@ -16,13 +16,11 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from fraud.adapters.sqlalchemy.engine import json_text
+from fraud.adapters.sqlalchemy.upserts import Executor, chunks
 from fraud.adapters.sqlalchemy.upserts import _sqlite_processor as sqlite_processor
-from fraud.adapters.sqlalchemy.upserts import chunks
 
-Executor = Connection | Session
 Row = dict[str, Any]
 
 _COMPILED: dict[tuple[str, tuple[str, ...]], tuple[str, list[Callable[[Any], Any] | None]]] = {}
@@ -52,7 +50,7 @@ def insert_new(
 
 
 def _on_sqlite(executor: Executor, table: Table, rows: Sequence[Row]) -> None:
-    connection = executor.connection() if isinstance(executor, Session) else executor
+    connection = executor if isinstance(executor, Connection) else executor.connection()
     names = tuple(rows[0])
     sql, processors = _statement(table, names)
     values = [

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
@@ -35,6 +34,7 @@ from fraud.adapters.sqlalchemy.tables import (
 )
 from fraud.adapters.sqlalchemy.upserts import (
     NATIVE_DIALECTS,
+    Executor,
     chunks,
     insert_missing,
     insert_or_fill,
@@ -49,8 +49,6 @@ from fraud.domain.assessment import (
     scoring,
 )
 from fraud.domain.monitoring import Bucket
-
-Executor = Connection | Session
 
 # What a verdict writes into a claimed (pending) row; the transaction's own fields, when it
 # was received, whether it was published and its label stay as they are.
@@ -343,9 +341,9 @@ def fetch(executor: Executor, statement: Executable) -> list[RowMapping]:
 
 
 def dialect_of(executor: Executor) -> str:
-    if isinstance(executor, Session):
-        return executor.get_bind().dialect.name
-    return executor.dialect.name
+    if isinstance(executor, Connection):
+        return executor.dialect.name
+    return executor.get_bind().dialect.name
 
 
 def _now() -> datetime:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import (
     Column,
@@ -35,12 +35,16 @@ from sqlalchemy import (
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.orm import Session
 
 from fraud.adapters.sqlalchemy.engine import json_text
 from fraud.adapters.sqlalchemy.tables import UtcDateTime
 
-Executor = Connection | Session
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# A connection, or an ORM session on one: these writes are Core, and the ORM is named for
+# the type only (importing it cost every `fraud` command about 0.1 s of CPU).
+Executor: TypeAlias = "Connection | Session"
 Row = dict[str, Any]
 
 NATIVE_DIALECTS = ("sqlite", "postgresql")
@@ -100,7 +104,7 @@ def insert_or_fill(
     # Writers lock rows in key order, so two batches sharing keys wait instead of deadlocking.
     rows = sorted(rows, key=lambda row: row[key.name])
     if dialect == "postgresql" and len(rows) >= COPY_FROM_ROWS:
-        connection = executor.connection() if isinstance(executor, Session) else executor
+        connection = executor if isinstance(executor, Connection) else executor.connection()
         return _fill_by_copy(connection, table, rows, columns=columns, where=where)
     if dialect == "sqlite":
         return _on_sqlite(executor, table, rows, tuple(columns), where)
@@ -161,7 +165,7 @@ def _on_sqlite(
     value bound by its column type's own processor, and sent to the driver as is.
     SQLAlchemy's executemany does the same with far more work per value (a parameter
     dictionary per row, looked up by name)."""
-    connection = executor.connection() if isinstance(executor, Session) else executor
+    connection = executor if isinstance(executor, Connection) else executor.connection()
     names = tuple(rows[0])
     (head, one_row, tail), processors = _sqlite_statement(table, names, columns, where)
     per_statement = min(1_000, SQLITE_PARAMETERS // len(names))
