@@ -114,6 +114,22 @@ def mark(items: list[pytest.Item]) -> None:
 # what starts processes, then the rest, the many quick unit tests last, where they fill the
 # workers' ends evenly instead of one long test making the run wait for it alone.
 FIRST_GROUPS = ("cluster", "first-run", *IN_PROCESS_TENSORFLOW_GROUPS)
+# The modules whose tests took longest in a full run (`--cpu-report` gives each test's wall
+# and CPU seconds), longest first: handed out right after the chains, where they overlap the
+# rest, instead of last of their kind, where one made the run wait for it alone (the retrain
+# test started 460 s into a 750 s run and ended it; a unit test of 75 s did the same).
+LONGEST_MODULES = (
+    "tests/e2e/test_retrain_command.py",
+    "tests/e2e/test_archive_signing.py",
+    "tests/e2e/test_model_registry_service.py",
+    "tests/kafka/test_model_workers.py",
+    "tests/e2e/test_model_commands.py",
+    "tests/kafka/test_broker_outage.py",
+    "tests/e2e/test_backup_under_load.py",
+    "tests/unit/test_rule_properties.py",
+    "tests/unit/test_contract_properties.py",
+    "tests/unit/test_prometheus_rules.py",
+)
 ORDER = ("cluster", "e2e", "kafka", "browser", "slow", "tensorflow", "postgres", "integration")
 
 
@@ -126,8 +142,12 @@ def heaviest_first(items: list[pytest.Item]) -> None:
             return 0
         if group is not None and str(group.args[0]).split("#")[0] in SHARED_PER_WORKER:
             return 0
+        module = item.nodeid.split("::")[0]
+        if module in LONGEST_MODULES:
+            return 1 + LONGEST_MODULES.index(module)
         names = {marker.name for marker in item.iter_markers()}
-        return next((1 + i for i, name in enumerate(ORDER) if name in names), 1 + len(ORDER))
+        rank = next((i for i, name in enumerate(ORDER) if name in names), len(ORDER))
+        return 1 + len(LONGEST_MODULES) + rank
 
     items.sort(key=rank)
 
