@@ -3,30 +3,25 @@
 Entrypoints (the Flask app, the CLI, the workers) get every collaborator from
 here, built by :func:`bootstrap`; tests override providers with in-memory
 implementations. Technologies a process may not need (TensorFlow, Kafka,
-matplotlib) are imported only when their provider is first called.
+matplotlib, numpy, prometheus-client) are imported only when their provider is first
+called: a command that lists the users pays for none of them.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.csv.labelled import CsvFiles
 from fraud.adapters.memory.bus import MemoryBus
-from fraud.adapters.numpy.drift import NumpyBinCounter
-from fraud.adapters.prometheus.metrics import (
-    PrometheusMetrics,
-    count_across_processes,
-    shared_directory,
-)
 from fraud.adapters.serialization.json import JsonSerializer
-from fraud.adapters.simulation.simulator import Simulator
 from fraud.adapters.sqlalchemy.cases import SqlCaseQueries
 from fraud.adapters.sqlalchemy.drift import SqlDriftQueries
 from fraud.adapters.sqlalchemy.engine import create_engine_for
@@ -79,6 +74,7 @@ from fraud.application.stream.pipeline import (
     ALL,
     DEFAULT_GROUP_PREFIX,
     Pipeline,
+    PipelineStatus,
     StagesElsewhere,
 )
 from fraud.application.stream.preprocess import PreprocessStage
@@ -96,6 +92,7 @@ from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy
 from fraud.domain.ports import (
     ArchiveSeal,
+    BinCounter,
     EvaluationCharts,
     FraudModel,
     MessageBus,
@@ -106,16 +103,20 @@ from fraud.domain.ports import (
     PasswordHasher,
     RuleCompiler,
     SchemaMigrator,
+    Simulator,
     TopicAdmin,
     Tracer,
 )
 from fraud.domain.ports.backups import DatabaseBackups
 from fraud.domain.ports.cases import ConditionCompiler
-from fraud.domain.ports.webhooks import WebhookSender
+from fraud.domain.ports.webhooks import WebhookQueries, WebhookSender
 from fraud.domain.registry import thresholds_in_force
 from fraud.domain.rules import EvaluationBudget
 from fraud.domain.webhooks import RetryPolicy
 from fraud.settings import KafkaSecurity, Secret, Settings
+
+if TYPE_CHECKING:
+    from fraud.adapters.prometheus.metrics import PrometheusMetrics
 
 EMBEDDED = "embedded"  # the stages run in this process: `fraud run`, `fraud worker`
 SEPARATE = "separate"  # they run in `fraud worker` processes: `fraud serve`
@@ -124,7 +125,28 @@ SEPARATE = "separate"  # they run in `fraud worker` processes: `fraud serve`
 def count_metrics_across_processes(directory: Path) -> None:
     """Every process this one forks from now on counts into ``directory``, and a scrape of
     any of them reports the sum (granian's workers under `fraud serve`)."""
+    from fraud.adapters.prometheus.metrics import count_across_processes
+
     count_across_processes(directory)
+
+
+def _metrics(
+    bus: Callable[[], MessageBus],
+    status: Callable[[], PipelineStatus],
+    drift: Callable[[], DriftWatch],
+    cases: Callable[[], WorkCases],
+    webhooks: Callable[[], WebhookQueries],
+) -> PrometheusMetrics:
+    """The pipeline's metrics, made by what counts or is scraped: prometheus-client is
+    imported then. A scrape reads the consumer lag, the drift and the review queues from
+    the providers it is given."""
+    from fraud.adapters.prometheus.metrics import PrometheusMetrics, shared_directory
+
+    metrics = PrometheusMetrics(shared_dir=shared_directory())
+    metrics.watch_consumer_lag(bus, status)
+    metrics.watch_drift(lambda: drift().report())
+    metrics.watch_cases(lambda: cases().queue_states(), lambda: webhooks().backlog())
+    return metrics
 
 
 def _engine(url: str) -> Iterator[Engine]:
@@ -279,6 +301,18 @@ def _archive_seal(
     return HmacArchiveSeal(archive_key(configured, database_url, broker, create=create))
 
 
+def _bin_counter() -> BinCounter:
+    from fraud.adapters.numpy.drift import NumpyBinCounter
+
+    return NumpyBinCounter()
+
+
+def _simulator() -> Simulator:
+    from fraud.adapters.simulation.simulator import Simulator
+
+    return Simulator()
+
+
 def _trainer(seed: int, verbose: bool) -> ModelTrainer:
     from fraud.adapters.tensorflow.trainer import KerasTrainer
 
@@ -334,9 +368,8 @@ class Container(containers.DeclarativeContainer):
         Envelopes, serializer=providers.Singleton(JsonSerializer), max_skew=max_skew
     )
     # Summed over every process of a server that shares a directory of counts (`fraud serve`).
-    metrics = providers.Singleton(
-        PrometheusMetrics, shared_dir=providers.Callable(shared_directory)
-    )
+    # What a scrape reads is given below, once its providers are defined.
+    metrics = providers.Singleton(_metrics)
     tracer = providers.Resource(_tracer, endpoint=config.otlp_endpoint)
 
     # --- storage: the write side (units of work) and the read side (queries) -------------
@@ -477,7 +510,7 @@ class Container(containers.DeclarativeContainer):
 
     # --- files and data for the commands --------------------------------------------------
     labelled_files = providers.Singleton(CsvFiles)
-    simulator = providers.Singleton(Simulator)
+    simulator = providers.Singleton(_simulator)
     charts = providers.Singleton(_charts)
 
     # --- use cases --------------------------------------------------------------------------
@@ -624,7 +657,7 @@ class Container(containers.DeclarativeContainer):
             providers.Factory(
                 DriftTally,
                 models=model_queries,
-                counter=providers.Singleton(NumpyBinCounter),
+                counter=providers.Singleton(_bin_counter),
                 clock=clock,
                 watch=drift_watch,
             ),
@@ -678,6 +711,13 @@ class Container(containers.DeclarativeContainer):
     pipeline_watch = providers.Singleton(
         PipelineWatch, bus=bus, clock=clock, status=pipeline_status
     )
+    metrics.add_kwargs(
+        bus=bus.provider,
+        status=pipeline_status.provider,
+        drift=drift_watch.provider,
+        cases=work_cases.provider,
+        webhooks=webhook_queries.provider,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,12 +750,6 @@ def bootstrap(settings: Settings, process: Process = Process()) -> Container:
             "interactive": process.interactive,
             "makes_archive_key": process.makes_archive_key,
         }
-    )
-    container.metrics().watch_consumer_lag(container.bus, container.pipeline_status)
-    container.metrics().watch_drift(lambda: container.drift_watch().report())
-    container.metrics().watch_cases(
-        lambda: container.work_cases().queue_states(),
-        lambda: container.webhook_queries().backlog(),
     )
     if process.migrate:
         container.migrator().upgrade()

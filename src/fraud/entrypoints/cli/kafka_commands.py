@@ -20,7 +20,6 @@ from fraud.entrypoints.cli.context import (
     serving_models,
 )
 from fraud.entrypoints.cli.options import model_dir_option
-from fraud.entrypoints.worker_probes import Probes, ProbeServer
 from fraud.urls import masked
 
 log = structlog.get_logger("fraud.cli")
@@ -103,6 +102,8 @@ def worker(ctx: CliContext, stage: str, group: str, probes: str, model_dir: Path
     With --stage all (the default) one pass takes each batch through every stage. The
     worker says `worker ready` (and /health answers 200) once it is warm and holds its
     partitions; /metrics has its counters for a key with the metrics role."""
+    from fraud.entrypoints.worker_probes import Probes, ProbeServer  # cheroot: workers only
+
     _require_kafka(ctx, "worker")
     stages = (stage,)
     container = ctx.open(

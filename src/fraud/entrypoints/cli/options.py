@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import click
 import structlog
-from tqdm import tqdm
 
 from fraud.domain.errors import BadDataFile
 from fraud.domain.ports import Progress
@@ -164,6 +163,8 @@ def progress(total: int | None, what: str, *, bar: bool) -> Iterator[Progress]:
     """A progress bar for a person at a terminal; otherwise a log event every few seconds.
     ``total`` None: a count without an end."""
     if bar:
+        from tqdm import tqdm  # for a person at a terminal only
+
         with tqdm(total=total, desc=what, unit="txn", unit_scale=True, leave=False) as shown:
             yield shown.update
         return
