@@ -87,10 +87,14 @@ class RecordStage:
         self.metrics = metrics
 
     def warm_up(self, batch_size: int) -> None:
-        """Before the first batch: what each tally reads to count one (the first
-        transactions waited 50 to 90 ms for the queues, the rules and the model cards)."""
+        """Before the first batch: what each tally reads to count one, and the drift report
+        its first flush checks (the first transactions waited 50 to 90 ms for the queues,
+        the rules and the model cards)."""
         for kept in self.tallies:
-            kept.warm_up()
+            try:
+                kept.warm_up()
+            except Exception as failure:  # the first batch reads it then, and says why not
+                log.warning("a tally could not be warmed up", error=str(failure))
 
     def handle(self, batch: Sequence[Message]) -> BatchOutput:
         output = BatchOutput()
