@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
 from fraud.adapters.csv.labelled import CsvFiles
@@ -112,7 +113,6 @@ from fraud.domain.ports.webhooks import WebhookQueries, WebhookSender
 from fraud.domain.registry import thresholds_in_force
 from fraud.domain.rules import EvaluationBudget
 from fraud.domain.webhooks import RetryPolicy
-from fraud.injector import containers, providers
 from fraud.settings import KafkaSecurity, Secret, Settings
 
 if TYPE_CHECKING:
