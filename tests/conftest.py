@@ -67,11 +67,18 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def logging_as_found() -> Iterator[None]:
+def logging_as_found(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Logging as the test found it. A test that runs the CLI in-process configures logging
-    as a process does, caching each logger on first use: a later test's ``capture_logs``
-    would miss every logger first used after that, and the root logger would keep writing
-    to a stream the test closed."""
+    as a process does, and the root logger would keep writing to a stream the test closed.
+    Loggers are never cached on first use here: one first used under such a test kept its
+    processors, and a later test's ``capture_logs`` missed its lines (the archive-signing
+    tests failed so, run in one process after the CLI's)."""
+    configure = structlog.configure
+
+    def uncached(**settings: object) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", uncached)
     config = structlog.get_config()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
