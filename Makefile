@@ -120,11 +120,13 @@ run-kafka: install-service kafka-up
 # `make test` lints, and meanwhile starts at once the broker, cluster and PostgreSQL of the
 # tests' own (other ports, empty storage) that the selected tests need; then runs every test
 # in TEST_WORKERS pytest-xdist processes, and stops the services whatever the result
-# (tests/run.py). Eight processes on two cores: most tests wait on processes and brokers; with
-# four, the run's own processes kept about one core busy on average, and a fresh-clone
-# `time .ci/run` took 11 min 5 s with six and 10 min 48 s with eight.
+# (tests/run.py). Six processes on two cores: most tests wait on processes and brokers; with
+# four, the run's own processes kept about one core busy on average. Once the costly
+# per-worker set-ups were dealt to few workers (tests/tiers.py), each worker cost more than
+# its overlap gave: a fresh-clone `time .ci/run` took 9 min 7 s with eight, 8 min 43 s
+# with six (1,037 s and 1,005 s of CPU by process accounting).
 # `make test TESTS="tests/kafka -k outage"` runs a selection: only the broker starts.
-TEST_WORKERS ?= 8
+TEST_WORKERS ?= 6
 TESTS ?=
 test: install system-deps
 	FRAUD_TEST_KAFKA_PORT=$(TEST_KAFKA_PORT) FRAUD_TEST_KAFKA_SASL_PORT=$(TEST_KAFKA_SASL_PORT) \

@@ -137,10 +137,9 @@ def heaviest_first(items: list[pytest.Item]) -> None:
     """Reorder ``items`` (stably: a module's tests keep their order) so the longest go first."""
 
     def rank(item: pytest.Item) -> int:
-        group = item.get_closest_marker("xdist_group")
-        if group is not None and group.args and group.args[0] in FIRST_GROUPS:
-            return 0
-        if group is not None and str(group.args[0]).split("#")[0] in SHARED_PER_WORKER:
+        marker = item.get_closest_marker("xdist_group")
+        group = str(marker.args[0]) if marker is not None and marker.args else ""
+        if group in FIRST_GROUPS or group.split("#")[0] in SHARED_PER_WORKER:
             return 0
         module = item.nodeid.split("::")[0]
         if module in LONGEST_MODULES:
