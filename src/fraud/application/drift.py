@@ -65,7 +65,8 @@ class DriftTally:
         flush_s: float = FLUSH_EVERY_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.references = References(models)
+        # The watch's references when there is a watch: one read of each model's card.
+        self.references = watch.references if watch is not None else References(models)
         self.counter = counter
         self.watch = watch
         self.clock = clock

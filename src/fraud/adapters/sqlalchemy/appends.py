@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from fraud.adapters.sqlalchemy.engine import json_text
-from fraud.adapters.sqlalchemy.upserts import Executor, chunks
+from fraud.adapters.sqlalchemy.upserts import Executor, chunks, connection_of
 from fraud.adapters.sqlalchemy.upserts import _sqlite_processor as sqlite_processor
 
 Row = dict[str, Any]
@@ -50,7 +49,7 @@ def insert_new(
 
 
 def _on_sqlite(executor: Executor, table: Table, rows: Sequence[Row]) -> None:
-    connection = executor if isinstance(executor, Connection) else executor.connection()
+    connection = connection_of(executor)
     names = tuple(rows[0])
     sql, processors = _statement(table, names)
     values = [

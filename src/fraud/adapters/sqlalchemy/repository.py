@@ -343,7 +343,7 @@ def fetch(executor: Executor, statement: Executable) -> list[RowMapping]:
 def dialect_of(executor: Executor) -> str:
     if isinstance(executor, Connection):
         return executor.dialect.name
-    return executor.get_bind().dialect.name
+    return executor.get_bind().dialect.name  # a session's, without starting a transaction
 
 
 def _now() -> datetime:

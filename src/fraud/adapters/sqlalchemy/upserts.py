@@ -49,6 +49,12 @@ Row = dict[str, Any]
 
 NATIVE_DIALECTS = ("sqlite", "postgresql")
 
+
+def connection_of(executor: Executor) -> Connection:
+    """The connection ``executor`` writes on: itself, or its session's."""
+    return executor if isinstance(executor, Connection) else executor.connection()
+
+
 # Under every backend's bound-parameter limit (SQLite before 3.32 allowed 999).
 IN_CLAUSE_CHUNK = 900
 
@@ -104,7 +110,7 @@ def insert_or_fill(
     # Writers lock rows in key order, so two batches sharing keys wait instead of deadlocking.
     rows = sorted(rows, key=lambda row: row[key.name])
     if dialect == "postgresql" and len(rows) >= COPY_FROM_ROWS:
-        connection = executor if isinstance(executor, Connection) else executor.connection()
+        connection = connection_of(executor)
         return _fill_by_copy(connection, table, rows, columns=columns, where=where)
     if dialect == "sqlite":
         return _on_sqlite(executor, table, rows, tuple(columns), where)
@@ -165,7 +171,7 @@ def _on_sqlite(
     value bound by its column type's own processor, and sent to the driver as is.
     SQLAlchemy's executemany does the same with far more work per value (a parameter
     dictionary per row, looked up by name)."""
-    connection = executor if isinstance(executor, Connection) else executor.connection()
+    connection = connection_of(executor)
     names = tuple(rows[0])
     (head, one_row, tail), processors = _sqlite_statement(table, names, columns, where)
     per_statement = min(1_000, SQLITE_PARAMETERS // len(names))
