@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud.application.busy import retried_when_busy
 from fraud.application.identity import labelled
 from fraud.application.stream.envelopes import Envelopes
 from fraud.domain.assessment import AnalystLabel, TransactionRecord
@@ -139,6 +140,7 @@ class ImportLabels:
                 progress(len(chunk))
         return ImportedLabels(imported, frauds, unknown)
 
+    @retried_when_busy
     def _store(self, known: Sequence[tuple[KnownLabel, Transaction]], by: Actor) -> None:
         """In the order they became known; a transaction labelled twice gets both, in turn;
         each told to webhook subscribers (``label.created``)."""

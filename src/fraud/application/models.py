@@ -4,7 +4,6 @@ holds, picked up again within a second of a change with no restart."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,11 +12,10 @@ from datetime import datetime, timedelta
 import structlog
 
 from fraud.application.archives import SignedArchives
+from fraud.application.busy import retried_when_busy
 from fraud.application.identity import model_event
 from fraud.application.live import Versioned, Wording
-from fraud.application.stream.stage import Backoff
 from fraud.domain.challenge import Comparison, compare
-from fraud.domain.errors import TransientFailure
 from fraud.domain.identity import Actor, AuditAction, AuditEvent
 from fraud.domain.model import ModelInfo
 from fraud.domain.policy import ScoringPolicy, Thresholds
@@ -110,29 +108,6 @@ class ModelEntry:
         return thresholds_in_force(self.model.info, self.thresholds)
 
 
-def _retried(change: Callable[..., RoleChange]) -> Callable[..., RoleChange]:
-    """A change of role made again, in a new unit of work, when the store was busy: on SQLite
-    a transaction that has read cannot start writing once another process has committed
-    since (the scoring service writes all the time), and only a fresh one can."""
-
-    @functools.wraps(change)
-    def retried(*args: object, **kwargs: object) -> RoleChange:
-        for attempt in range(1, CHANGE_ATTEMPTS + 1):
-            try:
-                return change(*args, **kwargs)
-            except TransientFailure:
-                if attempt == CHANGE_ATTEMPTS:
-                    raise
-                time.sleep(CHANGE_BACKOFF.delay(attempt))
-        raise AssertionError("unreachable")
-
-    return retried
-
-
-CHANGE_ATTEMPTS = 10
-CHANGE_BACKOFF = Backoff(initial=0.025, maximum=0.5)  # the stages' growing waits, shorter
-
-
 class ManageModels:
     """Read the registry and change who decides: every change is a line in the role history
     and in the audit log, and reaches the scoring workers within about a second."""
@@ -165,7 +140,7 @@ class ManageModels:
     def history(self) -> list[RoleChange]:
         return self.queries.role_history()
 
-    @_retried
+    @retried_when_busy
     def promote(self, version: str, by: Actor) -> RoleChange:
         """Make ``version`` the champion; a challenger promoted stops being the challenger."""
         with self.unit_of_work() as uow:
@@ -174,7 +149,7 @@ class ManageModels:
         log.info("model promoted", model_version=version, previous=change.previous)
         return change
 
-    @_retried
+    @retried_when_busy
     def rollback(self, by: Actor) -> RoleChange:
         """Give the champion's role back to the model that held it before the current one."""
         with self.unit_of_work() as uow:
@@ -185,7 +160,7 @@ class ManageModels:
         log.info("model rolled back", model_version=before, previous=change.previous)
         return change
 
-    @_retried
+    @retried_when_busy
     def challenge(self, version: str, by: Actor) -> RoleChange:
         """Make ``version`` the challenger: it scores beside the champion and decides nothing."""
         with self.unit_of_work() as uow:
@@ -203,7 +178,7 @@ class ManageModels:
         log.info("challenger set", model_version=version, previous=change.previous)
         return change
 
-    @_retried
+    @retried_when_busy
     def end_challenge(self, by: Actor) -> RoleChange:
         with self.unit_of_work() as uow:
             if uow.models.roles().challenger is None:

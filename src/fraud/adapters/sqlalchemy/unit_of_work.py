@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.adapters.sqlalchemy.cases import SqlCaseRepository, SqlQueueRepository
 from fraud.adapters.sqlalchemy.drift import SqlDriftLog
+from fraud.adapters.sqlalchemy.engine import SQLITE_BEGIN_OPTION
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.identity import SqlAuditLog, SqlIdentities
 from fraud.adapters.sqlalchemy.lists import SqlListRepository
@@ -49,6 +50,8 @@ class SqlUnitOfWork(UnitOfWork):
             with transient_errors_translated():
                 connection = self._engine.connect()
                 try:
+                    if self._writer is not None:
+                        connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
                     connection.begin()
                 except BaseException:
                     connection.close()
@@ -109,7 +112,9 @@ class SqlUnitOfWorkFactory:
         # SQLite takes one writer at a time, and its busy handler lets a waiting writer poll
         # with growing sleeps: under many concurrent requests some wait far longer than their
         # turn. Units of work of one process queue here instead, in order; only the few
-        # processes sharing the file contend for it.
+        # processes sharing the file contend for it. Each unit takes the write lock as it
+        # begins (BEGIN IMMEDIATE): a unit that read first could not upgrade to writing once
+        # another process had committed since, and would fail at once instead of waiting.
         self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self) -> SqlUnitOfWork:

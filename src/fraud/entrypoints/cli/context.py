@@ -81,6 +81,13 @@ class CannotStart(click.ClickException):
     exit_code = 2
 
 
+class StoreBusy(click.ClickException):
+    """The database stayed locked or out of reach longer than a command waits: a message
+    saying so, exit code 75 (EX_TEMPFAIL: try again later), never a traceback."""
+
+    exit_code = 75
+
+
 class FullHelp(click.Group):
     """A group whose list of commands gives each one's first sentence whole, wrapped under
     it, where click cuts it off with "..." at the terminal's width."""
@@ -99,8 +106,9 @@ class FullHelp(click.Group):
 class Commands(FullHelp):
     """The ``fraud`` group: whichever command first reaches the broker, refused credentials
     end it with a message rather than a traceback or an endless retry; so does the lack of
-    an archive key, wherever a command first signs or checks a model archive. Its groups
-    list their commands in full too."""
+    an archive key, wherever a command first signs or checks a model archive, and a
+    database that stayed busy past the command's retries. Its groups list their commands
+    in full too."""
 
     group_class = FullHelp
 
@@ -109,6 +117,10 @@ class Commands(FullHelp):
             return super().invoke(ctx)
         except (BrokerRefusedCredentials, ArchiveKeyUnavailable) as refused:
             raise CannotStart(str(refused)) from None
+        except TransientFailure as busy:
+            raise StoreBusy(
+                f"{busy}; nothing of the step that failed was kept, try again"
+            ) from None
 
 
 def load_model(container: Container) -> FraudModel:
