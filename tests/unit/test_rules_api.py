@@ -5,6 +5,7 @@ their history, are audited, and backtest to the counts made by hand."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -258,6 +259,11 @@ def test_the_rule_editor_lists_what_an_expression_reads_and_only_the_other_modes
     assert 'data-mode="shadow"' in rule_page and 'data-mode="disabled"' in rule_page
     # The error's place sits under the expression, before the rule's other fields.
     assert rule_page.index('id="rule-error"') < rule_page.index('name="action"')
+    # Each button a script serves comes disabled until the page's scripts have run (common.js
+    # enables them once the document is loaded): a click before then is not lost.
+    buttons = re.findall(r"<button [^>]*>", rule_page)
+    scripted = [b for b in buttons if 'type="button"' in b]
+    assert len(scripted) >= 6 and all("disabled data-scripted" in b for b in scripted)
 
 
 @pytest.mark.parametrize(

@@ -85,5 +85,11 @@
   }
 
   localTimes();
+
+  // A button only a script can serve comes disabled (data-scripted), so that a click before
+  // the page's scripts have run is not lost: they have, by the time the document is loaded.
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const button of document.querySelectorAll("button[data-scripted]")) button.disabled = false;
+  });
   window.fraud = { send, label, labelText, when, recently, timeElement, money, shortId, localTimes };
 })();
