@@ -1,7 +1,7 @@
 """The message bus contract, run against every bus adapter so they cannot drift apart.
 
-Subclass ``BusContract`` and provide a ``bus`` fixture and a ``topic`` fixture
-naming a fresh, empty topic of that bus.
+Subclass ``BusContract`` and provide a ``bus`` fixture, and ``topic`` and ``other_topic``
+fixtures naming two fresh, empty topics of that bus.
 """
 
 from __future__ import annotations
@@ -39,6 +39,21 @@ class BusContract:
         assert [m.value for m in got] == [f"m{i}".encode() for i in range(20)]
         assert [m.headers["n"] for m in got] == [str(i) for i in range(20)]
         assert all(m.key == "alice" and m.topic == topic for m in got)
+
+    def test_several_topics_published_at_once_are_each_read_in_order(
+        self, bus: MessageBus, topic: str, other_topic: str, group: str
+    ) -> None:
+        bus.publish_all({topic: messages(6), other_topic: messages(4, key="bob", start=6)})
+        consumer = bus.consumer(group, [topic, other_topic])
+        try:
+            got = drain(consumer, 10)
+        finally:
+            consumer.close()
+        on = {name: [m.value for m in got if m.topic == name] for name in (topic, other_topic)}
+        assert on == {
+            topic: [f"m{i}".encode() for i in range(6)],
+            other_topic: [f"m{i}".encode() for i in range(6, 10)],
+        }
 
     def test_a_poll_returns_at_most_the_batch_size(
         self, bus: MessageBus, topic: str, group: str

@@ -23,6 +23,10 @@ class TestKafkaBusContract(BusContract):
         return Topic.TRANSACTIONS
 
     @pytest.fixture
+    def other_topic(self) -> str:
+        return Topic.PREPROCESSED
+
+    @pytest.fixture
     def group(self) -> str:
         return f"g-{uuid.uuid4().hex[:8]}"
 

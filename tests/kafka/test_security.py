@@ -92,6 +92,10 @@ class TestKafkaBusContractOverScram(BusContract):
         return Topic.TRANSACTIONS
 
     @pytest.fixture
+    def other_topic(self) -> str:
+        return Topic.PREPROCESSED
+
+    @pytest.fixture
     def group(self) -> str:
         return f"g-{uuid.uuid4().hex[:8]}"
 

@@ -15,11 +15,15 @@ _names = itertools.count()
 class TestMemoryBusContract(BusContract):
     @pytest.fixture
     def bus(self) -> MemoryBus:
-        return MemoryBus(topics=["events"], partitions=3)
+        return MemoryBus(topics=["events", "other-events"], partitions=3)
 
     @pytest.fixture
     def topic(self) -> str:
         return "events"
+
+    @pytest.fixture
+    def other_topic(self) -> str:
+        return "other-events"
 
     @pytest.fixture
     def group(self) -> str:

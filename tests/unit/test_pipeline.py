@@ -326,9 +326,13 @@ class RefusingBus:
         return getattr(self.inner, name)
 
     def publish(self, topic, messages) -> None:
-        if topic != Topic.DEAD_LETTERS and any(self.poison in m.value for m in messages):
-            raise MessageRefused("Message size too large")
-        self.inner.publish(topic, messages)
+        self.publish_all({topic: messages})
+
+    def publish_all(self, messages) -> None:
+        for topic, outgoing in messages.items():
+            if topic != Topic.DEAD_LETTERS and any(self.poison in m.value for m in outgoing):
+                raise MessageRefused("Message size too large")
+        self.inner.publish_all(messages)
 
 
 def test_an_output_the_broker_refuses_dead_letters_its_own_message_only(model, clock) -> None:
@@ -357,10 +361,13 @@ class UnpublishableFor:
         return getattr(self.inner, name)
 
     def publish(self, topic, messages) -> None:
-        if topic == self.topic and self.failures:
+        self.publish_all({topic: messages})
+
+    def publish_all(self, messages) -> None:
+        if self.topic in messages and self.failures:
             self.failures -= 1
             raise TransientFailure("publishing failed: broker transport failure")
-        self.inner.publish(topic, messages)
+        self.inner.publish_all(messages)
 
 
 def test_a_batch_published_again_after_the_broker_was_away_is_counted_once(model, clock) -> None:

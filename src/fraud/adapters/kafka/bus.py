@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,25 +75,35 @@ class KafkaBus:
         self._producer = Producer(producer_config(bootstrap, client_id, security))
 
     def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
-        failures: list[KafkaError] = []
+        self.publish_all({topic: messages})
 
-        def delivered(error: KafkaError | None, _: KafkaMessage) -> None:
+    def publish_all(self, messages: Mapping[str, Sequence[OutgoingMessage]]) -> None:
+        failures: list[tuple[str, KafkaError]] = []
+
+        def delivered(error: KafkaError | None, message: KafkaMessage) -> None:
             if error is not None:
-                failures.append(error)
+                failures.append((message.topic() or "", error))
 
-        physical = self.topic_prefix + topic
-        for message in messages:
-            self._produce(physical, message, delivered)
+        for topic, outgoing in messages.items():
+            physical = self.topic_prefix + topic
+            for message in outgoing:
+                self._produce(physical, message, delivered)
         pending = self._producer.flush(self.delivery_timeout_s)
-        permanent = [f for f in failures if _refused(f)]
+        named = " and ".join(messages)
+        permanent = [(t, f) for t, f in failures if _refused(f)]
         if permanent:
             # Retrying cannot help (a message too large, a fenced producer): stop loudly.
-            raise PublishRejected(f"publishing to {topic} refused: {permanent[0].str()}")
-        if pending or failures:
-            reason = failures[0].str() if failures else f"{pending} messages still in flight"
-            raise TransientFailure(
-                f"publishing {len(messages)} messages to {topic} failed: {reason}"
+            topic, failure = permanent[0]
+            raise PublishRejected(
+                f"publishing to {self._logical(topic) or named} refused: {failure.str()}"
             )
+        if pending or failures:
+            reason = failures[0][1].str() if failures else f"{pending} messages still in flight"
+            count = sum(len(outgoing) for outgoing in messages.values())
+            raise TransientFailure(f"publishing {count} messages to {named} failed: {reason}")
+
+    def _logical(self, physical: str) -> str:
+        return physical.removeprefix(self.topic_prefix) if physical else ""
 
     def _produce(self, topic: str, message: OutgoingMessage, delivered: Any) -> None:
         while True:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -97,6 +97,10 @@ class MemoryBus:
                     if len(log.messages) > 2 * self.retained:  # trimmed now and then, not always
                         self._keep_latest(topic, partition, log.end)
             self._changed.notify_all()
+
+    def publish_all(self, messages: Mapping[str, Sequence[OutgoingMessage]]) -> None:
+        for topic, outgoing in messages.items():
+            self.publish(topic, outgoing)
 
     def consumer(self, group: str, topics: Sequence[str]) -> MemoryConsumer:
         with self._changed:

@@ -343,10 +343,13 @@ class StageRunner:
         return output.held
 
     def _publish(self, output: BatchOutput) -> None:
-        # The state store last: its checkpoint says the batch's outputs are durable.
-        for topic, messages in sorted(output.messages.items(), key=lambda t: t[0] == Topic.STATE):
-            if messages:
-                self.bus.publish(topic, messages)
+        # Every output topic in one wait for the broker, then the state store: its
+        # checkpoint says the batch's outputs are durable.
+        outputs = {t: m for t, m in output.messages.items() if m and t != Topic.STATE}
+        if outputs:
+            self.bus.publish_all(outputs)
+        if state := output.messages.get(Topic.STATE):
+            self.bus.publish(Topic.STATE, state)
         # Counted once the whole output is durable, so a retried batch is not counted twice.
         if dead := len(output.messages.get(Topic.DEAD_LETTERS, ())):
             self.metrics.dead_lettered(self.stage.name, dead)

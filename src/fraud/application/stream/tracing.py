@@ -4,7 +4,7 @@ only when tracing is on, so that off costs nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -78,6 +78,11 @@ class TracedPublishing:
     def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
         with self.tracer.batch(self.step, carried_by(messages)):
             self.bus.publish(topic, messages)
+
+    def publish_all(self, messages: Mapping[str, Sequence[OutgoingMessage]]) -> None:
+        every = [message for outgoing in messages.values() for message in outgoing]
+        with self.tracer.batch(self.step, carried_by(every)):
+            self.bus.publish_all(messages)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.bus, name)

@@ -123,6 +123,11 @@ class MessageBus(Protocol):
     def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> None:
         """Returns once every message is durable; raises TransientFailure otherwise."""
 
+    def publish_all(self, messages: Mapping[str, Sequence[OutgoingMessage]]) -> None:
+        """Several topics' messages, in one wait for them all to be durable (a batch's
+        outputs: one round trip to the broker, not one per topic); raises TransientFailure
+        otherwise, and MessageRefused when the broker can never take one of them."""
+
     def consumer(self, group: str, topics: Sequence[str]) -> MessageConsumer: ...
 
     def follower(self, topics: Sequence[str]) -> MessageFollower: ...
