@@ -27,7 +27,8 @@ R = TypeVar("R")
 
 def retried_when_busy(change: Callable[P, R]) -> Callable[P, R]:
     """``change`` made again, after a growing wait, while it fails with ``TransientFailure``;
-    the last failure is raised after ``ATTEMPTS`` tries (about three seconds in all).
+    the last failure is raised after ``ATTEMPTS`` tries (about three seconds of waits between
+    them, besides each try's own wait for the lock: SQLite's busy timeout).
 
     ``change`` must be whole units of work: each try starts and commits its own."""
 
