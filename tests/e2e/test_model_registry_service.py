@@ -32,16 +32,11 @@ def service(tmp_path, small_model) -> Iterator[Service]:
     stop_service(running)
 
 
-def candidate(service: Service, tmp_path: Path) -> str:
-    """A second model trained into the service's registry; its version."""
-    directory = tmp_path / "candidate"
-    trained = fraud(
-        *("train", "--samples", "2000", "--epochs", "1", "--seed", "11"),
-        *("--model-dir", str(directory)),
-        FRAUD_DATABASE_URL=service.database_url,
-    )
-    assert "registered as a candidate" in trained.stdout
-    return json.loads((directory / "model.json").read_text())["version"]
+def candidate(service: Service, model: Path) -> str:
+    """The run's second model, registered in the service's registry (a candidate, as a
+    model `fraud train` registers beside a champion); its version."""
+    fraud("models", "register", "--model-dir", str(model), FRAUD_DATABASE_URL=service.database_url)
+    return json.loads((model / "model.json").read_text())["version"]
 
 
 class Traffic:
@@ -85,10 +80,10 @@ class Traffic:
 
 
 def test_promotion_and_rollback_decide_the_next_transactions_with_nothing_lost(
-    service, tmp_path, small_model
+    service, small_model, second_model
 ) -> None:
     first = json.loads((small_model / "model.json").read_text())["version"]
-    second = candidate(service, tmp_path)
+    second = candidate(service, second_model)
     listed = fraud("models", "list", FRAUD_DATABASE_URL=service.database_url).stdout
     assert f"{first}  champion" in listed and second in listed
 

@@ -22,6 +22,7 @@ from tests.processes import (
     FRAUD,
     Service,
     calling_as,
+    fraud,
     fraud_env,
     non_json_lines,
     signed_in,
@@ -147,16 +148,23 @@ def test_a_stopped_service_keeps_its_verdicts(service, tmp_path, small_model) ->
         stop_service(again)
 
 
-def test_train_writes_the_model_directory_and_shows_progress(tmp_path) -> None:
+def test_train_writes_the_model_directory_shows_progress_and_waits_as_a_candidate(
+    tmp_path, small_model
+) -> None:
+    database = f"sqlite:///{tmp_path / 'fraud.db'}"
+    fraud("models", "register", "--model-dir", str(small_model), FRAUD_DATABASE_URL=database)
     directory = tmp_path / "model"
     result = subprocess.run(
         [FRAUD, "train", "--samples", "2000", "--epochs", "2", "--model-dir", str(directory)],
-        env=fraud_env(FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}"),
+        env=fraud_env(FRAUD_DATABASE_URL=database),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # A champion decides already: the new model is registered and waits for a promotion.
+    version = json.loads((directory / "model.json").read_text())["version"]
+    assert f"registered as a candidate: `fraud models promote {version}`" in result.stdout
     assert {"model.keras", "model.json", "metrics.json", "features.json"} <= {
         path.name for path in directory.iterdir()
     }
