@@ -44,9 +44,14 @@ def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> N
         "train",
         *("--data", str(train_csv), "--label-delay", "1d"),
         *("--epochs", "3", "--model-dir", str(model_dir)),
-        FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'fraud.db'}",
+        FRAUD_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'fraud.db'}",
+        FRAUD_ARCHIVE_KEY="",  # as a data scientist's shell: no key set
     )
     assert "average precision (PR-AUC)" in trained.stdout
+    # With no key, the model is saved and left for the first `fraud run` to register (and
+    # sign, with the key file that start alone makes: tests/e2e/test_archive_signing.py).
+    assert "not registered: no archive key" in trained.stdout
+    assert not (tmp_path / "var" / "archive.key").exists()
     card = json.loads((model_dir / "model.json").read_text())
     assert card["training_rows"] == 6000
 
