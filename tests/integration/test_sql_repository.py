@@ -117,10 +117,6 @@ def sql(engine: Engine) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(engine)
 
 
-def is_sqlite(units: SqlUnitOfWorkFactory) -> bool:
-    return units.engine.dialect.name == "sqlite"
-
-
 class Queries(VerdictQueries, ActivityQueries, Protocol):
     """The read side, all of it."""
 
@@ -841,7 +837,8 @@ def test_accepted_transactions_are_read_back_oldest_first_without_failed_ones(
 def test_a_pending_write_never_overwrites_a_verdict_committed_meanwhile(
     store: Store,
 ) -> None:
-    if isinstance(store.unit_of_work, SqlUnitOfWorkFactory) and is_sqlite(store.unit_of_work):
+    units = store.unit_of_work
+    if isinstance(units, SqlUnitOfWorkFactory) and units.engine.dialect.name == "sqlite":
         pytest.skip("an SQLite unit holds the write lock from its start: nothing lands meanwhile")
     with store.unit_of_work() as late:  # opened before the verdict landed
         save(store, lambda uow: uow.verdicts.decide([scored("race")]))

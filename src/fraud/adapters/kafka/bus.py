@@ -94,16 +94,12 @@ class KafkaBus:
         if permanent:
             # Retrying cannot help (a message too large, a fenced producer): stop loudly.
             topic, failure = permanent[0]
-            raise PublishRejected(
-                f"publishing to {self._logical(topic) or named} refused: {failure.str()}"
-            )
+            refused_on = topic.removeprefix(self.topic_prefix) or named
+            raise PublishRejected(f"publishing to {refused_on} refused: {failure.str()}")
         if pending or failures:
             reason = failures[0][1].str() if failures else f"{pending} messages still in flight"
             count = sum(len(outgoing) for outgoing in messages.values())
             raise TransientFailure(f"publishing {count} messages to {named} failed: {reason}")
-
-    def _logical(self, physical: str) -> str:
-        return physical.removeprefix(self.topic_prefix) if physical else ""
 
     def _produce(self, topic: str, message: OutgoingMessage, delivered: Any) -> None:
         while True:
