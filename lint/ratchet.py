@@ -33,9 +33,8 @@ SOURCE = "src/fraud"
 # 5 arguments), all set in pyproject.toml.
 RUFF_RULES = "C901,PLR0912,PLR0915,PLR0913"
 RUFF_OUTPUT = ("--output-format", "json", "--exit-zero", "--no-cache")
-MIN_SIMILAR_LINES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pylint"][
-    "similarities"
-]["min-similarity-lines"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+MIN_SIMILAR_LINES = PYPROJECT["tool"]["pylint"]["similarities"]["min-similarity-lines"]
 COMPLEXITY = ROOT / "lint" / "complexity-baseline.txt"
 DUPLICATES = ROOT / "lint" / "duplicate-code-baseline.txt"
 FIGURE = re.compile(r"\((\d+) > \d+\)")
