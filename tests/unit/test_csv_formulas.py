@@ -23,7 +23,7 @@ from fraud.adapters.csv.labelled import (
     write_labelled,
     write_verdicts,
 )
-from fraud.domain.assessment import Assessment, Decision, Status, TransactionRecord
+from fraud.domain.assessment import Assessment, Decision
 from fraud.domain.model import LabelledTransaction
 from tests.factories import txn
 
@@ -97,18 +97,13 @@ def test_an_exported_labelled_file_runs_no_formula_and_reads_back_the_same(
 
 
 def test_a_verdict_file_runs_no_formula_and_keeps_each_value(tmp_path: Path) -> None:
-    records = [
-        TransactionRecord(
-            txn(n, transaction_id=FORMULAS[n % 4]),
-            SCORED_AT,
-            Status.SCORED,
-            Assessment(FORMULAS[n % 4], 0.25, Decision.REVIEW, (formula, "+2"), "m1", SCORED_AT),
-        )
+    verdicts = [
+        Assessment(FORMULAS[n % 4], 0.25, Decision.REVIEW, (formula, "+2"), "m1", SCORED_AT)
         for n, formula in enumerate(FORMULAS)
     ]
     path = tmp_path / "verdicts.csv"
 
-    write_verdicts(path, records)
+    write_verdicts(path, verdicts)
 
     written = cells(path)
     assert not [cell for cell in written if starts_like_a_formula(cell)]

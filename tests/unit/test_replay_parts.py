@@ -36,9 +36,8 @@ def test_two_processes_give_exactly_the_features_and_verdicts_of_one() -> None:
     score = ScoreTransactions(RuleModel(), ScoringPolicy(), FixedClock())
     verdicts = [
         [
-            (r.transaction.transaction_id, r.assessment.fraud_score, r.assessment.reasons)
-            for r in score(TRANSACTIONS, labels=LABELS, processes=processes)
-            if r.assessment is not None
+            (v.transaction_id, v.fraud_score, v.decision, v.reasons, v.explanation)
+            for v in score(TRANSACTIONS, labels=LABELS, processes=processes)
         ]
         for processes in (1, 2)
     ]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from fraud.adapters.csv.formulas import Cell, spreadsheet_row, unescape_formula
-from fraud.domain.assessment import TransactionRecord
+from fraud.domain.assessment import Assessment
 from fraud.domain.errors import BadDataFile, FieldError, InvalidTransaction
 from fraud.domain.label_risk import KnownLabel
 from fraud.domain.model import LabelledTransaction
@@ -101,17 +101,15 @@ def write_labelled(path: PathLike, rows: Iterable[LabelledTransaction]) -> int:
     )
 
 
-def write_verdicts(path: PathLike, records: Iterable[TransactionRecord]) -> int:
-    """Each scored record's id, score (exact: ``repr``), decision and reasons; returns the rows."""
-    return _write(path, VERDICT_COLUMNS, map(_verdict_row, records))
+def write_verdicts(path: PathLike, verdicts: Iterable[Assessment]) -> int:
+    """Each verdict's transaction id, score (exact: ``repr``), decision and reasons; returns
+    the rows."""
+    return _write(path, VERDICT_COLUMNS, map(_verdict_row, verdicts))
 
 
-def _verdict_row(record: TransactionRecord) -> tuple[Cell, ...]:
-    assessment = record.assessment
-    if assessment is None:
-        raise ValueError(f"{record.transaction.transaction_id} has no verdict to write")
+def _verdict_row(assessment: Assessment) -> tuple[Cell, ...]:
     return (
-        record.transaction.transaction_id,
+        assessment.transaction_id,
         assessment.fraud_score,  # a float: written as its repr
         assessment.decision.value,
         "; ".join(assessment.reasons),
@@ -152,8 +150,8 @@ class CsvFiles:
     def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
         return write_labelled(path, rows)
 
-    def write_verdicts(self, path: Path, records: Iterable[TransactionRecord]) -> int:
-        return write_verdicts(path, records)
+    def write_verdicts(self, path: Path, verdicts: Iterable[Assessment]) -> int:
+        return write_verdicts(path, verdicts)
 
 
 def _format_amount(amount: float) -> Decimal:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -201,42 +201,78 @@ def assess(
     explain: bool = True,
     budget: EvaluationBudget | None = None,
 ) -> list[TransactionRecord]:
-    """Score a batch in one model call (with each feature's part in each score, where the
-    model can say), apply the policy to each transaction, then the rules (over the whole
-    batch at once); without ``rules`` (a replay of the model) none apply.
+    """A :class:`BatchScorer`'s verdicts as the records the stream stores, each with its
+    features.
 
     ``received`` and ``preprocessed`` say when each transaction reached the API and the
-    preprocess stage; without them (a replay) the record counts as received when scored.
+    preprocess stage; without them the record counts as received when scored.
     """
-    attributed = model.attribute(features) if explain else None
-    scores = model.score(features) if attributed is None else attributed.scores
-    found = (
-        rules.compiled.evaluate(transactions, features, scores, budget)
-        if rules
-        else RuleEvaluation.nothing(len(transactions))
+    found = BatchScorer(model, policy, clock, rules, budget)(
+        transactions, features, explain=explain
     )
-    scored_at = clock.now()
-    version = model.info.version
-    records = []
-    for i, (transaction, vector, score) in enumerate(
-        zip(transactions, features, scores, strict=True)
-    ):
-        explanation: tuple[Reason, ...] = ()
-        if attributed is None:
-            decision, reasons = policy.assess(score, transaction, vector)
-        else:
-            decision, reasons, explanation = policy.explain(
-                score, transaction, vector, attributed.attributions[i]
-            )
-        hits = found.hits[i]
-        if hits:
-            decision, reasons = apply_rules(decision, reasons, hits)
-        records.append(
-            TransactionRecord(
-                transaction=transaction,
-                received_at=received[i] if received is not None else scored_at,
-                status=Status.SCORED,
-                assessment=Assessment(
+    return [
+        TransactionRecord(
+            transaction=transaction,
+            received_at=received[i] if received is not None else assessment.scored_at,
+            status=Status.SCORED,
+            assessment=assessment,
+            features=vector.as_dict(),
+            preprocessed_at=preprocessed[i] if preprocessed is not None else None,
+        )
+        for i, (transaction, vector, assessment) in enumerate(
+            zip(transactions, features, found, strict=True)
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchScorer:
+    """What decides a batch: the model, its policy, and the analysts' rules with their budget
+    (without rules, a replay of the model, none apply)."""
+
+    model: FraudModel
+    policy: ScoringPolicy
+    clock: Clock
+    rules: LoadedRules | None = None
+    budget: EvaluationBudget | None = None
+
+    def __call__(
+        self,
+        transactions: Sequence[Transaction],
+        features: Sequence[FeatureVector],
+        *,
+        explain: bool = True,
+    ) -> list[Assessment]:
+        """Score a batch in one model call (with each feature's part in each score, where the
+        model can say, unless not to ``explain``), apply the policy to each transaction, then
+        the rules (over the whole batch at once)."""
+        model, policy, rules = self.model, self.policy, self.rules
+        attributed = model.attribute(features) if explain else None
+        scores = model.score(features) if attributed is None else attributed.scores
+        found = (
+            rules.compiled.evaluate(transactions, features, scores, self.budget)
+            if rules
+            else RuleEvaluation.nothing(len(transactions))
+        )
+        scored_at = self.clock.now()
+        version = model.info.version
+        rules_version = None if rules is None else rules.version
+        assessments = []
+        for i, (transaction, vector, score) in enumerate(
+            zip(transactions, features, scores, strict=True)
+        ):
+            explanation: tuple[Reason, ...] = ()
+            if attributed is None:
+                decision, reasons = policy.assess(score, transaction, vector)
+            else:
+                decision, reasons, explanation = policy.explain(
+                    score, transaction, vector, attributed.attributions[i]
+                )
+            hits = found.hits[i]
+            if hits:
+                decision, reasons = apply_rules(decision, reasons, hits)
+            assessments.append(
+                Assessment(
                     transaction_id=transaction.transaction_id,
                     fraud_score=score,
                     decision=decision,
@@ -244,12 +280,9 @@ def assess(
                     model_version=version,
                     scored_at=scored_at,
                     rule_hits=tuple(hits),
-                    rules_version=None if rules is None else rules.version,
+                    rules_version=rules_version,
                     explanation=explanation,
                     rule_faults=tuple(found.faults[i]),
-                ),
-                features=vector.as_dict(),
-                preprocessed_at=preprocessed[i] if preprocessed is not None else None,
+                )
             )
-        )
-    return records
+        return assessments

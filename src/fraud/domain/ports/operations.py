@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from fraud.domain.assessment import TransactionRecord
+from fraud.domain.assessment import Assessment
 from fraud.domain.errors import BadDataFile
 from fraud.domain.label_risk import KnownLabel
 from fraud.domain.model import LabelledTransaction
@@ -76,8 +76,9 @@ class LabelledFiles(Protocol):
     def write_labelled(self, path: Path, rows: Iterable[LabelledTransaction]) -> int:
         """Write ``rows``; returns how many."""
 
-    def write_verdicts(self, path: Path, records: Iterable[TransactionRecord]) -> int:
-        """Write each scored record's id, score, decision and reasons; returns how many."""
+    def write_verdicts(self, path: Path, verdicts: Iterable[Assessment]) -> int:
+        """Write each verdict's transaction id, score, decision and reasons; returns how
+        many."""
 
 
 class Simulator(Protocol):

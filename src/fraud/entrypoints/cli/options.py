@@ -132,8 +132,8 @@ def processes_option(command: Any) -> Any:
         type=click.IntRange(min=1),
         default=os.cpu_count() or 1,
         show_default="the CPU count",
-        help="Compute the features in this many processes, each for a part of the users (as "
-        "partitions split them); the results are those of one process.",
+        help="Replay in this many processes, each computing, scoring and explaining a part of "
+        "the users (as partitions split them); the results are those of one process.",
     )(command)
 
 

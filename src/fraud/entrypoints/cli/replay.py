@@ -228,6 +228,6 @@ def score(
     )
     known = _label_events(container, labels, transactions, on_invalid)
     with progress(len(transactions), "scoring", bar=ctx.interactive) as done:
-        records = container.score_transactions()(transactions, done, known, processes)
-    written = container.labelled_files().write_verdicts(out, records)
+        verdicts = container.score_transactions()(transactions, done, known, processes)
+    written = container.labelled_files().write_verdicts(out, verdicts)
     click.echo(f"scored {written} transactions into {out}")
