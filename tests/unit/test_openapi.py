@@ -3,7 +3,10 @@ with the Swagger UI the package serves itself."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask_smorest.spec.plugins import FlaskPlugin
@@ -12,6 +15,7 @@ from openapi_spec_validator import validate
 
 from fraud.domain.currencies import ISO_4217_CODES
 from fraud.domain.errors import InvalidLabel, InvalidTransaction
+from fraud.domain.identity import Role
 from fraud.domain.labels import LabelRequest
 from fraud.domain.transaction import (
     DEFAULT_CURRENCY,
@@ -21,7 +25,7 @@ from fraud.domain.transaction import (
 )
 from fraud.entrypoints.http.openapi import IMPLICIT_METHODS
 from tests.factories import payload
-from tests.unit.conftest import settle
+from tests.unit.conftest import calling_as, settle
 
 # Served for people, not programs: the documentation itself, static files, HTML pages.
 UNDOCUMENTED = re.compile(
@@ -41,6 +45,26 @@ def document(client) -> dict:
 
 def test_the_document_is_valid_openapi(document) -> None:
     validate(document)
+
+
+def test_readers_who_first_ask_at_once_get_one_whole_document(app, keys) -> None:
+    """The operations are written into the document on its first reading: readers on several
+    threads at once each get it whole, and the same (written twice, it would name its
+    operations and schemas twice, which apispec refuses with a 500)."""
+    readers = 8
+    together = threading.Barrier(readers)
+
+    def read(_: int) -> tuple[int, bytes]:
+        viewer = calling_as(app, keys[Role.VIEWER])
+        together.wait()
+        answer = viewer.get("/openapi.json")
+        return answer.status_code, answer.data
+
+    with ThreadPoolExecutor(readers) as pool:
+        answers = list(pool.map(read, range(readers)))
+    assert [status for status, _ in answers] == [200] * readers
+    assert len({body for _, body in answers}) == 1
+    assert len(json.loads(answers[0][1])["paths"]) > 50
 
 
 def test_every_endpoint_but_the_pages_is_documented(client, document) -> None:

@@ -10,10 +10,11 @@ exactly the routes that exist, with the path parameters their rules declare.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
 from flask import Flask
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema
@@ -125,10 +126,36 @@ TAGS: dict[str, str] = {
 class DocumentedApi(Api):  # type: ignore[misc]
     """flask-smorest, answering errors in our own shape and documenting only what each
     operation really answers (no catch-all ``default`` response), in the sections of
-    :data:`TAGS` rather than one per blueprint."""
+    :data:`TAGS` rather than one per blueprint.
+
+    A blueprint's operations are written into the document the first time the document is
+    read, not when the blueprint is registered: writing them took 0.11 s of a 0.23 s app,
+    which every process and every test app paid whether or not anyone read /openapi.json.
+    An operation that declares no permission still stops its registration at once."""
 
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, app: Flask, *, spec_kwargs: dict[str, Any]) -> None:
+        self._undocumented: list[tuple[Blueprint, str, list[Any] | None]] = []
+        # Requests on several threads may read the document first at once.
+        self._documenting = threading.RLock()
+        super().__init__(app, spec_kwargs=spec_kwargs)
+
+    @property
+    def spec(self) -> APISpec:
+        """The document, with every blueprint registered so far written into it."""
+        with self._documenting:
+            undocumented, self._undocumented = self._undocumented, []
+            for blp, name, parameters in undocumented:
+                blp.register_views_in_doc(
+                    self, self._app, self._spec, name=name, parameters=parameters
+                )
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: APISpec) -> None:
+        self._spec = spec
 
     def _register_error_handlers(self) -> None:
         """Errors are answered by ``errors.register_error_handlers`` (our shape)."""
@@ -141,7 +168,12 @@ class DocumentedApi(Api):  # type: ignore[misc]
         name = options.get("name", blp.name)
         self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
         self._app.register_blueprint(blp, **options)
-        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+        for rule in self._app.url_map.iter_rules():
+            view = self._app.view_functions[rule.endpoint]
+            if rule.endpoint.startswith(f"{name}.") and getattr(view, "required", None) is None:
+                methods = "/".join(sorted(rule.methods - IMPLICIT_METHODS))
+                raise ValueError(f"{methods} {rule.rule} declares no permission")
+        self._undocumented.append((blp, name, parameters))
 
 
 def documented_api(app: Flask) -> DocumentedApi:
