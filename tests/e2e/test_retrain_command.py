@@ -75,6 +75,10 @@ def fill(tmp_path, small_model) -> str:
     return service.database_url
 
 
+# The service filled over the API, then two retrains, each a TensorFlow process: 70 s of CPU,
+# and 279 s of wall time in a whole suite's run on a busy 2-core machine, near the default
+# timeout that is there to stop a hang.
+@pytest.mark.timeout(600)
 def test_retrain_registers_a_backtested_candidate_and_leaves_the_champion(
     tmp_path, small_model
 ) -> None:

@@ -261,11 +261,10 @@ def test_a_route_that_declares_nothing_is_refused_to_everybody(container, keys) 
 
 
 def test_every_route_declares_what_it_requires(app) -> None:
-    from fraud.entrypoints.http.access import LIBRARY_ROUTES
+    from fraud.entrypoints.http.access import declared_need
 
     for rule in app.url_map.iter_rules():
-        view = app.view_functions[rule.endpoint]
-        assert getattr(view, "required", None) or rule.endpoint in LIBRARY_ROUTES, rule.rule
+        assert declared_need(rule.endpoint, app.view_functions[rule.endpoint]), rule.rule
 
 
 def test_an_operation_without_a_declaration_stops_the_document(container) -> None:

@@ -34,11 +34,26 @@ def test_two_processes_give_exactly_the_features_and_verdicts_of_one() -> None:
     two = features_in_parts(TRANSACTIONS, LABELS, 2)
     assert two == one
     score = ScoreTransactions(RuleModel(), ScoringPolicy(), FixedClock())
-    verdicts = [
-        [
-            (v.transaction_id, v.fraud_score, v.decision, v.reasons, v.explanation)
-            for v in score(TRANSACTIONS, labels=LABELS, processes=processes)
-        ]
-        for processes in (1, 2)
+    score.chunk = 97  # many model calls in each part, chunks cut elsewhere than in one process
+    one, two = (score(TRANSACTIONS, labels=LABELS, processes=n) for n in (1, 2))
+    assert [v.transaction_id for v in one] == [t.transaction_id for t in TRANSACTIONS]
+    assert two == one
+    assert any(v.explanation for v in one) and len({v.decision for v in one}) == 3
+
+
+def test_progress_counts_every_transaction_once_in_any_number_of_processes() -> None:
+    score = ScoreTransactions(RuleModel(), ScoringPolicy(), FixedClock())
+    for processes in (1, 2, 3):
+        told: list[int] = []
+        score(TRANSACTIONS, told.append, LABELS, processes)
+        assert sum(told) == len(TRANSACTIONS) and min(told) > 0, processes
+
+
+def test_without_explanations_the_scores_and_decisions_are_the_same() -> None:
+    explained = ScoreTransactions(RuleModel(), ScoringPolicy(), FixedClock())
+    plain = ScoreTransactions(RuleModel(), ScoringPolicy(), FixedClock(), explain=False)
+    with_reasons, without = (score(TRANSACTIONS, processes=2) for score in (explained, plain))
+    assert [(v.fraud_score, v.decision) for v in without] == [
+        (v.fraud_score, v.decision) for v in with_reasons
     ]
-    assert verdicts[0] == verdicts[1] and len(verdicts[0]) == len(TRANSACTIONS)
+    assert not any(v.explanation for v in without) and any(v.explanation for v in with_reasons)

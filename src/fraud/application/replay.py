@@ -26,15 +26,23 @@ from fraud.domain.reasons import Reason
 from fraud.domain.transaction import Transaction
 
 CHUNK = 20_000
+DECISIONS = list(Decision)  # a decision crosses between processes as its place here
 
 
 class ScoreTransactions:
     """Verdicts for every transaction of a file, in the input's order; one model call per
-    chunk."""
+    chunk (``chunk`` transactions). Without ``explain``, the verdicts give no reasons from the
+    model's attributions (what :class:`EvaluateModel` reads, the scores and decisions, are
+    the same to the last bit, for half the work)."""
 
-    def __init__(self, model: FraudModel, policy: ScoringPolicy, clock: Clock) -> None:
+    chunk = CHUNK
+
+    def __init__(
+        self, model: FraudModel, policy: ScoringPolicy, clock: Clock, *, explain: bool = True
+    ) -> None:
         self.model = model
         self.scorer = BatchScorer(model, policy, clock)
+        self.explain = explain
 
     def __call__(
         self,
@@ -44,20 +52,32 @@ class ScoreTransactions:
         processes: int = 1,
     ) -> list[Assessment]:
         """``labels`` count from the moment each became known, as in the stream. In
-        ``processes`` processes, each computes, scores and explains a part of the users (the
-        verdicts are those of one process); ``progress`` counts the transactions decided."""
+        ``processes`` processes, each computes, scores and explains a part of the users:
+        the scores and decisions are those of one process to the last bit, and so are the
+        reasons, bar a tie that the last bit of an attribution (which may move with the rows
+        scored beside it) decides. ``progress`` counts the transactions done."""
         processes = min(processes, len(transactions))
         if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
-            parts = _forked(_verdicts_of_part, (transactions, labels, processes, self), progress)
-            return _in_input_order(transactions, parts, self.model.info.version)
+            shared = _Shared(transactions, labels, processes, self.decide, self.chunk)
+            parts, told = _forked(_verdicts_of_part, shared, progress)
+            decided = _in_input_order(transactions, parts, self.model.info.version)
+            if progress is not None:
+                progress(len(transactions) - told)
+            return decided
         features = replay(transactions, labels)
-        decided: list[Assessment] = []
-        for start in range(0, len(transactions), CHUNK):
-            chunk = slice(start, start + CHUNK)
-            decided.extend(self.scorer(transactions[chunk], features[chunk]))
+        decided = []
+        for start in range(0, len(transactions), self.chunk):
+            chunk = slice(start, start + self.chunk)
+            decided.extend(self.decide(transactions[chunk], features[chunk]))
             if progress is not None:
                 progress(len(transactions[chunk]))
         return decided
+
+    def decide(
+        self, transactions: Sequence[Transaction], features: Sequence[FeatureVector]
+    ) -> list[Assessment]:
+        """One chunk's verdicts: one model call."""
+        return self.scorer(transactions, features, explain=self.explain)
 
 
 def features_in_parts(
@@ -73,53 +93,67 @@ def features_in_parts(
     processes = min(processes, len(transactions))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return replay(transactions, labels, progress)
-    parts = _forked(_features_of_part, (transactions, labels, processes, None), progress)
+    parts, told = _forked(_features_of_part, _Shared(transactions, labels, processes), progress)
     features: list[FeatureVector | None] = [None] * len(transactions)
     width = len(FEATURE_NAMES)
     for indices, values in parts:
         for row, index in enumerate(indices):
             features[index] = FeatureVector(tuple(values[row * width : (row + 1) * width]))
     assert all(vector is not None for vector in features), "every user is in one part"
+    if progress is not None:
+        progress(len(transactions) - told)
     return features  # type: ignore[return-value]
 
 
-# What forked processes read their part from: inherited, never copied through a pipe. The
-# transactions, the labels, how many parts, and what scores them (None: features only).
-Shared = tuple[Sequence[Transaction], Sequence[LabelEvent], int, ScoreTransactions | None]
-_SHARED: Shared | None = None
-# The parts' progress, together, in units of 1 / (2 * parts) transaction: each part walks
-# the whole file for its features and counts every transaction walked; a part that scores
-# counts as much again, parts times over, for each transaction it decides.
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What forked processes read their part from: inherited, never copied through a pipe.
+    ``decide``: what makes a chunk's verdicts (None: the parts compute features only)."""
+
+    transactions: Sequence[Transaction]
+    labels: Sequence[LabelEvent]
+    parts: int
+    decide: Callable[[Sequence[Transaction], Sequence[FeatureVector]], list[Assessment]] | None = (
+        None
+    )
+    chunk: int = CHUNK
+
+
+_SHARED: _Shared | None = None
+# The parts' progress, together. Each part walks the whole file for its features and adds
+# one for every transaction walked; a part that decides adds ``parts`` more for each
+# transaction it decides (a part decides only its own), so a transaction walked and decided
+# counts half and half, and the total comes to ``2 * parts`` a transaction; with features
+# only, to ``parts``.
 _DONE: Any = None
 PROGRESS_POLL_S = 0.5
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
-def _forked(work: Callable[[int], T], shared: Shared, progress: Progress | None) -> list[T]:
+def _forked(
+    work: Callable[[int], _T], shared: _Shared, progress: Progress | None
+) -> tuple[list[_T], int]:
     """``work`` for each part, each in a process forked from this one (so each reads what
-    ``shared`` holds where the parent does), with the parts' progress told as they go."""
+    ``shared`` holds where the parent does), and how many transactions ``progress`` was told
+    of as they went: never all, the rest is the caller's to tell once it has put the parts
+    together."""
     global _SHARED, _DONE
-    transactions, _, processes, _ = shared
     context = multiprocessing.get_context("fork")
     _SHARED, _DONE = shared, context.Value("q", 0)
-    # A part that only computes features counts each walked transaction twice.
-    per_transaction = 2 * processes if shared[3] is not None else processes
+    per_transaction = shared.parts * (2 if shared.decide is not None else 1)
     try:
-        with context.Pool(processes) as pool:
-            pending = pool.map_async(work, range(processes))
-            reported = 0
+        with context.Pool(shared.parts) as pool:
+            pending = pool.map_async(work, range(shared.parts))
+            told = 0
             while not pending.ready():
                 pending.wait(PROGRESS_POLL_S)
-                done = _DONE.value // per_transaction
-                if progress is not None and done > reported:
-                    progress(done - reported)
-                    reported = done
-            parts = pending.get()
+                done = min(_DONE.value // per_transaction, len(shared.transactions) - 1)
+                if progress is not None and done > told:
+                    progress(done - told)
+                    told = done
+            return pending.get(), told
     finally:
         _SHARED = _DONE = None
-    if progress is not None and len(transactions) > reported:
-        progress(len(transactions) - reported)
-    return parts
 
 
 def _advance(count: int) -> None:
@@ -130,8 +164,7 @@ def _advance(count: int) -> None:
 def _features_of_part(part: int) -> tuple[array[int], array[float]]:
     """The part's places and features, flat: arrays cross the pipe far faster than objects."""
     assert _SHARED is not None, "set by the parent before it forks"
-    transactions, labels, parts, _ = _SHARED
-    found = replay_part(transactions, labels, part, parts, _advance)
+    found = replay_part(_SHARED.transactions, _SHARED.labels, part, _SHARED.parts, _advance)
     values = array("d")
     for _, vector in found:
         values.extend(vector.values)
@@ -140,8 +173,9 @@ def _features_of_part(part: int) -> tuple[array[int], array[float]]:
 
 @dataclass(slots=True)
 class _VerdictColumns:
-    """A part's verdicts as columns: arrays and one list of texts cross the pipe about twenty
-    times faster than the Assessment objects they make (0.02 against 0.4 s for 20,000)."""
+    """A part's verdicts as columns: arrays and one list of texts cross the pipe about a
+    hundred times faster than the Assessment objects they make (20,000 verdicts pickled and
+    read back: 6 ms against 0.4 to 0.6 s)."""
 
     places: array[int] = field(default_factory=lambda: array("q"))
     scores: array[float] = field(default_factory=lambda: array("d"))
@@ -172,23 +206,20 @@ class _VerdictColumns:
                 self.shares.append(reason.share)
 
 
-DECISIONS = list(Decision)
-
-
 def _verdicts_of_part(part: int) -> _VerdictColumns:
     """The part's features, then its verdicts a chunk (one model call) at a time."""
     assert _SHARED is not None, "set by the parent before it forks"
-    transactions, labels, parts, score = _SHARED
-    assert score is not None, "a part that decides is given what scores it"
-    found = replay_part(transactions, labels, part, parts, _advance)
+    shared, decide = _SHARED, _SHARED.decide
+    assert decide is not None, "a part that decides is given what decides"
+    found = replay_part(shared.transactions, shared.labels, part, shared.parts, _advance)
     columns = _VerdictColumns()
-    for start in range(0, len(found), CHUNK):
-        chunk = found[start : start + CHUNK]
+    for start in range(0, len(found), shared.chunk):
+        chunk = found[start : start + shared.chunk]
         places = [index for index, _ in chunk]
         columns.extend(
-            places, score.scorer([transactions[i] for i in places], [v for _, v in chunk])
+            places, decide([shared.transactions[i] for i in places], [v for _, v in chunk])
         )
-        _advance(len(chunk) * parts)
+        _advance(len(chunk) * shared.parts)
     return columns
 
 
@@ -236,11 +267,12 @@ class Evaluation:
 
 class EvaluateModel:
     """Ranking metrics over a whole labelled file, and what the policy decided for frauds and
-    the rest."""
+    the rest: scores and decisions, so the model's attributions, which only choose the
+    reasons, are not computed."""
 
     def __init__(self, model: FraudModel, policy: ScoringPolicy, clock: Clock) -> None:
         self.model = model
-        self.score = ScoreTransactions(model, policy, clock)
+        self.score = ScoreTransactions(model, policy, clock, explain=False)
 
     def __call__(
         self,

@@ -150,16 +150,9 @@ class ScoreStage:
         challenger = in_force.challenger
         assert challenger is not None
         try:
-            shadows = assess(
-                transactions,
-                features,
-                challenger.model,
-                challenger.policy,
-                self.clock,
-                rules=rules,
-                explain=False,
-                budget=self.rule_budget,
-            )
+            shadows = BatchScorer(
+                challenger.model, challenger.policy, self.clock, rules, self.rule_budget
+            )(transactions, features, explain=False)
         except Exception as failure:
             log.error(
                 "the challenger could not score this batch; the champion's decisions stand",
@@ -171,20 +164,18 @@ class ScoreStage:
 
 
 def _shadowed(
-    records: list[TransactionRecord], shadows: list[TransactionRecord], canary: float
+    records: list[TransactionRecord], shadows: list[Assessment], canary: float
 ) -> list[TransactionRecord]:
     """Each record with the challenger's scoring in shadow; on a card of the canary's share
     the challenger's decides, and the champion's is the one kept in shadow."""
     shadowed = []
     for record, shadow in zip(records, shadows, strict=True):
-        if shadow.assessment is None or record.assessment is None:
+        if record.assessment is None:
             shadowed.append(record)
         elif canary and in_canary(record.transaction.user_id, canary):
-            shadowed.append(
-                replace(record, assessment=shadow.assessment, versions=(record.assessment,))
-            )
+            shadowed.append(replace(record, assessment=shadow, versions=(record.assessment,)))
         else:
-            shadowed.append(replace(record, versions=(shadow.assessment,)))
+            shadowed.append(replace(record, versions=(shadow,)))
     return shadowed
 
 

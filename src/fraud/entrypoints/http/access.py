@@ -78,6 +78,13 @@ LIBRARY_ROUTES: dict[str, Need] = {
     "api-docs.openapi_json": Permission.DOCS,
 }
 RATE_LIMITS = "fraud.rate_limits"  # where the app keeps its RateLimits
+
+
+def declared_need(endpoint: str, view: Callable[..., Any] | None) -> Need | None:
+    """What a route says it needs: its view's :func:`requires`, or a library route's."""
+    return getattr(view, "required", None) or LIBRARY_ROUTES.get(endpoint)
+
+
 SESSION_COOKIE = "fraud_session"
 CSP = {
     "default-src": "'self'",
@@ -243,8 +250,9 @@ class _AccessHooks:
         view = self.app.view_functions.get(request.endpoint or "")
         if view is None:
             return None  # no such route: Flask answers 404 or 405
-        need = getattr(view, "required", None) or LIBRARY_ROUTES.get(request.endpoint or "")
-        route = Route(need, page=getattr(view, "page", False))
+        route = Route(
+            declared_need(request.endpoint or "", view), page=getattr(view, "page", False)
+        )
         facts = AccessRequest(
             route, request.method, request.headers.get("Authorization"), _signed_in
         )

@@ -21,7 +21,7 @@ from marshmallow import Schema
 
 from fraud import __version__
 from fraud.domain.identity import Permission, roles_with
-from fraud.entrypoints.http.access import PUBLIC, SESSION_COOKIE
+from fraud.entrypoints.http.access import PUBLIC, SESSION_COOKIE, declared_need
 from fraud.entrypoints.http.schemas import RETRY_AFTER, ErrorSchema
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -131,7 +131,9 @@ class DocumentedApi(Api):  # type: ignore[misc]
     A blueprint's operations are written into the document the first time the document is
     read, not when the blueprint is registered: writing them took 0.11 s of a 0.23 s app,
     which every process and every test app paid whether or not anyone read /openapi.json.
-    An operation that declares no permission still stops its registration at once."""
+    A view that declares no permission still stops its registration at once; what only
+    writing the document finds wrong (a schema apispec refuses) fails every reading of it,
+    the first included, as a 500 (the tests read it)."""
 
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
@@ -140,17 +142,27 @@ class DocumentedApi(Api):  # type: ignore[misc]
         self._undocumented: list[tuple[Blueprint, str, list[Any] | None]] = []
         # Requests on several threads may read the document first at once.
         self._documenting = threading.RLock()
+        # Why writing it failed: half written, it is never served as if whole.
+        self._unwritten: Exception | None = None
         super().__init__(app, spec_kwargs=spec_kwargs)
 
     @property
     def spec(self) -> APISpec:
         """The document, with every blueprint registered so far written into it."""
         with self._documenting:
-            undocumented, self._undocumented = self._undocumented, []
-            for blp, name, parameters in undocumented:
-                blp.register_views_in_doc(
-                    self, self._app, self._spec, name=name, parameters=parameters
+            if self._unwritten is not None:
+                raise RuntimeError("the OpenAPI document could not be written") from (
+                    self._unwritten
                 )
+            undocumented, self._undocumented = self._undocumented, []
+            try:
+                for blp, name, parameters in undocumented:
+                    blp.register_views_in_doc(
+                        self, self._app, self._spec, name=name, parameters=parameters
+                    )
+            except Exception as failure:
+                self._unwritten = failure
+                raise
         return self._spec
 
     @spec.setter
@@ -170,7 +182,7 @@ class DocumentedApi(Api):  # type: ignore[misc]
         self._app.register_blueprint(blp, **options)
         for rule in self._app.url_map.iter_rules():
             view = self._app.view_functions[rule.endpoint]
-            if rule.endpoint.startswith(f"{name}.") and getattr(view, "required", None) is None:
+            if rule.endpoint.startswith(f"{name}.") and not declared_need(rule.endpoint, view):
                 methods = "/".join(sorted(rule.methods - IMPLICIT_METHODS))
                 raise ValueError(f"{methods} {rule.rule} declares no permission")
         self._undocumented.append((blp, name, parameters))
