@@ -189,7 +189,6 @@ def assess(
     rules: LoadedRules | None = None,
     received: Sequence[datetime] | None = None,
     preprocessed: Sequence[datetime | None] | None = None,
-    explain: bool = True,
     budget: EvaluationBudget | None = None,
 ) -> list[TransactionRecord]:
     """A :class:`BatchScorer`'s verdicts as the records the stream stores, each with its
@@ -198,9 +197,7 @@ def assess(
     ``received`` and ``preprocessed`` say when each transaction reached the API and the
     preprocess stage; without them the record counts as received when scored.
     """
-    found = BatchScorer(model, policy, clock, rules, budget)(
-        transactions, features, explain=explain
-    )
+    found = BatchScorer(model, policy, clock, rules, budget)(transactions, features)
     return [
         TransactionRecord(
             transaction=transaction,

@@ -78,13 +78,6 @@ LIBRARY_ROUTES: dict[str, Need] = {
     "api-docs.openapi_json": Permission.DOCS,
 }
 RATE_LIMITS = "fraud.rate_limits"  # where the app keeps its RateLimits
-
-
-def declared_need(endpoint: str, view: Callable[..., Any] | None) -> Need | None:
-    """What a route says it needs: its view's :func:`requires`, or a library route's."""
-    return getattr(view, "required", None) or LIBRARY_ROUTES.get(endpoint)
-
-
 SESSION_COOKIE = "fraud_session"
 CSP = {
     "default-src": "'self'",
@@ -116,6 +109,11 @@ def requires(
         return Blueprint.doc(**{"x-permission": documented})(view)  # type: ignore[no-any-return]
 
     return declare
+
+
+def declared_need(endpoint: str, view: Callable[..., Any] | None) -> Need | None:
+    """What a route says it needs: its view's :func:`requires`, or a library route's."""
+    return getattr(view, "required", None) or LIBRARY_ROUTES.get(endpoint)
 
 
 def current_principal() -> Principal:
