@@ -522,6 +522,32 @@ def test_a_locked_database_is_a_transient_failure(url: str, sql: SqlUnitOfWorkFa
     assert isinstance(failure.value.__cause__.orig, sqlite3.OperationalError)
 
 
+def test_a_unit_waits_for_the_write_lock_then_leaves_the_busy_timeout_as_it_was(
+    url: str, engine: Engine, sql: SqlUnitOfWorkFactory
+) -> None:
+    """A unit asks for the write lock about every millisecond while another process holds
+    it (SQLite's own wait sleeps longer and longer), then gives its connection back with
+    the busy timeout every other statement waits by."""
+    holder = sqlite3.connect(
+        url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(0.2, holder.execute, ("COMMIT",))
+    releaser.start()
+    try:
+        with sql() as uow:
+            uow.verdicts.claim([pending("after-the-lock")])
+            uow.commit()
+        with engine.connect() as connection:
+            waits_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    finally:
+        releaser.join(timeout=10)
+        holder.close()
+
+    assert SqlQueries(engine).get("after-the-lock") is not None
+    assert waits_ms == 5_000  # the engine's, not the 1 ms the unit asked with
+
+
 def test_a_unit_that_read_still_writes_when_another_process_wants_to_write(
     url: str, engine: Engine, sql: SqlUnitOfWorkFactory
 ) -> None:

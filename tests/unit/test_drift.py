@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from fraud.adapters.numpy.drift import NumpyBinCounter
+from fraud.adapters.numpy.drift import FEW_ROWS, NumpyBinCounter
 from fraud.domain.drift import (
     MIN_OBSERVED,
     PSI_THRESHOLD,
@@ -279,6 +279,13 @@ def test_the_numpy_counter_matches_a_count_value_by_value() -> None:
 
     assert counted == bisect_count(reference, rows, scores)
     assert counter.count(reference, rows, scores) == counted  # the second batch, on cached edges
+    # A batch of a few rows takes the value-by-value path, a larger one numpy's.
+    for size in (1, 2, 5, FEW_ROWS, FEW_ROWS + 1):
+        for start in range(0, 1000 - size, 97):
+            batch, its_scores = rows[start : start + size], scores[start : start + size]
+            assert counter.count(reference, batch, its_scores) == bisect_count(
+                reference, batch, its_scores
+            )
 
 
 def test_the_numpy_counter_counts_an_empty_batch_as_zeros() -> None:

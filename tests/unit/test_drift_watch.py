@@ -105,6 +105,31 @@ def test_a_batch_retried_after_its_commit_failed_is_counted_once(store, clock) -
     assert sum(stored[SHIFTED].values()) == 300
 
 
+def test_batches_kept_between_flushes_are_written_as_their_sum(store, clock) -> None:
+    now = [0.0]
+    tally = DriftTally(store, NumpyBinCounter(), clock, flush_s=10.0, monotonic=lambda: now[0])
+    served = results(clock, rows(11, 240, shift=0.5), score_seed=12)
+    batches = [served[:1], served[1:3], served[3:40], served[40:41], served[41:]]
+    for n, batch in enumerate(batches):  # the first flushes at once, the rest are kept
+        with store() as uow:
+            counted = tally.count(batch)
+            flushed = tally.flush_if_due(uow, counted)
+            uow.commit()
+        tally.committed(counted, flushed)
+        assert flushed == (n == 0)
+        now[0] += 1.0
+    now[0] += 10.0
+    with store() as uow:
+        assert tally.flush_if_due(uow, {})
+        uow.commit()
+    tally.committed({}, flushed=True)
+
+    stored = store.drift_counts(VERSION, clock.now() - timedelta(hours=1))
+    at_once = tally.count(served)
+    for name, counted in next(iter(at_once.values())).items():
+        assert stored[name] == {place: n for place, n in enumerate(counted) if n}, name
+
+
 def test_a_shifted_feature_crosses_the_threshold_while_the_others_stay_under(store, clock):
     with capture_logs() as logs:
         found = record(store, clock, rows(3, 1000, shift=1.0), score_seed=4).report()

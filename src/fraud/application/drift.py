@@ -70,7 +70,9 @@ class DriftTally:
         self.counter = counter
         self.watch = watch
         self.clock = clock
-        self._flush: PeriodicFlush[Tally] = PeriodicFlush(_merged, dict, flush_s, monotonic)
+        self._flush: PeriodicFlush[Tally] = PeriodicFlush(
+            _merged, dict, flush_s, monotonic, accumulate=_added_into
+        )
 
     def count(self, decided: Iterable[TransactionRecord]) -> Tally:
         """A batch's counts, per model and hour."""
@@ -123,6 +125,22 @@ def _merged(a: Tally, b: Tally) -> Tally:
     for key, counts in b.items():
         merged[key] = add_counts(merged.get(key, {}), counts)
     return merged
+
+
+def _added_into(pending: Tally, batch: Tally) -> Tally:
+    """``batch`` added into ``pending`` (changed), as :func:`_merged` would add them."""
+    for key, counts in batch.items():
+        kept = pending.get(key)
+        if kept is None:
+            pending[key] = add_counts({}, counts)  # copies: the batch's lists stay its own
+        elif any(len(kept.get(name, counted)) != len(counted) for name, counted in counts.items()):
+            pending[key] = add_counts(kept, counts)  # raises, naming the feature
+        else:
+            for name, counted in counts.items():
+                into = kept.setdefault(name, [0] * len(counted))
+                for place, count in enumerate(counted):
+                    into[place] += count
+    return pending
 
 
 @dataclass(frozen=True, slots=True)

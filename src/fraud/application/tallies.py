@@ -44,7 +44,11 @@ class Tallying(Protocol[Counts]):
 
 class PeriodicFlush(Generic[Counts]):
     """What is counted and not yet written, and when to write it: at most every
-    ``flush_s`` seconds, the first batch's counts at once."""
+    ``flush_s`` seconds, the first batch's counts at once.
+
+    ``merge`` gives the sum of two counts and changes neither; ``accumulate``, when given,
+    adds a batch's counts into what is pending in place (what ``merge`` gives otherwise): a
+    batch of a row or two then costs its own counts, not a copy of all that is pending."""
 
     def __init__(
         self,
@@ -52,8 +56,10 @@ class PeriodicFlush(Generic[Counts]):
         empty: Callable[[], Counts],
         flush_s: float = FLUSH_EVERY_S,
         monotonic: Callable[[], float] = time.monotonic,
+        accumulate: Callable[[Counts, Counts], Counts] | None = None,
     ) -> None:
         self.merge = merge
+        self.accumulate = accumulate or merge
         self.empty = empty
         self.flush_s = flush_s
         self.monotonic = monotonic
@@ -72,4 +78,4 @@ class PeriodicFlush(Generic[Counts]):
             self._pending = self.empty()
             self._flushed = self.monotonic()
         else:
-            self._pending = self.merge(self._pending, counts)
+            self._pending = self.accumulate(self._pending, counts)

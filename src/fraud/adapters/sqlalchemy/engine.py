@@ -7,7 +7,11 @@ suit neither a streaming writer nor a dashboard reading at the same time:
   ``synchronous=NORMAL`` is durable across application crashes at a fraction of
   FULL's fsyncs (DESIGN.md's ~17k commits/s and 250-440k batched rows/s).
 * ``busy_timeout`` makes a writer wait for the lock instead of failing at once;
-  what still fails after it becomes ``TransientFailure`` and is retried.
+  what still fails after it becomes ``TransientFailure`` and is retried. A unit of
+  work that takes the write lock up front (``BEGIN IMMEDIATE``) asks for it about
+  every millisecond meanwhile: SQLite's own wait sleeps 1, 2, 5, 10, 15, 20 and 25 ms
+  between its tries, so a lock another worker held for 9 ms kept its waiter 18, and
+  such waits made the tail of two workers' latency.
 * ``foreign_keys=ON`` because SQLite ignores declared foreign keys otherwise.
 * The driver's own transaction handling is replaced by an explicit ``BEGIN``
   (SQLAlchemy's documented recipe for pysqlite): otherwise DDL and reads run
@@ -24,6 +28,8 @@ others can read already is narrowed at start, with a warning naming it.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,4 +107,23 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # writes (a migration) would otherwise fail at once when another process
         # writes, because SQLite cannot wait for a lock upgrade.
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
-        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        statement = f"BEGIN {mode}".strip()
+        if not mode:
+            connection.exec_driver_sql(statement)  # takes no lock: nothing to wait for
+            return
+        driver = connection.connection.dbapi_connection
+        assert driver is not None
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        driver.execute("PRAGMA busy_timeout = 1")  # one 1 ms sleep, then SQLITE_BUSY
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    driver.execute(statement)
+                    return
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # or BUSY_RECOVERY
+                        break
+            # The last try, its error translated as any statement's.
+            connection.exec_driver_sql(statement)
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

@@ -71,6 +71,9 @@ VERDICT_COLUMNS = (
     "updated_at",
 )
 
+# The conditions of the ledger's fills, made once: see upserts' statement cache.
+_UNDECIDED = transactions.c.decision.is_(None)
+_ANY_LETTER = dead_letter_replays.c.letter.is_not(None)
 _MARK_FAILED = (
     update(transactions)
     .where(
@@ -163,7 +166,7 @@ class SqlVerdictRepository:
                 rows,
                 dialect_of(self._executor),
                 columns=VERDICT_COLUMNS,
-                where=transactions.c.decision.is_(None),
+                where=_UNDECIDED,
             )
         undecided = [
             r for r in first_per_id.values() if r.transaction.transaction_id not in decided
@@ -331,7 +334,7 @@ class SqlDeadLetterReplays:
                 rows,
                 dialect_of(self._executor),
                 columns=("replayed_at",),
-                where=dead_letter_replays.c.letter.is_not(None),
+                where=_ANY_LETTER,
             )
 
 

@@ -198,7 +198,7 @@ def _sqlite_statement(
 ) -> tuple[tuple[str, str, str], list[Any]]:
     """The one-row statement split around its ``VALUES`` row, and each column's processor,
     compiled once per table, column list and condition."""
-    cache_key = (table.name, names, columns, None if where is None else str(where))
+    cache_key = (table.name, names, columns, _text_of(where))
     if cache_key not in _SQLITE_STATEMENTS:
         # Compiled apart from any engine: the engine's JSON serializer (orjson) named again.
         dialect = sqlite.dialect(json_serializer=json_text)
@@ -217,6 +217,25 @@ def _sqlite_statement(
         processors = [_sqlite_processor(table.c[name].type, dialect) for name in names]
         _SQLITE_STATEMENTS[cache_key] = ((head + " VALUES ", one_row, tail), processors)
     return _SQLITE_STATEMENTS[cache_key]
+
+
+# Each condition's text by the condition's identity, the condition kept with it so that its id
+# is not another's meanwhile: rendering it anew for every statement cost a small batch's
+# write more than the rest of finding its statement.
+_CONDITION_TEXTS: dict[int, tuple[ColumnElement[bool], str]] = {}
+_CONDITIONS_KEPT = 256
+
+
+def _text_of(where: ColumnElement[bool] | None) -> str | None:
+    if where is None:
+        return None
+    known = _CONDITION_TEXTS.get(id(where))
+    if known is None or known[0] is not where:
+        if len(_CONDITION_TEXTS) >= _CONDITIONS_KEPT:
+            _CONDITION_TEXTS.clear()  # a caller making a new condition each time
+        known = (where, str(where))
+        _CONDITION_TEXTS[id(where)] = known
+    return known[1]
 
 
 def _sqlite_processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
