@@ -16,7 +16,16 @@ import h5py
 import numpy as np
 import pytest
 
-from fraud.adapters.numpy.network import LARGEST_PASS, Dense, Encoder, Mlp, Network
+from fraud.adapters.numpy import network as served
+from fraud.adapters.numpy.network import (
+    LARGEST_PASS,
+    ROW_BLOCK,
+    Dense,
+    Encoder,
+    Mlp,
+    Network,
+    served_row_block,
+)
 from fraud.adapters.tensorflow.keras_file import read_network
 from fraud.domain.errors import ModelNotFound
 from fraud.domain.features import FEATURE_NAMES, FEATURES, Scale
@@ -70,6 +79,47 @@ def test_a_rows_score_and_attributions_do_not_depend_on_the_rows_beside_it(
             )
             np.testing.assert_allclose(alone_scores, scores[part], rtol=0, atol=1e-12)
             np.testing.assert_allclose(alone_attributions, attributions[part], rtol=0, atol=1e-12)
+
+
+def test_a_rows_score_is_the_same_to_the_bit_in_any_batch_and_with_either_row_block() -> None:
+    """The ledger keeps a score that differs as another scoring: a redelivered row, scored
+    in another batch, must score the same to the last bit, with this host's row block as
+    with the 64 rows that are safe on any BLAS."""
+    matrix = rows(300)
+    safe = Network(ENSEMBLE.members, row_block=ROW_BLOCK)
+    scores = safe.score(matrix)
+    assert np.array_equal(ENSEMBLE.score(matrix), scores)
+    for size in (1, 2, 3, 7, 8, 9, 16, 63, 64, 65, 129):
+        for start in range(0, len(matrix) - size + 1, 61):
+            part = slice(start, start + size)
+            assert np.array_equal(ENSEMBLE.score(matrix[part]), scores[part]), (size, start)
+            alone, _ = ENSEMBLE.score_and_attribute(matrix[part], BASELINE)
+            assert np.array_equal(alone, scores[part]), (size, start)
+
+
+@pytest.mark.parametrize(
+    ("cores", "block"),
+    [
+        ({"Haswell"}, 8),
+        ({"Zen"}, 8),
+        ({"SkylakeX"}, ROW_BLOCK),
+        ({"Haswell", "SkylakeX"}, ROW_BLOCK),
+        (set(), ROW_BLOCK),  # another BLAS than OpenBLAS
+    ],
+)
+def test_rows_are_padded_to_8_only_on_the_cores_known_to_sum_them_alike(
+    monkeypatch: pytest.MonkeyPatch, cores: set[str], block: int
+) -> None:
+    libraries = [{"internal_api": "openblas", "architecture": core} for core in cores]
+    libraries.append({"internal_api": "openmp", "architecture": None})
+    monkeypatch.setattr(served, "threadpool_info", lambda: libraries)
+
+    assert served_row_block() == block
+
+
+def test_a_row_block_that_does_not_fit_the_passes_is_refused() -> None:
+    with pytest.raises(ValueError, match="row block of 12"):
+        Network(ENSEMBLE.members, row_block=12)
 
 
 def test_a_batch_larger_than_one_pass_gives_what_its_parts_give() -> None:

@@ -59,18 +59,24 @@ def _change(row: Mapping[str, Any]) -> RoleChange:
     )
 
 
-def _roles(executor: Executor) -> Roles:
-    """The latest change of each role, and the highest id of all, in one statement."""
-    latest = select(func.max(model_roles.c.id)).group_by(model_roles.c.role).scalar_subquery()
-    rows = fetch(
-        executor,
-        select(model_roles.c.role, model_roles.c.version, model_roles.c.id, model_roles.c.at).where(
-            model_roles.c.id.in_(latest)
-        ),
+# What _roles reads, made once: every scoring worker reads them every second.
+_LATEST_ROLES = select(
+    model_roles.c.role, model_roles.c.version, model_roles.c.id, model_roles.c.at
+).where(
+    model_roles.c.id.in_(
+        select(func.max(model_roles.c.id)).group_by(model_roles.c.role).scalar_subquery()
     )
+)
+_LATEST_THRESHOLDS = select(func.max(model_thresholds.c.id))
+_LATEST_CANARY_STEP = select(model_canary).order_by(model_canary.c.id.desc()).limit(1)
+
+
+def _roles(executor: Executor) -> Roles:
+    """The latest change of each role, and the highest id of all."""
+    rows = fetch(executor, _LATEST_ROLES)
     holders = {row["role"]: row["version"] for row in rows}
-    thresholds = executor.execute(select(func.max(model_thresholds.c.id))).scalar() or 0
-    canary = fetch(executor, select(model_canary).order_by(model_canary.c.id.desc()).limit(1))
+    thresholds = executor.execute(_LATEST_THRESHOLDS).scalar() or 0
+    canary = fetch(executor, _LATEST_CANARY_STEP)
     challenger = next((row for row in rows if row["role"] == ModelRole.CHALLENGER.value), None)
     return Roles(
         # The histories only grow: the sum of their last ids moves with every change.

@@ -35,6 +35,7 @@ from fraud.adapters.sqlalchemy.tables import (
 from fraud.adapters.sqlalchemy.upserts import (
     NATIVE_DIALECTS,
     Executor,
+    append,
     chunks,
     insert_missing,
     insert_or_fill,
@@ -303,7 +304,7 @@ class SqlActivityLog:
             return
         rows = [activity_row(second, bucket) for second, bucket in tallies.items()]
         with transient_errors_translated():
-            self._executor.execute(insert(verdict_activity), rows)
+            append(self._executor, verdict_activity, rows, dialect_of(self._executor))
 
     def prune(self, before: datetime) -> int:
         statement = delete(verdict_activity).where(verdict_activity.c.second < before)
