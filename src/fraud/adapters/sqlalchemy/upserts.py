@@ -94,13 +94,14 @@ def insert_missing(executor: Executor, table: Table, rows: Sequence[Row], dialec
 
 def append(executor: Executor, table: Table, rows: Sequence[Row], dialect: str) -> None:
     """Insert ``rows`` (the same columns in the same order in each) into a table whose key
-    the database assigns. On SQLite through the statements of :func:`_on_sqlite`: the
+    the database assigns. On SQLite as :func:`_on_sqlite` sends its statements: the
     record stage appends a row or two with every batch, and SQLAlchemy's insert took half a
     millisecond of it."""
     if not rows:
         return
     if dialect == "sqlite":
-        _on_sqlite(executor, table, rows, (), returning=False)
+        statement = _sqlite_statement(table, tuple(rows[0]), (), None, returning=False)
+        _sent_on_sqlite(executor, rows, statement, returning=False)
     else:
         executor.execute(insert(table), list(rows))
 
@@ -178,21 +179,27 @@ def _on_sqlite(
     rows: Sequence[Row],
     columns: tuple[str, ...],
     where: ColumnElement[bool] | None = None,
-    *,
-    returning: bool = True,
 ) -> set[Any]:
-    """Insert-if-missing (no ``columns``) or insert-or-fill on SQLite (or a plain insert,
-    not ``returning`` the keys written): the statement
+    """Insert-if-missing (no ``columns``) or insert-or-fill on SQLite: the statement
     SQLAlchemy compiles for one row, repeated for many rows in one ``VALUES`` list, each
     value bound by its column type's own processor, and sent to the driver as is.
     SQLAlchemy's executemany does the same with far more work per value (a parameter
     dictionary per row, looked up by name)."""
+    statement = _sqlite_statement(table, tuple(rows[0]), columns, where)
+    return _sent_on_sqlite(executor, rows, statement)
+
+
+def _sent_on_sqlite(
+    executor: Executor,
+    rows: Sequence[Row],
+    statement: tuple[tuple[str, str, str], list[Any]],
+    returning: bool = True,
+) -> set[Any]:
+    """``rows`` through ``statement`` (see :func:`_sqlite_statement`), a thousand rows or
+    fewer at a time; the keys it returned, when it returns them."""
     connection = connection_of(executor)
-    names = tuple(rows[0])
-    (head, one_row, tail), processors = _sqlite_statement(
-        table, names, columns, where, returning=returning
-    )
-    per_statement = min(1_000, SQLITE_PARAMETERS // len(names))
+    (head, one_row, tail), processors = statement
+    per_statement = min(1_000, SQLITE_PARAMETERS // len(processors))
     written: set[Any] = set()
     for chunk in chunks(rows, per_statement):
         values = [
