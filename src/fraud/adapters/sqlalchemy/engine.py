@@ -9,9 +9,9 @@ suit neither a streaming writer nor a dashboard reading at the same time:
 * ``busy_timeout`` makes a writer wait for the lock instead of failing at once;
   what still fails after it becomes ``TransientFailure`` and is retried. A unit of
   work that takes the write lock up front (``BEGIN IMMEDIATE``) asks for it about
-  every millisecond meanwhile: SQLite's own wait sleeps 1, 2, 5, 10, 15, 20 and 25 ms
-  between its tries, so a lock another worker held for 9 ms kept its waiter 18, and
-  such waits made the tail of two workers' latency.
+  every millisecond for its first :data:`FINE_WAIT_S`: SQLite's own wait sleeps 1, 2,
+  5, 10, 15, 20 and 25 ms between its tries, so a lock another worker held for 9 ms
+  kept its waiter 18, and such waits made the tail of two workers' latency.
 * ``foreign_keys=ON`` because SQLite ignores declared foreign keys otherwise.
 * The driver's own transaction handling is replaced by an explicit ``BEGIN``
   (SQLAlchemy's documented recipe for pysqlite): otherwise DDL and reads run
@@ -42,6 +42,10 @@ from fraud.owner_only import narrow_file, owner_only_file, owner_only_folder
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 SQLITE_BEGIN_OPTION = "sqlite_begin"  # execution option: "IMMEDIATE" or "EXCLUSIVE"
+# How long a BEGIN that takes the write lock asks for it every millisecond: longer than a
+# batch holds it. A lock held longer is waited for as SQLite waits, its sleeps growing, so
+# that threads queued for a long-held lock do not each try a thousand times a second.
+FINE_WAIT_S = 0.05
 
 
 def create_engine_for(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
@@ -113,17 +117,21 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             return
         driver = connection.connection.dbapi_connection
         assert driver is not None
-        deadline = time.monotonic() + busy_timeout_ms / 1000
+        began = time.monotonic()
+        fine_until = began + min(FINE_WAIT_S, busy_timeout_ms / 1000)
         driver.execute("PRAGMA busy_timeout = 1")  # one 1 ms sleep, then SQLITE_BUSY
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < fine_until:
                 try:
                     driver.execute(statement)
                     return
                 except sqlite3.OperationalError as error:
                     if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # or BUSY_RECOVERY
                         break
-            # The last try, its error translated as any statement's.
+            # The rest of the busy timeout as SQLite waits, its error translated as any
+            # statement's.
+            waited_ms = (time.monotonic() - began) * 1000
+            driver.execute(f"PRAGMA busy_timeout = {max(int(busy_timeout_ms - waited_ms), 1)}")
             connection.exec_driver_sql(statement)
         finally:
             driver.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
