@@ -18,7 +18,14 @@ import structlog
 
 from fraud.application.tallies import FLUSH_EVERY_S, PeriodicFlush
 from fraud.domain.assessment import TransactionRecord
-from fraud.domain.drift import PSI_THRESHOLD, Drift, DriftReference, add_counts, report
+from fraud.domain.drift import (
+    PSI_THRESHOLD,
+    Drift,
+    DriftReference,
+    add_counts,
+    add_counts_into,
+    report,
+)
 from fraud.domain.ports import BinCounter, Clock, DriftQueries, ModelQueries, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -130,16 +137,7 @@ def _merged(a: Tally, b: Tally) -> Tally:
 def _added_into(pending: Tally, batch: Tally) -> Tally:
     """``batch`` added into ``pending`` (changed), as :func:`_merged` would add them."""
     for key, counts in batch.items():
-        kept = pending.get(key)
-        if kept is None:
-            pending[key] = add_counts({}, counts)  # copies: the batch's lists stay its own
-        elif any(len(kept.get(name, counted)) != len(counted) for name, counted in counts.items()):
-            pending[key] = add_counts(kept, counts)  # raises, naming the feature
-        else:
-            for name, counted in counts.items():
-                into = kept.setdefault(name, [0] * len(counted))
-                for place, count in enumerate(counted):
-                    into[place] += count
+        add_counts_into(pending.setdefault(key, {}), counts)
     return pending
 
 

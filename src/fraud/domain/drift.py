@@ -33,6 +33,7 @@ __all__ = [
     "Drift",
     "DriftReference",
     "add_counts",
+    "add_counts_into",
     "psi",
     "report",
 ]
@@ -295,14 +296,21 @@ def add_counts(
     of one name in a different number of bins come from different references and raise
     ``ValueError``. Neither argument is changed.
     """
-    total = {name: list(counted) for name, counted in a.items()}
+    return add_counts_into({name: list(counted) for name, counted in a.items()}, b)
+
+
+def add_counts_into(
+    total: dict[str, list[int]], b: Mapping[str, Sequence[int]]
+) -> dict[str, list[int]]:
+    """:func:`add_counts` into ``total`` itself, which is returned; ``b`` is not changed (a
+    name new to ``total`` gets a copy of its counts). Counts that cannot be added raise
+    before ``total`` changes."""
     for name, counted in b.items():
-        if name not in total:
-            total[name] = list(counted)
-            continue
-        if len(total[name]) != len(counted):
-            raise ValueError(
-                f"{name}: {len(total[name])} bins and {len(counted)} bins cannot be added"
-            )
-        total[name] = [x + y for x, y in zip(total[name], counted, strict=True)]
+        kept = total.get(name)
+        if kept is not None and len(kept) != len(counted):
+            raise ValueError(f"{name}: {len(kept)} bins and {len(counted)} bins cannot be added")
+    for name, counted in b.items():
+        kept = total.setdefault(name, [0] * len(counted))
+        for place, count in enumerate(counted):
+            kept[place] += count
     return total

@@ -91,13 +91,9 @@ def _count_few(
     scores: Sequence[float],
 ) -> dict[str, list[int]]:
     """What :meth:`NumpyBinCounter.count` gives, a ``bisect_right`` per value."""
-    columns: list[tuple[str, Sequence[float], list[float | None]]] = [
-        (name, column_edges, [row.get(name) for row in rows])
-        for name, column_edges in zip(names, edges[:-1], strict=True)
-    ]
-    columns.append((SCORE, edges[-1], list(scores)))
+    columns = [[row.get(name) for row in rows] for name in names]
     counts = {}
-    for name, column_edges, values in columns:
+    for name, column_edges, values in zip([*names, SCORE], edges, [*columns, scores], strict=True):
         counted = [0] * (len(column_edges) + 1)
         for value in values:
             if value is not None and value == value:  # NaN is not counted
