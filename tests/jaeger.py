@@ -1,5 +1,5 @@
-"""Jaeger, the trace backend ops/jaeger/jaeger.sh builds from its Go module (once, into
-var/jaeger: a few minutes the first time) and starts on ports of the test's own; its query
+"""Jaeger, the trace backend ops/jaeger/jaeger.sh builds from its Go module (once per
+machine, into ~/.cache/fraud: a few minutes the first time) and starts on ports of the test's own; its query
 API says what a trace holds."""
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Jaeger v2 on one machine, built from its Go module with the Go toolchain (no image, no
 # tarball): OTLP/HTTP in, traces kept in memory, the query API (and /api/traces) out.
-#   ops/jaeger/jaeger.sh build   build the binary once into JAEGER_HOME (minutes; kept there)
+#   ops/jaeger/jaeger.sh build   build the binary once into JAEGER_BIN (minutes; kept there)
 #   ops/jaeger/jaeger.sh up      build if need be, start, wait until healthy
 #   ops/jaeger/jaeger.sh down    stop it
-# JAEGER_HOME (default var/jaeger) holds the binary, the log and the pid. Ports, on 127.0.0.1:
+# JAEGER_BIN (default ~/.cache/fraud, or $XDG_CACHE_HOME/fraud) holds the binary, one per
+# version, for every clone on the machine as Go's own caches do: Go caches what it compiles
+# but links a binary again at every build (10 s of CPU). JAEGER_HOME (default var/jaeger)
+# holds the log and the pid. Ports, on 127.0.0.1:
 # JAEGER_OTLP_PORT (4318: FRAUD_OTLP_ENDPOINT=http://127.0.0.1:4318), JAEGER_QUERY_PORT
 # (16686), JAEGER_QUERY_GRPC_PORT (16685), JAEGER_HEALTH_PORT (13133).
 set -euo pipefail
 ops="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 home="${JAEGER_HOME:-$(cd "$ops/../.." && pwd)/var/jaeger}"
 version="$(sed -n 's|^\tgithub.com/jaegertracing/jaeger \(v[0-9.]*\)$|\1|p' "$ops/go.mod")"
-binary="$home/jaeger-$version"
+bin="${JAEGER_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/fraud}"
+binary="$bin/jaeger-$version"
 export JAEGER_OTLP_PORT="${JAEGER_OTLP_PORT:-4318}"
 export JAEGER_QUERY_PORT="${JAEGER_QUERY_PORT:-16686}"
 export JAEGER_QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-16685}"
@@ -20,9 +24,9 @@ pidfile="$home/jaeger-$JAEGER_OTLP_PORT.pid"
 logfile="$home/jaeger-$JAEGER_OTLP_PORT.log"
 
 build() {
-  mkdir -p "$home"
+  mkdir -p "$home" "$bin"
   local lock
-  exec {lock}>"$home/.build.lock"
+  exec {lock}>"$bin/.jaeger-build.lock"
   flock "$lock"  # the tests' processes may ask for it at once: one builds, the others wait
   if [ ! -x "$binary" ]; then
     command -v go >/dev/null || { echo "the Go toolchain is required to build Jaeger" >&2; exit 1; }
