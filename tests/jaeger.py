@@ -1,6 +1,6 @@
 """Jaeger, the trace backend ops/jaeger/jaeger.sh builds from its Go module (once per
-machine, into ~/.cache/fraud: a few minutes the first time) and starts on ports of the test's own; its query
-API says what a trace holds."""
+machine, into ~/.cache/fraud: a few minutes the first time) and starts on ports of the test's
+own; its query API says what a trace holds."""
 
 from __future__ import annotations
 
