@@ -101,7 +101,7 @@ def append(executor: Executor, table: Table, rows: Sequence[Row], dialect: str) 
         return
     if dialect == "sqlite":
         statement = _sqlite_statement(table, tuple(rows[0]), (), None, returning=False)
-        _sent_on_sqlite(executor, rows, statement, returning=False)
+        _sent_on_sqlite(executor, rows, statement)
     else:
         executor.execute(insert(table), list(rows))
 
@@ -193,7 +193,6 @@ def _sent_on_sqlite(
     executor: Executor,
     rows: Sequence[Row],
     statement: tuple[tuple[str, str, str], list[Any]],
-    returning: bool = True,
 ) -> set[Any]:
     """``rows`` through ``statement`` (see :func:`_sqlite_statement`), a thousand rows or
     fewer at a time; the keys it returned, when it returns them."""
@@ -209,7 +208,7 @@ def _sent_on_sqlite(
         ]
         sql = head + ", ".join([one_row] * len(chunk)) + tail
         result = connection.exec_driver_sql(sql, tuple(values))
-        if returning:
+        if result.returns_rows:
             written.update(key for (key,) in result)
     return written
 
