@@ -38,6 +38,19 @@ def chromium() -> Iterator[Browser]:
             launched.close()
 
 
+# A screenshot is an artefact, not what a test checks: a full page of a busy machine's
+# Chromium took 2.5 s alone and passed Playwright's 30 s default in a run with every core taken.
+SCREENSHOT_TIMEOUT_MS = 120_000
+
+
+def keep_screenshot(page: Page, path: Path, *, whole: bool = True) -> None:
+    """Saves the page as drawn (the whole page unless `whole` is false: only the viewport),
+    with animations stopped so that the picture does not wait on them."""
+    page.screenshot(
+        path=path, full_page=whole, animations="disabled", timeout=SCREENSHOT_TIMEOUT_MS
+    )
+
+
 # What is wrong with a page as drawn: see the script's own comments.
 PAGE_CHECKS = (Path(__file__).parent / "page_checks.js").read_text()
 

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fraud.domain.identity import Role
-from tests.e2e.chromium import watched_page
+from tests.e2e.chromium import keep_screenshot, watched_page
 from tests.e2e.test_cases_service import RULES, add_rules, all_scored, submit
 from tests.processes import add_account
 
@@ -92,7 +92,7 @@ def test_an_analyst_works_five_cases_with_the_keyboard(service, page: Page) -> N
         frauds[card] += key == "f"
         if n == 0:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=SCREENSHOTS / "case.png", full_page=True)
+            keep_screenshot(page, SCREENSHOTS / "case.png")
 
     page.goto(f"{service.url}/dashboard/queues/default")
     expect(page.locator("#ranked tbody tr")).to_have_count(1)  # the sixth waits

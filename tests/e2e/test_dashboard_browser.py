@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fraud.domain.identity import Role
-from tests.e2e.chromium import watched_page
+from tests.e2e.chromium import keep_screenshot, watched_page
 from tests.processes import add_account
 
 pytestmark = pytest.mark.e2e
@@ -121,7 +121,7 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
     page.wait_for_function("() => Chart.getChart('chart-drift').data.labels.length === 12")
     expect(page.locator("#challenge-detail")).to_contain_text("no challenger")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+    keep_screenshot(page, SCREENSHOTS / "dashboard.png")
 
     # Open one transaction from the table, confirm it as fraud, and see the label.
     target = flagged_rows.first if flagged_count else recent.first
@@ -142,7 +142,7 @@ def test_an_analyst_signs_in_watches_labels_and_signs_out(service, page: Page) -
     expect(page.locator("#timeline li.labelled")).to_contain_text(f"labelled by {ANALYST}")
     page.reload()
     expect(page.locator("#label-history")).to_contain_text(f"fraud by {ANALYST}")
-    page.screenshot(path=SCREENSHOTS / "transaction.png", full_page=True)
+    keep_screenshot(page, SCREENSHOTS / "transaction.png")
 
     # Back on the dashboard, the label loop counts the confirmation among today's labels.
     page.goto(f"{service.url}/")
@@ -229,7 +229,7 @@ def test_an_analyst_writes_a_rule_backtests_it_and_switches_it_on(service, page:
         "() => Chart.getChart('chart-backtest').data.datasets[0].data"
         f".reduce((a, b) => a + b, 0) === {len(far_away)}"
     )
-    page.screenshot(path=SCREENSHOTS / "rules.png", full_page=True)
+    keep_screenshot(page, SCREENSHOTS / "rules.png")
 
     form.get_by_role("button", name="Add in shadow").click()
     expect(page).to_have_url(f"{service.url}/dashboard/rules/far-away-electronics")
@@ -238,7 +238,7 @@ def test_an_analyst_writes_a_rule_backtests_it_and_switches_it_on(service, page:
     expect(page.locator("#rule-mode")).to_have_text("active")
     expect(page.locator("#history > li")).to_have_count(2)
     expect(page.locator("#history > li").first).to_contain_text("mode shadow active")
-    page.screenshot(path=SCREENSHOTS / "rule.png", full_page=True)
+    keep_screenshot(page, SCREENSHOTS / "rule.png")
 
     stored = viewer.get(f"{service.url}/api/rules/far-away-electronics").json()
     assert stored["rule"]["mode"] == "active"
