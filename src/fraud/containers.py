@@ -208,7 +208,7 @@ def _traced_publishing(bus: MessageBus, tracer: Tracer) -> MessageBus:
 
 
 def _migrator(url: str) -> SchemaMigrator:
-    from fraud.adapters.sqlalchemy.migrate import SqlMigrator
+    from fraud.adapters.sqlalchemy.migrator import SqlMigrator
 
     return SqlMigrator(url)
 

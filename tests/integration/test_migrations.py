@@ -4,6 +4,8 @@ on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from fraud.adapters.sqlalchemy.migrate import (
     revisions,
     upgrade,
 )
+from fraud.adapters.sqlalchemy.migrator import SCHEMA_HEAD, SqlMigrator
 from fraud.adapters.sqlalchemy.tables import metadata
 
 pytestmark = pytest.mark.integration
@@ -87,6 +90,41 @@ def test_upgrading_twice_changes_nothing(url: str) -> None:
     upgrade(url)
     upgrade(url)
     assert current(url) == head()
+
+
+def test_the_migrator_knows_alembics_head() -> None:
+    assert head() == SCHEMA_HEAD, "a new revision: SCHEMA_HEAD in adapters/sqlalchemy/migrator.py"
+
+
+def test_the_migrator_upgrades_a_database_short_of_head_and_leaves_one_at_head_unread(
+    url: str,
+) -> None:
+    """What a command does first: from nothing, or from the revision before head, to head;
+    at head, in a process of its own, without loading Alembic."""
+    SqlMigrator(url).upgrade()
+    assert current(url) == head()
+    downgrade(url, revisions()[-2])
+    SqlMigrator(url).upgrade()
+    assert current(url) == head()
+    at_head = (
+        "import sys\n"
+        "from fraud.adapters.sqlalchemy.migrator import SqlMigrator\n"
+        f"SqlMigrator({url!r}).upgrade()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", at_head], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+    assert current(url) == head()
+
+
+def test_a_database_from_newer_code_is_left_to_alembic_to_refuse(url: str, engine: Engine) -> None:
+    upgrade(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(Exception, match="9999"):
+        SqlMigrator(url).upgrade()
 
 
 def test_the_migrations_folder_is_found_from_the_package_or_given(tmp_path: Path) -> None:

@@ -61,19 +61,6 @@ def upgrade(url: str, revision: str = "head", *, migrations: str | Path | None =
         command.upgrade(config, revision)
 
 
-class SqlMigrator:
-    """The ``SchemaMigrator`` port: the migrations in ``migrations/`` on the database at ``url``."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def upgrade(self, revision: str = "head") -> None:
-        upgrade(self.url, revision)
-
-    def revisions(self) -> list[str]:
-        return revisions()
-
-
 def downgrade(url: str, revision: str, *, migrations: str | Path | None = None) -> None:
     """Migrate the database at ``url`` down to ``revision`` (``"base"`` removes every table)."""
     with _alembic(url, migrations) as config:
