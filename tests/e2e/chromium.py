@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox as root in a container; no calls home on a machine without internet.
@@ -22,6 +22,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# What an assertion on a page waits for it to come true: Playwright's 5 s is a few polls of a
+# page on a quiet machine, and a browser test's call took 65 s in a suite's run with every
+# core taken. Only an assertion that fails waits it out.
+EXPECT_TIMEOUT_MS = 20_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
 # Screenshots are kept as the run's artefacts (git-ignored).
 ARTEFACTS = Path(__file__).parents[2] / "test-output"
 
