@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
+from fraud.adapters.kafka import bus as bus_module
 from fraud.adapters.kafka import consumer as consumer_module
 from fraud.adapters.kafka.bus import KafkaBus
 from fraud.adapters.kafka.consumer import KafkaMessageConsumer
@@ -58,6 +61,51 @@ def test_reading_state_while_the_broker_is_away_is_a_failure_to_retry() -> None:
             list(bus.read_partition(Topic.STATE, 0))
     finally:
         bus.close()
+
+
+class LeaderEpochBehind:
+    """A group-less reader asking for offsets after a failover: the node it asks came back
+    with an older leader epoch than the client learnt meanwhile, ``failures`` times."""
+
+    def __init__(self, failures: int, code: int = KafkaError.UNKNOWN_LEADER_EPOCH) -> None:
+        self.failures, self.code = failures, code
+        self.asked = 0
+        self.closed = False
+
+    def offsets_for_times(self, partitions, timeout):
+        self.asked += 1
+        if self.failures:
+            self.failures -= 1
+            raise KafkaException(KafkaError(self.code))
+        return [TopicPartition(p.topic, p.partition, -1) for p in partitions]  # none since
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_reading_back_after_a_failover_asks_again_until_the_leader_settles() -> None:
+    reader = LeaderEpochBehind(failures=2)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    read = bus_module._read_range(reader, "p.", "transactions", 1, since, until_offset=10)
+    assert list(read) == []
+    assert reader.asked == 3 and reader.closed
+
+
+def test_a_leader_that_never_settles_is_a_failure_to_retry(monkeypatch) -> None:
+    monkeypatch.setattr(bus_module, "WATERMARK_TIMEOUT_S", 0.3)
+    reader = LeaderEpochBehind(failures=1_000)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(TransientFailure, match=r"cannot look up p\.transactions\[1\]"):
+        bus_module._read_range(reader, "p.", "transactions", 1, since, until_offset=10)
+    assert 2 <= reader.asked < 1_000 and reader.closed
+
+
+def test_a_broker_away_while_reading_back_is_a_failure_to_retry_at_once() -> None:
+    reader = LeaderEpochBehind(failures=1, code=KafkaError._TRANSPORT)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(TransientFailure):
+        bus_module._read_range(reader, "p.", "transactions", 1, since, until_offset=10)
+    assert reader.asked == 1 and reader.closed
 
 
 class Pausing(CoordinatorLoading):

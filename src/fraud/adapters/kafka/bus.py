@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from confluent_kafka import (
@@ -35,10 +35,15 @@ from fraud.domain.ports import Message, OutgoingMessage
 from fraud.settings import KafkaSecurity
 
 WATERMARK_TIMEOUT_S = 10.0
+# What a broker answers about a partition whose leadership is still to settle: a topic made
+# a moment ago, a leader moved, or, after a failover, a node back with an older leader epoch
+# than the client learnt meanwhile ("Leader epoch is newer than broker epoch").
 _NO_LEADER_YET = {
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.UNKNOWN_LEADER_EPOCH,
+    KafkaError.FENCED_LEADER_EPOCH,
 }
 
 log = structlog.get_logger(__name__)
@@ -47,6 +52,7 @@ DELIVERY_TIMEOUT_S = 30.0
 REACHABLE_TIMEOUT_S = 1.0
 READ_BACK_IDLE_POLLS = 20  # half a second each: a broker silent this long is not catching up
 _EPOCH = datetime.fromtimestamp(0, UTC)
+T = TypeVar("T")
 
 
 class PublishRejected(MessageRefused):
@@ -340,10 +346,16 @@ class KafkaFollower:
 def _read_range(
     reader: Consumer, prefix: str, topic: str, partition: int, since: datetime, until_offset: int
 ) -> Iterator[Message]:
+    """The partition's messages from the first one at ``since`` up to ``until_offset``;
+    closes the reader. A broker whose answer retrying can change is a ``TransientFailure``."""
+    wanted = TopicPartition(prefix + topic, partition, int(since.timestamp() * 1000))
     try:
-        (start,) = reader.offsets_for_times(
-            [TopicPartition(prefix + topic, partition, int(since.timestamp() * 1000))], timeout=10
-        )
+        (start,) = _once_led(lambda: reader.offsets_for_times([wanted], timeout=10))
+    except KafkaException as error:
+        reader.close()
+        if _lasting(error):
+            raise
+        raise TransientFailure(f"cannot look up {wanted.topic}[{partition}]: {error}") from error
     except BaseException:
         reader.close()
         raise
@@ -373,14 +385,19 @@ def _refused(error: KafkaError) -> bool:
 
 
 def _watermarks_once_led(reader: Consumer, partition: TopicPartition) -> tuple[int, int]:
-    """The partition's low and high watermarks. A topic created a moment ago has no leader
-    yet for a while, and a partition's leadership can move (the broker answers "not
-    leader"): asked again until one leads it, for at most WATERMARK_TIMEOUT_S."""
+    """The partition's low and high watermarks, once a broker leads it."""
+    low, high = _once_led(lambda: reader.get_watermark_offsets(partition, timeout=10))
+    return int(low), int(high)
+
+
+def _once_led(ask: Callable[[], T]) -> T:
+    """What ``ask`` gets from a partition's leader. A topic created a moment ago has no
+    leader yet for a while, and a partition's leadership can move (_NO_LEADER_YET): asked
+    again until one leads it, for at most WATERMARK_TIMEOUT_S."""
     deadline = time.monotonic() + WATERMARK_TIMEOUT_S
     while True:
         try:
-            low, high = reader.get_watermark_offsets(partition, timeout=10)
-            return int(low), int(high)
+            return ask()
         except KafkaException as error:
             code = error.args[0].code() if error.args else None
             if code in _NO_LEADER_YET and time.monotonic() < deadline:
