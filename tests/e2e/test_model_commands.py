@@ -14,6 +14,10 @@ from tests.processes import FRAUD, fraud, fraud_env
 pytestmark = pytest.mark.e2e
 
 
+# Six processes, one of them training with TensorFlow: 58 s of CPU, and 258 to 267 s of wall
+# time in whole suites' runs on busy 2-core machines, near the default timeout that is there
+# to stop a hang.
+@pytest.mark.timeout(600)
 def test_train_on_a_labelled_file_then_evaluate_and_score_another(tmp_path) -> None:
     train_csv, eval_csv = tmp_path / "train.csv", tmp_path / "eval.csv"
     fraud(
