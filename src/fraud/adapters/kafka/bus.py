@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -180,18 +181,14 @@ class KafkaBus:
         physical = self.topic_prefix + topic
         reader = self._reader()
         try:
-            metadata = reader.list_topics(physical, timeout=10).topics[physical]
-            if metadata.error is not None:
-                raise KafkaException(metadata.error)
-            return {
-                partition: _watermarks_once_led(reader, TopicPartition(physical, partition))
-                for partition in sorted(metadata.partitions)
-            }
-        except KafkaException as error:
-            if _lasting(error):
-                raise
-            # The broker away, or its partitions' leaders moving: asking again later works.
-            raise TransientFailure(f"cannot look up {physical}'s offsets: {error}") from error
+            with _retried_later(f"{physical}'s offsets"):
+                metadata = reader.list_topics(physical, timeout=10).topics[physical]
+                if metadata.error is not None:
+                    raise KafkaException(metadata.error)
+                return {
+                    partition: _watermarks_once_led(reader, TopicPartition(physical, partition))
+                    for partition in sorted(metadata.partitions)
+                }
         finally:
             reader.close()
 
@@ -245,14 +242,10 @@ class KafkaBus:
     def _counts(reader: Consumer, topics: Sequence[str]) -> dict[str, int]:
         counts = {}
         for topic in topics:
-            try:
+            with _retried_later(topic):
                 metadata = reader.list_topics(topic, timeout=10).topics[topic]
                 if metadata.error is not None:
                     raise KafkaException(metadata.error)
-            except KafkaException as error:
-                if _lasting(error):
-                    raise
-                raise TransientFailure(f"cannot look up {topic}: {error}") from error
             counts[topic] = len(metadata.partitions)
         return counts
 
@@ -350,12 +343,8 @@ def _read_range(
     closes the reader. A broker whose answer retrying can change is a ``TransientFailure``."""
     wanted = TopicPartition(prefix + topic, partition, int(since.timestamp() * 1000))
     try:
-        (start,) = _once_led(lambda: reader.offsets_for_times([wanted], timeout=10))
-    except KafkaException as error:
-        reader.close()
-        if _lasting(error):
-            raise
-        raise TransientFailure(f"cannot look up {wanted.topic}[{partition}]: {error}") from error
+        with _retried_later(f"{wanted.topic}[{partition}]"):
+            (start,) = _once_led(lambda: reader.offsets_for_times([wanted], timeout=10))
     except BaseException:
         reader.close()
         raise
@@ -404,6 +393,18 @@ def _once_led(ask: Callable[[], T]) -> T:
                 time.sleep(0.1)
                 continue
             raise
+
+
+@contextmanager
+def _retried_later(what: str) -> Iterator[None]:
+    """Looking ``what`` up: an answer that asking again later can change (the broker away,
+    its partitions' leaders moving) is a ``TransientFailure``; a lasting one goes through."""
+    try:
+        yield
+    except KafkaException as error:
+        if _lasting(error):
+            raise
+        raise TransientFailure(f"cannot look up {what}: {error}") from error
 
 
 def _lasting(error: KafkaException) -> bool:
