@@ -15,7 +15,9 @@ of CPU in each process that imports TensorFlow with the development extras insta
 (9.4 to 10.1 s against 6.6 to 7.1, ``import tensorflow``, three of each), and pyplot's
 share everywhere. While TensorFlow loads, those imports fail as if the libraries were
 absent, which Keras expects; afterwards the project imports them as it likes (the charts
-import matplotlib).
+import matplotlib). Only training imports this module (`fraud train`, `fraud retrain`, and
+`fraud run`'s first start, before it serves), with no other thread that could import one of
+those meanwhile.
 """
 
 from __future__ import annotations
