@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox as root in a container; no calls home on a machine without internet.
@@ -49,12 +50,23 @@ def chromium() -> Iterator[Browser]:
 SCREENSHOT_TIMEOUT_MS = 120_000
 
 
+# Chromium's DevTools sometimes answers a capture with "Unable to capture screenshot" (a
+# whole page, in a fresh-clone run with every core taken); asked again, it draws it.
+SCREENSHOT_ATTEMPTS = 3
+
+
 def keep_screenshot(page: Page, path: Path, *, whole: bool = True) -> None:
     """Saves the page as drawn (the whole page unless `whole` is false: only the viewport),
     with animations stopped so that the picture does not wait on them."""
-    page.screenshot(
-        path=path, full_page=whole, animations="disabled", timeout=SCREENSHOT_TIMEOUT_MS
-    )
+    for attempt in range(1, SCREENSHOT_ATTEMPTS + 1):
+        try:
+            page.screenshot(
+                path=path, full_page=whole, animations="disabled", timeout=SCREENSHOT_TIMEOUT_MS
+            )
+            return
+        except PlaywrightError as refused:
+            if "Unable to capture screenshot" not in str(refused) or attempt == SCREENSHOT_ATTEMPTS:
+                raise
 
 
 # What is wrong with a page as drawn: see the script's own comments.
