@@ -13,16 +13,14 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
+from fraud.adapters.imports import kept_out
+
 
 def _import_cel_without_its_cli() -> None:
     if "cel" in sys.modules:
         return
-    stand_in = ModuleType("cel.cli")
-    sys.modules["cel.cli"] = stand_in
-    try:
+    with kept_out({"cel.cli": ModuleType("cel.cli")}):
         import cel
-    finally:
-        del sys.modules["cel.cli"]
     del cel.cli
 
 

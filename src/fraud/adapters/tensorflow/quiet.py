@@ -30,26 +30,13 @@ from contextlib import contextmanager
 
 import structlog
 
+from fraud.adapters.imports import kept_out
+
 log = structlog.get_logger(__name__)
 
 
 # What Keras imports for integrations the project never uses (see the module's docstring).
 UNUSED_BY_KERAS = ("sklearn", "pandas", "matplotlib", "matplotlib.pyplot")
-
-
-@contextmanager
-def absent(modules: tuple[str, ...]) -> Iterator[None]:
-    """While inside, importing any of ``modules`` not yet imported raises ImportError, as if it
-    were not installed; afterwards it imports again as usual. One already imported stays."""
-    hidden = [name for name in modules if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # the import system's "absent"
-    try:
-        yield
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, False) is None:
-                del sys.modules[name]
 
 
 @contextmanager
@@ -73,7 +60,7 @@ def native_stderr_captured(what: str) -> Iterator[None]:
             log.debug("native library output", library=what, line=line)
 
 
-with native_stderr_captured("tensorflow"), absent(UNUSED_BY_KERAS):
+with native_stderr_captured("tensorflow"), kept_out(dict.fromkeys(UNUSED_BY_KERAS)):
     import keras
     import tensorflow as tf
 
