@@ -437,6 +437,37 @@ def test_unpublished_claims_are_listed_until_marked_published(store: Store) -> N
     assert waiting() == ["early", "late"]
 
 
+def test_the_sweep_reads_only_the_unpublished_claims_index(
+    engine: Engine, sql: SqlUnitOfWorkFactory
+) -> None:
+    """The relay sweeps every 2 s in every serving process: its question must be answered
+    from the partial index of unpublished claims, not by walking every published verdict
+    received before the cutoff (SQLite's planner did, while the index lacked the order)."""
+    with sql() as uow:
+        uow.verdicts.decide([scored(f"old-{n}") for n in range(50)])
+        uow.verdicts.claim([pending("waiting")])
+        uow.commit()
+    asked: list[tuple[str, Any]] = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        asked.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        with sql() as uow:
+            waiting = uow.verdicts.unpublished(10, T0 + timedelta(minutes=1))
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert [r.transaction.transaction_id for r in waiting] == ["waiting"]
+    (statement, parameters), *_ = [q for q in asked if "published_at IS NULL" in q[0]]
+    with engine.connect() as connection:
+        plan = str(
+            connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+        )
+    assert "USING INDEX ix_transactions_unpublished" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # the order, too, comes from the index
+
+
 def test_nothing_is_stored_unless_the_unit_of_work_commits(
     store: Store,
 ) -> None:

@@ -183,10 +183,12 @@ Index(
 )
 # Status look-ups, and status_counts() as a scan of this index alone.
 Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)
-# The outbox relay's question: claimed, not yet published, oldest first.
+# The outbox relay's question: claimed, not yet published, oldest first (the order whole in
+# the index, or SQLite's planner walks ix_transactions_received_at's published rows instead).
 Index(
     "ix_transactions_unpublished",
     transactions.c.received_at,
+    transactions.c.transaction_id,
     sqlite_where=transactions.c.published_at.is_(None),
     postgresql_where=transactions.c.published_at.is_(None),
 )
