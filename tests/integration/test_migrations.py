@@ -79,6 +79,7 @@ def test_head_matches_the_tables_the_adapter_uses(url: str, engine: Engine) -> N
         "ix_transactions_received_at",
         "ix_transactions_decision_received_at",
         "ix_transactions_status_decision",
+        "ix_transactions_timestamp",
         "ix_transactions_unpublished",
         "ix_transactions_user_received_at",
     }

@@ -437,6 +437,24 @@ def test_unpublished_claims_are_listed_until_marked_published(store: Store) -> N
     assert waiting() == ["early", "late"]
 
 
+def plan_of(engine: Engine, asking: Callable[[], object], marker: str) -> str:
+    """SQLite's query plan for what ``asking`` sent with ``marker`` in it (the first such)."""
+    asked: list[tuple[str, Any]] = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        asked.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        asking()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    statement, parameters = next(q for q in asked if marker in q[0])
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        return str(plan.fetchall())
+
+
 def test_the_sweep_reads_only_the_unpublished_claims_index(
     engine: Engine, sql: SqlUnitOfWorkFactory
 ) -> None:
@@ -447,25 +465,36 @@ def test_the_sweep_reads_only_the_unpublished_claims_index(
         uow.verdicts.decide([scored(f"old-{n}") for n in range(50)])
         uow.verdicts.claim([pending("waiting")])
         uow.commit()
-    asked: list[tuple[str, Any]] = []
+    waiting: list[TransactionRecord] = []
 
-    def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        asked.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", remember)
-    try:
+    def sweep() -> None:
         with sql() as uow:
-            waiting = uow.verdicts.unpublished(10, T0 + timedelta(minutes=1))
-    finally:
-        event.remove(engine, "before_cursor_execute", remember)
+            waiting.extend(uow.verdicts.unpublished(10, T0 + timedelta(minutes=1)))
+
+    plan = plan_of(engine, sweep, "published_at IS NULL")
     assert [r.transaction.transaction_id for r in waiting] == ["waiting"]
-    (statement, parameters), *_ = [q for q in asked if "published_at IS NULL" in q[0]]
-    with engine.connect() as connection:
-        plan = str(
-            connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
-        )
     assert "USING INDEX ix_transactions_unpublished" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # the order, too, comes from the index
+
+
+def test_a_restart_reads_the_transactions_in_event_time_from_an_index(engine: Engine) -> None:
+    """A restart of `fraud run` reads every transaction stored, in event-time pages: each
+    page must come from an index in that order, not from a sort of the whole table (which
+    made the rebuild grow with the square of the table)."""
+    sql = SqlUnitOfWorkFactory(engine)
+    with sql() as uow:
+        uow.verdicts.decide(
+            [scored(f"t-{n}", received_at=T0 + timedelta(seconds=n)) for n in range(30)]
+        )
+        uow.commit()
+    queries = SqlQueries(engine)
+    read: list[Transaction] = []
+    plan = plan_of(
+        engine, lambda: read.extend(queries.accepted_since(T0 - timedelta(days=1))), "timestamp"
+    )
+    assert sorted(t.transaction_id for t in read) == sorted(f"t-{n}" for n in range(30))
+    assert "USING INDEX ix_transactions_timestamp" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 def test_nothing_is_stored_unless_the_unit_of_work_commits(

@@ -18,10 +18,12 @@ from sqlalchemy.sql import ColumnElement, Executable
 from fraud.adapters.sqlalchemy.errors import transient_errors_translated
 from fraud.adapters.sqlalchemy.repository import fetch
 from fraud.adapters.sqlalchemy.rows import (
+    TRANSACTION_COLUMNS,
     activity_bucket,
     to_assessment,
     to_label_change,
     to_record,
+    to_transaction,
 )
 from fraud.adapters.sqlalchemy.tables import (
     label_history,
@@ -131,12 +133,13 @@ class SqlQueries:
         yield from map(to_record, self._pages(statement, columns.received_at))
 
     def accepted_since(self, since: datetime) -> Iterator[Transaction]:
+        # The transaction's own columns only: a restart reads every one stored, and its
+        # verdict's JSON (features, reasons) would be read and parsed for nothing.
         columns = transactions.c
-        statement = select(transactions).where(
+        statement = select(*(columns[name] for name in TRANSACTION_COLUMNS)).where(
             columns.timestamp >= since, columns.status != Status.FAILED.value
         )
-        for row in self._pages(statement, columns.timestamp):
-            yield to_record(row).transaction
+        yield from map(to_transaction, self._pages(statement, columns.timestamp))
 
     def _pages(self, statement: Select[Any], instant: ColumnElement[Any]) -> Iterator[RowMapping]:
         """The rows of ``statement`` in order of ``instant`` (ties: transaction_id), read in

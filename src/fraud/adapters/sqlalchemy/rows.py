@@ -159,9 +159,23 @@ def label_columns(label: AnalystLabel | None) -> dict[str, Any]:
     }
 
 
-def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
-    """The domain record a stored row describes (rows were validated when written)."""
-    transaction = Transaction(
+# The columns of the transaction itself, as the client sent it: all that to_transaction reads.
+TRANSACTION_COLUMNS = (
+    "transaction_id",
+    "user_id",
+    "amount",
+    "currency",
+    "merchant",
+    "timestamp",
+    "merchant_type",
+    "device_type",
+    "location_match",
+)
+
+
+def to_transaction(row: Mapping[Any, Any]) -> Transaction:
+    """The transaction a stored row holds (validated when it was written)."""
+    return Transaction(
         transaction_id=row["transaction_id"],
         user_id=row["user_id"],
         amount=float(row["amount"]),
@@ -172,6 +186,11 @@ def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
         device_type=row["device_type"],
         location_match=bool(row["location_match"]),
     )
+
+
+def to_record(row: Mapping[Any, Any]) -> TransactionRecord:
+    """The domain record a stored row describes (rows were validated when written)."""
+    transaction = to_transaction(row)
     assessment = None if row["decision"] is None else to_assessment(row)
     features = row["features"]
     label = None

@@ -183,6 +183,9 @@ Index(
 )
 # Status look-ups, and status_counts() as a scan of this index alone.
 Index("ix_transactions_status_decision", transactions.c.status, transactions.c.decision)
+# Event-time order, in keyset pages: the profiles a restart rebuilds, the periods retraining
+# reads (without it, each page sorted the whole table).
+Index("ix_transactions_timestamp", transactions.c.timestamp, transactions.c.transaction_id)
 # The outbox relay's question: claimed, not yet published, oldest first (the order whole in
 # the index, or SQLite's planner walks ix_transactions_received_at's published rows instead).
 Index(
