@@ -584,6 +584,7 @@ class Container(containers.DeclarativeContainer):
     webhook_delivery = providers.Singleton(  # one sender per process
         DeliverWebhooks,
         unit_of_work=unit_of_work,
+        queries=webhook_queries,
         sender=webhook_sender,
         clock=clock,
         policy=providers.Callable(

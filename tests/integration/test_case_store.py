@@ -2,7 +2,7 @@
 the migrations) and the in-memory fake: a verdict opens one case however often it is
 recorded; of two analysts claiming one case at once, and two senders claiming deliveries at
 once, each through a connection of its own, exactly one gets each; a list's changes reach
-a worker's copy in order."""
+a worker's copy in order; the earliest pending delivery's due time is read without a claim."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ from fraud.domain.cases import CaseStatus, CaseTaken, Disposition, Resolution
 from fraud.domain.identity import Actor
 from fraud.domain.lists import NewEntry, NewList
 from fraud.domain.ports.cases import CaseFilter
-from fraud.domain.webhooks import EventType, Subscription, decision_event
+from fraud.domain.ports.webhooks import Settled
+from fraud.domain.webhooks import DeliveryStatus, EventType, Subscription, decision_event
 from tests.factories import ENVELOPES, txn
 from tests.fakes import FixedClock
 from tests.postgres import BACKENDS, migrated_url_for
@@ -206,3 +207,27 @@ def test_two_senders_claiming_at_once_never_hold_one_delivery(stores, clock) -> 
         held = list(pool.map(claim, ["s-1", "s-2", "s-3", "s-4"]))
     every = [delivery for mine in held for delivery in mine]
     assert len(every) == len(set(every)) == 40
+
+
+def test_the_next_delivery_due_is_read_until_it_is_delivered(stores, clock) -> None:
+    """What an idle sender reads instead of claiming: when the earliest pending delivery
+    falls due, held by a sender or not, and nothing once none is pending."""
+    _, _, _, hooks = stores.reads()
+    assert hooks.next_due() is None
+    writer = stores.unit_of_work()
+    with writer() as uow:
+        uow.webhooks.subscribe(
+            Subscription(0, "https://example.com/a", tuple(EventType), "t", clock.now()), "s1"
+        )
+        uow.webhooks.enqueue([decision_event(decided(1, clock, Decision.DECLINE))], clock.now())
+        uow.commit()
+    assert hooks.next_due() == clock.now()
+    with writer() as uow:
+        (claimed,) = uow.webhooks.claim("s-1", clock.now(), clock.now() + timedelta(seconds=30), 5)
+        uow.commit()
+    assert hooks.next_due() == clock.now()  # held, still pending: due when its lease ends
+    delivered = Settled(claimed.delivery.id, DeliveryStatus.DELIVERED, 1, None, None, clock.now())
+    with writer() as uow:
+        uow.webhooks.settle("s-1", [delivered], [])
+        uow.commit()
+    assert hooks.next_due() is None

@@ -55,7 +55,7 @@ def test_an_event_is_signed_with_the_subscriptions_secret_and_carries_its_id(clo
     store, receiver = InMemoryStore(), Receiver()
     _, made = subscribed(store, clock, receiver)
     told(store, clock, decline(1, clock), decline(1, clock))  # the same event twice: once
-    assert DeliverWebhooks(store, receiver, clock, POLICY).deliver_due() == 1
+    assert DeliverWebhooks(store, store, receiver, clock, POLICY).deliver_due() == 1
     ((url, body, headers),) = receiver.received
     assert url == "https://hooks.example.com/fraud"
     assert headers["Fraud-Event-Id"] == event_id(EventType.DECISION_DECLINE, "t1")
@@ -78,7 +78,7 @@ def test_a_failing_receiver_is_tried_again_with_doubling_delays_then_kept_as_fai
     store, receiver = InMemoryStore(), Receiver(500, 503, 502)
     manage, made = subscribed(store, clock, receiver)
     told(store, clock, decline(1, clock))
-    sender = DeliverWebhooks(store, receiver, clock, POLICY)
+    sender = DeliverWebhooks(store, store, receiver, clock, POLICY)
     assert sender.deliver_due() == 1
     assert sender.deliver_due() == 0  # not due yet
     clock.advance(10)
@@ -105,7 +105,7 @@ def test_a_claimed_delivery_is_held_until_its_lease_runs_out(clock) -> None:
     store, receiver = InMemoryStore(), Receiver()
     subscribed(store, clock, receiver)
     told(store, clock, *(decline(n, clock) for n in range(10)))
-    one, other = (DeliverWebhooks(store, receiver, clock, POLICY) for _ in range(2))
+    one, other = (DeliverWebhooks(store, store, receiver, clock, POLICY) for _ in range(2))
 
     def claim(sender: DeliverWebhooks) -> set[int]:
         with store() as uow:
@@ -120,6 +120,31 @@ def test_a_claimed_delivery_is_held_until_its_lease_runs_out(clock) -> None:
     assert one.deliver_due() == 10
 
 
+def test_a_sender_with_nothing_due_opens_no_unit_of_work(clock) -> None:
+    """A claim writes, and on SQLite a unit of work holds the process's one writer: an idle
+    sender asks when the next delivery falls due, a read, and claims only once it has."""
+    store, receiver = InMemoryStore(), Receiver(500)
+    opened: list[int] = []
+
+    def counted():
+        opened.append(1)
+        return store()
+
+    sender = DeliverWebhooks(counted, store, receiver, clock, POLICY)
+    assert sender.deliver_due() == 0  # nothing subscribed, nothing pending
+    subscribed(store, clock, receiver)
+    told(store, clock, decline(1, clock))
+    assert opened == []
+    assert sender.deliver_due() == 1  # due: claimed, sent (a 500), and its attempt recorded
+    opened.clear()
+    clock.advance(9)
+    assert sender.deliver_due() == 0  # its retry falls due in 10 s
+    assert opened == []
+    clock.advance(1)
+    assert sender.deliver_due() == 1
+    assert opened != []
+
+
 def test_a_removed_subscription_gets_nothing_more_and_its_backlog_is_kept_as_failed(
     clock,
 ) -> None:
@@ -128,7 +153,7 @@ def test_a_removed_subscription_gets_nothing_more_and_its_backlog_is_kept_as_fai
     told(store, clock, decline(1, clock))
     manage.remove(made.subscription.id, ADMIN)
     told(store, clock, decline(2, clock))
-    assert DeliverWebhooks(store, receiver, clock, POLICY).deliver_due() == 0
+    assert DeliverWebhooks(store, store, receiver, clock, POLICY).deliver_due() == 0
     (kept,) = manage.deliveries(made.subscription.id)
     assert (kept.status, kept.last_error) == (DeliveryStatus.FAILED, "subscription removed")
 

@@ -164,11 +164,13 @@ class DeliverWebhooks:
     def __init__(
         self,
         unit_of_work: UnitOfWorkFactory,
+        queries: WebhookQueries,
         sender: WebhookSender,
         clock: Clock,
         policy: DeliveryPolicy = DeliveryPolicy(),
     ) -> None:
         self.unit_of_work = unit_of_work
+        self.queries = queries
         self.sender = sender
         self.clock = clock
         self.policy = policy
@@ -214,6 +216,12 @@ class DeliverWebhooks:
     def deliver_due(self) -> int:
         """Claim what is due, send it, record what came of it; returns how many were sent."""
         now = self.clock.now()
+        # Asked first, as a read: a claim is a write, and on SQLite every unit of work takes
+        # the process's one writer, so an idle sender's claims twice a second queued the
+        # requests' and the stages' writes behind them for nothing.
+        due = self.queries.next_due()
+        if due is None or due > now:
+            return 0
         with self.unit_of_work() as uow:
             claimed = uow.webhooks.claim(self.name, now, now + self.policy.lease, self.policy.batch)
             uow.commit()

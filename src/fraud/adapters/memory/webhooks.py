@@ -218,6 +218,16 @@ class InMemoryWebhookQueries:
             ]
         return found[:limit]
 
+    def next_due(self) -> datetime | None:
+        with self.lock:
+            due = [
+                held.delivery.next_attempt_at
+                for held in self.state.deliveries.values()
+                if held.delivery.status is DeliveryStatus.PENDING
+                and held.delivery.next_attempt_at is not None
+            ]
+        return min(due, default=None)
+
     def backlog(self) -> dict[DeliveryStatus, int]:
         with self.lock:
             counted = Counter(held.delivery.status for held in self.state.deliveries.values())

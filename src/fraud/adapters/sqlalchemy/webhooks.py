@@ -324,6 +324,13 @@ class SqlWebhookQueries:
             for row in self._rows(statement)
         ]
 
+    def next_due(self) -> datetime | None:
+        statement = select(func.min(_deliveries.next_attempt_at)).where(
+            _deliveries.status == DeliveryStatus.PENDING.value
+        )
+        with transient_errors_translated(), self._engine.connect() as connection:
+            return connection.execute(statement).scalar_one()  # typed as the column: min()
+
     def backlog(self) -> dict[DeliveryStatus, int]:
         statement = select(_deliveries.status, func.count()).group_by(_deliveries.status)
         with transient_errors_translated(), self._engine.connect() as connection:

@@ -79,6 +79,11 @@ class WebhookQueries(Protocol):
     def backlog(self) -> Mapping[DeliveryStatus, int]:
         """How many deliveries stand in each status."""
 
+    def next_due(self) -> datetime | None:
+        """When the earliest pending delivery falls due (held by a sender or not); None when
+        none is pending. A read: a sender with nothing due asks it instead of claiming, which
+        writes."""
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
