@@ -153,6 +153,42 @@ def test_the_scores_attributed_are_the_scores_given() -> None:
     assert np.all((scores > 0) & (scores < 1))
 
 
+def test_members_that_encode_alike_share_one_encoding_of_a_batch(monkeypatch) -> None:
+    """A trained model's members are fitted to the same pieces: a batch is encoded once for
+    them, and scores the same to the bit as by each member alone. Another member's pieces
+    keep their own encoding."""
+    assert ENSEMBLE.members[0].encoder is ENSEMBLE.members[1].encoder
+    other = Encoder([[0.0, 1.0, 8.0] for _ in NUMERIC], NUMERIC, LOGGED, CATEGORIES)
+    assert encoder().encodes_as(encoder()) and not encoder().encodes_as(other)
+    mixed = Network([mlp(1), Mlp(other, _layers_for(other.width, 8))])
+    assert mixed.members[0].encoder is not mixed.members[1].encoder
+    encoded = []
+    original = Encoder.encode_padded
+
+    def counted(self, matrix, rows_):
+        encoded.append(self)
+        return original(self, matrix, rows_)
+
+    monkeypatch.setattr(Encoder, "encode_padded", counted)
+    matrix = rows(20)
+    ENSEMBLE.score_and_attribute(matrix, BASELINE)
+    ENSEMBLE.score(matrix)
+    assert len(encoded) == 2  # once a call, for both members
+    encoded.clear()
+    mixed.score(matrix)
+    assert len(encoded) == 2  # once for each encoder
+    each = [Network([member]).score(matrix) for member in ENSEMBLE.members]
+    assert np.array_equal(ENSEMBLE.score(matrix), np.mean(each, axis=0))
+
+
+def _layers_for(width: int, seed: int) -> tuple[Dense, ...]:
+    rng = np.random.default_rng(seed)
+    return (
+        Dense(rng.normal(0, 0.5, (width, 4)), rng.normal(0, 0.2, 4)),
+        Dense(rng.normal(0, 0.5, (4, 1)), rng.normal(0, 0.2, 1)),
+    )
+
+
 def test_an_ensemble_scores_its_members_average() -> None:
     matrix = rows(20)
     each = [Network([member]).score(matrix) for member in ENSEMBLE.members]

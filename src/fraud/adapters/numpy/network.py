@@ -30,7 +30,7 @@ the ledger's SCORE_TOLERANCE, every decision and reason the same).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from threadpoolctl import threadpool_info
@@ -111,6 +111,20 @@ class Encoder:
     @property
     def width(self) -> int:
         return len(self.sources)
+
+    def encodes_as(self, other: Encoder) -> bool:
+        """Whether ``other`` gives every matrix this one's encoding, to the bit: the same
+        columns, pieces and categories."""
+        return self.category_columns == other.category_columns and all(
+            np.array_equal(mine, theirs)
+            for mine, theirs in (
+                (self.numeric_columns, other.numeric_columns),
+                (self._logged, other._logged),
+                (self._piece_column, other._piece_column),
+                (self._piece_start, other._piece_start),
+                (self._piece_width, other._piece_width),
+            )
+        )
 
     def encode_padded(self, matrix: np.ndarray, rows: int) -> np.ndarray:
         """What :meth:`encode` gives for ``matrix`` and zero rows below it up to ``rows``,
@@ -197,7 +211,7 @@ class Network:
     def __init__(self, members: Sequence[Mlp], row_block: int | None = None) -> None:
         if not members:
             raise ValueError("a model needs at least one network")
-        self.members = tuple(members)
+        self.members = _sharing_encoders(members)
         # Every call evaluates a multiple of this many rows: see the module's doc.
         self.row_block = served_row_block() if row_block is None else row_block
         if self.row_block % PATH_ROW_BLOCK or LARGEST_PASS % self.row_block:
@@ -242,8 +256,11 @@ class Network:
         traced = padded if rows > self.row_block else -(-rows // PATH_ROW_BLOCK) * PATH_ROW_BLOCK
         points = (np.arange(steps) + 0.5) / steps
         moves, firsts, along, actives = [], [], [], []
+        encodings: dict[int, np.ndarray] = {}  # by encoder: members that share one share it
         for mlp, (start, first_of_start) in zip(self.members, self._starts(baseline), strict=True):
-            encoded = mlp.encoder.encode_padded(matrix, padded)
+            encoded = encodings.get(id(mlp.encoder))
+            if encoded is None:
+                encoded = encodings[id(mlp.encoder)] = mlp.encoder.encode_padded(matrix, padded)
             moves.append(encoded[:traced] - start)
             first = mlp.first_layer(encoded)
             firsts.append(first)
@@ -286,12 +303,30 @@ class Network:
                 [self._members_log_odds(matrix[at : at + LARGEST_PASS]) for at in passes], axis=1
             )
         padded = self._padded_rows(len(matrix))
-        return np.stack(
-            [
-                mlp.log_odds(mlp.first_layer(mlp.encoder.encode_padded(matrix, padded)))[0]
-                for mlp in self.members
-            ]
-        )
+        encodings: dict[int, np.ndarray] = {}  # by encoder: members that share one share it
+        each = []
+        for mlp in self.members:
+            encoded = encodings.get(id(mlp.encoder))
+            if encoded is None:
+                encoded = encodings[id(mlp.encoder)] = mlp.encoder.encode_padded(matrix, padded)
+            each.append(mlp.log_odds(mlp.first_layer(encoded))[0])
+        return np.stack(each)
+
+
+def _sharing_encoders(members: Sequence[Mlp]) -> tuple[Mlp, ...]:
+    """The members, those whose encoders encode alike given the first such one: a batch is
+    then encoded once for them. A trained model's members are fitted to the same pieces, and
+    encoding a one-row batch was 7% of its score and attribution (4% for 64 to 1,024 rows)."""
+    encoders: list[Encoder] = []
+    shared = []
+    for mlp in members:
+        same = next((known for known in encoders if known.encodes_as(mlp.encoder)), None)
+        if same is None:
+            encoders.append(mlp.encoder)
+            shared.append(mlp)
+        else:
+            shared.append(replace(mlp, encoder=same))
+    return tuple(shared)
 
 
 def _checked(matrix: np.ndarray) -> np.ndarray:
