@@ -49,14 +49,17 @@ def encoder() -> Encoder:
     return Encoder(edges, NUMERIC, LOGGED, CATEGORIES)
 
 
-def mlp(seed: int, hidden: tuple[int, ...] = (16, 8), scale: float = 1.0) -> Mlp:
+def mlp(
+    seed: int, hidden: tuple[int, ...] = (16, 8), scale: float = 1.0, coder: Encoder | None = None
+) -> Mlp:
+    coder = coder or encoder()
     rng = np.random.default_rng(seed)
-    widths = [encoder().width, *hidden, 1]
+    widths = [coder.width, *hidden, 1]
     layers = tuple(
         Dense(scale * rng.normal(0, 0.5, (n_in, n_out)), rng.normal(0, 0.2, n_out))
         for n_in, n_out in itertools.pairwise(widths)
     )
-    return Mlp(encoder(), layers)
+    return Mlp(coder, layers)
 
 
 ENSEMBLE = Network([mlp(1), mlp(2)])
@@ -160,7 +163,7 @@ def test_members_that_encode_alike_share_one_encoding_of_a_batch(monkeypatch) ->
     assert ENSEMBLE.members[0].encoder is ENSEMBLE.members[1].encoder
     other = Encoder([[0.0, 1.0, 8.0] for _ in NUMERIC], NUMERIC, LOGGED, CATEGORIES)
     assert encoder().encodes_as(encoder()) and not encoder().encodes_as(other)
-    mixed = Network([mlp(1), Mlp(other, _layers_for(other.width, 8))])
+    mixed = Network([mlp(1), mlp(8, hidden=(4,), coder=other)])
     assert mixed.members[0].encoder is not mixed.members[1].encoder
     encoded = []
     original = Encoder.encode_padded
@@ -179,14 +182,6 @@ def test_members_that_encode_alike_share_one_encoding_of_a_batch(monkeypatch) ->
     assert len(encoded) == 2  # once for each encoder
     each = [Network([member]).score(matrix) for member in ENSEMBLE.members]
     assert np.array_equal(ENSEMBLE.score(matrix), np.mean(each, axis=0))
-
-
-def _layers_for(width: int, seed: int) -> tuple[Dense, ...]:
-    rng = np.random.default_rng(seed)
-    return (
-        Dense(rng.normal(0, 0.5, (width, 4)), rng.normal(0, 0.2, 4)),
-        Dense(rng.normal(0, 0.5, (4, 1)), rng.normal(0, 0.2, 1)),
-    )
 
 
 def test_an_ensemble_scores_its_members_average() -> None:

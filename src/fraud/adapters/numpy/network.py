@@ -256,11 +256,9 @@ class Network:
         traced = padded if rows > self.row_block else -(-rows // PATH_ROW_BLOCK) * PATH_ROW_BLOCK
         points = (np.arange(steps) + 0.5) / steps
         moves, firsts, along, actives = [], [], [], []
-        encodings: dict[int, np.ndarray] = {}  # by encoder: members that share one share it
-        for mlp, (start, first_of_start) in zip(self.members, self._starts(baseline), strict=True):
-            encoded = encodings.get(id(mlp.encoder))
-            if encoded is None:
-                encoded = encodings[id(mlp.encoder)] = mlp.encoder.encode_padded(matrix, padded)
+        for mlp, encoded, (start, first_of_start) in zip(
+            self.members, self._encoded(matrix, padded), self._starts(baseline), strict=True
+        ):
             moves.append(encoded[:traced] - start)
             first = mlp.first_layer(encoded)
             firsts.append(first)
@@ -303,14 +301,21 @@ class Network:
                 [self._members_log_odds(matrix[at : at + LARGEST_PASS]) for at in passes], axis=1
             )
         padded = self._padded_rows(len(matrix))
-        encodings: dict[int, np.ndarray] = {}  # by encoder: members that share one share it
-        each = []
+        return np.stack(
+            [
+                mlp.log_odds(mlp.first_layer(encoded))[0]
+                for mlp, encoded in zip(self.members, self._encoded(matrix, padded), strict=True)
+            ]
+        )
+
+    def _encoded(self, matrix: np.ndarray, padded: int) -> list[np.ndarray]:
+        """Each member's encoding of ``matrix`` padded to ``padded`` rows, made once for the
+        members that share an encoder."""
+        encodings: dict[int, np.ndarray] = {}
         for mlp in self.members:
-            encoded = encodings.get(id(mlp.encoder))
-            if encoded is None:
-                encoded = encodings[id(mlp.encoder)] = mlp.encoder.encode_padded(matrix, padded)
-            each.append(mlp.log_odds(mlp.first_layer(encoded))[0])
-        return np.stack(each)
+            if id(mlp.encoder) not in encodings:
+                encodings[id(mlp.encoder)] = mlp.encoder.encode_padded(matrix, padded)
+        return [encodings[id(mlp.encoder)] for mlp in self.members]
 
 
 def _sharing_encoders(members: Sequence[Mlp]) -> tuple[Mlp, ...]:
